@@ -1,0 +1,1 @@
+"""Icons, style sheets and small real sample data shipped with Velocitas."""

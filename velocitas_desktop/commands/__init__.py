@@ -1,0 +1,1 @@
+"""Subcommands of ``velocitas`` beyond run and gui, one module each."""

@@ -1,0 +1,716 @@
+"""Technical indicators: O(1) incremental classes for live prices, numpy functions for backtests.
+
+Each indicator exists twice and gives the same numbers both ways: a class fed one value at a
+time (``update(x) -> value``, ``math.nan`` until the indicator is defined) for strategies running
+live, and a vectorised function over a whole float64 array (nan where undefined) for research.
+The formula and its seeding convention are written once, in the class docstring; the function
+docstring restates it briefly.
+
+Seeding conventions, chosen to match an established library from the first defined value on:
+
+- SMA, EMA, MACD, ROC, rolling std: pandas / ``ta`` (``ewm(span=n, adjust=False)`` with
+  ``min_periods=n`` for the EMA).
+- RSI and ATR: J. Welles Wilder's original, as in TA-Lib: the first average is the simple mean
+  of the first ``n`` changes (true ranges), then Wilder smoothing
+  ``avg = (avg * (n - 1) + x) / n``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike, NDArray
+
+from velocitas_desktop.core.errors import ParameterError
+
+__all__ = [
+    "ATR",
+    "EMA",
+    "MACD",
+    "ROC",
+    "RSI",
+    "SMA",
+    "RollingStd",
+    "atr",
+    "ema",
+    "macd",
+    "roc",
+    "rolling_std",
+    "rsi",
+    "sma",
+]
+
+FloatArray = NDArray[np.float64]
+
+
+# --- argument checks ------------------------------------------------------------------------
+
+def _check_period(value: object, name: str = "period", minimum: int = 1, why: str = "") -> int:
+    """``value`` as an int of at least ``minimum`` bars, or ParameterError (a ValueError)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ParameterError(
+            f"{name} must be a whole number of bars (like 14), got {value!r}")
+    if value < minimum:
+        reason = f" ({why})" if why else ""
+        raise ParameterError(f"{name} must be at least {minimum} bars{reason}, got {value}")
+    return int(value)
+
+
+def _prices(values: ArrayLike, name: str = "prices") -> FloatArray:
+    """``values`` as a one-dimensional float64 array, or ParameterError."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 1:
+        raise ParameterError(
+            f"{name} must be a one-dimensional series of numbers, got an array of shape "
+            f"{array.shape}")
+    return array
+
+
+def _undefined(length: int) -> FloatArray:
+    return np.full(length, np.nan)
+
+
+# --- numerical kernels shared by the vectorised functions -----------------------------------
+
+def _smooth(values: FloatArray, alpha: float, previous: float) -> FloatArray:
+    """The recursion ``y[k] = y[k-1] + alpha * (values[k] - y[k-1])`` from ``y[-1] = previous``.
+
+    Solved in closed form block by block, about 10× faster than a Python loop: inside a block
+    of length L that starts after the state ``p``,
+    ``y[k] = b**(k+1) * p + alpha * b**k * cumsum(b**-j * values[j])[k]`` with ``b = 1 - alpha``.
+    L is kept short enough that ``b**-L`` stays far from overflow; the blocks are then chained
+    through their last value. Agrees with the step-by-step recursion to ~1e-13 relative, for
+    values up to ~1e170.
+    """
+    count = len(values)
+    if count == 0:
+        return np.empty(0)
+    decay = 1.0 - alpha
+    if decay == 0.0:  # period 1: the average is the last value
+        return values.copy()
+    # b**-L <= e**300 leaves ~1e170 of headroom for the values themselves.
+    length = int(min(1024, max(1, 300.0 / -math.log(decay))))
+    blocks = -(-count // length)
+    padded = np.zeros(blocks * length)
+    padded[:count] = values
+    steps = np.arange(length, dtype=np.float64)
+    grow = decay**-steps
+    shrink = decay**steps
+    local = np.cumsum(padded.reshape(blocks, length) * grow, axis=1)
+    local *= alpha * shrink  # the block's own contribution, as if it started from zero
+    carry = decay * shrink  # b**(k+1): how much of the state before the block survives at k
+    starts = np.empty(blocks)
+    state = previous
+    last_carry = carry[-1]
+    for block in range(blocks):
+        starts[block] = state
+        state = last_carry * state + local[block, -1]
+    smoothed = local + carry * starts[:, None]
+    return smoothed.reshape(-1)[:count]
+
+
+def _rolling_sums(x: FloatArray, period: int) -> FloatArray:
+    """Sum of each full window of ``period`` values (length ``len(x) - period + 1``).
+
+    Each window is summed on its own (pairwise), so rounding stays relative to that window's
+    values; a running cumsum difference would carry the error of the whole history.
+    """
+    return sliding_window_view(x, period).sum(axis=1)
+
+
+# --- incremental indicators -----------------------------------------------------------------
+
+class SMA:
+    """Simple moving average of the last ``period`` values.
+
+    ``SMA_t = (x_t + x_{t-1} + ... + x_{t-period+1}) / period``, defined from the
+    ``period``-th value on (pandas ``rolling(period).mean()``).
+
+    O(1) per value: a running sum (add the new value, drop the oldest) that is re-summed exactly
+    (``math.fsum``) every ``period`` values, so rounding never builds up over a long session.
+    """
+
+    __slots__ = ("_count", "_pos", "_sum", "_window", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self.value = math.nan
+        self._window = [0.0] * self.period
+        self._pos = 0
+        self._count = 0
+        self._sum = 0.0
+
+    def update(self, x: float) -> float:
+        """Add one value and return the new average (nan until ``period`` values)."""
+        window = self._window
+        pos = self._pos
+        self._sum += x - window[pos]
+        window[pos] = x
+        pos += 1
+        if pos == self.period:
+            pos = 0
+            self._sum = math.fsum(window)
+        self._pos = pos
+        if self._count < self.period:
+            self._count += 1
+            if self._count < self.period:
+                return self.value
+        self.value = self._sum / self.period
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> FloatArray:
+        """:meth:`update` on each value in turn: the same arithmetic, in one tight loop."""
+        window, pos, total, count = self._window, self._pos, self._sum, self._count
+        n, value = self.period, self.value
+        out = []
+        append = out.append
+        for x in np.asarray(xs, dtype=float).tolist():
+            total += x - window[pos]
+            window[pos] = x
+            pos += 1
+            if pos == n:
+                pos = 0
+                total = math.fsum(window)
+            if count < n:
+                count += 1
+                if count < n:
+                    append(value)
+                    continue
+            value = total / n
+            append(value)
+        self._pos, self._sum, self._count, self.value = pos, total, count, value
+        return np.array(out, dtype=float)
+
+
+class EMA:
+    """Exponential moving average, pandas ``ewm(span=period, adjust=False)`` convention.
+
+    ``alpha = 2 / (period + 1)``; ``y_0 = x_0``; ``y_t = y_{t-1} + alpha * (x_t - y_{t-1})``
+    (= ``alpha * x_t + (1 - alpha) * y_{t-1}``). The recursion starts at the first value but is
+    reported only from the ``period``-th value on (pandas ``min_periods=period``, ``ta``'s
+    ``EMAIndicator``).
+    """
+
+    __slots__ = ("_count", "_ema", "alpha", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_period(period)
+        self.alpha = 2.0 / (self.period + 1)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self.value = math.nan
+        self._ema = math.nan
+        self._count = 0
+
+    def update(self, x: float) -> float:
+        """Add one value and return the new average (nan until ``period`` values)."""
+        if self._count < self.period:
+            self._ema = x if self._count == 0 else self._ema + self.alpha * (x - self._ema)
+            self._count += 1
+            if self._count < self.period:
+                return self.value
+        else:
+            self._ema += self.alpha * (x - self._ema)
+        self.value = self._ema
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> FloatArray:
+        """:meth:`update` on each value in turn: the same arithmetic, in one tight loop."""
+        ema, count, n, alpha, value = self._ema, self._count, self.period, self.alpha, self.value
+        out = []
+        append = out.append
+        for x in np.asarray(xs, dtype=float).tolist():
+            if count < n:
+                ema = x if count == 0 else ema + alpha * (x - ema)
+                count += 1
+                if count < n:
+                    append(value)
+                    continue
+            else:
+                ema += alpha * (x - ema)
+            value = ema
+            append(value)
+        self._ema, self._count, self.value = ema, count, value
+        return np.array(out, dtype=float)
+
+
+class RSI:
+    """Relative Strength Index with Wilder's original smoothing (as TA-Lib ``RSI``).
+
+    With ``n = period``, change ``d_t = x_t - x_{t-1}``, ``gain_t = max(d_t, 0)``,
+    ``loss_t = max(-d_t, 0)``:
+
+    - seed, at the ``n``-th change (the ``n + 1``-th price):
+      ``avg_gain = (gain_1 + ... + gain_n) / n``, likewise ``avg_loss``;
+    - after that: ``avg_gain_t = (avg_gain_{t-1} * (n - 1) + gain_t) / n``, likewise ``avg_loss``;
+    - ``RSI = 100 - 100 / (1 + avg_gain / avg_loss) = 100 * avg_gain / (avg_gain + avg_loss)``.
+
+    Edge values: ``avg_loss == 0 < avg_gain`` gives 100; a flat market (both averages 0) gives 0,
+    as TA-Lib does, so a strategy buying "oversold" below 30 should also check that the price
+    moved. ``period`` must be at least 2.
+    """
+
+    __slots__ = ("_count", "_gain", "_loss", "_prev", "period", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = _check_period(
+            period, minimum=2, why="an RSI over one change can only read 0 or 100")
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self.value = math.nan
+        self._prev = math.nan
+        self._count = -1  # number of changes seen; the first price brings none
+        self._gain = 0.0
+        self._loss = 0.0
+
+    def update(self, x: float) -> float:
+        """Add one price and return the new RSI (nan until ``period + 1`` prices)."""
+        change = x - self._prev
+        self._prev = x
+        n = self.period
+        if self._count < n:
+            self._count += 1
+            if self._count == 0:
+                return self.value
+            # Seeding: sum the first n gains and losses, then take their mean.
+            if change > 0.0:
+                self._gain += change
+            elif change < 0.0:
+                self._loss -= change
+            if self._count < n:
+                return self.value
+            self._gain /= n
+            self._loss /= n
+        else:
+            self._gain = (self._gain * (n - 1) + (change if change > 0.0 else 0.0)) / n
+            self._loss = (self._loss * (n - 1) + (-change if change < 0.0 else 0.0)) / n
+        total = self._gain + self._loss
+        self.value = 100.0 * self._gain / total if total > 0.0 else 0.0
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> FloatArray:
+        """:meth:`update` on each price in turn: the same arithmetic, in one tight loop."""
+        prev, count, gain, loss = self._prev, self._count, self._gain, self._loss
+        n, value = self.period, self.value
+        out = []
+        append = out.append
+        for x in np.asarray(xs, dtype=float).tolist():
+            change = x - prev
+            prev = x
+            if count < n:
+                count += 1
+                if count == 0:
+                    append(value)
+                    continue
+                if change > 0.0:
+                    gain += change
+                elif change < 0.0:
+                    loss -= change
+                if count < n:
+                    append(value)
+                    continue
+                gain /= n
+                loss /= n
+            else:
+                gain = (gain * (n - 1) + (change if change > 0.0 else 0.0)) / n
+                loss = (loss * (n - 1) + (-change if change < 0.0 else 0.0)) / n
+            total = gain + loss
+            value = 100.0 * gain / total if total > 0.0 else 0.0
+            append(value)
+        self._prev, self._count, self._gain, self._loss, self.value = prev, count, gain, loss, value
+        return np.array(out, dtype=float)
+
+
+class MACD:
+    """Moving Average Convergence/Divergence, as ``ta``'s ``MACD``.
+
+    - ``macd = EMA(fast) - EMA(slow)`` (both :class:`EMA`, seeded with the first price), defined
+      from the ``slow``-th price;
+    - ``signal = EMA(signal)`` of the macd line, seeded with the first defined macd value and
+      defined once ``signal`` macd values exist (from price number ``slow + signal - 1``);
+    - ``hist = macd - signal``.
+
+    ``update`` returns the macd line; ``.value`` and ``.macd`` are the same number.
+    """
+
+    __slots__ = ("_fast", "_signal", "_slow", "fast", "hist", "signal", "signal_period", "slow",
+                 "value")
+
+    def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
+        self.fast = _check_period(fast, "fast period")
+        self.slow = _check_period(slow, "slow period")
+        self.signal_period = _check_period(signal, "signal period")
+        if self.fast >= self.slow:
+            raise ParameterError(
+                f"MACD fast period ({self.fast}) must be shorter than the slow period "
+                f"({self.slow})")
+        self._fast = EMA(self.fast)
+        self._slow = EMA(self.slow)
+        self._signal = EMA(self.signal_period)
+        self.reset()
+
+    @property
+    def macd(self) -> float:
+        """The macd line, EMA(fast) - EMA(slow); same as ``.value``."""
+        return self.value
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self._fast.reset()
+        self._slow.reset()
+        self._signal.reset()
+        self.value = math.nan
+        self.signal = math.nan
+        self.hist = math.nan
+
+    def update(self, x: float) -> float:
+        """Add one price and return the macd line (nan until ``slow`` prices)."""
+        fast = self._fast.update(x)
+        slow = self._slow.update(x)
+        if math.isnan(slow):
+            return self.value
+        self.value = fast - slow
+        self.signal = self._signal.update(self.value)
+        self.hist = self.value - self.signal
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`update` on each price in turn; returns the (macd, signal, hist) arrays."""
+        prices = np.asarray(xs, dtype=float)
+        fast = self._fast.update_many(prices)
+        slow = self._slow.update_many(prices)
+        defined = ~np.isnan(slow)
+        line = np.full(prices.shape[0], self.value)
+        signal = np.full(prices.shape[0], self.signal)
+        if defined.any():
+            line[defined] = fast[defined] - slow[defined]
+            signal[defined] = self._signal.update_many(line[defined])
+            self.value = float(line[-1])
+            self.signal = float(signal[-1])
+            self.hist = self.value - self.signal
+        return line, signal, line - signal
+
+
+class RollingStd:
+    """Standard deviation of the last ``period`` values (pandas ``rolling(period).std(ddof)``).
+
+    ``std_t = sqrt(sum((x_i - mean_t)**2 for the window) / (period - ddof))``; ``ddof=0`` is
+    the population deviation (Bollinger Bands), ``ddof=1`` the sample one. Defined from the
+    ``period``-th value on.
+
+    O(1) per value (amortised): Welford's mean and sum of squared deviations, updated by
+    replacing the oldest value, are recomputed exactly (two passes, ``math.fsum``) every
+    ``period`` values and whenever the sum of squares has fallen by more than 1000× since the
+    last recompute (a big price leaving the window, where the running update would keep that
+    price's rounding). This keeps prices around 1e5 accurate to ~1e-12 of the price over
+    millions of updates, where a sum/sum-of-squares formula loses most of its digits.
+    """
+
+    __slots__ = ("_count", "_m2", "_m2_peak", "_mean", "_pos", "_window", "ddof", "period",
+                 "value")
+
+    _DROP = 1e-3  # recompute when the sum of squares falls below this share of its peak
+
+    def __init__(self, period: int, ddof: int = 0) -> None:
+        self.period = _check_period(
+            period, minimum=2, why="the deviation of a single price is always 0")
+        if isinstance(ddof, bool) or not isinstance(ddof, int | np.integer) or ddof not in (0, 1):
+            raise ParameterError(
+                f"ddof must be 0 (population deviation) or 1 (sample deviation), got {ddof!r}")
+        self.ddof = int(ddof)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self.value = math.nan
+        self._window = [0.0] * self.period
+        self._pos = 0
+        self._count = 0
+        self._mean = 0.0
+        self._m2 = 0.0
+        self._m2_peak = 0.0
+
+    def update(self, x: float) -> float:
+        """Add one value and return the new deviation (nan until ``period`` values)."""
+        window = self._window
+        pos = self._pos
+        period = self.period
+        if self._count < period:  # the window is filling: Welford's add step
+            self._count += 1
+            delta = x - self._mean
+            self._mean += delta / self._count
+            self._m2 += delta * (x - self._mean)
+        else:  # replace the oldest value in one step
+            old = window[pos]
+            mean = self._mean + (x - old) / period
+            self._m2 += (x - old) * ((x - mean) + (old - self._mean))
+            self._mean = mean
+        window[pos] = x
+        pos += 1
+        if pos == period:
+            pos = 0
+        self._pos = pos
+        if self._count < period:
+            return self.value
+        if pos == 0 or self._m2 < self._m2_peak * self._DROP:
+            self._recompute()
+        elif self._m2 > self._m2_peak:
+            self._m2_peak = self._m2
+        self.value = math.sqrt(max(self._m2, 0.0) / (period - self.ddof))
+        return self.value
+
+    def _recompute(self) -> None:
+        mean = math.fsum(self._window) / self.period
+        self._mean = mean
+        self._m2 = math.fsum((v - mean) * (v - mean) for v in self._window)
+        self._m2_peak = self._m2
+
+
+class ATR:
+    """Average True Range with Wilder's original smoothing (as TA-Lib ``ATR``).
+
+    ``TR_t = max(high_t - low_t, |high_t - close_{t-1}|, |low_t - close_{t-1}|)`` needs the
+    previous close, so the first bar gives no true range. With ``n = period``:
+
+    - seed, at the ``n``-th true range (bar ``n + 1``): ``ATR = (TR_1 + ... + TR_n) / n``;
+    - after that: ``ATR_t = (ATR_{t-1} * (n - 1) + TR_t) / n``.
+
+    ``update(high, low, close)`` takes one bar (not one price like the other indicators).
+    """
+
+    __slots__ = ("_atr", "_count", "_prev_close", "period", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        self.period = _check_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every bar seen, as if just created."""
+        self.value = math.nan
+        self._prev_close = math.nan
+        self._count = -1  # number of true ranges seen; the first bar brings none
+        self._atr = 0.0
+
+    def update(self, high: float, low: float, close: float) -> float:
+        """Add one bar and return the new ATR (nan until ``period + 1`` bars)."""
+        prev = self._prev_close
+        self._prev_close = close
+        n = self.period
+        if self._count == -1:
+            self._count = 0
+            return self.value
+        true_range = max(high - low, abs(high - prev), abs(low - prev))
+        if self._count < n:  # seeding: sum the first n true ranges, then take their mean
+            self._count += 1
+            self._atr += true_range
+            if self._count < n:
+                return self.value
+            self._atr /= n
+        else:
+            self._atr = (self._atr * (n - 1) + true_range) / n
+        self.value = self._atr
+        return self.value
+
+
+class ROC:
+    """Rate of change in percent over ``period`` values.
+
+    ``ROC_t = 100 * (x_t - x_{t-period}) / x_{t-period}``, defined from the ``period + 1``-th
+    value on (``ta``'s ``ROCIndicator``); nan when ``x_{t-period}`` is 0.
+    """
+
+    __slots__ = ("_window", "period", "value")
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value seen, as if just created."""
+        self.value = math.nan
+        self._window: deque[float] = deque(maxlen=self.period)
+
+    def update(self, x: float) -> float:
+        """Add one value and return the new rate of change (nan until ``period + 1`` values)."""
+        window = self._window
+        if len(window) == self.period:
+            base = window[0]
+            self.value = 100.0 * (x - base) / base if base != 0.0 else math.nan
+        window.append(x)
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> FloatArray:
+        """:meth:`update` on each value in turn, vectorised (the same arithmetic per value)."""
+        prices = np.asarray(xs, dtype=float)
+        window = self._window
+        k, n = len(window), self.period
+        combined = np.concatenate([np.fromiter(window, float, k), prices])
+        out = np.full(prices.shape[0], self.value)
+        first = max(0, n - k)  # first index of ``prices`` whose base price is known
+        if first < prices.shape[0]:
+            base = combined[k + first - n: k + prices.shape[0] - n]
+            current = prices[first:]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = 100.0 * (current - base) / base
+            values[base == 0.0] = math.nan
+            out[first:] = values
+            self.value = float(out[-1])
+        window.extend(prices[-n:].tolist())
+        return out
+
+
+# --- vectorised indicators ------------------------------------------------------------------
+
+def sma(x: ArrayLike, period: int) -> FloatArray:
+    """Simple moving average ``mean(x[t-period+1 : t+1])``, nan before index ``period - 1``.
+
+    Same numbers as :class:`SMA`.
+    """
+    period = _check_period(period)
+    x = _prices(x)
+    out = _undefined(len(x))
+    if len(x) >= period:
+        out[period - 1:] = _rolling_sums(x, period) / period
+    return out
+
+
+def ema(x: ArrayLike, period: int) -> FloatArray:
+    """Exponential moving average, ``alpha = 2 / (period + 1)``, ``y_0 = x_0``,
+    ``y_t = y_{t-1} + alpha * (x_t - y_{t-1})``; nan before index ``period - 1``.
+
+    Same numbers as :class:`EMA` (pandas ``ewm(span=period, adjust=False, min_periods=period)``).
+    """
+    period = _check_period(period)
+    x = _prices(x)
+    out = _undefined(len(x))
+    if len(x) >= period:
+        out[period - 1:] = _smooth(x, 2.0 / (period + 1), x[0])[period - 1:]
+    return out
+
+
+def rsi(x: ArrayLike, period: int = 14) -> FloatArray:
+    """Wilder's RSI: seed ``avg = mean of the first period gains (losses)``, then
+    ``avg_t = (avg_{t-1} * (period - 1) + gain_t) / period``;
+    ``RSI = 100 * avg_gain / (avg_gain + avg_loss)`` (0 when both are 0); nan before index
+    ``period``.
+
+    Same numbers as :class:`RSI` (and TA-Lib ``RSI``).
+    """
+    period = _check_period(
+        period, minimum=2, why="an RSI over one change can only read 0 or 100")
+    x = _prices(x)
+    out = _undefined(len(x))
+    if len(x) <= period:
+        return out
+    change = np.diff(x)
+    gain = np.where(change > 0.0, change, 0.0)
+    loss = np.where(change < 0.0, -change, 0.0)
+    avg_gain = _wilder(gain, period)
+    avg_loss = _wilder(loss, period)
+    total = avg_gain + avg_loss
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[period:] = np.where(total > 0.0, 100.0 * avg_gain / total, 0.0)
+    return out
+
+
+def _wilder(values: FloatArray, period: int) -> FloatArray:
+    """Wilder's average of ``values`` from its ``period``-th element on: the first is the mean
+    of the first ``period`` values, then ``avg_t = (avg_{t-1} * (period - 1) + v_t) / period``."""
+    seed = math.fsum(values[:period]) / period
+    smoothed = _smooth(values[period:], 1.0 / period, seed)
+    return np.concatenate(([seed], smoothed))
+
+
+def macd(
+    x: ArrayLike, fast: int = 12, slow: int = 26, signal: int = 9
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """MACD: ``macd = ema(x, fast) - ema(x, slow)`` (nan before index ``slow - 1``),
+    ``signal`` = EMA(signal) of the macd line seeded with its first defined value (nan before
+    index ``slow + signal - 2``), ``hist = macd - signal``.
+
+    Same numbers as :class:`MACD` (and ``ta``'s ``MACD``). Returns ``(macd, signal, hist)``.
+    """
+    indicator = MACD(fast, slow, signal)  # validates the periods with the same messages
+    x = _prices(x)
+    line = ema(x, indicator.fast) - ema(x, indicator.slow)
+    signal_line = _undefined(len(x))
+    start = indicator.slow - 1
+    if len(x) > start:
+        signal_line[start:] = ema(line[start:], indicator.signal_period)
+    return line, signal_line, line - signal_line
+
+
+def rolling_std(x: ArrayLike, period: int, ddof: int = 0) -> FloatArray:
+    """Standard deviation of each window of ``period`` values,
+    ``sqrt(sum((x_i - mean)**2) / (period - ddof))``; nan before index ``period - 1``.
+
+    Same numbers as :class:`RollingStd` (and pandas ``rolling(period).std(ddof)``). Each window
+    is computed exactly in two passes, so the cost is O(len(x) * period), done in chunks to
+    bound memory.
+    """
+    RollingStd(period, ddof)  # validates the arguments with the same messages
+    x = _prices(x)
+    out = _undefined(len(x))
+    if len(x) < period:
+        return out
+    windows = sliding_window_view(x, period)
+    means = _rolling_sums(x, period) / period
+    result = out[period - 1:]
+    rows = max(1, (1 << 17) // period)
+    for start in range(0, len(windows), rows):
+        stop = start + rows
+        deviations = windows[start:stop] - means[start:stop, None]
+        result[start:stop] = np.einsum("ij,ij->i", deviations, deviations)
+    np.sqrt(result / (period - ddof), out=result)
+    return out
+
+
+def atr(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14) -> FloatArray:
+    """Wilder's Average True Range:
+    ``TR_t = max(high_t - low_t, |high_t - close_{t-1}|, |low_t - close_{t-1}|)`` from the
+    second bar, seed ``ATR = mean of the first period TRs``, then
+    ``ATR_t = (ATR_{t-1} * (period - 1) + TR_t) / period``; nan before index ``period``.
+
+    Same numbers as :class:`ATR` (and TA-Lib ``ATR``).
+    """
+    period = _check_period(period)
+    high, low, close = _prices(high, "high"), _prices(low, "low"), _prices(close, "close")
+    if not len(high) == len(low) == len(close):
+        raise ParameterError(
+            f"high, low and close must have one value per bar, got {len(high)}, {len(low)} and "
+            f"{len(close)} values")
+    out = _undefined(len(close))
+    if len(close) <= period:
+        return out
+    prev_close = close[:-1]
+    true_range = np.maximum.reduce([
+        high[1:] - low[1:], np.abs(high[1:] - prev_close), np.abs(low[1:] - prev_close)])
+    out[period:] = _wilder(true_range, period)
+    return out
+
+
+def roc(x: ArrayLike, period: int) -> FloatArray:
+    """Rate of change in percent, ``100 * (x_t - x_{t-period}) / x_{t-period}``; nan before
+    index ``period`` and where ``x_{t-period}`` is 0.
+
+    Same numbers as :class:`ROC`.
+    """
+    period = _check_period(period)
+    x = _prices(x)
+    out = _undefined(len(x))
+    if len(x) > period:
+        base = x[:-period]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[period:] = np.where(base != 0.0, 100.0 * (x[period:] - base) / base, np.nan)
+    return out

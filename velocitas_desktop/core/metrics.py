@@ -1,0 +1,120 @@
+"""Performance formulas: win rate, drawdown and Sharpe, each written once for live and backtest.
+
+Definitions (DESIGN.md, "Metrics"):
+
+* ``win_rate`` = winning closes / all closes × 100 (0 when nothing has closed).
+* ``max_drawdown`` = the largest peak-to-trough fall of equity, in quote currency:
+  ``max_t (max_{u<=t} E_u − E_t)``; 0 for a curve that never falls.
+* ``sharpe_ratio`` = ``mean(ΔE) / std(ΔE) × sqrt(P)``, where ``ΔE`` are the changes of equity
+  between samples taken on a fixed clock, ``std`` is the sample standard deviation (ddof=1)
+  and ``P`` is the number of sampling periods in a year (crypto trades 365 days a year, so a
+  60-second clock gives ``P = 525,600``). The changes are the returns on a constant capital
+  base, whose size cancels out, so no starting capital has to be invented. It is 0 with fewer
+  than two changes or when equity never varies (zero variance).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+SECONDS_PER_YEAR = 365.0 * 86400.0
+
+
+def win_rate(winning: int, closed: int) -> float:
+    """``winning / closed × 100``, or 0.0 when no position has been closed."""
+    return 100.0 * winning / closed if closed else 0.0
+
+
+def max_drawdown(equity: np.ndarray | list[float]) -> float:
+    """Largest peak-to-trough fall of an equity curve: ``max_t (max_{u<=t} E_u − E_t)``."""
+    curve = np.asarray(equity, dtype=float)
+    if curve.size == 0:
+        return 0.0
+    return float(np.max(np.maximum.accumulate(curve) - curve))
+
+
+def sharpe_from_moments(count: int, mean: float, std: float, periods_per_year: float) -> float:
+    """``mean / std × sqrt(periods_per_year)`` of ``count`` equity changes (see module doc)."""
+    # a std at float-rounding level of the mean is a constant curve: zero variance
+    if count < 2 or not std > 1e-12 * abs(mean):
+        return 0.0
+    return mean / std * math.sqrt(periods_per_year)
+
+
+def sharpe_ratio(equity: np.ndarray | list[float], periods_per_year: float) -> float:
+    """Annualised Sharpe of an equity curve sampled on a fixed clock (see module doc)."""
+    changes = np.diff(np.asarray(equity, dtype=float))
+    if changes.size < 2:
+        return 0.0
+    return sharpe_from_moments(
+        changes.size, float(changes.mean()), float(changes.std(ddof=1)), periods_per_year)
+
+
+def periods_per_year(sample_seconds: float) -> float:
+    return SECONDS_PER_YEAR / sample_seconds
+
+
+class DrawdownTracker:
+    """Running form of :func:`max_drawdown`: feed equity values one at a time or as a path."""
+
+    __slots__ = ("max_drawdown", "peak")
+
+    def __init__(self) -> None:
+        self.peak = -math.inf
+        self.max_drawdown = 0.0
+
+    def update(self, equity: float) -> None:
+        if equity > self.peak:
+            self.peak = equity
+        elif self.peak - equity > self.max_drawdown:
+            self.max_drawdown = self.peak - equity
+
+    def update_path(self, equity: np.ndarray) -> None:
+        """Same result as calling :meth:`update` on each value, in a few numpy passes."""
+        if equity.size < 16:  # numpy's fixed cost is larger than a short loop
+            for value in equity.tolist():
+                self.update(value)
+            return
+        peaks = np.maximum.accumulate(equity)
+        np.maximum(peaks, self.peak, out=peaks)
+        fall = float(np.max(peaks - equity))
+        if fall > self.max_drawdown:
+            self.max_drawdown = fall
+        top = float(peaks[-1])
+        if top > self.peak:
+            self.peak = top
+
+
+class ChangeStats:
+    """Running mean and variance (Welford) of the changes of a sampled equity curve.
+
+    Gives the same Sharpe as :func:`sharpe_ratio` on the whole sampled curve, in O(1) per
+    sample, so a long live session never re-reads its history.
+    """
+
+    __slots__ = ("count", "last", "m2", "mean")
+
+    def __init__(self) -> None:
+        self.last = math.nan
+        self.count = 0
+        self.mean = 0.0
+        self.m2 = 0.0
+
+    def add(self, equity: float) -> None:
+        last = self.last
+        self.last = equity
+        if last != last:  # first sample: no change yet
+            return
+        change = equity - last
+        self.count += 1
+        delta = change - self.mean
+        self.mean += delta / self.count
+        self.m2 += delta * (change - self.mean)
+
+    def sharpe(self, periods: float) -> float:
+        if self.count < 2:
+            return 0.0
+        std = math.sqrt(self.m2 / (self.count - 1))
+        return sharpe_from_moments(self.count, self.mean, std, periods)

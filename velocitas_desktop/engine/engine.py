@@ -1,0 +1,937 @@
+"""The live engine: feed → producer thread → bounded queue → consumer → shards → ledger → journal.
+
+One instance serves the window, the server and the headless CLI. The consumer thread is the
+only writer of the ledger; everything else reads copies under :attr:`Engine.lock`. Control
+calls (register, pause, new parameters...) made while running are queued to the consumer and
+applied between batches, so a strategy is never changed in the middle of one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from velocitas_desktop.catalog import Catalog, load_catalog
+from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS, Ledger
+from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.core.types import Trade
+from velocitas_desktop.engine.history import PriceHistory
+from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
+from velocitas_desktop.engine.workers import Worker, WorkerDied
+from velocitas_desktop.feeds.base import FAILED, Feed, FeedError, TickBatch
+from velocitas_desktop.store.journal import Journal
+
+log = logging.getLogger(__name__)
+
+STOPPED, STARTING, RUNNING, STOPPING, FINISHED, ERROR = (
+    "stopped", "starting", "running", "stopping", "finished", "error")
+ACTIVE, PAUSED, FAILED_STRATEGY = "active", "paused", "error"
+SOURCES = ("simulated", "csv", "binance")
+
+QUEUE_BATCHES = 32           # bounded queue, in batches
+OUTBOX_BATCHES = 32          # processed batches waiting for the journal and subscribers
+MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
+METRICS_INTERVAL = 0.5       # seconds between metrics events
+WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
+
+
+class EngineError(VelocitasError):
+    """The engine cannot do that now (already running, not running, duplicate id...)."""
+
+
+class NotFoundError(VelocitasError, KeyError):
+    """No registered strategy has that id."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What the engine tells its subscribers. ``kind`` is one of: ``trades`` (list of trade
+    dicts), ``metrics`` (``{"global":..., "strategies":...}``), ``strategy`` (id, status,
+    error), ``feed`` (state, message), ``engine`` (status, message), ``log`` (level,
+    message), ``ticks`` (``{"coins": [...], "batch": TickBatch}``)."""
+
+    kind: str
+    data: Any
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """How to run: the data source and its options, workers, costs and limits."""
+
+    source: str = "simulated"
+    coins: list[str] = field(default_factory=lambda: ["BTC", "ETH"])
+    csv_files: dict[str, str] = field(default_factory=dict)
+    speed: float | None = None          # csv replay: 1 = real time, None = as fast as possible
+    rate: float | None = 1000.0         # simulated ticks/s in total, None = as fast as possible
+    ohlc_path: bool = False             # csv: replay open-high-low-close instead of the close
+    workers: int = 0
+    fee: float = DEFAULT_FEE
+    slippage: float = 0.0
+    seed: int | None = None
+    max_ticks: int | None = None
+    duration: float | None = None
+    sample_seconds: float = DEFAULT_SAMPLE_SECONDS
+    binance_rest_url: str = "https://api.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+    quote_asset: str = "USDT"
+    start_time: float | None = None     # simulated: first timestamp at maximum speed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Registered:
+    spec: StrategySpec
+    status: str = ACTIVE
+    error: str | None = None
+    order: int = 0
+    worker: int | None = None  # index of the worker that owns it; None = inline
+
+
+class Engine:
+    """The trading engine. Thread-safe: every public method may be called from any thread."""
+
+    def __init__(self, catalog: Catalog | None = None, journal: Journal | None = None,
+                 restore: bool = True, recent_trades: int = 10_000) -> None:
+        self.catalog = catalog or load_catalog()
+        self.journal = journal
+        self.lock = threading.Lock()        # guards the ledger and the registry
+        self._admin = threading.RLock()     # serialises start/stop and direct control calls
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._sub_lock = threading.Lock()
+        self._registry: dict[str, _Registered] = {}
+        self._order = itertools.count()
+        self.ledger = Ledger()
+        self.recent_trades: deque[Trade] = deque(maxlen=recent_trades)
+        self.config = EngineConfig()
+        self.status = STOPPED
+        self.status_message = ""
+        self.feed_state = {"state": "idle", "message": ""}
+        self.session_id: int | None = None
+        self.ticks_processed = 0
+        self.ticks_per_second = 0.0
+        self.latency = _Latency()
+        self._feed: Feed | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._control: queue.SimpleQueue = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._producer: threading.Thread | None = None
+        self._consumer: threading.Thread | None = None
+        self._finished = threading.Event()
+        self._finished.set()
+        self._shard = Shard()
+        self._workers: list[Worker] = []
+        self._history: dict[str, PriceHistory] = {}
+        self._coins: list[str] = []
+        self._journaled_pnl = 0
+        self._started_at = 0.0
+        self._run_seconds = 0.0
+        self._last_positions: list[int] = []
+        self._outbox: queue.Queue = queue.Queue(maxsize=1)
+        self._writer: threading.Thread | None = None
+        if journal is not None:
+            self.ledger.next_trade_id = journal.max_trade_id() + 1
+            if restore:
+                self._restore_last_session()
+
+    # --- subscribers ---------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event, on the engine's threads; keep it quick."""
+        with self._sub_lock:
+            self._subscribers = [*self._subscribers, callback]
+
+        def unsubscribe() -> None:
+            with self._sub_lock:
+                self._subscribers = [s for s in self._subscribers if s is not callback]
+
+        return unsubscribe
+
+    def _publish(self, kind: str, data: Any) -> None:
+        event = Event(kind, data)
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken view must not stop the engine
+                log.exception("subscriber %r failed on a %s event", callback, kind)
+
+    def _log(self, level: str, message: str) -> None:
+        getattr(log, level if level != "warn" else "warning")(message)
+        self._publish("log", {"level": level, "message": message, "time": time.time()})
+
+    # --- strategies ----------------------------------------------------------------------
+
+    def register(self, spec: StrategySpec) -> StrategySpec:
+        """Add a strategy (validated against the catalogue); it starts trading at once if the
+        engine runs. Raises ParameterError, UnknownStrategyError or EngineError."""
+        spec = self.catalog.validate(spec)
+
+        def apply() -> StrategySpec:
+            if spec.id in self._registry:
+                raise EngineError(f"a strategy with id {spec.id!r} is already registered; "
+                                  "remove it first or give the new one another id")
+            entry = _Registered(spec, order=next(self._order))
+            with self.lock:
+                self._registry[spec.id] = entry
+                self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
+            if self._running():
+                self._place(entry)
+            self._save(entry)
+            self._publish_strategy(entry)
+            return spec
+
+        return self._control_call(apply)
+
+    def unregister(self, strategy_id: str) -> None:
+        def apply() -> None:
+            entry = self._entry(strategy_id)
+            self._unplace(entry)
+            with self.lock:
+                del self._registry[strategy_id]
+                self.ledger.close_book(strategy_id)
+            if self.journal is not None:
+                self.journal.save_strategy(entry.spec.to_dict(), entry.status, removed=True)
+            self._publish("strategy", {"strategy_id": strategy_id, "status": "removed",
+                                       "error": None})
+
+        self._control_call(apply)
+
+    def pause(self, strategy_id: str) -> None:
+        """Stop acting on the strategy's signals; it keeps following prices."""
+        self._set_status(strategy_id, PAUSED)
+
+    def resume(self, strategy_id: str) -> None:
+        self._set_status(strategy_id, ACTIVE)
+
+    def _set_status(self, strategy_id: str, status: str) -> None:
+        def apply() -> None:
+            entry = self._entry(strategy_id)
+            if entry.status == FAILED_STRATEGY and status == PAUSED:
+                raise EngineError(f"{strategy_id} has failed; change its parameters or remove it")
+            if entry.status == FAILED_STRATEGY and status == ACTIVE:
+                # resuming a failed strategy re-creates it from its spec
+                entry.error = None
+                if self._running():
+                    self._unplace(entry)
+                    entry.status = ACTIVE
+                    self._place(entry)
+            with self.lock:
+                entry.status = status
+            self._save(entry)
+            self._publish_strategy(entry)
+
+        self._control_call(apply)
+
+    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
+        """New parameter values (merged over the current ones); the strategy is re-created
+        and warmed up from recent prices, keeping its position."""
+        def apply() -> StrategySpec:
+            entry = self._entry(strategy_id)
+            merged = {**dict(entry.spec.params), **params}
+            spec = self.catalog.validate(StrategySpec(
+                entry.spec.name, entry.spec.coin, merged, entry.spec.timeframe,
+                entry.spec.strategy_id, entry.spec.allow_short))
+            running = self._running()
+            if running:
+                self._unplace(entry)
+            with self.lock:
+                entry.spec = spec
+                if entry.status == FAILED_STRATEGY:
+                    entry.status, entry.error = ACTIVE, None
+            if running:
+                self._place(entry)
+            self._save(entry)
+            self._publish_strategy(entry)
+            return spec
+
+        return self._control_call(apply)
+
+    def strategies(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [self._describe(e) for e in self._ordered()]
+
+    def strategy(self, strategy_id: str) -> dict[str, Any]:
+        with self.lock:
+            return self._describe(self._entry(strategy_id))
+
+    def _describe(self, entry: _Registered) -> dict[str, Any]:
+        return {**entry.spec.to_dict(), "status": entry.status, "error": entry.error}
+
+    def _ordered(self) -> list[_Registered]:
+        return sorted(self._registry.values(), key=lambda e: e.order)
+
+    def _entry(self, strategy_id: str) -> _Registered:
+        try:
+            return self._registry[strategy_id]
+        except KeyError:
+            raise NotFoundError(f"no strategy with id {strategy_id!r} is registered") from None
+
+    def _save(self, entry: _Registered) -> None:
+        if self.journal is not None:
+            self.journal.save_strategy(entry.spec.to_dict(), entry.status)
+
+    def _publish_strategy(self, entry: _Registered) -> None:
+        self._publish("strategy", {"strategy_id": entry.spec.id, "status": entry.status,
+                                   "error": entry.error})
+
+    # --- control calls -------------------------------------------------------------------
+
+    def _running(self) -> bool:
+        return self._consumer is not None and self._consumer.is_alive()
+
+    def _control_call(self, fn: Callable[[], Any], timeout: float = 30.0) -> Any:
+        """Run ``fn`` on the consumer thread between batches, or here if it is not running."""
+        if threading.current_thread() is self._consumer:
+            return fn()
+        with self._admin:
+            if not self._running():
+                return fn()
+            future: Future = Future()
+            self._control.put((fn, future))
+        return future.result(timeout)
+
+    def _run_controls(self) -> None:
+        while True:
+            try:
+                fn, future = self._control.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    # --- start / stop --------------------------------------------------------------------
+
+    def start(self, config: EngineConfig | None = None, feed: Feed | None = None) -> None:
+        """Begin a new session on ``config``'s feed (or the ``feed`` given). The feed is
+        checked before anything runs: a bad file or symbol raises FeedError."""
+        config = config or EngineConfig()
+        with self._admin:
+            if self._running() or self.status in (STARTING, RUNNING, STOPPING):
+                raise EngineError("the engine is already running; stop it first")
+            _check_config(config)
+            self.status = STARTING
+            try:
+                feed = feed or build_feed(config)
+                feed.on_status = self._on_feed_status
+                feed.open()
+            except BaseException:
+                self.status = STOPPED
+                raise
+            self._begin_session(config, feed)
+            self._publish("engine", {"status": RUNNING, "message": f"{feed.name} feed started"})
+
+    def _begin_session(self, config: EngineConfig, feed: Feed) -> None:
+        self.config = config
+        self._feed = feed
+        self._coins = list(feed.coins)
+        self._stop.clear()
+        self._finished.clear()
+        self._queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self.ticks_processed = 0
+        self.ticks_per_second = 0.0
+        self.latency = _Latency()
+        self._history = {coin: PriceHistory(WARMUP_TICKS) for coin in self._coins}
+        for coin in self._coins:
+            recent = feed.history(coin, WARMUP_TICKS)
+            if recent is not None:
+                self._history[coin].extend(*recent)
+        with self.lock:
+            next_id = self.ledger.next_trade_id
+            self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds)
+            self.ledger.next_trade_id = next_id
+            self.recent_trades.clear()
+            for entry in self._ordered():
+                spec = entry.spec
+                self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
+                if entry.status == FAILED_STRATEGY:
+                    entry.status, entry.error = ACTIVE, None
+        self._journaled_pnl = 0
+        if self.journal is not None:
+            self.session_id = self.journal.begin_session(config.to_dict())
+            for entry in self._ordered():
+                self._save(entry)
+        self._shard = Shard()
+        self._workers = [Worker(i) for i in range(config.workers)]
+        try:
+            for entry in self._ordered():
+                self._place(entry)
+        except BaseException:
+            self._stop_workers()
+            self.status = STOPPED
+            raise
+        self._started_at = time.perf_counter()
+        self.status = RUNNING
+        self.status_message = ""
+        self._producer = threading.Thread(target=self._produce, name="velocitas-producer",
+                                          daemon=True)
+        self._consumer = threading.Thread(target=self._consume, name="velocitas-consumer",
+                                          daemon=True)
+        self._outbox = queue.Queue(maxsize=OUTBOX_BATCHES)
+        self._writer = threading.Thread(target=self._write, name="velocitas-writer", daemon=True)
+        self._writer.start()
+        self._consumer.start()
+        self._producer.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the session; returns within ``timeout`` with no thread or process left."""
+        with self._admin:
+            if not self._running() and self.status not in (RUNNING, STARTING):
+                raise EngineError("the engine is not running")
+            self._shutdown(timeout)
+
+    def _shutdown(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        self.status = STOPPING
+        self._stop.set()
+        for thread in (self._producer, self._consumer):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(max(0.05, deadline - time.monotonic() - 0.2))
+        if self._writer is not None and self._writer is not threading.current_thread():
+            self._writer.join(max(0.05, deadline - time.monotonic() - 0.1))
+        self._stop_workers()  # in case the consumer could not
+        if self.status == STOPPING:
+            self.status = STOPPED
+        self._finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session ends (the data ran out, a limit was hit, or stop())."""
+        return self._finished.wait(timeout)
+
+    def close(self) -> None:
+        """Stop if running and close the journal."""
+        if self._running():
+            self.stop()
+        if self.journal is not None:
+            self.journal.close()
+
+    def _on_feed_status(self, state: str, message: str) -> None:
+        self.feed_state = {"state": state, "message": message}
+        self._publish("feed", dict(self.feed_state))
+        if state == FAILED:
+            self._log("error", f"feed failed: {message}")
+
+    # --- producer ------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        feed = self._feed
+        assert feed is not None
+        stop = self._stop
+        put = self._queue.put
+        try:
+            for batch in feed.stream(stop):
+                while not stop.is_set():
+                    try:
+                        put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except FeedError as exc:
+            self._on_feed_status(FAILED, str(exc))
+        except Exception as exc:
+            log.exception("feed crashed")
+            self._on_feed_status(FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            try:
+                feed.close()
+            finally:
+                _put_end(self._queue, stop)
+
+    # --- consumer ------------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        ended = False
+        last_metrics = time.perf_counter()
+        last_ticks = 0
+        try:
+            while not self._stop.is_set():
+                self._run_controls()
+                batches, ended = self._drain()
+                if batches:
+                    self._process(batches)
+                now = time.perf_counter()
+                if now - last_metrics >= METRICS_INTERVAL:
+                    self.ticks_per_second = (self.ticks_processed - last_ticks) / (now - last_metrics)
+                    last_metrics, last_ticks = now, self.ticks_processed
+                    self._publish("metrics", self.snapshot())
+                duration = self.config.duration
+                if duration is not None and now - self._started_at >= duration:
+                    ended = True
+                if ended:
+                    break
+        except Exception as exc:
+            log.exception("the engine stopped on an error")
+            self.status, self.status_message = ERROR, f"{type(exc).__name__}: {exc}"
+            self._log("error", f"the engine stopped: {self.status_message}")
+        finally:
+            self._stop_workers()
+            self._put_outbox(None)
+            if self._writer is not None:
+                self._writer.join(5.0)  # the last trades reach the journal and subscribers
+            self._run_seconds = time.perf_counter() - self._started_at
+            if self._run_seconds > 0:
+                self.ticks_per_second = self.ticks_processed / self._run_seconds
+            self._fail_pending_controls()
+            if self.status == RUNNING:
+                self.status = FINISHED if ended else STOPPED
+            if self.status == STOPPING:
+                self.status = STOPPED
+            self._publish("metrics", self.snapshot())
+            self._publish("engine", {"status": self.status, "message": self.status_message})
+            self._finished.set()
+
+    def _drain(self) -> tuple[list[TickBatch], bool]:
+        """Whatever is queued (waiting briefly for the first batch), up to the cap."""
+        try:
+            first = self._queue.get(timeout=0.05)
+        except queue.Empty:
+            return [], False
+        if first is None:
+            return [], True
+        batches = [first]
+        size = len(first)
+        while size < MAX_DRAIN_TICKS:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if batch is None:
+                return batches, True
+            batches.append(batch)
+            size += len(batch)
+        return batches, False
+
+    def _process(self, batches: list[TickBatch]) -> None:
+        batch = TickBatch.concat(batches)
+        n = len(batch)
+        coins = self._coins
+        # route: each coin's prices, and where they sit in the batch
+        if len(coins) == 1:
+            positions: dict[str, np.ndarray | None] = {coins[0]: None}
+            per_coin: CoinPrices = {coins[0]: (batch.prices, batch.timestamps)}
+        else:
+            positions, per_coin = {}, {}
+            for index, coin in enumerate(coins):
+                where = np.flatnonzero(batch.coin_ids == index)
+                if where.size:
+                    positions[coin] = where
+                    per_coin[coin] = (batch.prices[where], batch.timestamps[where])
+        for coin, (prices, stamps) in per_coin.items():
+            self._history[coin].extend(prices, stamps)
+        signals = self._run_shards(per_coin)
+        trades = self._apply(signals, positions, per_coin, batch)
+        self.ticks_processed += n
+        pnl_rows = self.ledger.pnl_history[self._journaled_pnl:]
+        self._journaled_pnl = len(self.ledger.pnl_history)
+        # journal and subscribers are served by the writer thread, in order
+        self._put_outbox((trades, pnl_rows, batches, self._last_positions, batch))
+        limit = self.config.max_ticks
+        if limit is not None and self.ticks_processed >= limit:
+            self._stop.set()
+
+    def _put_outbox(self, item: Any) -> None:
+        while True:
+            try:
+                self._outbox.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if self._writer is None or not self._writer.is_alive():
+                    return
+
+    def _write(self) -> None:
+        """The writer thread: commit each batch's trades, then tell the subscribers."""
+        coins = self._coins
+        while True:
+            item = self._outbox.get()
+            if item is None:
+                return
+            trades, pnl_rows, batches, positions, batch = item
+            try:
+                if self.journal is not None:
+                    self.journal.record(trades, pnl_rows)  # committed before anyone hears
+            except Exception as exc:
+                log.exception("the journal failed")
+                self.status_message = f"journal write failed: {exc}"
+                self._log("error", f"the journal could not be written: {exc}")
+            if trades:
+                self._publish("trades", [t.to_dict() for t in trades])
+                self.latency.add_fills(time.perf_counter(), batches, positions)
+            else:
+                self.latency.add_batch(time.perf_counter(), batches[0].received)
+            self._publish("ticks", {"coins": coins, "batch": batch})
+
+    def _run_shards(self, per_coin: CoinPrices) -> list[tuple[RawSignal, int]]:
+        """Signals of every shard for this batch, each with the owner's worker index."""
+        pending = []
+        for worker in self._workers:
+            wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
+            if wanted:
+                try:
+                    worker.send_batch(wanted)
+                    pending.append(worker)
+                except WorkerDied as exc:
+                    self._replace_worker(worker, str(exc))
+        signals, failures = self._shard.process(per_coin)
+        for worker in pending:
+            try:
+                more, more_failures = worker.receive()
+            except WorkerDied as exc:
+                self._replace_worker(worker, str(exc))
+                continue
+            signals.extend(more)
+            failures.extend(more_failures)
+        for strategy_id, message in failures:
+            self._strategy_failed(strategy_id, message)
+        return signals
+
+    def _apply(self, signals: list[RawSignal], positions: dict[str, np.ndarray | None],
+               per_coin: CoinPrices, batch: TickBatch) -> list[Trade]:
+        """Fill the signals in tick order, valuing positions tick by tick, under the lock."""
+        registry = self._registry
+        events: list[tuple[int, int, RawSignal]] = []
+        for raw in signals:
+            entry = registry.get(raw[0])
+            if entry is None or entry.status != ACTIVE:
+                continue
+            where = positions[entry.spec.coin]
+            position = raw[1] if where is None else int(where[raw[1]])
+            events.append((position, entry.order, raw))
+        events.sort(key=lambda e: (e[0], e[1]))
+        trades: list[Trade] = []
+        self._last_positions = []
+        ledger = self.ledger
+        with self.lock:
+            cursors: dict[str, int] = {}
+            stamps = batch.timestamps
+            if ledger.next_sample != ledger.next_sample:
+                ledger.due_samples(float(stamps[0]))
+            boundaries = self._sample_positions(stamps)
+            b = 0
+            for position, _, raw in events:
+                while b < len(boundaries) and boundaries[b][0] <= position:
+                    self._mark_until(boundaries[b][0] - 1, positions, per_coin, cursors)
+                    ledger.sample(boundaries[b][1])
+                    b += 1
+                sid, local, signal, price, stamp = raw
+                book = ledger.books.get(sid)
+                if book is None:
+                    continue
+                start = cursors.get(sid, 0)
+                if local + 1 > start:
+                    book.mark_path(per_coin[book.coin][0][start:local + 1])
+                    cursors[sid] = local + 1
+                trade = ledger.fill(sid, signal, price, stamp)
+                if trade is not None:
+                    trades.append(trade)
+                    self.recent_trades.append(trade)
+                    self._last_positions.append(position)
+            while b < len(boundaries):
+                self._mark_until(boundaries[b][0] - 1, positions, per_coin, cursors)
+                ledger.sample(boundaries[b][1])
+                b += 1
+            self._mark_until(len(batch) - 1, positions, per_coin, cursors)
+            ledger.last_timestamp = float(stamps[-1])
+        return trades
+
+    def _sample_positions(self, stamps: np.ndarray) -> list[tuple[int, float]]:
+        """(position of the first tick at or after each sampling time, that tick's time)."""
+        ledger = self.ledger
+        top = float(stamps.max())
+        if not top >= ledger.next_sample:
+            return []
+        clock = np.maximum.accumulate(stamps)
+        result = []
+        boundary = ledger.next_sample
+        while boundary <= top:
+            position = int(np.searchsorted(clock, boundary, side="left"))
+            stamp = float(clock[position])
+            result.append((position, stamp))
+            # the next boundary after this tick's time (a gap jumps several at once)
+            boundary = (math.floor(stamp / ledger.sample_seconds) + 1) * ledger.sample_seconds
+        return result
+
+    def _mark_until(self, position: int, positions: dict[str, np.ndarray | None],
+                    per_coin: CoinPrices, cursors: dict[str, int]) -> None:
+        for sid in self.ledger.books:
+            self._mark_book_until(sid, position, positions, per_coin, cursors)
+
+    def _mark_book_until(self, sid: str, position: int, positions: dict[str, np.ndarray | None],
+                         per_coin: CoinPrices, cursors: dict[str, int]) -> None:
+        book = self.ledger.books.get(sid)
+        if book is None or book.coin not in per_coin:
+            return
+        where = positions[book.coin]
+        end = position + 1 if where is None else int(np.searchsorted(where, position, "right"))
+        start = cursors.get(sid, 0)
+        if end > start:
+            book.mark_path(per_coin[book.coin][0][start:end])
+            cursors[sid] = end
+
+    # --- placing strategies in shards --------------------------------------------------
+
+    def _place(self, entry: _Registered) -> None:
+        """Create the strategy in the inline shard or the least loaded worker, warmed up."""
+        spec = entry.spec
+        ref = self.catalog.info(spec.name).ref
+        history = self._history.get(spec.coin)
+        warmup = history.arrays() if history is not None else None
+        if not self._workers:
+            self._shard.add(spec, ref, warmup)
+            entry.worker = None
+            return
+        worker = min(self._workers, key=lambda w: len(w.strategy_ids))
+        problem = worker.call("add", spec, ref, warmup)
+        if problem:
+            raise EngineError(f"cannot start {spec.id}: {problem}")
+        worker.strategy_ids.add(spec.id)
+        worker.coins.add(spec.coin)
+        entry.worker = worker.index
+
+    def _unplace(self, entry: _Registered) -> None:
+        if entry.worker is None:
+            self._shard.remove(entry.spec.id)
+            return
+        worker = self._workers[entry.worker]
+        worker.strategy_ids.discard(entry.spec.id)
+        worker.call("remove", entry.spec.id)
+        worker.coins = {self._registry[s].spec.coin for s in worker.strategy_ids
+                        if s in self._registry}
+
+    def _replace_worker(self, dead: Worker, reason: str) -> None:
+        """A worker died: start a new one and re-create its strategies from their specs."""
+        ids = sorted(dead.strategy_ids)
+        dead.stop(0.1)
+        fresh = Worker(dead.index)
+        self._workers[dead.index] = fresh
+        for sid in ids:
+            entry = self._registry.get(sid)
+            if entry is None:
+                continue
+            spec = entry.spec
+            history = self._history.get(spec.coin)
+            ref = self.catalog.info(spec.name).ref
+            problem = fresh.call("add", spec, ref, history.arrays() if history else None)
+            if problem:
+                self._strategy_failed(sid, problem)
+                continue
+            fresh.strategy_ids.add(sid)
+            fresh.coins.add(spec.coin)
+        self._log("warning", f"{reason}; a new worker took over {', '.join(ids) or 'nothing'}, "
+                             "re-created from their specs and warmed up on recent prices")
+
+    def _stop_workers(self) -> None:
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.stop(0.5)
+
+    def _fail_pending_controls(self) -> None:
+        while True:
+            try:
+                fn, future = self._control.get_nowait()
+            except queue.Empty:
+                return
+            # the session ended: apply the change directly (no batch can interleave now)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn())
+                except BaseException as exc:
+                    future.set_exception(exc)
+
+    def _strategy_failed(self, strategy_id: str, message: str) -> None:
+        entry = self._registry.get(strategy_id)
+        if entry is None:
+            return
+        with self.lock:
+            entry.status, entry.error = FAILED_STRATEGY, message
+        self._save(entry)
+        self._publish_strategy(entry)
+        self._log("error", f"strategy {strategy_id} failed and was stopped: {message}")
+
+    # --- reading -------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"global": {...}, "strategies": {...}}`` in the seed's shapes."""
+        with self.lock:
+            strategies = self.ledger.strategy_metrics()
+            for sid, metrics in strategies.items():
+                entry = self._registry.get(sid)
+                if entry is not None:
+                    metrics.update(status=entry.status, error=entry.error,
+                                   timeframe=entry.spec.timeframe, params=dict(entry.spec.params))
+            glob = self.ledger.global_metrics()
+            active = sum(1 for e in self._registry.values() if e.status == ACTIVE)
+            coins = {e.spec.coin for e in self._registry.values()}
+        if self._running():
+            coins |= set(self._coins)
+        glob.update(
+            mode="live",
+            status=self.status,
+            active_strategies=active,
+            active_coins=len(coins),
+            last_update=datetime.now(UTC).isoformat(timespec="seconds"),
+            ticks_processed=self.ticks_processed,
+            ticks_per_second=self.ticks_per_second,
+            latency_ms=self.latency.summary(),
+            feed=dict(self.feed_state),
+            source=self.config.source,
+            coins=list(self._coins),
+            session_id=self.session_id,
+        )
+        return {"global": glob, "strategies": strategies}
+
+    def metrics(self, strategy_id: str) -> dict[str, Any]:
+        snap = self.snapshot()["strategies"]
+        if strategy_id not in snap:
+            raise NotFoundError(f"no strategy with id {strategy_id!r} is registered")
+        return snap[strategy_id]
+
+    def trades(self, strategy_id: str | None = None, coin: str | None = None,
+               since: float | None = None, until: float | None = None,
+               after_id: int | None = None, limit: int = 100, offset: int = 0,
+               newest_first: bool = False) -> list[dict[str, Any]]:
+        """Trades of the current (or restored) session, oldest first unless asked otherwise."""
+        if coin is not None:
+            coin = check_coin(coin)
+        if self.journal is not None and self.session_id is not None:
+            return self.journal.trades(self.session_id, strategy_id, coin, since, until,
+                                       after_id, limit, offset, newest_first)
+        with self.lock:
+            rows = [t for t in self.recent_trades
+                    if (strategy_id is None or t.strategy_id == strategy_id)
+                    and (coin is None or t.coin == coin)
+                    and (since is None or t.timestamp >= since)
+                    and (until is None or t.timestamp <= until)
+                    and (after_id is None or t.id > after_id)]
+        if newest_first:
+            rows.reverse()
+        return [t.to_dict() for t in rows[offset:offset + limit]]
+
+    def pnl_history(self, strategy_id: str | None = None, limit: int = 10_000) -> list[dict]:
+        with self.lock:
+            rows = [r for r in self.ledger.pnl_history
+                    if strategy_id is None or r["strategy_id"] == strategy_id]
+        return rows[-limit:]
+
+    # --- restoring -----------------------------------------------------------------------
+
+    def _restore_last_session(self) -> None:
+        journal = self.journal
+        assert journal is not None
+        session = journal.last_session()
+        if session is None:
+            return
+        self.session_id = session
+        for spec_dict, status in journal.strategies(session):
+            try:
+                spec = self.catalog.validate(StrategySpec.from_dict(spec_dict))
+            except (VelocitasError, KeyError, ValueError) as exc:
+                self._log("warning", f"could not restore strategy {spec_dict}: {exc}")
+                continue
+            entry = _Registered(spec, status=PAUSED if status == PAUSED else ACTIVE,
+                                order=next(self._order))
+            self._registry[spec.id] = entry
+            self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
+        trades = journal.trade_records(session)
+        self.ledger.restore(trades, journal.pnl_history(session))
+        self.recent_trades.extend(trades)
+        self.ledger.next_trade_id = max(self.ledger.next_trade_id, journal.max_trade_id() + 1)
+
+
+class _Latency:
+    """Tick-to-fill and tick-to-processed latency, kept as recent samples in milliseconds."""
+
+    def __init__(self) -> None:
+        self.fills: deque[float] = deque(maxlen=100_000)
+        self.batches: deque[float] = deque(maxlen=1_000)
+
+    def add_fills(self, now: float, batches: list[TickBatch], positions: list[int]) -> None:
+        starts = np.cumsum([0] + [len(b) for b in batches])
+        # a sample of each batch's fills is enough for percentiles, and keeps this cheap
+        for position in positions[:: max(1, len(positions) // 64)]:
+            index = int(np.searchsorted(starts, position, side="right")) - 1
+            received = batches[index].received
+            if received:
+                self.fills.append((now - received) * 1000.0)
+        if batches[0].received:
+            self.batches.append((now - batches[0].received) * 1000.0)
+
+    def add_batch(self, now: float, received: float) -> None:
+        if received:
+            self.batches.append((now - received) * 1000.0)
+
+    def summary(self) -> dict[str, float | None]:
+        def pct(values: deque[float], q: float) -> float | None:
+            return float(np.percentile(np.fromiter(values, float), q)) if values else None
+
+        return {"tick_to_fill_p50": pct(self.fills, 50), "tick_to_fill_p99": pct(self.fills, 99),
+                "batch_p50": pct(self.batches, 50), "batch_p99": pct(self.batches, 99)}
+
+
+def _put_end(q: queue.Queue, stop: threading.Event) -> None:
+    while True:
+        try:
+            q.put(None, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set():
+                return
+
+
+def _check_config(config: EngineConfig) -> None:
+    if config.source not in SOURCES:
+        raise EngineError(f"unknown data source {config.source!r}: choose "
+                          + ", ".join(SOURCES))
+    if not config.coins and config.source != "csv":
+        raise EngineError("choose at least one coin")
+    config.coins = [check_coin(c) for c in config.coins]
+    if config.workers < 0 or config.workers > 64:
+        raise EngineError("workers must be between 0 and 64")
+    if not 0 <= config.fee < 1 or not 0 <= config.slippage < 1:
+        raise EngineError("fee and slippage are fractions between 0 and 1 (0.001 = 0.1%)")
+    for name in ("rate", "speed", "duration"):
+        value = getattr(config, name)
+        if value is not None and not value > 0:
+            raise EngineError(f"{name} must be positive")
+    if config.max_ticks is not None and config.max_ticks < 1:
+        raise EngineError("the tick limit must be at least 1")
+
+
+def build_feed(config: EngineConfig) -> Feed:
+    """The feed ``config`` asks for (not yet opened)."""
+    if config.source == "simulated":
+        from velocitas_desktop.feeds.simulated import SimulatedFeed
+
+        seed = config.seed if config.seed is not None else int(time.time())
+        return SimulatedFeed(config.coins, rate=config.rate, seed=seed,
+                             max_ticks=config.max_ticks, start_time=config.start_time)
+    if config.source == "csv":
+        from velocitas_desktop.feeds.csvfeed import CsvFeed
+
+        return CsvFeed(config.csv_files, speed=config.speed, ohlc_path=config.ohlc_path,
+                       max_ticks=config.max_ticks)
+    from velocitas_desktop.feeds.binance import BinanceFeed
+
+    return BinanceFeed(config.coins, rest_url=config.binance_rest_url,
+                       ws_url=config.binance_ws_url, quote_asset=config.quote_asset)

@@ -1,0 +1,102 @@
+"""Worker processes: each owns one shard of strategies for its whole life (sticky shards).
+
+The consumer sends a worker one message per batch and reads one answer, so the cost of IPC is
+paid per batch, never per tick. A worker that dies is noticed by its closed pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import signal
+from multiprocessing.connection import Connection
+from typing import Any
+
+from velocitas_desktop.engine.shard import CoinPrices, Shard
+
+_CONTEXT = mp.get_context("spawn")  # never fork a process that runs threads (Qt, uvicorn)
+
+
+class WorkerDied(RuntimeError):
+    """The worker process exited; its strategies must be re-created elsewhere."""
+
+
+def worker_main(conn: Connection) -> None:
+    # Ctrl-C goes to the whole process group; the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    shard = Shard()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        kind = message[0]
+        if kind == "batch":
+            conn.send(shard.process(message[1]))
+        elif kind == "add":
+            try:
+                shard.add(message[1], message[2], message[3])
+                conn.send(None)
+            except Exception as exc:
+                conn.send(f"{type(exc).__name__}: {exc}")
+        elif kind == "remove":
+            shard.remove(message[1])
+            conn.send(None)
+        elif kind == "stop":
+            conn.close()
+            return
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.conn, child = _CONTEXT.Pipe(duplex=True)
+        self.process = _CONTEXT.Process(target=worker_main, args=(child,),
+                                        name=f"velocitas-worker-{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self.strategy_ids: set[str] = set()
+        self.coins: set[str] = set()
+
+    def call(self, *message: Any) -> Any:
+        self.send(*message)
+        return self.receive()
+
+    def send(self, *message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            raise WorkerDied(self.describe_exit()) from exc
+
+    def receive(self) -> Any:
+        try:
+            return self.conn.recv()
+        except (EOFError, ConnectionResetError, OSError) as exc:
+            raise WorkerDied(self.describe_exit()) from exc
+
+    def send_batch(self, coins: CoinPrices) -> None:
+        self.send("batch", coins)
+
+    def describe_exit(self) -> str:
+        self.process.join(0.5)
+        code = self.process.exitcode
+        if code is None:
+            return f"worker {self.index} stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            return f"worker {self.index} (pid {self.process.pid}) was killed by {name}"
+        return f"worker {self.index} (pid {self.process.pid}) exited with code {code}"
+
+    def stop(self, timeout: float = 1.0) -> None:
+        with contextlib.suppress(BrokenPipeError, OSError):
+            self.conn.send(("stop",))
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(1.0)
+        self.conn.close()
