@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Each of these modules has ``register(subparsers)`` adding its subcommand; a subcommand's
 # handler raises CliError (exit code 2, one line) for bad input.
 COMMAND_MODULES: tuple[str, ...] = (
+    "velocitas_desktop.commands.serve",
+    "velocitas_desktop.commands.backtest",
 )
 
 
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="run the engine headless with a live table in the terminal")
-    run.add_argument("--source", choices=["simulated", "csv"], default="simulated")
+    run.add_argument("--source", choices=["simulated", "csv", "binance"], default="simulated")
     run.add_argument("--coins", default=None, help="comma-separated coins (default BTC,ETH)")
     run.add_argument("--csv", action="append", default=[], metavar="COIN=PATH",
                      help="a bar file to replay for COIN (repeat per coin)")
@@ -85,7 +87,17 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--db", default=None, metavar="PATH", help="journal file (SQLite)")
     run.add_argument("--json", action="store_true", help="print only the final metrics as JSON")
+    add_binance_args(run)
     run.set_defaults(func=cmd_run)
+
+
+def add_binance_args(parser: argparse.ArgumentParser) -> None:
+    """The Binance endpoints, so one code path serves Binance, its testnet and a fake."""
+    parser.add_argument("--binance-rest-url", default="https://api.binance.com", metavar="URL")
+    parser.add_argument("--binance-ws-url", default="wss://stream.binance.com:9443",
+                        metavar="URL")
+    parser.add_argument("--quote-asset", default="USDT",
+                        help="the asset coins are priced in (BTC → BTCUSDT)")
 
 
 def parse_strategy(text: str, default_coins: list[str]) -> list[Any]:
@@ -129,6 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
         max_ticks=args.ticks, duration=args.duration,
         start_time=0.0 if args.seed is not None else None,
+        binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
+        quote_asset=args.quote_asset.upper(),
     )
     engine = Engine(journal=open_journal(args.db), restore=False)
     specs = []

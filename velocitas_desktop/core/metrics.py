@@ -118,3 +118,72 @@ class ChangeStats:
             return 0.0
         std = math.sqrt(self.m2 / (self.count - 1))
         return sharpe_from_moments(self.count, self.mean, std, periods)
+
+
+# --- backtest report formulas (docs/backtesting.md) -------------------------------------
+
+
+def max_drawdown_pct(equity: np.ndarray | list[float]) -> float:
+    """Largest peak-to-trough fall as a percent of the peak: ``max_t (P_t − E_t) / P_t × 100``.
+
+    ``P_t = max_{u<=t} E_u``. The curve must include the starting cash (a positive peak); a
+    curve whose peak is not positive has no meaningful percentage and gives 0.
+    """
+    curve = np.asarray(equity, dtype=float)
+    if curve.size == 0:
+        return 0.0
+    peaks = np.maximum.accumulate(curve)
+    if not peaks[0] > 0:
+        return 0.0
+    return float(np.max((peaks - curve) / peaks) * 100.0)
+
+
+def sortino_ratio(equity: np.ndarray | list[float], periods_per_year: float) -> float:
+    """``mean(ΔE) / DD × sqrt(P)`` with the downside deviation ``DD = sqrt(mean(min(ΔE, 0)²))``.
+
+    ``ΔE`` and ``P`` as for :func:`sharpe_ratio` (the target return is 0 and the mean of the
+    squared shortfalls runs over every change, not only the losing ones). 0 with fewer than two
+    changes or when equity never falls (no downside: the ratio is undefined).
+    """
+    changes = np.diff(np.asarray(equity, dtype=float))
+    if changes.size < 2:
+        return 0.0
+    downside = math.sqrt(float(np.mean(np.minimum(changes, 0.0) ** 2)))
+    mean = float(changes.mean())
+    if not downside > 1e-12 * abs(mean):
+        return 0.0
+    return mean / downside * math.sqrt(periods_per_year)
+
+
+def calmar_ratio(equity: np.ndarray | list[float], periods_per_year: float) -> float:
+    """Annualised P&L over the largest drawdown: ``mean(ΔE) × P / max_drawdown(E)``.
+
+    Both sides are in quote currency, so like Sharpe it needs no invented capital base. 0 with
+    fewer than two changes or when the curve never falls.
+    """
+    curve = np.asarray(equity, dtype=float)
+    if curve.size < 3:
+        return 0.0
+    drawdown = max_drawdown(curve)
+    if not drawdown > 0.0:
+        return 0.0
+    return float(np.diff(curve).mean()) * periods_per_year / drawdown
+
+
+def profit_factor(profit_loss: np.ndarray | list[float]) -> float:
+    """Gross profit / gross loss of closed trades: ``Σ max(p, 0) / Σ max(−p, 0)``.
+
+    ``inf`` when there are profits and no losses; 0 when there are no profits.
+    """
+    pnl = np.asarray(profit_loss, dtype=float)
+    gains = float(pnl[pnl > 0].sum())
+    losses = float(-pnl[pnl < 0].sum())
+    if losses == 0.0:
+        return math.inf if gains > 0.0 else 0.0
+    return gains / losses
+
+
+def expectancy(profit_loss: np.ndarray | list[float]) -> float:
+    """Average realised P&L per closed trade, ``Σ p / n`` (0 when nothing closed)."""
+    pnl = np.asarray(profit_loss, dtype=float)
+    return float(pnl.mean()) if pnl.size else 0.0

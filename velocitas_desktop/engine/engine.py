@@ -193,6 +193,9 @@ class Engine:
                 self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
             if self._running():
                 self._place(entry)
+                if spec.coin not in self._coins:
+                    self._log("warning", f"{spec.id} will not trade: the running feed has no "
+                                         f"prices for {spec.coin}")
             self._save(entry)
             self._publish_strategy(entry)
             return spec
@@ -380,6 +383,11 @@ class Engine:
             self._stop_workers()
             self.status = STOPPED
             raise
+        idle = sorted({e.spec.coin for e in self._registry.values()} - set(self._coins))
+        if idle:
+            self._log("warning", f"no prices for {', '.join(idle)} from the {feed.name} feed "
+                                 f"(it carries {', '.join(self._coins)}): strategies on "
+                                 "those coins will not trade")
         self._started_at = time.perf_counter()
         self.status = RUNNING
         self.status_message = ""
@@ -489,11 +497,14 @@ class Engine:
             self._stop_workers()
             self._put_outbox(None)
             if self._writer is not None:
-                self._writer.join(5.0)  # the last trades reach the journal and subscribers
+                # the last trades reach the journal and subscribers (stop() waits 2 s at most)
+                self._writer.join(1.0 if self._stop.is_set() else 10.0)
             self._run_seconds = time.perf_counter() - self._started_at
             if self._run_seconds > 0:
                 self.ticks_per_second = self.ticks_processed / self._run_seconds
             self._fail_pending_controls()
+            if self.status == RUNNING and self.feed_state.get("state") == FAILED:
+                self.status, self.status_message = ERROR, self.feed_state.get("message", "")
             if self.status == RUNNING:
                 self.status = FINISHED if ended else STOPPED
             if self.status == STOPPING:
@@ -542,6 +553,9 @@ class Engine:
             self._history[coin].extend(prices, stamps)
         signals = self._run_shards(per_coin)
         trades = self._apply(signals, positions, per_coin, batch)
+        if trades:
+            self.latency.add(self.latency.fills, time.perf_counter(), batches,
+                             self._last_positions)
         self.ticks_processed += n
         pnl_rows = self.ledger.pnl_history[self._journaled_pnl:]
         self._journaled_pnl = len(self.ledger.pnl_history)
@@ -561,26 +575,42 @@ class Engine:
                     return
 
     def _write(self) -> None:
-        """The writer thread: commit each batch's trades, then tell the subscribers."""
+        """The writer thread: commit trades, then tell the subscribers, in order.
+
+        It takes everything waiting at once and commits it in one transaction, so a slow
+        commit makes the next one bigger instead of making a queue.
+        """
         coins = self._coins
-        while True:
-            item = self._outbox.get()
-            if item is None:
-                return
-            trades, pnl_rows, batches, positions, batch = item
+        done = False
+        while not done:
+            items = [self._outbox.get()]
+            while True:
+                try:
+                    items.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
+            if items[-1] is None:
+                done = True
+                items.pop()
+            if not items:
+                continue
+            trades = [t for item in items for t in item[0]]
             try:
                 if self.journal is not None:
-                    self.journal.record(trades, pnl_rows)  # committed before anyone hears
+                    # committed before anyone hears of them
+                    self.journal.record(trades, [r for item in items for r in item[1]])
             except Exception as exc:
                 log.exception("the journal failed")
                 self.status_message = f"journal write failed: {exc}"
                 self._log("error", f"the journal could not be written: {exc}")
-            if trades:
+            if trades and self._subscribers:  # no dicts to build when nobody listens
                 self._publish("trades", [t.to_dict() for t in trades])
-                self.latency.add_fills(time.perf_counter(), batches, positions)
-            else:
-                self.latency.add_batch(time.perf_counter(), batches[0].received)
-            self._publish("ticks", {"coins": coins, "batch": batch})
+            now = time.perf_counter()
+            for _, _, batches, positions, batch in items:
+                if positions:
+                    self.latency.add(self.latency.published, now, batches, positions)
+                self.latency.add_batch(now, batches[0].received)
+                self._publish("ticks", {"coins": coins, "batch": batch})
 
     def _run_shards(self, per_coin: CoinPrices) -> list[tuple[RawSignal, int]]:
         """Signals of every shard for this batch, each with the owner's worker index."""
@@ -860,22 +890,25 @@ class Engine:
 
 
 class _Latency:
-    """Tick-to-fill and tick-to-processed latency, kept as recent samples in milliseconds."""
+    """Recent latencies in milliseconds, from the moment the feed produced a tick:
+    to its fill in the ledger (``fills``), to the fill being journaled and published
+    (``published``), and to a whole batch being journaled and published (``batches``)."""
 
     def __init__(self) -> None:
         self.fills: deque[float] = deque(maxlen=100_000)
-        self.batches: deque[float] = deque(maxlen=1_000)
+        self.published: deque[float] = deque(maxlen=100_000)
+        self.batches: deque[float] = deque(maxlen=10_000)
 
-    def add_fills(self, now: float, batches: list[TickBatch], positions: list[int]) -> None:
+    @staticmethod
+    def add(into: deque[float], now: float, batches: list[TickBatch],
+            positions: list[int]) -> None:
         starts = np.cumsum([0] + [len(b) for b in batches])
         # a sample of each batch's fills is enough for percentiles, and keeps this cheap
         for position in positions[:: max(1, len(positions) // 64)]:
             index = int(np.searchsorted(starts, position, side="right")) - 1
             received = batches[index].received
             if received:
-                self.fills.append((now - received) * 1000.0)
-        if batches[0].received:
-            self.batches.append((now - batches[0].received) * 1000.0)
+                into.append((now - received) * 1000.0)
 
     def add_batch(self, now: float, received: float) -> None:
         if received:
@@ -886,6 +919,8 @@ class _Latency:
             return float(np.percentile(np.fromiter(values, float), q)) if values else None
 
         return {"tick_to_fill_p50": pct(self.fills, 50), "tick_to_fill_p99": pct(self.fills, 99),
+                "tick_to_published_p50": pct(self.published, 50),
+                "tick_to_published_p99": pct(self.published, 99),
                 "batch_p50": pct(self.batches, 50), "batch_p99": pct(self.batches, 99)}
 
 

@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS trades (
 );
 CREATE INDEX IF NOT EXISTS trades_by_session ON trades (session_id, id);
 CREATE INDEX IF NOT EXISTS trades_by_strategy ON trades (strategy_id, id);
-CREATE INDEX IF NOT EXISTS trades_by_time ON trades (timestamp);
 CREATE TABLE IF NOT EXISTS pnl_history (
     session_id INTEGER NOT NULL,
     timestamp REAL NOT NULL,

@@ -1,0 +1,398 @@
+"""The binance feed: live trades over one combined WebSocket, with REST backfill and recovery.
+
+The socket runs on its own asyncio thread and only appends to a buffer, so it is never held up
+by a full engine queue. The producer thread takes what has arrived as one batch. Trades are
+de-duplicated and ordered by their trade id per symbol: nothing a strategy sees is repeated or
+older than what it saw. After a reconnect, the gap is filled from closed 1-minute klines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from velocitas_desktop.feeds.base import (
+    CONNECTING,
+    FAILED,
+    LIVE,
+    RECONNECTING,
+    STALLED,
+    Feed,
+    FeedError,
+    TickBatch,
+)
+
+log = logging.getLogger(__name__)
+
+KLINE_MS = 60_000            # backfill uses closed 1-minute klines
+MAX_KLINES = 1000            # Binance's page size for /api/v3/klines
+
+
+@dataclass(slots=True)
+class BinanceSettings:
+    """Endpoints and the recovery policy. Tests point the URLs at a fake exchange."""
+
+    rest_url: str = "https://api.binance.com"
+    ws_url: str = "wss://stream.binance.com:9443"
+    quote_asset: str = "USDT"
+    stream: str = "trade"                  # or "aggTrade"
+    connect_timeout: float = 10.0          # REST and WebSocket handshakes
+    stall_seconds: float = 30.0            # no message for this long = a dead connection
+    backoff_cap: float = 60.0              # seconds, the longest wait between reconnects
+    backoff_base: float = 1.0
+    max_attempts: int | None = None        # reconnect attempts in a row before failing
+    planned_reconnect: float = 23.5 * 3600  # before Binance's 24-hour cut
+    ping_interval: float = 20.0
+    ping_timeout: float = 20.0
+    warmup_klines: int = 500
+
+
+class BinanceFeed(Feed):
+    """Ticks from Binance's ``<symbol>@trade`` streams for ``coins`` (BTC → BTCUSDT)."""
+
+    name = "binance"
+    replay = False
+
+    def __init__(self, coins: list[str], rest_url: str | None = None, ws_url: str | None = None,
+                 quote_asset: str = "USDT", settings: BinanceSettings | None = None) -> None:
+        super().__init__(coins)
+        self.settings = settings or BinanceSettings()
+        if rest_url:
+            self.settings.rest_url = rest_url
+        if ws_url:
+            self.settings.ws_url = ws_url
+        if quote_asset:
+            self.settings.quote_asset = quote_asset.upper()
+        self.settings.rest_url = self.settings.rest_url.rstrip("/")
+        self.settings.ws_url = self.settings.ws_url.rstrip("/")
+        self.symbols = [f"{coin}{self.settings.quote_asset}" for coin in coins]
+        self._index = {symbol: i for i, symbol in enumerate(self.symbols)}
+        self._last_id = [-1] * len(coins)       # last trade id delivered, per symbol
+        self._last_time = [0.0] * len(coins)    # its time, in seconds
+        self._buffer: list[tuple[int, float, float]] = []
+        self._buffer_lock = threading.Lock()
+        self._arrived = threading.Event()
+        self._warmup: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.state = "idle"
+        self._failure = ""
+        self._last_message = 0.0
+        self.stats = {"messages": 0, "malformed": 0, "duplicates": 0, "out_of_order": 0,
+                      "reconnects": 0, "backfilled": 0}
+
+    # --- before the run ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Check the symbols with exchangeInfo and fetch warm-up klines; FeedError if not."""
+        self._set_state(CONNECTING, f"checking {', '.join(self.symbols)} on {self.rest_host}")
+        with self._client() as client:
+            self._check_symbols(client)
+            for coin, symbol in zip(self.coins, self.symbols, strict=True):
+                closes, stamps = self._closed_klines(client, symbol, None,
+                                                     self.settings.warmup_klines)
+                self._warmup[coin] = (closes, stamps)
+                if stamps.size:
+                    self._last_time[self._index[symbol]] = float(stamps[-1])
+
+    @property
+    def rest_host(self) -> str:
+        return self.settings.rest_url
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.settings.rest_url,
+                            timeout=httpx.Timeout(self.settings.connect_timeout))
+
+    def _get(self, client: httpx.Client, path: str, params: dict) -> object:
+        """One REST call, waiting out a 429/418 once as Binance asks (Retry-After)."""
+        for attempt in range(3):
+            try:
+                response = client.get(path, params=params)
+            except httpx.TimeoutException:
+                raise FeedError(f"Binance at {self.settings.rest_url} did not answer within "
+                                f"{self.settings.connect_timeout:g} s; check the address and "
+                                "your connection") from None
+            except httpx.HTTPError as exc:
+                raise FeedError(f"cannot reach Binance at {self.settings.rest_url}: {exc}; "
+                                "check the address and your connection") from None
+            if response.status_code in (429, 418) and attempt < 2:
+                wait = float(response.headers.get("Retry-After", "1") or 1)
+                if wait > 60 or self._stop.wait(wait):
+                    break
+                continue
+            return _json_or_error(response)
+        raise FeedError("Binance keeps refusing requests (rate limit); try again later")
+
+    def _check_symbols(self, client: httpx.Client) -> None:
+        known: dict[str, str] = {}
+        for symbol in self.symbols:
+            try:
+                info = self._get(client, "/api/v3/exchangeInfo", {"symbol": symbol})
+            except FeedError as exc:
+                if "-1121" in str(exc) or "Invalid symbol" in str(exc):
+                    coin = self.coins[self._index[symbol]]
+                    raise FeedError(f"Binance has no {symbol} market, so {coin} cannot be "
+                                    f"traded against {self.settings.quote_asset}; check the "
+                                    "coin or the quote asset") from None
+                raise
+            for item in info.get("symbols", []):  # type: ignore[union-attr]
+                known[item["symbol"]] = item.get("status", "")
+        for symbol in self.symbols:
+            status = known.get(symbol)
+            if status is None:
+                raise FeedError(f"Binance has no {symbol} market")
+            if status != "TRADING":
+                raise FeedError(f"{symbol} is not trading on Binance now (status {status})")
+
+    def _closed_klines(self, client: httpx.Client, symbol: str, start_ms: int | None,
+                       limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """(close prices, close times in s) of closed 1m klines, oldest first, paged."""
+        closes: list[float] = []
+        stamps: list[float] = []
+        now_ms = time.time() * 1000
+        while True:
+            params: dict = {"symbol": symbol, "interval": "1m",
+                            "limit": min(MAX_KLINES, limit - len(closes))}
+            if start_ms is not None:
+                params["startTime"] = start_ms
+            rows = self._get(client, "/api/v3/klines", params)
+            if not isinstance(rows, list):
+                raise FeedError(f"Binance sent an unexpected klines answer for {symbol}")
+            for row in rows:
+                close_ms = int(row[6])
+                if close_ms >= now_ms:  # the still-open kline
+                    continue
+                closes.append(float(row[4]))
+                stamps.append((close_ms + 1) / 1000.0)
+            if start_ms is None or len(rows) < params["limit"] or len(closes) >= limit:
+                break
+            start_ms = int(rows[-1][0]) + KLINE_MS
+        return np.array(closes, dtype=float), np.array(stamps, dtype=float)
+
+    def history(self, coin: str, count: int) -> tuple[np.ndarray, np.ndarray] | None:
+        closes, stamps = self._warmup.get(coin, (np.empty(0), np.empty(0)))
+        return closes[-count:], stamps[-count:]
+
+    # --- the run ------------------------------------------------------------------------
+
+    def stream(self, stop: threading.Event) -> Iterator[TickBatch]:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run_socket, name="velocitas-binance",
+                                        daemon=True)
+        self._thread.start()
+        try:
+            while not stop.is_set() and self.state != FAILED:
+                if not self._arrived.wait(0.05):
+                    continue
+                with self._buffer_lock:
+                    ticks, self._buffer = self._buffer, []
+                    self._arrived.clear()
+                if ticks:
+                    ids, prices, stamps = zip(*ticks, strict=True)
+                    yield TickBatch(np.array(ids, dtype=np.int16), np.array(prices),
+                                    np.array(stamps), time.perf_counter())
+            if self.state == FAILED:
+                raise FeedError(self._failure)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(lambda: None)
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(2.0)
+
+    def _run_socket(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._socket_loop())
+        except Exception as exc:  # never let the socket thread die silently
+            log.exception("binance socket loop crashed")
+            self._fail(f"the Binance connection failed: {exc}")
+        finally:
+            loop.close()
+
+    @property
+    def stream_url(self) -> str:
+        names = "/".join(f"{s.lower()}@{self.settings.stream}" for s in self.symbols)
+        return f"{self.settings.ws_url}/stream?streams={quote(names, safe='/@')}"
+
+    async def _socket_loop(self) -> None:
+        attempt = 0
+        first = True
+        while not self._stop.is_set():
+            if not first:
+                await self._backfill_gap()
+            self._set_state(CONNECTING if first else RECONNECTING,
+                            f"connecting to {self.settings.ws_url}")
+            try:
+                async with connect(self.stream_url, open_timeout=self.settings.connect_timeout,
+                                   ping_interval=self.settings.ping_interval,
+                                   ping_timeout=self.settings.ping_timeout,
+                                   close_timeout=1.0, max_size=2**20) as socket:
+                    attempt = 0
+                    first = False
+                    self._set_state(LIVE, f"live: {', '.join(self.symbols)}")
+                    reason = await self._read(socket)
+            except (TimeoutError, OSError, websockets.InvalidHandshake, websockets.ConnectionClosed, websockets.InvalidURI) as exc:
+                reason = _describe(exc)
+            if self._stop.is_set():
+                return
+            attempt += 1
+            self.stats["reconnects"] += 1
+            if self.settings.max_attempts is not None and attempt > self.settings.max_attempts:
+                self._fail(f"lost Binance and could not reconnect after {attempt - 1} "
+                           f"attempts ({reason})")
+                return
+            wait = self._backoff(attempt) if reason != "server shutdown" else 0.0
+            self._set_state(RECONNECTING, f"{reason}; reconnecting in {wait:.1f} s "
+                                          f"(attempt {attempt})")
+            await self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        """Capped exponential backoff with full jitter: base + U(0, min(cap, 2^n − 1))."""
+        span = min(self.settings.backoff_cap, 2.0 ** min(attempt, 30) - 1.0)
+        return self.settings.backoff_base * (0.5 + 0.5 * random.random()) + random.random() * span
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(min(0.05, deadline - time.monotonic()))
+
+    async def _read(self, socket: ClientConnection) -> str:
+        """Read until the connection must be replaced; returns why."""
+        opened = self._last_message = time.monotonic()
+        stall = self.settings.stall_seconds
+        while not self._stop.is_set():
+            if time.monotonic() - opened > self.settings.planned_reconnect:
+                await socket.close()
+                return "planned reconnect before Binance's 24-hour limit"
+            try:
+                raw = await asyncio.wait_for(socket.recv(), timeout=min(stall, 0.25))
+            except TimeoutError:
+                if time.monotonic() - self._last_message > stall:
+                    self._set_state(STALLED, f"no data for {stall:g} s")
+                    socket.transport.abort()  # the peer is not answering: do not wait for it
+                    return f"stalled (no data for {stall:g} s)"
+                continue
+            self._last_message = time.monotonic()
+            if self._handle(raw) == "shutdown":
+                await socket.close()
+                return "server shutdown"
+        return "stopped"
+
+    def _handle(self, raw: str | bytes) -> str | None:
+        self.stats["messages"] += 1
+        try:
+            message = json.loads(raw)
+            data = message.get("data", message) if isinstance(message, dict) else None
+            kind = data.get("e") if isinstance(data, dict) else None
+        except (ValueError, AttributeError):
+            self.stats["malformed"] += 1
+            return None
+        if kind == "serverShutdown":
+            return "shutdown"
+        if kind not in ("trade", "aggTrade"):
+            return None
+        try:
+            index = self._index[data["s"]]
+            trade_id = int(data["t"] if kind == "trade" else data["a"])
+            price = float(data["p"])
+            stamp = int(data["T"]) / 1000.0
+        except (KeyError, TypeError, ValueError):
+            self.stats["malformed"] += 1
+            return None
+        last = self._last_id[index]
+        if trade_id <= last:
+            self.stats["duplicates" if trade_id == last else "out_of_order"] += 1
+            return None
+        if stamp < self._last_time[index]:
+            stamp = self._last_time[index]  # never let time run backwards for a strategy
+        self._last_id[index] = trade_id
+        self._last_time[index] = stamp
+        self._push([(index, price, stamp)])
+        return None
+
+    def _push(self, ticks: list[tuple[int, float, float]]) -> None:
+        with self._buffer_lock:
+            self._buffer.extend(ticks)
+            self._arrived.set()
+
+    async def _backfill_gap(self) -> None:
+        """Fill the time since the last tick with closed 1-minute klines (REST)."""
+        try:
+            await asyncio.to_thread(self._backfill_blocking)
+        except FeedError as exc:
+            self._set_state(RECONNECTING, f"could not backfill the gap: {exc}")
+
+    def _backfill_blocking(self) -> None:
+        with self._client() as client:
+            for index, symbol in enumerate(self.symbols):
+                since = self._last_time[index]
+                if since <= 0:
+                    continue
+                start_ms = int(since * 1000)  # klines opening at or after the last tick
+                closes, stamps = self._closed_klines(client, symbol, start_ms, 24 * 60)
+                fresh = stamps > since
+                ticks = [(index, float(p), float(t))
+                         for p, t in zip(closes[fresh], stamps[fresh], strict=True)]
+                if ticks:
+                    self._last_time[index] = ticks[-1][2]
+                    self.stats["backfilled"] += len(ticks)
+                    self._push(ticks)
+
+    # --- state ---------------------------------------------------------------------------
+
+    def _fail(self, message: str) -> None:
+        self._failure = message
+        self._set_state(FAILED, message)
+        self._arrived.set()
+
+    def _set_state(self, state: str, message: str) -> None:
+        if state == self.state and state == LIVE:
+            return
+        self.state = state
+        self.on_status(state, message)
+
+
+def _json_or_error(response: httpx.Response) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        raise FeedError(f"Binance answered {response.status_code} with a body that is not "
+                        "JSON") from None
+    if response.status_code >= 400:
+        if isinstance(body, dict) and "code" in body:
+            raise FeedError(f"Binance refused the request: {body.get('msg')} "
+                            f"(code {body['code']})")
+        raise FeedError(f"Binance answered HTTP {response.status_code}")
+    return body
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, websockets.ConnectionClosed):
+        return "the connection closed"
+    if isinstance(exc, websockets.InvalidHandshake):
+        return f"the handshake was refused ({exc})"
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        return "the connection timed out"
+    with contextlib.suppress(Exception):
+        return f"cannot connect ({exc.strerror or exc})"  # type: ignore[attr-defined]
+    return f"cannot connect ({exc})"
