@@ -126,7 +126,7 @@ def load_catalog(user_dirs: Iterable[str | Path] = (), builtin: bool = True) -> 
 def _collect(catalog: Catalog, path: Path, load: Any) -> None:
     try:
         module = load()
-    except Exception as exc:  # a broken plugin must not stop the others
+    except (Exception, SystemExit) as exc:  # a broken plugin must not stop the others
         catalog.problems.append(LoadProblem(str(path), _describe(exc)))
         return
     found = False
@@ -152,12 +152,15 @@ def load_file(path: str | Path) -> Any:
     path = Path(path).resolve()
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
     name = f"velocitas_user_strategies.{path.stem}_{digest}"
-    if name in sys.modules:
-        return sys.modules[name]
+    stamp = path.stat().st_mtime_ns
+    cached = sys.modules.get(name)
+    if cached is not None and getattr(cached, "__velocitas_mtime__", None) == stamp:
+        return cached  # an edited file is imported again
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
+    module.__velocitas_mtime__ = stamp  # type: ignore[attr-defined]
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)

@@ -22,6 +22,7 @@ lock around it (DESIGN.md: one writer, readers take copies under the lock).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ from velocitas_desktop.core.metrics import (
 )
 from velocitas_desktop.core.types import Action, Signal, Trade
 
+_BUY = Action.BUY
+_TEXT = {Action.BUY: "BUY", Action.SELL: "SELL"}  # Enum.value is a slow property
 DEFAULT_FEE = 0.001  # Binance spot taker fee, 0.1%
 DEFAULT_SAMPLE_SECONDS = 60.0
 
@@ -89,14 +92,32 @@ class Book:
         if self.position != 0.0:
             self.drawdown.update(self.equity)
 
+    def mark_values(self, prices: list[float]) -> None:
+        """:meth:`mark` every price of a list in order (the engine's form)."""
+        if not prices:
+            return
+        self.last_price = prices[-1]
+        position = self.position
+        if position != 0.0:
+            base = self.realized - self.entry_fee - position * self.entry_price
+            self.drawdown.update_values([base + position * price for price in prices])
+
     def mark_path(self, prices: np.ndarray) -> None:
         """:meth:`mark` every price of ``prices`` in order, vectorised."""
         if prices.size == 0:
             return
+        position = self.position
+        if position == 0.0:
+            self.last_price = float(prices[-1])
+            return
+        base = self.realized - self.entry_fee - position * self.entry_price
+        if prices.size < 32:  # a short path: plain floats beat numpy's fixed cost
+            values = prices.tolist()
+            self.last_price = values[-1]
+            self.drawdown.update_values([base + position * price for price in values])
+            return
         self.last_price = float(prices[-1])
-        if self.position != 0.0:
-            base = self.realized - self.entry_fee - self.position * self.entry_price
-            self.drawdown.update_path(base + self.position * prices)
+        self.drawdown.update_path(base + position * prices)
 
     def metrics(self, sample_periods: float) -> dict[str, Any]:
         """This strategy's metrics in the seed's shape, plus equity and fees."""
@@ -126,7 +147,8 @@ class Ledger:
     """All books, the trade list and the P&L history of one session."""
 
     def __init__(self, fee_rate: float = DEFAULT_FEE, slippage: float = 0.0,
-                 sample_seconds: float = DEFAULT_SAMPLE_SECONDS, keep_trades: bool = True) -> None:
+                 sample_seconds: float = DEFAULT_SAMPLE_SECONDS, keep_trades: bool = True,
+                 max_history: int = 200_000) -> None:
         if not 0.0 <= fee_rate < 1.0:
             raise ValueError(f"the fee must be a fraction between 0 and 1 (got {fee_rate})")
         if not 0.0 <= slippage < 1.0:
@@ -140,7 +162,10 @@ class Ledger:
         self.keep_trades = keep_trades
         self.books: dict[str, Book] = {}
         self.trades: list[Trade] = []
-        self.pnl_history: list[dict[str, Any]] = []
+        # recent P&L points (each fill, each clock sample), bounded for long sessions
+        self.pnl_history: deque[dict[str, Any]] = deque(maxlen=max_history)
+        # clock samples not yet handed to the journal (fills are journaled as trades)
+        self.pending_samples: list[dict[str, Any]] = []
         self.next_trade_id = 1
         self.next_sample = math.nan
         self.total_drawdown = DrawdownTracker()
@@ -166,12 +191,26 @@ class Ledger:
 
     # --- fills -----------------------------------------------------------------------------
 
+    def accepts(self, strategy_id: str, signal: Signal) -> bool:
+        """Whether :meth:`fill` would act on ``signal`` (long-only rules, shorting option)."""
+        book = self.books.get(strategy_id)
+        if book is None:
+            return False
+        position = book.position
+        if position == 0.0:  # opening needs a size; closing uses the position's own
+            return signal.quantity > 0.0 and (signal.action is _BUY or book.allow_short)
+        return position < 0.0 if signal.action is _BUY else position > 0.0
+
+    def take_pending_samples(self) -> list[dict[str, Any]]:
+        rows, self.pending_samples = self.pending_samples, []
+        return rows
+
     def fill(self, strategy_id: str, signal: Signal, price: float, timestamp: float) -> Trade | None:
         """Apply ``signal`` at market ``price``; the trade, or None when the rules ignore it."""
         book = self.books[strategy_id]
         book.last_price = price
         position = book.position
-        if signal.action is Action.BUY:
+        if signal.action is _BUY:
             if position > 0.0 or (position == 0.0 and signal.quantity <= 0.0):
                 return None
             quantity = -position if position < 0.0 else signal.quantity
@@ -207,10 +246,13 @@ class Ledger:
         book.position = new_position
         book.fees += fee
         book.total_trades += 1
-        book.drawdown.update(book.equity)
+        equity = book.realized
+        if new_position != 0.0:
+            equity += new_position * (price - book.entry_price) - book.entry_fee
+        book.drawdown.update(equity)
         trade = Trade(
             id=self.next_trade_id, strategy_id=strategy_id, coin=book.coin,
-            strategy=book.strategy_name, action=signal.action.value, price=fill_price,
+            strategy=book.strategy_name, action=_TEXT[signal.action], price=fill_price,
             quantity=quantity, timestamp=timestamp, profit_loss=profit_loss,
             position_size=new_position, fee=fee,
         )
@@ -218,7 +260,7 @@ class Ledger:
         if self.keep_trades:
             self.trades.append(trade)
         self.pnl_history.append({"timestamp": timestamp, "strategy_id": strategy_id,
-                                 "pnl": book.equity, "position": new_position})
+                                 "pnl": equity, "position": new_position})
         self.last_timestamp = timestamp
         return trade
 
@@ -276,9 +318,14 @@ class Ledger:
             equity = book.equity
             total += equity
             book.returns.add(equity)
-            self.pnl_history.append({"timestamp": boundary, "strategy_id": book.strategy_id,
-                                     "pnl": equity, "position": book.position})
+            # clock ticks skipped by a gap in the data saw no price move: zero changes
+            book.returns.add_flat(steps - 1)
+            row = {"timestamp": boundary, "strategy_id": book.strategy_id, "pnl": equity,
+                   "position": book.position}
+            self.pnl_history.append(row)
+            self.pending_samples.append(row)
         self.total_returns.add(total)
+        self.total_returns.add_flat(steps - 1)
         self.total_drawdown.update(total)
         self.next_sample = boundary + max(steps, 1) * self.sample_seconds
 

@@ -71,11 +71,20 @@ class DrawdownTracker:
         elif self.peak - equity > self.max_drawdown:
             self.max_drawdown = self.peak - equity
 
+    def update_values(self, values: list[float]) -> None:
+        """:meth:`update` on each value, in one loop with local variables."""
+        peak, worst = self.peak, self.max_drawdown
+        for value in values:
+            if value > peak:
+                peak = value
+            elif peak - value > worst:
+                worst = peak - value
+        self.peak, self.max_drawdown = peak, worst
+
     def update_path(self, equity: np.ndarray) -> None:
         """Same result as calling :meth:`update` on each value, in a few numpy passes."""
-        if equity.size < 16:  # numpy's fixed cost is larger than a short loop
-            for value in equity.tolist():
-                self.update(value)
+        if equity.size < 32:  # numpy's fixed cost is larger than a short loop
+            self.update_values(equity.tolist())
             return
         peaks = np.maximum.accumulate(equity)
         np.maximum(peaks, self.peak, out=peaks)
@@ -112,6 +121,21 @@ class ChangeStats:
         delta = change - self.mean
         self.mean += delta / self.count
         self.m2 += delta * (change - self.mean)
+
+    def add_flat(self, periods: int) -> None:
+        """``periods`` more samples at the last equity (zero changes), in O(1).
+
+        Merges a group of ``k`` zeros (mean 0, no spread) into the running moments with the
+        parallel form of Welford's update (Chan et al.).
+        """
+        if periods <= 0 or self.last != self.last:
+            return
+        n, k = self.count, periods
+        total = n + k
+        delta = -self.mean
+        self.m2 += delta * delta * n * k / total
+        self.mean = self.mean * n / total
+        self.count = total
 
     def sharpe(self, periods: float) -> float:
         if self.count < 2:

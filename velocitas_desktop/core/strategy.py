@@ -10,6 +10,7 @@ for a decision.
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -122,7 +123,8 @@ class Param:
             if isinstance(value, int | float) and value in (0, 1):
                 return bool(value)
             raise ParameterError(f"{name} must be true or false (got {value!r})")
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        # numbers.Real also admits numpy's scalars (an int64 read back from a results table)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ParameterError(f"{name} must be a number (got {value!r})")
         if not math.isfinite(value):
             raise ParameterError(f"{name} must be a finite number (got {value!r})")

@@ -42,7 +42,7 @@ ACTIVE, PAUSED, FAILED_STRATEGY = "active", "paused", "error"
 SOURCES = ("simulated", "csv", "binance")
 
 QUEUE_BATCHES = 32           # bounded queue, in batches
-OUTBOX_BATCHES = 32          # processed batches waiting for the journal and subscribers
+OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
 METRICS_INTERVAL = 0.5       # seconds between metrics events
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
@@ -140,10 +140,10 @@ class Engine:
         self._workers: list[Worker] = []
         self._history: dict[str, PriceHistory] = {}
         self._coins: list[str] = []
-        self._journaled_pnl = 0
         self._started_at = 0.0
         self._run_seconds = 0.0
         self._last_positions: list[int] = []
+        self._limit_hit = False
         self._outbox: queue.Queue = queue.Queue(maxsize=1)
         self._writer: threading.Thread | None = None
         if journal is not None:
@@ -349,6 +349,7 @@ class Engine:
         self._feed = feed
         self._coins = list(feed.coins)
         self._stop.clear()
+        self._limit_hit = False
         self._finished.clear()
         self._queue = queue.Queue(maxsize=QUEUE_BATCHES)
         self.ticks_processed = 0
@@ -369,7 +370,6 @@ class Engine:
                 self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
                 if entry.status == FAILED_STRATEGY:
                     entry.status, entry.error = ACTIVE, None
-        self._journaled_pnl = 0
         if self.journal is not None:
             self.session_id = self.journal.begin_session(config.to_dict())
             for entry in self._ordered():
@@ -427,9 +427,11 @@ class Engine:
         return self._finished.wait(timeout)
 
     def close(self) -> None:
-        """Stop if running and close the journal."""
+        """Stop if running, let the last trades reach the journal, and close it."""
         if self._running():
             self.stop()
+        if self._writer is not None:
+            self._writer.join()  # never close the journal under a write
         if self.journal is not None:
             self.journal.close()
 
@@ -487,7 +489,8 @@ class Engine:
                 duration = self.config.duration
                 if duration is not None and now - self._started_at >= duration:
                     ended = True
-                if ended:
+                if ended or self._limit_hit:
+                    ended = True
                     break
         except Exception as exc:
             log.exception("the engine stopped on an error")
@@ -497,8 +500,9 @@ class Engine:
             self._stop_workers()
             self._put_outbox(None)
             if self._writer is not None:
-                # the last trades reach the journal and subscribers (stop() waits 2 s at most)
-                self._writer.join(1.0 if self._stop.is_set() else 10.0)
+                # the last trades reach the journal and subscribers; stop() waits 2 s at most
+                # and close() waits for the rest before it closes the journal
+                self._writer.join(1.0 if self._stop.is_set() else None)
             self._run_seconds = time.perf_counter() - self._started_at
             if self._run_seconds > 0:
                 self.ticks_per_second = self.ticks_processed / self._run_seconds
@@ -557,13 +561,12 @@ class Engine:
             self.latency.add(self.latency.fills, time.perf_counter(), batches,
                              self._last_positions)
         self.ticks_processed += n
-        pnl_rows = self.ledger.pnl_history[self._journaled_pnl:]
-        self._journaled_pnl = len(self.ledger.pnl_history)
+        pnl_rows = self.ledger.take_pending_samples()
         # journal and subscribers are served by the writer thread, in order
         self._put_outbox((trades, pnl_rows, batches, self._last_positions, batch))
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
-            self._stop.set()
+            self._limit_hit = True
 
     def _put_outbox(self, item: Any) -> None:
         while True:
@@ -639,19 +642,12 @@ class Engine:
     def _apply(self, signals: list[RawSignal], positions: dict[str, np.ndarray | None],
                per_coin: CoinPrices, batch: TickBatch) -> list[Trade]:
         """Fill the signals in tick order, valuing positions tick by tick, under the lock."""
-        registry = self._registry
-        events: list[tuple[int, int, RawSignal]] = []
-        for raw in signals:
-            entry = registry.get(raw[0])
-            if entry is None or entry.status != ACTIVE:
-                continue
-            where = positions[entry.spec.coin]
-            position = raw[1] if where is None else int(where[raw[1]])
-            events.append((position, entry.order, raw))
-        events.sort(key=lambda e: (e[0], e[1]))
+        events = self._order_events(signals, positions)
         trades: list[Trade] = []
         self._last_positions = []
         ledger = self.ledger
+        # plain floats: short slices between fills are cheaper as lists than as arrays
+        price_lists = {coin: prices.tolist() for coin, (prices, _) in per_coin.items()}
         with self.lock:
             cursors: dict[str, int] = {}
             stamps = batch.timestamps
@@ -661,16 +657,16 @@ class Engine:
             b = 0
             for position, _, raw in events:
                 while b < len(boundaries) and boundaries[b][0] <= position:
-                    self._mark_until(boundaries[b][0] - 1, positions, per_coin, cursors)
+                    self._mark_until(boundaries[b][0] - 1, positions, price_lists, cursors)
                     ledger.sample(boundaries[b][1])
                     b += 1
                 sid, local, signal, price, stamp = raw
-                book = ledger.books.get(sid)
-                if book is None:
+                if not ledger.accepts(sid, signal):  # ignored by the rules: no work to do
                     continue
+                book = ledger.books[sid]
                 start = cursors.get(sid, 0)
                 if local + 1 > start:
-                    book.mark_path(per_coin[book.coin][0][start:local + 1])
+                    book.mark_values(price_lists[book.coin][start:local + 1])
                     cursors[sid] = local + 1
                 trade = ledger.fill(sid, signal, price, stamp)
                 if trade is not None:
@@ -678,12 +674,30 @@ class Engine:
                     self.recent_trades.append(trade)
                     self._last_positions.append(position)
             while b < len(boundaries):
-                self._mark_until(boundaries[b][0] - 1, positions, per_coin, cursors)
+                self._mark_until(boundaries[b][0] - 1, positions, price_lists, cursors)
                 ledger.sample(boundaries[b][1])
                 b += 1
-            self._mark_until(len(batch) - 1, positions, per_coin, cursors)
+            self._mark_until(len(batch) - 1, positions, price_lists, cursors)
             ledger.last_timestamp = float(stamps[-1])
         return trades
+
+    def _order_events(self, signals: list[RawSignal], positions: dict[str, np.ndarray | None]
+                      ) -> list[tuple[int, int, RawSignal]]:
+        """Active strategies' signals with their place in the batch, in tick order."""
+        registry = self._registry
+        by_coin: dict[str, list[tuple[int, RawSignal]]] = {}
+        for raw in signals:
+            entry = registry.get(raw[0])
+            if entry is not None and entry.status == ACTIVE:
+                by_coin.setdefault(entry.spec.coin, []).append((entry.order, raw))
+        events: list[tuple[int, int, RawSignal]] = []
+        for coin, items in by_coin.items():
+            where = positions[coin]
+            local = [raw[1] for _, raw in items]
+            mapped = local if where is None else where[local].tolist()
+            events.extend((p, order, raw) for p, (order, raw) in zip(mapped, items, strict=True))
+        events.sort(key=_event_key)
+        return events
 
     def _sample_positions(self, stamps: np.ndarray) -> list[tuple[int, float]]:
         """(position of the first tick at or after each sampling time, that tick's time)."""
@@ -703,21 +717,19 @@ class Engine:
         return result
 
     def _mark_until(self, position: int, positions: dict[str, np.ndarray | None],
-                    per_coin: CoinPrices, cursors: dict[str, int]) -> None:
-        for sid in self.ledger.books:
-            self._mark_book_until(sid, position, positions, per_coin, cursors)
-
-    def _mark_book_until(self, sid: str, position: int, positions: dict[str, np.ndarray | None],
-                         per_coin: CoinPrices, cursors: dict[str, int]) -> None:
-        book = self.ledger.books.get(sid)
-        if book is None or book.coin not in per_coin:
-            return
-        where = positions[book.coin]
-        end = position + 1 if where is None else int(np.searchsorted(where, position, "right"))
-        start = cursors.get(sid, 0)
-        if end > start:
-            book.mark_path(per_coin[book.coin][0][start:end])
-            cursors[sid] = end
+                    price_lists: dict[str, list[float]], cursors: dict[str, int]) -> None:
+        """Value every book at each of its coin's prices up to ``position`` in the batch."""
+        ends: dict[str, int] = {}
+        for coin in price_lists:
+            where = positions[coin]
+            ends[coin] = (position + 1 if where is None
+                          else int(np.searchsorted(where, position, "right")))
+        for sid, book in self.ledger.books.items():
+            end = ends.get(book.coin)
+            start = cursors.get(sid, 0)
+            if end is not None and end > start:
+                book.mark_values(price_lists[book.coin][start:end])
+                cursors[sid] = end
 
     # --- placing strategies in shards --------------------------------------------------
 
@@ -887,6 +899,10 @@ class Engine:
         self.ledger.restore(trades, journal.pnl_history(session))
         self.recent_trades.extend(trades)
         self.ledger.next_trade_id = max(self.ledger.next_trade_id, journal.max_trade_id() + 1)
+
+
+def _event_key(event: tuple[int, int, RawSignal]) -> tuple[int, int]:
+    return event[0], event[1]
 
 
 class _Latency:

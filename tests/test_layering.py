@@ -1,0 +1,150 @@
+"""The layering rules of DESIGN.md, checked on the source: ``core/`` is pure computation (no Qt,
+no web framework, no threads, no I/O), and the engine-side layers never import Qt or FastAPI."""
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "velocitas_desktop"
+CORE_FILES = sorted((PACKAGE / "core").glob("*.py"))
+HEADLESS_DIRS = ("engine", "research", "copilot", "feeds", "store")
+HEADLESS_FILES = sorted(
+    [path for folder in HEADLESS_DIRS for path in (PACKAGE / folder).rglob("*.py")]
+    + list((ROOT / "strategies").glob("*.py")))
+
+GUI_AND_WEB = {"PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "fastapi",
+               "starlette", "uvicorn"}
+# What core must not use: views and servers, threads and processes, networks, storage, and the
+# modules through which a program reads or writes files.
+NOT_IN_CORE = GUI_AND_WEB | {
+    "threading", "_thread", "concurrent", "multiprocessing", "asyncio", "selectors", "signal",
+    "socket", "ssl", "http", "urllib", "httpx", "requests", "aiohttp", "websockets",
+    "sqlite3", "dbm", "shelve", "pickle",
+    "os", "io", "pathlib", "shutil", "tempfile", "glob", "fileinput", "subprocess",
+    "logging", "importlib", "platformdirs", "pandas",
+}
+FILE_CALLS = {"open", "input", "print", "__import__"}
+FILE_METHODS = {"load", "save", "savez", "savez_compressed", "loadtxt", "savetxt", "genfromtxt",
+                "fromfile", "tofile", "memmap", "read_csv", "read_parquet", "read_json",
+                "to_csv", "to_parquet", "to_json", "read_text", "write_text", "read_bytes",
+                "write_bytes"}
+
+
+def imports_in(source: str, package: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in ``source``, at any depth; relative
+    imports are resolved against ``package``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = parts[: len(parts) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            found.append((node.lineno, module))
+    return found
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    return imports_in(path.read_text(encoding="utf-8"), package)
+
+
+def top(module: str) -> str:
+    return module.split(".")[0]
+
+
+def label(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_the_checks_see_the_files_they_guard():
+    names = {path.name for path in CORE_FILES}
+    assert {"strategy.py", "ledger.py", "metrics.py", "indicators.py", "types.py"} <= names
+    assert any(path.parent.name == "engine" for path in HEADLESS_FILES)
+    assert any(path.parent.name == "strategies" for path in HEADLESS_FILES)
+
+
+def test_the_import_reader_finds_nested_and_relative_imports():
+    source = ("import os.path\nfrom . import ledger\nfrom ..feeds import csvdata\n"
+              "def f():\n    import threading\n    from PySide6 import QtCore\n")
+    modules = [module for _, module in imports_in(source, "velocitas_desktop.core")]
+    assert modules == ["os.path", "velocitas_desktop.core", "velocitas_desktop.feeds",
+                       "threading", "PySide6"]
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=label)
+def test_core_imports_no_view_server_thread_network_storage_or_file_module(path):
+    bad = [f"line {line}: {module}" for line, module in imported_modules(path)
+           if top(module) in NOT_IN_CORE]
+    assert bad == [], f"{label(path)} imports what core must not use: {bad}"
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=label)
+def test_core_depends_on_nothing_above_it_in_the_package(path):
+    bad = [f"line {line}: {module}" for line, module in imported_modules(path)
+           if top(module) == "velocitas_desktop"
+           and not module.startswith("velocitas_desktop.core")]
+    assert bad == [], f"{label(path)} reaches above core: {bad}"
+
+
+@pytest.mark.parametrize("path", CORE_FILES, ids=label)
+def test_core_does_no_file_io(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bad = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if isinstance(node.func, ast.Name) and node.func.id in FILE_CALLS:
+            bad.append(f"line {node.lineno}: {node.func.id}()")
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in FILE_METHODS:
+            bad.append(f"line {node.lineno}: .{node.func.attr}()")
+    assert bad == [], f"{label(path)} reads or writes outside memory: {bad}"
+
+
+@pytest.mark.parametrize("path", HEADLESS_FILES, ids=label)
+def test_engine_side_layers_import_no_qt_and_no_web_framework(path):
+    bad = [f"line {line}: {module}" for line, module in imported_modules(path)
+           if top(module) in GUI_AND_WEB
+           or module.startswith(("velocitas_desktop.gui", "velocitas_desktop.server"))]
+    assert bad == [], f"{label(path)} must run headless but imports {bad}"
+
+
+def loaded_after_importing(modules: list[str]) -> set[str]:
+    """Top-level names in sys.modules after importing ``modules`` in a fresh interpreter."""
+    script = (
+        "import importlib, json, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+def module_name(path: Path) -> str:
+    if path.parent == ROOT / "strategies":
+        return f"velocitas_desktop.builtin_strategies.{path.stem}"
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def test_importing_core_pulls_in_no_framework_network_or_storage_module():
+    loaded = loaded_after_importing([module_name(path) for path in CORE_FILES])
+    pulled = loaded & (GUI_AND_WEB | {"asyncio", "socket", "sqlite3", "httpx", "websockets",
+                                      "multiprocessing", "concurrent", "pandas"})
+    assert pulled == set()
+
+
+def test_importing_the_engine_side_layers_pulls_in_no_qt_and_no_web_framework():
+    loaded = loaded_after_importing([module_name(path) for path in HEADLESS_FILES])
+    assert loaded & GUI_AND_WEB == set()
