@@ -163,7 +163,11 @@ class BinanceFeed(Feed):
         """(close prices, close times in s) of closed 1m klines, oldest first, paged."""
         closes: list[float] = []
         stamps: list[float] = []
-        now_ms = time.time() * 1000
+        # the exchange's clock decides which kline is still open, not ours
+        server = self._get(client, "/api/v3/time", {})
+        now_ms = server.get("serverTime") if isinstance(server, dict) else None
+        if not isinstance(now_ms, int | float):
+            now_ms = time.time() * 1000
         while True:
             params: dict = {"symbol": symbol, "interval": "1m",
                             "limit": min(MAX_KLINES, limit - len(closes))}
