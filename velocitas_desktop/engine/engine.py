@@ -97,6 +97,19 @@ class EngineConfig:
 
 
 @dataclass(slots=True)
+class _InFlight:
+    """A batch whose inline signals are known and whose workers may still be computing."""
+
+    batches: list[TickBatch]
+    batch: TickBatch
+    positions: dict[str, np.ndarray | None]
+    per_coin: CoinPrices
+    signals: list[RawSignal]
+    failures: list[tuple[str, str]]
+    pending: list[Worker]
+
+
+@dataclass(slots=True)
 class _Registered:
     spec: StrategySpec
     status: str = ACTIVE
@@ -475,12 +488,28 @@ class Engine:
         ended = False
         last_metrics = time.perf_counter()
         last_ticks = 0
+        # With workers, batch k is sent to them before batch k−1's fills are applied, so the
+        # ledger's work here overlaps the strategies' work there.
+        inflight: _InFlight | None = None
         try:
             while not self._stop.is_set():
-                self._run_controls()
-                batches, ended = self._drain()
+                if inflight is not None and not self._control.empty():
+                    self._finish(inflight)  # a control call talks to the workers: settle first
+                    inflight = None
+                if inflight is None:
+                    self._run_controls()
+                batches, ended = self._drain(wait=inflight is None)
                 if batches:
-                    self._process(batches)
+                    job = self._begin(batches)
+                    if inflight is not None:
+                        self._finish(inflight)
+                    inflight = job
+                    if not job.pending:  # nothing runs elsewhere: nothing to overlap
+                        self._finish(job)
+                        inflight = None
+                elif inflight is not None:
+                    self._finish(inflight)
+                    inflight = None
                 now = time.perf_counter()
                 if now - last_metrics >= METRICS_INTERVAL:
                     self.ticks_per_second = (self.ticks_processed - last_ticks) / (now - last_metrics)
@@ -492,6 +521,9 @@ class Engine:
                 if ended or self._limit_hit:
                     ended = True
                     break
+            if inflight is not None:
+                self._finish(inflight)
+                inflight = None
         except Exception as exc:
             log.exception("the engine stopped on an error")
             self.status, self.status_message = ERROR, f"{type(exc).__name__}: {exc}"
@@ -517,10 +549,10 @@ class Engine:
             self._publish("engine", {"status": self.status, "message": self.status_message})
             self._finished.set()
 
-    def _drain(self) -> tuple[list[TickBatch], bool]:
-        """Whatever is queued (waiting briefly for the first batch), up to the cap."""
+    def _drain(self, wait: bool = True) -> tuple[list[TickBatch], bool]:
+        """Whatever is queued (waiting briefly for the first batch if asked), up to the cap."""
         try:
-            first = self._queue.get(timeout=0.05)
+            first = self._queue.get(timeout=0.05) if wait else self._queue.get_nowait()
         except queue.Empty:
             return [], False
         if first is None:
@@ -538,11 +570,10 @@ class Engine:
             size += len(batch)
         return batches, False
 
-    def _process(self, batches: list[TickBatch]) -> None:
+    def _begin(self, batches: list[TickBatch]) -> _InFlight:
+        """Route a batch by coin, send it to the workers and run the inline shard on it."""
         batch = TickBatch.concat(batches)
-        n = len(batch)
         coins = self._coins
-        # route: each coin's prices, and where they sit in the batch
         if len(coins) == 1:
             positions: dict[str, np.ndarray | None] = {coins[0]: None}
             per_coin: CoinPrices = {coins[0]: (batch.prices, batch.timestamps)}
@@ -555,15 +586,39 @@ class Engine:
                     per_coin[coin] = (batch.prices[where], batch.timestamps[where])
         for coin, (prices, stamps) in per_coin.items():
             self._history[coin].extend(prices, stamps)
-        signals = self._run_shards(per_coin)
-        trades = self._apply(signals, positions, per_coin, batch)
+        pending = []
+        for worker in list(self._workers):
+            wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
+            if wanted:
+                try:
+                    worker.send_batch(wanted)
+                    pending.append(worker)
+                except WorkerDied as exc:
+                    self._replace_worker(worker, str(exc))
+        signals, failures = self._shard.process(per_coin)
+        return _InFlight(batches, batch, positions, per_coin, signals, failures, pending)
+
+    def _finish(self, job: _InFlight) -> None:
+        """Collect the workers' signals for a batch, fill them, and hand on the results."""
+        signals, failures = job.signals, job.failures
+        for worker in job.pending:
+            try:
+                more, more_failures = worker.receive()
+            except WorkerDied as exc:
+                self._replace_worker(worker, str(exc))
+                continue
+            signals.extend(more)
+            failures.extend(more_failures)
+        for strategy_id, message in failures:
+            self._strategy_failed(strategy_id, message)
+        trades = self._apply(signals, job.positions, job.per_coin, job.batch)
         if trades:
-            self.latency.add(self.latency.fills, time.perf_counter(), batches,
+            self.latency.add(self.latency.fills, time.perf_counter(), job.batches,
                              self._last_positions)
-        self.ticks_processed += n
+        self.ticks_processed += len(job.batch)
         pnl_rows = self.ledger.take_pending_samples()
         # journal and subscribers are served by the writer thread, in order
-        self._put_outbox((trades, pnl_rows, batches, self._last_positions, batch))
+        self._put_outbox((trades, pnl_rows, job.batches, self._last_positions, job.batch))
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
             self._limit_hit = True
@@ -614,30 +669,6 @@ class Engine:
                     self.latency.add(self.latency.published, now, batches, positions)
                 self.latency.add_batch(now, batches[0].received)
                 self._publish("ticks", {"coins": coins, "batch": batch})
-
-    def _run_shards(self, per_coin: CoinPrices) -> list[tuple[RawSignal, int]]:
-        """Signals of every shard for this batch, each with the owner's worker index."""
-        pending = []
-        for worker in self._workers:
-            wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
-            if wanted:
-                try:
-                    worker.send_batch(wanted)
-                    pending.append(worker)
-                except WorkerDied as exc:
-                    self._replace_worker(worker, str(exc))
-        signals, failures = self._shard.process(per_coin)
-        for worker in pending:
-            try:
-                more, more_failures = worker.receive()
-            except WorkerDied as exc:
-                self._replace_worker(worker, str(exc))
-                continue
-            signals.extend(more)
-            failures.extend(more_failures)
-        for strategy_id, message in failures:
-            self._strategy_failed(strategy_id, message)
-        return signals
 
     def _apply(self, signals: list[RawSignal], positions: dict[str, np.ndarray | None],
                per_coin: CoinPrices, batch: TickBatch) -> list[Trade]:
@@ -763,6 +794,8 @@ class Engine:
 
     def _replace_worker(self, dead: Worker, reason: str) -> None:
         """A worker died: start a new one and re-create its strategies from their specs."""
+        if self._workers[dead.index] is not dead:
+            return  # already replaced (a batch in flight found it dead too)
         ids = sorted(dead.strategy_ids)
         dead.stop(0.1)
         fresh = Worker(dead.index)
@@ -897,6 +930,8 @@ class Engine:
             self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
         trades = journal.trade_records(session)
         self.ledger.restore(trades, journal.pnl_history(session))
+        for sid in [s for s in self.ledger.books if s not in self._registry]:
+            self.ledger.close_book(sid)  # removed during the session: its trades stay listed
         self.recent_trades.extend(trades)
         self.ledger.next_trade_id = max(self.ledger.next_trade_id, journal.max_trade_id() + 1)
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import queue
 import signal
+import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -21,15 +23,32 @@ class WorkerDied(RuntimeError):
     """The worker process exited; its strategies must be re-created elsewhere."""
 
 
+def _read_into(conn: Connection, inbox: queue.SimpleQueue) -> None:
+    """Read messages as soon as they arrive, so the parent's send never waits for us to
+    finish a batch (it may be sending batch k while we send the answer to batch k−1)."""
+    while True:
+        try:
+            inbox.put(conn.recv())
+        except (EOFError, OSError):
+            inbox.put(("stop",))
+            return
+
+
 def worker_main(conn: Connection) -> None:
     # Ctrl-C goes to the whole process group; the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     shard = Shard()
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    threading.Thread(target=_read_into, args=(conn, inbox), daemon=True).start()
+    try:
+        _serve(conn, inbox, shard)
+    except (BrokenPipeError, ConnectionResetError, OSError):
+        return  # the parent is gone: nothing left to answer
+
+
+def _serve(conn: Connection, inbox: queue.SimpleQueue, shard: Shard) -> None:
     while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
+        message = inbox.get()
         kind = message[0]
         if kind == "batch":
             conn.send(shard.process(message[1]))
