@@ -130,13 +130,17 @@ class SMA:
     ``period``-th value on (pandas ``rolling(period).mean()``).
 
     O(1) per value: a running sum (add the new value, drop the oldest) that is re-summed exactly
-    (``math.fsum``) every ``period`` values, so rounding never builds up over a long session.
+    (``math.fsum`` of the window) every ``RESUM`` values or so (a whole number of windows), so
+    rounding never builds up over a long session.
     """
 
-    __slots__ = ("_count", "_pos", "_sum", "_window", "period", "value")
+    RESUM = 1024
+
+    __slots__ = ("_count", "_every", "_pos", "_sum", "_window", "_wraps", "period", "value")
 
     def __init__(self, period: int) -> None:
         self.period = _check_period(period)
+        self._every = max(1, -(-self.RESUM // self.period))  # windows between exact re-sums
         self.reset()
 
     def reset(self) -> None:
@@ -144,6 +148,7 @@ class SMA:
         self.value = math.nan
         self._window = [0.0] * self.period
         self._pos = 0
+        self._wraps = 0
         self._count = 0
         self._sum = 0.0
 
@@ -156,7 +161,10 @@ class SMA:
         pos += 1
         if pos == self.period:
             pos = 0
-            self._sum = math.fsum(window)
+            self._wraps += 1
+            if self._wraps == self._every:
+                self._wraps = 0
+                self._sum = math.fsum(window)
         self._pos = pos
         if self._count < self.period:
             self._count += 1
@@ -166,18 +174,70 @@ class SMA:
         return self.value
 
     def update_many(self, xs: ArrayLike) -> FloatArray:
+        """:meth:`update` on each value in turn, with bit-identical results, vectorised.
+
+        The values up to the end of the current re-sum cycle go through the plain loop; after
+        that each cycle is one row: its running sum is a cumulative sum (the same additions in
+        the same order as :meth:`update`) ending in the exact ``fsum`` of the last window.
+        """
+        x = np.asarray(xs, dtype=float)
+        n = self.period
+        cycle = n * self._every
+        head = min(x.shape[0], (cycle - self._wraps * n - self._pos) % cycle)
+        first = self._update_loop(x[:head])
+        rest = x[head:]
+        if rest.shape[0] < 2 * cycle:  # too short to be worth the set-up
+            return np.concatenate([first, self._update_loop(rest)])
+        return np.concatenate([first, self._update_cycles(rest)])
+
+    def _update_cycles(self, x: FloatArray) -> FloatArray:
+        """The vectorised part; requires the state to be at the start of a re-sum cycle."""
+        n, m = self.period, x.shape[0]
+        cycle = n * self._every
+        full, tail = divmod(m, cycle)
+        rows = -(-m // cycle)
+        previous = np.concatenate([np.asarray(self._window, dtype=float), x[:-n]])
+        changes = np.zeros(rows * cycle)
+        changes[:m] = x - previous  # x_t − the value it replaces, as update() computes
+        ends = x[: full * cycle].reshape(full, cycle)[:, cycle - n:]
+        exact = np.fromiter(map(math.fsum, ends.tolist()), dtype=float, count=full)
+        table = np.empty((rows, cycle + 1))
+        table[:, 0] = np.concatenate([[self._sum], exact])[:rows]
+        table[:, 1:] = changes.reshape(rows, cycle)
+        sums = np.cumsum(table, axis=1)[:, 1:]
+        sums[:full, cycle - 1] = exact
+        totals = sums.ravel()[:m]
+        out = totals / n
+        waiting = max(0, n - self._count - 1)  # values still before the first average
+        if waiting:
+            out[:waiting] = self.value
+        # leave the state exactly as update() would
+        window = self._window
+        for index in range(m - n, m):
+            window[index % n] = float(x[index])
+        self._pos = tail % n
+        self._wraps = tail // n
+        self._sum = float(totals[-1])
+        self._count = min(n, self._count + m)
+        self.value = float(out[-1])
+        return out
+
+    def _update_loop(self, xs: FloatArray) -> FloatArray:
         """:meth:`update` on each value in turn: the same arithmetic, in one tight loop."""
         window, pos, total, count = self._window, self._pos, self._sum, self._count
-        n, value = self.period, self.value
+        n, value, wraps, every = self.period, self.value, self._wraps, self._every
         out = []
         append = out.append
-        for x in np.asarray(xs, dtype=float).tolist():
+        for x in xs.tolist():
             total += x - window[pos]
             window[pos] = x
             pos += 1
             if pos == n:
                 pos = 0
-                total = math.fsum(window)
+                wraps += 1
+                if wraps == every:
+                    wraps = 0
+                    total = math.fsum(window)
             if count < n:
                 count += 1
                 if count < n:
@@ -186,6 +246,7 @@ class SMA:
             value = total / n
             append(value)
         self._pos, self._sum, self._count, self.value = pos, total, count, value
+        self._wraps = wraps
         return np.array(out, dtype=float)
 
 

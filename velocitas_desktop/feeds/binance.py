@@ -15,6 +15,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -39,6 +40,9 @@ log = logging.getLogger(__name__)
 
 KLINE_MS = 60_000            # backfill uses closed 1-minute klines
 MAX_KLINES = 1000            # Binance's page size for /api/v3/klines
+RECENT_IDS = 4096            # trade ids remembered per symbol to name duplicates
+SERVER_SHUTDOWN = "server shutdown"
+PLANNED = "planned reconnect before Binance's 24-hour limit"
 
 
 @dataclass(slots=True)
@@ -54,6 +58,7 @@ class BinanceSettings:
     backoff_cap: float = 60.0              # seconds, the longest wait between reconnects
     backoff_base: float = 1.0
     max_attempts: int | None = None        # reconnect attempts in a row before failing
+    first_connect_attempts: int | None = 5  # a stream never reached once fails after these
     planned_reconnect: float = 23.5 * 3600  # before Binance's 24-hour cut
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
@@ -77,11 +82,13 @@ class BinanceFeed(Feed):
         if quote_asset:
             self.settings.quote_asset = quote_asset.upper()
         self.settings.rest_url = self.settings.rest_url.rstrip("/")
-        self.settings.ws_url = self.settings.ws_url.rstrip("/")
+        self.settings.ws_url = _stream_base(self.settings.ws_url)
         self.symbols = [f"{coin}{self.settings.quote_asset}" for coin in coins]
         self._index = {symbol: i for i, symbol in enumerate(self.symbols)}
         self._last_id = [-1] * len(coins)       # last trade id delivered, per symbol
         self._last_time = [0.0] * len(coins)    # its time, in seconds
+        # ids delivered lately, to tell a repeated trade (duplicate) from a late one
+        self._recent = [_RecentIds(RECENT_IDS) for _ in coins]
         self._buffer: list[tuple[int, float, float]] = []
         self._buffer_lock = threading.Lock()
         self._arrived = threading.Event()
@@ -118,7 +125,7 @@ class BinanceFeed(Feed):
                             timeout=httpx.Timeout(self.settings.connect_timeout))
 
     def _get(self, client: httpx.Client, path: str, params: dict) -> object:
-        """One REST call, waiting out a 429/418 once as Binance asks (Retry-After)."""
+        """One REST call, waiting out up to two 429/418 answers as Binance asks (Retry-After)."""
         for attempt in range(3):
             try:
                 response = client.get(path, params=params)
@@ -129,13 +136,16 @@ class BinanceFeed(Feed):
             except httpx.HTTPError as exc:
                 raise FeedError(f"cannot reach Binance at {self.settings.rest_url}: {exc}; "
                                 "check the address and your connection") from None
-            if response.status_code in (429, 418) and attempt < 2:
-                wait = float(response.headers.get("Retry-After", "1") or 1)
-                if wait > 60 or self._stop.wait(wait):
-                    break
+            if response.status_code in (429, 418):
+                wait = _retry_after(response)
+                if attempt == 2 or wait > 60 or self._stop.wait(wait):
+                    what = ("banned this address" if response.status_code == 418
+                            else "is rate-limiting this address")
+                    raise FeedError(f"Binance {what} (HTTP {response.status_code}, retry after "
+                                    f"{wait:g} s); try again later")
                 continue
             return _json_or_error(response)
-        raise FeedError("Binance keeps refusing requests (rate limit); try again later")
+        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _check_symbols(self, client: httpx.Client) -> None:
         known: dict[str, str] = {}
@@ -218,7 +228,8 @@ class BinanceFeed(Feed):
         self._stop.set()
         loop = self._loop
         if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(lambda: None)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(lambda: None)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(2.0)
 
@@ -240,7 +251,7 @@ class BinanceFeed(Feed):
 
     async def _socket_loop(self) -> None:
         attempt = 0
-        first = True
+        first = True  # no connection has been made yet
         while not self._stop.is_set():
             if not first:
                 await self._backfill_gap()
@@ -259,13 +270,23 @@ class BinanceFeed(Feed):
                 reason = _describe(exc)
             if self._stop.is_set():
                 return
-            attempt += 1
             self.stats["reconnects"] += 1
+            if reason in (SERVER_SHUTDOWN, PLANNED):
+                # not a failure: the old connection worked, so the new one goes at once
+                self._set_state(RECONNECTING, f"{reason}; reconnecting now")
+                continue
+            attempt += 1
+            never = self.settings.first_connect_attempts
+            if first and never is not None and attempt >= never:
+                self._fail(f"cannot reach the Binance stream at {self.settings.ws_url} after "
+                           f"{attempt} attempts ({reason}); check the WebSocket address "
+                           "(--binance-ws-url) and your connection")
+                return
             if self.settings.max_attempts is not None and attempt > self.settings.max_attempts:
                 self._fail(f"lost Binance and could not reconnect after {attempt - 1} "
                            f"attempts ({reason})")
                 return
-            wait = self._backoff(attempt) if reason != "server shutdown" else 0.0
+            wait = self._backoff(attempt)
             self._set_state(RECONNECTING, f"{reason}; reconnecting in {wait:.1f} s "
                                           f"(attempt {attempt})")
             await self._sleep(wait)
@@ -287,7 +308,7 @@ class BinanceFeed(Feed):
         while not self._stop.is_set():
             if time.monotonic() - opened > self.settings.planned_reconnect:
                 await socket.close()
-                return "planned reconnect before Binance's 24-hour limit"
+                return PLANNED
             try:
                 raw = await asyncio.wait_for(socket.recv(), timeout=min(stall, 0.25))
             except TimeoutError:
@@ -299,7 +320,7 @@ class BinanceFeed(Feed):
             self._last_message = time.monotonic()
             if self._handle(raw) == "shutdown":
                 await socket.close()
-                return "server shutdown"
+                return SERVER_SHUTDOWN
         return "stopped"
 
     def _handle(self, raw: str | bytes) -> str | None:
@@ -323,14 +344,15 @@ class BinanceFeed(Feed):
         except (KeyError, TypeError, ValueError):
             self.stats["malformed"] += 1
             return None
-        last = self._last_id[index]
-        if trade_id <= last:
-            self.stats["duplicates" if trade_id == last else "out_of_order"] += 1
+        if trade_id <= self._last_id[index]:
+            repeated = trade_id in self._recent[index]
+            self.stats["duplicates" if repeated else "out_of_order"] += 1
             return None
         if stamp < self._last_time[index]:
             stamp = self._last_time[index]  # never let time run backwards for a strategy
         self._last_id[index] = trade_id
         self._last_time[index] = stamp
+        self._recent[index].add(trade_id)
         self._push([(index, price, stamp)])
         return None
 
@@ -352,7 +374,8 @@ class BinanceFeed(Feed):
                 since = self._last_time[index]
                 if since <= 0:
                     continue
-                start_ms = int(since * 1000)  # klines opening at or after the last tick
+                # from the kline holding the last tick: its close is news if it closed later
+                start_ms = int(since * 1000) // KLINE_MS * KLINE_MS
                 closes, stamps = self._closed_klines(client, symbol, start_ms, 24 * 60)
                 fresh = stamps > since
                 ticks = [(index, float(p), float(t))
@@ -376,6 +399,24 @@ class BinanceFeed(Feed):
         self.on_status(state, message)
 
 
+class _RecentIds:
+    """The last ``size`` ids added, for membership tests (a bounded set)."""
+
+    def __init__(self, size: int) -> None:
+        self._order: deque[int] = deque()
+        self._ids: set[int] = set()
+        self._size = size
+
+    def add(self, trade_id: int) -> None:
+        self._order.append(trade_id)
+        self._ids.add(trade_id)
+        if len(self._order) > self._size:
+            self._ids.discard(self._order.popleft())
+
+    def __contains__(self, trade_id: int) -> bool:
+        return trade_id in self._ids
+
+
 def _json_or_error(response: httpx.Response) -> object:
     try:
         body = response.json()
@@ -388,6 +429,24 @@ def _json_or_error(response: httpx.Response) -> object:
                             f"(code {body['code']})")
         raise FeedError(f"Binance answered HTTP {response.status_code}")
     return body
+
+
+def _stream_base(url: str) -> str:
+    """The host part of a stream URL: Binance's pages often quote it with ``/ws`` or
+    ``/stream`` on the end, and the feed adds ``/stream?streams=...`` itself."""
+    url = url.strip().rstrip("/")
+    for suffix in ("/ws", "/stream"):
+        if url.endswith(suffix):
+            return url[: -len(suffix)]
+    return url
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds Binance asks us to wait (Retry-After); 1 s when it does not say."""
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,1 +1,31 @@
-"""research layer."""
+"""Research: backtests of the live strategy code over bar files, and parameter optimisation."""
+
+from velocitas_desktop.research.backtest import (
+    BacktestError,
+    BacktestResult,
+    BarSeries,
+    backtest,
+    load_bars,
+)
+from velocitas_desktop.research.optimize import (
+    LookaheadReport,
+    OptimizationJob,
+    OptimizeError,
+    OptimizeSettings,
+    lookahead_check,
+    parse_range,
+)
+
+__all__ = [
+    "BacktestError",
+    "BacktestResult",
+    "BarSeries",
+    "LookaheadReport",
+    "OptimizationJob",
+    "OptimizeError",
+    "OptimizeSettings",
+    "backtest",
+    "load_bars",
+    "lookahead_check",
+    "parse_range",
+]

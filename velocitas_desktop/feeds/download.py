@@ -1,0 +1,435 @@
+"""Kline history from Binance's REST API into the plain CSV layout: paced, patient, resumable.
+
+``velocitas download`` drives :class:`KlineDownloader`. It pages ``/api/v3/klines`` 1000 bars
+at a time, oldest first, and appends each page to the file as soon as it arrives, so a run that
+stops (Ctrl-C, a ban, a lost connection, a killed process) keeps what it fetched. Run it again
+with the same arguments and it continues after the file's last bar: no bar is written twice.
+
+Rate limits. Binance counts request weight per IP per clock minute and reports the count in the
+``X-MBX-USED-WEIGHT-1M`` header of every answer. The downloader pauses until the next minute
+before it would pass ``(1 - headroom)`` of the limit (read from exchangeInfo), so it never meets
+a 429 of its own making. If a 429 or 418 comes anyway (another program on the same address), it
+waits for the ``Retry-After`` the exchange names, and gives up cleanly if that is longer than
+``max_wait``.
+
+The file is the plain layout that the csv feed and the optimiser read (``timestamp,open,high,
+low,close,volume``, one row per kline, the timestamp being the kline's open time in UTC), written
+exactly as :func:`velocitas_desktop.feeds.csvdata.write_ohlcv_csv` writes it.
+"""
+
+from __future__ import annotations
+
+import calendar
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+import numpy as np
+
+from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.feeds.csvdata import (
+    OHLCV,
+    PLAIN_COLUMNS,
+    DataFileError,
+    load_ohlcv,
+    write_ohlcv_csv,
+)
+
+__all__ = [
+    "INTERVALS",
+    "DownloadError",
+    "DownloadPlan",
+    "DownloadProgress",
+    "DownloadResult",
+    "DownloadStopped",
+    "KlineDownloader",
+    "parse_time",
+]
+
+PAGE = 1000                 # Binance's most klines per request
+KLINES_WEIGHT = 2           # request weight of /api/v3/klines
+DEFAULT_WEIGHT_LIMIT = 6000  # REQUEST_WEIGHT per minute when exchangeInfo does not say
+MINUTE_MS = 60_000
+HEADER = ",".join(PLAIN_COLUMNS) + "\n"
+
+# Binance's kline intervals and their length in ms; "1M" (a calendar month) varies.
+INTERVALS: dict[str, int | None] = {
+    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
+    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
+    "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000,
+    "1w": 604_800_000, "1M": None,
+}
+
+
+class DownloadError(VelocitasError):
+    """The request cannot be carried out as given (bad symbol, interval, dates, path)."""
+
+
+class DownloadStopped(VelocitasError):
+    """The exchange or the network stopped the download; what was fetched stays in the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadPlan:
+    """What to fetch: ``symbol``'s ``interval`` klines opening in [start_ms, end_ms)."""
+
+    symbol: str
+    interval: str
+    start_ms: int
+    end_ms: int
+    out: str
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadProgress:
+    """Where a download stands: ``covered_ms`` of ``total_ms`` done, ``rows`` in the file."""
+
+    covered_ms: int
+    total_ms: int
+    rows: int
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadResult:
+    """What a run did. ``resumed_after_ms`` is the open time the file ended on, if it existed."""
+
+    rows_written: int
+    rows_total: int
+    resumed_after_ms: int | None
+    first_open_ms: int | None
+    last_open_ms: int | None
+    requests: int
+    paused_seconds: float
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+
+
+def parse_time(text: str, option: str) -> int:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM[:SS]`` (UTC; a ``Z`` is allowed) → epoch ms."""
+    raw = text.strip()
+    cleaned = raw[:-1] if raw.endswith(("Z", "z")) else raw
+    for pattern in ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                    "%Y-%m-%d %H:%M:%S"):
+        try:
+            moment = datetime.strptime(cleaned, pattern)
+        except ValueError:
+            continue
+        return calendar.timegm(moment.timetuple()) * 1000
+    raise DownloadError(f"{option} {text!r} is not a date; use YYYY-MM-DD or "
+                        "YYYY-MM-DDTHH:MM (UTC)")
+
+
+def format_ms(ms: int) -> str:
+    """``2024-01-31 23:59 UTC`` for messages."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def check_plan(plan: DownloadPlan) -> DownloadPlan:
+    """Refuse what can be refused without the network; returns the plan, symbol uppercased."""
+    symbol = plan.symbol.strip().upper()
+    if not symbol or not symbol.replace("-", "").replace("_", "").replace(".", "").isalnum() \
+            or len(symbol) > 20:
+        raise DownloadError(f"--symbol {plan.symbol!r} is not a Binance symbol; use one like "
+                            "BTCUSDT")
+    if plan.interval not in INTERVALS:
+        raise DownloadError(f"--interval {plan.interval!r} is not a Binance interval; use one "
+                            f"of {' '.join(INTERVALS)}")
+    if plan.start_ms >= plan.end_ms:
+        raise DownloadError(f"--start {format_ms(plan.start_ms)} is not before --end "
+                            f"{format_ms(plan.end_ms)}")
+    _check_writable(plan.out)
+    return DownloadPlan(symbol, plan.interval, plan.start_ms, plan.end_ms, plan.out)
+
+
+def _check_writable(out: str) -> None:
+    target = os.path.abspath(out)
+    folder = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise DownloadError(f"--out {out} is a folder; give a file name like {out}/bars.csv")
+    if not os.path.isdir(folder):
+        raise DownloadError(f"cannot write {out}: the folder {folder} does not exist")
+    if os.path.exists(target) and not os.access(target, os.W_OK):
+        raise DownloadError(f"cannot write {out}: permission denied")
+    if not os.access(folder, os.W_OK):
+        raise DownloadError(f"cannot write {out}: the folder {folder} is not writable")
+
+
+class KlineDownloader:
+    """Downloads one plan at a time from ``rest_url`` (Binance, its testnet, or a fake).
+
+    ``sleep`` is how the downloader waits (tests pass one that moves a fake clock instead).
+    """
+
+    def __init__(self, rest_url: str = "https://api.binance.com", *, timeout: float = 10.0,
+                 max_wait: float = 600.0, headroom: float = 0.1, retries: int = 4, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rest_url = rest_url.rstrip("/")
+        self.timeout = timeout
+        self.max_wait = max_wait
+        self.headroom = headroom
+        self.retries = retries
+        self.sleep = sleep
+        self.weight_limit = DEFAULT_WEIGHT_LIMIT
+        self.used_weight = 0
+        self.requests = 0
+        self.paused = 0.0
+        self._notify: ProgressCallback = lambda progress: None
+        self._where = DownloadProgress(0, 1, 0)
+
+    # --- the run -------------------------------------------------------------------------
+
+    def run(self, plan: DownloadPlan, on_progress: ProgressCallback | None = None
+            ) -> DownloadResult:
+        plan = check_plan(plan)
+        self._notify = on_progress or (lambda progress: None)
+        self.requests, self.paused = 0, 0.0
+        existing, last_open = _resume_point(plan)
+        total = plan.end_ms - plan.start_ms
+        cursor = plan.start_ms if last_open is None else max(plan.start_ms, last_open + 1)
+        step = INTERVALS[plan.interval]
+        written, first, last = 0, None, last_open
+        with httpx.Client(base_url=self.rest_url, timeout=httpx.Timeout(self.timeout)) as client:
+            self._check_symbol(client, plan.symbol)
+            now_ms = self._server_time(client)
+            self._report(DownloadProgress(min(total, cursor - plan.start_ms), total, existing,
+                                          f"continuing after {format_ms(last_open)}"
+                                          if last_open is not None else ""))
+            while cursor < plan.end_ms:
+                params = {"symbol": plan.symbol, "interval": plan.interval,
+                          "startTime": cursor, "endTime": plan.end_ms - 1, "limit": PAGE}
+                self._pace(client, KLINES_WEIGHT)
+                page = self._get(client, "/api/v3/klines", params)
+                if not isinstance(page, list):
+                    raise DownloadStopped("Binance sent an unexpected klines answer; run the "
+                                          "same command again to continue")
+                # only closed klines: a bar still forming would change after we wrote it
+                rows = [row for row in page
+                        if plan.start_ms <= int(row[0]) < plan.end_ms and int(row[6]) < now_ms]
+                if rows:
+                    _append(plan.out, rows, new=existing + written == 0)
+                    written += len(rows)
+                    first = first if first is not None else int(rows[0][0])
+                    last = int(rows[-1][0])
+                    cursor = last + 1
+                    self._report(DownloadProgress(min(total, cursor - plan.start_ms), total,
+                                                  existing + written))
+                if len(page) < PAGE or len(rows) < len(page):
+                    break  # the range (or the closed part of it) is done
+                if step is not None and last is not None and last + step >= plan.end_ms:
+                    break  # the page ended exactly at the range's end
+        if existing + written == 0:
+            raise DownloadError(f"Binance has no {plan.symbol} {plan.interval} klines from "
+                                f"{format_ms(plan.start_ms)} to {format_ms(plan.end_ms)}")
+        self._report(DownloadProgress(total, total, existing + written, "done"))
+        return DownloadResult(written, existing + written, last_open, first, last,
+                              self.requests, self.paused)
+
+    def _report(self, progress: DownloadProgress) -> None:
+        self._where = progress
+        self._notify(progress)
+
+    def _note(self, note: str) -> None:
+        where = self._where
+        self._notify(DownloadProgress(where.covered_ms, where.total_ms, where.rows, note))
+
+    # --- the exchange --------------------------------------------------------------------
+
+    def _check_symbol(self, client: httpx.Client, symbol: str) -> None:
+        try:
+            info = self._get(client, "/api/v3/exchangeInfo", {"symbol": symbol})
+        except _Refused as exc:
+            if exc.code == -1121:
+                raise DownloadError(f"Binance has no {symbol} market; check --symbol (like "
+                                    "BTCUSDT)") from None
+            raise DownloadError(f"Binance refused {symbol}: {exc.message}") from None
+        for limit in info.get("rateLimits", []) if isinstance(info, dict) else []:
+            if (limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval")
+                    == "MINUTE" and limit.get("intervalNum") == 1):
+                self.weight_limit = int(limit.get("limit", DEFAULT_WEIGHT_LIMIT))
+
+    def _server_time(self, client: httpx.Client) -> int:
+        answer = self._get(client, "/api/v3/time", {})
+        if isinstance(answer, dict) and isinstance(answer.get("serverTime"), int):
+            return int(answer["serverTime"])
+        return time.time_ns() // 1_000_000
+
+    def _pace(self, client: httpx.Client, weight: int) -> None:
+        """Wait for the next weight window if this request would pass the safe share.
+
+        The count resets when the exchange's clock minute turns, so the wait runs to then,
+        by the exchange's clock (one /time request, which also refreshes the count).
+        """
+        budget = int(self.weight_limit * (1.0 - self.headroom))
+        while self.used_weight + weight > budget:
+            used = self.used_weight
+            now_ms = self._server_time(client)
+            if self.used_weight < used:
+                break  # the minute turned meanwhile
+            remaining = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
+            self._wait(remaining, f"pausing {remaining:.0f} s: {self.used_weight} of Binance's "
+                                  f"{self.weight_limit} request weight per minute used")
+            self.used_weight = 0  # a new minute: the next answer says the true count
+
+    def _get(self, client: httpx.Client, path: str, params: dict) -> object:
+        """One GET: waits out 429/418 per Retry-After, retries network trouble and 5xx."""
+        refusals = failures = 0
+        while True:
+            self.requests += 1
+            try:
+                response = client.get(path, params=params)
+            except httpx.HTTPError as exc:
+                failures += 1
+                if failures > self.retries:
+                    why = str(exc) or type(exc).__name__
+                    raise DownloadStopped(f"cannot reach Binance at {self.rest_url} ({why}); "
+                                          "run the same command again to continue") from None
+                self._wait(2.0 ** failures, f"no answer from Binance; retrying in "
+                                            f"{2.0 ** failures:.0f} s")
+                continue
+            self._read_weight(response)
+            status = response.status_code
+            if status in (429, 418):
+                refusals += 1
+                wait = _retry_after(response)
+                what = "banned this address" if status == 418 else "asked us to slow down"
+                if wait > self.max_wait or refusals > 10:
+                    raise DownloadStopped(f"Binance {what} (HTTP {status}) for {wait:.0f} s; "
+                                          "run the same command again later to continue")
+                self._wait(wait, f"Binance {what} (HTTP {status}); waiting {wait:.0f} s")
+                continue
+            if status >= 500:
+                failures += 1
+                if failures > self.retries:
+                    raise DownloadStopped(f"Binance answered HTTP {status} again and again; "
+                                          "run the same command again later to continue")
+                self._wait(2.0 ** failures, f"Binance answered HTTP {status}; retrying")
+                continue
+            return _body(response)
+
+    def _read_weight(self, response: httpx.Response) -> None:
+        header = response.headers.get("X-MBX-USED-WEIGHT-1M")
+        if header is not None:
+            with contextlib.suppress(ValueError):
+                self.used_weight = int(header)
+
+    def _wait(self, seconds: float, note: str) -> None:
+        self._note(note)
+        self.paused += seconds
+        self.sleep(seconds)
+
+
+class _Refused(DownloadError):
+    """A 4xx answer with Binance's error body: the request itself is wrong."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        where = f" (code {code})" if code is not None else ""
+        super().__init__(f"Binance refused the request: {message}{where}")
+        self.status, self.code, self.message = status, code, message
+
+
+def _body(response: httpx.Response) -> object:
+    try:
+        body = response.json()
+    except ValueError:
+        raise DownloadStopped(f"Binance answered HTTP {response.status_code} with a body that "
+                              "is not JSON; is the address a Binance REST API?") from None
+    if response.status_code >= 400:
+        if isinstance(body, dict) and "code" in body:
+            raise _Refused(response.status_code, body.get("code"), str(body.get("msg")))
+        raise _Refused(response.status_code, None, f"HTTP {response.status_code}")
+    return body
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0
+
+
+# --- the file ------------------------------------------------------------------------------
+
+
+def _resume_point(plan: DownloadPlan) -> tuple[int, int | None]:
+    """(rows already in the file, the last one's open time in ms) after repairing a torn end.
+
+    A run killed in the middle of a write can leave a last line without its newline; that
+    partial row is cut off here and fetched again.
+    """
+    if not os.path.exists(plan.out) or os.path.getsize(plan.out) == 0:
+        return 0, None
+    _cut_torn_line(plan.out)
+    with open(plan.out, encoding="utf-8", errors="replace") as handle:
+        head = handle.readline()
+        first_row = handle.readline()
+    if head == "":
+        return 0, None
+    if head != HEADER:
+        raise DownloadError(f"{plan.out} exists and is not a file this command wrote; choose "
+                            "another --out or remove it")
+    if first_row == "":
+        return 0, None  # a header alone: start afresh
+    try:
+        bars = load_ohlcv(plan.out, min_bars=0)
+    except DataFileError as exc:
+        raise DownloadError(f"{plan.out} cannot be continued: {exc.problem}; choose another "
+                            "--out or remove it") from None
+    if len(bars) == 0:
+        return 0, None
+    step = INTERVALS[plan.interval]
+    if step is not None and bars.interval is not None and round(bars.interval * 1000) != step:
+        raise DownloadError(f"{plan.out} holds {bars.interval:g} s bars, not {plan.interval}; "
+                            "choose another --out")
+    return len(bars), round(float(bars.timestamp[-1]) * 1000)
+
+
+def _cut_torn_line(path: str) -> None:
+    with open(path, "rb+") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size == 0:
+            return
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        # read back to the last newline; the rest is half a row
+        chunk = min(size, 4096)
+        handle.seek(size - chunk)
+        tail = handle.read(chunk)
+        cut = tail.rfind(b"\n")
+        keep = size - chunk + cut + 1 if cut >= 0 else 0
+        handle.truncate(keep)
+
+
+def _bars(rows: list[list], path: str) -> OHLCV:
+    columns = np.array([[float(row[i]) for i in (1, 2, 3, 4, 5)] for row in rows],
+                       dtype=np.float64).reshape(-1, 5)
+    stamps = np.array([int(row[0]) // 1000 for row in rows], dtype=np.float64)
+    return OHLCV(path, stamps, *columns.T, interval=None)
+
+
+def _lines(bars: OHLCV) -> str:
+    """Rows exactly as write_ohlcv_csv writes them (klines open on whole seconds)."""
+    seconds = bars.timestamp.astype(np.int64).astype("datetime64[s]")
+    stamps = [s + "Z" for s in np.datetime_as_string(seconds, unit="s").tolist()]
+    columns = [map(repr, np.asarray(c, dtype=np.float64).tolist())
+               for c in (bars.open, bars.high, bars.low, bars.close, bars.volume)]
+    return "".join(",".join(row) + "\n" for row in zip(stamps, *columns, strict=True))
+
+
+def _append(path: str, rows: list[list], new: bool) -> None:
+    """Add one page: a new file is written whole and atomically; later pages are appended in
+    one write and synced, so a crash can tear only the last line (repaired on resume)."""
+    bars = _bars(rows, path)
+    if new:
+        write_ohlcv_csv(path, bars)
+        return
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write(_lines(bars))
+        handle.flush()
+        os.fsync(handle.fileno())
