@@ -24,7 +24,7 @@ class MACD(Strategy):
             return self.sell()
         return None
 
-    def run(self, prices, stamps):
+    def signal_array(self, prices, stamps):
         """The same signals as ``next`` on each price, computed a batch at a time."""
         line, signal, _ = self.macd.update_many(prices)
-        return self._signals(self.cross.update_many(line, signal), prices, stamps)
+        return self.cross.update_many(line, signal)

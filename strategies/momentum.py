@@ -26,9 +26,9 @@ class Momentum(Strategy):
             return self.sell()
         return None
 
-    def run(self, prices, stamps):
+    def signal_array(self, prices, stamps):
         """The same signals as ``next`` on each price, computed a batch at a time."""
         roc = self.roc.update_many(prices)
         rose = self.rise.update_many(roc, self.threshold)
         fell = self.fall.update_many(roc, -self.threshold)
-        return self._signals(np.where(rose > 0, 1, np.where(fell < 0, -1, 0)), prices, stamps)
+        return np.where(rose > 0, 1, np.where(fell < 0, -1, 0))

@@ -28,9 +28,9 @@ class RSI(Strategy):
             return self.sell()
         return None
 
-    def run(self, prices, stamps):
+    def signal_array(self, prices, stamps):
         """The same signals as ``next`` on each price, computed a batch at a time."""
         rsi = self.rsi.update_many(prices)
         below = self.low_band.update_many(rsi, self.oversold)
         above = self.high_band.update_many(rsi, self.overbought)
-        return self._signals(np.where(below < 0, 1, np.where(above > 0, -1, 0)), prices, stamps)
+        return np.where(below < 0, 1, np.where(above > 0, -1, 0))

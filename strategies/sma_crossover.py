@@ -24,8 +24,7 @@ class SMA_Crossover(Strategy):
             return self.sell()
         return None
 
-    def run(self, prices, stamps):
+    def signal_array(self, prices, stamps):
         """The same signals as ``next`` on each price, computed a batch at a time."""
-        crossings = self.cross.update_many(self.fast_ma.update_many(prices),
-                                           self.slow_ma.update_many(prices))
-        return self._signals(crossings, prices, stamps)
+        return self.cross.update_many(self.fast_ma.update_many(prices),
+                                      self.slow_ma.update_many(prices))

@@ -475,3 +475,36 @@ def test_vectorised_functions_take_one_dimensional_series_only():
 def test_atr_needs_one_high_low_and_close_per_bar():
     with pytest.raises(ValueError, match="one value per bar"):
         atr(np.ones(5), np.ones(5), np.ones(4), 2)
+
+
+def test_shared_results_give_the_same_averages_and_state_as_computing_afresh() -> None:
+    from velocitas_desktop.core.indicators import shared_results
+
+    prices = 100.0 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, 5000)))
+    alone = SMA(20)
+    expected = alone.update_many(prices)
+    with shared_results():
+        first, second = SMA(20), SMA(20)
+        assert np.array_equal(first.update_many(prices), expected, equal_nan=True)
+        assert np.array_equal(second.update_many(prices), expected, equal_nan=True)
+        # the second took the first's result, and its state continues like the original's
+        assert second.update(101.0) == alone.update(101.0)
+        assert SMA(21).update_many(prices)[-1] != expected[-1]  # another period is its own
+
+
+@pytest.mark.parametrize("resum", [1, 7, 1024])
+def test_sma_update_many_is_bit_identical_to_update_over_long_split_series(monkeypatch,
+                                                                            resum) -> None:
+    # long enough that update_many takes its vectorised re-sum cycles, not only its loop
+    monkeypatch.setattr(SMA, "RESUM", resum)
+    rng = np.random.default_rng(resum)
+    for period in (1, 2, 10, 37):
+        prices = np.round(100 * np.exp(np.cumsum(rng.normal(0, 0.01, 9000))), 2)
+        one, many = SMA(period), SMA(period)
+        expected = np.array([one.update(p) for p in prices])
+        cuts = sorted(rng.integers(0, prices.size, size=3).tolist())
+        got = np.concatenate([many.update_many(prices[a:b])
+                              for a, b in zip([0, *cuts], [*cuts, prices.size], strict=True)])
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert (many._pos, many._wraps, many._count, many._sum, many._window) == (
+            one._pos, one._wraps, one._count, one._sum, one._window)

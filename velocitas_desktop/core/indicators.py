@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -123,6 +127,38 @@ def _rolling_sums(x: FloatArray, period: int) -> FloatArray:
 
 # --- incremental indicators -----------------------------------------------------------------
 
+_SHARED: ContextVar[dict | None] = ContextVar("velocitas_shared_indicators", default=None)
+
+
+@contextmanager
+def shared_results(store: dict | None = None) -> Iterator[None]:
+    """Within this block, an indicator fed a whole series from a fresh state reuses the result
+    (and the final state) of an identical indicator already fed the same series, so a
+    parameter grid computes each average once. Results are identical either way. Pass the
+    same ``store`` to several blocks to share across them."""
+    token = _SHARED.set({} if store is None else store)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared(indicator: Any, x: FloatArray, compute: Callable[[FloatArray], FloatArray]
+            ) -> FloatArray:
+    cache = _SHARED.get()
+    if cache is None or not indicator._fresh():
+        return compute(x)
+    key = (type(indicator), indicator.period, x.__array_interface__["data"][0], x.shape[0],
+           x.strides)
+    hit = cache.get(key)
+    if hit is not None:
+        indicator._restore(hit[2])
+        return hit[1]
+    out = compute(x)
+    cache[key] = (x, out, indicator._state())  # holding x keeps its memory (and key) valid
+    return out
+
+
 class SMA:
     """Simple moving average of the last ``period`` values.
 
@@ -180,7 +216,19 @@ class SMA:
         that each cycle is one row: its running sum is a cumulative sum (the same additions in
         the same order as :meth:`update`) ending in the exact ``fsum`` of the last window.
         """
-        x = np.asarray(xs, dtype=float)
+        return _shared(self, np.asarray(xs, dtype=float), self._update_many)
+
+    def _fresh(self) -> bool:
+        return self._count == 0 and self._pos == 0 and self._wraps == 0
+
+    def _state(self) -> tuple:
+        return (list(self._window), self._pos, self._wraps, self._count, self._sum, self.value)
+
+    def _restore(self, state: tuple) -> None:
+        window, self._pos, self._wraps, self._count, self._sum, self.value = state
+        self._window = list(window)
+
+    def _update_many(self, x: FloatArray) -> FloatArray:
         n = self.period
         cycle = n * self._every
         head = min(x.shape[0], (cycle - self._wraps * n - self._pos) % cycle)

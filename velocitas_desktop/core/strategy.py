@@ -427,9 +427,11 @@ class Strategy:
         """Decide on a batch of prices in order: ``(index, signal)`` for each signal.
 
         The same result as :meth:`update` on each price. The engine and the backtester call
-        this; a strategy may override it with a vectorised form (see the built-ins), and then
-        a test must show that both forms give the same signals.
+        this. It uses :meth:`signal_array` when the strategy has one, else :meth:`update`.
         """
+        crossings = self.signal_array(prices, stamps)
+        if crossings is not None:
+            return self._signals(crossings, prices, stamps)
         out: list[tuple[int, Signal]] = []
         update = self.update
         for i, (price, stamp) in enumerate(zip(prices.tolist(), stamps.tolist(), strict=True)):
@@ -438,15 +440,23 @@ class Strategy:
                 out.append((i, signal))
         return out
 
+    def signal_array(self, prices: np.ndarray, stamps: np.ndarray) -> np.ndarray | None:
+        """An optional vectorised form of :meth:`next` over a batch: an int8 array with +1
+        where it buys ``quantity``, −1 where it sells, 0 elsewhere, continuing from (and
+        updating) the strategy's state. None (the default) means "no vectorised form".
+        A strategy that has one needs a test showing it equals :meth:`update` per price."""
+        return None
+
     def _signals(self, crossings: np.ndarray, prices: np.ndarray,
                  stamps: np.ndarray) -> list[tuple[int, Signal]]:
-        """Signals from an int8 array (+1 buy, −1 sell), after a vectorised :meth:`run`."""
+        """Signals from a :meth:`signal_array` result (+1 buy, −1 sell)."""
         if prices.shape[0]:
             self.price = float(prices[-1])
             self.timestamp = float(stamps[-1])
         buy, sell = self._buy, self._sell
-        return [(i, buy if crossings[i] > 0 else sell)
-                for i in np.flatnonzero(crossings).tolist()]
+        where = np.flatnonzero(crossings)
+        return [(i, buy if way > 0 else sell)
+                for i, way in zip(where.tolist(), crossings[where].tolist(), strict=True)]
 
     def update_bar(self, bar: Bar) -> Signal | None:
         """Feed one closed bar; the strategy decides on its close."""

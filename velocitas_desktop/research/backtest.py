@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
 
@@ -90,10 +90,18 @@ class BacktestResult:
     strategy_id: str
     params: dict[str, Any]
     stats: dict[str, Any]
-    trades: list[Trade]
+    fills: Fills
     equity: np.ndarray  # quote currency at each bar close: cash + realised + unrealised
     stamps: np.ndarray
-    fill_bars: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def trades(self) -> list[Trade]:
+        """The ledger's trade records, in order."""
+        return self.fills.trades
+
+    @property
+    def fill_bars(self) -> np.ndarray:
+        return self.fills.bars
 
     def trade_dicts(self) -> list[dict[str, Any]]:
         return [trade.to_dict() for trade in self.trades]
@@ -159,32 +167,58 @@ def backtest(strategy: type[Strategy] | str, bars: BarSeries,
                             f"{slippage})")
     instance = cls(coin=coin, **dict(params or {}))
     strategy_id = f"{coin}_{cls.name}"
-    signals = decide(instance, bars.prices, bars.stamps, fast)
     where = (strategy_id, coin, cls.name)
+    vectorised = (fast if vectorised_fills is None else vectorised_fills) and not allow_short
     fills = None
-    if (fast if vectorised_fills is None else vectorised_fills) and not allow_short:
-        fills = vector_fills(signals, bars, fee, slippage, *where)
+    array = instance.signal_array(bars.prices, bars.stamps) if fast else None
+    if array is not None and vectorised:
+        # the vectorised decisions straight into the vectorised fills: no per-signal objects
+        index = np.flatnonzero(array)
+        quantity = np.full(index.shape[0], float(instance.quantity))
+        fills = vector_fills_arrays(index, array[index] > 0, quantity, bars, fee, slippage,
+                                    *where)
+    else:
+        signals = (instance._signals(array, bars.prices, bars.stamps) if array is not None
+                   else decide(instance, bars.prices, bars.stamps, fast))
+        if vectorised:
+            fills = vector_fills(signals, bars, fee, slippage, *where)
     if fills is None:
         fills = ledger_fills(signals, bars, fee, slippage, *where, allow_short=allow_short)
     equity, exposed = _equity_curve(bars.prices, cash, fills)
     stats = _stats(bars, equity, exposed, cash, fills, instance)
-    return BacktestResult(strategy_id, instance.param_values, stats, fills.trades, equity,
-                          bars.stamps, fills.bars)
+    return BacktestResult(strategy_id, instance.param_values, stats, fills, equity, bars.stamps)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
 class Fills:
-    """The fills of a backtest and the book after each one (for the vectorised equity)."""
+    """The fills of a backtest and the book after each one (for the vectorised equity).
 
-    trades: list[Trade]
-    bars: np.ndarray  # bar index of each fill
-    positions: np.ndarray  # position after each fill
-    bases: np.ndarray  # equity after fill k at bar i = cash + bases[k] + positions[k] × close_i
-    closed_pnl: np.ndarray  # P&L of each closing fill
-    durations: np.ndarray  # seconds from opening to closing fill, per closing fill
-    realized: float
-    fees: float
-    position: float
+    ``trades`` is built on first use: an optimisation that only ranks stats never pays for
+    thousands of trade records.
+    """
+
+    __slots__ = ("_make_trades", "_trades", "bars", "bases", "closed_pnl", "count", "durations",
+                 "fees", "position", "positions", "realized")
+
+    def __init__(self, trades: list[Trade] | Callable[[], list[Trade]], bars: np.ndarray,
+                 positions: np.ndarray, bases: np.ndarray, closed_pnl: np.ndarray,
+                 durations: np.ndarray, realized: float, fees: float, position: float) -> None:
+        self._trades = trades if isinstance(trades, list) else None
+        self._make_trades = None if isinstance(trades, list) else trades
+        self.bars = bars  # bar index of each fill
+        self.positions = positions  # position after each fill
+        self.bases = bases  # equity after fill k at bar i = cash + bases[k] + positions[k] × close_i
+        self.closed_pnl = closed_pnl  # P&L of each closing fill
+        self.durations = durations  # seconds from opening to closing fill, per closing fill
+        self.realized = realized
+        self.fees = fees
+        self.position = position
+        self.count = int(bars.shape[0])
+
+    @property
+    def trades(self) -> list[Trade]:
+        if self._trades is None:
+            self._trades = self._make_trades()  # type: ignore[misc]
+        return self._trades
 
 
 def ledger_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
@@ -231,17 +265,25 @@ def vector_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
     in the same order (running sums with ``cumsum``, which adds in sequence), so every bit
     agrees with :meth:`Ledger.fill`.
     """
-    nothing = Fills([], np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0),
-                    np.empty(0), 0.0, 0.0, 0.0)
-    if not signals:
-        return nothing
     index = np.fromiter((i for i, _ in signals), dtype=np.int64, count=len(signals))
     is_buy = np.fromiter((s.action is Action.BUY for _, s in signals), dtype=bool,
                          count=len(signals))
     quantity = np.fromiter((s.quantity for _, s in signals), dtype=float, count=len(signals))
+    return vector_fills_arrays(index, is_buy, quantity, bars, fee, slippage, strategy_id, coin,
+                               name)
+
+
+def vector_fills_arrays(index: np.ndarray, is_buy: np.ndarray, quantity: np.ndarray,
+                        bars: BarSeries, fee: float, slippage: float, strategy_id: str,
+                        coin: str, name: str) -> Fills | None:
+    """:func:`vector_fills` on arrays of the signals' bar indices, sides and quantities."""
+    nothing = Fills([], np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0),
+                    np.empty(0), 0.0, 0.0, 0.0)
+    if index.shape[0] == 0:
+        return nothing
     if not np.all(quantity > 0.0):
         return None  # a BUY of nothing is skipped by the ledger: leave it to the ledger
-    keep = np.empty(len(signals), dtype=bool)
+    keep = np.empty(index.shape[0], dtype=bool)
     keep[0] = is_buy[0]
     np.not_equal(is_buy[1:], is_buy[:-1], out=keep[1:])
     index, is_buy, quantity = index[keep], is_buy[keep], quantity[keep]
@@ -264,10 +306,13 @@ def vector_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
     realized_before = np.concatenate(([0.0], realized_after[:-1]))
     bases = np.where(is_buy, realized_before - fees - position * price, realized_after)
     stamps = bars.stamps[index]
-    trades = list(map(Trade._make, zip(
-        range(1, count + 1), repeat(strategy_id), repeat(coin), repeat(name),
-        np.where(is_buy, "BUY", "SELL").tolist(), price.tolist(), quantity.tolist(),
-        stamps.tolist(), pnl.tolist(), position.tolist(), fees.tolist(), strict=False)))
+
+    def trades() -> list[Trade]:
+        return list(map(Trade._make, zip(
+            range(1, count + 1), repeat(strategy_id), repeat(coin), repeat(name),
+            np.where(is_buy, "BUY", "SELL").tolist(), price.tolist(), quantity.tolist(),
+            stamps.tolist(), pnl.tolist(), position.tolist(), fees.tolist(), strict=False)))
+
     return Fills(trades, index, position, bases, pnl[sells],
                  stamps[sells] - stamps[buys][:closes], float(realized_after[-1]),
                  float(np.cumsum(fees)[-1]), float(position[-1]))
@@ -309,7 +354,7 @@ def _stats(bars: BarSeries, equity: np.ndarray, exposed: int, cash: float, fills
         "net_pnl": fills.realized,
         "unrealized_pnl": final - cash - fills.realized,
         "fees": fills.fees,
-        "total_trades": len(fills.trades),
+        "total_trades": fills.count,
         "closed_trades": closed,
         "winning_trades": winning,
         "losing_trades": int(np.count_nonzero(closes < 0)),

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from velocitas_desktop.core.errors import ParameterError, VelocitasError
+from velocitas_desktop.core.indicators import shared_results
 from velocitas_desktop.core.ledger import DEFAULT_FEE
 from velocitas_desktop.core.strategy import Strategy, grid_values
 from velocitas_desktop.research.backtest import (
@@ -288,15 +289,35 @@ def run_chunk(chunk: Chunk, data: SharedBars | BarSeries | tuple) -> list[dict[s
         bars = data
     cls = _load_strategy(chunk.strategy)
     rows = []
-    for params in chunk.combos:
-        scores = {}
-        for window in chunk.windows:
-            result = backtest(cls, bars.slice(window.start, window.stop), params,
-                              fee=chunk.fee, slippage=chunk.slippage, cash=chunk.cash,
-                              coin=chunk.coin, fast=chunk.fast)
-            scores[window.label] = {key: result.stats[key] for key in ROW_STATS}
-        rows.append({"params": dict(params), "windows": scores})
+    # each distinct average over a window is computed once per process and job
+    with shared_results(_results_store(bars)):
+        for params in chunk.combos:
+            rows.append(_run_combo(cls, params, chunk, bars))
     return rows
+
+
+_STORE: dict[int, dict] = {}
+
+
+def _results_store(bars: BarSeries) -> dict:
+    """The indicator results kept for these bars (one job's at a time per process)."""
+    key = id(bars.prices)
+    if key not in _STORE:
+        _STORE.clear()
+        _STORE[key] = {"bars": bars}  # holding the bars keeps their id from being reused
+    return _STORE[key]
+
+
+def _run_combo(cls: type[Strategy], params: dict[str, Any], chunk: Chunk,
+               bars: BarSeries) -> dict[str, Any]:
+    """One combination backtested on each window: its result row."""
+    scores = {}
+    for window in chunk.windows:
+        result = backtest(cls, bars.slice(window.start, window.stop), params,
+                          fee=chunk.fee, slippage=chunk.slippage, cash=chunk.cash,
+                          coin=chunk.coin, fast=chunk.fast)
+        scores[window.label] = {key: result.stats[key] for key in ROW_STATS}
+    return {"params": dict(params), "windows": scores}
 
 
 def _load_strategy(strategy: Any) -> type[Strategy]:
