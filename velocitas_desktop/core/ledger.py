@@ -259,15 +259,17 @@ class Ledger:
         self.next_trade_id += 1
         if self.keep_trades:
             self.trades.append(trade)
-        self.pnl_history.append({"timestamp": timestamp, "strategy_id": strategy_id,
-                                 "pnl": equity, "position": new_position})
+        self.pnl_history.append(_fill_point(trade, book))
         self.last_timestamp = timestamp
         return trade
 
     def restore(self, trades: Iterable[Trade], pnl_rows: Iterable[dict[str, Any]] = ()) -> None:
-        """Rebuild books from a journal's trades (positions, P&L, counters) and its P&L
-        history (drawdowns). Sharpe starts afresh: the sampled clock is not journaled apart."""
+        """Rebuild books from a journal's trades (positions, P&L, counters) and its clock
+        samples (drawdowns). The P&L history is the fill points, rebuilt from the trades, and
+        the samples, in time order (samples first, then fills in trade order, at equal times). Sharpe starts
+        afresh: the running moments of the clock are not journaled."""
         last_id = 0
+        points: list[dict[str, Any]] = []
         for trade in trades:
             if self.keep_trades:
                 self.trades.append(trade)
@@ -289,14 +291,20 @@ class Ledger:
                     book.total_loss -= trade.profit_loss
                 book.entry_fee = 0.0
             book.position = trade.position_size
+            points.append(_fill_point(trade, book))
             last_id = max(last_id, trade.id)
             self.last_timestamp = trade.timestamp
         self.next_trade_id = max(self.next_trade_id, last_id + 1)
-        for row in pnl_rows:
-            self.pnl_history.append(dict(row))
+        samples = [dict(row) for row in pnl_rows]
+        for row in samples:
             book = self.books.get(row["strategy_id"])
             if book is not None:
                 book.drawdown.update(row["pnl"])
+        # samples first at equal times: a sample is taken before the tick that reaches it
+        merged = sorted([(row["timestamp"], 0, row) for row in samples]
+                        + [(row["timestamp"], 1, row) for row in points],
+                        key=lambda item: (item[0], item[1]))
+        self.pnl_history.extend(row for _, _, row in merged)
 
     # --- the equity clock ----------------------------------------------------------------
 
@@ -360,6 +368,13 @@ class Ledger:
             "sharpe_ratio": self.total_returns.sharpe(self.sample_periods),
             "active_coins": len({b.coin for b in books}),
         }
+
+
+def _fill_point(trade: Trade, book: Book) -> dict[str, Any]:
+    """The P&L point a fill records: equity with the position valued at its fill price
+    (realised P&L less the open position's entry fee), rebuildable from the trade alone."""
+    return {"timestamp": trade.timestamp, "strategy_id": trade.strategy_id,
+            "pnl": book.realized - book.entry_fee, "position": trade.position_size}
 
 
 def iso_time(timestamp: float) -> str | None:

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -107,6 +108,7 @@ class _InFlight:
     signals: list[RawSignal]
     failures: list[tuple[str, str]]
     pending: list[Worker]
+    began_cost: float = 0.0  # seconds the inline shard took on it
 
 
 @dataclass(slots=True)
@@ -157,6 +159,7 @@ class Engine:
         self._run_seconds = 0.0
         self._last_positions: list[int] = []
         self._limit_hit = False
+        self._drain_cap = MAX_DRAIN_TICKS
         self._outbox: queue.Queue = queue.Queue(maxsize=1)
         self._writer: threading.Thread | None = None
         if journal is not None:
@@ -321,7 +324,15 @@ class Engine:
                 return fn()
             future: Future = Future()
             self._control.put((fn, future))
-        return future.result(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return future.result(0.1)
+            except FuturesTimeout:
+                if not self._running():  # the session ended before it got to our call
+                    self._fail_pending_controls()
+                if time.monotonic() > deadline:
+                    raise
 
     def _run_controls(self) -> None:
         while True:
@@ -559,7 +570,7 @@ class Engine:
             return [], True
         batches = [first]
         size = len(first)
-        while size < MAX_DRAIN_TICKS:
+        while size < self._drain_cap:
             try:
                 batch = self._queue.get_nowait()
             except queue.Empty:
@@ -595,11 +606,14 @@ class Engine:
                     pending.append(worker)
                 except WorkerDied as exc:
                     self._replace_worker(worker, str(exc))
+        began = time.perf_counter()
         signals, failures = self._shard.process(per_coin)
-        return _InFlight(batches, batch, positions, per_coin, signals, failures, pending)
+        return _InFlight(batches, batch, positions, per_coin, signals, failures, pending,
+                         time.perf_counter() - began)
 
     def _finish(self, job: _InFlight) -> None:
         """Collect the workers' signals for a batch, fill them, and hand on the results."""
+        began = time.perf_counter()
         signals, failures = job.signals, job.failures
         for worker in job.pending:
             try:
@@ -616,6 +630,9 @@ class Engine:
             self.latency.add(self.latency.fills, time.perf_counter(), job.batches,
                              self._last_positions)
         self.ticks_processed += len(job.batch)
+        # batches sized to ~0.1 s of work, so stop() and control calls never wait long
+        per_tick = (time.perf_counter() - began + job.began_cost) / max(1, len(job.batch))
+        self._drain_cap = max(1024, min(MAX_DRAIN_TICKS, int(0.1 / max(per_tick, 1e-9))))
         pnl_rows = self.ledger.take_pending_samples()
         # journal and subscribers are served by the writer thread, in order
         self._put_outbox((trades, pnl_rows, job.batches, self._last_positions, job.batch))
@@ -794,6 +811,8 @@ class Engine:
 
     def _replace_worker(self, dead: Worker, reason: str) -> None:
         """A worker died: start a new one and re-create its strategies from their specs."""
+        if self._stop.is_set() or dead.index >= len(self._workers):
+            return  # stopping: workers are being shut down on purpose
         if self._workers[dead.index] is not dead:
             return  # already replaced (a batch in flight found it dead too)
         ids = sorted(dead.strategy_ids)

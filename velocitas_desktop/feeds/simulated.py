@@ -54,11 +54,30 @@ class SimulatedFeed(Feed):
         self._regime = self._rng.integers(0, len(REGIMES), size=n)
         self._coin_ids = np.arange(MAX_CHUNK, dtype=np.int16) % max(n, 1)
         self.produced = 0
+        self._generated = 0  # ticks drawn so far, whether handed out yet or not
+        self._ready_ids = np.empty(0, dtype=np.int16)
+        self._ready_prices = np.empty(0)
 
     def _chunk(self, size: int) -> tuple[np.ndarray, np.ndarray]:
-        """``size`` ticks: coin ids and prices, continuing each coin's walk."""
+        """``size`` ticks: coin ids and prices. They are drawn in fixed blocks, so the same
+        seed gives the same prices however the ticks are paced into batches."""
+        if size == MAX_CHUNK and not self._ready_prices.size:
+            return self._block()
+        if self._ready_prices.size < size:
+            blocks = [(self._ready_ids, self._ready_prices)]
+            missing = size - self._ready_prices.size
+            blocks.extend(self._block() for _ in range(-(-missing // MAX_CHUNK)))
+            self._ready_ids = np.concatenate([ids for ids, _ in blocks])
+            self._ready_prices = np.concatenate([prices for _, prices in blocks])
+        ids, prices = self._ready_ids[:size], self._ready_prices[:size]
+        self._ready_ids, self._ready_prices = self._ready_ids[size:], self._ready_prices[size:]
+        return ids, prices
+
+    def _block(self, size: int = MAX_CHUNK) -> tuple[np.ndarray, np.ndarray]:
+        """The next ``size`` ticks of the walk: coin ids and prices, continuing each coin."""
         n = len(self.coins)
-        offset = self.produced % n
+        offset = self._generated % n
+        self._generated += size
         coin_ids = ((np.arange(size) + offset) % n).astype(np.int16)
         prices = np.empty(size)
         for c in range(n):
