@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from velocitas_desktop.core.errors import UnknownStrategyError
+from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
 from velocitas_desktop.core.strategy import Strategy, StrategySpec, check_coin
 from velocitas_desktop.core.types import timeframe_seconds
 
@@ -86,7 +86,10 @@ class Catalog:
         cls = self.get(spec.name)
         coin = check_coin(spec.coin)
         params = cls.validate_params(spec.params)
-        timeframe_seconds(spec.timeframe)
+        try:
+            timeframe_seconds(spec.timeframe)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
         return StrategySpec(name=spec.name, coin=coin, params=params, timeframe=spec.timeframe,
                             strategy_id=spec.strategy_id, allow_short=spec.allow_short)
 

@@ -112,6 +112,12 @@ class Worker:
         return f"worker {self.index} (pid {self.process.pid}) exited with code {code}"
 
     def stop(self, timeout: float = 1.0) -> None:
+        """Ask the worker to exit; kill it if it has not within ``timeout``. Never blocks
+        longer: answers nobody will read are drained first, so the worker is not stuck
+        sending one while we send it the stop."""
+        with contextlib.suppress(OSError, EOFError):
+            while self.conn.poll(0):
+                self.conn.recv()
         with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send(("stop",))
         self.process.join(timeout)

@@ -111,7 +111,8 @@ class SimulatedFeed(Feed):
             yield from self._stream_max(stop)
         else:
             yield from self._stream_paced(stop)
-        self.on_status(FINISHED, "simulation reached its tick limit")
+        if self.max_ticks is not None and self.produced >= self.max_ticks:
+            self.on_status(FINISHED, "simulation reached its tick limit")
 
     def _remaining(self, wanted: int) -> int:
         if self.max_ticks is None:

@@ -1,0 +1,188 @@
+"""Does the window stay responsive? Event-loop lag and memory of the real window under load.
+
+Lag: a 10 ms QTimer on the Qt thread; each firing's delay against its schedule (the gap to the
+previous firing minus 10 ms) is collected, and p50/p99/max are printed per scenario:
+
+  idle            the window open, engine stopped (the baseline, same process, same run)
+  engine paced    the engine at 2,000 ticks/s (a busy live feed) and 20,000 ticks/s
+  engine max      the engine at maximum speed (rate=None), each built-in on BTC and ETH,
+                  strategies inline (``--workers`` to spread them over processes)
+  1M blotter      1,000,000 SYNTHETIC trade rows in the blotter (fed through its public
+                  add_trades API), while the view scrolls through them
+  1M + engine     the 1M-row blotter while the engine runs at maximum speed
+
+Resident memory is VmRSS from /proc/self/status after each scenario.
+Targets: p99 lag <= 50 ms; the 1M-row blotter under 500 MB resident.
+
+Run: QT_QPA_PLATFORM=offscreen python bench/gui.py [--seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+TIMER_MS = 10
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure_lag(app, seconds: float, during=None) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Run the event loop for ``seconds`` with a 10 ms timer; delays in ms vs schedule."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
+
+    delays: list[float] = []
+    clock = QElapsedTimer()
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def fired() -> None:
+        now = clock.nsecsElapsed()
+        delays.append(max((now - last[0]) / 1e6 - TIMER_MS, 0.0))
+        last[0] = now
+        if during is not None:
+            during()
+
+    timer = QTimer()
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.setInterval(TIMER_MS)
+    timer.timeout.connect(fired)
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    values = np.array(delays[5:] or [0.0])  # the first firings include the start-up
+    return {"p50": float(np.percentile(values, 50)), "p99": float(np.percentile(values, 99)),
+            "max": float(values.max()), "samples": len(values)}
+
+
+def synthetic_trades(start: int, count: int) -> list[dict]:
+    """SYNTHETIC trade rows shaped like the engine's (not from a run)."""
+    strategies = ["BTC_SMA_Crossover", "BTC_RSI", "ETH_MACD", "ETH_Momentum"]
+    rng = random.Random(start)
+    rows = []
+    for i in range(start, start + count):
+        sid = strategies[i % 4]
+        rows.append({"id": i + 1, "timestamp": 1.7e9 + i * 0.01, "strategy_id": sid,
+                     "coin": sid[:3], "action": "BUY" if i % 2 else "SELL",
+                     "price": 60_000 + rng.random() * 100, "quantity": 1.0,
+                     "profit_loss": rng.uniform(-50, 50) if i % 2 == 0 else 0.0,
+                     "position_size": float(i % 2), "fee": 60.0})
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="per scenario")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=0, help="engine worker processes")
+    parser.add_argument("--switch", type=float, default=0.0,
+                        help="interpreter switch interval in seconds (default: the app's)")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    faulthandler.dump_traceback_later(900, exit=True)  # a hang is reported, not waited out
+    home = tempfile.mkdtemp(prefix="velocitas-bench-")
+    os.environ["VELOCITAS_HOME"] = home  # the bench never touches the user's settings
+
+    from PySide6.QtWidgets import QApplication
+
+    from velocitas_desktop.core.strategy import StrategySpec
+    from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.gui.app import tune_interpreter
+    from velocitas_desktop.gui.main_window import MainWindow
+    from velocitas_desktop.gui.settings import Settings
+    from velocitas_desktop.gui.theme import apply_theme
+    from velocitas_desktop.store.journal import Journal
+
+    if args.switch:
+        sys.setswitchinterval(args.switch)
+    else:
+        tune_interpreter()  # as the app does
+    app = QApplication(sys.argv[:1])
+    apply_theme(app, "dark")
+    engine = Engine(journal=Journal(Path(home) / "journal.sqlite3"), restore=False)
+    window = MainWindow(engine, Settings())
+    window.resize(1600, 960)
+    window.show()
+    window.add_strategies([StrategySpec(name, coin) for coin in ("BTC", "ETH")
+                           for name in engine.catalog.names()])
+    window.rate_edit.setText("max")
+    rows: list[tuple[str, dict[str, float], str, str]] = []
+
+    def run_engine(label: str, workers: int, rate: str = "max") -> None:
+        window.rate_edit.setText(rate)
+        window.workers_box.setValue(workers)
+        frames0 = window.bridge.frames
+        window.start_engine()
+        lag = measure_lag(app, args.seconds)
+        snap = engine.snapshot()["global"]
+        frames = (window.bridge.frames - frames0) / args.seconds
+        window.stop_engine()
+        while engine.status in ("running", "stopping") or window.busy:
+            app.processEvents()
+            time.sleep(0.01)
+        rows.append((label, lag, f"{snap['ticks_per_second']:,.0f} ticks/s, "
+                                 f"{snap['total_trades']:,} fills, {frames:.0f} frames/s",
+                     f"{rss_mb():,.0f}"))
+
+    baseline_rss = rss_mb()
+    rows.append(("idle (baseline)", measure_lag(app, args.seconds), "engine stopped",
+                 f"{baseline_rss:,.0f}"))
+    run_engine("engine paced 2,000 ticks/s", args.workers, "2000")
+    run_engine("engine paced 20,000 ticks/s", args.workers, "20000")
+    run_engine(f"engine max speed, {args.workers} workers", args.workers)
+
+    before = rss_mb()
+    blotter = window.blotter
+    blotter.clear()
+    began = time.perf_counter()
+    chunk = 50_000
+    for start in range(0, args.rows, chunk):
+        blotter.add_trades(synthetic_trades(start, min(chunk, args.rows - start)))
+        app.processEvents()
+    fill_seconds = time.perf_counter() - began
+    table = blotter.table
+    rng = random.Random(1)
+
+    def scroll() -> None:
+        table.scrollTo(blotter.model.index(rng.randrange(blotter.model.rowCount()), 0))
+
+    lag = measure_lag(app, args.seconds, during=scroll)
+    after = rss_mb()
+    rows.append((f"{args.rows:,} synthetic rows in blotter, scrolling", lag,
+                 f"loaded in {fill_seconds:.1f} s; blotter +{after - before:,.0f} MB",
+                 f"{after:,.0f}"))
+    run_engine(f"{args.rows:,}-row blotter + engine max speed", args.workers)
+
+    print()
+    print(f"Velocitas window benchmark — {args.seconds:g} s per scenario, 10 ms timer, "
+          f"{os.cpu_count()} cores, platform {app.platformName()}")
+    print(f"{'scenario':<46} {'lag p50':>8} {'lag p99':>8} {'lag max':>8} {'RSS MB':>8}  notes")
+    for label, lag, notes, rss in rows:
+        print(f"{label:<46} {lag['p50']:>7.2f}  {lag['p99']:>7.2f}  {lag['max']:>7.1f}  "
+              f"{rss:>7}  {notes}")
+    worst = max(lag["p99"] for _, lag, _, _ in rows)
+    final_rss = rss_mb()
+    print(f"targets: p99 lag <= 50 ms -> worst {worst:.1f} ms "
+          f"({'met' if worst <= 50 else 'NOT met'}); 1M-row blotter < 500 MB resident -> "
+          f"{final_rss:,.0f} MB ({'met' if final_rss < 500 else 'NOT met'})")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,70 @@
+"""Fixtures for the window tests: a private VELOCITAS_HOME, a journal in tmp_path, the window."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "home"
+    monkeypatch.setenv("VELOCITAS_HOME", str(root))
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)  # the app must never write here
+    return root
+
+
+@pytest.fixture
+def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
+    """Build a window over a fresh engine with a journal in tmp_path; closed at the end."""
+    from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.gui.main_window import MainWindow
+    from velocitas_desktop.gui.settings import load_settings
+    from velocitas_desktop.gui.theme import apply_theme
+    from velocitas_desktop.store.journal import Journal
+
+    windows = []
+
+    def make(restore: bool = True, catalog=None):  # type: ignore[no-untyped-def]
+        settings = load_settings()
+        apply_theme(qtbot_app(), settings.theme)
+        engine = Engine(catalog=catalog, journal=Journal(tmp_path / "journal.sqlite3"),
+                        restore=restore)
+        window = MainWindow(engine, settings)
+        qtbot.addWidget(window)
+        window.resize(1600, 960)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        if window.isVisible():
+            window.close()
+
+
+def qtbot_app():  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance()
+
+
+@pytest.fixture
+def window(make_window):  # type: ignore[no-untyped-def]
+    return make_window()
+
+
+@pytest.fixture
+def cwd_untouched(home: Path) -> Iterator[None]:
+    before = set(os.listdir("."))
+    yield
+    assert set(os.listdir(".")) == before

@@ -1,0 +1,82 @@
+"""What a trader does with the mouse and keyboard, as small steps the tests share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QTableView
+
+WAIT_MS = 20_000
+
+
+def retype(qtbot: Any, edit: QLineEdit, text: str) -> None:
+    """Select what is in a text field and type over it."""
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def type_number(qtbot: Any, spin: QAbstractSpinBox, text: str) -> None:
+    spin.setFocus()
+    qtbot.keyClick(spin, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(spin, text)
+
+
+def choose(qtbot: Any, combo: QComboBox, text: str) -> None:
+    """Pick an entry of a drop-down by typing its first letters, as the keyboard allows."""
+    combo.setFocus()
+    # a pause first, as a person makes: quick keys extend the previous search instead
+    qtbot.wait(QApplication.keyboardInputInterval() + 50)
+    if combo.isEditable():
+        retype(qtbot, combo.lineEdit(), text)
+    else:
+        qtbot.keyClicks(combo, text)
+    assert combo.currentText().lower().startswith(text.lower()), combo.currentText()
+
+
+def click(qtbot: Any, widget: Any) -> None:
+    assert widget.isEnabled(), f"{widget.text() if hasattr(widget, 'text') else widget} is disabled"
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def click_row(qtbot: Any, table: QTableView, row: int) -> None:
+    rect = table.visualRect(table.model().index(row, 0))
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def add_strategy(qtbot: Any, window: Any, name: str, coin: str,
+                 params: dict[str, str] | None = None, press_ok: bool = True) -> Any:
+    """Click Add…, fill the generated form, press Add; returns the form."""
+    click(qtbot, window.strategies_panel.add_button)
+    qtbot.waitUntil(lambda: bool(window.forms) and window.forms[-1].isVisible(), timeout=WAIT_MS)
+    form = window.forms[-1]
+    choose(qtbot, form.name_box, name)
+    choose(qtbot, form.coin_box, coin)
+    for key, value in (params or {}).items():
+        type_number(qtbot, form.editors[key], value)
+    if press_ok:
+        click(qtbot, form.ok_button)
+    return form
+
+
+def table_column(table: QTableView, key: str) -> list[Any]:
+    model = table.model()
+    return [model.value(r, key) for r in range(model.rowCount())]
+
+
+def start_simulated(qtbot: Any, window: Any, coins: str = "BTC", rate: str = "2000") -> None:
+    """Choose the simulated feed, type the coins and the pace, press Start."""
+    choose(qtbot, window.source_box, "Simulated")
+    retype(qtbot, window.coins_edit, coins)
+    retype(qtbot, window.rate_edit, rate)
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: window.engine.status == "running" and not window.busy,
+                    timeout=WAIT_MS)
+
+
+def stop(qtbot: Any, window: Any) -> None:
+    click(qtbot, window.stop_button)
+    qtbot.waitUntil(lambda: window.engine.status in ("stopped", "finished")
+                    and window.start_button.isEnabled(), timeout=WAIT_MS)

@@ -1,0 +1,295 @@
+"""The Optimisation tab driven as a trader would: file, strategy, ranges, Run, rows, Apply."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtWidgets import QLineEdit
+
+from velocitas_desktop.gui.optimization_tab import OptimizationTab, heatmap_grid, unique_id
+from velocitas_desktop.paths import sample_data_dir
+from velocitas_desktop.research.backtest import backtest, load_bars
+from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+
+WAIT_MS = 30_000  # generous: other engineers' tests share the two cores
+SAMPLE = "BTCUSD-1h-sample.csv"
+
+
+def tick(qtbot, box) -> None:  # type: ignore[no-untyped-def]
+    """Click a checkbox on its indicator, as a person aims for the little box."""
+    qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=QPoint(8, box.height() // 2))
+
+
+def type_range(qtbot, tab: OptimizationTab, name: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    row = tab.range_row(name)
+    if not row.vary.isChecked():
+        tick(qtbot, row.vary)
+    row.edit.selectAll()
+    qtbot.keyClick(row.edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(row.edit, text)
+
+
+def type_file(qtbot, tab: OptimizationTab, text: str) -> None:  # type: ignore[no-untyped-def]
+    edit: QLineEdit = tab.file_box.lineEdit()
+    edit.selectAll()
+    qtbot.keyClick(edit, Qt.Key.Key_Delete)
+    qtbot.keyClicks(edit, text)
+
+
+def click(qtbot, widget) -> None:  # type: ignore[no-untyped-def]
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton)
+
+
+def click_row(qtbot, view, row: int) -> None:  # type: ignore[no-untyped-def]
+    rect = view.visualRect(view.model().index(row, 1))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def set_up_small_grid(qtbot, tab: OptimizationTab) -> None:  # type: ignore[no-untyped-def]
+    tab.file_box.setCurrentIndex(tab.file_box.findText(SAMPLE))
+    tab.strategy_box.setCurrentText("RSI")  # another strategy first: the form is rebuilt
+    tab.strategy_box.setCurrentText("SMA_Crossover")
+    type_range(qtbot, tab, "fast", "5:15:5")
+    type_range(qtbot, tab, "slow", "20:40:10")
+    tab.workers_box.setValue(0)  # one background thread: quick for nine backtests
+
+
+def wait_for_results(qtbot, tab: OptimizationTab, rows: int) -> None:  # type: ignore[no-untyped-def]
+    qtbot.waitUntil(lambda: not tab.running and tab.results_model.rowCount() == rows,
+                    timeout=WAIT_MS)
+
+
+def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
+    tab.strategy_box.setCurrentText("SMA_Crossover")
+    assert [r.param.name for r in tab.range_rows] == ["fast", "slow", "quantity"]
+    assert tab.range_row("fast").edit.text() == "2:500:1"  # low:high:step as declared
+    assert tab.range_row("fast").vary.isChecked()
+    assert not tab.range_row("quantity").vary.isChecked()  # no step: held at its default
+    assert "over the 100,000 limit" in tab.count_label.text()  # 499 x 1998 declared values
+    tab.strategy_box.setCurrentText("RSI")
+    assert [r.param.name for r in tab.range_rows] == ["period", "oversold", "overbought",
+                                                       "quantity"]
+    assert tab.range_row("oversold").edit.text() == "0:100:5"
+
+
+def test_trader_optimises_inspects_the_best_row_and_applies_it_live(qtbot, tab, engine):
+    set_up_small_grid(qtbot, tab)
+    assert tab.count_label.text().startswith("3 × 3 = 9 combinations")
+
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+
+    assert tab.progress.maximum() == 9 and tab.progress.value() == 9  # 100 %
+    assert tab.message.text().startswith("Finished: 9 of 9 combinations")
+    model = tab.results_model
+    assert [model.value(r, "rank") for r in range(9)] == list(range(1, 10))
+    scores = [model.value(r, "score") for r in range(9)]
+    assert scores == sorted(scores, reverse=True)  # Sharpe: higher ranks first
+    titles = [c.title for c in model.columns]
+    assert titles[:3] == ["#", "fast", "slow"]
+    assert "Sharpe ratio (out)" in titles  # out-of-sample side by side (in-sample 0.7)
+
+    # the same search run directly by the research layer ranks the same rows
+    bars = load_bars(sample_data_dir() / SAMPLE)
+    direct = OptimizationJob(OptimizeSettings("SMA_Crossover",
+                                              grid={"fast": [5, 10, 15], "slow": [20, 30, 40]},
+                                              workers=0, in_sample=0.7), bars).run()
+    shown = [(model.value(r, "p_fast"), model.value(r, "p_slow")) for r in range(9)]
+    assert shown == [(d["params"]["fast"], d["params"]["slow"]) for d in direct["results"]]
+    assert math.isclose(model.value(0, "score"), direct["results"][0]["score"])
+
+    # heatmap: fast across, slow up, each cell the row's score
+    assert (tab.x_box.currentText(), tab.y_box.currentText()) == ("fast", "slow")
+    assert tab.heatmap.xs == [5, 10, 15] and tab.heatmap.ys == [20, 30, 40]
+    for item in direct["results"]:
+        i = tab.heatmap.xs.index(item["params"]["fast"])
+        j = tab.heatmap.ys.index(item["params"]["slow"])
+        assert math.isclose(tab.heatmap.grid[i, j], item["score"])
+
+    # the top row's equity curve and trades, backtested off the Qt thread
+    click_row(qtbot, tab.results_view, 0)
+    top = direct["results"][0]["params"]
+    expected = backtest("SMA_Crossover", bars, top)
+    qtbot.waitUntil(lambda: tab.trades_model.rowCount() == len(expected.trades),
+                    timeout=WAIT_MS)
+    assert tab.equity.points == len(bars)
+    assert np.allclose(tab.equity.curve.getData()[1], expected.equity)
+    assert tab.trades_model.value(0, "price") == expected.trades[0].price
+    assert tab.apply_button.isEnabled()
+
+    # Apply to live twice: the second gets a unique id
+    click(qtbot, tab.apply_button)
+    click(qtbot, tab.apply_button)
+    registered = {s["strategy_id"]: s for s in engine.strategies()}
+    assert set(registered) == {"BTC_SMA_Crossover", "BTC_SMA_Crossover_2"}
+    assert registered["BTC_SMA_Crossover"]["params"]["fast"] == top["fast"]
+    assert registered["BTC_SMA_Crossover"]["params"]["slow"] == top["slow"]
+    assert tab.apply_message.text().startswith("Registered BTC_SMA_Crossover_2")
+
+
+def test_apply_to_live_uses_the_chosen_coin(qtbot, tab, engine):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    click_row(qtbot, tab.results_view, 2)
+    tab.coin_box.setCurrentText("")
+    qtbot.keyClicks(tab.coin_box.lineEdit(), "eth")
+    click(qtbot, tab.apply_button)
+    third = tab.results[2]["params"]
+    (only,) = engine.strategies()
+    assert only["strategy_id"] == "ETH_SMA_Crossover" and only["coin"] == "ETH"
+    assert (only["params"]["fast"], only["params"]["slow"]) == (third["fast"], third["slow"])
+
+
+def test_clicking_a_heatmap_cell_selects_its_row(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    plot = tab.heatmap.plot
+    scene_point = plot.getPlotItem().vb.mapViewToScene(QPointF(2.5, 0.5))  # fast 15, slow 20
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.mapFromScene(scene_point))
+    item = tab.selected_result()
+    assert item is not None
+    assert (item["params"]["fast"], item["params"]["slow"]) == (15, 20)
+
+
+def test_a_range_with_low_above_high_is_explained_and_nothing_runs(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "50:5:5")
+    assert "low 50 is above high 5" in tab.count_label.text()
+    click(qtbot, tab.run_button)
+    assert "low 50 is above high 5" in tab.message.text()
+    assert tab.message.property("error") is True
+    assert tab.job is None and tab.results_model.rowCount() == 0
+    assert tab.run_button.isEnabled()
+
+
+def test_an_empty_grid_is_explained(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    tick(qtbot, tab.range_row("fast").vary)
+    tick(qtbot, tab.range_row("slow").vary)
+    assert not tab.range_row("fast").edit.isEnabled()
+    click(qtbot, tab.run_button)
+    assert "the grid is empty" in tab.message.text()
+    type_range(qtbot, tab, "fast", "")
+    assert "range of fast is empty" in tab.count_label.text()
+
+
+def test_an_unreadable_file_is_explained(qtbot, tab, tmp_path: Path):
+    set_up_small_grid(qtbot, tab)
+    broken = tmp_path / "broken.csv"
+    broken.write_text("this is not a price file\nat all\n", encoding="utf-8")
+    type_file(qtbot, tab, str(broken))
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: not tab.running and tab.message.property("error") is True,
+                    timeout=WAIT_MS)
+    assert "broken.csv" in tab.message.text()
+    assert "Traceback" not in tab.message.text()
+    missing = tmp_path / "nowhere.csv"
+    type_file(qtbot, tab, str(missing))
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: not tab.running and "nowhere.csv" in tab.message.text(),
+                    timeout=WAIT_MS)
+    assert tab.results_model.rowCount() == 0 and tab.run_button.isEnabled()
+
+
+def test_too_many_combinations_are_refused_before_any_work(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "2:500:1")
+    type_range(qtbot, tab, "slow", "3:2000:1")
+    assert "over the 100,000 limit" in tab.count_label.text()
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: not tab.running and "limit" in tab.message.text(), timeout=WAIT_MS)
+    assert "combinations" in tab.message.text()
+    assert tab.job is None
+
+
+def test_random_search_backtests_n_combinations(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "5:50:5")
+    type_range(qtbot, tab, "slow", "20:200:20")
+    tab.random_box.setValue(7)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 7)
+    assert tab.progress.value() == tab.progress.maximum() == 7
+
+
+def test_cancel_stops_a_long_search_and_keeps_the_rows_done(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "2:80:1")
+    type_range(qtbot, tab, "slow", "20:300:2")
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: tab.job is not None, timeout=WAIT_MS)
+    click(qtbot, tab.cancel_button)
+    qtbot.waitUntil(lambda: not tab.running and tab.message.text().startswith("Cancelled"),
+                    timeout=WAIT_MS)
+    assert tab.result is not None and tab.result["cancelled"]
+    assert tab.result["completed"] < tab.result["combinations"]
+    assert tab.results_model.rowCount() == tab.result["completed"]
+    assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+
+def test_the_tab_renders_in_the_dark_theme(qtbot, tab, tmp_path: Path):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    click_row(qtbot, tab.results_view, 0)
+    qtbot.waitUntil(lambda: tab.trades_model.rowCount() > 0, timeout=WAIT_MS)
+    picture = tab.grab()
+    path = tmp_path / "optimization.png"
+    assert picture.save(str(path))
+    image = picture.toImage()
+    corner = image.pixelColor(image.width() - 5, image.height() - 5)
+    assert corner.lightness() < 60  # dark theme, not a white default background
+
+
+def test_heatmap_holds_other_parameters_at_the_best_rows_values():
+    results = [
+        {"params": {"a": 1, "b": 1, "c": 9}, "score": 3.0},
+        {"params": {"a": 2, "b": 1, "c": 9}, "score": 2.0},
+        {"params": {"a": 1, "b": 2, "c": 8}, "score": 5.0},  # another c: not shown
+        {"params": {"a": 2, "b": 2, "c": 9}, "score": None},
+    ]
+    xs, ys, grid = heatmap_grid(results, "a", "b", {"a": 1, "b": 1, "c": 9})
+    assert xs == [1, 2] and ys == [1, 2]
+    assert grid[0, 0] == 3.0 and grid[1, 0] == 2.0
+    assert math.isnan(grid[0, 1]) and math.isnan(grid[1, 1])
+
+
+def test_a_taken_strategy_id_gets_the_next_free_number():
+    assert unique_id("BTC_SMA_Crossover", set()) == "BTC_SMA_Crossover"
+    taken = {"BTC_SMA_Crossover", "BTC_SMA_Crossover_2"}
+    assert unique_id("BTC_SMA_Crossover", taken) == "BTC_SMA_Crossover_3"
+
+
+def test_files_in_the_history_folder_are_listed_next_to_the_sample(qtbot, engine, home):
+    import shutil
+
+    from velocitas_desktop.paths import data_dir
+
+    history = data_dir() / "history"
+    history.mkdir(parents=True)
+    shutil.copy(sample_data_dir() / SAMPLE, history / "ETHUSD-1h.csv")
+    widget = OptimizationTab(engine)
+    qtbot.addWidget(widget)
+    names = [widget.file_box.itemText(i) for i in range(widget.file_box.count())]
+    assert names == [SAMPLE, "ETHUSD-1h.csv"]
+    assert widget.current_path() == str(sample_data_dir() / SAMPLE)  # the sample first
+    widget.file_box.setCurrentIndex(1)
+    assert widget.current_path() == str(history / "ETHUSD-1h.csv")
+
+
+def test_a_bad_coin_is_refused_with_a_message(qtbot, tab, engine):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    click_row(qtbot, tab.results_view, 0)
+    tab.coin_box.setCurrentText("")
+    qtbot.keyClicks(tab.coin_box.lineEdit(), "BTC/USD!")
+    click(qtbot, tab.apply_button)
+    assert tab.apply_message.text().startswith("not applied:")
+    assert engine.strategies() == []

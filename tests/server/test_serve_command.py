@@ -1,0 +1,59 @@
+"""``velocitas serve``: its flags, a clear exit 2 for a taken port, and a printed token for a
+non-local address."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+from server_helpers import wait_until
+
+from velocitas_desktop.cli import main
+
+
+def test_a_bad_port_is_a_usage_error(capsys, home):
+    assert main(["serve", "--port", "70000"]) == 2
+    assert "not a port number" in capsys.readouterr().err
+
+
+def test_a_taken_port_is_a_usage_error(capsys, home):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        code = main(["serve", "--port", str(port), "--db", str(home / "j.sqlite3")])
+    assert code == 2
+    assert "already in use" in capsys.readouterr().err
+
+
+def test_a_non_local_address_prints_a_generated_token_once(home):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "VELOCITAS_HOME": str(home / "vh")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "velocitas_desktop", "serve", "--host", "0.0.0.0", "--port",
+         str(port), "--db", str(home / "j.sqlite3"), "--binance-rest-url", "http://127.0.0.1:9"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [process.stdout.readline(), process.stdout.readline()]
+        assert lines[0].startswith(f"Velocitas API on http://0.0.0.0:{port}")
+        token = lines[1].split(":", 1)[1].strip()
+        assert lines[1].startswith("access token (shown once):") and len(token) >= 20
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(url + "/api/health", timeout=5).is_success)
+        assert httpx.get(url + "/api/strategies", timeout=30).status_code == 401
+        good = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(url + "/api/strategies", headers=good, timeout=30).status_code == 200
+        # the exchange address given on the command line is what a start request uses
+        failed = httpx.post(url + "/api/engine/start?data_source=binance&coins=BTC",
+                            headers=good, timeout=60)
+        assert failed.status_code == 422 and "127.0.0.1:9" in failed.json()["detail"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert process.returncode == 0

@@ -1,0 +1,85 @@
+"""``velocitas serve``: the engine and its REST/WebSocket API, headless (no window)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import Any
+
+from velocitas_desktop.cli import CliError, open_journal
+
+SWITCH_INTERVAL = 0.001  # seconds
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve", help="serve the engine over HTTP and WebSockets, without the window",
+        description="Serve the engine's REST and WebSocket API (see docs/api.md). It binds "
+                    "127.0.0.1 unless told otherwise; any other address requires an access "
+                    "token, generated and printed once when --token is not given.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=_port_arg, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--token", default=None, help="access token clients must present")
+    serve.add_argument("--db", default=None, metavar="PATH",
+                       help="journal file (SQLite); the last session is restored from it")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="a browser origin allowed to call the API, e.g. "
+                            "http://localhost:5173 (repeat; none by default)")
+    serve.add_argument("--binance-rest-url", default=None, metavar="URL",
+                       help="Binance REST base URL (default https://api.binance.com)")
+    serve.add_argument("--binance-ws-url", default=None, metavar="URL",
+                       help="Binance WebSocket base URL (default wss://stream.binance.com:9443)")
+    serve.set_defaults(func=cmd_serve)
+
+
+def _port_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{text} is not a port number (0 to 65535)")
+    return value
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from velocitas_desktop.engine.engine import Engine, EngineConfig
+    from velocitas_desktop.server.runner import ServerError, ServerThread
+
+    if args.token is not None and not args.token.strip():
+        raise CliError("velocitas serve: --token must not be empty")
+    defaults = EngineConfig()
+    if args.binance_rest_url:
+        defaults.binance_rest_url = args.binance_rest_url
+    if args.binance_ws_url:
+        defaults.binance_ws_url = args.binance_ws_url
+    engine = Engine(journal=open_journal(args.db), restore=True)
+    # the engine's threads and the server's event loop share one interpreter lock; a short
+    # switch interval lets the loop answer between the engine's batches instead of waiting
+    # out the default 5 ms slice each time it wakes
+    sys.setswitchinterval(SWITCH_INTERVAL)
+    server = ServerThread(engine, args.host, args.port, args.token, args.cors_origin,
+                          engine_defaults=defaults, log_level="warning")
+    try:
+        server.start()
+    except ServerError as exc:
+        engine.close()
+        raise CliError(f"velocitas serve: {exc}") from None
+    generated = args.token is None and server.token is not None
+    print(f"Velocitas API on {server.url} (reference: {server.url}/docs)", flush=True)
+    if generated:
+        print(f"access token (shown once): {server.token}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and server.running:
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("stopping...", file=sys.stderr, flush=True)
+        server.stop()
+        engine.close()
+    return 0

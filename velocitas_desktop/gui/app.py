@@ -1,0 +1,150 @@
+"""Starts the terminal: the Qt application, the engine, the window, and the last-resort handler."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from types import TracebackType
+from typing import Any
+
+from velocitas_desktop.paths import ensure, log_dir
+
+log = logging.getLogger(__name__)
+
+DEMO_COINS = ["BTC", "ETH"]
+# The engine's threads share the interpreter lock with the window's thread. Handing it over
+# every millisecond instead of every five keeps the window's wait for it short while the
+# engine runs flat out (bench/gui.py measures the difference).
+SWITCH_INTERVAL = 0.001
+
+
+def tune_interpreter() -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the window; with ``--demo`` start on the simulated feed, with ``--screenshot``
+    save a picture of the window, with ``--quit-after`` close after that many seconds."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from velocitas_desktop.cli import CliError, open_journal
+    from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.gui.main_window import MainWindow
+    from velocitas_desktop.gui.settings import load_settings
+    from velocitas_desktop.gui.theme import apply_theme
+
+    _log_to_file()
+    tune_interpreter()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Velocitas")
+    settings = load_settings()
+    apply_theme(app, settings.theme)
+    try:
+        journal = open_journal(getattr(args, "db", None))
+    except CliError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    from velocitas_desktop.catalog import load_catalog
+
+    engine = Engine(catalog=load_catalog(settings.strategy_folders), journal=journal,
+                    restore=not args.demo)
+    window = MainWindow(engine, settings)
+    install_excepthook(window)
+    if args.screenshot:
+        window.resize(1600, 960)  # the same picture whatever the last session's size
+    window.show()
+    if args.demo:
+        start_demo(window)
+    window.start_server()
+    result = {"code": 0}
+    if args.screenshot:
+        delay = args.quit_after if args.quit_after else 5.0
+
+        def shoot() -> None:
+            if not window.screenshot(args.screenshot):
+                print(f"velocitas: could not save the screenshot to {args.screenshot}",
+                      file=sys.stderr)
+                result["code"] = 1
+
+        # a moment before quitting, so the picture shows the last frame drawn
+        QTimer.singleShot(int(max(delay - 0.3, 0.1) * 1000), shoot)
+    if args.quit_after:
+        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+    app.exec()
+    _dispose(app, window)
+    return result["code"]
+
+
+def _dispose(app: Any, window: Any) -> None:
+    """Destroy the widgets while Qt still runs: left to the interpreter's final garbage
+    collection, pyqtgraph's items can crash the process on its way out."""
+    import gc
+
+    sys.excepthook = sys.__excepthook__
+    window.deleteLater()
+    app.processEvents()
+    del window
+    gc.collect()
+
+
+def start_demo(window: Any) -> None:
+    """Each built-in strategy on BTC and ETH, simulated prices as fast as they come."""
+    from velocitas_desktop.core.strategy import StrategySpec
+
+    window.source_box.setCurrentIndex(window.source_box.findData("simulated"))
+    window.coins_edit.setText(",".join(DEMO_COINS))
+    window.rate_edit.setText("max")
+    # at maximum speed the data clock runs ahead: start it in the past so it ends near now
+    window.simulated_start = time.time() - 24 * 3600
+    window.charts.interval_box.setCurrentText("1m")
+    names = [n for n in window.engine.catalog.names()]
+    # deciding on one-minute bars keeps the demo's trades readable at maximum speed
+    window.add_strategies([StrategySpec(name, coin, timeframe="1m")
+                           for coin in DEMO_COINS for name in names])
+    window.start_engine()
+
+
+def install_excepthook(window: Any) -> None:
+    """An unexpected error is logged and shown in a dialog; the app goes on running."""
+    from PySide6.QtWidgets import QMessageBox
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        log.error("unexpected error in the window:\n%s", text)
+        try:
+            window.log_panel.add("error", f"unexpected error: {kind.__name__}: {exc}")
+            box = QMessageBox(QMessageBox.Icon.Critical, "Velocitas — unexpected error",
+                              f"{kind.__name__}: {exc}\n\nThe window goes on running. The "
+                              f"details are in {log_dir() / 'velocitas-gui.log'}; please "
+                              "report them.", QMessageBox.StandardButton.Ok, window)
+            box.setDetailedText(text)
+            box.setObjectName("crashDialog")
+            box.open()
+            window.crash_dialog = box
+        except Exception:  # the window itself may be what broke
+            sys.__excepthook__(kind, exc, tb)
+
+    sys.excepthook = hook
+
+
+def _log_to_file() -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_velocitas", False) for h in root.handlers):
+        return
+    try:
+        handler = logging.FileHandler(ensure(log_dir()) / "velocitas-gui.log", encoding="utf-8")
+    except OSError:
+        return
+    handler._velocitas = True  # type: ignore[attr-defined]
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    logging.getLogger(__name__).info("window opened at %s", time.ctime())

@@ -1,0 +1,131 @@
+"""The one bridge between the engine's threads and the Qt thread.
+
+Engine callbacks only append to buffers under a lock (microseconds, never blocking). A timer
+on the Qt thread drains the buffers about 30 times a second and emits one coalesced signal
+per kind, so the window redraws at most ~30 times a second however fast ticks arrive.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from velocitas_desktop.engine.engine import Engine, Event
+
+FRAME_MS = 33  # ~30 redraws a second
+MAX_LOG_LINES = 500  # per frame; a flood of log lines is cut, not queued forever
+# Fills handed to the window per frame. Beyond it they wait for the next frames, so a burst
+# of fills costs a few more frames instead of one long one (they are in the journal already).
+MAX_TRADES_PER_FRAME = 20_000
+
+
+class EngineBridge(QObject):
+    """Turns engine events into Qt signals on the Qt thread, coalesced per frame.
+
+    Signals: ``trades(list[dict])`` new fills in id order; ``metrics(dict)`` the latest
+    snapshot; ``ticks(dict[coin, (prices, stamps)])`` every tick since the last frame, per
+    coin; ``strategies()`` the strategy list changed; ``feed(dict)`` / ``engine(dict)`` the
+    latest state; ``log(list[dict])`` new log lines.
+    """
+
+    trades = Signal(object)
+    metrics = Signal(object)
+    ticks = Signal(object)
+    strategies = Signal()
+    feed = Signal(object)
+    engine_status = Signal(object)
+    log = Signal(object)
+
+    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._reset_buffers()
+        self.frames = 0
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.drain)
+        self._unsubscribe = engine.subscribe(self._on_event)
+        self.timer.start()
+
+    @property
+    def backlog(self) -> int:
+        """Fills received from the engine and not yet handed to the window."""
+        with self._lock:
+            return len(self._trades)
+
+    def _reset_buffers(self) -> None:
+        self._trades: list[dict[str, Any]] = []
+        self._ticks: list[tuple[list[str], Any]] = []
+        self._metrics: dict[str, Any] | None = None
+        self._feed: dict[str, Any] | None = None
+        self._engine: list[dict[str, Any]] = []
+        self._strategies_dirty = False
+        self._logs: list[dict[str, Any]] = []
+
+    # --- engine threads: append and return ----------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        kind, data = event.kind, event.data
+        with self._lock:
+            if kind == "ticks":
+                self._ticks.append((data["coins"], data["batch"]))
+            elif kind == "trades":
+                self._trades.extend(data)
+            elif kind == "metrics":
+                self._metrics = data
+            elif kind == "strategy":
+                self._strategies_dirty = True
+            elif kind == "feed":
+                self._feed = data
+            elif kind == "engine":
+                self._engine.append(data)
+            elif kind == "log" and len(self._logs) < MAX_LOG_LINES:
+                self._logs.append(data)
+
+    # --- Qt thread: drain once a frame --------------------------------------------------
+
+    def drain(self) -> None:
+        with self._lock:
+            trades, ticks, metrics = self._trades, self._ticks, self._metrics
+            feed, engine, dirty, logs = (self._feed, self._engine, self._strategies_dirty,
+                                         self._logs)
+            self._reset_buffers()
+            if len(trades) > MAX_TRADES_PER_FRAME:
+                trades, self._trades = (trades[:MAX_TRADES_PER_FRAME],
+                                        trades[MAX_TRADES_PER_FRAME:])
+        self.frames += 1
+        if ticks:
+            self.ticks.emit(_ticks_per_coin(ticks))
+        if trades:
+            self.trades.emit(trades)
+        if dirty:
+            self.strategies.emit()
+        if metrics is not None:
+            self.metrics.emit(metrics)
+        if feed is not None:
+            self.feed.emit(feed)
+        for status in engine:
+            self.engine_status.emit(status)
+        if logs:
+            self.log.emit(logs)
+
+    def close(self) -> None:
+        self.timer.stop()
+        self._unsubscribe()
+
+
+def _ticks_per_coin(items: list[tuple[list[str], Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every buffered batch split by coin: ``{coin: (prices, timestamps)}`` in time order."""
+    parts: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    for coins, batch in items:
+        ids = batch.coin_ids
+        for index, coin in enumerate(coins):
+            where = ids == index if len(coins) > 1 else slice(None)
+            prices, stamps = parts.setdefault(coin, ([], []))
+            prices.append(batch.prices[where])
+            stamps.append(batch.timestamps[where])
+    return {coin: (np.concatenate(p), np.concatenate(s)) for coin, (p, s) in parts.items()}

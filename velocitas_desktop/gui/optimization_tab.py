@@ -1,0 +1,1093 @@
+"""The Optimisation tab: pick a file, a strategy and ranges, rank the results, apply the best live.
+
+Nothing slow runs on the Qt thread: the bar file is read and the job is built (it validates
+and enumerates the grid) in the GUI's background pool, the job runs on its own thread and
+reports progress through a Qt signal, and the backtest of a selected row runs in the pool too.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGraphicsRectItem,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.strategy import Param, StrategySpec
+from velocitas_desktop.engine.engine import Engine
+from velocitas_desktop.gui.background import run_in_background
+from velocitas_desktop.gui.panels import make_table
+from velocitas_desktop.gui.table import (
+    CATEGORY,
+    FLOAT,
+    INT,
+    MONEY,
+    PERCENT,
+    TIME,
+    Column,
+    ColumnTableModel,
+)
+from velocitas_desktop.gui.theme import DARK, ChartColours
+from velocitas_desktop.paths import data_dir, sample_data_dir
+from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
+from velocitas_desktop.research.optimize import (
+    MAX_COMBINATIONS,
+    METRICS,
+    OptimizationJob,
+    OptimizeError,
+    OptimizeSettings,
+    parse_range,
+    plan_windows,
+)
+
+SAMPLE_FILE = "BTCUSD-1h-sample.csv"
+POLL_MS = 100            # how often the tab looks whether the job has ended
+MAX_CELL_LABELS = 225    # heatmap cells labelled with their score (15 x 15)
+DATA_SUFFIXES = (".csv", ".csv.gz")
+METRIC_TITLES = {
+    "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio",
+    "calmar_ratio": "Calmar ratio", "net_pnl": "Net P&L", "total_return": "Total return %",
+    "profit_factor": "Profit factor", "expectancy": "Expectancy", "win_rate": "Win rate %",
+    "max_drawdown": "Max drawdown", "max_drawdown_pct": "Max drawdown %",
+    "final_equity": "Final equity",
+}
+TRADE_COLUMNS = (
+    Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
+    Column("action", "Side", CATEGORY),
+    Column("price", "Price", FLOAT, ",.2f"),
+    Column("quantity", "Qty", FLOAT, ",.4f"),
+    Column("profit_loss", "P&L", MONEY, ",.2f"),
+    Column("position_size", "Position", FLOAT, ",.4f"),
+    Column("fee", "Fee", FLOAT, ",.2f"),
+)
+
+
+class _JobSignals(QObject):
+    """Carries the job's progress from its thread to the Qt thread (queued: two ints only)."""
+
+    progress = Signal(int, int)
+
+
+# --- ranges -------------------------------------------------------------------------------
+
+def declared_range(param: Param) -> str:
+    """The range text a parameter starts with: ``low:high:step`` from its declaration."""
+    if param.type is bool:
+        return "0,1"
+    if param.step is None or param.low is None or param.high is None:
+        return _number_text(param.default)
+    return f"{_number_text(param.low)}:{_number_text(param.high)}:{_number_text(param.step)}"
+
+
+def _number_text(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else f"{number:g}"
+
+
+def range_values(name: str, text: str) -> list[Any]:
+    """The values of one typed range (``lo:hi:step`` or ``v1,v2,...``); OptimizeError if bad."""
+    if not text.strip():
+        raise OptimizeError(f"the range of {name} is empty: type LO:HI:STEP or V1,V2,...")
+    _, values = parse_range(f"{name}={text.strip()}")
+    return values
+
+
+def params_text(params: dict[str, Any], names: list[str]) -> str:
+    return "  ".join(f"{n}={_number_text(params[n])}" for n in names if n in params)
+
+
+def _cell_ticks(values: list[Any], most: int = 12) -> list[tuple[float, str]]:
+    """Axis labels at cell centres, thinned so that at most ``most`` show."""
+    every = max(1, math.ceil(len(values) / most))
+    return [(i + 0.5, _number_text(v)) for i, v in enumerate(values) if i % every == 0]
+
+
+def _placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("mutedLabel")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #787b86; padding: 24px;")
+    return label
+
+
+# --- the heatmap --------------------------------------------------------------------------
+
+def heatmap_grid(results: list[dict[str, Any]], x_name: str, y_name: str,
+                 anchor: dict[str, Any]) -> tuple[list[Any], list[Any], np.ndarray]:
+    """Scores over two parameters, the others held at ``anchor`` (the best row's values).
+
+    Returns the sorted x values, the sorted y values and a (len(x), len(y)) array of scores,
+    NaN where no result has that pair (a constraint such as ``fast < slow`` ruled it out).
+    """
+    others = [n for n in anchor if n not in (x_name, y_name)]
+    rows = [r for r in results
+            if all(r["params"].get(n) == anchor[n] for n in others)]
+    xs = sorted({r["params"][x_name] for r in results})
+    ys = sorted({r["params"][y_name] for r in results})
+    grid = np.full((len(xs), len(ys)), np.nan)
+    x_at = {v: i for i, v in enumerate(xs)}
+    y_at = {v: i for i, v in enumerate(ys)}
+    for row in rows:
+        score = row.get("score")
+        if score is not None:
+            grid[x_at[row["params"][x_name]], y_at[row["params"][y_name]]] = score
+    return xs, ys, grid
+
+
+class Heatmap(QWidget):
+    """The chosen metric over two parameters as coloured, labelled cells with a colour bar."""
+
+    cell_clicked = Signal(object)  # {x_name: value, y_name: value}
+
+    def __init__(self, palette: ChartColours) -> None:
+        super().__init__()
+        self.palette = palette
+        self.xs: list[Any] = []
+        self.ys: list[Any] = []
+        self.names = ("", "")
+        self.grid = np.zeros((0, 0))
+        self.labels: list[pg.TextItem] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._colour_map(False),
+                                          interactive=False, width=14)
+        self.colour_bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        self.marker = QGraphicsRectItem(0, 0, 1, 1)  # outlines the best row's cell
+        self.marker.setZValue(10)
+        self.marker.hide()
+        self.plot.addItem(self.marker)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.placeholder = _placeholder("Run an optimisation over two or more parameters: "
+                                        "the ranking metric shows here over two of them.")
+        layout.addWidget(self.plot)
+        layout.addWidget(self.placeholder)
+        self.plot.hide()
+        self.set_palette(palette)
+
+    def _colour_map(self, lower_is_better: bool) -> pg.ColorMap:
+        stops = [self.palette.down, "#2a2e39", self.palette.up]
+        if lower_is_better:
+            stops.reverse()
+        return pg.ColorMap([0.0, 0.5, 1.0], stops)
+
+    def show_grid(self, x_name: str, y_name: str, xs: list[Any], ys: list[Any],
+                  grid: np.ndarray, lower_is_better: bool, best: tuple[Any, Any]) -> None:
+        self.names, self.xs, self.ys, self.grid = (x_name, y_name), xs, ys, grid
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+        finite = grid[np.isfinite(grid)]
+        if not finite.size:
+            self.clear()
+            return
+        low, high = float(finite.min()), float(finite.max())
+        if high == low:
+            low, high = low - 1.0, high + 1.0
+        self.placeholder.hide()
+        self.plot.show()
+        self.colour_bar.setColorMap(self._colour_map(lower_is_better))
+        self.image.setImage(grid, autoLevels=False)
+        self.colour_bar.setLevels((low, high))
+        self.image.setRect(QRectF(0, 0, len(xs), len(ys)))
+        self.plot.getAxis("bottom").setTicks([_cell_ticks(xs)])
+        self.plot.getAxis("left").setTicks([_cell_ticks(ys)])
+        self.plot.setLabel("bottom", x_name)
+        self.plot.setLabel("left", y_name)
+        self.plot.setXRange(0, len(xs), padding=0.02)
+        self.plot.setYRange(0, len(ys), padding=0.02)
+        if grid.size <= MAX_CELL_LABELS:
+            self._label_cells(grid)
+        self.marker.setRect(QRectF(xs.index(best[0]), ys.index(best[1]), 1, 1))
+        self.marker.show()
+
+    def _label_cells(self, grid: np.ndarray) -> None:
+        for (i, j), value in np.ndenumerate(grid):
+            if not math.isfinite(value):
+                continue
+            label = pg.TextItem(f"{value:.2f}", color="#ffffff", anchor=(0.5, 0.5))
+            label.setPos(i + 0.5, j + 0.5)
+            self.plot.addItem(label)
+            self.labels.append(label)
+
+    def clear(self) -> None:
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+        self.image.clear()
+        self.marker.hide()
+        self.grid = np.zeros((0, 0))
+        self.plot.hide()
+        self.placeholder.show()
+
+    def _clicked(self, event: Any) -> None:
+        if not self.grid.size:
+            return
+        point: QPointF = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
+        i, j = math.floor(point.x()), math.floor(point.y())
+        if 0 <= i < len(self.xs) and 0 <= j < len(self.ys) and math.isfinite(self.grid[i, j]):
+            self.cell_clicked.emit({self.names[0]: self.xs[i], self.names[1]: self.ys[j]})
+
+    def set_palette(self, palette: ChartColours) -> None:
+        self.palette = palette
+        self.plot.setBackground(palette.background)
+        for side in ("left", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(palette.foreground))
+            axis.setTextPen(pg.mkPen(palette.foreground))
+        pen = pg.mkPen(palette.total, width=2)
+        pen.setCosmetic(True)
+        self.marker.setPen(pen)
+
+
+# --- the equity curve ---------------------------------------------------------------------
+
+class EquityChart(QWidget):
+    """The selected row's equity at each bar close, with the in-sample / out-of-sample cut."""
+
+    def __init__(self, palette: ChartColours) -> None:
+        super().__init__()
+        self.palette = palette
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+        self.plot.setMenuEnabled(False)
+        self.plot.showAxis("right")
+        self.plot.hideAxis("left")
+        self.plot.getAxis("right").setWidth(70)
+        self.curve = self.plot.plot()
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.cash_line = pg.InfiniteLine(angle=0, movable=False)
+        self.split_line = pg.InfiniteLine(angle=90, movable=False,
+                                          label="out of sample →",
+                                          labelOpts={"position": 0.95, "anchors": [(0, 0),
+                                                                                  (0, 0)]})
+        self.plot.addItem(self.cash_line)
+        self.plot.addItem(self.split_line)
+        self.split_line.hide()
+        self.title = pg.TextItem(anchor=(0, 0))
+        self.title.setParentItem(self.plot.getPlotItem().vb)
+        self.title.setPos(6, 4)
+        self.placeholder = _placeholder("Select a row of the results: its backtest over the "
+                                        "whole file shows here, equity curve and trades.")
+        layout.addWidget(self.plot)
+        layout.addWidget(self.placeholder)
+        self.plot.hide()
+        self.set_palette(palette)
+
+    def show_result(self, result: BacktestResult, cash: float, split: float | None,
+                    caption: str) -> None:
+        self.placeholder.hide()
+        self.plot.show()
+        self.curve.setData(np.asarray(result.stamps), np.asarray(result.equity))
+        self.cash_line.setPos(cash)
+        if split is None:
+            self.split_line.hide()
+        else:
+            self.split_line.setPos(split)
+            self.split_line.show()
+        self.title.setHtml(f"<span style='color:{self.palette.foreground};font-size:9pt'>"
+                           f"{caption}</span>")
+        self.plot.enableAutoRange()
+
+    def clear(self) -> None:
+        self.curve.clear()
+        self.split_line.hide()
+        self.title.setHtml("")
+        self.plot.hide()
+        self.placeholder.show()
+
+    @property
+    def points(self) -> int:
+        data = self.curve.getData()[1]
+        return 0 if data is None else len(data)
+
+    def set_palette(self, palette: ChartColours) -> None:
+        self.palette = palette
+        self.plot.setBackground(palette.background)
+        self.plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
+        for side in ("right", "bottom"):
+            axis = self.plot.getAxis(side)
+            axis.setPen(pg.mkPen(palette.foreground))
+            axis.setTextPen(pg.mkPen(palette.foreground))
+        self.curve.setPen(pg.mkPen(palette.lines[0], width=2))
+        self.cash_line.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
+        self.split_line.setPen(pg.mkPen(palette.lines[1], style=Qt.PenStyle.DashLine))
+        self.split_line.label.setColor(palette.lines[1])
+
+
+# --- the tab ------------------------------------------------------------------------------
+
+class RangeRow:
+    """One parameter in the ranges form: a "vary" checkbox and its range text."""
+
+    def __init__(self, param: Param) -> None:
+        self.param = param
+        self.vary = QCheckBox(param.name)
+        self.vary.setObjectName(f"vary_{param.name}")
+        self.edit = QLineEdit(declared_range(param))
+        self.edit.setObjectName(f"range_{param.name}")
+        self.edit.setPlaceholderText("lo:hi:step or v1,v2,...")
+        self.default = QLabel(f"default {_number_text(param.default)}")
+        self.default.setObjectName("mutedLabel")
+        tip = param.doc or f"declared {declared_range(param)}"
+        for widget in (self.vary, self.edit):
+            widget.setToolTip(f"{tip}. Unticked: held at its default.")
+        # a parameter without a declared step (the order size) is held unless asked
+        self.vary.setChecked(param.step is not None and param.name != "quantity")
+        self.edit.setEnabled(self.vary.isChecked())
+        self.vary.toggled.connect(self.edit.setEnabled)
+
+
+class OptimizationTab(QWidget):
+    """Grid / random search of a strategy over a bar file, ranked, charted and applied live."""
+
+    def __init__(self, engine: Engine, parent: QWidget | None = None,
+                 data_dirs: list[Path] | None = None,
+                 palette: ChartColours | None = None) -> None:
+        super().__init__(parent)
+        self.engine = engine
+        self.palette = palette or DARK
+        self.data_dirs = list(data_dirs) if data_dirs is not None else [
+            sample_data_dir(), data_dir() / "history"]
+        self.job: OptimizationJob | None = None
+        self.result: dict[str, Any] | None = None
+        self.results: list[dict[str, Any]] = []
+        self.bars: BarSeries | None = None
+        self.bars_path = ""
+        self.run_settings: OptimizeSettings | None = None
+        self.varied: list[str] = []
+        self.range_rows: list[RangeRow] = []
+        self._backtest_request = 0
+        self._preparing = False
+        self._constraints = ""
+        self._closed = False  # after shutdown, late answers from other threads are dropped
+        self.signals = _JobSignals(self)
+        self.signals.progress.connect(self._show_progress, Qt.ConnectionType.QueuedConnection)
+        self.poll = QTimer(self)
+        self.poll.setInterval(POLL_MS)
+        self.poll.timeout.connect(self._check_job)
+        self._build()
+        self.refresh_files()
+        self._strategy_changed(self.strategy_box.currentText())
+        fit_columns(self.results_view)
+        fit_columns(self.trades_view)
+
+    # --- layout ------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self._build_settings())
+        splitter.addWidget(self._build_results())
+        splitter.setStretchFactor(0, 0)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([330, 1200])
+        layout.addWidget(splitter)
+
+    def _build_settings(self) -> QWidget:
+        panel = QWidget()
+        panel.setMinimumWidth(300)
+        panel.setMaximumWidth(420)
+        column = QVBoxLayout(panel)
+        column.setContentsMargins(0, 0, 6, 0)
+
+        data = QGroupBox("Data")
+        data_layout = QHBoxLayout(data)
+        self.file_box = QComboBox()
+        self.file_box.setObjectName("fileBox")
+        self.file_box.setEditable(True)
+        self.file_box.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.file_box.lineEdit().setPlaceholderText("a bar file (CSV)")
+        self.file_box.setToolTip("A known bar file, or type the path of one")
+        self.file_box.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.file_box.setMinimumContentsLength(12)
+        self.browse_button = QPushButton("Browse…")
+        self.browse_button.clicked.connect(self._browse)
+        data_layout.addWidget(self.file_box, 1)
+        data_layout.addWidget(self.browse_button)
+        column.addWidget(data)
+
+        setup = QGroupBox("Search")
+        form = QFormLayout(setup)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.strategy_box = QComboBox()
+        self.strategy_box.setObjectName("strategyBox")
+        self.strategy_box.addItems(self.engine.catalog.names())
+        if "SMA_Crossover" in self.engine.catalog.names():
+            self.strategy_box.setCurrentText("SMA_Crossover")
+        self.strategy_box.currentTextChanged.connect(self._strategy_changed)
+        form.addRow("Strategy", self.strategy_box)
+        self.metric_box = QComboBox()
+        self.metric_box.setObjectName("metricBox")
+        for metric in METRICS:
+            self.metric_box.addItem(METRIC_TITLES.get(metric, metric), metric)
+        form.addRow("Rank by", self.metric_box)
+        self.in_sample = QDoubleSpinBox()
+        self.in_sample.setObjectName("inSample")
+        self.in_sample.setRange(0.1, 1.0)
+        self.in_sample.setSingleStep(0.05)
+        self.in_sample.setValue(0.7)
+        self.in_sample.setToolTip("Share of the bars the ranking uses; the rest scores each "
+                                  "row out of sample (1.0: no out-of-sample score)")
+        form.addRow("In-sample share", self.in_sample)
+        self.random_box = QSpinBox()
+        self.random_box.setObjectName("randomBox")
+        self.random_box.setRange(0, MAX_COMBINATIONS)
+        self.random_box.setSpecialValueText("full grid")
+        self.random_box.setToolTip("Backtest N random combinations instead of the whole grid")
+        self.random_box.valueChanged.connect(self._update_count)
+        form.addRow("Random search N", self.random_box)
+        self.fee_box = QDoubleSpinBox()
+        self.fee_box.setObjectName("feeBox")
+        self.fee_box.setRange(0.0, 5.0)
+        self.fee_box.setDecimals(3)
+        self.fee_box.setSingleStep(0.01)
+        self.fee_box.setValue(0.1)
+        self.fee_box.setSuffix(" %")
+        form.addRow("Fee per fill", self.fee_box)
+        self.workers_box = QSpinBox()
+        self.workers_box.setObjectName("workersBox")
+        self.workers_box.setRange(-1, max(os.cpu_count() or 1, 1) * 4)
+        self.workers_box.setValue(-1)
+        self.workers_box.setSpecialValueText("auto")
+        self.workers_box.setToolTip("Worker processes (auto: one per core; 0: one background "
+                                    "thread, best for small grids)")
+        form.addRow("Workers", self.workers_box)
+        column.addWidget(setup)
+
+        ranges = QGroupBox("Parameter ranges")
+        ranges_layout = QVBoxLayout(ranges)
+        self.ranges_grid = QGridLayout()
+        self.ranges_grid.setHorizontalSpacing(8)
+        self.ranges_grid.setColumnStretch(1, 1)
+        ranges_layout.addLayout(self.ranges_grid)
+        self.count_label = QLabel()
+        self.count_label.setObjectName("countLabel")
+        self.count_label.setWordWrap(True)
+        ranges_layout.addWidget(self.count_label)
+        column.addWidget(ranges)
+
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run optimisation")
+        self.run_button.setObjectName("runButton")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("cancelButton")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.run_button, 1)
+        buttons.addWidget(self.cancel_button)
+        column.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setObjectName("optimizeProgress")
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        column.addWidget(self.progress)
+        self.message = QLabel()
+        self.message.setObjectName("optimizeMessage")
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.message)
+        column.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        scroll.setMinimumWidth(310)
+        scroll.setMaximumWidth(440)
+        return scroll
+
+    def _build_results(self) -> QWidget:
+        self.results_model = ColumnTableModel(self._result_columns([]))
+        self.results_view = make_table(self.results_model)
+        self.results_view.setObjectName("resultsTable")
+        self._connect_selection()
+
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
+        self.summary = QLabel("Ranked results")
+        self.summary.setObjectName("summaryLabel")
+        header.addWidget(self.summary, 1)
+        header.addWidget(QLabel("Coin"))
+        self.coin_box = QComboBox()
+        self.coin_box.setObjectName("coinBox")
+        self.coin_box.setEditable(True)
+        self.coin_box.setMinimumWidth(80)
+        header.addWidget(self.coin_box)
+        self.apply_button = QPushButton("Apply to live")
+        self.apply_button.setObjectName("applyButton")
+        self.apply_button.setToolTip("Register the selected row's strategy and parameters "
+                                     "with the engine")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self.apply_to_live)
+        header.addWidget(self.apply_button)
+        top_layout.addLayout(header)
+        self.apply_message = QLabel()
+        self.apply_message.setObjectName("applyMessage")
+        self.apply_message.setWordWrap(True)
+        self.apply_message.hide()
+        top_layout.addWidget(self.apply_message)
+        top_layout.addWidget(self.results_view)
+
+        heat = QWidget()
+        heat_layout = QVBoxLayout(heat)
+        heat_layout.setContentsMargins(0, 0, 0, 0)
+        axes = QHBoxLayout()
+        axes.addWidget(QLabel("Heatmap  x"))
+        self.x_box = QComboBox()
+        self.x_box.setObjectName("heatX")
+        axes.addWidget(self.x_box)
+        axes.addWidget(QLabel("y"))
+        self.y_box = QComboBox()
+        self.y_box.setObjectName("heatY")
+        axes.addWidget(self.y_box)
+        axes.addStretch(1)
+        heat_layout.addLayout(axes)
+        self.x_box.setEnabled(False)
+        self.y_box.setEnabled(False)
+        self.heat_note = QLabel()
+        self.heat_note.setObjectName("mutedLabel")
+        self.heat_note.setWordWrap(True)
+        heat_layout.addWidget(self.heat_note)
+        self.heatmap = Heatmap(self.palette)
+        self.heatmap.cell_clicked.connect(self._select_cell)
+        heat_layout.addWidget(self.heatmap, 1)
+        self.x_box.currentTextChanged.connect(lambda _: self._draw_heatmap())
+        self.y_box.currentTextChanged.connect(lambda _: self._draw_heatmap())
+
+        detail = QSplitter(Qt.Orientation.Vertical)
+        self.equity = EquityChart(self.palette)
+        self.trades_model = ColumnTableModel(TRADE_COLUMNS)
+        self.trades_view = make_table(self.trades_model)
+        self.trades_view.setObjectName("tradesTable")
+        trades = QWidget()
+        trades_layout = QVBoxLayout(trades)
+        trades_layout.setContentsMargins(0, 0, 0, 0)
+        self.trades_label = QLabel("Trades of the selected row")
+        self.trades_label.setObjectName("mutedLabel")
+        trades_layout.addWidget(self.trades_label)
+        trades_layout.addWidget(self.trades_view)
+        detail.addWidget(self.equity)
+        detail.addWidget(trades)
+        detail.setSizes([260, 200])
+
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(heat)
+        bottom.addWidget(detail)
+        bottom.setSizes([520, 700])
+
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(top)
+        right.addWidget(bottom)
+        right.setSizes([330, 520])
+        return right
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # files downloaded and coins started since the tab was last seen
+        super().showEvent(event)
+        if not self.running:
+            self.refresh_files()
+
+    def _connect_selection(self) -> None:
+        self.results_view.selectionModel().selectionChanged.connect(self._row_selected)
+
+    # --- data files --------------------------------------------------------------------
+
+    def refresh_files(self) -> None:
+        """List the bar files of the known folders (the sample first) in the file combo."""
+        current = self.current_path()
+        self.file_box.clear()
+        seen: set[str] = set()
+        for folder in self.data_dirs:
+            try:
+                names = sorted(p for p in Path(folder).iterdir()
+                               if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES))
+            except OSError:  # a folder not made yet (history before any download)
+                continue
+            for path in names:
+                if str(path) not in seen:
+                    seen.add(str(path))
+                    self.file_box.addItem(path.name, str(path))
+                    self.file_box.setItemData(self.file_box.count() - 1, str(path),
+                                              Qt.ItemDataRole.ToolTipRole)
+        self._select_file(current or str(sample_data_dir() / SAMPLE_FILE))
+        self.refresh_coins()
+
+    def _select_file(self, path: str) -> None:
+        index = self.file_box.findData(path)
+        if index < 0 and path and Path(path).is_file():
+            self.file_box.addItem(Path(path).name, path)
+            index = self.file_box.count() - 1
+        if index >= 0:
+            self.file_box.setCurrentIndex(index)
+
+    def current_path(self) -> str:
+        """The chosen file: a listed one by its name, else the text typed as a path."""
+        if not hasattr(self, "file_box"):
+            return ""
+        text = self.file_box.currentText().strip()
+        index = self.file_box.currentIndex()
+        if index >= 0 and self.file_box.itemText(index) == text:
+            return str(self.file_box.itemData(index))
+        found = self.file_box.findText(text)
+        if found >= 0:
+            return str(self.file_box.itemData(found))
+        return str(Path(text).expanduser()) if text else ""
+
+    def _browse(self) -> None:
+        start = str(Path(self.current_path()).parent) if self.current_path() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a bar file", start,
+                                              "Bar files (*.csv *.csv.gz);;All files (*)")
+        if path:
+            self._select_file(path)
+
+    def refresh_coins(self) -> None:
+        """The engine's coins (running feed and registered strategies), BTC by default."""
+        current = self.coin_box.currentText() or "BTC"
+        coins = list(dict.fromkeys(
+            ["BTC", *self.engine.snapshot()["global"].get("coins", []),
+             *(s["coin"] for s in self.engine.strategies())]))
+        self.coin_box.clear()
+        self.coin_box.addItems(coins)
+        self.coin_box.setCurrentText(current)
+
+    # --- the ranges form ---------------------------------------------------------------
+
+    def _strategy_changed(self, name: str) -> None:
+        while self.ranges_grid.count():
+            item = self.ranges_grid.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.range_rows = []
+        if not name:
+            return
+        cls = self.engine.catalog.get(name)
+        for line, param in enumerate(cls.params.values()):
+            row = RangeRow(param)
+            self.ranges_grid.addWidget(row.vary, line, 0)
+            self.ranges_grid.addWidget(row.edit, line, 1)
+            self.ranges_grid.addWidget(row.default, line, 2)
+            row.edit.textChanged.connect(self._update_count)
+            row.vary.toggled.connect(self._update_count)
+            self.range_rows.append(row)
+        constraints = cls.schema().get("constraints", [])
+        self._constraints = ", ".join(constraints)
+        self._update_count()
+
+    def range_row(self, name: str) -> RangeRow:
+        return next(r for r in self.range_rows if r.param.name == name)
+
+    def read_grid(self) -> dict[str, list[Any]]:
+        """The ticked ranges as a grid; OptimizeError naming the first bad one."""
+        grid = {}
+        for row in self.range_rows:
+            if row.vary.isChecked():
+                grid[row.param.name] = range_values(row.param.name, row.edit.text())
+        if not grid:
+            raise OptimizeError("the grid is empty: tick at least one parameter to vary")
+        return grid
+
+    def _update_count(self, *_: Any) -> None:
+        try:
+            grid = self.read_grid()
+        except OptimizeError as exc:
+            self._set_count(str(exc), error=True)
+            return
+        size = math.prod(len(v) for v in grid.values())
+        sizes = " × ".join(str(len(v)) for v in grid.values())
+        text = f"{sizes} = {size:,} combinations" if len(grid) > 1 else f"{size:,} combinations"
+        if self._constraints:
+            text += f" before the rule {self._constraints}"
+        if size > MAX_COMBINATIONS and not self.random_box.value():
+            self._set_count(f"{text}: over the {MAX_COMBINATIONS:,} limit; widen the steps "
+                            "or use random search", error=True)
+            return
+        self._set_count(text, error=False)
+
+    def _set_count(self, text: str, error: bool) -> None:
+        self.count_label.setText(text)
+        colour = self.palette.down if error else self.palette.foreground
+        self.count_label.setStyleSheet(f"color: {colour};")
+
+    # --- running -----------------------------------------------------------------------
+
+    def settings(self) -> OptimizeSettings:
+        """The search as typed; OptimizeError for a bad range or an empty grid."""
+        workers = self.workers_box.value()
+        return OptimizeSettings(
+            strategy=self.strategy_box.currentText(), grid=self.read_grid(),
+            random=self.random_box.value() or None, metric=self.metric_box.currentData(),
+            fee=self.fee_box.value() / 100.0, workers=None if workers < 0 else workers,
+            in_sample=round(self.in_sample.value(), 4))
+
+    @property
+    def running(self) -> bool:
+        return self._preparing or (self.job is not None and self.job.status == "running")
+
+    def run(self) -> None:
+        """Check the inputs, then read the file and build the job off the Qt thread."""
+        if self.running:
+            return
+        try:
+            settings = self.settings()
+        except OptimizeError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        path = self.current_path()
+        if not path:
+            self.show_message("choose a bar file first (Browse…)", error=True)
+            return
+        self._preparing = True
+        self._set_running(True)
+        self.progress.setRange(0, 0)  # busy until the job knows its size
+        self.progress.setFormat("preparing…")
+        self.show_message(f"Reading {Path(path).name} and checking the grid…", error=False)
+        catalog = self.engine.catalog
+        cached = self.bars if self.bars_path == path else None
+        signals = self.signals
+
+        def progress(done: int, total: int) -> None:  # on the job's thread
+            if not self._closed:
+                signals.progress.emit(done, total)
+
+        def prepare() -> tuple[OptimizationJob, BarSeries]:
+            bars = cached if cached is not None else load_bars(path)
+            return OptimizationJob(settings, bars, catalog=catalog, on_progress=progress), bars
+
+        def ready(made: tuple[OptimizationJob, BarSeries]) -> None:
+            if self._closed:
+                return
+            self._preparing = False
+            job, bars = made
+            self.bars, self.bars_path, self.run_settings = bars, path, settings
+            self.job = job
+            self.progress.setRange(0, job.total)
+            self.progress.setValue(0)
+            self.progress.setFormat("%v / %m combinations")
+            self.show_message(f"Backtesting {job.total:,} combinations over {len(bars):,} "
+                              "bars…", error=False)
+            job.start()
+            self.poll.start()
+
+        run_in_background(prepare, ready, self._prepare_failed)
+
+    def _prepare_failed(self, exc: BaseException) -> None:
+        if self._closed:
+            return
+        self._preparing = False
+        self._set_running(False)
+        self.progress.setRange(0, 100)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        if isinstance(exc, VelocitasError):
+            self.show_message(str(exc), error=True)
+        else:  # never a traceback in the tab; the log keeps the detail
+            self.show_message(f"the optimisation could not start: {exc}", error=True)
+
+    def cancel(self) -> None:
+        if self.job is not None and self.job.status == "running":
+            self.job.cancel()
+            self.cancel_button.setEnabled(False)
+            self.show_message("Cancelling: the backtests in flight finish first…", error=False)
+
+    def _show_progress(self, done: int, total: int) -> None:
+        if self.progress.maximum() != total:
+            self.progress.setRange(0, total)
+        self.progress.setValue(done)
+
+    def _check_job(self) -> None:
+        job = self.job
+        if job is None or not job.wait(0):
+            return
+        self.poll.stop()
+        self._set_running(False)
+        done, total = job.progress
+        self._show_progress(done, total)
+        if job.status == "error":
+            self.show_message(job.error or "the optimisation failed", error=True)
+            return
+        assert job.result is not None
+        self.show_result(job.result)
+        result = job.result
+        verdict = "Cancelled" if result["cancelled"] else "Finished"
+        text = (f"{verdict}: {result['completed']:,} of {result['combinations']:,} "
+                f"combinations in {result['elapsed_s']:.1f} s.")
+        look = result.get("lookahead")
+        if look and not look.get("ok", True):
+            self.show_message(f"{text} Warning: {look['message']}", error=True)
+        else:
+            self.show_message(text, error=False)
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.strategy_box.setEnabled(not running)
+        self.file_box.setEnabled(not running)
+        self.browse_button.setEnabled(not running)
+
+    def show_message(self, text: str, error: bool) -> None:
+        self.message.setText(text)
+        colour = self.palette.down if error else self.palette.foreground
+        self.message.setStyleSheet(f"color: {colour};")
+        self.message.setProperty("error", error)
+
+    # --- results -----------------------------------------------------------------------
+
+    def _result_columns(self, names: list[str]) -> list[Column]:
+        metric = self.run_settings.metric if self.run_settings else "sharpe_ratio"
+        title = METRIC_TITLES.get(metric, metric)
+        return [Column("rank", "#", INT),
+                *(Column(f"p_{n}", n, FLOAT, "g") for n in names),
+                Column("score", title, FLOAT, ",.3f"),
+                Column("oos_score", f"{title} (out)", FLOAT, ",.3f"),
+                Column("trades", "Trades", INT),
+                Column("win_rate", "Win rate", PERCENT),
+                Column("max_dd", "Max DD", PERCENT),
+                Column("net_pnl", "Net P&L", MONEY, ",.2f"),
+                Column("oos_pnl", "Net P&L (out)", MONEY, ",.2f")]
+
+    def show_result(self, result: dict[str, Any]) -> None:
+        """Fill the ranked table and the heatmap axes from a job's result."""
+        self.result = result
+        self.results = result["results"]
+        grid = self.run_settings.grid if self.run_settings else {}
+        self.varied = [n for n in grid if len({r["params"][n] for r in self.results}) > 1] \
+            or list(grid)
+        rows = []
+        for item in self.results:
+            stats, oos = item["stats"], item.get("oos_stats") or {}
+            row = {"rank": item["rank"], "score": item["score"],
+                   "oos_score": item.get("oos_score"), "trades": stats.get("total_trades"),
+                   "win_rate": stats.get("win_rate"), "max_dd": stats.get("max_drawdown_pct"),
+                   "net_pnl": stats.get("net_pnl"), "oos_pnl": oos.get("net_pnl")}
+            row.update({f"p_{n}": item["params"].get(n) for n in self.varied})
+            rows.append(row)
+        self.results_model = ColumnTableModel(self._result_columns(self.varied))
+        self.results_model.set_rows(rows)
+        self.results_view.setModel(self.results_model)
+        self._connect_selection()
+        fit_columns(self.results_view)
+        self.summary.setText(f"Ranked results: {result['strategy']} by "
+                             f"{METRIC_TITLES.get(result['metric'], result['metric'])}, "
+                             f"{len(self.results):,} rows")
+        self.apply_button.setEnabled(False)
+        self.equity.clear()
+        self.trades_model.clear()
+        for box, pick in ((self.x_box, 0), (self.y_box, 1)):
+            box.blockSignals(True)
+            box.clear()
+            box.addItems(self.varied)
+            box.setCurrentIndex(min(pick, len(self.varied) - 1))
+            box.setEnabled(len(self.varied) > 1)
+            box.blockSignals(False)
+        self._draw_heatmap()
+        self.refresh_coins()
+
+    def _draw_heatmap(self) -> None:
+        x_name, y_name = self.x_box.currentText(), self.y_box.currentText()
+        if not self.results or not x_name or not y_name:
+            self.heatmap.clear()
+            self.heat_note.setText("")
+            return
+        if len(self.varied) < 2:
+            self.heatmap.clear()
+            self.heat_note.setText("The heatmap needs two varied parameters.")
+            return
+        if x_name == y_name:
+            self.heatmap.clear()
+            self.heat_note.setText("Choose two different parameters for the axes.")
+            return
+        best = self.results[0]["params"]
+        anchor = {n: best[n] for n in self.varied}
+        xs, ys, grid = heatmap_grid(self.results, x_name, y_name, anchor)
+        metric = self.result["metric"] if self.result else "sharpe_ratio"
+        self.heatmap.show_grid(x_name, y_name, xs, ys, grid, METRICS[metric],
+                               (best[x_name], best[y_name]))
+        held = params_text(best, [n for n in self.varied if n not in (x_name, y_name)])
+        note = f"{METRIC_TITLES.get(metric, metric)} in sample; the best row is outlined"
+        if held:
+            note += f"; other parameters held at the best row's {held}"
+        self.heat_note.setText(note + ". Click a cell to select its row.")
+
+    def _select_cell(self, cell: dict[str, Any]) -> None:
+        best = self.results[0]["params"]
+        wanted = {**{n: best[n] for n in self.varied}, **cell}
+        for position, item in enumerate(self.results):
+            if all(item["params"].get(n) == v for n, v in wanted.items()):
+                self.results_view.selectRow(position)
+                return
+
+    def selected_result(self) -> dict[str, Any] | None:
+        rows = self.results_view.selectionModel().selectedRows()
+        if not rows or not self.results:
+            return None
+        rank = self.results_model.value(rows[0].row(), "rank")
+        return self.results[int(rank) - 1]
+
+    def _row_selected(self, *_: Any) -> None:
+        item = self.selected_result()
+        self.apply_button.setEnabled(item is not None)
+        if item is None or self.bars is None or self.run_settings is None:
+            return
+        self._backtest_request += 1
+        request = self._backtest_request
+        settings, bars, params = self.run_settings, self.bars, dict(item["params"])
+        catalog = self.engine.catalog
+        self.trades_label.setText(f"Backtesting rank {item['rank']}…")
+
+        def work() -> BacktestResult:
+            return backtest(settings.strategy, bars, params, fee=settings.fee,
+                            slippage=settings.slippage, cash=settings.cash, coin=settings.coin,
+                            catalog=catalog)
+
+        run_in_background(work, lambda r: self._show_backtest(request, item, r),
+                          lambda exc: self._backtest_failed(request, exc))
+
+    def _show_backtest(self, request: int, item: dict[str, Any], result: BacktestResult) -> None:
+        if (self._closed or request != self._backtest_request or self.run_settings is None
+                or self.bars is None):
+            return  # a later selection superseded this one
+        split = None
+        if self.run_settings.in_sample < 1.0:
+            windows = plan_windows(len(self.bars), self.run_settings.in_sample)
+            split = float(self.bars.stamps[windows[1].start])
+        stats = result.stats
+        caption = (f"#{item['rank']}  {params_text(item['params'], list(item['params']))}"
+                   f"  ·  return {stats['total_return_pct']:+.2f}%  ·  "
+                   f"max DD {stats['max_drawdown_pct']:.2f}%")
+        self.equity.show_result(result, self.run_settings.cash, split, caption)
+        self.trades_model.set_rows(result.trade_dicts())
+        fit_columns(self.trades_view)
+        self.trades_label.setText(f"Trades of rank {item['rank']}: {len(result.trades):,} "
+                                  "fills over the whole file")
+
+    def _backtest_failed(self, request: int, exc: BaseException) -> None:
+        if not self._closed and request == self._backtest_request:
+            self.trades_label.setText(f"The backtest of this row failed: {exc}")
+
+    # --- apply to live -----------------------------------------------------------------
+
+    def apply_to_live(self) -> None:
+        """Register the selected row's strategy and parameters with the engine."""
+        item = self.selected_result()
+        if item is None or self.result is None:
+            self._show_apply("select a row of the results first", error=True)
+            return
+        name = self.result["strategy"]
+        coin = self.coin_box.currentText().strip().upper() or "BTC"
+        # parameters tuned on hourly bars mean the same only on hourly bars: decide live on
+        # bars of the file's interval when there is such a timeframe
+        timeframe = bar_timeframe(self.bars.interval if self.bars is not None else None)
+        try:
+            spec = StrategySpec(name, coin, dict(item["params"]), timeframe)
+            taken = {s["strategy_id"] for s in self.engine.strategies()}
+            spec = StrategySpec(name, coin, dict(item["params"]), timeframe,
+                                strategy_id=unique_id(spec.id, taken))
+            registered = self.engine.register(spec)
+        except VelocitasError as exc:
+            self._show_apply(f"not applied: {exc}", error=True)
+            return
+        self._show_apply(f"Registered {registered.id} ({registered.timeframe}) with "
+                         f"{params_text(registered.params, list(registered.params))}",
+                         error=False)
+
+    def _show_apply(self, text: str, error: bool) -> None:
+        self.apply_message.setText(text)
+        colour = self.palette.down if error else self.palette.up
+        self.apply_message.setStyleSheet(f"color: {colour};")
+        self.apply_message.show()
+
+    # --- theme and shutdown ------------------------------------------------------------
+
+    def set_palette(self, palette: ChartColours) -> None:
+        self.palette = palette
+        self.heatmap.set_palette(palette)
+        self.equity.set_palette(palette)
+        self._draw_heatmap()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Cancel a running job and wait for it (call when the window closes)."""
+        self._closed = True
+        self.poll.stop()
+        if self.job is not None and self.job.status == "running":
+            self.job.cancel()
+            self.job.wait(timeout)
+
+
+def fit_columns(view: QTableView, sample: int = 50) -> None:
+    """Size each column to its title and its first rows: never measures every row."""
+    model = view.model()
+    metrics = view.fontMetrics()
+    header = view.horizontalHeader().fontMetrics()
+    rows = min(model.rowCount(), sample)
+    for column in range(model.columnCount()):
+        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+        widest = header.horizontalAdvance(title)
+        for row in range(rows):
+            text = model.data(model.index(row, column))
+            widest = max(widest, metrics.horizontalAdvance(str(text or "")))
+        view.setColumnWidth(column, widest + 24)
+
+
+def unique_id(wanted: str, taken: set[str]) -> str:
+    """``wanted`` if free, else ``wanted_2``, ``wanted_3``, … (the first one free)."""
+    if wanted not in taken:
+        return wanted
+    number = 2
+    while f"{wanted}_{number}" in taken:
+        number += 1
+    return f"{wanted}_{number}"
+
+
+__all__: list[str] = ["EquityChart", "Heatmap", "OptimizationTab", "heatmap_grid", "unique_id"]
+
+
+def bar_timeframe(interval: float | None) -> str:
+    """The live timeframe of bars ``interval`` seconds long, or ``tick`` if there is none."""
+    from velocitas_desktop.core.types import TICK, TIMEFRAMES
+
+    for name, seconds in TIMEFRAMES.items():
+        if interval is not None and abs(seconds - interval) < 1e-6:
+            return name
+    return TICK

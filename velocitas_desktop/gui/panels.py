@@ -1,0 +1,432 @@
+"""The window's panels: KPI bar, message banner, strategies, trades blotter and log."""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from velocitas_desktop.gui.background import run_in_background
+from velocitas_desktop.gui.table import (
+    CATEGORY,
+    FLOAT,
+    INT,
+    MONEY,
+    PERCENT,
+    TEXT,
+    TIME,
+    Column,
+    ColumnTableModel,
+)
+
+# --- KPI bar ------------------------------------------------------------------------------
+
+KPIS: tuple[tuple[str, str], ...] = (
+    ("net_pnl", "Net P&L"), ("unrealized_pnl", "Unrealised"), ("win_rate", "Win rate"),
+    ("total_trades", "Trades"), ("max_drawdown", "Max drawdown"), ("sharpe_ratio", "Sharpe"),
+    ("fees", "Fees"), ("active_strategies", "Active strategies"), ("active_coins", "Coins"),
+    ("status", "Engine"),
+)
+
+
+class KpiBar(QFrame):
+    """The seed's global metrics in a row of tiles; P&L coloured by its sign."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("kpiBar")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.setSpacing(0)
+        self.values: dict[str, QLabel] = {}
+        self.up, self.down = "#26a69a", "#ef5350"
+        for key, title in KPIS:
+            tile = QFrame()
+            tile.setObjectName("kpiTile")
+            box = QVBoxLayout(tile)
+            box.setContentsMargins(12, 2, 12, 2)
+            box.setSpacing(0)
+            label = QLabel(title.upper())
+            label.setObjectName("kpiTitle")
+            value = QLabel("—")
+            value.setObjectName("kpiValue")
+            value.setAccessibleName(title)
+            box.addWidget(label)
+            box.addWidget(value)
+            layout.addWidget(tile, 1)
+            self.values[key] = value
+
+    def set_colours(self, up: str, down: str) -> None:
+        self.up, self.down = up, down
+
+    def show_metrics(self, glob: dict[str, Any]) -> None:
+        texts = {
+            "net_pnl": _money(glob.get("net_pnl", 0.0)),
+            "unrealized_pnl": _money(glob.get("unrealized_pnl", 0.0)),
+            "win_rate": f"{glob.get('win_rate', 0.0):.1f}%",
+            "total_trades": f"{glob.get('total_trades', 0):,}",
+            "max_drawdown": f"{glob.get('max_drawdown', 0.0):,.2f}",
+            "sharpe_ratio": f"{glob.get('sharpe_ratio', 0.0):.2f}",
+            "fees": f"{glob.get('fees', 0.0):,.2f}",
+            "active_strategies": f"{glob.get('active_strategies', 0)}",
+            "active_coins": f"{glob.get('active_coins', 0)}",
+            "status": str(glob.get("status", "stopped")).upper(),
+        }
+        for key, text in texts.items():
+            self.values[key].setText(text)
+        for key in ("net_pnl", "unrealized_pnl"):
+            self.values[key].setStyleSheet(self._sign_style(glob.get(key, 0.0)))
+        self.show_status(glob.get("status", "stopped"))
+
+    def show_status(self, status: str) -> None:
+        colour = {"running": self.up, "error": self.down, "starting": "#f0b90b",
+                  "stopping": "#f0b90b"}.get(status, "")
+        self.values["status"].setText(status.upper())
+        self.values["status"].setStyleSheet(f"color: {colour};" if colour else "")
+
+    def _sign_style(self, value: float) -> str:
+        if value > 0:
+            return f"color: {self.up};"
+        if value < 0:
+            return f"color: {self.down};"
+        return ""
+
+
+def _money(value: float) -> str:
+    return f"{value:+,.2f}" if value else "0.00"
+
+
+# --- message banner -----------------------------------------------------------------------
+
+class Banner(QFrame):
+    """A message across the top of the window saying what went wrong and what to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("banner")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        self.label = QLabel()
+        self.label.setObjectName("bannerText")
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.label, 1)
+        self.close_button = QPushButton("Dismiss")
+        self.close_button.clicked.connect(self.hide)
+        layout.addWidget(self.close_button)
+        self.hide()
+
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.setProperty("level", level)
+        self.style().unpolish(self)
+        self.style().polish(self)
+        self.label.setText(text)
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+# --- tables -------------------------------------------------------------------------------
+
+def make_table(model: ColumnTableModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setAlternatingRowColors(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    view.setShowGrid(False)
+    view.verticalHeader().setVisible(False)
+    # fixed row heights and interactive column widths: the view never measures rows
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(22)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setHighlightSections(False)
+    view.setWordWrap(False)
+    return view
+
+
+STRATEGY_COLUMNS = (
+    Column("strategy_id", "Strategy"),
+    Column("coin", "Coin", CATEGORY),
+    Column("status", "Status", CATEGORY),
+    Column("total_trades", "Trades", INT),
+    Column("win_rate", "Win %", PERCENT),
+    Column("net_pnl", "Net P&L", MONEY),
+    Column("unrealized_pnl", "Unrealised", MONEY),
+    Column("current_position", "Position", FLOAT, ",.4g"),
+    Column("max_drawdown", "Max DD", FLOAT),
+    Column("sharpe_ratio", "Sharpe", FLOAT),
+    Column("params", "Parameters", TEXT),
+    Column("error", "Error", TEXT),
+)
+
+TRADE_COLUMNS = (
+    Column("timestamp", "Time (UTC)", TIME),
+    Column("id", "ID", INT, "d"),
+    Column("strategy_id", "Strategy", CATEGORY),
+    Column("coin", "Coin", CATEGORY),
+    Column("action", "Side", CATEGORY, align="center"),
+    Column("price", "Price", FLOAT),
+    Column("quantity", "Qty", FLOAT, ",.6g"),
+    Column("profit_loss", "Realised P&L", MONEY),
+    Column("position_size", "Position", FLOAT, ",.6g"),
+    Column("fee", "Fee", FLOAT, ",.4f"),
+)
+
+
+class StrategiesPanel(QWidget):
+    """The registered strategies with their status, error and P&L, and what to do with them."""
+
+    add_requested = Signal()
+    edit_requested = Signal(str)
+    remove_requested = Signal(str)
+    pause_requested = Signal(str)
+    resume_requested = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()
+        buttons.setContentsMargins(6, 4, 6, 0)
+        self.add_button = QPushButton("Add…")
+        self.edit_button = QPushButton("Edit…")
+        self.pause_button = QPushButton("Pause")
+        self.resume_button = QPushButton("Resume")
+        self.remove_button = QPushButton("Remove")
+        for button in (self.add_button, self.edit_button, self.pause_button, self.resume_button,
+                       self.remove_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout.addLayout(buttons)
+        self.model = ColumnTableModel(STRATEGY_COLUMNS, key="strategy_id")
+        self.table = make_table(self.model)
+        self.table.setObjectName("strategiesTable")
+        for i, width in enumerate((150, 50, 60, 70, 60, 100, 90, 70, 90, 60, 220)):
+            self.table.setColumnWidth(i, width)
+        layout.addWidget(self.table)
+        self.add_button.clicked.connect(self.add_requested)
+        self.edit_button.clicked.connect(lambda: self._with_selected(self.edit_requested))
+        self.remove_button.clicked.connect(lambda: self._with_selected(self.remove_requested))
+        self.pause_button.clicked.connect(lambda: self._with_selected(self.pause_requested))
+        self.resume_button.clicked.connect(lambda: self._with_selected(self.resume_requested))
+        self.table.doubleClicked.connect(lambda _: self._with_selected(self.edit_requested))
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.model.modelReset.connect(self._update_buttons)
+        self._update_buttons()
+
+    def selected_id(self) -> str | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.value(rows[0].row(), "strategy_id") if rows else None
+
+    def select(self, strategy_id: str) -> None:
+        row = self.model.row_of(strategy_id)
+        if row is not None:
+            self.table.selectRow(row)
+
+    def _with_selected(self, signal: Any) -> None:
+        sid = self.selected_id()
+        if sid is not None:
+            signal.emit(sid)
+
+    def _update_buttons(self, *_: Any) -> None:
+        sid = self.selected_id()
+        status = self.model.value(self.model.row_of(sid), "status") if sid else None
+        self.edit_button.setEnabled(sid is not None)
+        self.remove_button.setEnabled(sid is not None)
+        self.pause_button.setEnabled(status == "active")
+        self.resume_button.setEnabled(status in ("paused", "error"))
+
+    def show_strategies(self, strategies: list[dict[str, Any]],
+                        metrics: dict[str, dict[str, Any]]) -> None:
+        rows = []
+        for spec in strategies:
+            sid = spec["strategy_id"]
+            m = metrics.get(sid, {})
+            params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                               for k, v in spec.get("params", {}).items())
+            rows.append({**m, "strategy_id": sid, "coin": spec["coin"],
+                         "status": spec["status"], "error": spec.get("error") or "",
+                         "params": params})
+        selected = self.selected_id()
+        self.model.set_rows(rows)
+        if selected is not None and self.selected_id() is None:
+            self.select(selected)
+        self._update_buttons()
+
+
+FLUSH_MS = 200
+
+
+class BlotterPanel(QWidget):
+    """Every fill of the session, newest first; filter by strategy and coin; export to CSV."""
+
+    export_finished = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(6, 4, 6, 0)
+        bar.addWidget(QLabel("Strategy"))
+        self.strategy_filter = QComboBox()
+        self.strategy_filter.setObjectName("strategyFilter")
+        self.strategy_filter.setMinimumContentsLength(16)
+        bar.addWidget(self.strategy_filter)
+        bar.addWidget(QLabel("Coin"))
+        self.coin_filter = QComboBox()
+        self.coin_filter.setObjectName("coinFilter")
+        self.coin_filter.setMinimumContentsLength(6)
+        bar.addWidget(self.coin_filter)
+        self.count_label = QLabel("0 trades")
+        bar.addWidget(self.count_label)
+        bar.addStretch(1)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(160)
+        self.progress.hide()
+        bar.addWidget(self.progress)
+        self.export_button = QPushButton("Export CSV…")
+        bar.addWidget(self.export_button)
+        layout.addLayout(bar)
+        self.model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
+        self.table = make_table(self.model)
+        self.table.setObjectName("blotterTable")
+        widths = (185, 70, 150, 50, 50, 100, 50, 100, 70)
+        for i, width in enumerate(widths):
+            self.table.setColumnWidth(i, width)
+        layout.addWidget(self.table)
+        for box in (self.strategy_filter, self.coin_filter):
+            box.addItem("All")
+            box.currentTextChanged.connect(self._filter_changed)
+        self.export_button.clicked.connect(self._ask_export)
+        self.default_folder = Path.home()
+        # fills are shown in a few batches a second: each insert repaints the whole view
+        self._pending: list[dict[str, Any]] = []
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        self._flush_timer.start()
+
+    def add_trades(self, trades: list[dict[str, Any]]) -> None:
+        """Queue fills for the next flush (within FLUSH_MS)."""
+        self._pending.extend(trades)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        trades, self._pending = self._pending, []
+        self.model.append_rows(trades)
+        self._refresh_choices()
+        self._count()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def clear(self) -> None:
+        self._pending = []
+        self.model.clear()
+        self._count()
+
+    def _count(self) -> None:
+        shown, total = self.model.rowCount(), self.model.total_rows
+        self.count_label.setText(f"{total:,} trades" if shown == total
+                                 else f"{shown:,} of {total:,} trades")
+
+    def _refresh_choices(self) -> None:
+        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
+            known = self.model.categories(key)
+            if box.count() - 1 != len(known):
+                box.blockSignals(True)
+                current = box.currentText()
+                box.clear()
+                box.addItems(["All", *sorted(known)])
+                box.setCurrentText(current)
+                box.blockSignals(False)
+
+    def _filter_changed(self, _: str) -> None:
+        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
+            text = box.currentText()
+            self.model.set_filter(key, None if text in ("", "All") else text)
+        self._count()
+
+    def _ask_export(self) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path, _ = QFileDialog.getSaveFileName(self, "Export trades",
+                                              str(self.default_folder / f"trades-{stamp}.csv"),
+                                              "CSV files (*.csv)")
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> None:
+        """Write the shown trades to ``path`` on a pool thread, with progress."""
+        self.flush()
+        rows = self.model.export_rows()  # a copy: the table may grow while this runs
+        header = [c.key for c in self.model.columns]
+        total = self.model.rowCount()
+        self.export_button.setEnabled(False)
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(0)
+        self.progress.show()
+
+        def write(progress: Any) -> str:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(header)
+                for i, row in enumerate(rows, 1):
+                    writer.writerow(row)
+                    if i % 20_000 == 0:
+                        progress(i, total)
+            progress(total, total)
+            return path
+
+        run_in_background(write, self._exported, self._export_failed, self._export_progress)
+
+    def _export_progress(self, done: int, total: int) -> None:
+        self.progress.setValue(done)
+
+    def _exported(self, path: str) -> None:
+        self.progress.hide()
+        self.export_button.setEnabled(True)
+        self.export_finished.emit(path)
+
+    def _export_failed(self, exc: BaseException) -> None:
+        self.progress.hide()
+        self.export_button.setEnabled(True)
+        self.export_finished.emit(f"!{exc}")
+
+
+class LogPanel(QPlainTextEdit):
+    """The engine's log lines and the window's own messages, newest at the bottom."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setReadOnly(True)
+        self.setMaximumBlockCount(5_000)
+        self.setObjectName("logPanel")
+
+    def add(self, level: str, message: str, when: float | None = None) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(when or time.time()))
+        self.appendPlainText(f"{stamp}  {level.upper():<7} {message}")

@@ -1,0 +1,106 @@
+"""The window's settings (costs, workers, folders, theme, embedded server), kept in config_dir()."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings
+
+from velocitas_desktop.paths import config_dir, data_dir, ensure
+
+log = logging.getLogger(__name__)
+
+SETTINGS_FILE = "settings.json"
+LAYOUT_FILE = "window.ini"
+THEMES = ("dark", "light")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What a trader sets once and keeps between runs."""
+
+    fee: float = 0.001
+    slippage: float = 0.0
+    workers: int = 0
+    data_folder: str = ""
+    strategy_folders: tuple[str, ...] = field(default_factory=tuple)
+    theme: str = "dark"
+    server_enabled: bool = False
+    server_host: str = "127.0.0.1"
+    server_port: int = 8000
+    server_token: str = ""
+    binance_rest_url: str = "https://api.binance.com"
+    binance_ws_url: str = "wss://stream.binance.com:9443"
+
+    def problems(self) -> list[str]:
+        """Sentences saying what is wrong, empty when the settings can be used."""
+        found = []
+        if not 0 <= self.fee < 1:
+            found.append("the fee is a fraction from 0 to 1 (0.001 = 0.1%)")
+        if not 0 <= self.slippage < 1:
+            found.append("the slippage is a fraction from 0 to 1 (0.0005 = 0.05%)")
+        if not 0 <= self.workers <= 64:
+            found.append("workers must be between 0 and 64")
+        if self.theme not in THEMES:
+            found.append(f"the theme is one of {', '.join(THEMES)}")
+        if not 1 <= self.server_port <= 65535:
+            found.append("the server port must be between 1 and 65535")
+        if self.server_enabled and self.server_host not in ("127.0.0.1", "localhost") \
+                and not self.server_token:
+            found.append(f"a server bound to {self.server_host} needs an access token; "
+                         "generate one or bind 127.0.0.1")
+        for name, url, schemes in (("Binance REST", self.binance_rest_url, ("http://", "https://")),
+                                   ("Binance WebSocket", self.binance_ws_url, ("ws://", "wss://"))):
+            if not url.startswith(schemes):
+                found.append(f"the {name} address starts with {' or '.join(schemes)}")
+        for folder in self.strategy_folders:
+            if not Path(folder).expanduser().is_dir():
+                found.append(f"strategy folder {folder} does not exist")
+        return found
+
+    @property
+    def csv_folder(self) -> Path:
+        return Path(self.data_folder).expanduser() if self.data_folder else data_dir()
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def load_settings() -> Settings:
+    """The saved settings, or the defaults when there are none or the file is unreadable."""
+    path = settings_path()
+    if not path.exists():
+        return Settings()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(Settings)}
+        values: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
+        if "strategy_folders" in values:
+            values["strategy_folders"] = tuple(values["strategy_folders"])
+        return replace(Settings(), **values)
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("settings file %s is unreadable (%s); using the defaults", path, exc)
+        return Settings()
+
+
+def save_settings(settings: Settings) -> None:
+    ensure(config_dir())
+    data = asdict(settings)
+    data["strategy_folders"] = list(settings.strategy_folders)
+    settings_path().write_text(json.dumps(data, indent=2), encoding="utf-8")
+
+
+def layout_store() -> QSettings:
+    """Where the dock layout and window geometry live (never the current directory)."""
+    ensure(config_dir())
+    return QSettings(str(config_dir() / LAYOUT_FILE), QSettings.Format.IniFormat)

@@ -1,0 +1,384 @@
+"""One generic, column-declared table model for every table in the window.
+
+A table is a list of :class:`Column` declarations (key, title, kind, format, alignment), as in
+vnpy's monitors. Values are stored column by column: numbers in growable numpy arrays, short
+repeated text (strategy ids, coins, sides) as integer codes into a small list. A million trades
+cost tens of megabytes and the view only ever asks for the rows on screen (``rowCount`` /
+``data``), so scrolling stays smooth whatever the size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor
+
+# Column kinds: how a value is stored and shown.
+TEXT = "text"          # any text, kept in a Python list
+CATEGORY = "category"  # short text repeated across rows, kept as int32 codes
+INT = "int"
+FLOAT = "float"
+MONEY = "money"        # a float coloured by its sign
+TIME = "time"          # epoch seconds shown as UTC time
+PERCENT = "percent"
+
+_NUMERIC = (INT, FLOAT, MONEY, TIME, PERCENT)
+_INITIAL_CAPACITY = 1024
+
+Index = QModelIndex | QPersistentModelIndex
+_DISPLAY = Qt.ItemDataRole.DisplayRole.value
+_ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
+_FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
+_USER = Qt.ItemDataRole.UserRole.value
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One declared column: where its value comes from and how it is shown."""
+
+    key: str
+    title: str
+    kind: str = TEXT
+    fmt: str = ""                 # format spec for numbers, e.g. ",.2f"
+    align: str = ""               # "left" | "right" | "center"; numbers default right
+
+    @property
+    def alignment(self) -> Qt.AlignmentFlag:
+        side = self.align or ("right" if self.kind in _NUMERIC else "left")
+        horizontal = {"left": Qt.AlignmentFlag.AlignLeft, "right": Qt.AlignmentFlag.AlignRight,
+                      "center": Qt.AlignmentFlag.AlignHCenter}[side]
+        return horizontal | Qt.AlignmentFlag.AlignVCenter
+
+
+class _Store:
+    """One column's values for every row, in append order."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.codes: dict[str, int] = {}
+        self.labels: list[str] = []
+        self.texts: list[Any] = []
+        # whole numbers sit in float64 too, so a missing one can be NaN (exact up to 2**53)
+        dtype = np.int32 if kind == CATEGORY else np.float64
+        self.array = np.zeros(_INITIAL_CAPACITY if kind != TEXT else 0, dtype=dtype)
+
+    def reserve(self, size: int) -> None:
+        if self.kind == TEXT or size <= self.array.shape[0]:
+            return
+        grown = np.zeros(max(size, self.array.shape[0] * 2), dtype=self.array.dtype)
+        grown[: self.array.shape[0]] = self.array
+        self.array = grown
+
+    def code(self, label: Any) -> int:
+        text = "" if label is None else str(label)
+        code = self.codes.get(text)
+        if code is None:
+            code = self.codes[text] = len(self.labels)
+            self.labels.append(text)
+        return code
+
+    def write(self, start: int, values: Sequence[Any]) -> None:
+        end = start + len(values)
+        if self.kind == TEXT:
+            del self.texts[start:]
+            self.texts.extend(values)
+            return
+        self.reserve(end)
+        if self.kind == CATEGORY:
+            codes = self.codes
+            if not all(v in codes for v in set(values)):
+                for v in values:
+                    self.code(v)
+            try:
+                self.array[start:end] = [codes[v] for v in values]
+            except KeyError:  # a non-text label (None, a number): code it by its text
+                self.array[start:end] = [self.code(v) for v in values]
+            return
+        try:
+            self.array[start:end] = values  # numpy converts a list of numbers in C
+        except (TypeError, ValueError):  # None or text among them
+            self.array[start:end] = [_number(v) for v in values]
+
+    def get(self, row: int) -> Any:
+        if self.kind == TEXT:
+            return self.texts[row]
+        if self.kind == CATEGORY:
+            return self.labels[int(self.array[row])]
+        value = float(self.array[row])
+        return int(value) if self.kind == INT and value == value else value
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+class ColumnTableModel(QAbstractTableModel):
+    """A virtual table over column-stored rows; optional newest-first order and filters.
+
+    ``append_rows`` adds rows (dicts by column key); ``set_rows`` replaces them all (small
+    live tables such as the strategies); ``set_filter`` keeps only rows whose category column
+    equals a value. Only ``rowCount`` and ``data`` touch rows, one cell at a time.
+    """
+
+    def __init__(self, columns: Sequence[Column], newest_first: bool = False,
+                 key: str | None = None, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.columns = list(columns)
+        self.newest_first = newest_first
+        self.key = key  # a column whose value identifies a row (for set_rows / row_of)
+        self._stores = {c.key: _Store(c.kind) for c in self.columns}
+        self._size = 0
+        self._filters: dict[str, str] = {}
+        self._view: np.ndarray | None = None  # stored row numbers shown, when filtered
+        self.colours = {"up": QColor("#26a69a"), "down": QColor("#ef5350")}
+
+    # --- Qt model interface --------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        if parent.isValid():
+            return 0
+        return self._size if self._view is None else int(self._view.shape[0])
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.columns):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return self.columns[section].title
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return self.columns[section].alignment
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        column = self.columns[index.column()]
+        value = self._stores[column.key].get(self.stored_row(index.row()))
+        return self._role_value(column, value, role)
+
+    def multiData(self, index: Index, span: Any) -> None:
+        """Every role a view asks for a cell, in one call: a view painting a screenful of
+        cells calls Python once per cell instead of once per cell and role, and each call
+        must take the interpreter lock from the engine's threads."""
+        if not index.isValid():
+            for role_data in span:
+                role_data.clearData()
+            return
+        column = self.columns[index.column()]
+        value = self._stores[column.key].get(self.stored_row(index.row()))
+        for role_data in span:
+            answer = self._role_value(column, value, role_data.role())
+            if answer is None:
+                role_data.clearData()
+            else:
+                role_data.setData(answer)
+
+    def _role_value(self, column: Column, value: Any, role: int) -> Any:
+        if role == _DISPLAY:
+            return format_value(column, value)
+        if role == _ALIGN:
+            return column.alignment
+        if role == _FOREGROUND:
+            return self._colour(column, value)
+        if role == _USER:
+            return value
+        return None
+
+    def _colour(self, column: Column, value: Any) -> QColor | None:
+        if column.kind == MONEY:
+            if value > 0:
+                return self.colours["up"]
+            if value < 0:
+                return self.colours["down"]
+        elif column.kind == CATEGORY and column.key in ("action", "side"):
+            return self.colours["up"] if value == "BUY" else self.colours["down"]
+        elif column.key == "status":
+            if value == "error":
+                return self.colours["down"]
+            if value == "active":
+                return self.colours["up"]
+        return None
+
+    # --- rows ----------------------------------------------------------------------------
+
+    def stored_row(self, row: int) -> int:
+        """The storage position of the ``row`` shown."""
+        count = self.rowCount()
+        shown = count - 1 - row if self.newest_first else row
+        return shown if self._view is None else int(self._view[shown])
+
+    def value(self, row: int, key: str) -> Any:
+        """The raw value shown at ``row`` in column ``key``."""
+        return self._stores[key].get(self.stored_row(row))
+
+    def row_dict(self, row: int) -> dict[str, Any]:
+        stored = self.stored_row(row)
+        return {c.key: self._stores[c.key].get(stored) for c in self.columns}
+
+    @property
+    def total_rows(self) -> int:
+        """Rows stored, whatever the filter shows."""
+        return self._size
+
+    def append_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Add rows at the end of the store (at the top when newest first)."""
+        if not rows:
+            return
+        start = self._size
+        keys = [c.key for c in self.columns]
+        columns: list[Any]
+        try:  # one pass in C over every row, then one tuple per column
+            if len(keys) < 2:
+                raise KeyError(keys)
+            columns = list(zip(*map(itemgetter(*keys), rows), strict=True))
+        except KeyError:  # some rows lack a column: take them one value at a time
+            columns = [[r.get(key) for r in rows] for key in keys]
+        for key, values in zip(keys, columns, strict=True):
+            self._stores[key].write(start, values)
+        new = np.arange(start, start + len(rows))
+        if self._view is not None:
+            new = new[self._matches(new)]
+        if new.size == 0:
+            self._size += len(rows)
+            return
+        shown = self.rowCount()
+        first, last = (0, new.size - 1) if self.newest_first else (shown, shown + new.size - 1)
+        self.beginInsertRows(QModelIndex(), first, last)
+        self._size += len(rows)
+        if self._view is not None:
+            self._view = np.concatenate([self._view, new])
+        self.endInsertRows()
+
+    def set_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Replace every row; keeps the selection when the row keys stay the same."""
+        same_keys = (self.key is not None and self._view is None and len(rows) == self._size
+                     and all(self._stores[self.key].get(i) == r.get(self.key)
+                             for i, r in enumerate(rows)))
+        if same_keys:
+            for column in self.columns:
+                self._stores[column.key].write(0, [r.get(column.key) for r in rows])
+            if rows:
+                self.dataChanged.emit(self.index(0, 0),
+                                      self.index(len(rows) - 1, len(self.columns) - 1))
+            return
+        self.beginResetModel()
+        self._stores = {c.key: _Store(c.kind) for c in self.columns}
+        self._size = 0
+        for column in self.columns:
+            self._stores[column.key].write(0, [r.get(column.key) for r in rows])
+        self._size = len(rows)
+        self._view = self._filtered_view() if self._filters else None
+        self.endResetModel()
+
+    def clear(self) -> None:
+        self.set_rows([])
+
+    def row_of(self, key_value: Any) -> int | None:
+        """The shown row whose key column equals ``key_value``."""
+        if self.key is None:
+            return None
+        for row in range(self.rowCount()):
+            if self.value(row, self.key) == key_value:
+                return row
+        return None
+
+    # --- filters -------------------------------------------------------------------------
+
+    def set_filter(self, key: str, value: str | None) -> None:
+        """Show only rows whose ``key`` column equals ``value`` (None or "" shows all)."""
+        if value:
+            self._filters[key] = value
+        else:
+            self._filters.pop(key, None)
+        self.beginResetModel()
+        self._view = self._filtered_view() if self._filters else None
+        self.endResetModel()
+
+    def categories(self, key: str) -> list[str]:
+        """Every distinct value seen in a category column, in first-seen order."""
+        return list(self._stores[key].labels)
+
+    def _filtered_view(self) -> np.ndarray:
+        return np.flatnonzero(self._matches(np.arange(self._size)))
+
+    def _matches(self, rows: np.ndarray) -> np.ndarray:
+        keep = np.ones(rows.shape[0], dtype=bool)
+        for key, wanted in self._filters.items():
+            store = self._stores[key]
+            if store.kind == CATEGORY:
+                code = store.codes.get(wanted, -1)
+                keep &= store.array[rows] == code
+            else:
+                keep &= np.array([str(store.get(int(r))) == wanted for r in rows], dtype=bool)
+        return keep
+
+    # --- export --------------------------------------------------------------------------
+
+    def export_rows(self) -> Iterator[list[Any]]:
+        """Every shown row, oldest first, as raw values in column order (for CSV files).
+
+        The values are copied when this is called, so the rows may be read on another
+        thread while the table goes on growing."""
+        size = self._size
+        rows = np.arange(size) if self._view is None else self._view.copy()
+        columns = []
+        for column in self.columns:
+            store = self._stores[column.key]
+            if store.kind == TEXT:
+                columns.append((TEXT, list(store.texts[:size]), None))
+            elif store.kind == CATEGORY:
+                columns.append((CATEGORY, store.array[:size].copy(), list(store.labels)))
+            else:
+                columns.append((store.kind, store.array[:size].copy(), None))
+        return _iter_rows(rows, columns)
+
+
+def _iter_rows(rows: np.ndarray, columns: list[tuple[str, Any, Any]]) -> Iterator[list[Any]]:
+    for start in range(0, rows.shape[0], 10_000):
+        chunk = rows[start:start + 10_000]
+        values = []
+        for kind, data, labels in columns:
+            if kind == TEXT:
+                values.append([data[i] for i in chunk.tolist()])
+            elif kind == CATEGORY:
+                values.append([labels[c] for c in data[chunk].tolist()])
+            elif kind == INT:  # kept as floats; written as whole numbers
+                values.append([int(v) if v == v else "" for v in data[chunk].tolist()])
+            else:
+                values.append(data[chunk].tolist())
+        yield from (list(row) for row in zip(*values, strict=True))
+
+
+def format_value(column: Column, value: Any) -> str:
+    """The text a cell shows for ``value``."""
+    if value is None:
+        return ""
+    kind = column.kind
+    if kind in (TEXT, CATEGORY):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    if kind == TIME:
+        stamp = datetime.fromtimestamp(value, UTC)
+        if column.fmt:
+            return stamp.strftime(column.fmt)
+        return stamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if kind == PERCENT:
+        return f"{value:{column.fmt or '.1f'}}%"
+    if kind == INT:
+        return f"{int(value):{column.fmt or ','}}"
+    return f"{value:{column.fmt or ',.2f'}}"

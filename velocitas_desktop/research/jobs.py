@@ -1,0 +1,177 @@
+"""Optimisation jobs run in the background for the API and the window: submit, poll, cancel.
+
+Bar files are named, not given as paths: a job reads a file from the data folders (the
+user's history folder, uploads, and the bundled samples), so a remote caller can never make
+the server read an arbitrary file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.research.backtest import BarSeries, load_bars
+from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(csv|csv\.gz|zip)$")
+
+
+class JobNotFound(VelocitasError, KeyError):
+    """No optimisation job (or data file) by that name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class JobStateError(VelocitasError):
+    """The job cannot do that now (results before it ends, too many running...)."""
+
+
+@dataclass(slots=True)
+class JobRecord:
+    id: str
+    job: OptimizationJob
+    source: str
+    created: float = field(default_factory=time.time)
+
+    def describe(self) -> dict[str, Any]:
+        done, total = self.job.progress
+        settings = self.job.settings
+        return {
+            "job_id": self.id,
+            "status": self.job.status,
+            "done": done,
+            "total": total,
+            "progress": done / total if total else 1.0,
+            "strategy": getattr(settings.strategy, "name", settings.strategy),
+            "metric": settings.metric,
+            "data": self.source,
+            "created": self.created,
+            "error": self.job.error,
+        }
+
+
+class OptimizationService:
+    """The jobs of one app (server or window), newest kept, a few running at once."""
+
+    def __init__(self, data_dirs: Iterable[Path], catalog: Any = None, max_jobs: int = 20,
+                 max_running: int = 2, upload_dir: Path | None = None) -> None:
+        self.data_dirs = [Path(d) for d in data_dirs]
+        self.upload_dir = upload_dir
+        self.catalog = catalog
+        self.max_jobs = max_jobs
+        self.max_running = max_running
+        self._jobs: OrderedDict[str, JobRecord] = OrderedDict()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+
+    # --- data files ----------------------------------------------------------------------
+
+    def data_files(self) -> list[dict[str, Any]]:
+        """The bar files a job may name: ``{"name", "size", "folder"}``, first folder wins."""
+        seen: dict[str, dict[str, Any]] = {}
+        for folder in self._folders():
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and _NAME.match(path.name) and path.name not in seen:
+                    seen[path.name] = {"name": path.name, "size": path.stat().st_size,
+                                       "folder": str(folder)}
+        return list(seen.values())
+
+    def resolve(self, name: str) -> Path:
+        """The path of the data file called ``name`` (a bare file name, no folders)."""
+        if not _NAME.match(name):
+            raise JobNotFound(f"{name!r} is not a data file name: give the bare name of a "
+                              ".csv file listed by the data files endpoint")
+        for folder in self._folders():
+            path = folder / name
+            if path.is_file():
+                return path
+        raise JobNotFound(f"no data file called {name!r}; available: "
+                          + (", ".join(f["name"] for f in self.data_files()) or "none"))
+
+    def save_upload(self, filename: str, content: bytes) -> str:
+        """Keep an uploaded bar file in the uploads folder; its stored name."""
+        if self.upload_dir is None:
+            raise JobStateError("uploads are not enabled here")
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(filename or "upload.csv").name)[:80]
+        if not stem.lower().endswith(".csv"):
+            stem += ".csv"
+        name = f"upload-{int(time.time() * 1000)}-{stem}"
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        (self.upload_dir / name).write_bytes(content)
+        return name
+
+    def _folders(self) -> list[Path]:
+        folders = list(self.data_dirs)
+        if self.upload_dir is not None:
+            folders.append(self.upload_dir)
+        return folders
+
+    # --- jobs ----------------------------------------------------------------------------
+
+    def submit(self, settings: OptimizeSettings, data_name: str) -> JobRecord:
+        """Check everything (file, strategy, grid) and start the job in the background."""
+        bars: BarSeries = load_bars(self.resolve(data_name))
+        job = OptimizationJob(settings, bars, self.catalog)  # validates before any work
+        with self._lock:
+            running = sum(1 for r in self._jobs.values() if r.job.status == "running")
+            if running >= self.max_running:
+                raise JobStateError(f"{running} optimisations are running already; wait for "
+                                    "one to finish or cancel one")
+            record = JobRecord(f"opt-{next(self._ids)}", job, data_name)
+            self._jobs[record.id] = record
+            self._forget_old()
+        job.start()
+        return record
+
+    def _forget_old(self) -> None:
+        while len(self._jobs) > self.max_jobs:
+            oldest = next((k for k, r in self._jobs.items() if r.job.status != "running"), None)
+            if oldest is None:
+                return
+            del self._jobs[oldest]
+
+    def get(self, job_id: str) -> JobRecord:
+        with self._lock:
+            record = self._jobs.get(job_id)
+        if record is None:
+            raise JobNotFound(f"no optimisation job {job_id!r}")
+        return record
+
+    def jobs(self) -> list[JobRecord]:
+        with self._lock:
+            return list(reversed(self._jobs.values()))
+
+    def cancel(self, job_id: str) -> JobRecord:
+        record = self.get(job_id)
+        record.job.cancel()
+        return record
+
+    def results(self, job_id: str, limit: int | None = None) -> dict[str, Any]:
+        """The ranked results of a job that has ended (cancelled: the rows it finished)."""
+        record = self.get(job_id)
+        job = record.job
+        if job.status in ("ready", "running"):
+            done, total = job.progress
+            raise JobStateError(f"job {job_id} is still running ({done} of {total} done); "
+                                "poll its status and ask again when it has finished")
+        if job.status == "error" or job.result is None:
+            raise JobStateError(f"job {job_id} failed: {job.error or 'no result'}")
+        result = dict(job.result)
+        if limit is not None:
+            result["results"] = result["results"][:limit]
+        return result
+
+    def shutdown(self) -> None:
+        for record in self.jobs():
+            record.job.cancel()

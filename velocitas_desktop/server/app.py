@@ -1,0 +1,153 @@
+"""The FastAPI application: one engine served over REST and WebSockets (see docs/api.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.security import HTTPBearer
+from starlette.middleware.cors import CORSMiddleware
+
+from velocitas_desktop import __version__
+from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
+from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError, NotFoundError
+from velocitas_desktop.feeds.base import FeedError
+from velocitas_desktop.research.jobs import OptimizationService
+from velocitas_desktop.server import routes, sockets
+from velocitas_desktop.server.hub import Hub, dumps
+from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
+from velocitas_desktop.server.optimization import install as install_optimization
+from velocitas_desktop.server.schemas import ErrorOut
+from velocitas_desktop.server.security import Guard
+from velocitas_desktop.store.journal import JournalError
+
+log = logging.getLogger(__name__)
+
+# status code of each error the engine raises for a caller's mistake
+ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ParameterError, 422),        # bad parameter value, bad coin symbol
+    (UnknownStrategyError, 404),  # no such strategy in the catalogue
+    (NotFoundError, 404),         # no registered strategy with that id
+    (EngineError, 409),           # already running, not running, duplicate id
+    (FeedError, 422),             # unreadable CSV, unreachable exchange
+    (JournalError, 503),          # the journal file cannot be written
+    (VelocitasError, 400),
+)
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": text} for status, text in (
+        (400, "Bad request"), (401, "Missing or wrong access token"),
+        (404, "No such strategy"), (409, "Not possible in the engine's current state"),
+        (413, "Request body too large"), (422, "Invalid input (the message says what)"),
+        (503, "The journal cannot be written"))}
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON where NaN and infinities (which JSON lacks) become null instead of a 500."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode()
+
+
+def create_app(engine: Engine, token: str | None = None, cors_origins: Sequence[str] = (),
+               max_body: int = 1_000_000, *, engine_defaults: EngineConfig | None = None,
+               max_workers: int | None = None,
+               optimization: OptimizationService | None = None) -> FastAPI:
+    """The app serving ``engine``. With ``token``, every call but /api/health and the API
+    reference must present it. ``engine_defaults`` fills what a start request leaves out
+    (exchange URLs, fee...); ``max_workers`` caps the worker processes a request may ask."""
+    hub = Hub(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        hub.attach(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            hub.detach()
+
+    dependencies = [Depends(HTTPBearer(auto_error=False))] if token else []
+    app = FastAPI(title="Velocitas", version=__version__, lifespan=lifespan,
+                  description="The Velocitas trading engine over REST and WebSockets. "
+                              "WebSockets: /ws/trades, /ws/metrics (see docs/api.md).",
+                  default_response_class=SafeJSONResponse, responses=ERROR_RESPONSES,
+                  dependencies=dependencies)
+    app.state.engine = engine
+    app.state.hub = hub
+    app.state.engine_defaults = engine_defaults or EngineConfig()
+    app.state.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
+    app.include_router(routes.router)
+    app.include_router(sockets.router)
+    _add_error_handlers(app)
+    # the optimisation mode: jobs on bar files from the user's data folders
+    opt_service = optimization or default_optimization_service(engine)
+    install_optimization(app, opt_service)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    app.add_middleware(Guard, token=token, max_body=max_body,
+                       upload_limits={UPLOAD_PATH: MAX_UPLOAD})
+    if cors_origins:
+        # outermost, so preflight requests (which carry no token) are answered here
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    return app
+
+
+def default_optimization_service(engine: Engine) -> OptimizationService:
+    """Jobs may name files in the user's history folder, uploads, and the bundled samples."""
+    from velocitas_desktop import paths
+
+    return OptimizationService([paths.data_dir() / "history", paths.sample_data_dir()],
+                               catalog=engine.catalog,
+                               upload_dir=paths.data_dir() / "uploads")
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    for exc_class, status in ERROR_STATUS:
+        app.add_exception_handler(exc_class, _reply_with(status))
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+def _reply_with(status: int) -> Any:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        return SafeJSONResponse({"detail": str(exc) or type(exc).__name__}, status_code=status)
+
+    return handler
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return SafeJSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """Pydantic's error list as one line a person can act on."""
+    parts = []
+    for error in errors:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
+        if error.get("type") in ("model_attributes_type", "dict_type") and where == "request":
+            parts.append("the body must be a JSON object (send Content-Type: application/json)")
+        elif error.get("type") == "json_invalid":
+            parts.append("the body is not valid JSON: " + str(error.get("ctx", {}).get(
+                "error", error.get("msg", ""))))
+        else:
+            parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path,
+                  exc_info=exc)
+    return SafeJSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"},
+                            status_code=500)
