@@ -540,12 +540,16 @@ class Engine:
             self.status, self.status_message = ERROR, f"{type(exc).__name__}: {exc}"
             self._log("error", f"the engine stopped: {self.status_message}")
         finally:
+            stopping = self._stop.is_set()  # stop() was called (not the end of the data)
+            self._stop.set()  # the session is over: release the producer and the feed
             self._stop_workers()
             self._put_outbox(None)
             if self._writer is not None:
                 # the last trades reach the journal and subscribers; stop() waits 2 s at most
                 # and close() waits for the rest before it closes the journal
-                self._writer.join(1.0 if self._stop.is_set() else None)
+                self._writer.join(1.0 if stopping else None)
+            if self._producer is not None:
+                self._producer.join(1.0)
             self._run_seconds = time.perf_counter() - self._started_at
             if self._run_seconds > 0:
                 self.ticks_per_second = self.ticks_processed / self._run_seconds
