@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Debian packages the window and the browser tests need beside PyPI: Qt's runtime libraries
-# (even offscreen), Xvfb, and Chromium for headless browser tests. Installs only what is
-# missing, and only where apt-get can run as root; elsewhere it says what to install.
+# Debian packages the window needs beside PyPI: Qt's runtime libraries (even offscreen) and a
+# font. Installs only what is missing, and only where apt-get can run as root; elsewhere it
+# says what to install.
 set -euo pipefail
 packages=(libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
           libglib2.0-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0
-          libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 fonts-dejavu-core
-          xvfb chromium)
+          libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0 fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
