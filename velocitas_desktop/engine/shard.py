@@ -123,7 +123,7 @@ class Shard:
 
 # Below this many prices a batch goes through update() one price at a time: numpy's fixed
 # cost per call makes run() slower on tiny batches (both give the same signals, tested).
-SMALL_BATCH = 48
+SMALL_BATCH = 96
 
 
 def _run_ticks(runner: Runner, prices: np.ndarray, stamps: np.ndarray,
