@@ -153,6 +153,7 @@ def main() -> int:
     chunk = 50_000
     for start in range(0, args.rows, chunk):
         blotter.add_trades(synthetic_trades(start, min(chunk, args.rows - start)))
+        blotter.flush()  # all of them now, as a restored session is shown
         app.processEvents()
     fill_seconds = time.perf_counter() - began
     table = blotter.table

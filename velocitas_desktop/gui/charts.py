@@ -1,6 +1,6 @@
 """The price chart (candles, volume, fills, crosshair) and the P&L chart, in pyqtgraph.
 
-Candles are one custom GraphicsObject: finished bars are recorded once into QPictures of
+Candles are one custom GraphicsObject: finished bars in view are recorded once into QPictures of
 ``CHUNK`` bars (only the newest chunk is re-recorded when a bar closes) and the forming bar
 is painted directly, so a redraw costs the same with ten bars or three thousand.
 """
@@ -64,26 +64,49 @@ class CandleItem(pg.GraphicsObject):
         self.refresh()
 
     def refresh(self) -> None:
-        """Re-record what changed since the last frame and schedule a repaint."""
+        """Forget what changed since the last frame and schedule a repaint. Nothing is
+        recorded here: ``paint`` records only the chunks in view, so a frame costs the same
+        however many bars the ticks of one frame closed."""
         s = self.series
-        n = len(s)
-        finished_end = s.dropped + n - 1  # absolute index of the forming bar
         for key in [k for k in self._chunks if (k + 1) * CHUNK <= s.dropped]:
             del self._chunks[key], self._chunk_versions[key]
-        if n > 1:
-            first_chunk = max(s.dropped // CHUNK, 0)
-            for chunk in range(first_chunk, (finished_end - 1) // CHUNK + 1):
-                full = (chunk + 1) * CHUNK <= finished_end
-                version = -1 if full else s.closed_version
-                if chunk not in self._chunks or (self._chunk_versions[chunk] != version):
-                    self._chunks[chunk] = self._record(chunk * CHUNK, min((chunk + 1) * CHUNK,
-                                                                          finished_end))
-                    self._chunk_versions[chunk] = version
         bounds = self._compute_bounds()
         if bounds != self._bounds:
             self.prepareGeometryChange()
             self._bounds = bounds
         self.update()
+
+    def _visible_chunks(self) -> range:
+        """Absolute indices of the chunks of finished bars that overlap the view."""
+        s = self.series
+        n = len(s)
+        if n < 2:
+            return range(0)
+        view = self.viewRect()  # the view's bounds in data coordinates
+        if view is None:
+            lo, hi = 0, n - 1
+        else:
+            half = s.interval
+            lo = int(np.searchsorted(s.times, view.left() - half, side="left"))
+            hi = int(np.searchsorted(s.times, view.right() + half, side="right"))
+            hi = min(hi, n - 1)  # the forming bar is painted directly
+        if hi <= lo:
+            return range(0)
+        first, last = (lo + s.dropped) // CHUNK, (hi - 1 + s.dropped) // CHUNK
+        return range(max(first, s.dropped // CHUNK), last + 1)
+
+    def _chunk(self, chunk: int) -> QPicture:
+        """The recorded picture of a chunk, re-recorded only when its bars changed."""
+        s = self.series
+        finished_end = s.dropped + len(s) - 1  # absolute index of the forming bar
+        full = (chunk + 1) * CHUNK <= finished_end
+        version = -1 if full else s.closed_version
+        picture = self._chunks.get(chunk)
+        if picture is None or self._chunk_versions[chunk] != version:
+            picture = self._chunks[chunk] = self._record(
+                chunk * CHUNK, min((chunk + 1) * CHUNK, finished_end))
+            self._chunk_versions[chunk] = version
+        return picture
 
     def _compute_bounds(self) -> QRectF:
         s = self.series
@@ -135,8 +158,8 @@ class CandleItem(pg.GraphicsObject):
                 painter.drawRect(QRectF(ti - half, min(oi, ci), 2 * half, abs(ci - oi)))
 
     def paint(self, painter: QPainter, *args: Any) -> None:
-        for picture in self._chunks.values():
-            picture.play(painter)
+        for chunk in self._visible_chunks():
+            self._chunk(chunk).play(painter)
         n = len(self.series)
         if n:
             self._draw(painter, n - 1, n)

@@ -608,8 +608,13 @@ class MainWindow(QMainWindow):
             return
         engine = self.engine
         run_in_background(lambda: engine.trades(limit=RESTORE_LIMIT),
-                          lambda trades: self.blotter.add_trades(trades) if trades else None,
+                          self._show_restored_trades,
                           lambda exc: self.show_error(f"Could not read past trades: {exc}"))
+
+    def _show_restored_trades(self, trades: list[dict[str, Any]]) -> None:
+        if trades:  # shown at once: the window has just opened and nothing else is drawn yet
+            self.blotter.add_trades(trades)
+            self.blotter.flush()
 
     # --- layout and closing ----------------------------------------------------------------
 

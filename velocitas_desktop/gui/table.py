@@ -93,11 +93,11 @@ class _Store:
         self.reserve(end)
         if self.kind == CATEGORY:
             codes = self.codes
-            if not all(v in codes for v in set(values)):
+            if not codes.keys() >= set(values):
                 for v in values:
                     self.code(v)
-            try:
-                self.array[start:end] = [codes[v] for v in values]
+            try:  # map over a C method: no bytecode per row, so the Qt thread keeps the GIL
+                self.array[start:end] = list(map(codes.__getitem__, values))
             except KeyError:  # a non-text label (None, a number): code it by its text
                 self.array[start:end] = [self.code(v) for v in values]
             return
