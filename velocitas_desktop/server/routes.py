@@ -114,6 +114,15 @@ def start_engine(
     max_ticks: int | None = Query(None, ge=1, le=MAX_ID, description="stop after N ticks"),
     duration: float | None = Query(None, gt=0, le=1e7, allow_inf_nan=False,
                                    description="stop after S seconds"),
+    binance_rest_url: Annotated[str | None, Query(
+        max_length=300, pattern=r"^https?://[^\s]+$",
+        description="binance: the REST base (Binance, its testnet, or a test exchange)")] = None,
+    binance_ws_url: Annotated[str | None, Query(
+        max_length=300, pattern=r"^wss?://[^\s]+$",
+        description="binance: the WebSocket base")] = None,
+    quote_asset: Annotated[str | None, Query(
+        pattern=r"^[A-Za-z0-9]{2,10}$", description="binance: coins are priced in this "
+        "(BTC → BTCUSDT)")] = None,
 ) -> dict[str, Any]:
     engine = _engine(request)
     limit = request.app.state.max_workers
@@ -133,7 +142,10 @@ def start_engine(
         defaults, source=data_source, coins=coin_list, csv_files=csv_files, workers=workers,
         rate=rate, speed=speed, seed=seed, max_ticks=max_ticks, duration=duration,
         fee=defaults.fee if fee is None else fee,
-        slippage=defaults.slippage if slippage is None else slippage)
+        slippage=defaults.slippage if slippage is None else slippage,
+        binance_rest_url=binance_rest_url or defaults.binance_rest_url,
+        binance_ws_url=binance_ws_url or defaults.binance_ws_url,
+        quote_asset=(quote_asset or defaults.quote_asset).upper())
     engine.start(config)
     return engine_status(engine)
 
