@@ -39,6 +39,14 @@ PNL_SECONDS = 1.0       # the P&L lines are redrawn at most this often
 BODY = 0.7              # candle body width, as a fraction of the interval
 
 
+def cache_axes(plot: pg.PlotItem) -> None:
+    """Keep each axis (its labels and the grid it draws across the plot) as a pixmap, redrawn
+    only when its range or style changes: otherwise every repaint of any item in the plot
+    replays all the axis text, the most expensive part of a frame."""
+    for name in ("left", "right", "top", "bottom"):
+        plot.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
 class CandleItem(pg.GraphicsObject):
     """Candles (``mode="price"``) or tick-count bars (``mode="volume"``) of a CandleSeries."""
 
@@ -204,6 +212,8 @@ class PriceChart(QWidget):
             plot.setMenuEnabled(False)
             plot.getAxis("right").setWidth(70)
         self.volume_plot.getViewBox().setMouseEnabled(x=True, y=False)
+        for plot in (self.price_plot, self.volume_plot):
+            cache_axes(plot)
         self.candles = CandleItem(self.series, palette)
         self.volume = CandleItem(self.series, palette, mode="volume")
         self.price_plot.addItem(self.candles)
@@ -462,6 +472,7 @@ class PnlChart(QWidget):
         self.plot.hideAxis("left")
         self.plot.getAxis("right").setWidth(70)
         self.plot.setDownsampling(auto=True, mode="peak")
+        cache_axes(self.plot.getPlotItem())
         self.plot.setClipToView(True)
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
         self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)
