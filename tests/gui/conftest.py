@@ -26,6 +26,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
     """Build a window over a fresh engine with a journal in tmp_path; closed at the end."""
     from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.engine_host import HostedEngine
     from velocitas_desktop.gui.main_window import MainWindow
     from velocitas_desktop.gui.settings import load_settings
     from velocitas_desktop.gui.theme import apply_theme
@@ -33,11 +34,15 @@ def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-d
 
     windows = []
 
-    def make(restore: bool = True, catalog=None):  # type: ignore[no-untyped-def]
+    def make(restore: bool = True, catalog=None, hosted: bool = False):  # type: ignore[no-untyped-def]
         settings = load_settings()
         apply_theme(qtbot_app(), settings.theme)
-        engine = Engine(catalog=catalog, journal=Journal(tmp_path / "journal.sqlite3"),
-                        restore=restore)
+        if hosted:  # as the app runs it: the engine in its own process
+            engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"),
+                                  restore=restore, catalog=catalog)
+        else:
+            engine = Engine(catalog=catalog, journal=Journal(tmp_path / "journal.sqlite3"),
+                            restore=restore)
         window = MainWindow(engine, settings)
         qtbot.addWidget(window)
         window.resize(1600, 960)
@@ -61,6 +66,13 @@ def qtbot_app():  # type: ignore[no-untyped-def]
 @pytest.fixture
 def window(make_window):  # type: ignore[no-untyped-def]
     return make_window()
+
+
+@pytest.fixture(params=["engine in-process", "engine in its own process"])
+def any_window(request, make_window):  # type: ignore[no-untyped-def]
+    """The window over each kind of engine: in its process (tests, embedding) and hosted in a
+    child process (the app)."""
+    return make_window(hosted="own process" in request.param)
 
 
 @pytest.fixture

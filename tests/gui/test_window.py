@@ -21,7 +21,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 
-def test_trader_adds_strategies_starts_sees_trades_pauses_and_stops(qtbot, window):
+def test_trader_adds_strategies_starts_sees_trades_pauses_and_stops(qtbot, any_window):
+    window = any_window
     add_strategy(qtbot, window, "SMA", "BTC", {"fast": "5", "slow": "20"})
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
     add_strategy(qtbot, window, "Mom", "BTC")

@@ -21,6 +21,7 @@ from gui_helpers import (
 
 from velocitas_desktop.engine.engine import EngineConfig
 from velocitas_desktop.feeds.base import LIVE, Feed, FeedError, TickBatch
+from velocitas_desktop.testing.processes import alive, descendants
 
 
 def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, window, tmp_path):
@@ -130,9 +131,10 @@ def test_settings_refuse_a_public_server_without_a_token(qtbot, window):
     assert "needs an access token" in dialog.error.text()
 
 
-def test_the_embedded_server_serves_the_same_engine(qtbot, window):
+def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
     import socket
 
+    window = any_window
     import httpx
 
     with socket.socket() as sock:
@@ -177,6 +179,39 @@ def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     assert engine.status in ("stopped", "finished")
     assert not multiprocessing.active_children()
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
+
+
+def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_window):
+    window = make_window(hosted=True)
+    add_strategy(qtbot, window, "SMA", "BTC")
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    type_number(qtbot, window.workers_box, "1")
+    start_simulated(qtbot, window)
+    engine = window.engine
+    qtbot.waitUntil(lambda: len(descendants(engine.pid)) >= 1, timeout=WAIT_MS)
+    family = [engine.pid, *descendants(engine.pid)]
+    window.close()
+    assert engine.status in ("stopped", "finished")
+    assert not any(alive(pid) for pid in family)
+    assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
+
+
+def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, make_window):
+    import os
+    import signal
+
+    window = make_window(hosted=True)
+    add_strategy(qtbot, window, "SMA", "BTC")
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    start_simulated(qtbot, window)
+    qtbot.waitUntil(lambda: window.blotter.model.rowCount() > 0, timeout=WAIT_MS)
+    os.kill(window.engine.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: "ended unexpectedly" in window.banner.text, timeout=WAIT_MS)
+    assert "trades so far are saved" in window.banner.text
+    qtbot.waitUntil(window.start_button.isEnabled, timeout=WAIT_MS)
+    start_simulated(qtbot, window)
+    qtbot.waitUntil(lambda: window.kpis.values["status"].text() == "RUNNING", timeout=WAIT_MS)
+    assert window.engine.alive
 
 
 def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):

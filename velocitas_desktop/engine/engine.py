@@ -8,6 +8,7 @@ applied between batches, so a strategy is never changed in the middle of one.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import math
@@ -15,11 +16,12 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -347,6 +349,13 @@ class Engine:
             except BaseException as exc:
                 future.set_exception(exc)
 
+    def reload_catalog(self, folders: Iterable[str | Path]) -> Catalog:
+        """Read the built-in and user strategy folders again (only while stopped)."""
+        if self.status in (STARTING, RUNNING, STOPPING):
+            raise EngineError("strategy folders are read when the engine is stopped")
+        self.catalog = load_catalog(folders)
+        return self.catalog
+
     # --- start / stop --------------------------------------------------------------------
 
     def start(self, config: EngineConfig | None = None, feed: Feed | None = None) -> None:
@@ -453,7 +462,8 @@ class Engine:
     def close(self) -> None:
         """Stop if running, let the last trades reach the journal, and close it."""
         if self._running():
-            self.stop()
+            with contextlib.suppress(EngineError):  # it may have ended on its own meanwhile
+                self.stop()
         if self._writer is not None:
             self._writer.join()  # never close the journal under a write
         if self.journal is not None:

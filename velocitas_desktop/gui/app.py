@@ -10,6 +10,7 @@ import traceback
 from types import TracebackType
 from typing import Any
 
+from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.paths import ensure, log_dir
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from velocitas_desktop.cli import CliError, open_journal
-    from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.cli import CliError
     from velocitas_desktop.gui.main_window import MainWindow
     from velocitas_desktop.gui.settings import load_settings
     from velocitas_desktop.gui.theme import apply_theme
@@ -46,14 +46,11 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = load_settings()
     apply_theme(app, settings.theme)
     try:
-        journal = open_journal(getattr(args, "db", None))
+        engine = open_engine(getattr(args, "db", None), settings.strategy_folders,
+                             restore=not args.demo)
     except CliError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    from velocitas_desktop.catalog import load_catalog
-
-    engine = Engine(catalog=load_catalog(settings.strategy_folders), journal=journal,
-                    restore=not args.demo)
     window = MainWindow(engine, settings)
     install_excepthook(window)
     if args.screenshot:
@@ -79,6 +76,22 @@ def run_gui(args: argparse.Namespace) -> int:
     app.exec()
     _dispose(app, window)
     return result["code"]
+
+
+def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> Any:
+    """The window's engine, in its own process (see engine_host.py for why). A journal that
+    cannot be opened is a CliError with the reason."""
+    from velocitas_desktop.cli import CliError
+    from velocitas_desktop.engine_host import HostedEngine
+    from velocitas_desktop.store.journal import JournalError
+
+    try:
+        return HostedEngine(strategy_folders, journal_path=db, restore=restore,
+                            log_file=str(ensure(log_dir()) / "velocitas-engine.log"))
+    except JournalError as exc:
+        raise CliError(f"velocitas: {exc}") from None
+    except VelocitasError as exc:
+        raise CliError(f"velocitas: the engine could not start: {exc}") from None
 
 
 def _dispose(app: Any, window: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError
+from velocitas_desktop.engine_host import HostedEngine
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
@@ -50,7 +51,7 @@ class MainWindow(QMainWindow):
     """One view of one engine. Widgets read the engine only through the bridge's signals and
     quick locked copies; start, stop and strategy changes run on the thread pool."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine | HostedEngine, settings: Settings) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
@@ -79,6 +80,12 @@ class MainWindow(QMainWindow):
         self._load_restored_trades()
         for problem in engine.catalog.problems:
             self.log_panel.add("warning", f"strategy file not loaded: {problem}")
+        # The widgets, Qt wrappers and modules live as long as the window: exempt them from
+        # the cyclic collector. Otherwise each full collection walks them all (~30 ms on the
+        # Qt thread, bench/gui.py), and the fills arriving from the engine trigger one every
+        # second or so. Undone when the window closes.
+        gc.collect()
+        gc.freeze()
 
     # --- building --------------------------------------------------------------------------
 
@@ -525,8 +532,11 @@ class MainWindow(QMainWindow):
             self.show_info("New strategy folders are read when the engine is stopped: stop it "
                            "and open the settings again, or restart the app.")
             return
-        catalog = load_catalog(self.settings.strategy_folders)
-        self.engine.catalog = catalog
+        try:
+            catalog = self.engine.reload_catalog(self.settings.strategy_folders)
+        except VelocitasError as exc:
+            self.show_error(f"The strategy folders could not be read: {exc}.")
+            return
         for problem in catalog.problems:
             self.log_panel.add("warning", f"strategy file not loaded: {problem}")
         if catalog.problems:
@@ -549,15 +559,19 @@ class MainWindow(QMainWindow):
         if not s.server_enabled:
             self.server_label.setText("server: off")
             return
-        try:
-            from velocitas_desktop.server.runner import ServerThread
-        except ImportError as exc:
-            self.server_label.setText("server: unavailable")
-            self.show_error(f"The embedded server is not available in this installation ({exc}); "
-                            "turn it off in Settings or reinstall Velocitas.")
-            return
-        server = ServerThread(self.engine, host=s.server_host, port=s.server_port,
-                              token=s.server_token or None)
+        if isinstance(self.engine, HostedEngine):  # served from the engine's own process
+            server: Any = self.engine.server(host=s.server_host, port=s.server_port,
+                                             token=s.server_token or None)
+        else:
+            try:
+                from velocitas_desktop.server.runner import ServerThread
+            except ImportError as exc:
+                self.server_label.setText("server: unavailable")
+                self.show_error(f"The embedded server is not available in this installation "
+                                f"({exc}); turn it off in Settings or reinstall Velocitas.")
+                return
+            server = ServerThread(self.engine, host=s.server_host, port=s.server_port,
+                                  token=s.server_token or None)
         self.server_label.setText("server: starting…")
         run_in_background(lambda: server.start(), lambda _: self._server_started(server),
                           self._server_failed)
@@ -633,6 +647,7 @@ class MainWindow(QMainWindow):
         store.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        gc.unfreeze()
         self.save_layout()
         self.optimization.shutdown()  # cancels a running job and waits for it
         self.bridge.close()

@@ -1,0 +1,174 @@
+"""The engine in its own process (what the window runs): the same calls with the same answers
+and errors, every event across the pipe in order, and no process left behind whatever happens
+to either side."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from live_engine_helpers import Recorder, nothing_left_behind, wait_until
+
+from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
+from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.engine.engine import EngineConfig, EngineError, NotFoundError
+from velocitas_desktop.engine_host import HostedEngine
+from velocitas_desktop.store.journal import JournalError
+from velocitas_desktop.testing.processes import alive, descendants
+
+FAST_SMA = {"fast": 2, "slow": 3}
+
+
+@pytest.fixture
+def hosted(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
+    yield engine
+    engine.close()
+
+
+def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
+    spec = hosted.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
+    assert spec.id == "BTC_SMA_Crossover" and spec.params["fast"] == 2
+    assert [s["strategy_id"] for s in hosted.strategies()] == ["BTC_SMA_Crossover"]
+    with pytest.raises(ParameterError, match=r"fast \(5\) must be less than slow \(3\)"):
+        hosted.register(StrategySpec("SMA_Crossover", "ETH", {"fast": 5, "slow": 3}))
+    with pytest.raises(UnknownStrategyError, match="NoSuchThing"):
+        hosted.register(StrategySpec("NoSuchThing", "BTC"))
+    with pytest.raises(NotFoundError, match="ETH_RSI"):
+        hosted.pause("ETH_RSI")
+    with pytest.raises(EngineError, match="not running"):
+        hosted.stop()
+    hosted.pause("BTC_SMA_Crossover")
+    assert hosted.strategy("BTC_SMA_Crossover")["status"] == "paused"
+    assert hosted.update_params("BTC_SMA_Crossover", {"fast": 3, "slow": 9}).params["slow"] == 9
+    assert hosted.catalog.names() == ["MACD", "Momentum", "RSI", "SMA_Crossover"]
+    assert hosted.status == "stopped" and hosted.pid != os.getpid()
+
+
+def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
+    for coin in ("BTC", "ETH"):
+        hosted.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))
+    recorder = Recorder()
+    hosted.subscribe(recorder)
+    hosted.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=7, start_time=0.0,
+                              max_ticks=60_000))
+    assert hosted.session_id is not None
+    wait_until(lambda: hosted.status == "finished", what="the run to finish")
+    wait_until(lambda: recorder.of("engine") and recorder.of("engine")[-1]["status"] == "finished",
+               what="the last engine event")
+    trades = recorder.trades()
+    assert trades, "a fast SMA trades at once"
+    assert [t["id"] for t in trades] == list(range(trades[0]["id"], trades[0]["id"] + len(trades)))
+    coins, prices, _ = recorder.ticks()
+    assert len(prices) == 60_000 and set(coins) == {"BTC", "ETH"}
+    snapshot = hosted.snapshot()
+    assert snapshot["global"]["total_trades"] == len(trades)
+    assert hosted.trades(limit=len(trades) + 10) == trades  # the journal agrees with the events
+    assert recorder.of("metrics")[-1]["global"]["status"] == "finished"
+
+
+def test_a_killed_engine_process_is_reported_and_start_opens_a_new_one(tmp_path):
+    engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
+    try:
+        engine.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        engine.start(EngineConfig(coins=["BTC"], rate=20_000))
+        wait_until(lambda: len(recorder.trades()) >= 20, what="trades before the kill")
+        first_pid = engine.pid
+        os.kill(first_pid, signal.SIGKILL)
+        wait_until(lambda: engine.status == "error", what="the death to be noticed")
+        assert "ended unexpectedly" in engine.status_message
+        assert any(e["status"] == "error" and "Press Start" in e["message"]
+                   for e in recorder.of("engine"))
+        with pytest.raises(EngineError, match="ended unexpectedly"):
+            engine.strategies()
+        engine.start(EngineConfig(coins=["BTC"], rate=2_000))
+        assert engine.pid != first_pid and engine.status == "running"
+        # the new process restored the strategies of the session that was killed
+        assert [s["strategy_id"] for s in engine.strategies()] == ["BTC_SMA_Crossover"]
+        engine.stop()
+    finally:
+        engine.close()
+    assert not alive(first_pid) and not alive(engine.pid)
+
+
+def test_close_ends_the_process_and_its_workers(tmp_path):
+    engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
+    engine.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
+    engine.start(EngineConfig(coins=["BTC"], rate=5_000, workers=2))
+    wait_until(lambda: len(descendants(engine.pid)) >= 2, what="the two worker processes")
+    family = [engine.pid, *descendants(engine.pid)]
+    engine.close()
+    assert engine.status in ("stopped", "finished")
+    wait_until(lambda: not any(alive(p) for p in family), timeout=10, what="no process left")
+    nothing_left_behind()
+    with pytest.raises(EngineError, match="the engine is closed"):
+        engine.strategies()
+
+
+def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
+    script = textwrap.dedent(f"""
+        import os, sys
+        from velocitas_desktop.engine_host import HostedEngine
+        from velocitas_desktop.engine.engine import EngineConfig
+        from velocitas_desktop.core.strategy import StrategySpec
+        if __name__ == "__main__":
+            engine = HostedEngine(journal_path={str(tmp_path / "j.sqlite3")!r}, restore=False)
+            engine.register(StrategySpec("RSI", "BTC"))
+            engine.start(EngineConfig(coins=["BTC"], rate=2000, workers=1))
+            print(engine.pid, flush=True)
+            sys.stdin.readline()
+    """)
+    path = tmp_path / "window.py"
+    path.write_text(script)
+    window = subprocess.Popen([sys.executable, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        host = int(window.stdout.readline())
+        wait_until(lambda: descendants(host), what="the worker of the engine process")
+        family = [host, *descendants(host)]
+        window.kill()  # no chance to close anything
+        window.wait(10)
+        wait_until(lambda: not any(alive(p) for p in family), timeout=15,
+                   what="the engine process and its worker to exit")
+    finally:
+        if window.poll() is None:
+            window.kill()
+
+
+def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
+    hosted.register(StrategySpec("RSI", "ETH"))
+    server = hosted.server(port=0)
+    server.start()
+    try:
+        assert server.url.startswith("http://127.0.0.1:") and server.token is None
+        answer = httpx.get(f"{server.url}/api/strategies", timeout=10)
+        assert answer.status_code == 200
+        assert [s["strategy_id"] for s in answer.json()] == ["ETH_RSI"]
+        started = httpx.post(f"{server.url}/api/engine/start",
+                             json={"source": "simulated", "coins": ["ETH"], "rate": 1000},
+                             timeout=10)
+        assert started.status_code in (200, 202), started.text
+        wait_until(lambda: hosted.status == "running", what="a start from the API")
+        hosted.stop()
+    finally:
+        server.stop()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{server.url}/api/health", timeout=2)
+
+
+def test_a_journal_that_cannot_be_opened_is_a_clear_error(tmp_path):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    started = time.monotonic()
+    with pytest.raises(JournalError):
+        HostedEngine(journal_path=str(folder), restore=False)
+    assert time.monotonic() - started < 30

@@ -1,0 +1,549 @@
+"""The engine in its own process, for the window: :class:`HostedEngine`.
+
+Why a process: the engine's threads and the window's thread would share one interpreter lock,
+and every call from Qt into Python (a paint, a table cell) waits for it. With the engine at
+maximum speed that stretched repaints to 150-180 ms (bench/gui.py). Hosted, the engine (and
+the embedded API server, which serves the same engine) runs in a child process on its own
+core, and the window's process keeps its interpreter to itself.
+
+``HostedEngine`` has the methods of :class:`~velocitas_desktop.engine.engine.Engine` that the
+window uses, so the window is one view of either. Calls travel over a pipe and come back with
+the engine's own exceptions (ParameterError, FeedError, EngineError...). Events are forwarded
+in batches, every ``FORWARD_SECONDS``, so their cost over the pipe is per batch, never per
+tick. A host whose process dies is reported as an engine error (its trades are already in the
+journal); the next ``start()`` opens a new host that restores the last session.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import multiprocessing as mp
+import pickle
+import signal
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from velocitas_desktop.catalog import Catalog, load_catalog
+from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.engine.engine import ERROR, STOPPED, Engine, EngineConfig, EngineError, Event
+
+log = logging.getLogger(__name__)
+
+_CONTEXT = mp.get_context("spawn")  # never fork a process that runs threads (Qt)
+FORWARD_SECONDS = 0.015   # events are shipped to the window in batches this often
+OPEN_TIMEOUT = 60.0       # the child imports numpy and opens the journal
+CALL_TIMEOUT = 60.0       # a call the engine does not answer in this time is an error
+START_CALL_TIMEOUT = 600.0  # start() may load large CSV files first
+CLOSE_TIMEOUT = 30.0
+HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers between batches
+# Only the latest of these matters to a view: older ones in a batch are dropped.
+LATEST_ONLY = ("metrics", "feed")
+# What the window may ask of the engine, and how long each may take.
+METHODS = {
+    "register": CALL_TIMEOUT, "unregister": CALL_TIMEOUT, "pause": CALL_TIMEOUT,
+    "resume": CALL_TIMEOUT, "update_params": CALL_TIMEOUT, "strategies": CALL_TIMEOUT,
+    "strategy": CALL_TIMEOUT, "snapshot": CALL_TIMEOUT, "metrics": CALL_TIMEOUT,
+    "trades": CALL_TIMEOUT, "pnl_history": CALL_TIMEOUT, "start": START_CALL_TIMEOUT,
+    "stop": CALL_TIMEOUT, "wait": None, "reload_catalog": CALL_TIMEOUT,
+    "start_server": CALL_TIMEOUT, "stop_server": CALL_TIMEOUT, "shutdown": CLOSE_TIMEOUT,
+    "ping": CALL_TIMEOUT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HostOptions:
+    """What the child needs to build the engine."""
+
+    journal_path: str | None = None   # None: the default journal in the user's data folder
+    restore: bool = True              # show the last session's strategies and trades
+    strategy_folders: tuple[str, ...] = ()
+    log_file: str | None = None       # the child's log lines are appended here
+
+
+# --- the child ------------------------------------------------------------------------------
+
+
+def host_main(conn: Connection, options: HostOptions) -> None:
+    """Entry point of the engine process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
+    sys.setswitchinterval(HOST_SWITCH_INTERVAL)
+    _log_to(options.log_file)
+    try:
+        from velocitas_desktop.paths import default_journal_path
+        from velocitas_desktop.store.journal import Journal
+
+        journal = Journal(options.journal_path or default_journal_path())
+        engine = Engine(catalog=load_catalog(options.strategy_folders), journal=journal,
+                        restore=options.restore)
+    except BaseException as exc:
+        try:
+            conn.send(("failed", portable(exc)))
+        finally:
+            conn.close()
+        return
+    _Host(conn, engine).run()
+
+
+class _Host:
+    """Serves calls from the pipe and forwards the engine's events to it."""
+
+    def __init__(self, conn: Connection, engine: Engine) -> None:
+        self.conn = conn
+        self.engine = engine
+        self.server: Any = None
+        self._send_lock = threading.Lock()
+        self._events: list[tuple[str, Any]] = []
+        self._events_lock = threading.Lock()
+        self._done = threading.Event()
+        self._closed = False
+        self._calls = ThreadPoolExecutor(4, thread_name_prefix="velocitas-host-call")
+
+    def state(self) -> dict[str, Any]:
+        engine = self.engine
+        return {"status": engine.status, "status_message": engine.status_message,
+                "session_id": engine.session_id}
+
+    def send(self, message: Any) -> bool:
+        try:
+            with self._send_lock:
+                self.conn.send(message)
+            return True
+        except (OSError, EOFError, ValueError):  # the window is gone
+            self._done.set()
+            return False
+
+    def run(self) -> None:
+        unsubscribe = self.engine.subscribe(self._on_event)
+        forwarder = threading.Thread(target=self._forward, name="velocitas-host-events",
+                                     daemon=True)
+        forwarder.start()
+        self.send(("ready", self.state()))
+        try:
+            while not self._done.is_set():
+                try:
+                    message = self.conn.recv()
+                except (EOFError, OSError):
+                    break  # the window closed its end, or died: stop everything
+                if message[0] == "call":
+                    self._calls.submit(self._serve, *message[1:])
+                elif message[0] == "exit":
+                    break
+        finally:
+            self._shutdown()
+            unsubscribe()
+            self._done.set()
+            forwarder.join(1.0)
+            self._calls.shutdown(wait=False, cancel_futures=True)
+            self.conn.close()
+
+    def _serve(self, call_id: int, name: str, args: tuple, kwargs: dict) -> None:
+        try:
+            if name not in METHODS:
+                raise EngineError(f"the engine has no call named {name!r}")
+            method = getattr(self, f"do_{name}", None) or getattr(self.engine, name)
+            reply = ("reply", call_id, True, method(*args, **kwargs), self.state())
+        except BaseException as exc:
+            reply = ("reply", call_id, False, portable(exc), self.state())
+        self._flush()  # the events a call caused reach the window before its answer
+        if not self.send(reply):
+            return
+        if name == "shutdown":
+            self._done.set()
+
+    # calls with more to do than the engine's own method
+
+    def do_ping(self) -> str:
+        return "pong"
+
+    def do_reload_catalog(self, folders: Sequence[str]) -> list[str]:
+        return [str(p) for p in self.engine.reload_catalog(folders).problems]
+
+    def do_start_server(self, host: str, port: int, token: str | None) -> tuple[str, str | None]:
+        from velocitas_desktop.server.runner import ServerThread
+
+        self.do_stop_server()
+        server = ServerThread(self.engine, host=host, port=port, token=token)
+        server.start()
+        self.server = server
+        return server.url, server.token
+
+    def do_stop_server(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+
+    def do_shutdown(self) -> None:
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.do_stop_server()
+        except Exception:
+            log.exception("the embedded server did not stop cleanly")
+        try:
+            self.engine.close()
+        except Exception:
+            log.exception("the engine did not close cleanly")
+        self._flush()
+
+    # events
+
+    def _on_event(self, event: Event) -> None:
+        with self._events_lock:
+            self._events.append((event.kind, event.data))
+
+    def _take(self) -> list[tuple[str, Any]]:
+        with self._events_lock:
+            events, self._events = self._events, []
+        if len(events) > 1:
+            last = {kind: i for i, (kind, _) in enumerate(events) if kind in LATEST_ONLY}
+            events = [e for i, e in enumerate(events)
+                      if e[0] not in LATEST_ONLY or last[e[0]] == i]
+        return events
+
+    def _flush(self) -> None:
+        events = self._take()
+        if events:
+            self.send(("events", events, self.state()))
+
+    def _forward(self) -> None:
+        sent_state = None
+        while not self._done.wait(FORWARD_SECONDS):
+            events = self._take()
+            state = self.state()
+            if events or state != sent_state:
+                sent_state = state
+                if not self.send(("events", events, state)):
+                    return
+
+
+def portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling, else an EngineError that says the same."""
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+        if isinstance(copy, BaseException) and str(copy) == str(exc):
+            return exc
+    except Exception:
+        pass
+    return EngineError(f"{type(exc).__name__}: {exc}")
+
+
+def _log_to(path: str | None) -> None:
+    if not path:
+        return
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s engine-process %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+# --- the window's side ----------------------------------------------------------------------
+
+
+class HostedEngine:
+    """An :class:`Engine` running in a child process, with the same methods for the window.
+
+    ``status``, ``status_message`` and ``session_id`` are mirrored from every message the host
+    sends, so reading them never waits. ``catalog`` is loaded here too, from the same folders,
+    for the forms; the host validates every spec against its own copy.
+    """
+
+    def __init__(self, strategy_folders: Iterable[str] = (), journal_path: str | None = None,
+                 restore: bool = True, log_file: str | None = None,
+                 catalog: Catalog | None = None, open_timeout: float = OPEN_TIMEOUT) -> None:
+        folders = tuple(str(f) for f in strategy_folders)
+        self.catalog = catalog or load_catalog(folders)
+        self._options = HostOptions(journal_path, restore, folders, log_file)
+        self.status = STOPPED
+        self.status_message = ""
+        self.session_id: int | None = None
+        self._subscribers: list[Callable[[Event], None]] = []
+        self._sub_lock = threading.Lock()
+        self._pending: dict[int, Future] = {}
+        self._pending_lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._closing = False
+        self._dead: str | None = None
+        self._respawn_lock = threading.Lock()
+        self._open_timeout = open_timeout
+        self._spawn()
+        # before multiprocessing's own exit handler, which would wait for the child forever
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    # process
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None and self._process.is_alive()
+
+    def _spawn(self) -> None:
+        parent, child = _CONTEXT.Pipe()
+        process = _CONTEXT.Process(target=host_main, args=(child, self._options),
+                                   name="velocitas-engine")
+        process.start()
+        child.close()
+        try:
+            if not parent.poll(self._open_timeout):
+                raise EngineError(f"the engine process did not start within "
+                                  f"{self._open_timeout:g} s")
+            kind, payload = parent.recv()
+        except (EOFError, OSError):
+            process.join(5)
+            raise EngineError(f"the engine process ended while starting (exit code "
+                              f"{process.exitcode}); see the log file") from None
+        except BaseException:
+            process.kill()
+            process.join(5)
+            parent.close()
+            raise
+        if kind == "failed":
+            process.join(5)
+            parent.close()
+            raise payload
+        self._process, self._conn, self._dead = process, parent, None
+        self._apply_state(payload)
+        self._reader = threading.Thread(target=self._read, args=(parent, process),
+                                        name="velocitas-host-reader", daemon=True)
+        self._reader.start()
+
+    def _read(self, conn: Connection, process: Any) -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                break
+            kind = message[0]
+            if kind == "events":
+                self._apply_state(message[2])
+                self._deliver(message[1])
+            elif kind == "reply":
+                _, call_id, ok, payload, state = message
+                self._apply_state(state)
+                with self._pending_lock:
+                    future = self._pending.pop(call_id, None)
+                if future is not None:
+                    if ok:
+                        future.set_result(payload)
+                    else:
+                        future.set_exception(payload)
+        if self._conn is conn and not self._closing:
+            process.join(2.0)
+            self._ended(f"the engine process ended unexpectedly (exit code "
+                        f"{process.exitcode}); the trades so far are saved. Press Start to "
+                        "open a new one")
+
+    def _ended(self, message: str) -> None:
+        self._dead = message
+        self.status, self.status_message = ERROR, message
+        self._fail_pending(EngineError(message))
+        self._deliver([("engine", {"status": ERROR, "message": message}),
+                       ("log", {"level": "error", "message": message, "time": time.time()})])
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set_exception(exc)
+
+    def _apply_state(self, state: dict[str, Any]) -> None:
+        self.status = state["status"]
+        self.status_message = state["status_message"]
+        self.session_id = state["session_id"]
+
+    def _deliver(self, events: list[tuple[str, Any]]) -> None:
+        callbacks = self._subscribers
+        for kind, data in events:
+            event = Event(kind, data)
+            for callback in callbacks:
+                try:
+                    callback(event)
+                except Exception:  # a broken view must not stop the others
+                    log.exception("subscriber %r failed on a %s event", callback, kind)
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if self._dead is not None:
+            raise EngineError(self._dead)
+        if self._closing:
+            raise EngineError("the engine is closed")
+        future: Future = Future()
+        call_id = next(self._ids)
+        with self._pending_lock:
+            self._pending[call_id] = future
+        try:
+            with self._send_lock:
+                self._conn.send(("call", call_id, name, args, kwargs))
+        except (OSError, ValueError) as exc:
+            with self._pending_lock:
+                self._pending.pop(call_id, None)
+            raise EngineError(f"the engine process cannot be reached: {exc}") from None
+        timeout = METHODS.get(name, CALL_TIMEOUT)
+        try:
+            return future.result(timeout)
+        except FuturesTimeout:
+            with self._pending_lock:
+                self._pending.pop(call_id, None)
+            raise EngineError(f"the engine did not answer {name}() within {timeout:g} s") \
+                from None
+
+    # the Engine methods the window uses
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event, on this object's reader thread."""
+        with self._sub_lock:
+            self._subscribers = [*self._subscribers, callback]
+
+        def unsubscribe() -> None:
+            with self._sub_lock:
+                self._subscribers = [s for s in self._subscribers if s is not callback]
+
+        return unsubscribe
+
+    def register(self, spec: StrategySpec) -> StrategySpec:
+        return self._call("register", spec)
+
+    def unregister(self, strategy_id: str) -> None:
+        self._call("unregister", strategy_id)
+
+    def pause(self, strategy_id: str) -> None:
+        self._call("pause", strategy_id)
+
+    def resume(self, strategy_id: str) -> None:
+        self._call("resume", strategy_id)
+
+    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
+        return self._call("update_params", strategy_id, params)
+
+    def strategies(self) -> list[dict[str, Any]]:
+        return self._call("strategies")
+
+    def strategy(self, strategy_id: str) -> dict[str, Any]:
+        return self._call("strategy", strategy_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        return self._call("snapshot")
+
+    def metrics(self, strategy_id: str) -> dict[str, Any]:
+        return self._call("metrics", strategy_id)
+
+    def trades(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return self._call("trades", *args, **kwargs)
+
+    def pnl_history(self, *args: Any, **kwargs: Any) -> list[dict]:
+        return self._call("pnl_history", *args, **kwargs)
+
+    def start(self, config: EngineConfig | None = None, feed: Any = None) -> None:
+        """Begin a session; a host whose process died is replaced first (restoring the last
+        session from the journal)."""
+        if feed is not None:
+            raise EngineError("a hosted engine builds its feed from the configuration")
+        if self._dead is not None:
+            with self._respawn_lock:
+                if self._dead is not None:
+                    self._options = HostOptions(self._options.journal_path, True,
+                                                self._options.strategy_folders,
+                                                self._options.log_file)
+                    self._spawn()
+        self._call("start", config)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._call("stop", timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session ends; True if it did within ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status in ("running", "starting", "stopping"):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+    def reload_catalog(self, folders: Iterable[str]) -> Catalog:
+        """Read the strategy folders again, here and in the engine process."""
+        folders = tuple(str(f) for f in folders)
+        self._call("reload_catalog", folders)
+        self.catalog = load_catalog(folders)
+        self._options = HostOptions(self._options.journal_path, self._options.restore,
+                                    folders, self._options.log_file)
+        return self.catalog
+
+    def server(self, host: str = "127.0.0.1", port: int = 8000,
+               token: str | None = None) -> HostedServer:
+        """The embedded API server over this engine, run in the engine's process."""
+        return HostedServer(self, host, port, token)
+
+    def close(self) -> None:
+        """Stop the session and the server, close the journal, and end the process."""
+        if self._closing:
+            return
+        if self._dead is None:
+            try:
+                self._call("shutdown")
+            except EngineError:
+                log.warning("the engine process did not shut down cleanly", exc_info=True)
+        self._closing = True
+        try:
+            with self._send_lock:
+                self._conn.send(("exit",))
+        except (OSError, ValueError):
+            pass
+        self._process.join(CLOSE_TIMEOUT)
+        if self._process.is_alive():
+            log.error("the engine process did not exit; killing it")
+            self._process.kill()
+            self._process.join(5)
+        self._conn.close()
+        self._fail_pending(EngineError("the engine is closed"))
+
+
+class HostedServer:
+    """The embedded server of a :class:`HostedEngine`, with ServerThread's start/stop/url."""
+
+    def __init__(self, engine: HostedEngine, host: str, port: int, token: str | None) -> None:
+        self.engine = engine
+        self.host = host
+        self.port = port
+        self.token = token
+        self.url = ""
+
+    def start(self) -> None:
+        self.url, self.token = self.engine._call("start_server", self.host, self.port,
+                                                 self.token)
+
+    def stop(self) -> None:
+        if self.engine.alive:
+            try:
+                self.engine._call("stop_server")
+            except EngineError:
+                log.warning("the embedded server did not stop cleanly", exc_info=True)
+
+
+def _close_at_exit(ref: weakref.ref) -> None:
+    engine = ref()
+    if engine is not None and not engine._closing:
+        try:
+            engine.close()
+        except Exception:
+            log.exception("the engine process did not close at exit")
