@@ -20,6 +20,7 @@ import atexit
 import itertools
 import logging
 import multiprocessing as mp
+import os
 import pickle
 import signal
 import sys
@@ -46,6 +47,11 @@ CALL_TIMEOUT = 60.0       # a call the engine does not answer in this time is an
 START_CALL_TIMEOUT = 600.0  # start() may load large CSV files first
 CLOSE_TIMEOUT = 30.0
 HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers between batches
+# The window comes first for the processor. At maximum speed the engine's threads keep both
+# cores of a small machine busy (the GIL is released in SQLite and numpy), and a window
+# thread that must wait for a core stalls however little it has to do. A lower priority
+# costs the engine nothing while the window is idle (bench/gui.py measures both).
+ENGINE_NICE = 10
 # Only the latest of these matters to a view: older ones in a batch are dropped.
 LATEST_ONLY = ("metrics", "feed")
 # What the window may ask of the engine, and how long each may take.
@@ -68,6 +74,7 @@ class HostOptions:
     restore: bool = True              # show the last session's strategies and trades
     strategy_folders: tuple[str, ...] = ()
     log_file: str | None = None       # the child's log lines are appended here
+    nice: int = ENGINE_NICE           # how much lower the engine's CPU priority is
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -77,6 +84,7 @@ def host_main(conn: Connection, options: HostOptions) -> None:
     """Entry point of the engine process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the window's to handle
     sys.setswitchinterval(HOST_SWITCH_INTERVAL)
+    _lower_priority(options.nice)
     _log_to(options.log_file)
     try:
         from velocitas_desktop.paths import default_journal_path
@@ -228,6 +236,14 @@ class _Host:
                 sent_state = state
                 if not self.send(("events", events, state)):
                     return
+
+
+def _lower_priority(steps: int) -> None:
+    if steps > 0 and hasattr(os, "nice"):
+        try:
+            os.nice(steps)
+        except OSError:  # not allowed here: run at the window's priority
+            log.warning("could not lower the engine process's priority", exc_info=True)
 
 
 def portable(exc: BaseException) -> BaseException:

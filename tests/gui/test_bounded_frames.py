@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from velocitas_desktop.gui.charts import CHUNK, FOLLOW_BARS, PriceChart
-from velocitas_desktop.gui.panels import FLUSH_ROWS, BlotterPanel
+from velocitas_desktop.gui.panels import CATCH_UP_FLUSHES, FLUSH_ROWS, BlotterPanel
 from velocitas_desktop.gui.theme import colours
 
 
@@ -47,6 +47,21 @@ def test_a_burst_of_fills_is_shown_over_several_flushes(qtbot):
     qtbot.waitUntil(lambda: panel.model.rowCount() == 2 * FLUSH_ROWS + 5_000, timeout=10_000)
     assert panel.pending == 0
     assert panel.count_label.text() == f"{2 * FLUSH_ROWS + 5_000:,} trades"
+
+
+def test_a_backlog_beyond_ten_flushes_is_worked_off_in_larger_ones(qtbot):
+    panel = BlotterPanel()
+    qtbot.addWidget(panel)
+    backlog = 30 * FLUSH_ROWS
+    panel.add_trades([fill(i) for i in range(1, backlog + 1)])
+    panel._flush_timer.timeout.emit()
+    assert panel.model.rowCount() == backlog // CATCH_UP_FLUSHES  # not FLUSH_ROWS
+    flushes = 1
+    while panel.pending:
+        panel._flush_timer.timeout.emit()
+        flushes += 1
+    assert flushes <= 3 * CATCH_UP_FLUSHES and panel.model.rowCount() == backlog
+    assert panel.model.value(0, "id") == backlog  # nothing lost, newest on top
 
 
 def test_an_export_flushes_every_queued_fill(qtbot, tmp_path):

@@ -165,3 +165,26 @@ def test_qt_binding_keeps_none_alive_across_many_cell_reads(qapp):
     for _ in range(20_000):
         index.data(Qt.ItemDataRole.DecorationRole)  # the model answers None
     assert sys.getrefcount(None) >= before - 100
+
+
+def test_cells_answered_from_the_cache_follow_rows_rewritten_in_place():
+    from PySide6.QtCore import QModelRoleData, Qt
+
+    from velocitas_desktop.gui.table import MONEY, Column, ColumnTableModel
+
+    model = ColumnTableModel([Column("k", "K"), Column("v", "V", MONEY)], key="k")
+    model.set_rows([{"k": "a", "v": 1.5}, {"k": "b", "v": 0.0}])
+
+    def cell(row: int) -> list:
+        roles = [QModelRoleData(Qt.ItemDataRole.DisplayRole),
+                 QModelRoleData(Qt.ItemDataRole.ForegroundRole),
+                 QModelRoleData(Qt.ItemDataRole.DecorationRole)]
+        model.multiData(model.index(row, 1), roles)  # what a view asks when it paints
+        return [r.data() for r in roles]
+
+    assert cell(0)[0] == "1.50" and cell(0)[1] == model.colours["up"] and cell(0)[2] is None
+    assert cell(0) == cell(0)  # the second answer comes from the cache
+    model.set_rows([{"k": "a", "v": -2.25}, {"k": "b", "v": 0.0}])  # same keys: in place
+    assert cell(0)[0] == "-2.25" and cell(0)[1] == model.colours["down"]
+    model.append_rows([{"k": "c", "v": 3.0}])
+    assert cell(2)[0] == "3.00" and cell(0)[0] == "-2.25"

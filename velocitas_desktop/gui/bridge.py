@@ -59,7 +59,7 @@ class EngineBridge(QObject):
 
     def _reset_buffers(self) -> None:
         self._trades: list[dict[str, Any]] = []
-        self._ticks: list[tuple[list[str], Any]] = []
+        self._ticks: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
         self._metrics: dict[str, Any] | None = None
         self._feed: dict[str, Any] | None = None
         self._engine: list[dict[str, Any]] = []
@@ -72,7 +72,9 @@ class EngineBridge(QObject):
         kind, data = event.kind, event.data
         with self._lock:
             if kind == "ticks":
-                self._ticks.append((data["coins"], data["batch"]))
+                # split by coin here, on the engine's (or the host reader's) thread: the Qt
+                # thread only joins the pieces once a frame
+                self._ticks.append(_split_by_coin(data["coins"], data["batch"]))
             elif kind == "trades":
                 self._trades.extend(data)
             elif kind == "metrics":
@@ -118,14 +120,27 @@ class EngineBridge(QObject):
         self._unsubscribe()
 
 
-def _ticks_per_coin(items: list[tuple[list[str], Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Every buffered batch split by coin: ``{coin: (prices, timestamps)}`` in time order."""
+def _split_by_coin(coins: list[str], batch: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One batch's ticks by coin: ``{coin: (prices, timestamps)}``."""
+    if len(coins) == 1:
+        return {coins[0]: (batch.prices, batch.timestamps)}
+    ids = batch.coin_ids
+    parts = {}
+    for index, coin in enumerate(coins):
+        where = ids == index
+        parts[coin] = (batch.prices[where], batch.timestamps[where])
+    return parts
+
+
+def _ticks_per_coin(items: list[dict[str, tuple[np.ndarray, np.ndarray]]]
+                    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The buffered batches joined per coin: ``{coin: (prices, timestamps)}`` in time order."""
+    if len(items) == 1:
+        return items[0]
     parts: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    for coins, batch in items:
-        ids = batch.coin_ids
-        for index, coin in enumerate(coins):
-            where = ids == index if len(coins) > 1 else slice(None)
+    for item in items:
+        for coin, (p, t) in item.items():
             prices, stamps = parts.setdefault(coin, ([], []))
-            prices.append(batch.prices[where])
-            stamps.append(batch.timestamps[where])
+            prices.append(p)
+            stamps.append(t)
     return {coin: (np.concatenate(p), np.concatenate(s)) for coin, (p, s) in parts.items()}

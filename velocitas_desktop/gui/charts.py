@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPen, QPicture
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -40,11 +40,77 @@ BODY = 0.7              # candle body width, as a fraction of the interval
 
 
 def cache_axes(plot: pg.PlotItem) -> None:
-    """Keep each axis (its labels and the grid it draws across the plot) as a pixmap, redrawn
-    only when its range or style changes: otherwise every repaint of any item in the plot
-    replays all the axis text, the most expensive part of a frame."""
+    """Keep each axis (its labels and ticks) as a pixmap, redrawn only when its range or style
+    changes: otherwise every repaint of any item in the plot replays all the axis text."""
     for name in ("left", "right", "top", "bottom"):
         plot.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+
+class GridLines(pg.GraphicsObject):
+    """Faint lines at the labelled ticks of a plot's axes, drawn inside its view in one call.
+
+    pyqtgraph's own grid is drawn by each axis across the whole plot, which makes every axis
+    as large as the plot: its text and lines were re-rendered over the whole area whenever the
+    range moved (~5 ms an axis, the largest part of a chart's frame). Here the axes stay small
+    and the grid costs a handful of lines. The item lives in the view box's own (pixel)
+    coordinates, so a change of range only asks for a repaint, never for new geometry.
+    """
+
+    def __init__(self, plot: pg.PlotItem, axes: tuple[str, ...] = ("bottom", "right")) -> None:
+        super().__init__()
+        self.plot = plot
+        # Tick positions come from axis items of the same kinds that are in no scene, so that
+        # asking for them never changes the state of the axes on screen.
+        self.rulers = [(type(plot.getAxis(name))(orientation=name), name in ("bottom", "top"))
+                       for name in axes]
+        for ruler, _ in self.rulers:  # a date axis sizes its labels with the metrics of the
+            ruler.fontMetrics = QFontMetrics(ruler.font())  # last painter, which is gone here
+        self.pen = QPen()
+        box = plot.getViewBox()
+        self.setParentItem(box)
+        self.setZValue(-1000)  # under everything the plot shows
+        box.sigRangeChanged.connect(self._moved)
+        box.sigResized.connect(self._resized)
+
+    def set_colour(self, colour: str, alpha: int) -> None:
+        tint = QColor(colour)
+        tint.setAlpha(alpha)
+        self.pen = QPen(tint)
+        self.pen.setCosmetic(True)
+        self.update()
+
+    def _moved(self, *_: Any) -> None:
+        self.update()
+
+    def _resized(self, *_: Any) -> None:
+        self.prepareGeometryChange()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self.plot.getViewBox().rect())
+
+    def paint(self, painter: QPainter, *args: Any) -> None:
+        box = self.plot.getViewBox()
+        area = box.rect()
+        view = box.viewRect()
+        to_box = box.childGroup.transform()  # data coordinates -> this item's pixels
+        lines: list[QLineF] = []
+        for ruler, across in self.rulers:  # across: vertical lines at the x ticks
+            lo, hi = (view.left(), view.right()) if across else (view.top(), view.bottom())
+            pixels = area.width() if across else area.height()
+            if pixels <= 0 or not hi > lo:
+                continue
+            for _, values in ruler.tickValues(lo, hi, pixels)[:2]:  # major and minor labels
+                for v in values:
+                    if across:
+                        x = to_box.map(QPointF(v, 0.0)).x()
+                        lines.append(QLineF(x, area.top(), x, area.bottom()))
+                    else:
+                        y = to_box.map(QPointF(0.0, v)).y()
+                        lines.append(QLineF(area.left(), y, area.right(), y))
+        if lines:
+            painter.setPen(self.pen)
+            painter.drawLines(lines)
 
 
 class CandleItem(pg.GraphicsObject):
@@ -214,6 +280,7 @@ class PriceChart(QWidget):
         self.volume_plot.getViewBox().setMouseEnabled(x=True, y=False)
         for plot in (self.price_plot, self.volume_plot):
             cache_axes(plot)
+        self.grids = [GridLines(self.price_plot), GridLines(self.volume_plot, ("bottom",))]
         self.candles = CandleItem(self.series, palette)
         self.volume = CandleItem(self.series, palette, mode="volume")
         self.price_plot.addItem(self.candles)
@@ -349,8 +416,9 @@ class PriceChart(QWidget):
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
         self.view.setBackground(palette.background)
+        for grid in self.grids:
+            grid.set_colour(palette.foreground, palette.grid)
         for plot in (self.price_plot, self.volume_plot):
-            plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
             for side in ("right", "bottom"):
                 axis = plot.getAxis(side)
                 axis.setPen(pg.mkPen(palette.foreground))
@@ -473,6 +541,7 @@ class PnlChart(QWidget):
         self.plot.getAxis("right").setWidth(70)
         self.plot.setDownsampling(auto=True, mode="peak")
         cache_axes(self.plot.getPlotItem())
+        self.grid = GridLines(self.plot.getPlotItem())
         self.plot.setClipToView(True)
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
         self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)
@@ -523,7 +592,7 @@ class PnlChart(QWidget):
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
         self.plot.setBackground(palette.background)
-        self.plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
+        self.grid.set_colour(palette.foreground, palette.grid)
         self.zero.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
         for side in ("right", "bottom"):
             axis = self.plot.getAxis(side)

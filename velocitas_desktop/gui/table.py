@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 # Column kinds: how a value is stored and shown.
 TEXT = "text"          # any text, kept in a Python list
@@ -31,6 +32,8 @@ PERCENT = "percent"
 
 _NUMERIC = (INT, FLOAT, MONEY, TIME, PERCENT)
 _INITIAL_CAPACITY = 1024
+CELL_PADDING = 4     # pixels of text margin in a cell
+CELL_CACHE = 20_000  # cells whose answers are kept (a few screenfuls of every table)
 
 Index = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole.value
@@ -143,6 +146,11 @@ class ColumnTableModel(QAbstractTableModel):
         self._filters: dict[str, str] = {}
         self._view: np.ndarray | None = None  # stored row numbers shown, when filtered
         self.colours = {"up": QColor("#26a69a"), "down": QColor("#ef5350")}
+        self._alignments = [c.alignment for c in self.columns]
+        # (stored row, column) -> {role: answer} of the cells painted lately: a repaint of an
+        # unchanged screenful then costs a dict lookup per cell instead of formatting it again.
+        # Stored rows never move, so only rewriting them in place (set_rows) invalidates it.
+        self._cells: dict[tuple[int, int], dict[int, Any]] = {}
 
     # --- Qt model interface --------------------------------------------------------------
 
@@ -178,20 +186,39 @@ class ColumnTableModel(QAbstractTableModel):
             for role_data in span:
                 role_data.clearData()
             return
-        column = self.columns[index.column()]
-        value = self._stores[column.key].get(self.stored_row(index.row()))
+        key = (self.stored_row(index.row()), index.column())
+        answers = self._cells.get(key)
+        if answers is None:
+            answers = self._answers(*key)
         for role_data in span:
-            answer = self._role_value(column, value, role_data.role())
+            answer = answers.get(role_data.role())
             if answer is None:
                 role_data.clearData()
             else:
                 role_data.setData(answer)
 
+    def cell(self, row: int, column_index: int) -> dict[int, Any]:
+        """What the cell at ``row`` (as shown) answers, by role: display text, alignment,
+        foreground colour (or None) and the raw value."""
+        key = (self.stored_row(row), column_index)
+        answers = self._cells.get(key)
+        return answers if answers is not None else self._answers(*key)
+
+    def _answers(self, stored: int, column_index: int) -> dict[int, Any]:
+        column = self.columns[column_index]
+        value = self._stores[column.key].get(stored)
+        answers = {_DISPLAY: format_value(column, value), _ALIGN: self._alignments[column_index],
+                   _FOREGROUND: self._colour(column, value), _USER: value}
+        if len(self._cells) >= CELL_CACHE:
+            self._cells.clear()
+        self._cells[(stored, column_index)] = answers
+        return answers
+
     def _role_value(self, column: Column, value: Any, role: int) -> Any:
         if role == _DISPLAY:
             return format_value(column, value)
         if role == _ALIGN:
-            return column.alignment
+            return self._alignments[self.columns.index(column)]
         if role == _FOREGROUND:
             return self._colour(column, value)
         if role == _USER:
@@ -268,6 +295,7 @@ class ColumnTableModel(QAbstractTableModel):
         same_keys = (self.key is not None and self._view is None and len(rows) == self._size
                      and all(self._stores[self.key].get(i) == r.get(self.key)
                              for i, r in enumerate(rows)))
+        self._cells.clear()
         if same_keys:
             for column in self.columns:
                 self._stores[column.key].write(0, [r.get(column.key) for r in rows])
@@ -382,3 +410,34 @@ def format_value(column: Column, value: Any) -> str:
     if kind == INT:
         return f"{int(value):{column.fmt or ','}}"
     return f"{value:{column.fmt or ',.2f'}}"
+
+
+class CellDelegate(QStyledItemDelegate):
+    """Paints a ColumnTableModel's cells directly: background, text, colour, alignment.
+
+    The styled delegate asks the model for every role of a cell, builds a style option and
+    lays the text out through the style, ~60-100 us a cell; a blotter screenful took 13-17 ms
+    to repaint. This paints the same thing (selection and alternate rows from the palette,
+    the text clipped to the cell) from the model's cached answers in a few painter calls.
+    """
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        model = index.model()
+        if not isinstance(model, ColumnTableModel):
+            super().paint(painter, option, index)
+            return
+        answers = model.cell(index.row(), index.column())
+        rect = option.rect
+        palette = option.palette
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            painter.fillRect(rect, palette.highlight())
+        elif option.features & QStyleOptionViewItem.ViewItemFeature.Alternate:
+            painter.fillRect(rect, palette.alternateBase())
+        colour = answers[_FOREGROUND]
+        if selected:
+            painter.setPen(palette.highlightedText().color())
+        else:
+            painter.setPen(colour if colour is not None else palette.text().color())
+        painter.drawText(rect.adjusted(CELL_PADDING, 0, -CELL_PADDING, 0), answers[_ALIGN],
+                         answers[_DISPLAY])
