@@ -52,6 +52,14 @@ def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
     assert hosted.status == "stopped" and hosted.pid != os.getpid()
 
 
+def test_the_engine_process_yields_the_processor_to_the_window(hosted):
+    from velocitas_desktop.engine_host import ENGINE_NICE
+
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, hosted.pid) == min(mine + ENGINE_NICE, 19)
+    assert ENGINE_NICE > 0
+
+
 def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
     for coin in ("BTC", "ETH"):
         hosted.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))

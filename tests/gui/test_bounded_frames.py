@@ -73,3 +73,65 @@ def test_an_export_flushes_every_queued_fill(qtbot, tmp_path):
     assert done.args == [str(tmp_path / "fills.csv")]
     lines = (tmp_path / "fills.csv").read_text().splitlines()
     assert len(lines) == 1 + FLUSH_ROWS + 100
+
+
+def test_the_grid_is_drawn_at_the_labelled_ticks_not_by_the_axes(qtbot):
+    from PySide6.QtCore import QPointF
+
+    chart = PriceChart("BTC", colours("dark"), interval=60.0)
+    qtbot.addWidget(chart)
+    chart.resize(900, 500)
+    chart.show()
+    qtbot.waitExposed(chart)
+    stamps = 1_700_000_000.0 + np.arange(600) * 30.0
+    chart.add_ticks(100 + np.sin(np.arange(600) / 40), stamps)
+    chart.redraw()
+    chart.grab()
+    # pyqtgraph's grid would make each axis as large as the plot; ours stay small
+    assert all(chart.price_plot.getAxis(side).grid is False for side in ("right", "bottom"))
+    grid = chart.grids[0]
+    box = chart.price_plot.getViewBox()
+    view, area = box.viewRect(), box.rect()
+    lines = grid.lines()
+    vertical = [ln.x1() for ln in lines if ln.x1() == ln.x2()]
+    horizontal = [ln.y1() for ln in lines if ln.y1() == ln.y2()]
+    assert vertical and horizontal
+    ruler = chart.price_plot.getAxis("bottom")  # the date axis on screen labels these times
+    ticks = [v for _, values in ruler.tickValues(view.left(), view.right(), area.width())[:2]
+             for v in values]
+    assert vertical == [box.mapFromView(QPointF(t, 0)).x() for t in ticks]
+    assert all(area.left() <= x <= area.right() for x in vertical)
+    # zooming and panning repaint it many times over (this crashed Qt once: never again)
+    for step in range(40):
+        chart.price_plot.setXRange(stamps[0] + step * 60, stamps[-1] - step * 60, padding=0)
+        chart.grab()
+    assert grid.lines()
+
+
+def test_cells_show_their_text_colour_and_selection(qtbot):
+    from PySide6.QtGui import QColor
+
+    from velocitas_desktop.gui.panels import TRADE_COLUMNS, make_table
+    from velocitas_desktop.gui.table import ColumnTableModel
+
+    model = ColumnTableModel(TRADE_COLUMNS)
+    view = make_table(model)
+    qtbot.addWidget(view)
+    view.resize(1000, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    model.append_rows([fill(1), {**fill(2), "profit_loss": -5.0}])
+    side = [c.key for c in TRADE_COLUMNS].index("action")
+
+    def colours_in(row: int, column: int) -> set[str]:
+        rect = view.visualRect(model.index(row, column))
+        image = view.viewport().grab(rect).toImage()
+        return {QColor(image.pixel(x, y)).name() for x in range(image.width())
+                for y in range(image.height())}
+
+    up, down = model.colours["up"].name(), model.colours["down"].name()
+    assert up in colours_in(0, side)       # BUY in the rising colour
+    assert down in colours_in(1, side)     # SELL in the falling colour
+    view.selectRow(1)
+    highlight = view.palette().highlight().color().name()
+    assert highlight in colours_in(1, side) and highlight not in colours_in(0, side)

@@ -16,11 +16,11 @@ from velocitas_desktop.paths import ensure, log_dir
 log = logging.getLogger(__name__)
 
 DEMO_COINS = ["BTC", "ETH"]
-# The engine's threads share the interpreter lock with the window's thread, and every call
-# from Qt into Python (a paint, a cell of a table) waits for it. Handing it over every 0.1 ms
-# instead of every 5 keeps those waits short while the engine runs flat out: at maximum
-# speed bench/gui.py measured p99 lag ~170 ms at 0.1 ms against ~320-450 ms at 1 ms, with
-# no loss of engine throughput (``--switch`` compares values).
+# Besides the Qt thread, the window's process runs the thread that reads the engine's events
+# (the engine itself runs in its own process, engine_host.py) and, while a search runs, the
+# optimiser's. Handing the interpreter lock over every 0.1 ms instead of every 5 keeps a
+# paint from waiting behind them (``bench/gui.py --switch`` compares values; with the engine
+# still in this process it was p99 ~170 ms at 0.1 ms against ~320-450 ms at 1 ms).
 SWITCH_INTERVAL = 0.0001
 
 
@@ -113,8 +113,9 @@ def start_demo(window: Any) -> None:
     window.source_box.setCurrentIndex(window.source_box.findData("simulated"))
     window.coins_edit.setText(",".join(DEMO_COINS))
     window.rate_edit.setText("max")
-    # at maximum speed the data clock runs ahead: start it in the past so it ends near now
-    window.simulated_start = time.time() - 24 * 3600
+    # at maximum speed the data clock runs ahead (about a day and a half in ten seconds
+    # here): start it two days back so a screenshot does not show tomorrow's prices
+    window.simulated_start = time.time() - 48 * 3600
     window.charts.interval_box.setCurrentText("1m")
     names = [n for n in window.engine.catalog.names()]
     # deciding on one-minute bars keeps the demo's trades readable at maximum speed

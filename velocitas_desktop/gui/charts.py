@@ -90,6 +90,13 @@ class GridLines(pg.GraphicsObject):
         return QRectF(self.plot.getViewBox().rect())
 
     def paint(self, painter: QPainter, *args: Any) -> None:
+        lines = self.lines()
+        if lines:
+            painter.setPen(self.pen)
+            painter.drawLines(lines)
+
+    def lines(self) -> list[QLineF]:
+        """The grid's lines in the view box's pixels, at the ticks the axes label."""
         box = self.plot.getViewBox()
         area = box.rect()
         view = box.viewRect()
@@ -108,9 +115,7 @@ class GridLines(pg.GraphicsObject):
                     else:
                         y = to_box.map(QPointF(0.0, v)).y()
                         lines.append(QLineF(area.left(), y, area.right(), y))
-        if lines:
-            painter.setPen(self.pen)
-            painter.drawLines(lines)
+        return lines
 
 
 class CandleItem(pg.GraphicsObject):
