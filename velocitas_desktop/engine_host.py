@@ -284,9 +284,9 @@ class HostedEngine:
 
     def __init__(self, strategy_folders: Iterable[str] = (), journal_path: str | None = None,
                  restore: bool = True, log_file: str | None = None,
-                 catalog: Catalog | None = None, open_timeout: float = OPEN_TIMEOUT) -> None:
+                 open_timeout: float = OPEN_TIMEOUT) -> None:
         folders = tuple(str(f) for f in strategy_folders)
-        self.catalog = catalog or load_catalog(folders)
+        self.catalog = load_catalog(folders)  # the same folders as the engine process reads
         self._options = HostOptions(journal_path, restore, folders, log_file)
         self.status = STOPPED
         self.status_message = ""

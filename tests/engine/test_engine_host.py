@@ -180,3 +180,43 @@ def test_a_journal_that_cannot_be_opened_is_a_clear_error(tmp_path):
     with pytest.raises(JournalError):
         HostedEngine(journal_path=str(folder), restore=False)
     assert time.monotonic() - started < 30
+
+
+ALTERNATING = textwrap.dedent('''
+    from velocitas_desktop.core.strategy import Param, Strategy
+
+
+    class Alternating(Strategy):
+        """Buys and sells every ``every`` prices (a user file, for the tests)."""
+
+        every = Param(5, low=1, high=1000)
+
+        def init(self):
+            self.seen = 0
+
+        def next(self):
+            self.seen += 1
+            if self.seen % self.every:
+                return None
+            return self.buy() if (self.seen // self.every) % 2 else self.sell()
+''')
+
+
+def test_user_strategy_folders_are_read_on_both_sides_and_reloaded(tmp_path):
+    first, second = tmp_path / "mine", tmp_path / "more"
+    first.mkdir()
+    second.mkdir()
+    (first / "alternating.py").write_text(ALTERNATING)
+    engine = HostedEngine([str(first)], journal_path=str(tmp_path / "j.sqlite3"), restore=False)
+    try:
+        assert "Alternating" in engine.catalog.names()  # for the window's forms
+        engine.register(StrategySpec("Alternating", "BTC", {"every": 3}))  # in the engine
+        engine.start(EngineConfig(coins=["BTC"], rate=None, max_ticks=3_000, start_time=0.0))
+        wait_until(lambda: engine.status == "finished", what="the run")
+        assert engine.metrics("BTC_Alternating")["total_trades"] == 1_000
+        (second / "broken.py").write_text("this is not python\n")
+        catalog = engine.reload_catalog([str(first), str(second)])
+        assert "Alternating" in catalog.names()
+        assert [Path(p.path).name for p in catalog.problems] == ["broken.py"]
+    finally:
+        engine.close()

@@ -38,8 +38,9 @@ def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-d
         settings = load_settings()
         apply_theme(qtbot_app(), settings.theme)
         if hosted:  # as the app runs it: the engine in its own process
+            assert catalog is None, "a hosted engine reads its strategies from folders"
             engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"),
-                                  restore=restore, catalog=catalog)
+                                  restore=restore)
         else:
             engine = Engine(catalog=catalog, journal=Journal(tmp_path / "journal.sqlite3"),
                             restore=restore)
