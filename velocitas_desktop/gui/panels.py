@@ -33,9 +33,9 @@ from velocitas_desktop.gui.table import (
     PERCENT,
     TEXT,
     TIME,
-    CellDelegate,
     Column,
     ColumnTableModel,
+    ColumnTableView,
 )
 
 # --- KPI bar ------------------------------------------------------------------------------
@@ -162,9 +162,8 @@ def paint_now(view: QTableView) -> None:
 
 
 def make_table(model: ColumnTableModel) -> QTableView:
-    view = QTableView()
+    view = ColumnTableView()
     view.setModel(model)
-    view.setItemDelegate(CellDelegate(view))
     view.setAlternatingRowColors(True)
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
