@@ -24,7 +24,8 @@ from velocitas_desktop.feeds.base import LIVE, Feed, FeedError, TickBatch
 from velocitas_desktop.testing.processes import alive, descendants
 
 
-def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, window, tmp_path):
+def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, any_window, tmp_path):
+    window = any_window
     bad = tmp_path / "BTCUSD-broken.csv"
     bad.write_text("this is not,a price file\nat all\n")
     choose(qtbot, window.source_box, "CSV")
@@ -56,9 +57,10 @@ def test_bad_toolbar_values_are_explained(qtbot, window):
     assert window.engine.status == "stopped"
 
 
-def test_an_unreachable_exchange_is_explained(qtbot, window):
+def test_an_unreachable_exchange_is_explained(qtbot, any_window):
     import socket
 
+    window = any_window
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
