@@ -60,7 +60,7 @@ METHODS = {
     "resume": CALL_TIMEOUT, "update_params": CALL_TIMEOUT, "strategies": CALL_TIMEOUT,
     "strategy": CALL_TIMEOUT, "snapshot": CALL_TIMEOUT, "metrics": CALL_TIMEOUT,
     "trades": CALL_TIMEOUT, "pnl_history": CALL_TIMEOUT, "start": START_CALL_TIMEOUT,
-    "stop": CALL_TIMEOUT, "wait": None, "reload_catalog": CALL_TIMEOUT,
+    "stop": CALL_TIMEOUT, "reload_catalog": CALL_TIMEOUT,
     "start_server": CALL_TIMEOUT, "stop_server": CALL_TIMEOUT, "shutdown": CLOSE_TIMEOUT,
     "ping": CALL_TIMEOUT,
 }
@@ -163,8 +163,14 @@ class _Host:
         except BaseException as exc:
             reply = ("reply", call_id, False, portable(exc), self.state())
         self._flush()  # the events a call caused reach the window before its answer
-        if not self.send(reply):
-            return
+        try:
+            if not self.send(reply):
+                return
+        except Exception as exc:  # an answer that cannot be pickled is an error, not silence
+            log.exception("the answer to %s() could not be sent", name)
+            failure = EngineError(f"the answer to {name}() could not be sent: {exc}")
+            if not self.send(("reply", call_id, False, failure, self.state())):
+                return
         if name == "shutdown":
             self._done.set()
 
@@ -225,7 +231,22 @@ class _Host:
     def _flush(self) -> None:
         events = self._take()
         if events:
-            self.send(("events", events, self.state()))
+            self._send_events(events, self.state())
+
+    def _send_events(self, events: list[tuple[str, Any]], state: dict[str, Any]) -> bool:
+        """Ship a batch of events; one that cannot be pickled is logged and left out, so
+        the window never stops hearing from the engine because of it."""
+        try:
+            return self.send(("events", events, state))
+        except Exception:
+            kept = []
+            for event in events:
+                try:
+                    pickle.dumps(event)
+                    kept.append(event)
+                except Exception:
+                    log.exception("a %s event could not be sent to the window", event[0])
+            return self.send(("events", kept, state))
 
     def _forward(self) -> None:
         sent_state = None
@@ -234,7 +255,7 @@ class _Host:
             state = self.state()
             if events or state != sent_state:
                 sent_state = state
-                if not self.send(("events", events, state)):
+                if not self._send_events(events, state):
                     return
 
 

@@ -220,3 +220,22 @@ def test_user_strategy_folders_are_read_on_both_sides_and_reloaded(tmp_path):
         assert [Path(p.path).name for p in catalog.problems] == ["broken.py"]
     finally:
         engine.close()
+
+
+def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
+    import multiprocessing
+
+    from velocitas_desktop.engine.engine import Engine
+    from velocitas_desktop.engine_host import _Host
+
+    window_end, host_end = multiprocessing.Pipe()
+    engine = Engine(restore=False)
+    host = _Host(host_end, engine)
+    sent = host._send_events([("log", {"message": "kept"}),
+                              ("log", {"message": "a lambda cannot be pickled",
+                                       "callback": lambda: None}),
+                              ("feed", {"state": "live", "message": ""})], host.state())
+    assert sent
+    kind, events, state = window_end.recv()
+    assert kind == "events" and state["status"] == "stopped"
+    assert events == [("log", {"message": "kept"}), ("feed", {"state": "live", "message": ""})]
