@@ -66,6 +66,8 @@ class GridLines(pg.GraphicsObject):
         for ruler, _ in self.rulers:  # a date axis sizes its labels with the metrics of the
             ruler.fontMetrics = QFontMetrics(ruler.font())  # last painter, which is gone here
         self.pen = QPen()
+        self._key: tuple | None = None
+        self._lines: list[QLineF] = []
         box = plot.getViewBox()
         self.setParentItem(box)
         self.setZValue(-1000)  # under everything the plot shows
@@ -96,10 +98,14 @@ class GridLines(pg.GraphicsObject):
             painter.drawLines(lines)
 
     def lines(self) -> list[QLineF]:
-        """The grid's lines in the view box's pixels, at the ticks the axes label."""
+        """The grid's lines in the view box's pixels, at the ticks the axes label (worked
+        out again only when the range or the size changed: a date axis takes a while)."""
         box = self.plot.getViewBox()
         area = box.rect()
         view = box.viewRect()
+        key = (view.getRect(), area.getRect())
+        if key == self._key:
+            return self._lines
         to_box = box.childGroup.transform()  # data coordinates -> this item's pixels
         lines: list[QLineF] = []
         for ruler, across in self.rulers:  # across: vertical lines at the x ticks
@@ -115,6 +121,7 @@ class GridLines(pg.GraphicsObject):
                     else:
                         y = to_box.map(QPointF(0.0, v)).y()
                         lines.append(QLineF(area.left(), y, area.right(), y))
+        self._key, self._lines = key, lines
         return lines
 
 
