@@ -126,7 +126,7 @@ class _Host:
             with self._send_lock:
                 self.conn.send(message)
             return True
-        except (OSError, EOFError, ValueError):  # the window is gone
+        except (OSError, EOFError):  # the window is gone (a pickling error is raised on)
             self._done.set()
             return False
 
@@ -432,10 +432,12 @@ class HostedEngine:
         try:
             with self._send_lock:
                 self._conn.send(("call", call_id, name, args, kwargs))
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             with self._pending_lock:
                 self._pending.pop(call_id, None)
-            raise EngineError(f"the engine process cannot be reached: {exc}") from None
+            if isinstance(exc, OSError):
+                raise EngineError(f"the engine process cannot be reached: {exc}") from None
+            raise EngineError(f"{name}() could not be sent to the engine: {exc}") from None
         timeout = METHODS.get(name, CALL_TIMEOUT)
         try:
             return future.result(timeout)

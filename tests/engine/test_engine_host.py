@@ -239,3 +239,9 @@ def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
     kind, events, state = window_end.recv()
     assert kind == "events" and state["status"] == "stopped"
     assert events == [("log", {"message": "kept"}), ("feed", {"state": "live", "message": ""})]
+
+
+def test_a_call_that_cannot_be_sent_is_a_clear_error_and_the_next_works(hosted):
+    with pytest.raises(EngineError, match=r"register\(\) could not be sent"):
+        hosted.register(StrategySpec("RSI", "BTC", {"period": lambda: 14}))
+    assert hosted.register(StrategySpec("RSI", "BTC")).id == "BTC_RSI"
