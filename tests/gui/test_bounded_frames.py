@@ -135,3 +135,25 @@ def test_cells_show_their_text_colour_and_selection(qtbot):
     view.selectRow(1)
     highlight = view.palette().highlight().color().name()
     assert highlight in colours_in(1, side) and highlight not in colours_in(0, side)
+
+
+def test_following_keeps_the_newest_bar_in_view_and_steps_the_range(qtbot):
+    from velocitas_desktop.gui.charts import FOLLOW_MARGIN
+
+    chart = PriceChart("BTC", colours("dark"), interval=60.0)
+    qtbot.addWidget(chart)
+    chart.resize(900, 500)
+    chart.show()
+    qtbot.waitExposed(chart)
+    moves = []
+    chart.price_plot.getViewBox().sigXRangeChanged.connect(lambda *_: moves.append(1))
+    start = 1_700_000_040.0
+    bars = 10 * FOLLOW_MARGIN
+    for i in range(bars):  # one new one-minute bar per redraw, as a fast replay brings them
+        chart.add_ticks(np.array([100.0 + i % 5]), np.array([start + 60.0 * i]))
+        chart.redraw()
+        left, right = chart.price_plot.getViewBox().viewRange()[0]
+        newest = start + 60.0 * i
+        assert left < newest and newest + 60.0 <= right  # the newest bar is always in view
+    # the time range moved once per FOLLOW_MARGIN bars, not once per bar
+    assert len(moves) <= bars // FOLLOW_MARGIN + 2

@@ -31,6 +31,7 @@ from velocitas_desktop.gui.theme import ChartColours
 
 CHUNK = 128
 FOLLOW_BARS = 120       # bars in view while following the newest price
+FOLLOW_MARGIN = 12      # room on the right for new bars; the view steps on by this much
 MAX_MARKERS = 300       # newest fills marked per coin and side
 CHART_MS = 200          # the price chart is redrawn at most five times a second
 POINTER_SECONDS = 3.0   # the legend follows the mouse this long after it last moved
@@ -371,23 +372,30 @@ class PriceChart(QWidget):
                     item.clear()
 
     def _follow(self) -> None:
-        """Keep the newest candles in view. The ranges move only when a candle opens or the
-        price leaves the visible band: each move makes pyqtgraph re-lay out both plots."""
+        """Keep the newest candles in view. The time range moves in steps: when the newest
+        bar reaches the right edge the view jumps ``FOLLOW_MARGIN`` bars on, so a replay at
+        full speed re-lays out the plots and their axes a few times a second at most, not
+        on every bar. The price range moves only when the price leaves the visible band."""
         s = self.series
         n = len(s)
         if not n:
             return
-        first = max(0, n - FOLLOW_BARS)
-        right = float(s.times[-1]) + 3 * s.interval
-        left = min(float(s.times[first]), right - FOLLOW_BARS * s.interval) - s.interval
-        low, high = float(s.low[first:].min()), float(s.high[first:].max())
+        newest = float(s.times[-1])
         shown = self._shown
-        if shown is not None and shown[1] == right and shown[2] <= low and high <= shown[3] \
-                and (shown[3] - shown[2]) <= 3 * max(high - low, 1e-9):
+        if shown is not None and shown[0] < newest and newest + s.interval <= shown[1]:
+            left, right = shown[0], shown[1]
+        else:
+            right = newest + FOLLOW_MARGIN * s.interval
+            left = right - (FOLLOW_BARS + FOLLOW_MARGIN) * s.interval
+        first = int(np.searchsorted(s.times, left))
+        low, high = float(s.low[first:].min()), float(s.high[first:].max())
+        if shown is not None and (left, right) == shown[:2] and shown[2] <= low \
+                and high <= shown[3] and (shown[3] - shown[2]) <= 3 * max(high - low, 1e-9):
             return
         pad = max((high - low) * 0.08, abs(high) * 1e-5)
+        if shown is None or (left, right) != shown[:2]:
+            self.price_plot.setXRange(left, right, padding=0)
         self._shown = (left, right, low - pad, high + pad)
-        self.price_plot.setXRange(left, right, padding=0)
         self.price_plot.setYRange(low - pad, high + pad, padding=0)
         self.volume_plot.setYRange(0, float(s.volume[first:].max()) * 1.5, padding=0)
 
