@@ -30,7 +30,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -501,9 +501,7 @@ class HostedEngine:
         if self._dead is not None:
             with self._respawn_lock:
                 if self._dead is not None:
-                    self._options = HostOptions(self._options.journal_path, True,
-                                                self._options.strategy_folders,
-                                                self._options.log_file)
+                    self._options = replace(self._options, restore=True)
                     self._spawn()
         self._call("start", config)
 
@@ -524,8 +522,7 @@ class HostedEngine:
         folders = tuple(str(f) for f in folders)
         self._call("reload_catalog", folders)
         self.catalog = load_catalog(folders)
-        self._options = HostOptions(self._options.journal_path, self._options.restore,
-                                    folders, self._options.log_file)
+        self._options = replace(self._options, strategy_folders=folders)
         return self.catalog
 
     def server(self, host: str = "127.0.0.1", port: int = 8000,

@@ -15,12 +15,18 @@ def fill(i: int) -> dict:
             "profit_loss": 0.0, "position_size": 1.0, "fee": 0.1}
 
 
-def test_only_the_candles_in_view_are_recorded(qtbot):
-    chart = PriceChart("BTC", colours("dark"), interval=1.0)
+def shown_chart(qtbot, interval: float) -> PriceChart:  # type: ignore[no-untyped-def]
+    """A BTC price chart on screen (offscreen), 900 x 500."""
+    chart = PriceChart("BTC", colours("dark"), interval=interval)
     qtbot.addWidget(chart)
     chart.resize(900, 500)
     chart.show()
     qtbot.waitExposed(chart)
+    return chart
+
+
+def test_only_the_candles_in_view_are_recorded(qtbot):
+    chart = shown_chart(qtbot, interval=1.0)
     stamps = 1_700_000_000.0 + np.arange(3000 * 4) / 4  # 3,000 one-second bars
     chart.add_ticks(100 + np.sin(np.arange(stamps.size) / 50), stamps)
     chart.redraw()
@@ -78,11 +84,7 @@ def test_an_export_flushes_every_queued_fill(qtbot, tmp_path):
 def test_the_grid_is_drawn_at_the_labelled_ticks_not_by_the_axes(qtbot):
     from PySide6.QtCore import QPointF
 
-    chart = PriceChart("BTC", colours("dark"), interval=60.0)
-    qtbot.addWidget(chart)
-    chart.resize(900, 500)
-    chart.show()
-    qtbot.waitExposed(chart)
+    chart = shown_chart(qtbot, interval=60.0)
     stamps = 1_700_000_000.0 + np.arange(600) * 30.0
     chart.add_ticks(100 + np.sin(np.arange(600) / 40), stamps)
     chart.redraw()
@@ -140,11 +142,7 @@ def test_cells_show_their_text_colour_and_selection(qtbot):
 def test_following_keeps_the_newest_bar_in_view_and_steps_the_range(qtbot):
     from velocitas_desktop.gui.charts import FOLLOW_MARGIN
 
-    chart = PriceChart("BTC", colours("dark"), interval=60.0)
-    qtbot.addWidget(chart)
-    chart.resize(900, 500)
-    chart.show()
-    qtbot.waitExposed(chart)
+    chart = shown_chart(qtbot, interval=60.0)
     moves = []
     chart.price_plot.getViewBox().sigXRangeChanged.connect(lambda *_: moves.append(1))
     start = 1_700_000_040.0

@@ -174,9 +174,7 @@ class ColumnTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        column = self.columns[index.column()]
-        value = self._stores[column.key].get(self.stored_row(index.row()))
-        return self._role_value(column, value, role)
+        return self.cell(index.row(), index.column()).get(getattr(role, "value", role))
 
     def multiData(self, index: Index, span: Any) -> None:
         """Every role a view asks for a cell, in one call: a view painting a screenful of
@@ -186,10 +184,7 @@ class ColumnTableModel(QAbstractTableModel):
             for role_data in span:
                 role_data.clearData()
             return
-        key = (self.stored_row(index.row()), index.column())
-        answers = self._cells.get(key)
-        if answers is None:
-            answers = self._answers(*key)
+        answers = self.cell(index.row(), index.column())
         for role_data in span:
             answer = answers.get(role_data.role())
             if answer is None:
@@ -213,17 +208,6 @@ class ColumnTableModel(QAbstractTableModel):
             self._cells.clear()
         self._cells[(stored, column_index)] = answers
         return answers
-
-    def _role_value(self, column: Column, value: Any, role: int) -> Any:
-        if role == _DISPLAY:
-            return format_value(column, value)
-        if role == _ALIGN:
-            return self._alignments[self.columns.index(column)]
-        if role == _FOREGROUND:
-            return self._colour(column, value)
-        if role == _USER:
-            return value
-        return None
 
     def _colour(self, column: Column, value: Any) -> QColor | None:
         if column.kind == MONEY:
