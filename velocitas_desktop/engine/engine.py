@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,10 +28,13 @@ import numpy as np
 
 from velocitas_desktop.catalog import Catalog, load_catalog
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS, Ledger
+from velocitas_desktop.core.ledger import Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
+from velocitas_desktop.engine.config import EngineConfig, build_feed, check_config
+from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.history import PriceHistory
+from velocitas_desktop.engine.latency import _Latency
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
 from velocitas_desktop.feeds.base import FAILED, Feed, FeedError, TickBatch
@@ -42,24 +45,12 @@ log = logging.getLogger(__name__)
 STOPPED, STARTING, RUNNING, STOPPING, FINISHED, ERROR = (
     "stopped", "starting", "running", "stopping", "finished", "error")
 ACTIVE, PAUSED, FAILED_STRATEGY = "active", "paused", "error"
-SOURCES = ("simulated", "csv", "binance")
 
 QUEUE_BATCHES = 32           # bounded queue, in batches
 OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
 METRICS_INTERVAL = 0.5       # seconds between metrics events
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
-
-
-class EngineError(VelocitasError):
-    """The engine cannot do that now (already running, not running, duplicate id...)."""
-
-
-class NotFoundError(VelocitasError, KeyError):
-    """No registered strategy has that id."""
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "not found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,32 +62,6 @@ class Event:
 
     kind: str
     data: Any
-
-
-@dataclass(slots=True)
-class EngineConfig:
-    """How to run: the data source and its options, workers, costs and limits."""
-
-    source: str = "simulated"
-    coins: list[str] = field(default_factory=lambda: ["BTC", "ETH"])
-    csv_files: dict[str, str] = field(default_factory=dict)
-    speed: float | None = None          # csv replay: 1 = real time, None = as fast as possible
-    rate: float | None = 1000.0         # simulated ticks/s in total, None = as fast as possible
-    ohlc_path: bool = False             # csv: replay open-high-low-close instead of the close
-    workers: int = 0
-    fee: float = DEFAULT_FEE
-    slippage: float = 0.0
-    seed: int | None = None
-    max_ticks: int | None = None
-    duration: float | None = None
-    sample_seconds: float = DEFAULT_SAMPLE_SECONDS
-    binance_rest_url: str = "https://api.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
-    quote_asset: str = "USDT"
-    start_time: float | None = None     # simulated: first timestamp at maximum speed
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(slots=True)
@@ -365,7 +330,7 @@ class Engine:
         with self._admin:
             if self._running() or self.status in (STARTING, RUNNING, STOPPING):
                 raise EngineError("the engine is already running; stop it first")
-            _check_config(config)
+            check_config(config)
             self.status = STARTING
             try:
                 feed = feed or build_feed(config)
@@ -973,62 +938,6 @@ def _event_key(event: tuple[int, int, RawSignal]) -> tuple[int, int]:
     return event[0], event[1]
 
 
-class _Ring:
-    """The last ``size`` samples in a numpy array: appends and percentiles stay cheap."""
-
-    __slots__ = ("count", "values")
-
-    def __init__(self, size: int) -> None:
-        self.values = np.empty(size)
-        self.count = 0
-
-    def append(self, value: float) -> None:
-        self.values[self.count % self.values.shape[0]] = value
-        self.count += 1
-
-    def __len__(self) -> int:
-        return min(self.count, self.values.shape[0])
-
-    def __iter__(self):  # oldest first is not needed: callers take percentiles
-        return iter(self.values[: len(self)].tolist())
-
-    def percentile(self, q: float) -> float | None:
-        n = len(self)
-        return float(np.percentile(self.values[:n], q)) if n else None
-
-
-class _Latency:
-    """Recent latencies in milliseconds, from the moment the feed produced a tick:
-    to its fill in the ledger (``fills``), to the fill being journaled and published
-    (``published``), and to a whole batch being journaled and published (``batches``)."""
-
-    def __init__(self) -> None:
-        self.fills = _Ring(20_000)
-        self.published = _Ring(20_000)
-        self.batches = _Ring(5_000)
-
-    @staticmethod
-    def add(into: _Ring, now: float, batches: list[TickBatch], positions: list[int]) -> None:
-        starts = np.cumsum([0] + [len(b) for b in batches])
-        # a sample of each batch's fills is enough for percentiles, and keeps this cheap
-        for position in positions[:: max(1, len(positions) // 64)]:
-            index = int(np.searchsorted(starts, position, side="right")) - 1
-            received = batches[index].received
-            if received:
-                into.append((now - received) * 1000.0)
-
-    def add_batch(self, now: float, received: float) -> None:
-        if received:
-            self.batches.append((now - received) * 1000.0)
-
-    def summary(self) -> dict[str, float | None]:
-        return {"tick_to_fill_p50": self.fills.percentile(50),
-                "tick_to_fill_p99": self.fills.percentile(99),
-                "tick_to_published_p50": self.published.percentile(50),
-                "tick_to_published_p99": self.published.percentile(99),
-                "batch_p50": self.batches.percentile(50), "batch_p99": self.batches.percentile(99)}
-
-
 def _put_end(q: queue.Queue, stop: threading.Event) -> None:
     while True:
         try:
@@ -1037,41 +946,3 @@ def _put_end(q: queue.Queue, stop: threading.Event) -> None:
         except queue.Full:
             if stop.is_set():
                 return
-
-
-def _check_config(config: EngineConfig) -> None:
-    if config.source not in SOURCES:
-        raise EngineError(f"unknown data source {config.source!r}: choose "
-                          + ", ".join(SOURCES))
-    if not config.coins and config.source != "csv":
-        raise EngineError("choose at least one coin")
-    config.coins = [check_coin(c) for c in config.coins]
-    if config.workers < 0 or config.workers > 64:
-        raise EngineError("workers must be between 0 and 64")
-    if not 0 <= config.fee < 1 or not 0 <= config.slippage < 1:
-        raise EngineError("fee and slippage are fractions between 0 and 1 (0.001 = 0.1%)")
-    for name in ("rate", "speed", "duration"):
-        value = getattr(config, name)
-        if value is not None and not value > 0:
-            raise EngineError(f"{name} must be positive")
-    if config.max_ticks is not None and config.max_ticks < 1:
-        raise EngineError("the tick limit must be at least 1")
-
-
-def build_feed(config: EngineConfig) -> Feed:
-    """The feed ``config`` asks for (not yet opened)."""
-    if config.source == "simulated":
-        from velocitas_desktop.feeds.simulated import SimulatedFeed
-
-        seed = config.seed if config.seed is not None else int(time.time())
-        return SimulatedFeed(config.coins, rate=config.rate, seed=seed,
-                             max_ticks=config.max_ticks, start_time=config.start_time)
-    if config.source == "csv":
-        from velocitas_desktop.feeds.csvfeed import CsvFeed
-
-        return CsvFeed(config.csv_files, speed=config.speed, ohlc_path=config.ohlc_path,
-                       max_ticks=config.max_ticks)
-    from velocitas_desktop.feeds.binance import BinanceFeed
-
-    return BinanceFeed(config.coins, rest_url=config.binance_rest_url,
-                       ws_url=config.binance_ws_url, quote_asset=config.quote_asset)
