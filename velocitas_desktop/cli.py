@@ -122,6 +122,7 @@ def parse_strategy(text: str, default_coins: list[str]) -> list[Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from velocitas_desktop.core.strategy import check_coin
+    from velocitas_desktop.engine.contract import EngineStatus
     from velocitas_desktop.engine.engine import Engine, EngineConfig
     from velocitas_desktop.feeds.base import FeedError
 
@@ -166,14 +167,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if engine.status in ("running", "starting"):
+        if engine.status.stoppable:
             engine.stop()
         engine.wait(5)
         snapshot = engine.snapshot()
         engine.close()
     if args.json:
         print(json.dumps(snapshot, default=str))
-    return 0 if snapshot["global"]["status"] != "error" else 1
+    return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
 
 
 def _live_table(engine: Any) -> None:

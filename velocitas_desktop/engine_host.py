@@ -36,7 +36,8 @@ from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
 from velocitas_desktop.core.strategy import StrategySpec
-from velocitas_desktop.engine.engine import ERROR, STOPPED, Engine, EngineConfig, EngineError, Event
+from velocitas_desktop.engine.contract import EngineStatus, Event, EventKind
+from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers 
 # costs the engine nothing while the window is idle (bench/gui.py measures both).
 ENGINE_NICE = 10
 # Only the latest of these matters to a view: older ones in a batch are dropped.
-LATEST_ONLY = ("metrics", "feed")
+LATEST_ONLY = (EventKind.METRICS, EventKind.FEED)
 # What the window may ask of the engine, and how long each may take.
 METHODS = {
     "register": CALL_TIMEOUT, "unregister": CALL_TIMEOUT, "pause": CALL_TIMEOUT,
@@ -309,7 +310,7 @@ class HostedEngine:
         folders = tuple(str(f) for f in strategy_folders)
         self.catalog = load_catalog(folders)  # the same folders as the engine process reads
         self._options = HostOptions(journal_path, restore, folders, log_file)
-        self.status = STOPPED
+        self.status = EngineStatus.STOPPED
         self.status_message = ""
         self.session_id: int | None = None
         self._subscribers: list[Callable[[Event], None]] = []
@@ -394,10 +395,11 @@ class HostedEngine:
 
     def _ended(self, message: str) -> None:
         self._dead = message
-        self.status, self.status_message = ERROR, message
+        self.status, self.status_message = EngineStatus.ERROR, message
         self._fail_pending(EngineError(message))
-        self._deliver([("engine", {"status": ERROR, "message": message}),
-                       ("log", {"level": "error", "message": message, "time": time.time()})])
+        self._deliver([(EventKind.ENGINE, {"status": EngineStatus.ERROR, "message": message}),
+                       (EventKind.LOG, {"level": "error", "message": message,
+                                        "time": time.time()})])
 
     def _fail_pending(self, exc: BaseException) -> None:
         with self._pending_lock:
@@ -511,7 +513,7 @@ class HostedEngine:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the session ends; True if it did within ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.status in ("running", "starting", "stopping"):
+        while self.status.busy:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.01)

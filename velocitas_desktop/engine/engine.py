@@ -32,36 +32,28 @@ from velocitas_desktop.core.ledger import Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig, build_feed, check_config
+from velocitas_desktop.engine.contract import (
+    EngineStatus,
+    Event,
+    EventKind,
+    StrategyStatus,
+)
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.history import PriceHistory
 from velocitas_desktop.engine.latency import _Latency
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
-from velocitas_desktop.feeds.base import FAILED, Feed, FeedError, TickBatch
+from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 from velocitas_desktop.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
-STOPPED, STARTING, RUNNING, STOPPING, FINISHED, ERROR = (
-    "stopped", "starting", "running", "stopping", "finished", "error")
-ACTIVE, PAUSED, FAILED_STRATEGY = "active", "paused", "error"
 
 QUEUE_BATCHES = 32           # bounded queue, in batches
 OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
 METRICS_INTERVAL = 0.5       # seconds between metrics events
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """What the engine tells its subscribers. ``kind`` is one of: ``trades`` (list of trade
-    dicts), ``metrics`` (``{"global":..., "strategies":...}``), ``strategy`` (id, status,
-    error), ``feed`` (state, message), ``engine`` (status, message), ``log`` (level,
-    message), ``ticks`` (``{"coins": [...], "batch": TickBatch}``)."""
-
-    kind: str
-    data: Any
 
 
 @dataclass(slots=True)
@@ -81,7 +73,7 @@ class _InFlight:
 @dataclass(slots=True)
 class _Registered:
     spec: StrategySpec
-    status: str = ACTIVE
+    status: StrategyStatus = StrategyStatus.ACTIVE
     error: str | None = None
     order: int = 0
     worker: int | None = None  # index of the worker that owns it; None = inline
@@ -103,9 +95,9 @@ class Engine:
         self.ledger = Ledger()
         self.recent_trades: deque[Trade] = deque(maxlen=recent_trades)
         self.config = EngineConfig()
-        self.status = STOPPED
+        self.status = EngineStatus.STOPPED
         self.status_message = ""
-        self.feed_state = {"state": "idle", "message": ""}
+        self.feed_state: dict[str, str] = {"state": FeedState.IDLE, "message": ""}
         self.session_id: int | None = None
         self.ticks_processed = 0
         self.ticks_per_second = 0.0
@@ -147,7 +139,7 @@ class Engine:
 
         return unsubscribe
 
-    def _publish(self, kind: str, data: Any) -> None:
+    def _publish(self, kind: EventKind, data: Any) -> None:
         event = Event(kind, data)
         for callback in self._subscribers:
             try:
@@ -157,7 +149,7 @@ class Engine:
 
     def _log(self, level: str, message: str) -> None:
         getattr(log, level if level != "warn" else "warning")(message)
-        self._publish("log", {"level": level, "message": message, "time": time.time()})
+        self._publish(EventKind.LOG, {"level": level, "message": message, "time": time.time()})
 
     # --- strategies ----------------------------------------------------------------------
 
@@ -194,29 +186,29 @@ class Engine:
                 self.ledger.close_book(strategy_id)
             if self.journal is not None:
                 self.journal.save_strategy(entry.spec.to_dict(), entry.status, removed=True)
-            self._publish("strategy", {"strategy_id": strategy_id, "status": "removed",
-                                       "error": None})
+            self._publish(EventKind.STRATEGY, {"strategy_id": strategy_id,
+                                               "status": StrategyStatus.REMOVED, "error": None})
 
         self._control_call(apply)
 
     def pause(self, strategy_id: str) -> None:
         """Stop acting on the strategy's signals; it keeps following prices."""
-        self._set_status(strategy_id, PAUSED)
+        self._set_status(strategy_id, StrategyStatus.PAUSED)
 
     def resume(self, strategy_id: str) -> None:
-        self._set_status(strategy_id, ACTIVE)
+        self._set_status(strategy_id, StrategyStatus.ACTIVE)
 
-    def _set_status(self, strategy_id: str, status: str) -> None:
+    def _set_status(self, strategy_id: str, status: StrategyStatus) -> None:
         def apply() -> None:
             entry = self._entry(strategy_id)
-            if entry.status == FAILED_STRATEGY and status == PAUSED:
+            if entry.status == StrategyStatus.ERROR and status == StrategyStatus.PAUSED:
                 raise EngineError(f"{strategy_id} has failed; change its parameters or remove it")
-            if entry.status == FAILED_STRATEGY and status == ACTIVE:
+            if entry.status == StrategyStatus.ERROR and status == StrategyStatus.ACTIVE:
                 # resuming a failed strategy re-creates it from its spec
                 entry.error = None
                 if self._running():
                     self._unplace(entry)
-                    entry.status = ACTIVE
+                    entry.status = StrategyStatus.ACTIVE
                     self._place(entry)
             with self.lock:
                 entry.status = status
@@ -239,8 +231,8 @@ class Engine:
                 self._unplace(entry)
             with self.lock:
                 entry.spec = spec
-                if entry.status == FAILED_STRATEGY:
-                    entry.status, entry.error = ACTIVE, None
+                if entry.status == StrategyStatus.ERROR:
+                    entry.status, entry.error = StrategyStatus.ACTIVE, None
             if running:
                 self._place(entry)
             self._save(entry)
@@ -274,8 +266,8 @@ class Engine:
             self.journal.save_strategy(entry.spec.to_dict(), entry.status)
 
     def _publish_strategy(self, entry: _Registered) -> None:
-        self._publish("strategy", {"strategy_id": entry.spec.id, "status": entry.status,
-                                   "error": entry.error})
+        self._publish(EventKind.STRATEGY, {"strategy_id": entry.spec.id,
+                                           "status": entry.status, "error": entry.error})
 
     # --- control calls -------------------------------------------------------------------
 
@@ -316,7 +308,7 @@ class Engine:
 
     def reload_catalog(self, folders: Iterable[str | Path]) -> Catalog:
         """Read the built-in and user strategy folders again (only while stopped)."""
-        if self.status in (STARTING, RUNNING, STOPPING):
+        if self.status.busy:
             raise EngineError("strategy folders are read when the engine is stopped")
         self.catalog = load_catalog(folders)
         return self.catalog
@@ -328,19 +320,20 @@ class Engine:
         checked before anything runs: a bad file or symbol raises FeedError."""
         config = config or EngineConfig()
         with self._admin:
-            if self._running() or self.status in (STARTING, RUNNING, STOPPING):
+            if self._running() or self.status.busy:
                 raise EngineError("the engine is already running; stop it first")
             check_config(config)
-            self.status = STARTING
+            self.status = EngineStatus.STARTING
             try:
                 feed = feed or build_feed(config)
                 feed.on_status = self._on_feed_status
                 feed.open()
             except BaseException:
-                self.status = STOPPED
+                self.status = EngineStatus.STOPPED
                 raise
             self._begin_session(config, feed)
-            self._publish("engine", {"status": RUNNING, "message": f"{feed.name} feed started"})
+            self._publish(EventKind.ENGINE, {"status": EngineStatus.RUNNING,
+                                             "message": f"{feed.name} feed started"})
 
     def _begin_session(self, config: EngineConfig, feed: Feed) -> None:
         self.config = config
@@ -366,8 +359,8 @@ class Engine:
             for entry in self._ordered():
                 spec = entry.spec
                 self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
-                if entry.status == FAILED_STRATEGY:
-                    entry.status, entry.error = ACTIVE, None
+                if entry.status == StrategyStatus.ERROR:
+                    entry.status, entry.error = StrategyStatus.ACTIVE, None
         if self.journal is not None:
             self.session_id = self.journal.begin_session(config.to_dict())
             for entry in self._ordered():
@@ -379,7 +372,7 @@ class Engine:
                 self._place(entry)
         except BaseException:
             self._stop_workers()
-            self.status = STOPPED
+            self.status = EngineStatus.STOPPED
             raise
         idle = sorted({e.spec.coin for e in self._registry.values()} - set(self._coins))
         if idle:
@@ -387,7 +380,7 @@ class Engine:
                                  f"(it carries {', '.join(self._coins)}): strategies on "
                                  "those coins will not trade")
         self._started_at = time.perf_counter()
-        self.status = RUNNING
+        self.status = EngineStatus.RUNNING
         self.status_message = ""
         self._producer = threading.Thread(target=self._produce, name="velocitas-producer",
                                           daemon=True)
@@ -402,13 +395,13 @@ class Engine:
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the session; returns within ``timeout`` with no thread or process left."""
         with self._admin:
-            if not self._running() and self.status not in (RUNNING, STARTING):
+            if not self._running() and not self.status.stoppable:
                 raise EngineError("the engine is not running")
             self._shutdown(timeout)
 
     def _shutdown(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        self.status = STOPPING
+        self.status = EngineStatus.STOPPING
         self._stop.set()
         for thread in (self._producer, self._consumer):
             if thread is not None and thread is not threading.current_thread():
@@ -416,8 +409,8 @@ class Engine:
         if self._writer is not None and self._writer is not threading.current_thread():
             self._writer.join(max(0.05, deadline - time.monotonic() - 0.1))
         self._stop_workers()  # in case the consumer could not
-        if self.status == STOPPING:
-            self.status = STOPPED
+        if self.status == EngineStatus.STOPPING:
+            self.status = EngineStatus.STOPPED
         self._finished.set()
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -436,8 +429,8 @@ class Engine:
 
     def _on_feed_status(self, state: str, message: str) -> None:
         self.feed_state = {"state": state, "message": message}
-        self._publish("feed", dict(self.feed_state))
-        if state == FAILED:
+        self._publish(EventKind.FEED, dict(self.feed_state))
+        if state == FeedState.FAILED:
             self._log("error", f"feed failed: {message}")
 
     # --- producer ------------------------------------------------------------------------
@@ -458,10 +451,10 @@ class Engine:
                 if stop.is_set():
                     break
         except FeedError as exc:
-            self._on_feed_status(FAILED, str(exc))
+            self._on_feed_status(FeedState.FAILED, str(exc))
         except Exception as exc:
             log.exception("feed crashed")
-            self._on_feed_status(FAILED, f"{type(exc).__name__}: {exc}")
+            self._on_feed_status(FeedState.FAILED, f"{type(exc).__name__}: {exc}")
         finally:
             try:
                 feed.close()
@@ -500,7 +493,7 @@ class Engine:
                 if now - last_metrics >= METRICS_INTERVAL:
                     self.ticks_per_second = (self.ticks_processed - last_ticks) / (now - last_metrics)
                     last_metrics, last_ticks = now, self.ticks_processed
-                    self._publish("metrics", self.snapshot())
+                    self._publish(EventKind.METRICS, self.snapshot())
                 duration = self.config.duration
                 if duration is not None and now - self._started_at >= duration:
                     ended = True
@@ -512,7 +505,7 @@ class Engine:
                 inflight = None
         except Exception as exc:
             log.exception("the engine stopped on an error")
-            self.status, self.status_message = ERROR, f"{type(exc).__name__}: {exc}"
+            self.status, self.status_message = EngineStatus.ERROR, f"{type(exc).__name__}: {exc}"
             self._log("error", f"the engine stopped: {self.status_message}")
         finally:
             stopping = self._stop.is_set()  # stop() was called (not the end of the data)
@@ -529,14 +522,16 @@ class Engine:
             if self._run_seconds > 0:
                 self.ticks_per_second = self.ticks_processed / self._run_seconds
             self._fail_pending_controls()
-            if self.status == RUNNING and self.feed_state.get("state") == FAILED:
-                self.status, self.status_message = ERROR, self.feed_state.get("message", "")
-            if self.status == RUNNING:
-                self.status = FINISHED if ended else STOPPED
-            if self.status == STOPPING:
-                self.status = STOPPED
-            self._publish("metrics", self.snapshot())
-            self._publish("engine", {"status": self.status, "message": self.status_message})
+            feed_failed = self.feed_state.get("state") == FeedState.FAILED
+            if self.status == EngineStatus.RUNNING and feed_failed:
+                self.status = EngineStatus.ERROR
+                self.status_message = self.feed_state.get("message", "")
+            if self.status == EngineStatus.RUNNING:
+                self.status = EngineStatus.FINISHED if ended else EngineStatus.STOPPED
+            if self.status == EngineStatus.STOPPING:
+                self.status = EngineStatus.STOPPED
+            self._publish(EventKind.METRICS, self.snapshot())
+            self._publish(EventKind.ENGINE, {"status": self.status, "message": self.status_message})
             self._finished.set()
 
     def _drain(self, wait: bool = True) -> tuple[list[TickBatch], bool]:
@@ -658,13 +653,13 @@ class Engine:
                 self.status_message = f"journal write failed: {exc}"
                 self._log("error", f"the journal could not be written: {exc}")
             if trades and self._subscribers:  # no dicts to build when nobody listens
-                self._publish("trades", [t.to_dict() for t in trades])
+                self._publish(EventKind.TRADES, [t.to_dict() for t in trades])
             now = time.perf_counter()
             for _, _, batches, positions, batch in items:
                 if positions:
                     self.latency.add(self.latency.published, now, batches, positions)
                 self.latency.add_batch(now, batches[0].received)
-                self._publish("ticks", {"coins": coins, "batch": batch})
+                self._publish(EventKind.TICKS, {"coins": coins, "batch": batch})
 
     def _apply(self, signals: list[RawSignal], positions: dict[str, np.ndarray | None],
                per_coin: CoinPrices, batch: TickBatch) -> list[Trade]:
@@ -715,7 +710,7 @@ class Engine:
         by_coin: dict[str, list[tuple[int, RawSignal]]] = {}
         for raw in signals:
             entry = registry.get(raw[0])
-            if entry is not None and entry.status == ACTIVE:
+            if entry is not None and entry.status == StrategyStatus.ACTIVE:
                 by_coin.setdefault(entry.spec.coin, []).append((entry.order, raw))
         events: list[tuple[int, int, RawSignal]] = []
         for coin, items in by_coin.items():
@@ -837,7 +832,7 @@ class Engine:
         if entry is None:
             return
         with self.lock:
-            entry.status, entry.error = FAILED_STRATEGY, message
+            entry.status, entry.error = StrategyStatus.ERROR, message
         self._save(entry)
         self._publish_strategy(entry)
         self._log("error", f"strategy {strategy_id} failed and was stopped: {message}")
@@ -854,7 +849,7 @@ class Engine:
                     metrics.update(status=entry.status, error=entry.error,
                                    timeframe=entry.spec.timeframe, params=dict(entry.spec.params))
             glob = self.ledger.global_metrics()
-            active = sum(1 for e in self._registry.values() if e.status == ACTIVE)
+            active = sum(1 for e in self._registry.values() if e.status == StrategyStatus.ACTIVE)
             coins = {e.spec.coin for e in self._registry.values()}
         if self._running():
             coins |= set(self._coins)
@@ -922,7 +917,8 @@ class Engine:
             except (VelocitasError, KeyError, ValueError) as exc:
                 self._log("warning", f"could not restore strategy {spec_dict}: {exc}")
                 continue
-            entry = _Registered(spec, status=PAUSED if status == PAUSED else ACTIVE,
+            paused = status == StrategyStatus.PAUSED
+            entry = _Registered(spec, status=StrategyStatus.PAUSED if paused else StrategyStatus.ACTIVE,
                                 order=next(self._order))
             self._registry[spec.id] = entry
             self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)

@@ -6,14 +6,28 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from velocitas_desktop.core.errors import VelocitasError
 
-# Feed states, shown in the window and served over the API.
+
+class FeedState(StrEnum):
+    """A feed's state, shown in the window and served over the API."""
+
+    IDLE = "idle"                  # no session has opened it
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RECONNECTING = "reconnecting"
+    STALLED = "stalled"            # connected, but no data for a while
+    FAILED = "failed"              # it cannot go on; the message says why
+    FINISHED = "finished"          # a replay or a simulation reached its end
+
+
 CONNECTING, LIVE, RECONNECTING, STALLED, FAILED, FINISHED = (
-    "connecting", "live", "reconnecting", "stalled", "failed", "finished")
+    FeedState.CONNECTING, FeedState.LIVE, FeedState.RECONNECTING, FeedState.STALLED,
+    FeedState.FAILED, FeedState.FINISHED)
 
 
 class FeedError(VelocitasError):

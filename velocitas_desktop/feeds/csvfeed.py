@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from velocitas_desktop.core.strategy import check_coin
-from velocitas_desktop.feeds.base import FINISHED, LIVE, Feed, FeedError, TickBatch
+from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 from velocitas_desktop.feeds.csvdata import OHLCV, DataFileError, load_ohlcv
 
 CHUNK = 4096
@@ -83,7 +83,7 @@ class CsvFeed(Feed):
 
     def stream(self, stop: threading.Event) -> Iterator[TickBatch]:
         total = len(self)
-        self.on_status(LIVE, f"replaying {total:,} prices from {len(self.files)} file(s)")
+        self.on_status(FeedState.LIVE, f"replaying {total:,} prices from {len(self.files)} file(s)")
         start = 0
         began = time.perf_counter()
         first_stamp = float(self._stamps[0]) if total else 0.0
@@ -103,4 +103,4 @@ class CsvFeed(Feed):
                             self._stamps[start:end], time.perf_counter())
             start = end
         if start >= total:
-            self.on_status(FINISHED, "end of the replayed data")
+            self.on_status(FeedState.FINISHED, "end of the replayed data")

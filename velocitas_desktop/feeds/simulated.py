@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from velocitas_desktop.feeds.base import FINISHED, LIVE, Feed, TickBatch
+from velocitas_desktop.feeds.base import Feed, FeedState, TickBatch
 
 # Realistic starting levels (USDT) and daily volatility per coin; others get a generic level.
 PRICE_LEVELS: dict[str, float] = {
@@ -106,13 +106,13 @@ class SimulatedFeed(Feed):
         return REGIMES[regime, 0], REGIMES[regime, 1]
 
     def stream(self, stop: threading.Event) -> Iterator[TickBatch]:
-        self.on_status(LIVE, f"simulated prices for {', '.join(self.coins)}")
+        self.on_status(FeedState.LIVE, f"simulated prices for {', '.join(self.coins)}")
         if self.rate is None:
             yield from self._stream_max(stop)
         else:
             yield from self._stream_paced(stop)
         if self.max_ticks is not None and self.produced >= self.max_ticks:
-            self.on_status(FINISHED, "simulation reached its tick limit")
+            self.on_status(FeedState.FINISHED, "simulation reached its tick limit")
 
     def _remaining(self, wanted: int) -> int:
         if self.max_ticks is None:

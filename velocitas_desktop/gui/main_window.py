@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.engine.contract import EngineStatus
 from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError
 from velocitas_desktop.engine_host import HostedEngine
-from velocitas_desktop.feeds.base import FeedError
+from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.charts import PnlChart, PriceCharts
@@ -275,8 +276,9 @@ class MainWindow(QMainWindow):
         self.last_metrics = snapshot
         glob = snapshot["global"]
         self.kpis.show_metrics(glob)
-        if glob.get("status") in ("running", "stopping") or snapshot["strategies"]:
-            final = glob.get("status") not in ("running", "starting")
+        status = glob.get("status")
+        if status in (EngineStatus.RUNNING, EngineStatus.STOPPING) or snapshot["strategies"]:
+            final = status not in (EngineStatus.RUNNING, EngineStatus.STARTING)
             self.pnl_chart.add_snapshot(snapshot, self.market_time or None, force=final)
         self.refresh_strategies()
         self.rate_status.setText(f"{glob.get('ticks_per_second', 0):,.0f} ticks/s · "
@@ -288,11 +290,11 @@ class MainWindow(QMainWindow):
         self._on_feed(glob.get("feed") or {})
 
     def _on_feed(self, feed: dict[str, Any]) -> None:
-        state = feed.get("state", "idle")
+        state = feed.get("state", FeedState.IDLE)
         self.feed_label.setText(f"feed: {state}")
         self.feed_label.setToolTip(feed.get("message", ""))
         message = feed.get("message", "")
-        if state == "failed" and self.feed_failure != message:
+        if state == FeedState.FAILED and self.feed_failure != message:
             self.feed_failure = message  # said once, though metrics repeat the state
             self.show_error(f"The data feed failed: {message}. Check the network or the "
                             "files, then press Start again.")
@@ -300,12 +302,12 @@ class MainWindow(QMainWindow):
     def _on_engine_status(self, event: dict[str, Any]) -> None:
         status, message = event.get("status", ""), event.get("message", "")
         self.log_panel.add("info", f"engine {status}{': ' + message if message else ''}")
-        if status == "running":  # a new session, perhaps started from the browser
+        if status == EngineStatus.RUNNING:  # a new session, perhaps started from the browser
             self.feed_failure = None
-        if status == "error" and self.feed_failure is None:
+        if status == EngineStatus.ERROR and self.feed_failure is None:
             self.show_error(f"The engine stopped on an error: {message}. Your trades so far "
                             "are saved; press Start to begin a new session.")
-        elif status == "finished":
+        elif status == EngineStatus.FINISHED:
             self.show_info("The session finished: the data ran out or a limit was reached.")
         self.kpis.show_metrics({**self.last_metrics.get("global", {}), "status": status})
         self._update_controls()
@@ -320,7 +322,7 @@ class MainWindow(QMainWindow):
         only: the engine's lock is held for whole batches then, and the Qt thread must never
         wait for it."""
         metrics = self.last_metrics.get("strategies")
-        if self.engine.status in ("running", "starting", "stopping") and metrics is not None:
+        if self.engine.status.busy and metrics is not None:
             specs = [{"strategy_id": sid, "coin": m.get("coin", ""), "status": m.get("status"),
                       "error": m.get("error"), "params": m.get("params", {})}
                      for sid, m in metrics.items()]
@@ -351,7 +353,7 @@ class MainWindow(QMainWindow):
                             binance_ws_url=self.settings.binance_ws_url, **common)
 
     def start_engine(self) -> None:
-        if self.busy or self.engine.status in ("running", "starting"):
+        if self.busy or self.engine.status.stoppable:
             return
         try:
             config = self.engine_config()
@@ -387,7 +389,7 @@ class MainWindow(QMainWindow):
                             "and the log file, then press Start again.")
 
     def stop_engine(self) -> None:
-        if self.busy or self.engine.status not in ("running", "starting"):
+        if self.busy or not self.engine.status.stoppable:
             return
         self._set_busy("Stopping…")
         run_in_background(self.engine.stop, self._stopped, self._stop_failed)
@@ -411,7 +413,7 @@ class MainWindow(QMainWindow):
 
     def _update_controls(self) -> None:
         status = self.engine.status
-        running = status in ("running", "starting", "stopping")
+        running = status.busy
         self.kpis.show_status(status)  # the same truth as the buttons
         self.start_action.setEnabled(not running and not self.busy)
         self.stop_action.setEnabled(running and not self.busy)
@@ -528,7 +530,7 @@ class MainWindow(QMainWindow):
         self.log_panel.add("info", "settings saved")
 
     def _reload_catalog(self) -> None:
-        if self.engine.status in ("running", "starting"):
+        if self.engine.status.stoppable:
             self.show_info("New strategy folders are read when the engine is stopped: stop it "
                            "and open the settings again, or restart the app.")
             return

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velocitas_desktop.engine.contract import EngineStatus, StrategyStatus
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.table import (
     CATEGORY,
@@ -89,7 +90,7 @@ class KpiBar(QFrame):
             "fees": f"{glob.get('fees', 0.0):,.2f}",
             "active_strategies": f"{glob.get('active_strategies', 0)}",
             "active_coins": f"{glob.get('active_coins', 0)}",
-            "status": str(glob.get("status", "stopped")).upper(),
+            "status": str(glob.get("status", EngineStatus.STOPPED)).upper(),
         }
         for key, text in texts.items():
             self.values[key].setText(text)
@@ -97,11 +98,11 @@ class KpiBar(QFrame):
             style = self._sign_style(glob.get(key, 0.0))
             if self.values[key].styleSheet() != style:  # re-styling a label re-polishes it
                 self.values[key].setStyleSheet(style)
-        self.show_status(glob.get("status", "stopped"))
+        self.show_status(glob.get("status", EngineStatus.STOPPED))
 
     def show_status(self, status: str) -> None:
-        colour = {"running": self.up, "error": self.down, "starting": "#f0b90b",
-                  "stopping": "#f0b90b"}.get(status, "")
+        colour = {EngineStatus.RUNNING: self.up, EngineStatus.ERROR: self.down,
+                  EngineStatus.STARTING: "#f0b90b", EngineStatus.STOPPING: "#f0b90b"}.get(status, "")
         self.values["status"].setText(status.upper())
         self.values["status"].setStyleSheet(f"color: {colour};" if colour else "")
 
@@ -268,8 +269,8 @@ class StrategiesPanel(QWidget):
         status = self.model.value(self.model.row_of(sid), "status") if sid else None
         self.edit_button.setEnabled(sid is not None)
         self.remove_button.setEnabled(sid is not None)
-        self.pause_button.setEnabled(status == "active")
-        self.resume_button.setEnabled(status in ("paused", "error"))
+        self.pause_button.setEnabled(status == StrategyStatus.ACTIVE)
+        self.resume_button.setEnabled(status in (StrategyStatus.PAUSED, StrategyStatus.ERROR))
 
     def show_strategies(self, strategies: list[dict[str, Any]],
                         metrics: dict[str, dict[str, Any]]) -> None:

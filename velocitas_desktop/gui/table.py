@@ -21,6 +21,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QColor, QPainter, QPaintEvent
 from PySide6.QtWidgets import QTableView
 
+from velocitas_desktop.engine.contract import StrategyStatus
+
 # Column kinds: how a value is stored and shown.
 TEXT = "text"          # any text, kept in a Python list
 CATEGORY = "category"  # short text repeated across rows, kept as int32 codes
@@ -218,9 +220,9 @@ class ColumnTableModel(QAbstractTableModel):
         elif column.kind == CATEGORY and column.key in ("action", "side"):
             return self.colours["up"] if value == "BUY" else self.colours["down"]
         elif column.key == "status":
-            if value == "error":
+            if value == StrategyStatus.ERROR:
                 return self.colours["down"]
-            if value == "active":
+            if value == StrategyStatus.ACTIVE:
                 return self.colours["up"]
         return None
 

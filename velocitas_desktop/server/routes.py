@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from velocitas_desktop import __version__
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.engine.contract import StrategyStatus
 from velocitas_desktop.engine.engine import Engine, EngineConfig, NotFoundError
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.schemas import (
@@ -209,7 +210,7 @@ def get_strategy(request: Request, strategy_id: str = StrategyId) -> dict[str, A
 @router.delete("/strategies/{strategy_id}", response_model=RemovedOut, tags=["strategies"])
 def remove_strategy(request: Request, strategy_id: str = StrategyId) -> dict[str, Any]:
     _engine(request).unregister(strategy_id)
-    return {"strategy_id": strategy_id, "status": "removed"}
+    return {"strategy_id": strategy_id, "status": StrategyStatus.REMOVED}
 
 
 @router.put("/strategies/{strategy_id}/params", response_model=StrategyOut, tags=["strategies"],

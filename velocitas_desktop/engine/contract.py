@@ -1,0 +1,232 @@
+"""The engine contract: what the window, the server and the command line may ask of an engine.
+
+:class:`TradingEngine` names the calls, the readable state and the events of "an engine a view
+can drive". The engine in this process (:class:`~velocitas_desktop.engine.engine.Engine`) and
+the engine in a child process (:class:`~velocitas_desktop.engine.host.HostedEngine`) both
+satisfy it, and every view is typed against it, never against one of them. The hosted engine
+forwards the calls named here generically, with the time each may take written on the call
+(:func:`takes_up_to`), so a new call is added in one place: here, and in ``Engine``.
+
+The statuses and event kinds are defined here once; modules compare against these members,
+never against strings of their own. They are ``StrEnum`` members, so JSON and the journal keep
+the plain strings (``"running"``, ``"trades"``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from velocitas_desktop.catalog import Catalog
+    from velocitas_desktop.core.strategy import StrategySpec
+    from velocitas_desktop.engine.config import EngineConfig
+
+
+class EngineStatus(StrEnum):
+    """Where the engine is in its session's life."""
+
+    STOPPED = "stopped"      # no session runs (none yet, or stop() ended it)
+    STARTING = "starting"    # start() is opening the feed
+    RUNNING = "running"
+    STOPPING = "stopping"    # stop() is winding the threads down
+    FINISHED = "finished"    # the data ran out, or a tick or time limit was reached
+    ERROR = "error"          # the session ended on an error (the message says which)
+
+    @property
+    def busy(self) -> bool:
+        """A session is starting, running or stopping: nothing else may start."""
+        return self in (EngineStatus.STARTING, EngineStatus.RUNNING, EngineStatus.STOPPING)
+
+    @property
+    def stoppable(self) -> bool:
+        """stop() has something to stop."""
+        return self in (EngineStatus.STARTING, EngineStatus.RUNNING)
+
+
+class StrategyStatus(StrEnum):
+    """A registered strategy's state."""
+
+    ACTIVE = "active"    # its signals are filled
+    PAUSED = "paused"    # it follows prices, its signals are ignored
+    ERROR = "error"      # it raised; it is stopped until its parameters change or it resumes
+    REMOVED = "removed"  # only in the event (and API reply) that says it was unregistered
+
+
+class EventKind(StrEnum):
+    """What an :class:`Event` carries (``data``)."""
+
+    TRADES = "trades"        # list of trade dicts, in id order, each already journaled
+    METRICS = "metrics"      # {"global": {...}, "strategies": {...}}, about twice a second
+    STRATEGY = "strategy"    # {"strategy_id", "status", "error"}: registered, changed, removed
+    FEED = "feed"            # {"state", "message"}: the feed's state changed
+    ENGINE = "engine"        # {"status", "message"}: the engine's status changed
+    LOG = "log"              # {"level", "message", "time"}
+    TICKS = "ticks"          # {"coins": [...], "batch": TickBatch}: every tick processed
+
+
+# Events of which a view needs only the newest; a batch of events may drop the older ones.
+LATEST_ONLY = frozenset({EventKind.METRICS, EventKind.FEED})
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What the engine tells its subscribers (see :class:`EventKind` for ``data``)."""
+
+    kind: EventKind
+    data: Any
+
+
+class AttachedView(Protocol):
+    """A view that runs beside the engine, wherever the engine runs (the API server)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def token(self) -> str | None: ...
+    def stop(self) -> None: ...
+
+
+# How long a call may take before a caller across a process boundary gives up, unless the
+# call says otherwise with @takes_up_to.
+CALL_TIMEOUT = 60.0
+_Call = TypeVar("_Call", bound=Callable[..., Any])
+
+
+def takes_up_to(seconds: float) -> Callable[[_Call], _Call]:
+    """Mark a contract call that may legitimately take longer than :data:`CALL_TIMEOUT`."""
+    def mark(call: _Call) -> _Call:
+        call.__call_timeout__ = seconds  # type: ignore[attr-defined]
+        return call
+
+    return mark
+
+
+def call_timeout(name: str) -> float:
+    """Seconds a caller waits for the contract call ``name``."""
+    return getattr(getattr(TradingEngine, name), "__call_timeout__", CALL_TIMEOUT)
+
+
+class TradingEngine(Protocol):
+    """An engine a view can drive: the window, the server and the command line use only this.
+
+    Every call may be made from any thread. Calls that change strategies while a session runs
+    are applied between batches. Errors are the project's own: ParameterError and
+    UnknownStrategyError for a bad spec, NotFoundError for an unknown id, EngineError for a
+    call the engine's state does not allow, FeedError for data that cannot be opened.
+    """
+
+    # --- readable state (never waits) ---------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The strategies that can be registered, with their declared parameters."""
+        ...
+
+    @property
+    def status(self) -> EngineStatus: ...
+
+    @property
+    def status_message(self) -> str:
+        """Why the session ended, when it ended on an error; else empty."""
+        ...
+
+    @property
+    def session_id(self) -> int | None:
+        """The journal's id of the current (or restored) session."""
+        ...
+
+    # --- events ---------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` for every event, on an engine thread (keep it quick);
+        returns the function that unsubscribes."""
+        ...
+
+    # --- strategies -------------------------------------------------------------------------
+
+    def register(self, spec: StrategySpec) -> StrategySpec:
+        """Add a strategy (validated against the catalogue); it trades at once if running."""
+        ...
+
+    def unregister(self, strategy_id: str) -> None: ...
+
+    def pause(self, strategy_id: str) -> None:
+        """Stop acting on the strategy's signals; it keeps following prices."""
+        ...
+
+    def resume(self, strategy_id: str) -> None: ...
+
+    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
+        """New parameter values merged over the current ones; the strategy is re-created and
+        warmed up from recent prices, keeping its position."""
+        ...
+
+    def strategies(self) -> list[dict[str, Any]]:
+        """Every registered strategy: its spec, ``status`` and ``error``, in order."""
+        ...
+
+    def strategy(self, strategy_id: str) -> dict[str, Any]: ...
+
+    def reload_catalog(self, folders: Iterable[str]) -> Catalog:
+        """Read the built-in and user strategy folders again (only while stopped)."""
+        ...
+
+    # --- sessions --------------------------------------------------------------------------
+
+    @takes_up_to(600.0)  # large CSV files are read and checked before the session starts
+    def start(self, config: EngineConfig | None = None) -> None:
+        """Begin a new session on ``config``'s feed; the feed is opened and checked first."""
+        ...
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """End the session; returns within about ``timeout`` with no thread or process left."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the session ends; True if it did within ``timeout``."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """The engine's status with its session's settings and progress (GET /api/engine/status)."""
+        ...
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"global": {...}, "strategies": {...}}`` in the seed's shapes."""
+        ...
+
+    def metrics(self, strategy_id: str) -> dict[str, Any]: ...
+
+    def trades(self, strategy_id: str | None = None, coin: str | None = None,
+               since: float | None = None, until: float | None = None,
+               after_id: int | None = None, limit: int = 100, offset: int = 0,
+               newest_first: bool = False) -> list[dict[str, Any]]:
+        """Trades of the current (or restored) session, oldest first unless asked otherwise."""
+        ...
+
+    def pnl_history(self, strategy_id: str | None = None,
+                    limit: int = 10_000) -> list[dict[str, Any]]:
+        """Sampled P&L and position per strategy, oldest first."""
+        ...
+
+    # --- views beside the engine, and the end ------------------------------------------------
+
+    def attach(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> AttachedView:
+        """Start ``factory(engine, *args, **kwargs)`` (a view with start/stop, such as the API
+        server) where the engine runs, so it serves the engine without crossing a process;
+        ``factory`` must be a module-level callable. Stopped by its ``stop()`` or by close()."""
+        ...
+
+    def close(self) -> None:
+        """Stop the session and every attached view, and close the journal."""
+        ...
+
+
+def contract_calls() -> tuple[str, ...]:
+    """The names of the contract's calls (methods, not readable state)."""
+    return tuple(name for name, member in vars(TradingEngine).items()
+                 if callable(member) and not name.startswith("_"))
