@@ -6,17 +6,20 @@ maximum speed that stretched repaints to 150-180 ms (bench/gui.py). Hosted, the 
 the embedded API server, which serves the same engine) runs in a child process on its own
 core, and the window's process keeps its interpreter to itself.
 
-``HostedEngine`` has the methods of :class:`~velocitas_desktop.engine.engine.Engine` that the
-window uses, so the window is one view of either. Calls travel over a pipe and come back with
-the engine's own exceptions (ParameterError, FeedError, EngineError...). Events are forwarded
-in batches, every ``FORWARD_SECONDS``, so their cost over the pipe is per batch, never per
-tick. A host whose process dies is reported as an engine error (its trades are already in the
-journal); the next ``start()`` opens a new host that restores the last session.
+``HostedEngine`` satisfies the engine contract (:class:`~velocitas_desktop.engine.contract.
+TradingEngine`): every call the contract names is forwarded over a pipe, generically, and comes
+back with the engine's own exceptions (ParameterError, FeedError, EngineError...); only the
+calls that need more on this side (``start`` may replace a dead process, ``wait`` reads the
+mirrored status, ``subscribe``, ``attach``, ``reload_catalog``, ``close``) are written out here.
+Events are forwarded in batches, every ``FORWARD_SECONDS``, so their cost over the pipe is per
+batch, never per tick. A host whose process dies is reported as an engine error (its trades are
+already in the journal); the next ``start()`` opens a new host that restores the last session.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import logging
 import multiprocessing as mp
@@ -35,17 +38,27 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
-from velocitas_desktop.core.strategy import StrategySpec
-from velocitas_desktop.engine.contract import EngineStatus, Event, EventKind
-from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import (
+    CALL_TIMEOUT,
+    LATEST_ONLY,
+    AttachedView,
+    EngineStatus,
+    Event,
+    EventKind,
+    TradingEngine,
+    call_timeout,
+    contract_calls,
+    takes_up_to,
+)
+from velocitas_desktop.engine.engine import Engine
+from velocitas_desktop.engine.errors import EngineError
 
 log = logging.getLogger(__name__)
 
 _CONTEXT = mp.get_context("spawn")  # never fork a process that runs threads (Qt)
 FORWARD_SECONDS = 0.015   # events are shipped to the window in batches this often
 OPEN_TIMEOUT = 60.0       # the child imports numpy and opens the journal
-CALL_TIMEOUT = 60.0       # a call the engine does not answer in this time is an error
-START_CALL_TIMEOUT = 600.0  # start() may load large CSV files first
 CLOSE_TIMEOUT = 30.0
 HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers between batches
 # The window comes first for the processor. At maximum speed the engine's threads keep both
@@ -53,18 +66,7 @@ HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers 
 # thread that must wait for a core stalls however little it has to do. A lower priority
 # costs the engine nothing while the window is idle (bench/gui.py measures both).
 ENGINE_NICE = 10
-# Only the latest of these matters to a view: older ones in a batch are dropped.
-LATEST_ONLY = (EventKind.METRICS, EventKind.FEED)
-# What the window may ask of the engine, and how long each may take.
-METHODS = {
-    "register": CALL_TIMEOUT, "unregister": CALL_TIMEOUT, "pause": CALL_TIMEOUT,
-    "resume": CALL_TIMEOUT, "update_params": CALL_TIMEOUT, "strategies": CALL_TIMEOUT,
-    "strategy": CALL_TIMEOUT, "snapshot": CALL_TIMEOUT, "metrics": CALL_TIMEOUT,
-    "trades": CALL_TIMEOUT, "pnl_history": CALL_TIMEOUT, "start": START_CALL_TIMEOUT,
-    "stop": CALL_TIMEOUT, "reload_catalog": CALL_TIMEOUT,
-    "start_server": CALL_TIMEOUT, "stop_server": CALL_TIMEOUT, "shutdown": CLOSE_TIMEOUT,
-    "ping": CALL_TIMEOUT,
-}
+CONTRACT_CALLS = frozenset(contract_calls())
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +106,18 @@ def host_main(conn: Connection, options: HostOptions) -> None:
 
 
 class _Host:
-    """Serves calls from the pipe and forwards the engine's events to it."""
+    """Serves calls from the pipe and forwards the engine's events to it.
+
+    A call is either one of the contract's (answered by the engine's method of that name) or
+    one of the host's own ``do_*`` operations, which need something the engine alone cannot
+    give back across a pipe (views attached beside it, the catalogue's problems, shutdown).
+    """
 
     def __init__(self, conn: Connection, engine: Engine) -> None:
         self.conn = conn
         self.engine = engine
-        self.server: Any = None
+        self.views: dict[int, AttachedView] = {}
+        self._view_ids = itertools.count(1)
         self._send_lock = threading.Lock()
         self._events: list[tuple[str, Any]] = []
         self._events_lock = threading.Lock()
@@ -117,7 +125,8 @@ class _Host:
         self._closed = False
         self._calls = ThreadPoolExecutor(4, thread_name_prefix="velocitas-host-call")
 
-    def state(self) -> dict[str, Any]:
+    def mirrored(self) -> dict[str, Any]:
+        """The engine's state the window mirrors, sent with every message."""
         engine = self.engine
         return {"status": engine.status, "status_message": engine.status_message,
                 "session_id": engine.session_id}
@@ -133,10 +142,11 @@ class _Host:
 
     def run(self) -> None:
         unsubscribe = self.engine.subscribe(self._on_event)
+        # "ready" must be the first message the window reads: the forwarder starts after it
+        self.send(("ready", self.mirrored()))
         forwarder = threading.Thread(target=self._forward, name="velocitas-host-events",
                                      daemon=True)
         forwarder.start()
-        self.send(("ready", self.state()))
         try:
             while not self._done.is_set():
                 try:
@@ -157,12 +167,10 @@ class _Host:
 
     def _serve(self, call_id: int, name: str, args: tuple, kwargs: dict) -> None:
         try:
-            if name not in METHODS:
-                raise EngineError(f"the engine has no call named {name!r}")
-            method = getattr(self, f"do_{name}", None) or getattr(self.engine, name)
-            reply = ("reply", call_id, True, method(*args, **kwargs), self.state())
+            reply = ("reply", call_id, True, self._method(name)(*args, **kwargs),
+                     self.mirrored())
         except BaseException as exc:
-            reply = ("reply", call_id, False, portable(exc), self.state())
+            reply = ("reply", call_id, False, portable(exc), self.mirrored())
         self._flush()  # the events a call caused reach the window before its answer
         try:
             if not self.send(reply):
@@ -170,33 +178,42 @@ class _Host:
         except Exception as exc:  # an answer that cannot be pickled is an error, not silence
             log.exception("the answer to %s() could not be sent", name)
             failure = EngineError(f"the answer to {name}() could not be sent: {exc}")
-            if not self.send(("reply", call_id, False, failure, self.state())):
+            if not self.send(("reply", call_id, False, failure, self.mirrored())):
                 return
         if name == "shutdown":
             self._done.set()
 
-    # calls with more to do than the engine's own method
+    def _method(self, name: str) -> Callable[..., Any]:
+        own = getattr(self, f"do_{name}", None)
+        if own is not None:
+            return own
+        if name in CONTRACT_CALLS:
+            return getattr(self.engine, name)
+        raise EngineError(f"the engine has no call named {name!r}")
+
+    # the host's own operations
 
     def do_ping(self) -> str:
         return "pong"
 
     def do_reload_catalog(self, folders: Sequence[str]) -> list[str]:
+        """The catalogue itself holds classes loaded from files, which do not cross a pipe:
+        the window loads its own copy and hears of the problems here."""
         return [str(p) for p in self.engine.reload_catalog(folders).problems]
 
-    def do_start_server(self, host: str, port: int, token: str | None) -> tuple[str, str | None]:
-        from velocitas_desktop.server.runner import ServerThread
+    def do_attach(self, factory: Callable[..., AttachedView], args: tuple,
+                  kwargs: dict) -> tuple[int, str, str | None]:
+        view = self.engine.attach(factory, *args, **kwargs)
+        view_id = next(self._view_ids)
+        self.views[view_id] = view
+        return view_id, view.url, view.token
 
-        self.do_stop_server()
-        server = ServerThread(self.engine, host=host, port=port, token=token)
-        server.start()
-        self.server = server
-        return server.url, server.token
+    def do_detach(self, view_id: int) -> None:
+        view = self.views.pop(view_id, None)
+        if view is not None:
+            view.stop()
 
-    def do_stop_server(self) -> None:
-        server, self.server = self.server, None
-        if server is not None:
-            server.stop()
-
+    @takes_up_to(CLOSE_TIMEOUT)
     def do_shutdown(self) -> None:
         self._shutdown()
 
@@ -204,10 +221,7 @@ class _Host:
         if self._closed:
             return
         self._closed = True
-        try:
-            self.do_stop_server()
-        except Exception:
-            log.exception("the embedded server did not stop cleanly")
+        self.views.clear()  # the engine stops every view attached to it as it closes
         try:
             self.engine.close()
         except Exception:
@@ -232,7 +246,7 @@ class _Host:
     def _flush(self) -> None:
         events = self._take()
         if events:
-            self._send_events(events, self.state())
+            self._send_events(events, self.mirrored())
 
     def _send_events(self, events: list[tuple[str, Any]], state: dict[str, Any]) -> bool:
         """Ship a batch of events; one that cannot be pickled is logged and left out, so
@@ -253,7 +267,7 @@ class _Host:
         sent_state = None
         while not self._done.wait(FORWARD_SECONDS):
             events = self._take()
-            state = self.state()
+            state = self.mirrored()
             if events or state != sent_state:
                 sent_state = state
                 if not self._send_events(events, state):
@@ -297,11 +311,12 @@ def _log_to(path: str | None) -> None:
 
 
 class HostedEngine:
-    """An :class:`Engine` running in a child process, with the same methods for the window.
+    """An :class:`Engine` running in a child process; satisfies :class:`TradingEngine`.
 
     ``status``, ``status_message`` and ``session_id`` are mirrored from every message the host
     sends, so reading them never waits. ``catalog`` is loaded here too, from the same folders,
-    for the forms; the host validates every spec against its own copy.
+    for the forms; the host validates every spec against its own copy. The contract's calls
+    that are not written out below are forwarded as they are (see the end of this module).
     """
 
     def __init__(self, strategy_folders: Iterable[str] = (), journal_path: str | None = None,
@@ -415,7 +430,7 @@ class HostedEngine:
     def _deliver(self, events: list[tuple[str, Any]]) -> None:
         callbacks = self._subscribers
         for kind, data in events:
-            event = Event(kind, data)
+            event = Event(EventKind(kind), data)
             for callback in callbacks:
                 try:
                     callback(event)
@@ -423,6 +438,7 @@ class HostedEngine:
                     log.exception("subscriber %r failed on a %s event", callback, kind)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``name`` in the engine process: a contract call, or a host operation."""
         if self._dead is not None:
             raise EngineError(self._dead)
         if self._closing:
@@ -440,7 +456,7 @@ class HostedEngine:
             if isinstance(exc, OSError):
                 raise EngineError(f"the engine process cannot be reached: {exc}") from None
             raise EngineError(f"{name}() could not be sent to the engine: {exc}") from None
-        timeout = METHODS.get(name, CALL_TIMEOUT)
+        timeout = _timeout(name)
         try:
             return future.result(timeout)
         except FuturesTimeout:
@@ -449,7 +465,7 @@ class HostedEngine:
             raise EngineError(f"the engine did not answer {name}() within {timeout:g} s") \
                 from None
 
-    # the Engine methods the window uses
+    # the contract's calls that need more than forwarding
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event, on this object's reader thread."""
@@ -462,53 +478,15 @@ class HostedEngine:
 
         return unsubscribe
 
-    def register(self, spec: StrategySpec) -> StrategySpec:
-        return self._call("register", spec)
-
-    def unregister(self, strategy_id: str) -> None:
-        self._call("unregister", strategy_id)
-
-    def pause(self, strategy_id: str) -> None:
-        self._call("pause", strategy_id)
-
-    def resume(self, strategy_id: str) -> None:
-        self._call("resume", strategy_id)
-
-    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
-        return self._call("update_params", strategy_id, params)
-
-    def strategies(self) -> list[dict[str, Any]]:
-        return self._call("strategies")
-
-    def strategy(self, strategy_id: str) -> dict[str, Any]:
-        return self._call("strategy", strategy_id)
-
-    def snapshot(self) -> dict[str, Any]:
-        return self._call("snapshot")
-
-    def metrics(self, strategy_id: str) -> dict[str, Any]:
-        return self._call("metrics", strategy_id)
-
-    def trades(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        return self._call("trades", *args, **kwargs)
-
-    def pnl_history(self, *args: Any, **kwargs: Any) -> list[dict]:
-        return self._call("pnl_history", *args, **kwargs)
-
-    def start(self, config: EngineConfig | None = None, feed: Any = None) -> None:
+    def start(self, config: EngineConfig | None = None) -> None:
         """Begin a session; a host whose process died is replaced first (restoring the last
         session from the journal)."""
-        if feed is not None:
-            raise EngineError("a hosted engine builds its feed from the configuration")
         if self._dead is not None:
             with self._respawn_lock:
                 if self._dead is not None:
                     self._options = replace(self._options, restore=True)
                     self._spawn()
         self._call("start", config)
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._call("stop", timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the session ends; True if it did within ``timeout``."""
@@ -527,13 +505,13 @@ class HostedEngine:
         self._options = replace(self._options, strategy_folders=folders)
         return self.catalog
 
-    def server(self, host: str = "127.0.0.1", port: int = 8000,
-               token: str | None = None) -> HostedServer:
-        """The embedded API server over this engine, run in the engine's process."""
-        return HostedServer(self, host, port, token)
+    def attach(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> AttachedView:
+        """Start ``factory(engine, ...)`` in the engine's process (the embedded API server)."""
+        view_id, url, token = self._call("attach", factory, args, kwargs)
+        return _RemoteView(self, view_id, url, token)
 
     def close(self) -> None:
-        """Stop the session and the server, close the journal, and end the process."""
+        """Stop the session and the attached views, close the journal, end the process."""
         if self._closing:
             return
         if self._dead is None:
@@ -556,26 +534,42 @@ class HostedEngine:
         self._fail_pending(EngineError("the engine is closed"))
 
 
-class HostedServer:
-    """The embedded server of a :class:`HostedEngine`, with ServerThread's start/stop/url."""
+class _RemoteView:
+    """A view attached beside a hosted engine (the embedded server), seen from the window."""
 
-    def __init__(self, engine: HostedEngine, host: str, port: int, token: str | None) -> None:
+    def __init__(self, engine: HostedEngine, view_id: int, url: str, token: str | None) -> None:
         self.engine = engine
-        self.host = host
-        self.port = port
+        self.view_id = view_id
+        self.url = url
         self.token = token
-        self.url = ""
-
-    def start(self) -> None:
-        self.url, self.token = self.engine._call("start_server", self.host, self.port,
-                                                 self.token)
 
     def stop(self) -> None:
         if self.engine.alive:
             try:
-                self.engine._call("stop_server")
+                self.engine._call("detach", self.view_id)
             except EngineError:
-                log.warning("the embedded server did not stop cleanly", exc_info=True)
+                log.warning("the view beside the engine did not stop cleanly", exc_info=True)
+
+
+def _timeout(name: str) -> float:
+    """How long the window waits for ``name``: as the contract or the host operation says."""
+    own = getattr(_Host, f"do_{name}", None)
+    if own is not None:
+        return getattr(own, "__call_timeout__", CALL_TIMEOUT)
+    return call_timeout(name) if name in CONTRACT_CALLS else CALL_TIMEOUT
+
+
+def _forwarder(name: str) -> Callable[..., Any]:
+    """A method that runs the contract call ``name`` in the engine process."""
+    @functools.wraps(getattr(TradingEngine, name))
+    def forward(self: HostedEngine, *args: Any, **kwargs: Any) -> Any:
+        return self._call(name, *args, **kwargs)
+
+    return forward
+
+
+for _name in sorted(CONTRACT_CALLS - set(vars(HostedEngine))):
+    setattr(HostedEngine, _name, _forwarder(_name))
 
 
 def _close_at_exit(ref: weakref.ref) -> None:

@@ -20,6 +20,7 @@ from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import EngineConfig, EngineError, NotFoundError
 from velocitas_desktop.engine_host import HostedEngine
+from velocitas_desktop.server.embedded import embedded_server
 from velocitas_desktop.store.journal import JournalError
 from velocitas_desktop.testing.processes import alive, descendants
 
@@ -154,8 +155,7 @@ def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
 
 def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
     hosted.register(StrategySpec("RSI", "ETH"))
-    server = hosted.server(port=0)
-    server.start()
+    server = hosted.attach(embedded_server, port=0)
     try:
         assert server.url.startswith("http://127.0.0.1:") and server.token is None
         answer = httpx.get(f"{server.url}/api/strategies", timeout=10)
@@ -234,7 +234,7 @@ def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
     sent = host._send_events([("log", {"message": "kept"}),
                               ("log", {"message": "a lambda cannot be pickled",
                                        "callback": lambda: None}),
-                              ("feed", {"state": "live", "message": ""})], host.state())
+                              ("feed", {"state": "live", "message": ""})], host.mirrored())
     assert sent
     kind, events, state = window_end.recv()
     assert kind == "events" and state["status"] == "stopped"

@@ -33,6 +33,7 @@ from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig, build_feed, check_config
 from velocitas_desktop.engine.contract import (
+    AttachedView,
     EngineStatus,
     Event,
     EventKind,
@@ -89,6 +90,7 @@ class Engine:
         self.lock = threading.Lock()        # guards the ledger and the registry
         self._admin = threading.RLock()     # serialises start/stop and direct control calls
         self._subscribers: list[Callable[[Event], None]] = []
+        self._views: list[AttachedView] = []
         self._sub_lock = threading.Lock()
         self._registry: dict[str, _Registered] = {}
         self._order = itertools.count()
@@ -417,8 +419,24 @@ class Engine:
         """Block until the session ends (the data ran out, a limit was hit, or stop())."""
         return self._finished.wait(timeout)
 
+    def attach(self, factory: Callable[..., AttachedView], *args: Any,
+               **kwargs: Any) -> AttachedView:
+        """Start ``factory(self, *args, **kwargs)``, a view beside the engine (the API server);
+        it is stopped by its own ``stop()`` or when the engine closes."""
+        view = factory(self, *args, **kwargs)
+        view.start()  # type: ignore[attr-defined]
+        self._views.append(view)
+        return view
+
     def close(self) -> None:
-        """Stop if running, let the last trades reach the journal, and close it."""
+        """Stop the attached views and the session, let the last trades reach the journal,
+        and close it."""
+        views, self._views = self._views, []
+        for view in views:
+            try:
+                view.stop()
+            except Exception:
+                log.exception("a view attached to the engine did not stop cleanly")
         if self._running():
             with contextlib.suppress(EngineError):  # it may have ended on its own meanwhile
                 self.stop()
@@ -868,6 +886,20 @@ class Engine:
             session_id=self.session_id,
         )
         return {"global": glob, "strategies": strategies}
+
+    def state(self) -> dict[str, Any]:
+        """The status with the session's settings and progress (GET /api/engine/status)."""
+        config = self.config
+        with self.lock:
+            registered = len(self._registry)
+        return {
+            "status": self.status, "message": self.status_message, "source": config.source,
+            "coins": list(config.coins), "workers": config.workers, "rate": config.rate,
+            "speed": config.speed, "session_id": self.session_id,
+            "ticks_processed": self.ticks_processed,
+            "ticks_per_second": self.ticks_per_second, "strategies": registered,
+            "feed": dict(self.feed_state),
+        }
 
     def metrics(self, strategy_id: str) -> dict[str, Any]:
         snap = self.snapshot()["strategies"]

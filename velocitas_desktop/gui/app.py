@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any
 
 from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.paths import ensure, log_dir
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ def run_gui(args: argparse.Namespace) -> int:
     return result["code"]
 
 
-def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> Any:
+def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> TradingEngine:
     """The window's engine, in its own process (see engine_host.py for why). A journal that
     cannot be opened is a CliError with the reason."""
     from velocitas_desktop.cli import CliError

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from velocitas_desktop.engine.engine import Engine, Event
+from velocitas_desktop.engine.contract import Event, EventKind, TradingEngine
 
 FRAME_MS = 33  # ~30 redraws a second
 MAX_LOG_LINES = 500  # per frame; a flood of log lines is cut, not queued forever
@@ -39,7 +39,7 @@ class EngineBridge(QObject):
     engine_status = Signal(object)
     log = Signal(object)
 
-    def __init__(self, engine: Engine, parent: QObject | None = None) -> None:
+    def __init__(self, engine: TradingEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self._lock = threading.Lock()
@@ -71,21 +71,21 @@ class EngineBridge(QObject):
     def _on_event(self, event: Event) -> None:
         kind, data = event.kind, event.data
         with self._lock:
-            if kind == "ticks":
+            if kind == EventKind.TICKS:
                 # split by coin here, on the engine's (or the host reader's) thread: the Qt
                 # thread only joins the pieces once a frame
                 self._ticks.append(_split_by_coin(data["coins"], data["batch"]))
-            elif kind == "trades":
+            elif kind == EventKind.TRADES:
                 self._trades.extend(data)
-            elif kind == "metrics":
+            elif kind == EventKind.METRICS:
                 self._metrics = data
-            elif kind == "strategy":
+            elif kind == EventKind.STRATEGY:
                 self._strategies_dirty = True
-            elif kind == "feed":
+            elif kind == EventKind.FEED:
                 self._feed = data
-            elif kind == "engine":
+            elif kind == EventKind.ENGINE:
                 self._engine.append(data)
-            elif kind == "log" and len(self._logs) < MAX_LOG_LINES:
+            elif kind == EventKind.LOG and len(self._logs) < MAX_LOG_LINES:
                 self._logs.append(data)
 
     # --- Qt thread: drain once a frame --------------------------------------------------

@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
-from velocitas_desktop.engine.contract import EngineStatus
-from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError
-from velocitas_desktop.engine_host import HostedEngine
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import AttachedView, EngineStatus, TradingEngine
+from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
@@ -40,6 +40,7 @@ from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
+from velocitas_desktop.server.embedded import embedded_server
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +53,12 @@ class MainWindow(QMainWindow):
     """One view of one engine. Widgets read the engine only through the bridge's signals and
     quick locked copies; start, stop and strategy changes run on the thread pool."""
 
-    def __init__(self, engine: Engine | HostedEngine, settings: Settings) -> None:
+    def __init__(self, engine: TradingEngine, settings: Settings) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
         self.palette_colours = colours(settings.theme)
-        self.server: Any = None
+        self.server: AttachedView | None = None
         self.busy = False
         self.last_metrics: dict[str, Any] = {}
         self.forms: list[StrategyForm] = []
@@ -561,24 +562,15 @@ class MainWindow(QMainWindow):
         if not s.server_enabled:
             self.server_label.setText("server: off")
             return
-        if isinstance(self.engine, HostedEngine):  # served from the engine's own process
-            server: Any = self.engine.server(host=s.server_host, port=s.server_port,
-                                             token=s.server_token or None)
-        else:
-            try:
-                from velocitas_desktop.server.runner import ServerThread
-            except ImportError as exc:
-                self.server_label.setText("server: unavailable")
-                self.show_error(f"The embedded server is not available in this installation "
-                                f"({exc}); turn it off in Settings or reinstall Velocitas.")
-                return
-            server = ServerThread(self.engine, host=s.server_host, port=s.server_port,
-                                  token=s.server_token or None)
+        engine = self.engine
         self.server_label.setText("server: starting…")
-        run_in_background(lambda: server.start(), lambda _: self._server_started(server),
-                          self._server_failed)
+        # the server runs where the engine runs (its own process, for the app)
+        run_in_background(lambda: engine.attach(embedded_server, host=s.server_host,
+                                                port=s.server_port,
+                                                token=s.server_token or None),
+                          self._server_started, self._server_failed)
 
-    def _server_started(self, server: Any) -> None:
+    def _server_started(self, server: AttachedView) -> None:
         self.server = server
         token = f" · token {server.token}" if server.token else ""
         self.server_label.setText(f"server: {server.url}{token}")

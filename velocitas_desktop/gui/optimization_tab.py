@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
 
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
-from velocitas_desktop.engine.engine import Engine
+from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.panels import make_table
 from velocitas_desktop.gui.table import (
@@ -376,7 +376,7 @@ class RangeRow:
 class OptimizationTab(QWidget):
     """Grid / random search of a strategy over a bar file, ranked, charted and applied live."""
 
-    def __init__(self, engine: Engine, parent: QWidget | None = None,
+    def __init__(self, engine: TradingEngine, parent: QWidget | None = None,
                  data_dirs: list[Path] | None = None,
                  palette: ChartColours | None = None) -> None:
         super().__init__(parent)

@@ -17,7 +17,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from velocitas_desktop import __version__
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
-from velocitas_desktop.engine.engine import Engine, EngineConfig, EngineError, NotFoundError
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import TradingEngine
+from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
 from velocitas_desktop.server import routes, sockets
@@ -55,7 +57,7 @@ class SafeJSONResponse(JSONResponse):
         return dumps(content).encode()
 
 
-def create_app(engine: Engine, token: str | None = None, cors_origins: Sequence[str] = (),
+def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Sequence[str] = (),
                max_body: int = 1_000_000, *, engine_defaults: EngineConfig | None = None,
                max_workers: int | None = None,
                optimization: OptimizationService | None = None) -> FastAPI:
@@ -103,7 +105,7 @@ def create_app(engine: Engine, token: str | None = None, cors_origins: Sequence[
     return app
 
 
-def default_optimization_service(engine: Engine) -> OptimizationService:
+def default_optimization_service(engine: TradingEngine) -> OptimizationService:
     """Jobs may name files in the user's history folder, uploads, and the bundled samples."""
     from velocitas_desktop import paths
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from velocitas_desktop.engine.engine import Engine, Event
+from velocitas_desktop.engine.contract import Event, EventKind, TradingEngine
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class TradeClient:
 class MetricsCache:
     """The latest ``{"global", "strategies"}`` snapshot and its JSON, shared by every reader."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: TradingEngine) -> None:
         self.engine = engine
         self.generation = 0             # bumped on every change that is not periodic
         self.live = False               # True while subscribed: only then is a cache trusted
@@ -168,7 +168,7 @@ class MetricsCache:
 class Hub:
     """The bridge from one engine to the server's loop: trade fan-out and the metrics cache."""
 
-    def __init__(self, engine: Engine, client_buffer: int = CLIENT_BUFFER_TRADES,
+    def __init__(self, engine: TradingEngine, client_buffer: int = CLIENT_BUFFER_TRADES,
                  flush_interval: float = FLUSH_INTERVAL) -> None:
         self.engine = engine
         self.client_buffer = client_buffer
@@ -209,7 +209,7 @@ class Hub:
     def on_event(self, event: Event) -> None:
         """Called on the engine's threads: hand off and return at once, never block."""
         kind = event.kind
-        if kind == "trades":
+        if kind == EventKind.TRADES:
             if self.clients and self._loop is not None:
                 self._inbox.append((event.data, time.time()))
                 if not self._flush_due:
@@ -217,9 +217,9 @@ class Hub:
                     # a closed loop raises RuntimeError: the server is going away
                     with contextlib.suppress(RuntimeError):
                         self._loop.call_soon_threadsafe(self._schedule_flush)
-        elif kind == "metrics":
+        elif kind == EventKind.METRICS:
             self.metrics.offer(event.data)
-        elif kind in ("strategy", "engine", "feed"):
+        elif kind in (EventKind.STRATEGY, EventKind.ENGINE, EventKind.FEED):
             self.metrics.invalidate()
 
     # --- the loop ------------------------------------------------------------------------

@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 
 from velocitas_desktop import __version__
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
-from velocitas_desktop.engine.contract import StrategyStatus
-from velocitas_desktop.engine.engine import Engine, EngineConfig, NotFoundError
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import StrategyStatus, TradingEngine
+from velocitas_desktop.engine.errors import NotFoundError
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.schemas import (
     MAX_ID,
@@ -34,7 +35,7 @@ StrategyId = Path(min_length=1, max_length=100, description="e.g. BTC_SMA_Crosso
 router = APIRouter(prefix="/api")
 
 
-def _engine(request: Request) -> Engine:
+def _engine(request: Request) -> TradingEngine:
     return request.app.state.engine
 
 
@@ -73,21 +74,9 @@ async def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__}
 
 
-def engine_status(engine: Engine) -> dict[str, Any]:
-    config = engine.config
-    return {
-        "status": engine.status, "message": engine.status_message, "source": config.source,
-        "coins": list(config.coins), "workers": config.workers, "rate": config.rate,
-        "speed": config.speed, "session_id": engine.session_id,
-        "ticks_processed": engine.ticks_processed,
-        "ticks_per_second": engine.ticks_per_second, "strategies": len(engine.strategies()),
-        "feed": dict(engine.feed_state),
-    }
-
-
 @router.get("/engine/status", response_model=EngineStatusOut, tags=["engine"])
 def get_engine_status(request: Request) -> dict[str, Any]:
-    return engine_status(_engine(request))
+    return _engine(request).state()
 
 
 @router.post("/engine/start", response_model=EngineStatusOut, tags=["engine"],
@@ -148,7 +137,7 @@ def start_engine(
         binance_ws_url=binance_ws_url or defaults.binance_ws_url,
         quote_asset=(quote_asset or defaults.quote_asset).upper())
     engine.start(config)
-    return engine_status(engine)
+    return engine.state()
 
 
 def _parse_coins(text: str) -> list[str]:
@@ -177,7 +166,7 @@ def _parse_csv(items: list[str]) -> dict[str, str]:
 def stop_engine(request: Request) -> dict[str, Any]:
     engine = _engine(request)
     engine.stop()
-    return engine_status(engine)
+    return engine.state()
 
 
 # --- strategies -------------------------------------------------------------------------

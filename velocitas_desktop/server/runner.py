@@ -13,7 +13,8 @@ from typing import Any
 import uvicorn
 
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.engine.engine import Engine, EngineConfig
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.server.app import create_app
 from velocitas_desktop.server.security import is_local, new_token
 
@@ -32,7 +33,7 @@ class ServerThread:
     is bound; binding any address but loopback needs a token (one is generated if none is
     given, and exposed as ``.token``)."""
 
-    def __init__(self, engine: Engine, host: str = "127.0.0.1", port: int = 8000,
+    def __init__(self, engine: TradingEngine, host: str = "127.0.0.1", port: int = 8000,
                  token: str | None = None, cors_origins: Sequence[str] = (), *,
                  engine_defaults: EngineConfig | None = None,
                  max_body: int = 1_000_000, log_level: str = "warning") -> None:

@@ -1,0 +1,18 @@
+"""The API server as a view attached beside an engine, wherever the engine runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from velocitas_desktop.engine.contract import TradingEngine
+    from velocitas_desktop.server.runner import ServerThread
+
+
+def embedded_server(engine: TradingEngine, host: str = "127.0.0.1", port: int = 8000,
+                    token: str | None = None) -> ServerThread:
+    """The server for ``engine`` (not yet started): the factory the window hands to
+    ``engine.attach``. The web framework is imported here, in the engine's process."""
+    from velocitas_desktop.server.runner import ServerThread
+
+    return ServerThread(engine, host=host, port=port, token=token)
