@@ -13,7 +13,7 @@ previous firing minus 10 ms) is collected, and p50/p99/max are printed per scena
   in-process      for comparison, the engine at maximum speed in the window's own process
                   (how the window ran before the engine moved to its own process)
 
-The engine runs as the app runs it: in its own process (engine_host.HostedEngine), with the
+The engine runs as the app runs it: in its own process (engine.host.HostedEngine), with the
 window's process holding only the Qt thread and the thread that reads the engine's events.
 
 Resident memory is VmRSS from /proc/self/status after each scenario (the window's process;
@@ -109,7 +109,7 @@ def main() -> int:
 
     from velocitas_desktop.core.strategy import StrategySpec
     from velocitas_desktop.engine.engine import Engine
-    from velocitas_desktop.engine_host import HostedEngine
+    from velocitas_desktop.engine.host import HostedEngine
     from velocitas_desktop.gui.app import tune_interpreter
     from velocitas_desktop.gui.main_window import MainWindow
     from velocitas_desktop.gui.settings import Settings

@@ -20,7 +20,7 @@ from velocitas_desktop.engine.contract import (
 )
 from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.engine.errors import EngineError
-from velocitas_desktop.engine_host import HostedEngine, _Host
+from velocitas_desktop.engine.host import HostedEngine, _Host
 
 PACKAGE = Path(__file__).resolve().parents[2] / "velocitas_desktop"
 STATE = ("catalog", "status", "status_message", "session_id")
@@ -108,8 +108,7 @@ def test_the_hosted_engine_answers_as_the_engine_does(tmp_path):
 
 
 VIEWS = sorted([*PACKAGE.joinpath("gui").glob("*.py"), *PACKAGE.joinpath("server").glob("*.py")])
-CONCRETE = ("velocitas_desktop.engine.engine", "velocitas_desktop.engine_host",
-            "velocitas_desktop.engine.host")
+CONCRETE = ("velocitas_desktop.engine.engine", "velocitas_desktop.engine.host")
 BUILDS_THE_ENGINE = {"app.py"}  # gui/app.py opens the window's engine
 
 

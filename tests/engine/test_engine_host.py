@@ -19,7 +19,7 @@ from live_engine_helpers import Recorder, nothing_left_behind, wait_until
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import EngineConfig, EngineError, NotFoundError
-from velocitas_desktop.engine_host import HostedEngine
+from velocitas_desktop.engine.host import HostedEngine
 from velocitas_desktop.server.embedded import embedded_server
 from velocitas_desktop.store.journal import JournalError
 from velocitas_desktop.testing.processes import alive, descendants
@@ -54,7 +54,7 @@ def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
 
 
 def test_the_engine_process_yields_the_processor_to_the_window(hosted):
-    from velocitas_desktop.engine_host import ENGINE_NICE
+    from velocitas_desktop.engine.host import ENGINE_NICE
 
     mine = os.getpriority(os.PRIO_PROCESS, 0)
     assert os.getpriority(os.PRIO_PROCESS, hosted.pid) == min(mine + ENGINE_NICE, 19)
@@ -126,7 +126,7 @@ def test_close_ends_the_process_and_its_workers(tmp_path):
 def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
-        from velocitas_desktop.engine_host import HostedEngine
+        from velocitas_desktop.engine.host import HostedEngine
         from velocitas_desktop.engine.engine import EngineConfig
         from velocitas_desktop.core.strategy import StrategySpec
         if __name__ == "__main__":
@@ -226,7 +226,7 @@ def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
     import multiprocessing
 
     from velocitas_desktop.engine.engine import Engine
-    from velocitas_desktop.engine_host import _Host
+    from velocitas_desktop.engine.host import _Host
 
     window_end, host_end = multiprocessing.Pipe()
     engine = Engine(restore=False)

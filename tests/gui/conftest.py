@@ -26,7 +26,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-def]
     """Build a window over a fresh engine with a journal in tmp_path; closed at the end."""
     from velocitas_desktop.engine.engine import Engine
-    from velocitas_desktop.engine_host import HostedEngine
+    from velocitas_desktop.engine.host import HostedEngine
     from velocitas_desktop.gui.main_window import MainWindow
     from velocitas_desktop.gui.settings import load_settings
     from velocitas_desktop.gui.theme import apply_theme

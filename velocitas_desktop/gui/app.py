@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 DEMO_COINS = ["BTC", "ETH"]
 # Besides the Qt thread, the window's process runs the thread that reads the engine's events
-# (the engine itself runs in its own process, engine_host.py) and, while a search runs, the
+# (the engine itself runs in its own process, engine/host.py) and, while a search runs, the
 # optimiser's. Handing the interpreter lock over every 0.1 ms instead of every 5 keeps a
 # paint from waiting behind them (``bench/gui.py --switch`` compares values; with the engine
 # still in this process it was p99 ~170 ms at 0.1 ms against ~320-450 ms at 1 ms).
@@ -80,10 +80,10 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> TradingEngine:
-    """The window's engine, in its own process (see engine_host.py for why). A journal that
+    """The window's engine, in its own process (see engine/host.py for why). A journal that
     cannot be opened is a CliError with the reason."""
     from velocitas_desktop.cli import CliError
-    from velocitas_desktop.engine_host import HostedEngine
+    from velocitas_desktop.engine.host import HostedEngine
     from velocitas_desktop.store.journal import JournalError
 
     try:
