@@ -24,7 +24,7 @@ def engines() -> Iterator[list[Engine]]:
     created: list[Engine] = []
     yield created
     for engine in created:
-        if engine._running():
+        if engine.status.stoppable:
             engine.stop()
         engine.wait(5)
         if engine.journal is not None:

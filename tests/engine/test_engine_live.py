@@ -249,7 +249,7 @@ def test_stop_returns_within_two_seconds_and_leaves_no_thread_or_process(
     # at maximum speed, without a limit: the queue is full when stop() comes
     engine.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=9, workers=workers))
     wait_until(lambda: ticks(engine) > 20_000, what="the engine to be busy")
-    pids = [w.process.pid for w in engine._workers]
+    pids = [w.process.pid for w in engine._session.workers]
     assert len(pids) == workers
     began = time.monotonic()
     engine.stop()
@@ -336,7 +336,7 @@ def test_a_killed_worker_is_replaced_and_its_strategies_trade_on(engines: list[E
     engine.start(EngineConfig(coins=["BTC", "ETH"], rate=4_000, seed=5, workers=2,
                               duration=60))
     wait_until(lambda: all(total_trades(engine, s) > 0 for s in ids), what="every strategy")
-    victim = engine._workers[0]
+    victim = engine._session.workers[0]
     assert sorted(victim.strategy_ids) == ["BTC_slow_0", "ETH_fast_0"]
     old_pid = victim.process.pid
 
@@ -349,7 +349,7 @@ def test_a_killed_worker_is_replaced_and_its_strategies_trade_on(engines: list[E
     assert report["level"] == "warning"
     assert "SIGKILL" in report["message"]
     assert "BTC_slow_0" in report["message"] and "ETH_fast_0" in report["message"]
-    fresh = engine._workers[0]
+    fresh = engine._session.workers[0]
     assert fresh.process.pid != old_pid and fresh.process.is_alive()
     assert sorted(fresh.strategy_ids) == ["BTC_slow_0", "ETH_fast_0"]
     assert not proc_alive(old_pid)

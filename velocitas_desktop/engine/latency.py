@@ -7,7 +7,7 @@ import numpy as np
 from velocitas_desktop.feeds.base import TickBatch
 
 
-class _Ring:
+class Ring:
     """The last ``size`` samples in a numpy array: appends and percentiles stay cheap."""
 
     __slots__ = ("count", "values")
@@ -31,18 +31,18 @@ class _Ring:
         return float(np.percentile(self.values[:n], q)) if n else None
 
 
-class _Latency:
+class LatencyStats:
     """Recent latencies in milliseconds, from the moment the feed produced a tick:
     to its fill in the ledger (``fills``), to the fill being journaled and published
     (``published``), and to a whole batch being journaled and published (``batches``)."""
 
     def __init__(self) -> None:
-        self.fills = _Ring(20_000)
-        self.published = _Ring(20_000)
-        self.batches = _Ring(5_000)
+        self.fills = Ring(20_000)
+        self.published = Ring(20_000)
+        self.batches = Ring(5_000)
 
     @staticmethod
-    def add(into: _Ring, now: float, batches: list[TickBatch], positions: list[int]) -> None:
+    def add(into: Ring, now: float, batches: list[TickBatch], positions: list[int]) -> None:
         starts = np.cumsum([0] + [len(b) for b in batches])
         # a sample of each batch's fills is enough for percentiles, and keeps this cheap
         for position in positions[:: max(1, len(positions) // 64)]:

@@ -1,0 +1,421 @@
+"""One trading session: the feed and the three threads that carry its ticks to the journal.
+
+producer: feed → bounded queue (a replay may block on it; a live feed never does).
+consumer: queue → strategies (inline, or one message per batch to each worker process) →
+          fills in the ledger (engine/fills.py) → outbox. It is the only writer of the ledger,
+          and applies the engine's control calls between batches.
+writer:   outbox → journal (committed first) → subscribers, in order.
+
+With workers, batch k is sent to them before batch k−1's fills are applied, so the ledger's
+work in the consumer overlaps the strategies' work in the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from velocitas_desktop.core.types import Trade
+from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.contract import EventKind, StrategyStatus
+from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.engine.fills import Positions, fill_batch, order_signals
+from velocitas_desktop.engine.history import PriceHistory
+from velocitas_desktop.engine.latency import LatencyStats
+from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
+from velocitas_desktop.engine.workers import Worker, WorkerDied
+from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
+
+if TYPE_CHECKING:
+    from velocitas_desktop.engine.engine import Engine, Registration
+
+log = logging.getLogger(__name__)
+
+QUEUE_BATCHES = 32           # bounded queue, in batches
+OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
+MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
+METRICS_INTERVAL = 0.5       # seconds between metrics events
+WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
+
+
+@dataclass(slots=True)
+class _InFlight:
+    """A batch whose inline signals are known and whose workers may still be computing."""
+
+    batches: list[TickBatch]
+    batch: TickBatch
+    positions: Positions
+    per_coin: CoinPrices
+    signals: list[RawSignal]
+    failures: list[tuple[str, str]]
+    pending: list[Worker]
+    began_cost: float = 0.0  # seconds the inline shard took on it
+
+
+class Session:
+    """The threads, shards and counters of one run of an :class:`Engine` on one feed."""
+
+    def __init__(self, engine: Engine, config: EngineConfig, feed: Feed) -> None:
+        self.engine = engine
+        self.config = config
+        self.feed = feed
+        self.coins = list(feed.coins)
+        self.stopping = threading.Event()   # set: the threads wind down
+        self.finished = threading.Event()   # set: the session is over, its trades journaled
+        self.ticks_processed = 0
+        self.ticks_per_second = 0.0
+        self.latency = LatencyStats()
+        self.history = {coin: PriceHistory(WARMUP_TICKS) for coin in self.coins}
+        for coin in self.coins:
+            recent = feed.history(coin, WARMUP_TICKS)
+            if recent is not None:
+                self.history[coin].extend(*recent)
+        self.shard = Shard()
+        self.workers = [Worker(i) for i in range(config.workers)]
+        self.started_at = 0.0
+        self.run_seconds = 0.0
+        self.limit_hit = False
+        self.drain_cap = MAX_DRAIN_TICKS
+        self.filled_at: list[int] = []  # positions in the batch of the last batch's fills
+        self._queue: queue.Queue = queue.Queue(maxsize=QUEUE_BATCHES)
+        self._outbox: queue.Queue = queue.Queue(maxsize=OUTBOX_BATCHES)
+        self.producer = threading.Thread(target=self._produce, name="velocitas-producer",
+                                         daemon=True)
+        self.consumer = threading.Thread(target=self._consume, name="velocitas-consumer",
+                                         daemon=True)
+        self.writer = threading.Thread(target=self._write, name="velocitas-writer", daemon=True)
+
+    # --- life --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.started_at = time.perf_counter()
+        self.writer.start()
+        self.consumer.start()
+        self.producer.start()
+
+    @property
+    def running(self) -> bool:
+        return self.consumer.is_alive()
+
+    def join_writer(self) -> None:
+        """Wait until the writer has journaled and published everything it was given."""
+        if self.writer.ident is not None:
+            self.writer.join()
+
+    def stop(self, timeout: float) -> None:
+        """Wind the threads down; returns within about ``timeout``."""
+        deadline = time.monotonic() + timeout
+        self.stopping.set()
+        current = threading.current_thread()
+        for thread in (self.producer, self.consumer):
+            if thread.is_alive() and thread is not current:
+                thread.join(max(0.05, deadline - time.monotonic() - 0.2))
+        if self.writer.is_alive() and self.writer is not current:
+            self.writer.join(max(0.05, deadline - time.monotonic() - 0.1))
+        self.stop_workers()  # in case the consumer could not
+
+    # --- strategies in shards ------------------------------------------------------------
+
+    def place(self, entry: Registration) -> None:
+        """Create the strategy in the inline shard or the least loaded worker, warmed up."""
+        spec = entry.spec
+        ref = self.engine.catalog.info(spec.name).ref
+        history = self.history.get(spec.coin)
+        warmup = history.arrays() if history is not None else None
+        if not self.workers:
+            self.shard.add(spec, ref, warmup)
+            entry.worker = None
+            return
+        worker = min(self.workers, key=lambda w: len(w.strategy_ids))
+        problem = worker.call("add", spec, ref, warmup)
+        if problem:
+            raise EngineError(f"cannot start {spec.id}: {problem}")
+        worker.strategy_ids.add(spec.id)
+        worker.coins.add(spec.coin)
+        entry.worker = worker.index
+
+    def unplace(self, entry: Registration) -> None:
+        if entry.worker is None:
+            self.shard.remove(entry.spec.id)
+            return
+        registry = self.engine.registry
+        worker = self.workers[entry.worker]
+        worker.strategy_ids.discard(entry.spec.id)
+        worker.call("remove", entry.spec.id)
+        worker.coins = {registry[s].spec.coin for s in worker.strategy_ids if s in registry}
+
+    def _replace_worker(self, dead: Worker, reason: str) -> None:
+        """A worker died: start a new one and re-create its strategies from their specs."""
+        if self.stopping.is_set() or dead.index >= len(self.workers):
+            return  # stopping: workers are being shut down on purpose
+        if self.workers[dead.index] is not dead:
+            return  # already replaced (a batch in flight found it dead too)
+        ids = sorted(dead.strategy_ids)
+        dead.stop(0.1)
+        fresh = Worker(dead.index)
+        self.workers[dead.index] = fresh
+        engine = self.engine
+        for sid in ids:
+            entry = engine.registry.get(sid)
+            if entry is None:
+                continue
+            spec = entry.spec
+            history = self.history.get(spec.coin)
+            ref = engine.catalog.info(spec.name).ref
+            problem = fresh.call("add", spec, ref, history.arrays() if history else None)
+            if problem:
+                engine.strategy_failed(sid, problem)
+                continue
+            fresh.strategy_ids.add(sid)
+            fresh.coins.add(spec.coin)
+        engine.log("warning", f"{reason}; a new worker took over {', '.join(ids) or 'nothing'}, "
+                              "re-created from their specs and warmed up on recent prices")
+
+    def stop_workers(self) -> None:
+        workers, self.workers = self.workers, []
+        for worker in workers:
+            worker.stop(0.5)
+
+    # --- producer ------------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        feed = self.feed
+        stop = self.stopping
+        put = self._queue.put
+        try:
+            for batch in feed.stream(stop):
+                while not stop.is_set():
+                    try:
+                        put(batch, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+        except FeedError as exc:
+            self.engine.feed_status(FeedState.FAILED, str(exc))
+        except Exception as exc:
+            log.exception("feed crashed")
+            self.engine.feed_status(FeedState.FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            try:
+                feed.close()
+            finally:
+                _put_end(self._queue, stop)
+
+    # --- consumer ------------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        engine = self.engine
+        ended = False
+        last_metrics = time.perf_counter()
+        last_ticks = 0
+        inflight: _InFlight | None = None
+        try:
+            while not self.stopping.is_set():
+                if inflight is not None and engine.controls_waiting():
+                    self._finish(inflight)  # a control call talks to the workers: settle first
+                    inflight = None
+                if inflight is None:
+                    engine.run_controls()
+                batches, ended = self._drain(wait=inflight is None)
+                if batches:
+                    job = self._begin(batches)
+                    if inflight is not None:
+                        self._finish(inflight)
+                    inflight = job
+                    if not job.pending:  # nothing runs elsewhere: nothing to overlap
+                        self._finish(job)
+                        inflight = None
+                elif inflight is not None:
+                    self._finish(inflight)
+                    inflight = None
+                now = time.perf_counter()
+                if now - last_metrics >= METRICS_INTERVAL:
+                    self.ticks_per_second = ((self.ticks_processed - last_ticks)
+                                             / (now - last_metrics))
+                    last_metrics, last_ticks = now, self.ticks_processed
+                    engine.publish(EventKind.METRICS, engine.snapshot())
+                duration = self.config.duration
+                if duration is not None and now - self.started_at >= duration:
+                    ended = True
+                if ended or self.limit_hit:
+                    ended = True
+                    break
+            if inflight is not None:
+                self._finish(inflight)
+                inflight = None
+        except Exception as exc:
+            log.exception("the engine stopped on an error")
+            engine.session_failed(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._wind_down(ended)
+
+    def _wind_down(self, ended: bool) -> None:
+        """The session is over: release the feed and the workers, let the writer finish,
+        and tell the engine how it ended."""
+        stopped = self.stopping.is_set()  # stop() was called (not the end of the data)
+        self.stopping.set()
+        self.stop_workers()
+        self._put_outbox(None)
+        # the last trades reach the journal and subscribers; stop() waits 2 s at most and
+        # close() waits for the rest before it closes the journal
+        self.writer.join(1.0 if stopped else None)
+        self.producer.join(1.0)
+        self.run_seconds = time.perf_counter() - self.started_at
+        if self.run_seconds > 0:
+            self.ticks_per_second = self.ticks_processed / self.run_seconds
+        self.engine.session_ended(self, ended)
+        self.finished.set()
+
+    def _drain(self, wait: bool = True) -> tuple[list[TickBatch], bool]:
+        """Whatever is queued (waiting briefly for the first batch if asked), up to the cap."""
+        try:
+            first = self._queue.get(timeout=0.05) if wait else self._queue.get_nowait()
+        except queue.Empty:
+            return [], False
+        if first is None:
+            return [], True
+        batches = [first]
+        size = len(first)
+        while size < self.drain_cap:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if batch is None:
+                return batches, True
+            batches.append(batch)
+            size += len(batch)
+        return batches, False
+
+    def _begin(self, batches: list[TickBatch]) -> _InFlight:
+        """Route a batch by coin, send it to the workers and run the inline shard on it."""
+        batch = TickBatch.concat(batches)
+        coins = self.coins
+        if len(coins) == 1:
+            positions: Positions = {coins[0]: None}
+            per_coin: CoinPrices = {coins[0]: (batch.prices, batch.timestamps)}
+        else:
+            positions, per_coin = {}, {}
+            for index, coin in enumerate(coins):
+                where = np.flatnonzero(batch.coin_ids == index)
+                if where.size:
+                    positions[coin] = where
+                    per_coin[coin] = (batch.prices[where], batch.timestamps[where])
+        for coin, (prices, stamps) in per_coin.items():
+            self.history[coin].extend(prices, stamps)
+        pending = []
+        for worker in list(self.workers):
+            wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
+            if wanted:
+                try:
+                    worker.send_batch(wanted)
+                    pending.append(worker)
+                except WorkerDied as exc:
+                    self._replace_worker(worker, str(exc))
+        began = time.perf_counter()
+        signals, failures = self.shard.process(per_coin)
+        return _InFlight(batches, batch, positions, per_coin, signals, failures, pending,
+                         time.perf_counter() - began)
+
+    def _finish(self, job: _InFlight) -> None:
+        """Collect the workers' signals for a batch, fill them, and hand on the results."""
+        began = time.perf_counter()
+        signals, failures = job.signals, job.failures
+        for worker in job.pending:
+            try:
+                more, more_failures = worker.receive()
+            except WorkerDied as exc:
+                self._replace_worker(worker, str(exc))
+                continue
+            signals.extend(more)
+            failures.extend(more_failures)
+        for strategy_id, message in failures:
+            self.engine.strategy_failed(strategy_id, message)
+        trades = self._fill(signals, job.positions, job.per_coin, job.batch)
+        if trades:
+            self.latency.add(self.latency.fills, time.perf_counter(), job.batches,
+                             self.filled_at)
+        self.ticks_processed += len(job.batch)
+        # batches sized to ~0.1 s of work, so stop() and control calls never wait long
+        per_tick = (time.perf_counter() - began + job.began_cost) / max(1, len(job.batch))
+        self.drain_cap = max(1024, min(MAX_DRAIN_TICKS, int(0.1 / max(per_tick, 1e-9))))
+        pnl_rows = self.engine.ledger.take_pending_samples()
+        # journal and subscribers are served by the writer thread, in order
+        self._put_outbox((trades, pnl_rows, job.batches, self.filled_at, job.batch))
+        limit = self.config.max_ticks
+        if limit is not None and self.ticks_processed >= limit:
+            self.limit_hit = True
+
+    def _fill(self, signals: list[RawSignal], positions: Positions, per_coin: CoinPrices,
+              batch: TickBatch) -> list[Trade]:
+        """Fill the active strategies' signals in tick order, under the engine's lock."""
+        engine = self.engine
+        active = {sid: (entry.spec.coin, entry.order) for sid, entry in engine.registry.items()
+                  if entry.status == StrategyStatus.ACTIVE}
+        ordered = order_signals(signals, positions, active)
+        with engine.lock:
+            trades, self.filled_at = fill_batch(engine.ledger, ordered, positions, per_coin,
+                                                batch.timestamps)
+            engine.recent_trades.extend(trades)
+        return trades
+
+    def _put_outbox(self, item: Any) -> None:
+        while True:
+            try:
+                self._outbox.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                if not self.writer.is_alive():
+                    return
+
+    # --- writer --------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        """Commit trades, then tell the subscribers, in order.
+
+        It takes everything waiting at once and commits it in one transaction, so a slow
+        commit makes the next one bigger instead of making a queue.
+        """
+        engine = self.engine
+        coins = self.coins
+        done = False
+        while not done:
+            items = [self._outbox.get()]
+            while True:
+                try:
+                    items.append(self._outbox.get_nowait())
+                except queue.Empty:
+                    break
+            if items[-1] is None:
+                done = True
+                items.pop()
+            if not items:
+                continue
+            trades = [t for item in items for t in item[0]]
+            engine.journal_batch(trades, [r for item in items for r in item[1]])
+            if trades and engine.has_subscribers:  # no dicts to build when nobody listens
+                engine.publish(EventKind.TRADES, [t.to_dict() for t in trades])
+            now = time.perf_counter()
+            for _, _, batches, positions, batch in items:
+                if positions:
+                    self.latency.add(self.latency.published, now, batches, positions)
+                self.latency.add_batch(now, batches[0].received)
+                engine.publish(EventKind.TICKS, {"coins": coins, "batch": batch})
+
+
+def _put_end(q: queue.Queue, stop: threading.Event) -> None:
+    while True:
+        try:
+            q.put(None, timeout=0.1)
+            return
+        except queue.Full:
+            if stop.is_set():
+                return
