@@ -1,4 +1,4 @@
-"""How a session runs (:class:`EngineConfig`), its checks, and the feed it asks for."""
+"""How a session runs (:class:`EngineConfig`) and the feed it asks for."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS
-from velocitas_desktop.core.strategy import check_coin
-from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.feeds.base import Feed
 
 SOURCES = ("simulated", "csv", "binance")
+MAX_WORKERS = 64  # worker processes a session may ask for
 
 
 @dataclass(slots=True)
@@ -38,25 +37,6 @@ class EngineConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def check_config(config: EngineConfig) -> None:
-    if config.source not in SOURCES:
-        raise EngineError(f"unknown data source {config.source!r}: choose "
-                          + ", ".join(SOURCES))
-    if not config.coins and config.source != "csv":
-        raise EngineError("choose at least one coin")
-    config.coins = [check_coin(c) for c in config.coins]
-    if config.workers < 0 or config.workers > 64:
-        raise EngineError("workers must be between 0 and 64")
-    if not 0 <= config.fee < 1 or not 0 <= config.slippage < 1:
-        raise EngineError("fee and slippage are fractions between 0 and 1 (0.001 = 0.1%)")
-    for name in ("rate", "speed", "duration"):
-        value = getattr(config, name)
-        if value is not None and not value > 0:
-            raise EngineError(f"{name} must be positive")
-    if config.max_ticks is not None and config.max_ticks < 1:
-        raise EngineError("the tick limit must be at least 1")
 
 
 def build_feed(config: EngineConfig) -> Feed:

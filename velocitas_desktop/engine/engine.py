@@ -30,7 +30,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.ledger import Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
-from velocitas_desktop.engine.config import EngineConfig, build_feed, check_config
+from velocitas_desktop.engine.config import EngineConfig, build_feed
 from velocitas_desktop.engine.contract import (
     AttachedView,
     EngineStatus,
@@ -40,6 +40,7 @@ from velocitas_desktop.engine.contract import (
 )
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.latency import LatencyStats
+from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import Session
 from velocitas_desktop.feeds.base import Feed, FeedState
 from velocitas_desktop.store.journal import Journal

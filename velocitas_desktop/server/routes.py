@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from velocitas_desktop import __version__
-from velocitas_desktop.core.strategy import StrategySpec, check_coin
-from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import StrategyStatus, TradingEngine
 from velocitas_desktop.engine.errors import NotFoundError
+from velocitas_desktop.engine.request import session_config
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.schemas import (
     MAX_ID,
+    QUERY_WORDS,
     AvailableOut,
     EngineStatusOut,
     HealthOut,
@@ -24,12 +23,12 @@ from velocitas_desktop.server.schemas import (
     PnlPointOut,
     RegisterIn,
     RemovedOut,
+    StartQuery,
     StrategyMetricsOut,
     StrategyOut,
     TradeOut,
 )
 
-Source = Literal["simulated", "csv", "binance"]
 StrategyId = Path(min_length=1, max_length=100, description="e.g. BTC_SMA_Crossover")
 
 router = APIRouter(prefix="/api")
@@ -81,85 +80,12 @@ def get_engine_status(request: Request) -> dict[str, Any]:
 
 @router.post("/engine/start", response_model=EngineStatusOut, tags=["engine"],
              summary="Start a session on a data source")
-def start_engine(
-    request: Request,
-    data_source: Annotated[Source, Query(description="where prices come from")] = "simulated",
-    coins: Annotated[str | None, Query(
-        max_length=500, examples=["BTC,ETH"], description="comma-separated coins (default "
-        "BTC,ETH; for csv, the coins of the files)")] = None,
-    csv: Annotated[list[str] | None, Query(
-        max_length=50, description="COIN=PATH of a bar file on the server's disk, repeated "
-        "per coin (data_source=csv)")] = None,
-    workers: int = Query(0, ge=0, le=64, description="worker processes; 0 = run strategies "
-                         "in the engine's thread"),
-    rate: float = Query(1000.0, gt=0, le=1e6, allow_inf_nan=False,
-                        description="simulated: ticks per second, in total"),
-    speed: float | None = Query(None, gt=0, le=1e6, allow_inf_nan=False,
-                                description="csv: replay speed, 1 = real time; omit for "
-                                            "as fast as possible"),
-    fee: float | None = Query(None, ge=0, lt=1, allow_inf_nan=False,
-                              description="fee fraction per fill (default 0.001 = 0.1%)"),
-    slippage: float | None = Query(None, ge=0, lt=1, allow_inf_nan=False),
-    seed: int | None = Query(None, ge=0, le=2**32 - 1, description="simulated: random seed"),
-    max_ticks: int | None = Query(None, ge=1, le=MAX_ID, description="stop after N ticks"),
-    duration: float | None = Query(None, gt=0, le=1e7, allow_inf_nan=False,
-                                   description="stop after S seconds"),
-    binance_rest_url: Annotated[str | None, Query(
-        max_length=300, pattern=r"^https?://[^\s]+$",
-        description="binance: the REST base (Binance, its testnet, or a test exchange)")] = None,
-    binance_ws_url: Annotated[str | None, Query(
-        max_length=300, pattern=r"^wss?://[^\s]+$",
-        description="binance: the WebSocket base")] = None,
-    quote_asset: Annotated[str | None, Query(
-        pattern=r"^[A-Za-z0-9]{2,10}$", description="binance: coins are priced in this "
-        "(BTC → BTCUSDT)")] = None,
-) -> dict[str, Any]:
+def start_engine(request: Request, query: Annotated[StartQuery, Query()]) -> dict[str, Any]:
     engine = _engine(request)
-    limit = request.app.state.max_workers
-    if workers > limit:
-        raise HTTPException(422, f"workers must be at most {limit} on this server")
-    csv_files = _parse_csv(csv or [])
-    if data_source == "csv" and not csv_files:
-        raise HTTPException(422, "data_source=csv needs csv=COIN=PATH for each coin")
-    if data_source != "csv" and csv_files:
-        raise HTTPException(422, "csv files are only used with data_source=csv")
-    defaults: EngineConfig = request.app.state.engine_defaults
-    coin_list = _parse_coins(coins) if coins else (
-        list(csv_files) if data_source == "csv" else list(defaults.coins))
-    if data_source == "csv" and set(coin_list) != set(csv_files):
-        raise HTTPException(422, "coins must match the coins given with csv=COIN=PATH")
-    config = dataclasses.replace(
-        defaults, source=data_source, coins=coin_list, csv_files=csv_files, workers=workers,
-        rate=rate, speed=speed, seed=seed, max_ticks=max_ticks, duration=duration,
-        fee=defaults.fee if fee is None else fee,
-        slippage=defaults.slippage if slippage is None else slippage,
-        binance_rest_url=binance_rest_url or defaults.binance_rest_url,
-        binance_ws_url=binance_ws_url or defaults.binance_ws_url,
-        quote_asset=(quote_asset or defaults.quote_asset).upper())
+    config = session_config(query.to_request(), request.app.state.engine_defaults,
+                            max_workers=request.app.state.max_workers, words=QUERY_WORDS)
     engine.start(config)
     return engine.state()
-
-
-def _parse_coins(text: str) -> list[str]:
-    coins: list[str] = []
-    for part in text.split(","):
-        if part.strip():
-            coin = check_coin(part)
-            if coin not in coins:
-                coins.append(coin)
-    if not coins:
-        raise HTTPException(422, "coins: give at least one coin, like BTC,ETH")
-    return coins
-
-
-def _parse_csv(items: list[str]) -> dict[str, str]:
-    files: dict[str, str] = {}
-    for item in items:
-        coin, sep, path = item.partition("=")
-        if not sep or not coin.strip() or not path.strip():
-            raise HTTPException(422, f"csv {item!r}: give it as COIN=PATH, like BTC=/data/btc.csv")
-        files[check_coin(coin)] = path.strip()
-    return files
 
 
 @router.post("/engine/stop", response_model=EngineStatusOut, tags=["engine"])
@@ -175,8 +101,7 @@ def stop_engine(request: Request) -> dict[str, Any]:
              summary="Add a strategy on a coin (it trades at once if the engine runs)")
 def register_strategy(request: Request, body: RegisterIn) -> dict[str, Any]:
     engine = _engine(request)
-    spec = engine.register(StrategySpec(body.name, body.coin, body.params, body.timeframe,
-                                        body.strategy_id or "", body.allow_short))
+    spec = engine.register(body.to_spec())
     return engine.strategy(spec.id)
 
 

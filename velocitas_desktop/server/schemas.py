@@ -6,7 +6,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.core.types import TICK, TIMEFRAMES
+from velocitas_desktop.engine.config import MAX_WORKERS
+from velocitas_desktop.engine.request import (
+    SessionRequest,
+    Vocabulary,
+    parse_coins,
+    parse_csv_files,
+    strategy_spec,
+)
 
 Timeframe = Literal[tuple([TICK, *TIMEFRAMES])]  # type: ignore[valid-type]
 ParamValue = bool | int | float | str
@@ -47,6 +56,59 @@ class EngineStatusOut(BaseModel):
     feed: FeedOut
 
 
+# How the start query spells the session request's fields, for the messages.
+QUERY_WORDS = Vocabulary({"source": "data_source", "csv_files": "csv", "ticks": "max_ticks"},
+                         assign="=")
+
+
+class StartQuery(BaseModel):
+    """``POST /api/engine/start``'s query string: the seed's ``data_source`` and ``coins``,
+    and the rest of a session's settings. Omitted fields take the server's defaults."""
+
+    data_source: Literal["simulated", "csv", "binance"] = Field(
+        "simulated", description="where prices come from")
+    coins: str | None = Field(None, max_length=500, examples=["BTC,ETH"],
+                              description="comma-separated coins (default BTC,ETH; for csv, "
+                                          "the coins of the files)")
+    csv: list[str] | None = Field(None, max_length=50,
+                                  description="COIN=PATH of a bar file on the server's disk, "
+                                              "repeated per coin (data_source=csv)")
+    workers: int = Field(0, ge=0, le=MAX_WORKERS, description="worker processes; 0 = run "
+                         "strategies in the engine's thread")
+    rate: float = Field(1000.0, gt=0, le=1e6, allow_inf_nan=False,
+                        description="simulated: ticks per second, in total")
+    speed: float | None = Field(None, gt=0, le=1e6, allow_inf_nan=False,
+                                description="csv: replay speed, 1 = real time; omit for as "
+                                            "fast as possible")
+    fee: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False,
+                              description="fee fraction per fill (default 0.001 = 0.1%)")
+    slippage: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="simulated: random seed")
+    max_ticks: int | None = Field(None, ge=1, le=MAX_ID, description="stop after N ticks")
+    duration: float | None = Field(None, gt=0, le=1e7, allow_inf_nan=False,
+                                   description="stop after S seconds")
+    binance_rest_url: str | None = Field(
+        None, max_length=300, pattern=r"^https?://[^\s]+$",
+        description="binance: the REST base (Binance, its testnet, or a test exchange)")
+    binance_ws_url: str | None = Field(None, max_length=300, pattern=r"^wss?://[^\s]+$",
+                                       description="binance: the WebSocket base")
+    quote_asset: str | None = Field(None, pattern=r"^[A-Za-z0-9]{2,10}$",
+                                    description="binance: coins are priced in this "
+                                                "(BTC → BTCUSDT)")
+
+    def to_request(self) -> SessionRequest:
+        """The session request this query asks for (ParameterError for a bad coin or file
+        argument)."""
+        return SessionRequest(
+            source=self.data_source,
+            coins=parse_coins(self.coins, QUERY_WORDS) if self.coins else None,
+            csv_files=parse_csv_files(self.csv or [], QUERY_WORDS, must_exist=False),
+            speed=self.speed, rate=self.rate, workers=self.workers, fee=self.fee,
+            slippage=self.slippage, duration=self.duration, ticks=self.max_ticks,
+            seed=self.seed, binance_rest_url=self.binance_rest_url,
+            binance_ws_url=self.binance_ws_url, quote_asset=self.quote_asset)
+
+
 class RegisterIn(BaseModel):
     """A strategy to run: its catalogue name, coin, parameters (omitted ones take their
     defaults), timeframe and, optionally, an id of your own (default ``<COIN>_<name>``)."""
@@ -60,6 +122,10 @@ class RegisterIn(BaseModel):
     timeframe: Timeframe = TICK
     strategy_id: str | None = Field(default=None, pattern=STRATEGY_ID_PATTERN)
     allow_short: bool = False
+
+    def to_spec(self) -> StrategySpec:
+        return strategy_spec(self.name, self.coin, self.params, self.timeframe,
+                             self.strategy_id, self.allow_short)
 
 
 class ParamsIn(BaseModel):

@@ -1,0 +1,253 @@
+"""What a user asks for: a session to start, strategies to run. One typed request for each,
+with its cross-field rules and its messages, whichever front end asked.
+
+The command line (``velocitas run``), ``POST /api/engine/start`` and the window's toolbar each
+read their own form (flags, a query string, text fields) into a :class:`SessionRequest` with the
+parsers below, and turn it into an :class:`EngineConfig` with :func:`session_config`. Messages
+name the fields as the user typed them: each front end passes its :class:`Vocabulary`
+(``--csv COIN=PATH`` on the command line, ``csv=COIN=PATH`` in a query, ``Files`` in the
+window). Every error is a :class:`~velocitas_desktop.core.errors.ParameterError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from velocitas_desktop.core.errors import ParameterError
+from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.engine.config import MAX_WORKERS, SOURCES, EngineConfig
+
+DEFAULT_COINS = ("BTC", "ETH")
+QUOTE_CURRENCIES = ("USDT", "USDC", "BUSD", "USD", "EUR")
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """How a front end spells the request's fields: ``names`` maps a field to what the user
+    typed (``"--csv"``, ``"csv"``, ``"Files"``), ``assign`` joins a name to an example value,
+    and ``hints`` adds what to do to a field's messages (``"choose the files with Browse…"``)."""
+
+    names: Mapping[str, str] = field(default_factory=dict)
+    assign: str = "="
+    hints: Mapping[str, str] = field(default_factory=dict)
+
+    def name(self, field_name: str) -> str:
+        return self.names.get(field_name, field_name)
+
+    def example(self, field_name: str, value: str) -> str:
+        return f"{self.name(field_name)}{self.assign}{value}"
+
+    def hint(self, field_name: str, message: str) -> str:
+        hint = self.hints.get(field_name)
+        return f"{message} — {hint}" if hint else message
+
+
+PLAIN = Vocabulary()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRequest:
+    """A session to start, as asked for; :func:`session_config` checks it.
+
+    ``None`` means "the default": BTC,ETH (or the coins of the csv files), the defaults' fee,
+    slippage and exchange URLs; for a pace (``rate``, ``speed``) it means as fast as possible.
+    """
+
+    source: str = "simulated"
+    coins: tuple[str, ...] | None = None
+    csv_files: Mapping[str, str] = field(default_factory=dict)
+    speed: float | None = None          # csv replay: 1 = real time
+    rate: float | None = 1000.0         # simulated ticks per second, in total
+    workers: int = 0
+    fee: float | None = None
+    slippage: float | None = None
+    duration: float | None = None       # stop after this many seconds
+    ticks: int | None = None            # stop after this many ticks
+    seed: int | None = None
+    start_time: float | None = None     # simulated at maximum speed: the first tick's time
+    binance_rest_url: str | None = None
+    binance_ws_url: str | None = None
+    quote_asset: str | None = None
+
+
+def session_config(request: SessionRequest, defaults: EngineConfig | None = None, *,
+                   max_workers: int | None = None,
+                   words: Vocabulary = PLAIN) -> EngineConfig:
+    """The :class:`EngineConfig` for ``request`` over ``defaults``; ParameterError naming the
+    field (as ``words`` spells it) and what to do."""
+    defaults = defaults or EngineConfig()
+    source = request.source
+    if source not in SOURCES:
+        raise ParameterError(f"{words.name('source')} {source!r} is not a data source: choose "
+                             + ", ".join(SOURCES))
+    files = dict(request.csv_files)
+    if source == "csv" and not files:
+        raise ParameterError(words.hint("csv_files", f"{words.example('source', 'csv')} needs "
+                             f"{words.example('csv_files', 'COIN=PATH')} for each coin"))
+    if source != "csv" and files:
+        raise ParameterError(f"{words.name('csv_files')} is only used with "
+                             f"{words.example('source', 'csv')}")
+    coins = _session_coins(request, files, defaults, words)
+    _check_positive(request, ("rate", "speed", "duration"), words)
+    if request.ticks is not None and request.ticks < 1:
+        raise ParameterError(f"{words.name('ticks')} must be at least 1")
+    if request.workers < 0:
+        raise ParameterError(f"{words.name('workers')} must be 0 or more")
+    if max_workers is not None and request.workers > max_workers:
+        raise ParameterError(f"{words.name('workers')} must be at most {max_workers} on this "
+                             "server")
+    fee = defaults.fee if request.fee is None else request.fee
+    slippage = defaults.slippage if request.slippage is None else request.slippage
+    for name, value in (("fee", fee), ("slippage", slippage)):
+        if not 0 <= value < 1:
+            raise ParameterError(f"{words.name(name)} must be a fraction from 0 to 1 "
+                                 "(0.001 = 0.1%)")
+    return dataclasses.replace(
+        defaults, source=source, coins=coins, csv_files=files, speed=request.speed,
+        rate=request.rate,
+        workers=request.workers, fee=fee, slippage=slippage, seed=request.seed,
+        max_ticks=request.ticks, duration=request.duration, start_time=request.start_time,
+        binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
+        binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
+        quote_asset=(request.quote_asset or defaults.quote_asset).upper())
+
+
+def check_config(config: EngineConfig) -> None:
+    """The same rules for a configuration made directly (tests, embedding): ParameterError if
+    it breaks one; the coins are normalised in place."""
+    request = SessionRequest(
+        source=config.source, coins=None if config.source == "csv" else tuple(config.coins),
+        csv_files=config.csv_files, speed=config.speed, rate=config.rate,
+        workers=config.workers, fee=config.fee, slippage=config.slippage,
+        duration=config.duration, ticks=config.max_ticks)
+    config.coins = session_config(request, config, max_workers=MAX_WORKERS).coins
+
+
+def _session_coins(request: SessionRequest, files: dict[str, str], defaults: EngineConfig,
+                   words: Vocabulary) -> list[str]:
+    if request.coins is None:
+        return list(files) if request.source == "csv" else list(defaults.coins)
+    coins = [check_coin(c) for c in request.coins]
+    if not coins:
+        raise ParameterError(f"{words.name('coins')}: give at least one coin, like BTC,ETH")
+    if request.source == "csv" and set(coins) != set(files):
+        raise ParameterError(f"{words.name('coins')} must match the coins given with "
+                             f"{words.name('csv_files')}")
+    return coins
+
+
+def _check_positive(request: SessionRequest, names: Iterable[str], words: Vocabulary) -> None:
+    for name in names:
+        value = getattr(request, name)
+        if value is not None and not value > 0:
+            raise ParameterError(f"{words.name(name)} must be positive (got {value:g})")
+
+
+# --- parsing what a user typed ---------------------------------------------------------------
+
+def parse_coins(text: str, words: Vocabulary = PLAIN) -> tuple[str, ...]:
+    """``"btc, eth"`` → ``("BTC", "ETH")``: checked, in order, without repeats."""
+    coins: list[str] = []
+    for part in text.split(","):
+        if part.strip():
+            coin = check_coin(part)
+            if coin not in coins:
+                coins.append(coin)
+    if not coins:
+        raise ParameterError(f"{words.name('coins')}: give at least one coin, like BTC,ETH")
+    return tuple(coins)
+
+
+def parse_csv_files(items: Iterable[str], words: Vocabulary = PLAIN, *,
+                    must_exist: bool = True) -> dict[str, str]:
+    """``["BTC=btc.csv", "eth-1m.csv"]`` → ``{"BTC": "btc.csv", "ETH": "eth-1m.csv"}``: each
+    item is COIN=PATH, or a bare path whose file name starts with the coin."""
+    files: dict[str, str] = {}
+    for item in items:
+        text = item.strip()
+        if not text:
+            continue
+        coin, sep, path = text.partition("=")
+        if not sep:
+            coin, path = coin_from_filename(text), text
+        path = path.strip()
+        if not coin.strip() or not path:
+            raise ParameterError(f"{words.name('csv_files')} {item!r}: give it as "
+                                 "COIN=PATH, like BTC=btc-1m.csv")
+        if must_exist and not Path(path).expanduser().is_file():
+            raise ParameterError(words.hint("csv_files", f"no such file {path}"))
+        files[check_coin(coin)] = str(Path(path).expanduser()) if must_exist else path
+    return files
+
+
+def coin_from_filename(path: str) -> str:
+    """``BTCUSDT-1m-2024-01.csv`` → ``BTC``: the leading letters without a quote currency."""
+    stem = Path(path).name.split("-")[0].split("_")[0].split(".")[0].upper()
+    for quote in QUOTE_CURRENCIES:
+        if stem.endswith(quote) and len(stem) > len(quote):
+            return stem[: -len(quote)]
+    return "".join(ch for ch in stem if ch.isalnum())[:15] or "COIN"
+
+
+def parse_pace(text: str, field_name: str, words: Vocabulary = PLAIN) -> float | None:
+    """A rate or speed as typed: ``max`` (or nothing) → None, else a positive number
+    (``60``, ``60x``)."""
+    raw = text.strip().lower()
+    if raw in ("max", ""):
+        return None
+    try:
+        value = float(raw.rstrip("x"))
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise ParameterError(f"{words.name(field_name)} must be a positive number or max "
+                             f"(got {text!r})")
+    return value
+
+
+def parse_params(text: str, what: str) -> dict[str, str]:
+    """``"fast=10,slow=30"`` → ``{"fast": "10", "slow": "30"}`` (typed later, by the
+    strategy's declaration); ``what`` names the text in messages."""
+    params: dict[str, str] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ParameterError(f"{what}: parameters are k=v pairs, like fast=10")
+        params[key.strip()] = value.strip()
+    return params
+
+
+def parse_strategy(text: str, default_coins: Iterable[str],
+                   flag: str = "--strategy") -> list[StrategySpec]:
+    """``NAME:COIN[:k=v,...]`` (or ``NAME`` for every default coin) → one spec per coin."""
+    parts = text.split(":", 2)
+    name = parts[0].strip()
+    if not name:
+        raise ParameterError(f"{flag} {text!r}: give it as NAME:COIN[:k=v,...]")
+    coins = ([check_coin(parts[1])] if len(parts) > 1 and parts[1].strip()
+             else list(default_coins))
+    params = parse_params(parts[2], f"{flag} {text!r}") if len(parts) > 2 else {}
+    return [StrategySpec(name, coin, params) for coin in coins]
+
+
+def parse_named_params(text: str, flag: str = "--strategy") -> tuple[str, dict[str, str]]:
+    """``NAME[:k=v,...]`` → the strategy's name and its parameters as typed."""
+    name, _, rest = text.partition(":")
+    name = name.strip()
+    if not name:
+        raise ParameterError(f"{flag} {text!r}: give it as NAME[:k=v,...]")
+    return name, parse_params(rest, f"{flag} {text!r}")
+
+
+def strategy_spec(name: str, coin: str, params: Mapping[str, Any] | None = None,
+                  timeframe: str | None = None, strategy_id: str | None = None,
+                  allow_short: bool = False) -> StrategySpec:
+    """A strategy to register, from the fields every front end asks for (the API's
+    ``RegisterIn``, the window's form); the engine validates it against its catalogue."""
+    spec = StrategySpec(name.strip(), check_coin(coin), dict(params or {}),
+                        strategy_id=strategy_id or "", allow_short=allow_short)
+    return dataclasses.replace(spec, timeframe=timeframe) if timeframe else spec
