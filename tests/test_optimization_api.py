@@ -131,3 +131,16 @@ def test_unknown_jobs_and_early_results_get_clear_answers(client) -> None:
     early = client.get(f"/api/optimization/jobs/{job['job_id']}/results")
     client.post(f"/api/optimization/jobs/{job['job_id']}/cancel")
     assert early.status_code == 409 and "still running" in early.json()["detail"]
+
+
+def test_the_optimisation_routes_do_not_import_the_app_that_installs_them() -> None:
+    import ast
+    import inspect
+
+    import velocitas_desktop.server.optimization as routes
+
+    tree = ast.parse(inspect.getsource(routes))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert "velocitas_desktop.server.app" not in imported  # app imports routes: no cycle

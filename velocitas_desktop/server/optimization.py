@@ -17,6 +17,7 @@ from velocitas_desktop.research.jobs import (
     OptimizationService,
 )
 from velocitas_desktop.research.optimize import METRICS, OptimizeError, OptimizeSettings
+from velocitas_desktop.server.validation import describe_validation
 
 router = APIRouter(prefix="/api/optimization", tags=["optimization"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history
@@ -129,8 +130,6 @@ def _job_from_form(text: str, data_file: str) -> JobIn:
     try:
         return JobIn.model_validate({**fields, "data_file": data_file})
     except ValidationError as exc:
-        from velocitas_desktop.server.app import describe_validation
-
         raise OptimizeError(describe_validation(exc.errors())) from None
 
 
