@@ -9,7 +9,8 @@ import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
-from velocitas_desktop.gui.optimization_tab import OptimizationTab, heatmap_grid, unique_id
+from velocitas_desktop.gui.optimization.helpers import heatmap_grid, unique_id
+from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
 from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings

@@ -12,9 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,7 +21,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QFrame,
-    QGraphicsRectItem,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -43,6 +40,17 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
 from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.gui.background import run_in_background
+from velocitas_desktop.gui.optimization.equity import EquityChart
+from velocitas_desktop.gui.optimization.heatmap import Heatmap
+from velocitas_desktop.gui.optimization.helpers import (
+    bar_timeframe,
+    declared_range,
+    heatmap_grid,
+    number_text,
+    params_text,
+    range_values,
+    unique_id,
+)
 from velocitas_desktop.gui.panels import make_table
 from velocitas_desktop.gui.table import (
     CATEGORY,
@@ -63,13 +71,11 @@ from velocitas_desktop.research.optimize import (
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
-    parse_range,
     plan_windows,
 )
 
 SAMPLE_FILE = "BTCUSD-1h-sample.csv"
 POLL_MS = 100            # how often the tab looks whether the job has ended
-MAX_CELL_LABELS = 225    # heatmap cells labelled with their score (15 x 15)
 DATA_SUFFIXES = (".csv", ".csv.gz")
 METRIC_TITLES = {
     "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio",
@@ -95,261 +101,6 @@ class _JobSignals(QObject):
     progress = Signal(int, int)
 
 
-# --- ranges -------------------------------------------------------------------------------
-
-def declared_range(param: Param) -> str:
-    """The range text a parameter starts with: ``low:high:step`` from its declaration."""
-    if param.type is bool:
-        return "0,1"
-    if param.step is None or param.low is None or param.high is None:
-        return _number_text(param.default)
-    return f"{_number_text(param.low)}:{_number_text(param.high)}:{_number_text(param.step)}"
-
-
-def _number_text(value: Any) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() else f"{number:g}"
-
-
-def range_values(name: str, text: str) -> list[Any]:
-    """The values of one typed range (``lo:hi:step`` or ``v1,v2,...``); OptimizeError if bad."""
-    if not text.strip():
-        raise OptimizeError(f"the range of {name} is empty: type LO:HI:STEP or V1,V2,...")
-    _, values = parse_range(f"{name}={text.strip()}")
-    return values
-
-
-def params_text(params: dict[str, Any], names: list[str]) -> str:
-    return "  ".join(f"{n}={_number_text(params[n])}" for n in names if n in params)
-
-
-def _cell_ticks(values: list[Any], most: int = 12) -> list[tuple[float, str]]:
-    """Axis labels at cell centres, thinned so that at most ``most`` show."""
-    every = max(1, math.ceil(len(values) / most))
-    return [(i + 0.5, _number_text(v)) for i, v in enumerate(values) if i % every == 0]
-
-
-def _placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("mutedLabel")
-    label.setWordWrap(True)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #787b86; padding: 24px;")
-    return label
-
-
-# --- the heatmap --------------------------------------------------------------------------
-
-def heatmap_grid(results: list[dict[str, Any]], x_name: str, y_name: str,
-                 anchor: dict[str, Any]) -> tuple[list[Any], list[Any], np.ndarray]:
-    """Scores over two parameters, the others held at ``anchor`` (the best row's values).
-
-    Returns the sorted x values, the sorted y values and a (len(x), len(y)) array of scores,
-    NaN where no result has that pair (a constraint such as ``fast < slow`` ruled it out).
-    """
-    others = [n for n in anchor if n not in (x_name, y_name)]
-    rows = [r for r in results
-            if all(r["params"].get(n) == anchor[n] for n in others)]
-    xs = sorted({r["params"][x_name] for r in results})
-    ys = sorted({r["params"][y_name] for r in results})
-    grid = np.full((len(xs), len(ys)), np.nan)
-    x_at = {v: i for i, v in enumerate(xs)}
-    y_at = {v: i for i, v in enumerate(ys)}
-    for row in rows:
-        score = row.get("score")
-        if score is not None:
-            grid[x_at[row["params"][x_name]], y_at[row["params"][y_name]]] = score
-    return xs, ys, grid
-
-
-class Heatmap(QWidget):
-    """The chosen metric over two parameters as coloured, labelled cells with a colour bar."""
-
-    cell_clicked = Signal(object)  # {x_name: value, y_name: value}
-
-    def __init__(self, palette: ChartColours) -> None:
-        super().__init__()
-        self.palette = palette
-        self.xs: list[Any] = []
-        self.ys: list[Any] = []
-        self.names = ("", "")
-        self.grid = np.zeros((0, 0))
-        self.labels: list[pg.TextItem] = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.image = pg.ImageItem()
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._colour_map(False),
-                                          interactive=False, width=14)
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
-        self.marker = QGraphicsRectItem(0, 0, 1, 1)  # outlines the best row's cell
-        self.marker.setZValue(10)
-        self.marker.hide()
-        self.plot.addItem(self.marker)
-        self.plot.scene().sigMouseClicked.connect(self._clicked)
-        self.placeholder = _placeholder("Run an optimisation over two or more parameters: "
-                                        "the ranking metric shows here over two of them.")
-        layout.addWidget(self.plot)
-        layout.addWidget(self.placeholder)
-        self.plot.hide()
-        self.set_palette(palette)
-
-    def _colour_map(self, lower_is_better: bool) -> pg.ColorMap:
-        stops = [self.palette.down, "#2a2e39", self.palette.up]
-        if lower_is_better:
-            stops.reverse()
-        return pg.ColorMap([0.0, 0.5, 1.0], stops)
-
-    def show_grid(self, x_name: str, y_name: str, xs: list[Any], ys: list[Any],
-                  grid: np.ndarray, lower_is_better: bool, best: tuple[Any, Any]) -> None:
-        self.names, self.xs, self.ys, self.grid = (x_name, y_name), xs, ys, grid
-        for label in self.labels:
-            self.plot.removeItem(label)
-        self.labels = []
-        finite = grid[np.isfinite(grid)]
-        if not finite.size:
-            self.clear()
-            return
-        low, high = float(finite.min()), float(finite.max())
-        if high == low:
-            low, high = low - 1.0, high + 1.0
-        self.placeholder.hide()
-        self.plot.show()
-        self.colour_bar.setColorMap(self._colour_map(lower_is_better))
-        self.image.setImage(grid, autoLevels=False)
-        self.colour_bar.setLevels((low, high))
-        self.image.setRect(QRectF(0, 0, len(xs), len(ys)))
-        self.plot.getAxis("bottom").setTicks([_cell_ticks(xs)])
-        self.plot.getAxis("left").setTicks([_cell_ticks(ys)])
-        self.plot.setLabel("bottom", x_name)
-        self.plot.setLabel("left", y_name)
-        self.plot.setXRange(0, len(xs), padding=0.02)
-        self.plot.setYRange(0, len(ys), padding=0.02)
-        if grid.size <= MAX_CELL_LABELS:
-            self._label_cells(grid)
-        self.marker.setRect(QRectF(xs.index(best[0]), ys.index(best[1]), 1, 1))
-        self.marker.show()
-
-    def _label_cells(self, grid: np.ndarray) -> None:
-        for (i, j), value in np.ndenumerate(grid):
-            if not math.isfinite(value):
-                continue
-            label = pg.TextItem(f"{value:.2f}", color="#ffffff", anchor=(0.5, 0.5))
-            label.setPos(i + 0.5, j + 0.5)
-            self.plot.addItem(label)
-            self.labels.append(label)
-
-    def clear(self) -> None:
-        for label in self.labels:
-            self.plot.removeItem(label)
-        self.labels = []
-        self.image.clear()
-        self.marker.hide()
-        self.grid = np.zeros((0, 0))
-        self.plot.hide()
-        self.placeholder.show()
-
-    def _clicked(self, event: Any) -> None:
-        if not self.grid.size:
-            return
-        point: QPointF = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
-        i, j = math.floor(point.x()), math.floor(point.y())
-        if 0 <= i < len(self.xs) and 0 <= j < len(self.ys) and math.isfinite(self.grid[i, j]):
-            self.cell_clicked.emit({self.names[0]: self.xs[i], self.names[1]: self.ys[j]})
-
-    def set_palette(self, palette: ChartColours) -> None:
-        self.palette = palette
-        self.plot.setBackground(palette.background)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
-        pen = pg.mkPen(palette.total, width=2)
-        pen.setCosmetic(True)
-        self.marker.setPen(pen)
-
-
-# --- the equity curve ---------------------------------------------------------------------
-
-class EquityChart(QWidget):
-    """The selected row's equity at each bar close, with the in-sample / out-of-sample cut."""
-
-    def __init__(self, palette: ChartColours) -> None:
-        super().__init__()
-        self.palette = palette
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.setMenuEnabled(False)
-        self.plot.showAxis("right")
-        self.plot.hideAxis("left")
-        self.plot.getAxis("right").setWidth(70)
-        self.curve = self.plot.plot()
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.curve.setClipToView(True)
-        self.cash_line = pg.InfiniteLine(angle=0, movable=False)
-        self.split_line = pg.InfiniteLine(angle=90, movable=False,
-                                          label="out of sample →",
-                                          labelOpts={"position": 0.95, "anchors": [(0, 0),
-                                                                                  (0, 0)]})
-        self.plot.addItem(self.cash_line)
-        self.plot.addItem(self.split_line)
-        self.split_line.hide()
-        self.title = pg.TextItem(anchor=(0, 0))
-        self.title.setParentItem(self.plot.getPlotItem().vb)
-        self.title.setPos(6, 4)
-        self.placeholder = _placeholder("Select a row of the results: its backtest over the "
-                                        "whole file shows here, equity curve and trades.")
-        layout.addWidget(self.plot)
-        layout.addWidget(self.placeholder)
-        self.plot.hide()
-        self.set_palette(palette)
-
-    def show_result(self, result: BacktestResult, cash: float, split: float | None,
-                    caption: str) -> None:
-        self.placeholder.hide()
-        self.plot.show()
-        self.curve.setData(np.asarray(result.stamps), np.asarray(result.equity))
-        self.cash_line.setPos(cash)
-        if split is None:
-            self.split_line.hide()
-        else:
-            self.split_line.setPos(split)
-            self.split_line.show()
-        self.title.setHtml(f"<span style='color:{self.palette.foreground};font-size:9pt'>"
-                           f"{caption}</span>")
-        self.plot.enableAutoRange()
-
-    def clear(self) -> None:
-        self.curve.clear()
-        self.split_line.hide()
-        self.title.setHtml("")
-        self.plot.hide()
-        self.placeholder.show()
-
-    @property
-    def points(self) -> int:
-        data = self.curve.getData()[1]
-        return 0 if data is None else len(data)
-
-    def set_palette(self, palette: ChartColours) -> None:
-        self.palette = palette
-        self.plot.setBackground(palette.background)
-        self.plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
-        for side in ("right", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
-        self.curve.setPen(pg.mkPen(palette.lines[0], width=2))
-        self.cash_line.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
-        self.split_line.setPen(pg.mkPen(palette.lines[1], style=Qt.PenStyle.DashLine))
-        self.split_line.label.setColor(palette.lines[1])
-
-
 # --- the tab ------------------------------------------------------------------------------
 
 class RangeRow:
@@ -362,7 +113,7 @@ class RangeRow:
         self.edit = QLineEdit(declared_range(param))
         self.edit.setObjectName(f"range_{param.name}")
         self.edit.setPlaceholderText("lo:hi:step or v1,v2,...")
-        self.default = QLabel(f"default {_number_text(param.default)}")
+        self.default = QLabel(f"default {number_text(param.default)}")
         self.default.setObjectName("mutedLabel")
         tip = param.doc or f"declared {declared_range(param)}"
         for widget in (self.vary, self.edit):
@@ -1055,6 +806,8 @@ class OptimizationTab(QWidget):
             self.job.wait(timeout)
 
 
+
+
 def fit_columns(view: QTableView, sample: int = 50) -> None:
     """Size each column to its title and its first rows: never measures every row."""
     model = view.model()
@@ -1070,24 +823,4 @@ def fit_columns(view: QTableView, sample: int = 50) -> None:
         view.setColumnWidth(column, widest + 24)
 
 
-def unique_id(wanted: str, taken: set[str]) -> str:
-    """``wanted`` if free, else ``wanted_2``, ``wanted_3``, … (the first one free)."""
-    if wanted not in taken:
-        return wanted
-    number = 2
-    while f"{wanted}_{number}" in taken:
-        number += 1
-    return f"{wanted}_{number}"
-
-
-__all__: list[str] = ["EquityChart", "Heatmap", "OptimizationTab", "heatmap_grid", "unique_id"]
-
-
-def bar_timeframe(interval: float | None) -> str:
-    """The live timeframe of bars ``interval`` seconds long, or ``tick`` if there is none."""
-    from velocitas_desktop.core.types import TICK, TIMEFRAMES
-
-    for name, seconds in TIMEFRAMES.items():
-        if interval is not None and abs(seconds - interval) < 1e-6:
-            return name
-    return TICK
+__all__: list[str] = ["OptimizationTab", "RangeRow"]
