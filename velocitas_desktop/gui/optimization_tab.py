@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -51,7 +50,7 @@ from velocitas_desktop.gui.optimization.helpers import (
     range_values,
     unique_id,
 )
-from velocitas_desktop.gui.panels import make_table
+from velocitas_desktop.gui.panels import fit_columns, make_table
 from velocitas_desktop.gui.table import (
     CATEGORY,
     FLOAT,
@@ -804,23 +803,6 @@ class OptimizationTab(QWidget):
         if self.job is not None and self.job.status == "running":
             self.job.cancel()
             self.job.wait(timeout)
-
-
-
-
-def fit_columns(view: QTableView, sample: int = 50) -> None:
-    """Size each column to its title and its first rows: never measures every row."""
-    model = view.model()
-    metrics = view.fontMetrics()
-    header = view.horizontalHeader().fontMetrics()
-    rows = min(model.rowCount(), sample)
-    for column in range(model.columnCount()):
-        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        widest = header.horizontalAdvance(title)
-        for row in range(rows):
-            text = model.data(model.index(row, column))
-            widest = max(widest, metrics.horizontalAdvance(str(text or "")))
-        view.setColumnWidth(column, widest + 24)
 
 
 __all__: list[str] = ["OptimizationTab", "RangeRow"]
