@@ -113,6 +113,14 @@ def test_bad_jobs_are_refused_with_a_message(client, body, status, words) -> Non
     assert words in reply.json()["detail"].lower()
 
 
+def test_the_metrics_a_job_may_name_are_the_research_rankings(client) -> None:
+    from velocitas_desktop.research.ranking import METRICS
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["JobIn"]
+    metric = schema["properties"]["metric"]
+    assert metric["enum"] == list(METRICS) and metric["default"] == "sharpe_ratio"
+
+
 def test_a_malformed_upload_names_its_line(client) -> None:
     content = b"timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n" \
               b"2024-01-01T01:00:00Z,1,2,0.5,abc,3\n"

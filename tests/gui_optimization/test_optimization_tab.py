@@ -14,6 +14,7 @@ from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
 from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.ranking import METRICS
 
 WAIT_MS = 30_000  # generous: other engineers' tests share the two cores
 SAMPLE = "BTCUSD-1h-sample.csv"
@@ -74,6 +75,13 @@ def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
     assert [r.param.name for r in tab.range_rows] == ["period", "oversold", "overbought",
                                                        "quantity"]
     assert tab.range_row("oversold").edit.text() == "0:100:5"
+
+
+def test_rank_by_offers_each_research_metric_under_its_title(qtbot, tab):
+    box = tab.metric_box
+    offered = [(box.itemText(i), box.itemData(i)) for i in range(box.count())]
+    assert offered == [(m.title, m.key) for m in METRICS.values()]
+    assert box.currentText() == "Sharpe ratio"
 
 
 def test_trader_optimises_inspects_the_best_row_and_applies_it_live(qtbot, tab, engine):
@@ -156,6 +164,19 @@ def test_clicking_a_heatmap_cell_selects_its_row(qtbot, tab):
     item = tab.selected_result()
     assert item is not None
     assert (item["params"]["fast"], item["params"]["slow"]) == (15, 20)
+
+
+def test_ranking_by_drawdown_puts_the_smallest_first_under_its_title(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    tab.metric_box.setCurrentIndex(tab.metric_box.findData("max_drawdown_pct"))
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    model = tab.results_model
+    scores = [model.value(r, "score") for r in range(9)]
+    assert scores == sorted(scores)  # lower is better: the smallest drawdown ranks first
+    assert [c.title for c in model.columns][3:5] == ["Max drawdown %", "Max drawdown % (out)"]
+    assert tab.summary.text().startswith("Ranked results: SMA_Crossover by Max drawdown %")
+    assert tab.heat_note.text().startswith("Max drawdown % in sample")
 
 
 def test_a_range_with_low_above_high_is_explained_and_nothing_runs(qtbot, tab):

@@ -13,6 +13,7 @@ from conftest import random_walk
 from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest
 from velocitas_desktop.research.optimize import (
+    ROW_STATS,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
@@ -24,6 +25,7 @@ from velocitas_desktop.research.optimize import (
     random_combinations,
     share_bars,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 
 GRID = {"fast": list(range(5, 50, 5)), "slow": list(range(20, 200, 20))}  # 73 valid
 
@@ -91,6 +93,23 @@ def test_results_are_ranked_by_the_chosen_metric(sample_bars):
     best = rows[0]
     again = backtest("SMA_Crossover", sample_bars, best["params"])
     assert again.stats["max_drawdown"] == best["score"]
+
+
+def test_every_ranking_metric_reads_a_statistic_each_result_row_keeps(sample_bars):
+    stats = backtest("SMA_Crossover", sample_bars.slice(0, 400)).stats
+    for metric in METRICS.values():
+        assert metric.stat in ROW_STATS and metric.stat in stats, metric.key
+        assert metric.title and format(1234.5, metric.fmt)
+    assert METRICS["total_return"].stat == "total_return_pct"
+    assert DEFAULT_METRIC == OptimizeSettings("SMA_Crossover").metric == "sharpe_ratio"
+
+
+def test_drawdowns_rank_lowest_first_and_every_other_metric_highest_first(sample_bars):
+    lower_first = {key for key, metric in METRICS.items() if not metric.higher_is_better}
+    assert lower_first == {"max_drawdown", "max_drawdown_pct"}
+    rows = _job(sample_bars.slice(0, 1500), metric="max_drawdown_pct").run()["results"]
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores) and scores == [r["stats"]["max_drawdown_pct"] for r in rows]
 
 
 def test_profit_factor_ranking_puts_no_loss_runs_first_and_reports_null(sample_bars):

@@ -66,23 +66,16 @@ from velocitas_desktop.paths import data_dir, sample_data_dir
 from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
 from velocitas_desktop.research.optimize import (
     MAX_COMBINATIONS,
-    METRICS,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
     plan_windows,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 
 SAMPLE_FILE = "BTCUSD-1h-sample.csv"
 POLL_MS = 100            # how often the tab looks whether the job has ended
 DATA_SUFFIXES = (".csv", ".csv.gz")
-METRIC_TITLES = {
-    "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio",
-    "calmar_ratio": "Calmar ratio", "net_pnl": "Net P&L", "total_return": "Total return %",
-    "profit_factor": "Profit factor", "expectancy": "Expectancy", "win_rate": "Win rate %",
-    "max_drawdown": "Max drawdown", "max_drawdown_pct": "Max drawdown %",
-    "final_equity": "Final equity",
-}
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
     Column("action", "Side", CATEGORY),
@@ -206,8 +199,8 @@ class OptimizationTab(QWidget):
         form.addRow("Strategy", self.strategy_box)
         self.metric_box = QComboBox()
         self.metric_box.setObjectName("metricBox")
-        for metric in METRICS:
-            self.metric_box.addItem(METRIC_TITLES.get(metric, metric), metric)
+        for metric in METRICS.values():
+            self.metric_box.addItem(metric.title, metric.key)
         form.addRow("Rank by", self.metric_box)
         self.in_sample = QDoubleSpinBox()
         self.in_sample.setObjectName("inSample")
@@ -625,12 +618,11 @@ class OptimizationTab(QWidget):
     # --- results -----------------------------------------------------------------------
 
     def _result_columns(self, names: list[str]) -> list[Column]:
-        metric = self.run_settings.metric if self.run_settings else "sharpe_ratio"
-        title = METRIC_TITLES.get(metric, metric)
+        metric = METRICS[self.run_settings.metric if self.run_settings else DEFAULT_METRIC]
         return [Column("rank", "#", INT),
                 *(Column(f"p_{n}", n, FLOAT, "g") for n in names),
-                Column("score", title, FLOAT, ",.3f"),
-                Column("oos_score", f"{title} (out)", FLOAT, ",.3f"),
+                Column("score", metric.title, FLOAT, metric.fmt),
+                Column("oos_score", f"{metric.title} (out)", FLOAT, metric.fmt),
                 Column("trades", "Trades", INT),
                 Column("win_rate", "Win rate", PERCENT),
                 Column("max_dd", "Max DD", PERCENT),
@@ -659,7 +651,7 @@ class OptimizationTab(QWidget):
         self._connect_selection()
         fit_columns(self.results_view)
         self.summary.setText(f"Ranked results: {result['strategy']} by "
-                             f"{METRIC_TITLES.get(result['metric'], result['metric'])}, "
+                             f"{METRICS[result['metric']].title}, "
                              f"{len(self.results):,} rows")
         self.apply_button.setEnabled(False)
         self.equity.clear()
@@ -691,11 +683,11 @@ class OptimizationTab(QWidget):
         best = self.results[0]["params"]
         anchor = {n: best[n] for n in self.varied}
         xs, ys, grid = heatmap_grid(self.results, x_name, y_name, anchor)
-        metric = self.result["metric"] if self.result else "sharpe_ratio"
-        self.heatmap.show_grid(x_name, y_name, xs, ys, grid, METRICS[metric],
+        metric = METRICS[self.result["metric"] if self.result else DEFAULT_METRIC]
+        self.heatmap.show_grid(x_name, y_name, xs, ys, grid, not metric.higher_is_better,
                                (best[x_name], best[y_name]))
         held = params_text(best, [n for n in self.varied if n not in (x_name, y_name)])
-        note = f"{METRIC_TITLES.get(metric, metric)} in sample; the best row is outlined"
+        note = f"{metric.title} in sample; the best row is outlined"
         if held:
             note += f"; other parameters held at the best row's {held}"
         self.heat_note.setText(note + ". Click a cell to select its row.")

@@ -15,8 +15,10 @@ from velocitas_desktop.research.optimize import (
     lookahead_check,
     parse_range,
 )
+from velocitas_desktop.research.ranking import METRICS, RankingMetric
 
 __all__ = [
+    "METRICS",
     "BacktestError",
     "BacktestResult",
     "BarSeries",
@@ -24,6 +26,7 @@ __all__ = [
     "OptimizationJob",
     "OptimizeError",
     "OptimizeSettings",
+    "RankingMetric",
     "backtest",
     "load_bars",
     "lookahead_check",

@@ -47,15 +47,9 @@ from velocitas_desktop.research.backtest import (
     json_safe,
     resolve_strategy,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS, RankingMetric
 
 MAX_COMBINATIONS = 100_000
-# metric -> True when a lower value ranks higher
-METRICS: dict[str, bool] = {
-    "sharpe_ratio": False, "net_pnl": False, "total_return": False, "max_drawdown": True,
-    "profit_factor": False, "sortino_ratio": False, "calmar_ratio": False, "expectancy": False,
-    "win_rate": False, "max_drawdown_pct": True, "final_equity": False,
-}
-_STAT_OF_METRIC = {"total_return": "total_return_pct"}
 # stats kept per window in a result row (numbers only: rows cross process boundaries)
 ROW_STATS = ("final_equity", "total_return_pct", "net_pnl", "total_trades", "closed_trades",
              "win_rate", "max_drawdown", "max_drawdown_pct", "sharpe_ratio", "sortino_ratio",
@@ -390,7 +384,7 @@ class OptimizeSettings:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     random: int | None = None
     seed: int | None = None
-    metric: str = "sharpe_ratio"
+    metric: str = DEFAULT_METRIC  # a key of research.ranking.METRICS
     fee: float = DEFAULT_FEE
     slippage: float = 0.0
     cash: float = DEFAULT_CASH
@@ -418,6 +412,7 @@ class OptimizationJob:
         if settings.metric not in METRICS:
             raise OptimizeError(f"unknown metric {settings.metric!r}: choose one of "
                                 f"{', '.join(METRICS)}")
+        self.metric: RankingMetric = METRICS[settings.metric]
         if catalog is None and isinstance(settings.strategy, str):
             from velocitas_desktop.catalog import load_catalog
 
@@ -583,8 +578,8 @@ class OptimizationJob:
 
     def _summarise(self, elapsed: float) -> dict[str, Any]:
         s = self.settings
-        stat = _STAT_OF_METRIC.get(s.metric, s.metric)
-        ranked = rank_rows(self.rows, stat, METRICS[s.metric], "in_sample")
+        stat = self.metric.stat
+        ranked = rank_rows(self.rows, stat, not self.metric.higher_is_better, "in_sample")
         out_rows = []
         for position, row in enumerate(ranked, start=1):
             windows = row["windows"]
@@ -609,7 +604,7 @@ class OptimizationJob:
 
     def _walk_forward(self, stat: str) -> list[dict[str, Any]]:
         folds = []
-        lower = METRICS[self.settings.metric]
+        lower = not self.metric.higher_is_better
         for window in self.windows:
             if not window.label.endswith("_in"):
                 continue

@@ -16,14 +16,15 @@ from velocitas_desktop.research.jobs import (
     JobStateError,
     OptimizationService,
 )
-from velocitas_desktop.research.optimize import METRICS, OptimizeError, OptimizeSettings
+from velocitas_desktop.research.optimize import OptimizeError, OptimizeSettings
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRIC_KEYS
 from velocitas_desktop.server.validation import describe_validation
 
 router = APIRouter(prefix="/api/optimization", tags=["optimization"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history
 UPLOAD_PATH = "/api/optimization/jobs/upload"
 JobId = Path(min_length=1, max_length=40, description="e.g. opt-1")
-Metric = Literal[tuple(METRICS)]  # type: ignore[valid-type]
+Metric = Literal[METRIC_KEYS]  # type: ignore[valid-type]
 
 
 class JobIn(BaseModel):
@@ -40,7 +41,7 @@ class JobIn(BaseModel):
     fixed: dict[str, float | bool] = Field(default_factory=dict)
     random: int | None = Field(None, ge=1, le=100_000, description="random search: N samples")
     seed: int | None = None
-    metric: Metric = "sharpe_ratio"  # type: ignore[valid-type]
+    metric: Metric = DEFAULT_METRIC  # type: ignore[valid-type]
     fee: float = Field(0.001, ge=0, lt=1)
     slippage: float = Field(0.0, ge=0, lt=1)
     in_sample: float = Field(1.0, gt=0, le=1, description="fraction of bars in sample")
