@@ -121,6 +121,13 @@ def test_the_metrics_a_job_may_name_are_the_research_rankings(client) -> None:
     assert metric["enum"] == list(METRICS) and metric["default"] == "sharpe_ratio"
 
 
+def test_a_job_status_is_one_of_the_documented_strings(client) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["JobStatus"]["enum"] == ["ready", "running", "finished", "cancelled",
+                                            "error"]
+    assert schemas["JobOut"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
+
+
 def test_a_malformed_upload_names_its_line(client) -> None:
     content = b"timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n" \
               b"2024-01-01T01:00:00Z,1,2,0.5,abc,3\n"

@@ -14,6 +14,7 @@ from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest
 from velocitas_desktop.research.optimize import (
     ROW_STATS,
+    JobStatus,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
@@ -130,6 +131,19 @@ def test_process_pool_gives_the_inline_results_with_progress(sample_bars):
     assert job.status == "finished"
     with pytest.raises(OptimizeError, match="already run"):
         job.start()
+
+
+def test_a_job_is_ready_then_running_then_ends_in_one_of_three_statuses(sample_bars):
+    job = _job(sample_bars.slice(0, 400))
+    assert job.status is JobStatus.READY and not job.status.ended
+    job.start()
+    assert job.status in (JobStatus.RUNNING, JobStatus.FINISHED)
+    assert job.wait(120)
+    assert job.status is JobStatus.FINISHED and job.status.ended
+    assert {s for s in JobStatus if s.ended} == {JobStatus.FINISHED, JobStatus.CANCELLED,
+                                                 JobStatus.ERROR}
+    # the strings the API and the command line have always shown
+    assert [str(s) for s in JobStatus] == ["ready", "running", "finished", "cancelled", "error"]
 
 
 def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):

@@ -66,6 +66,7 @@ from velocitas_desktop.paths import data_dir, sample_data_dir
 from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
 from velocitas_desktop.research.optimize import (
     MAX_COMBINATIONS,
+    JobStatus,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
@@ -506,7 +507,7 @@ class OptimizationTab(QWidget):
 
     @property
     def running(self) -> bool:
-        return self._preparing or (self.job is not None and self.job.status == "running")
+        return self._preparing or (self.job is not None and self.job.status is JobStatus.RUNNING)
 
     def run(self) -> None:
         """Check the inputs, then read the file and build the job off the Qt thread."""
@@ -569,7 +570,7 @@ class OptimizationTab(QWidget):
             self.show_message(f"the optimisation could not start: {exc}", error=True)
 
     def cancel(self) -> None:
-        if self.job is not None and self.job.status == "running":
+        if self.job is not None and self.job.status is JobStatus.RUNNING:
             self.job.cancel()
             self.cancel_button.setEnabled(False)
             self.show_message("Cancelling: the backtests in flight finish first…", error=False)
@@ -587,7 +588,7 @@ class OptimizationTab(QWidget):
         self._set_running(False)
         done, total = job.progress
         self._show_progress(done, total)
-        if job.status == "error":
+        if job.status is JobStatus.ERROR:
             self.show_message(job.error or "the optimisation failed", error=True)
             return
         assert job.result is not None
@@ -792,7 +793,7 @@ class OptimizationTab(QWidget):
         """Cancel a running job and wait for it (call when the window closes)."""
         self._closed = True
         self.poll.stop()
-        if self.job is not None and self.job.status == "running":
+        if self.job is not None and self.job.status is JobStatus.RUNNING:
             self.job.cancel()
             self.job.wait(timeout)
 

@@ -8,6 +8,7 @@ from velocitas_desktop.research.backtest import (
     load_bars,
 )
 from velocitas_desktop.research.optimize import (
+    JobStatus,
     LookaheadReport,
     OptimizationJob,
     OptimizeError,
@@ -22,6 +23,7 @@ __all__ = [
     "BacktestError",
     "BacktestResult",
     "BarSeries",
+    "JobStatus",
     "LookaheadReport",
     "OptimizationJob",
     "OptimizeError",

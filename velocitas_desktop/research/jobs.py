@@ -19,7 +19,7 @@ from typing import Any
 
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.research.backtest import BarSeries, load_bars
-from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(csv|csv\.gz|zip)$")
 
@@ -124,7 +124,7 @@ class OptimizationService:
         bars: BarSeries = load_bars(self.resolve(data_name))
         job = OptimizationJob(settings, bars, self.catalog)  # validates before any work
         with self._lock:
-            running = sum(1 for r in self._jobs.values() if r.job.status == "running")
+            running = sum(1 for r in self._jobs.values() if r.job.status is JobStatus.RUNNING)
             if running >= self.max_running:
                 raise JobStateError(f"{running} optimisations are running already; wait for "
                                     "one to finish or cancel one")
@@ -136,7 +136,7 @@ class OptimizationService:
 
     def _forget_old(self) -> None:
         while len(self._jobs) > self.max_jobs:
-            oldest = next((k for k, r in self._jobs.items() if r.job.status != "running"), None)
+            oldest = next((k for k, r in self._jobs.items() if r.job.status is not JobStatus.RUNNING), None)
             if oldest is None:
                 return
             del self._jobs[oldest]
@@ -161,11 +161,11 @@ class OptimizationService:
         """The ranked results of a job that has ended (cancelled: the rows it finished)."""
         record = self.get(job_id)
         job = record.job
-        if job.status in ("ready", "running"):
+        if not job.status.ended:
             done, total = job.progress
             raise JobStateError(f"job {job_id} is still running ({done} of {total} done); "
                                 "poll its status and ask again when it has finished")
-        if job.status == "error" or job.result is None:
+        if job.status is JobStatus.ERROR or job.result is None:
             raise JobStateError(f"job {job_id} failed: {job.error or 'no result'}")
         result = dict(job.result)
         if limit is not None:

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -58,6 +59,20 @@ ROW_STATS = ("final_equity", "total_return_pct", "net_pnl", "total_trades", "clo
 
 class OptimizeError(VelocitasError, ValueError):
     """An optimisation cannot start as asked; the message says what to change."""
+
+
+class JobStatus(StrEnum):
+    """Where an optimisation job is in its life; the API replies with these strings."""
+
+    READY = "ready"          # checked, not started
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"  # stopped early: the rows it finished are in its result
+    ERROR = "error"
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobStatus.FINISHED, JobStatus.CANCELLED, JobStatus.ERROR)
 
 
 # --- ranges and grids -------------------------------------------------------------------
@@ -441,7 +456,7 @@ class OptimizationJob:
             raise OptimizeError(str(exc)) from None
         self.total = len(self.combos)
         self.done = 0
-        self.status = "ready"  # ready | running | finished | cancelled | error
+        self.status = JobStatus.READY
         self.error: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
@@ -458,9 +473,9 @@ class OptimizationJob:
 
     def start(self) -> None:
         """Run on a background thread; poll :attr:`progress`, :meth:`wait` for the end."""
-        if self.status != "ready":
+        if self.status is not JobStatus.READY:
             raise OptimizeError(f"this job has already run (it is {self.status})")
-        self.status = "running"
+        self.status = JobStatus.RUNNING
         self._thread = threading.Thread(target=self._run_safely, name="optimize", daemon=True)
         self._thread.start()
 
@@ -477,23 +492,23 @@ class OptimizationJob:
 
     def run(self) -> dict[str, Any]:
         """Run to the end on this thread and return the ranked result."""
-        if self.status != "ready":
+        if self.status is not JobStatus.READY:
             raise OptimizeError(f"this job has already run (it is {self.status})")
         self._run_safely()
-        if self.status == "error":
+        if self.status is JobStatus.ERROR:
             raise OptimizeError(self.error or "the optimisation failed")
         assert self.result is not None
         return self.result
 
     def _run_safely(self) -> None:
-        self.status = "running"
+        self.status = JobStatus.RUNNING
         began = time.perf_counter()
         try:
             self._dispatch()
             self.result = self._summarise(time.perf_counter() - began)
-            self.status = "cancelled" if self.cancelled else "finished"
+            self.status = JobStatus.CANCELLED if self.cancelled else JobStatus.FINISHED
         except Exception as exc:  # reported on the job: a GUI or route shows it
-            self.status = "error"
+            self.status = JobStatus.ERROR
             self.error = str(exc) or type(exc).__name__
         finally:
             self._finished.set()

@@ -16,7 +16,7 @@ from velocitas_desktop.research.jobs import (
     JobStateError,
     OptimizationService,
 )
-from velocitas_desktop.research.optimize import OptimizeError, OptimizeSettings
+from velocitas_desktop.research.optimize import JobStatus, OptimizeError, OptimizeSettings
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRIC_KEYS
 from velocitas_desktop.server.validation import describe_validation
 
@@ -51,7 +51,7 @@ class JobIn(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     done: int
     total: int
     progress: float
