@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from velocitas_desktop.gui.plots import placeholder
+from velocitas_desktop.gui.plots import paint_note, paint_plot, placeholder, time_value_plot
 from velocitas_desktop.gui.theme import ChartColours
 from velocitas_desktop.research.backtest import BacktestResult
 
@@ -20,11 +20,7 @@ class EquityChart(QWidget):
         self.palette = palette
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.setMenuEnabled(False)
-        self.plot.showAxis("right")
-        self.plot.hideAxis("left")
-        self.plot.getAxis("right").setWidth(70)
+        self.plot = time_value_plot()
         self.curve = self.plot.plot()
         self.curve.setDownsampling(auto=True, method="peak")
         self.curve.setClipToView(True)
@@ -40,7 +36,7 @@ class EquityChart(QWidget):
         self.title.setParentItem(self.plot.getPlotItem().vb)
         self.title.setPos(6, 4)
         self.placeholder = placeholder("Select a row of the results: its backtest over the "
-                                        "whole file shows here, equity curve and trades.")
+                                       "whole file shows here, equity curve and trades.")
         layout.addWidget(self.plot)
         layout.addWidget(self.placeholder)
         self.plot.hide()
@@ -75,12 +71,9 @@ class EquityChart(QWidget):
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
-        self.plot.setBackground(palette.background)
+        paint_plot(self.plot, palette)
+        paint_note(self.placeholder, palette)
         self.plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
-        for side in ("right", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
         self.curve.setPen(pg.mkPen(palette.lines[0], width=2))
         self.cash_line.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
         self.split_line.setPen(pg.mkPen(palette.lines[1], style=Qt.PenStyle.DashLine))

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from velocitas_desktop.gui.optimization.helpers import cell_ticks
-from velocitas_desktop.gui.plots import placeholder
+from velocitas_desktop.gui.plots import paint_note, paint_plot, placeholder
 from velocitas_desktop.gui.theme import ChartColours
 
 MAX_CELL_LABELS = 225    # heatmap cells labelled with their score (15 x 15)
@@ -47,14 +47,14 @@ class Heatmap(QWidget):
         self.plot.addItem(self.marker)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
         self.placeholder = placeholder("Run an optimisation over two or more parameters: "
-                                        "the ranking metric shows here over two of them.")
+                                       "the ranking metric shows here over two of them.")
         layout.addWidget(self.plot)
         layout.addWidget(self.placeholder)
         self.plot.hide()
         self.set_palette(palette)
 
     def _colour_map(self, lower_is_better: bool) -> pg.ColorMap:
-        stops = [self.palette.down, "#2a2e39", self.palette.up]
+        stops = [self.palette.down, self.palette.neutral, self.palette.up]
         if lower_is_better:
             stops.reverse()
         return pg.ColorMap([0.0, 0.5, 1.0], stops)
@@ -93,7 +93,7 @@ class Heatmap(QWidget):
         for (i, j), value in np.ndenumerate(grid):
             if not math.isfinite(value):
                 continue
-            label = pg.TextItem(f"{value:.2f}", color="#ffffff", anchor=(0.5, 0.5))
+            label = pg.TextItem(f"{value:.2f}", color=self.palette.cell_text, anchor=(0.5, 0.5))
             label.setPos(i + 0.5, j + 0.5)
             self.plot.addItem(label)
             self.labels.append(label)
@@ -118,11 +118,8 @@ class Heatmap(QWidget):
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
-        self.plot.setBackground(palette.background)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
+        paint_plot(self.plot, palette, ("left", "bottom"))
+        paint_note(self.placeholder, palette)
         pen = pg.mkPen(palette.total, width=2)
         pen.setCosmetic(True)
         self.marker.setPen(pen)
