@@ -146,6 +146,26 @@ def test_a_job_is_ready_then_running_then_ends_in_one_of_three_statuses(sample_b
     assert [str(s) for s in JobStatus] == ["ready", "running", "finished", "cancelled", "error"]
 
 
+def test_a_failed_job_has_its_error_in_place_before_its_status_says_error(sample_bars):
+    errors_seen_at_the_end: list[str | None] = []
+
+    class Watched(OptimizationJob):
+        def __setattr__(self, name, value):  # type: ignore[no-untyped-def]
+            if name == "status" and value is JobStatus.ERROR:
+                errors_seen_at_the_end.append(self.error)
+            super().__setattr__(name, value)
+
+    job = Watched(OptimizeSettings("SMA_Crossover", GRID, workers=0), sample_bars)
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    job._dispatch = fail  # type: ignore[method-assign]
+    job.start()
+    assert job.wait(60) and job.status is JobStatus.ERROR
+    assert errors_seen_at_the_end == ["disk full"]
+
+
 def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):
     grid = {"fast": list(range(2, 60)), "slow": list(range(60, 70))}  # 580 combinations
     job = OptimizationJob(OptimizeSettings("SMA_Crossover", grid, workers=2),

@@ -508,8 +508,9 @@ class OptimizationJob:
             self.result = self._summarise(time.perf_counter() - began)
             self.status = JobStatus.CANCELLED if self.cancelled else JobStatus.FINISHED
         except Exception as exc:  # reported on the job: a GUI or route shows it
-            self.status = JobStatus.ERROR
             self.error = str(exc) or type(exc).__name__
+            # the status last: whoever polls it and sees the end finds the error in place
+            self.status = JobStatus.ERROR
         finally:
             self._finished.set()
 
