@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
@@ -13,7 +14,8 @@ from velocitas_desktop.gui.optimization.helpers import heatmap_grid, unique_id
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
-from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.jobs import JobStateError, OptimizationService
+from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
 from velocitas_desktop.research.ranking import METRICS
 
 WAIT_MS = 30_000  # generous: other engineers' tests share the two cores
@@ -62,6 +64,13 @@ def set_up_small_grid(qtbot, tab: OptimizationTab) -> None:  # type: ignore[no-u
 def wait_for_results(qtbot, tab: OptimizationTab, rows: int) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: not tab.running and tab.results_model.rowCount() == rows,
                     timeout=WAIT_MS)
+
+
+def set_up_long_grid(qtbot, tab: OptimizationTab) -> None:  # type: ignore[no-untyped-def]
+    """Thousands of combinations on one thread: still running when the test acts on it."""
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "2:80:1")
+    type_range(qtbot, tab, "slow", "20:300:2")
 
 
 def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
@@ -241,9 +250,7 @@ def test_random_search_backtests_n_combinations(qtbot, tab):
 
 
 def test_cancel_stops_a_long_search_and_keeps_the_rows_done(qtbot, tab):
-    set_up_small_grid(qtbot, tab)
-    type_range(qtbot, tab, "fast", "2:80:1")
-    type_range(qtbot, tab, "slow", "20:300:2")
+    set_up_long_grid(qtbot, tab)
     click(qtbot, tab.run_button)
     qtbot.waitUntil(lambda: tab.job is not None, timeout=WAIT_MS)
     click(qtbot, tab.cancel_button)
@@ -253,6 +260,65 @@ def test_cancel_stops_a_long_search_and_keeps_the_rows_done(qtbot, tab):
     assert tab.result["completed"] < tab.result["combinations"]
     assert tab.results_model.rowCount() == tab.result["completed"]
     assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+
+def test_the_search_is_a_job_of_the_tabs_optimisation_service(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    first = tab.job
+    assert first is not None and tab.service.jobs() == [first]
+    assert first.status is JobStatus.FINISHED and first.progress == (9, 9)
+    assert first.describe()["data"] == SAMPLE  # the chosen file's name labels the job
+    ranked = tab.service.results(first.id)["results"]
+    model = tab.results_model
+    assert [(model.value(r, "p_fast"), model.value(r, "p_slow")) for r in range(9)] == [
+        (row["params"]["fast"], row["params"]["slow"]) for row in ranked]
+
+    click(qtbot, tab.run_button)  # a second run replaces the first job in the service
+    qtbot.waitUntil(lambda: tab.job is not first and not tab.running, timeout=WAIT_MS)
+    assert tab.service.jobs() == [tab.job] and tab.job.status is JobStatus.FINISHED
+
+
+def test_progress_shows_while_the_job_runs_and_cancel_reaches_the_service(qtbot, tab):
+    set_up_long_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: tab.job is not None
+                    and 0 < tab.progress.value() < tab.progress.maximum(), timeout=WAIT_MS)
+    assert tab.progress.maximum() == tab.job.progress[1]
+    assert tab.running and not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    click(qtbot, tab.cancel_button)
+    qtbot.waitUntil(lambda: tab.message.text().startswith("Cancelled"), timeout=WAIT_MS)
+    assert tab.service.get(tab.job.id).status is JobStatus.CANCELLED
+    done, total = tab.job.progress
+    assert tab.progress.value() == done < total == tab.progress.maximum()
+    shown = tab.service.results(tab.job.id)["results"]
+    assert tab.results_model.rowCount() == len(shown) == done
+
+
+def test_closing_the_tab_cancels_its_job_and_starts_no_other(qtbot, tab):
+    set_up_long_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: tab.job is not None, timeout=WAIT_MS)
+    tab.shutdown()
+    assert tab.job.status is JobStatus.CANCELLED
+    with pytest.raises(JobStateError, match="shutting down"):
+        tab.service.submit_bars(tab.run_settings, tab.bars, SAMPLE)
+
+
+def test_a_tab_given_a_service_runs_its_jobs_there_and_leaves_it_open(qtbot, engine):
+    service = OptimizationService([sample_data_dir()], catalog=engine.catalog)
+    widget = OptimizationTab(engine, service=service)
+    qtbot.addWidget(widget)
+    set_up_small_grid(qtbot, widget)
+    click(qtbot, widget.run_button)
+    wait_for_results(qtbot, widget, 9)
+    assert service.jobs() == [widget.job]
+    widget.shutdown()
+    again = service.submit(OptimizeSettings("SMA_Crossover", grid={"fast": [5], "slow": [20]},
+                                            workers=0), SAMPLE)
+    assert service.wait(again.id, 60) and again.status is JobStatus.FINISHED
+    service.shutdown()
 
 
 def test_the_tab_renders_in_the_dark_theme(qtbot, tab, tmp_path: Path):

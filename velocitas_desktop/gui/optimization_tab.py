@@ -1,8 +1,10 @@
 """The Optimisation tab: pick a file, a strategy and ranges, rank the results, apply the best live.
 
-Nothing slow runs on the Qt thread: the bar file is read and the job is built (it validates
-and enumerates the grid) in the GUI's background pool, the job runs on its own thread and
-reports progress through a Qt signal, and the backtest of a selected row runs in the pool too.
+Jobs go through an OptimizationService, the same job driver the server uses: the tab submits
+the bars its user chose, polls the job's progress, cancels it and reads its results there.
+Nothing slow runs on the Qt thread: the bar file is read and the job submitted (which
+validates and enumerates the grid) in the GUI's background pool, the job runs on its own
+thread, and the backtest of a selected row runs in the pool too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -64,10 +66,10 @@ from velocitas_desktop.gui.table import (
 from velocitas_desktop.gui.theme import DARK, ChartColours
 from velocitas_desktop.paths import data_dir, sample_data_dir
 from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
+from velocitas_desktop.research.jobs import JobRecord, OptimizationService
 from velocitas_desktop.research.optimize import (
     MAX_COMBINATIONS,
     JobStatus,
-    OptimizationJob,
     OptimizeError,
     OptimizeSettings,
     plan_windows,
@@ -75,7 +77,7 @@ from velocitas_desktop.research.optimize import (
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 
 SAMPLE_FILE = "BTCUSD-1h-sample.csv"
-POLL_MS = 100            # how often the tab looks whether the job has ended
+POLL_MS = 100            # how often the tab reads the job's progress and looks for its end
 DATA_SUFFIXES = (".csv", ".csv.gz")
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
@@ -86,12 +88,6 @@ TRADE_COLUMNS = (
     Column("position_size", "Position", FLOAT, ",.4f"),
     Column("fee", "Fee", FLOAT, ",.2f"),
 )
-
-
-class _JobSignals(QObject):
-    """Carries the job's progress from its thread to the Qt thread (queued: two ints only)."""
-
-    progress = Signal(int, int)
 
 
 # --- the tab ------------------------------------------------------------------------------
@@ -122,13 +118,19 @@ class OptimizationTab(QWidget):
 
     def __init__(self, engine: Engine, parent: QWidget | None = None,
                  data_dirs: list[Path] | None = None,
-                 palette: ChartColours | None = None) -> None:
+                 palette: ChartColours | None = None,
+                 service: OptimizationService | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.palette = palette or DARK
         self.data_dirs = list(data_dirs) if data_dirs is not None else [
             sample_data_dir(), data_dir() / "history"]
-        self.job: OptimizationJob | None = None
+        self._owns_service = service is None
+        # one job at a time, and only the latest kept: the tab shows one job's results, and
+        # an older job would only hold its bars and rows in memory
+        self.service = service or OptimizationService(self.data_dirs, catalog=engine.catalog,
+                                                      max_jobs=1, max_running=1)
+        self.job: JobRecord | None = None
         self.result: dict[str, Any] | None = None
         self.results: list[dict[str, Any]] = []
         self.bars: BarSeries | None = None
@@ -140,8 +142,6 @@ class OptimizationTab(QWidget):
         self._preparing = False
         self._constraints = ""
         self._closed = False  # after shutdown, late answers from other threads are dropped
-        self.signals = _JobSignals(self)
-        self.signals.progress.connect(self._show_progress, Qt.ConnectionType.QueuedConnection)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._check_job)
@@ -527,36 +527,33 @@ class OptimizationTab(QWidget):
         self.progress.setRange(0, 0)  # busy until the job knows its size
         self.progress.setFormat("preparing…")
         self.show_message(f"Reading {Path(path).name} and checking the grid…", error=False)
-        catalog = self.engine.catalog
         cached = self.bars if self.bars_path == path else None
-        signals = self.signals
+        service = self.service
 
-        def progress(done: int, total: int) -> None:  # on the job's thread
-            if not self._closed:
-                signals.progress.emit(done, total)
-
-        def prepare() -> tuple[OptimizationJob, BarSeries]:
+        def submit() -> tuple[JobRecord, BarSeries]:
+            # the user chose this file on their own machine: the tab reads it and hands the
+            # service the bars (a remote caller can only name files in the data folders)
             bars = cached if cached is not None else load_bars(path)
-            return OptimizationJob(settings, bars, catalog=catalog, on_progress=progress), bars
+            return service.submit_bars(settings, bars, Path(path).name), bars
 
-        def ready(made: tuple[OptimizationJob, BarSeries]) -> None:
+        def submitted(made: tuple[JobRecord, BarSeries]) -> None:
             if self._closed:
                 return
             self._preparing = False
-            job, bars = made
+            record, bars = made
             self.bars, self.bars_path, self.run_settings = bars, path, settings
-            self.job = job
-            self.progress.setRange(0, job.total)
+            self.job = record
+            _, total = record.progress
+            self.progress.setRange(0, total)
             self.progress.setValue(0)
             self.progress.setFormat("%v / %m combinations")
-            self.show_message(f"Backtesting {job.total:,} combinations over {len(bars):,} "
+            self.show_message(f"Backtesting {total:,} combinations over {len(bars):,} "
                               "bars…", error=False)
-            job.start()
             self.poll.start()
 
-        run_in_background(prepare, ready, self._prepare_failed)
+        run_in_background(submit, submitted, self._submit_failed)
 
-    def _prepare_failed(self, exc: BaseException) -> None:
+    def _submit_failed(self, exc: BaseException) -> None:
         if self._closed:
             return
         self._preparing = False
@@ -571,7 +568,7 @@ class OptimizationTab(QWidget):
 
     def cancel(self) -> None:
         if self.job is not None and self.job.status is JobStatus.RUNNING:
-            self.job.cancel()
+            self.service.cancel(self.job.id)
             self.cancel_button.setEnabled(False)
             self.show_message("Cancelling: the backtests in flight finish first…", error=False)
 
@@ -581,19 +578,21 @@ class OptimizationTab(QWidget):
         self.progress.setValue(done)
 
     def _check_job(self) -> None:
-        job = self.job
-        if job is None or not job.wait(0):
+        """On the poll timer: the job's progress, and once it has ended, its results."""
+        record = self.job
+        if record is None:
+            return
+        ended = record.status.ended  # before the progress: an ended job's count is final
+        self._show_progress(*record.progress)
+        if not ended:
             return
         self.poll.stop()
         self._set_running(False)
-        done, total = job.progress
-        self._show_progress(done, total)
-        if job.status is JobStatus.ERROR:
-            self.show_message(job.error or "the optimisation failed", error=True)
+        if record.status is JobStatus.ERROR:
+            self.show_message(record.error or "the optimisation failed", error=True)
             return
-        assert job.result is not None
-        self.show_result(job.result)
-        result = job.result
+        result = self.service.results(record.id)
+        self.show_result(result)
         verdict = "Cancelled" if result["cancelled"] else "Finished"
         text = (f"{verdict}: {result['completed']:,} of {result['combinations']:,} "
                 f"combinations in {result['elapsed_s']:.1f} s.")
@@ -793,9 +792,11 @@ class OptimizationTab(QWidget):
         """Cancel a running job and wait for it (call when the window closes)."""
         self._closed = True
         self.poll.stop()
-        if self.job is not None and self.job.status is JobStatus.RUNNING:
-            self.job.cancel()
-            self.job.wait(timeout)
+        if self._owns_service:  # also refuses a job whose bars are still being read
+            self.service.shutdown(timeout)
+        elif self.job is not None and self.job.status is JobStatus.RUNNING:
+            self.service.cancel(self.job.id)
+            self.service.wait(self.job.id, timeout)
 
 
 __all__: list[str] = ["OptimizationTab", "RangeRow"]
