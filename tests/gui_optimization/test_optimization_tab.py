@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
-from velocitas_desktop.gui.optimization.helpers import heatmap_grid, unique_id
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
@@ -333,25 +332,6 @@ def test_the_tab_renders_in_the_dark_theme(qtbot, tab, tmp_path: Path):
     image = picture.toImage()
     corner = image.pixelColor(image.width() - 5, image.height() - 5)
     assert corner.lightness() < 60  # dark theme, not a white default background
-
-
-def test_heatmap_holds_other_parameters_at_the_best_rows_values():
-    results = [
-        {"params": {"a": 1, "b": 1, "c": 9}, "score": 3.0},
-        {"params": {"a": 2, "b": 1, "c": 9}, "score": 2.0},
-        {"params": {"a": 1, "b": 2, "c": 8}, "score": 5.0},  # another c: not shown
-        {"params": {"a": 2, "b": 2, "c": 9}, "score": None},
-    ]
-    xs, ys, grid = heatmap_grid(results, "a", "b", {"a": 1, "b": 1, "c": 9})
-    assert xs == [1, 2] and ys == [1, 2]
-    assert grid[0, 0] == 3.0 and grid[1, 0] == 2.0
-    assert math.isnan(grid[0, 1]) and math.isnan(grid[1, 1])
-
-
-def test_a_taken_strategy_id_gets_the_next_free_number():
-    assert unique_id("BTC_SMA_Crossover", set()) == "BTC_SMA_Crossover"
-    taken = {"BTC_SMA_Crossover", "BTC_SMA_Crossover_2"}
-    assert unique_id("BTC_SMA_Crossover", taken) == "BTC_SMA_Crossover_3"
 
 
 def test_files_in_the_history_folder_are_listed_next_to_the_sample(qtbot, engine, home):
