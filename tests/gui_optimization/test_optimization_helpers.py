@@ -1,4 +1,4 @@
-"""The Optimisation tab's pure helpers, specified without Qt: ranges, captions, heatmap, ids."""
+"""The Optimisation tab's helpers, specified without a screen: ranges, captions, tables, ids."""
 
 from __future__ import annotations
 
@@ -13,14 +13,18 @@ from velocitas_desktop.core.strategy import Param
 from velocitas_desktop.gui.optimization.helpers import (
     bar_timeframe,
     cell_ticks,
+    combinations_text,
     declared_range,
     heatmap_grid,
     number_text,
     params_text,
     range_values,
     unique_id,
+    varied_params,
 )
+from velocitas_desktop.gui.optimization.tables import result_columns, result_row
 from velocitas_desktop.research.optimize import OptimizeError
+from velocitas_desktop.research.ranking import METRICS
 
 
 def test_the_helpers_load_without_qt():
@@ -51,6 +55,13 @@ def test_a_typed_range_gives_its_values_or_says_what_is_wrong():
         range_values("fast", "  ")
     with pytest.raises(OptimizeError, match="low 50 is above high 5"):
         range_values("fast", "50:5:5")
+
+
+def test_the_count_multiplies_the_ranges_and_names_the_rule_that_thins_them():
+    assert combinations_text({"fast": [5, 10, 15], "slow": [20, 30]}) == (
+        "3 × 2 = 6 combinations")
+    assert combinations_text({"period": list(range(2000))}, "fast < slow") == (
+        "2,000 combinations before the rule fast < slow")
 
 
 def test_a_caption_names_the_parameters_asked_for_in_that_order():
@@ -88,3 +99,28 @@ def test_a_taken_strategy_id_gets_the_next_free_number():
     assert unique_id("BTC_SMA_Crossover", set()) == "BTC_SMA_Crossover"
     taken = {"BTC_SMA_Crossover", "BTC_SMA_Crossover_2"}
     assert unique_id("BTC_SMA_Crossover", taken) == "BTC_SMA_Crossover_3"
+
+
+def test_the_ranked_table_shows_the_parameters_that_vary_between_rows():
+    results = [{"params": {"fast": 5, "slow": 20, "quantity": 1}},
+               {"params": {"fast": 10, "slow": 20, "quantity": 1}}]
+    grid = {"fast": [5, 10], "slow": [20], "quantity": [1]}
+    assert varied_params(grid, results) == ["fast"]
+    assert varied_params({"slow": [20]}, results[:1]) == ["slow"]  # nothing varies: all
+
+
+def test_a_ranked_result_fills_its_row_in_sample_out_of_sample_and_its_parameters():
+    item = {"rank": 2, "params": {"fast": 10, "slow": 30}, "score": 1.5, "oos_score": -0.5,
+            "stats": {"total_trades": 40, "win_rate": 55.0, "max_drawdown_pct": 12.5,
+                      "net_pnl": 900.0},
+            "oos_stats": {"net_pnl": -120.0}}
+    assert result_row(item, ["fast"]) == {
+        "rank": 2, "score": 1.5, "oos_score": -0.5, "trades": 40, "win_rate": 55.0,
+        "max_dd": 12.5, "net_pnl": 900.0, "oos_pnl": -120.0, "p_fast": 10}
+    in_sample_only = {**item, "oos_score": None, "oos_stats": None}
+    assert result_row(in_sample_only, [])["oos_pnl"] is None
+    columns = result_columns(METRICS["calmar_ratio"], ["fast"])
+    assert [c.key for c in columns] == [
+        "rank", "p_fast", "score", "oos_score", "trades", "win_rate", "max_dd", "net_pnl",
+        "oos_pnl"]
+    assert [c.title for c in columns][2:4] == ["Calmar ratio", "Calmar ratio (out)"]

@@ -45,24 +45,18 @@ from velocitas_desktop.gui.optimization.equity import EquityChart
 from velocitas_desktop.gui.optimization.heatmap import Heatmap
 from velocitas_desktop.gui.optimization.helpers import (
     bar_timeframe,
+    combinations_text,
     declared_range,
     heatmap_grid,
     number_text,
     params_text,
     range_values,
     unique_id,
+    varied_params,
 )
+from velocitas_desktop.gui.optimization.tables import TRADE_COLUMNS, result_columns, result_row
 from velocitas_desktop.gui.panels import fit_columns, make_table
-from velocitas_desktop.gui.table import (
-    CATEGORY,
-    FLOAT,
-    INT,
-    MONEY,
-    PERCENT,
-    TIME,
-    Column,
-    ColumnTableModel,
-)
+from velocitas_desktop.gui.table import Column, ColumnTableModel
 from velocitas_desktop.gui.theme import DARK, ChartColours
 from velocitas_desktop.paths import data_dir, sample_data_dir
 from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
@@ -79,15 +73,6 @@ from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 SAMPLE_FILE = "BTCUSD-1h-sample.csv"
 POLL_MS = 100            # how often the tab reads the job's progress and looks for its end
 DATA_SUFFIXES = (".csv", ".csv.gz")
-TRADE_COLUMNS = (
-    Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
-    Column("action", "Side", CATEGORY),
-    Column("price", "Price", FLOAT, ",.2f"),
-    Column("quantity", "Qty", FLOAT, ",.4f"),
-    Column("profit_loss", "P&L", MONEY, ",.2f"),
-    Column("position_size", "Position", FLOAT, ",.4f"),
-    Column("fee", "Fee", FLOAT, ",.2f"),
-)
 
 
 # --- the tab ------------------------------------------------------------------------------
@@ -479,10 +464,7 @@ class OptimizationTab(QWidget):
             self._set_count(str(exc), error=True)
             return
         size = math.prod(len(v) for v in grid.values())
-        sizes = " × ".join(str(len(v)) for v in grid.values())
-        text = f"{sizes} = {size:,} combinations" if len(grid) > 1 else f"{size:,} combinations"
-        if self._constraints:
-            text += f" before the rule {self._constraints}"
+        text = combinations_text(grid, self._constraints)
         if size > MAX_COMBINATIONS and not self.random_box.value():
             self._set_count(f"{text}: over the {MAX_COMBINATIONS:,} limit; widen the steps "
                             "or use random search", error=True)
@@ -619,34 +601,16 @@ class OptimizationTab(QWidget):
 
     def _result_columns(self, names: list[str]) -> list[Column]:
         metric = METRICS[self.run_settings.metric if self.run_settings else DEFAULT_METRIC]
-        return [Column("rank", "#", INT),
-                *(Column(f"p_{n}", n, FLOAT, "g") for n in names),
-                Column("score", metric.title, FLOAT, metric.fmt),
-                Column("oos_score", f"{metric.title} (out)", FLOAT, metric.fmt),
-                Column("trades", "Trades", INT),
-                Column("win_rate", "Win rate", PERCENT),
-                Column("max_dd", "Max DD", PERCENT),
-                Column("net_pnl", "Net P&L", MONEY, ",.2f"),
-                Column("oos_pnl", "Net P&L (out)", MONEY, ",.2f")]
+        return result_columns(metric, names)
 
     def show_result(self, result: dict[str, Any]) -> None:
         """Fill the ranked table and the heatmap axes from a job's result."""
         self.result = result
         self.results = result["results"]
         grid = self.run_settings.grid if self.run_settings else {}
-        self.varied = [n for n in grid if len({r["params"][n] for r in self.results}) > 1] \
-            or list(grid)
-        rows = []
-        for item in self.results:
-            stats, oos = item["stats"], item.get("oos_stats") or {}
-            row = {"rank": item["rank"], "score": item["score"],
-                   "oos_score": item.get("oos_score"), "trades": stats.get("total_trades"),
-                   "win_rate": stats.get("win_rate"), "max_dd": stats.get("max_drawdown_pct"),
-                   "net_pnl": stats.get("net_pnl"), "oos_pnl": oos.get("net_pnl")}
-            row.update({f"p_{n}": item["params"].get(n) for n in self.varied})
-            rows.append(row)
+        self.varied = varied_params(grid, self.results)
         self.results_model = ColumnTableModel(self._result_columns(self.varied))
-        self.results_model.set_rows(rows)
+        self.results_model.set_rows([result_row(item, self.varied) for item in self.results])
         self.results_view.setModel(self.results_model)
         self._connect_selection()
         fit_columns(self.results_view)

@@ -1,1 +1,1 @@
-"""The Optimisation tab's parts: its pure helpers, the heatmap and the equity chart."""
+"""The Optimisation tab's parts: pure helpers, table columns, the heatmap and the equity chart."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,10 +42,27 @@ def params_text(params: dict[str, Any], names: list[str]) -> str:
     return "  ".join(f"{n}={number_text(params[n])}" for n in names if n in params)
 
 
+def combinations_text(grid: Mapping[str, Sequence[Any]], rule: str = "") -> str:
+    """``3 × 3 = 9 combinations before the rule fast < slow``: what a grid asks for."""
+    size = math.prod(len(v) for v in grid.values())
+    sizes = " × ".join(str(len(v)) for v in grid.values())
+    text = f"{sizes} = {size:,} combinations" if len(grid) > 1 else f"{size:,} combinations"
+    return f"{text} before the rule {rule}" if rule else text
+
+
 def cell_ticks(values: list[Any], most: int = 12) -> list[tuple[float, str]]:
     """Axis labels at cell centres, thinned so that at most ``most`` show."""
     every = max(1, math.ceil(len(values) / most))
     return [(i + 0.5, number_text(v)) for i, v in enumerate(values) if i % every == 0]
+
+
+# --- results ----------------------------------------------------------------------------
+
+def varied_params(grid: Mapping[str, Sequence[Any]], results: list[dict[str, Any]]) -> list[str]:
+    """The grid's parameters whose value differs between result rows (all of them if none
+    does): the columns of the ranked table and the heatmap's axes."""
+    varied = [n for n in grid if len({r["params"][n] for r in results}) > 1]
+    return varied or list(grid)
 
 
 # --- the heatmap --------------------------------------------------------------------------
