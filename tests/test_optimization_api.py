@@ -113,6 +113,21 @@ def test_bad_jobs_are_refused_with_a_message(client, body, status, words) -> Non
     assert words in reply.json()["detail"].lower()
 
 
+def test_the_metrics_a_job_may_name_are_the_research_rankings(client) -> None:
+    from velocitas_desktop.research.ranking import METRICS
+
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["JobIn"]
+    metric = schema["properties"]["metric"]
+    assert metric["enum"] == list(METRICS) and metric["default"] == "sharpe_ratio"
+
+
+def test_a_job_status_is_one_of_the_documented_strings(client) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["JobStatus"]["enum"] == ["ready", "running", "finished", "cancelled",
+                                            "error"]
+    assert schemas["JobOut"]["properties"]["status"] == {"$ref": "#/components/schemas/JobStatus"}
+
+
 def test_a_malformed_upload_names_its_line(client) -> None:
     content = b"timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.5,3\n" \
               b"2024-01-01T01:00:00Z,1,2,0.5,abc,3\n"
@@ -131,3 +146,16 @@ def test_unknown_jobs_and_early_results_get_clear_answers(client) -> None:
     early = client.get(f"/api/optimization/jobs/{job['job_id']}/results")
     client.post(f"/api/optimization/jobs/{job['job_id']}/cancel")
     assert early.status_code == 409 and "still running" in early.json()["detail"]
+
+
+def test_the_optimisation_routes_do_not_import_the_app_that_installs_them() -> None:
+    import ast
+    import inspect
+
+    import velocitas_desktop.server.optimization as routes
+
+    tree = ast.parse(inspect.getsource(routes))
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names}
+    assert "velocitas_desktop.server.app" not in imported  # app imports routes: no cycle

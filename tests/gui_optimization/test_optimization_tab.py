@@ -6,13 +6,16 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
-from velocitas_desktop.gui.optimization_tab import OptimizationTab, heatmap_grid, unique_id
+from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
-from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.jobs import JobStateError, OptimizationService
+from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.ranking import METRICS
 
 WAIT_MS = 30_000  # generous: other engineers' tests share the two cores
 SAMPLE = "BTCUSD-1h-sample.csv"
@@ -62,6 +65,13 @@ def wait_for_results(qtbot, tab: OptimizationTab, rows: int) -> None:  # type: i
                     timeout=WAIT_MS)
 
 
+def set_up_long_grid(qtbot, tab: OptimizationTab) -> None:  # type: ignore[no-untyped-def]
+    """Thousands of combinations on one thread: still running when the test acts on it."""
+    set_up_small_grid(qtbot, tab)
+    type_range(qtbot, tab, "fast", "2:80:1")
+    type_range(qtbot, tab, "slow", "20:300:2")
+
+
 def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
     tab.strategy_box.setCurrentText("SMA_Crossover")
     assert [r.param.name for r in tab.range_rows] == ["fast", "slow", "quantity"]
@@ -73,6 +83,13 @@ def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
     assert [r.param.name for r in tab.range_rows] == ["period", "oversold", "overbought",
                                                        "quantity"]
     assert tab.range_row("oversold").edit.text() == "0:100:5"
+
+
+def test_rank_by_offers_each_research_metric_under_its_title(qtbot, tab):
+    box = tab.metric_box
+    offered = [(box.itemText(i), box.itemData(i)) for i in range(box.count())]
+    assert offered == [(m.title, m.key) for m in METRICS.values()]
+    assert box.currentText() == "Sharpe ratio"
 
 
 def test_trader_optimises_inspects_the_best_row_and_applies_it_live(qtbot, tab, engine):
@@ -157,6 +174,19 @@ def test_clicking_a_heatmap_cell_selects_its_row(qtbot, tab):
     assert (item["params"]["fast"], item["params"]["slow"]) == (15, 20)
 
 
+def test_ranking_by_drawdown_puts_the_smallest_first_under_its_title(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    tab.metric_box.setCurrentIndex(tab.metric_box.findData("max_drawdown_pct"))
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    model = tab.results_model
+    scores = [model.value(r, "score") for r in range(9)]
+    assert scores == sorted(scores)  # lower is better: the smallest drawdown ranks first
+    assert [c.title for c in model.columns][3:5] == ["Max drawdown %", "Max drawdown % (out)"]
+    assert tab.summary.text().startswith("Ranked results: SMA_Crossover by Max drawdown %")
+    assert tab.heat_note.text().startswith("Max drawdown % in sample")
+
+
 def test_a_range_with_low_above_high_is_explained_and_nothing_runs(qtbot, tab):
     set_up_small_grid(qtbot, tab)
     type_range(qtbot, tab, "fast", "50:5:5")
@@ -219,9 +249,7 @@ def test_random_search_backtests_n_combinations(qtbot, tab):
 
 
 def test_cancel_stops_a_long_search_and_keeps_the_rows_done(qtbot, tab):
-    set_up_small_grid(qtbot, tab)
-    type_range(qtbot, tab, "fast", "2:80:1")
-    type_range(qtbot, tab, "slow", "20:300:2")
+    set_up_long_grid(qtbot, tab)
     click(qtbot, tab.run_button)
     qtbot.waitUntil(lambda: tab.job is not None, timeout=WAIT_MS)
     click(qtbot, tab.cancel_button)
@@ -231,6 +259,65 @@ def test_cancel_stops_a_long_search_and_keeps_the_rows_done(qtbot, tab):
     assert tab.result["completed"] < tab.result["combinations"]
     assert tab.results_model.rowCount() == tab.result["completed"]
     assert tab.run_button.isEnabled() and not tab.cancel_button.isEnabled()
+
+
+def test_the_search_is_a_job_of_the_tabs_optimisation_service(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    first = tab.job
+    assert first is not None and tab.service.jobs() == [first]
+    assert first.status is JobStatus.FINISHED and first.progress == (9, 9)
+    assert first.describe()["data"] == SAMPLE  # the chosen file's name labels the job
+    ranked = tab.service.results(first.id)["results"]
+    model = tab.results_model
+    assert [(model.value(r, "p_fast"), model.value(r, "p_slow")) for r in range(9)] == [
+        (row["params"]["fast"], row["params"]["slow"]) for row in ranked]
+
+    click(qtbot, tab.run_button)  # a second run replaces the first job in the service
+    qtbot.waitUntil(lambda: tab.job is not first and not tab.running, timeout=WAIT_MS)
+    assert tab.service.jobs() == [tab.job] and tab.job.status is JobStatus.FINISHED
+
+
+def test_progress_shows_while_the_job_runs_and_cancel_reaches_the_service(qtbot, tab):
+    set_up_long_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: tab.job is not None
+                    and 0 < tab.progress.value() < tab.progress.maximum(), timeout=WAIT_MS)
+    assert tab.progress.maximum() == tab.job.progress[1]
+    assert tab.running and not tab.run_button.isEnabled() and tab.cancel_button.isEnabled()
+    click(qtbot, tab.cancel_button)
+    qtbot.waitUntil(lambda: tab.message.text().startswith("Cancelled"), timeout=WAIT_MS)
+    assert tab.service.get(tab.job.id).status is JobStatus.CANCELLED
+    done, total = tab.job.progress
+    assert tab.progress.value() == done < total == tab.progress.maximum()
+    shown = tab.service.results(tab.job.id)["results"]
+    assert tab.results_model.rowCount() == len(shown) == done
+
+
+def test_closing_the_tab_cancels_its_job_and_starts_no_other(qtbot, tab):
+    set_up_long_grid(qtbot, tab)
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: tab.job is not None, timeout=WAIT_MS)
+    tab.shutdown()
+    assert tab.job.status is JobStatus.CANCELLED
+    with pytest.raises(JobStateError, match="shutting down"):
+        tab.service.submit_bars(tab.run_settings, tab.bars, SAMPLE)
+
+
+def test_a_tab_given_a_service_runs_its_jobs_there_and_leaves_it_open(qtbot, engine):
+    service = OptimizationService([sample_data_dir()], catalog=engine.catalog)
+    widget = OptimizationTab(engine, service=service)
+    qtbot.addWidget(widget)
+    set_up_small_grid(qtbot, widget)
+    click(qtbot, widget.run_button)
+    wait_for_results(qtbot, widget, 9)
+    assert service.jobs() == [widget.job]
+    widget.shutdown()
+    again = service.submit(OptimizeSettings("SMA_Crossover", grid={"fast": [5], "slow": [20]},
+                                            workers=0), SAMPLE)
+    assert service.wait(again.id, 60) and again.status is JobStatus.FINISHED
+    service.shutdown()
 
 
 def test_the_tab_renders_in_the_dark_theme(qtbot, tab, tmp_path: Path):
@@ -245,25 +332,6 @@ def test_the_tab_renders_in_the_dark_theme(qtbot, tab, tmp_path: Path):
     image = picture.toImage()
     corner = image.pixelColor(image.width() - 5, image.height() - 5)
     assert corner.lightness() < 60  # dark theme, not a white default background
-
-
-def test_heatmap_holds_other_parameters_at_the_best_rows_values():
-    results = [
-        {"params": {"a": 1, "b": 1, "c": 9}, "score": 3.0},
-        {"params": {"a": 2, "b": 1, "c": 9}, "score": 2.0},
-        {"params": {"a": 1, "b": 2, "c": 8}, "score": 5.0},  # another c: not shown
-        {"params": {"a": 2, "b": 2, "c": 9}, "score": None},
-    ]
-    xs, ys, grid = heatmap_grid(results, "a", "b", {"a": 1, "b": 1, "c": 9})
-    assert xs == [1, 2] and ys == [1, 2]
-    assert grid[0, 0] == 3.0 and grid[1, 0] == 2.0
-    assert math.isnan(grid[0, 1]) and math.isnan(grid[1, 1])
-
-
-def test_a_taken_strategy_id_gets_the_next_free_number():
-    assert unique_id("BTC_SMA_Crossover", set()) == "BTC_SMA_Crossover"
-    taken = {"BTC_SMA_Crossover", "BTC_SMA_Crossover_2"}
-    assert unique_id("BTC_SMA_Crossover", taken) == "BTC_SMA_Crossover_3"
 
 
 def test_files_in_the_history_folder_are_listed_next_to_the_sample(qtbot, engine, home):

@@ -13,6 +13,8 @@ from conftest import random_walk
 from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest
 from velocitas_desktop.research.optimize import (
+    ROW_STATS,
+    JobStatus,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
@@ -24,6 +26,7 @@ from velocitas_desktop.research.optimize import (
     random_combinations,
     share_bars,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 
 GRID = {"fast": list(range(5, 50, 5)), "slow": list(range(20, 200, 20))}  # 73 valid
 
@@ -93,6 +96,23 @@ def test_results_are_ranked_by_the_chosen_metric(sample_bars):
     assert again.stats["max_drawdown"] == best["score"]
 
 
+def test_every_ranking_metric_reads_a_statistic_each_result_row_keeps(sample_bars):
+    stats = backtest("SMA_Crossover", sample_bars.slice(0, 400)).stats
+    for metric in METRICS.values():
+        assert metric.stat in ROW_STATS and metric.stat in stats, metric.key
+        assert metric.title and format(1234.5, metric.fmt)
+    assert METRICS["total_return"].stat == "total_return_pct"
+    assert DEFAULT_METRIC == OptimizeSettings("SMA_Crossover").metric == "sharpe_ratio"
+
+
+def test_drawdowns_rank_lowest_first_and_every_other_metric_highest_first(sample_bars):
+    lower_first = {key for key, metric in METRICS.items() if not metric.higher_is_better}
+    assert lower_first == {"max_drawdown", "max_drawdown_pct"}
+    rows = _job(sample_bars.slice(0, 1500), metric="max_drawdown_pct").run()["results"]
+    scores = [r["score"] for r in rows]
+    assert scores == sorted(scores) and scores == [r["stats"]["max_drawdown_pct"] for r in rows]
+
+
 def test_profit_factor_ranking_puts_no_loss_runs_first_and_reports_null(sample_bars):
     rows = _job(sample_bars.slice(0, 400), metric="profit_factor").run()["results"]
     finite = [r["score"] for r in rows if r["score"] is not None]
@@ -111,6 +131,39 @@ def test_process_pool_gives_the_inline_results_with_progress(sample_bars):
     assert job.status == "finished"
     with pytest.raises(OptimizeError, match="already run"):
         job.start()
+
+
+def test_a_job_is_ready_then_running_then_ends_in_one_of_three_statuses(sample_bars):
+    job = _job(sample_bars.slice(0, 400))
+    assert job.status is JobStatus.READY and not job.status.ended
+    job.start()
+    assert job.status in (JobStatus.RUNNING, JobStatus.FINISHED)
+    assert job.wait(120)
+    assert job.status is JobStatus.FINISHED and job.status.ended
+    assert {s for s in JobStatus if s.ended} == {JobStatus.FINISHED, JobStatus.CANCELLED,
+                                                 JobStatus.ERROR}
+    # the strings the API and the command line have always shown
+    assert [str(s) for s in JobStatus] == ["ready", "running", "finished", "cancelled", "error"]
+
+
+def test_a_failed_job_has_its_error_in_place_before_its_status_says_error(sample_bars):
+    errors_seen_at_the_end: list[str | None] = []
+
+    class Watched(OptimizationJob):
+        def __setattr__(self, name, value):  # type: ignore[no-untyped-def]
+            if name == "status" and value is JobStatus.ERROR:
+                errors_seen_at_the_end.append(self.error)
+            super().__setattr__(name, value)
+
+    job = Watched(OptimizeSettings("SMA_Crossover", GRID, workers=0), sample_bars)
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    job._dispatch = fail  # type: ignore[method-assign]
+    job.start()
+    assert job.wait(60) and job.status is JobStatus.ERROR
+    assert errors_seen_at_the_end == ["disk full"]
 
 
 def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):

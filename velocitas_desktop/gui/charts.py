@@ -27,6 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from velocitas_desktop.gui.candles import INTERVALS, CandleSeries, TickRing
+from velocitas_desktop.gui.plots import (
+    paint_axes,
+    paint_plot,
+    time_value_plot,
+    value_scale_on_right,
+)
 from velocitas_desktop.gui.theme import ChartColours
 
 CHUNK = 128
@@ -286,10 +292,7 @@ class PriceChart(QWidget):
         self.price_plot.getAxis("bottom").setStyle(showValues=False)
         self.volume_plot.setMaximumHeight(130)
         for plot in (self.price_plot, self.volume_plot):
-            plot.showAxis("right")
-            plot.hideAxis("left")
-            plot.setMenuEnabled(False)
-            plot.getAxis("right").setWidth(70)
+            value_scale_on_right(plot)
         self.volume_plot.getViewBox().setMouseEnabled(x=True, y=False)
         for plot in (self.price_plot, self.volume_plot):
             cache_axes(plot)
@@ -439,10 +442,7 @@ class PriceChart(QWidget):
         for grid in self.grids:
             grid.set_colour(palette.foreground, palette.grid)
         for plot in (self.price_plot, self.volume_plot):
-            for side in ("right", "bottom"):
-                axis = plot.getAxis(side)
-                axis.setPen(pg.mkPen(palette.foreground))
-                axis.setTextPen(pg.mkPen(palette.foreground))
+            paint_axes(plot, palette)
         dash = pg.mkPen(palette.crosshair, style=Qt.PenStyle.DashLine)
         for line in (self.v_line, self.h_line, self.v_line_volume):
             line.setPen(dash)
@@ -554,11 +554,7 @@ class PnlChart(QWidget):
         self._drawn = 0.0
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.setMenuEnabled(False)
-        self.plot.showAxis("right")
-        self.plot.hideAxis("left")
-        self.plot.getAxis("right").setWidth(70)
+        self.plot = time_value_plot()
         self.plot.setDownsampling(auto=True, mode="peak")
         cache_axes(self.plot.getPlotItem())
         self.grid = GridLines(self.plot.getPlotItem())
@@ -611,13 +607,9 @@ class PnlChart(QWidget):
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
-        self.plot.setBackground(palette.background)
+        paint_plot(self.plot, palette)
         self.grid.set_colour(palette.foreground, palette.grid)
         self.zero.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
-        for side in ("right", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
         for i, (key, curve) in enumerate(self.curves.items()):
             curve.setPen(pg.mkPen(palette.total, width=2) if key == "Total"
                          else pg.mkPen(palette.lines[i % len(palette.lines)]))

@@ -1,8 +1,10 @@
 """The Optimisation tab: pick a file, a strategy and ranges, rank the results, apply the best live.
 
-Nothing slow runs on the Qt thread: the bar file is read and the job is built (it validates
-and enumerates the grid) in the GUI's background pool, the job runs on its own thread and
-reports progress through a Qt signal, and the backtest of a selected row runs in the pool too.
+Jobs go through an OptimizationService, the same job driver the server uses: the tab submits
+the bars its user chose, polls the job's progress, cancels it and reads its results there.
+Nothing slow runs on the Qt thread: the bar file is read and the job submitted (which
+validates and enumerates the grid) in the GUI's background pool, the job runs on its own
+thread, and the backtest of a selected row runs in the pool too.
 """
 
 from __future__ import annotations
@@ -12,9 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QFrame,
-    QGraphicsRectItem,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -34,7 +33,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSpinBox,
     QSplitter,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -43,311 +41,38 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
-from velocitas_desktop.gui.panels import make_table
-from velocitas_desktop.gui.table import (
-    CATEGORY,
-    FLOAT,
-    INT,
-    MONEY,
-    PERCENT,
-    TIME,
-    Column,
-    ColumnTableModel,
+from velocitas_desktop.gui.optimization.equity import EquityChart
+from velocitas_desktop.gui.optimization.heatmap import Heatmap
+from velocitas_desktop.gui.optimization.helpers import (
+    bar_timeframe,
+    combinations_text,
+    declared_range,
+    heatmap_grid,
+    number_text,
+    params_text,
+    range_values,
+    unique_id,
+    varied_params,
 )
+from velocitas_desktop.gui.optimization.tables import TRADE_COLUMNS, result_columns, result_row
+from velocitas_desktop.gui.panels import fit_columns, make_table
+from velocitas_desktop.gui.table import Column, ColumnTableModel
 from velocitas_desktop.gui.theme import DARK, ChartColours
 from velocitas_desktop.paths import data_dir, sample_data_dir
 from velocitas_desktop.research.backtest import BacktestResult, BarSeries, backtest, load_bars
+from velocitas_desktop.research.jobs import JobRecord, OptimizationService
 from velocitas_desktop.research.optimize import (
     MAX_COMBINATIONS,
-    METRICS,
-    OptimizationJob,
+    JobStatus,
     OptimizeError,
     OptimizeSettings,
-    parse_range,
     plan_windows,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS
 
 SAMPLE_FILE = "BTCUSD-1h-sample.csv"
-POLL_MS = 100            # how often the tab looks whether the job has ended
-MAX_CELL_LABELS = 225    # heatmap cells labelled with their score (15 x 15)
+POLL_MS = 100            # how often the tab reads the job's progress and looks for its end
 DATA_SUFFIXES = (".csv", ".csv.gz")
-METRIC_TITLES = {
-    "sharpe_ratio": "Sharpe ratio", "sortino_ratio": "Sortino ratio",
-    "calmar_ratio": "Calmar ratio", "net_pnl": "Net P&L", "total_return": "Total return %",
-    "profit_factor": "Profit factor", "expectancy": "Expectancy", "win_rate": "Win rate %",
-    "max_drawdown": "Max drawdown", "max_drawdown_pct": "Max drawdown %",
-    "final_equity": "Final equity",
-}
-TRADE_COLUMNS = (
-    Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
-    Column("action", "Side", CATEGORY),
-    Column("price", "Price", FLOAT, ",.2f"),
-    Column("quantity", "Qty", FLOAT, ",.4f"),
-    Column("profit_loss", "P&L", MONEY, ",.2f"),
-    Column("position_size", "Position", FLOAT, ",.4f"),
-    Column("fee", "Fee", FLOAT, ",.2f"),
-)
-
-
-class _JobSignals(QObject):
-    """Carries the job's progress from its thread to the Qt thread (queued: two ints only)."""
-
-    progress = Signal(int, int)
-
-
-# --- ranges -------------------------------------------------------------------------------
-
-def declared_range(param: Param) -> str:
-    """The range text a parameter starts with: ``low:high:step`` from its declaration."""
-    if param.type is bool:
-        return "0,1"
-    if param.step is None or param.low is None or param.high is None:
-        return _number_text(param.default)
-    return f"{_number_text(param.low)}:{_number_text(param.high)}:{_number_text(param.step)}"
-
-
-def _number_text(value: Any) -> str:
-    number = float(value)
-    return str(int(number)) if number.is_integer() else f"{number:g}"
-
-
-def range_values(name: str, text: str) -> list[Any]:
-    """The values of one typed range (``lo:hi:step`` or ``v1,v2,...``); OptimizeError if bad."""
-    if not text.strip():
-        raise OptimizeError(f"the range of {name} is empty: type LO:HI:STEP or V1,V2,...")
-    _, values = parse_range(f"{name}={text.strip()}")
-    return values
-
-
-def params_text(params: dict[str, Any], names: list[str]) -> str:
-    return "  ".join(f"{n}={_number_text(params[n])}" for n in names if n in params)
-
-
-def _cell_ticks(values: list[Any], most: int = 12) -> list[tuple[float, str]]:
-    """Axis labels at cell centres, thinned so that at most ``most`` show."""
-    every = max(1, math.ceil(len(values) / most))
-    return [(i + 0.5, _number_text(v)) for i, v in enumerate(values) if i % every == 0]
-
-
-def _placeholder(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setObjectName("mutedLabel")
-    label.setWordWrap(True)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    label.setStyleSheet("color: #787b86; padding: 24px;")
-    return label
-
-
-# --- the heatmap --------------------------------------------------------------------------
-
-def heatmap_grid(results: list[dict[str, Any]], x_name: str, y_name: str,
-                 anchor: dict[str, Any]) -> tuple[list[Any], list[Any], np.ndarray]:
-    """Scores over two parameters, the others held at ``anchor`` (the best row's values).
-
-    Returns the sorted x values, the sorted y values and a (len(x), len(y)) array of scores,
-    NaN where no result has that pair (a constraint such as ``fast < slow`` ruled it out).
-    """
-    others = [n for n in anchor if n not in (x_name, y_name)]
-    rows = [r for r in results
-            if all(r["params"].get(n) == anchor[n] for n in others)]
-    xs = sorted({r["params"][x_name] for r in results})
-    ys = sorted({r["params"][y_name] for r in results})
-    grid = np.full((len(xs), len(ys)), np.nan)
-    x_at = {v: i for i, v in enumerate(xs)}
-    y_at = {v: i for i, v in enumerate(ys)}
-    for row in rows:
-        score = row.get("score")
-        if score is not None:
-            grid[x_at[row["params"][x_name]], y_at[row["params"][y_name]]] = score
-    return xs, ys, grid
-
-
-class Heatmap(QWidget):
-    """The chosen metric over two parameters as coloured, labelled cells with a colour bar."""
-
-    cell_clicked = Signal(object)  # {x_name: value, y_name: value}
-
-    def __init__(self, palette: ChartColours) -> None:
-        super().__init__()
-        self.palette = palette
-        self.xs: list[Any] = []
-        self.ys: list[Any] = []
-        self.names = ("", "")
-        self.grid = np.zeros((0, 0))
-        self.labels: list[pg.TextItem] = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.image = pg.ImageItem()
-        self.plot.addItem(self.image)
-        self.colour_bar = pg.ColorBarItem(values=(0, 1), colorMap=self._colour_map(False),
-                                          interactive=False, width=14)
-        self.colour_bar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
-        self.marker = QGraphicsRectItem(0, 0, 1, 1)  # outlines the best row's cell
-        self.marker.setZValue(10)
-        self.marker.hide()
-        self.plot.addItem(self.marker)
-        self.plot.scene().sigMouseClicked.connect(self._clicked)
-        self.placeholder = _placeholder("Run an optimisation over two or more parameters: "
-                                        "the ranking metric shows here over two of them.")
-        layout.addWidget(self.plot)
-        layout.addWidget(self.placeholder)
-        self.plot.hide()
-        self.set_palette(palette)
-
-    def _colour_map(self, lower_is_better: bool) -> pg.ColorMap:
-        stops = [self.palette.down, "#2a2e39", self.palette.up]
-        if lower_is_better:
-            stops.reverse()
-        return pg.ColorMap([0.0, 0.5, 1.0], stops)
-
-    def show_grid(self, x_name: str, y_name: str, xs: list[Any], ys: list[Any],
-                  grid: np.ndarray, lower_is_better: bool, best: tuple[Any, Any]) -> None:
-        self.names, self.xs, self.ys, self.grid = (x_name, y_name), xs, ys, grid
-        for label in self.labels:
-            self.plot.removeItem(label)
-        self.labels = []
-        finite = grid[np.isfinite(grid)]
-        if not finite.size:
-            self.clear()
-            return
-        low, high = float(finite.min()), float(finite.max())
-        if high == low:
-            low, high = low - 1.0, high + 1.0
-        self.placeholder.hide()
-        self.plot.show()
-        self.colour_bar.setColorMap(self._colour_map(lower_is_better))
-        self.image.setImage(grid, autoLevels=False)
-        self.colour_bar.setLevels((low, high))
-        self.image.setRect(QRectF(0, 0, len(xs), len(ys)))
-        self.plot.getAxis("bottom").setTicks([_cell_ticks(xs)])
-        self.plot.getAxis("left").setTicks([_cell_ticks(ys)])
-        self.plot.setLabel("bottom", x_name)
-        self.plot.setLabel("left", y_name)
-        self.plot.setXRange(0, len(xs), padding=0.02)
-        self.plot.setYRange(0, len(ys), padding=0.02)
-        if grid.size <= MAX_CELL_LABELS:
-            self._label_cells(grid)
-        self.marker.setRect(QRectF(xs.index(best[0]), ys.index(best[1]), 1, 1))
-        self.marker.show()
-
-    def _label_cells(self, grid: np.ndarray) -> None:
-        for (i, j), value in np.ndenumerate(grid):
-            if not math.isfinite(value):
-                continue
-            label = pg.TextItem(f"{value:.2f}", color="#ffffff", anchor=(0.5, 0.5))
-            label.setPos(i + 0.5, j + 0.5)
-            self.plot.addItem(label)
-            self.labels.append(label)
-
-    def clear(self) -> None:
-        for label in self.labels:
-            self.plot.removeItem(label)
-        self.labels = []
-        self.image.clear()
-        self.marker.hide()
-        self.grid = np.zeros((0, 0))
-        self.plot.hide()
-        self.placeholder.show()
-
-    def _clicked(self, event: Any) -> None:
-        if not self.grid.size:
-            return
-        point: QPointF = self.plot.getPlotItem().vb.mapSceneToView(event.scenePos())
-        i, j = math.floor(point.x()), math.floor(point.y())
-        if 0 <= i < len(self.xs) and 0 <= j < len(self.ys) and math.isfinite(self.grid[i, j]):
-            self.cell_clicked.emit({self.names[0]: self.xs[i], self.names[1]: self.ys[j]})
-
-    def set_palette(self, palette: ChartColours) -> None:
-        self.palette = palette
-        self.plot.setBackground(palette.background)
-        for side in ("left", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
-        pen = pg.mkPen(palette.total, width=2)
-        pen.setCosmetic(True)
-        self.marker.setPen(pen)
-
-
-# --- the equity curve ---------------------------------------------------------------------
-
-class EquityChart(QWidget):
-    """The selected row's equity at each bar close, with the in-sample / out-of-sample cut."""
-
-    def __init__(self, palette: ChartColours) -> None:
-        super().__init__()
-        self.palette = palette
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.plot.setMenuEnabled(False)
-        self.plot.showAxis("right")
-        self.plot.hideAxis("left")
-        self.plot.getAxis("right").setWidth(70)
-        self.curve = self.plot.plot()
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.curve.setClipToView(True)
-        self.cash_line = pg.InfiniteLine(angle=0, movable=False)
-        self.split_line = pg.InfiniteLine(angle=90, movable=False,
-                                          label="out of sample →",
-                                          labelOpts={"position": 0.95, "anchors": [(0, 0),
-                                                                                  (0, 0)]})
-        self.plot.addItem(self.cash_line)
-        self.plot.addItem(self.split_line)
-        self.split_line.hide()
-        self.title = pg.TextItem(anchor=(0, 0))
-        self.title.setParentItem(self.plot.getPlotItem().vb)
-        self.title.setPos(6, 4)
-        self.placeholder = _placeholder("Select a row of the results: its backtest over the "
-                                        "whole file shows here, equity curve and trades.")
-        layout.addWidget(self.plot)
-        layout.addWidget(self.placeholder)
-        self.plot.hide()
-        self.set_palette(palette)
-
-    def show_result(self, result: BacktestResult, cash: float, split: float | None,
-                    caption: str) -> None:
-        self.placeholder.hide()
-        self.plot.show()
-        self.curve.setData(np.asarray(result.stamps), np.asarray(result.equity))
-        self.cash_line.setPos(cash)
-        if split is None:
-            self.split_line.hide()
-        else:
-            self.split_line.setPos(split)
-            self.split_line.show()
-        self.title.setHtml(f"<span style='color:{self.palette.foreground};font-size:9pt'>"
-                           f"{caption}</span>")
-        self.plot.enableAutoRange()
-
-    def clear(self) -> None:
-        self.curve.clear()
-        self.split_line.hide()
-        self.title.setHtml("")
-        self.plot.hide()
-        self.placeholder.show()
-
-    @property
-    def points(self) -> int:
-        data = self.curve.getData()[1]
-        return 0 if data is None else len(data)
-
-    def set_palette(self, palette: ChartColours) -> None:
-        self.palette = palette
-        self.plot.setBackground(palette.background)
-        self.plot.showGrid(x=True, y=True, alpha=palette.grid / 255)
-        for side in ("right", "bottom"):
-            axis = self.plot.getAxis(side)
-            axis.setPen(pg.mkPen(palette.foreground))
-            axis.setTextPen(pg.mkPen(palette.foreground))
-        self.curve.setPen(pg.mkPen(palette.lines[0], width=2))
-        self.cash_line.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
-        self.split_line.setPen(pg.mkPen(palette.lines[1], style=Qt.PenStyle.DashLine))
-        self.split_line.label.setColor(palette.lines[1])
 
 
 # --- the tab ------------------------------------------------------------------------------
@@ -362,7 +87,7 @@ class RangeRow:
         self.edit = QLineEdit(declared_range(param))
         self.edit.setObjectName(f"range_{param.name}")
         self.edit.setPlaceholderText("lo:hi:step or v1,v2,...")
-        self.default = QLabel(f"default {_number_text(param.default)}")
+        self.default = QLabel(f"default {number_text(param.default)}")
         self.default.setObjectName("mutedLabel")
         tip = param.doc or f"declared {declared_range(param)}"
         for widget in (self.vary, self.edit):
@@ -378,13 +103,19 @@ class OptimizationTab(QWidget):
 
     def __init__(self, engine: TradingEngine, parent: QWidget | None = None,
                  data_dirs: list[Path] | None = None,
-                 palette: ChartColours | None = None) -> None:
+                 palette: ChartColours | None = None,
+                 service: OptimizationService | None = None) -> None:
         super().__init__(parent)
         self.engine = engine
         self.palette = palette or DARK
         self.data_dirs = list(data_dirs) if data_dirs is not None else [
             sample_data_dir(), data_dir() / "history"]
-        self.job: OptimizationJob | None = None
+        self._owns_service = service is None
+        # one job at a time, and only the latest kept: the tab shows one job's results, and
+        # an older job would only hold its bars and rows in memory
+        self.service = service or OptimizationService(self.data_dirs, catalog=engine.catalog,
+                                                      max_jobs=1, max_running=1)
+        self.job: JobRecord | None = None
         self.result: dict[str, Any] | None = None
         self.results: list[dict[str, Any]] = []
         self.bars: BarSeries | None = None
@@ -396,8 +127,6 @@ class OptimizationTab(QWidget):
         self._preparing = False
         self._constraints = ""
         self._closed = False  # after shutdown, late answers from other threads are dropped
-        self.signals = _JobSignals(self)
-        self.signals.progress.connect(self._show_progress, Qt.ConnectionType.QueuedConnection)
         self.poll = QTimer(self)
         self.poll.setInterval(POLL_MS)
         self.poll.timeout.connect(self._check_job)
@@ -456,8 +185,8 @@ class OptimizationTab(QWidget):
         form.addRow("Strategy", self.strategy_box)
         self.metric_box = QComboBox()
         self.metric_box.setObjectName("metricBox")
-        for metric in METRICS:
-            self.metric_box.addItem(METRIC_TITLES.get(metric, metric), metric)
+        for metric in METRICS.values():
+            self.metric_box.addItem(metric.title, metric.key)
         form.addRow("Rank by", self.metric_box)
         self.in_sample = QDoubleSpinBox()
         self.in_sample.setObjectName("inSample")
@@ -735,10 +464,7 @@ class OptimizationTab(QWidget):
             self._set_count(str(exc), error=True)
             return
         size = math.prod(len(v) for v in grid.values())
-        sizes = " × ".join(str(len(v)) for v in grid.values())
-        text = f"{sizes} = {size:,} combinations" if len(grid) > 1 else f"{size:,} combinations"
-        if self._constraints:
-            text += f" before the rule {self._constraints}"
+        text = combinations_text(grid, self._constraints)
         if size > MAX_COMBINATIONS and not self.random_box.value():
             self._set_count(f"{text}: over the {MAX_COMBINATIONS:,} limit; widen the steps "
                             "or use random search", error=True)
@@ -763,7 +489,7 @@ class OptimizationTab(QWidget):
 
     @property
     def running(self) -> bool:
-        return self._preparing or (self.job is not None and self.job.status == "running")
+        return self._preparing or (self.job is not None and self.job.status is JobStatus.RUNNING)
 
     def run(self) -> None:
         """Check the inputs, then read the file and build the job off the Qt thread."""
@@ -783,36 +509,33 @@ class OptimizationTab(QWidget):
         self.progress.setRange(0, 0)  # busy until the job knows its size
         self.progress.setFormat("preparing…")
         self.show_message(f"Reading {Path(path).name} and checking the grid…", error=False)
-        catalog = self.engine.catalog
         cached = self.bars if self.bars_path == path else None
-        signals = self.signals
+        service = self.service
 
-        def progress(done: int, total: int) -> None:  # on the job's thread
-            if not self._closed:
-                signals.progress.emit(done, total)
-
-        def prepare() -> tuple[OptimizationJob, BarSeries]:
+        def submit() -> tuple[JobRecord, BarSeries]:
+            # the user chose this file on their own machine: the tab reads it and hands the
+            # service the bars (a remote caller can only name files in the data folders)
             bars = cached if cached is not None else load_bars(path)
-            return OptimizationJob(settings, bars, catalog=catalog, on_progress=progress), bars
+            return service.submit_bars(settings, bars, Path(path).name), bars
 
-        def ready(made: tuple[OptimizationJob, BarSeries]) -> None:
+        def submitted(made: tuple[JobRecord, BarSeries]) -> None:
             if self._closed:
                 return
             self._preparing = False
-            job, bars = made
+            record, bars = made
             self.bars, self.bars_path, self.run_settings = bars, path, settings
-            self.job = job
-            self.progress.setRange(0, job.total)
+            self.job = record
+            _, total = record.progress
+            self.progress.setRange(0, total)
             self.progress.setValue(0)
             self.progress.setFormat("%v / %m combinations")
-            self.show_message(f"Backtesting {job.total:,} combinations over {len(bars):,} "
+            self.show_message(f"Backtesting {total:,} combinations over {len(bars):,} "
                               "bars…", error=False)
-            job.start()
             self.poll.start()
 
-        run_in_background(prepare, ready, self._prepare_failed)
+        run_in_background(submit, submitted, self._submit_failed)
 
-    def _prepare_failed(self, exc: BaseException) -> None:
+    def _submit_failed(self, exc: BaseException) -> None:
         if self._closed:
             return
         self._preparing = False
@@ -826,8 +549,8 @@ class OptimizationTab(QWidget):
             self.show_message(f"the optimisation could not start: {exc}", error=True)
 
     def cancel(self) -> None:
-        if self.job is not None and self.job.status == "running":
-            self.job.cancel()
+        if self.job is not None and self.job.status is JobStatus.RUNNING:
+            self.service.cancel(self.job.id)
             self.cancel_button.setEnabled(False)
             self.show_message("Cancelling: the backtests in flight finish first…", error=False)
 
@@ -837,19 +560,21 @@ class OptimizationTab(QWidget):
         self.progress.setValue(done)
 
     def _check_job(self) -> None:
-        job = self.job
-        if job is None or not job.wait(0):
+        """On the poll timer: the job's progress, and once it has ended, its results."""
+        record = self.job
+        if record is None:
+            return
+        ended = record.status.ended  # before the progress: an ended job's count is final
+        self._show_progress(*record.progress)
+        if not ended:
             return
         self.poll.stop()
         self._set_running(False)
-        done, total = job.progress
-        self._show_progress(done, total)
-        if job.status == "error":
-            self.show_message(job.error or "the optimisation failed", error=True)
+        if record.status is JobStatus.ERROR:
+            self.show_message(record.error or "the optimisation failed", error=True)
             return
-        assert job.result is not None
-        self.show_result(job.result)
-        result = job.result
+        result = self.service.results(record.id)
+        self.show_result(result)
         verdict = "Cancelled" if result["cancelled"] else "Finished"
         text = (f"{verdict}: {result['completed']:,} of {result['combinations']:,} "
                 f"combinations in {result['elapsed_s']:.1f} s.")
@@ -875,41 +600,22 @@ class OptimizationTab(QWidget):
     # --- results -----------------------------------------------------------------------
 
     def _result_columns(self, names: list[str]) -> list[Column]:
-        metric = self.run_settings.metric if self.run_settings else "sharpe_ratio"
-        title = METRIC_TITLES.get(metric, metric)
-        return [Column("rank", "#", INT),
-                *(Column(f"p_{n}", n, FLOAT, "g") for n in names),
-                Column("score", title, FLOAT, ",.3f"),
-                Column("oos_score", f"{title} (out)", FLOAT, ",.3f"),
-                Column("trades", "Trades", INT),
-                Column("win_rate", "Win rate", PERCENT),
-                Column("max_dd", "Max DD", PERCENT),
-                Column("net_pnl", "Net P&L", MONEY, ",.2f"),
-                Column("oos_pnl", "Net P&L (out)", MONEY, ",.2f")]
+        metric = METRICS[self.run_settings.metric if self.run_settings else DEFAULT_METRIC]
+        return result_columns(metric, names)
 
     def show_result(self, result: dict[str, Any]) -> None:
         """Fill the ranked table and the heatmap axes from a job's result."""
         self.result = result
         self.results = result["results"]
         grid = self.run_settings.grid if self.run_settings else {}
-        self.varied = [n for n in grid if len({r["params"][n] for r in self.results}) > 1] \
-            or list(grid)
-        rows = []
-        for item in self.results:
-            stats, oos = item["stats"], item.get("oos_stats") or {}
-            row = {"rank": item["rank"], "score": item["score"],
-                   "oos_score": item.get("oos_score"), "trades": stats.get("total_trades"),
-                   "win_rate": stats.get("win_rate"), "max_dd": stats.get("max_drawdown_pct"),
-                   "net_pnl": stats.get("net_pnl"), "oos_pnl": oos.get("net_pnl")}
-            row.update({f"p_{n}": item["params"].get(n) for n in self.varied})
-            rows.append(row)
+        self.varied = varied_params(grid, self.results)
         self.results_model = ColumnTableModel(self._result_columns(self.varied))
-        self.results_model.set_rows(rows)
+        self.results_model.set_rows([result_row(item, self.varied) for item in self.results])
         self.results_view.setModel(self.results_model)
         self._connect_selection()
         fit_columns(self.results_view)
         self.summary.setText(f"Ranked results: {result['strategy']} by "
-                             f"{METRIC_TITLES.get(result['metric'], result['metric'])}, "
+                             f"{METRICS[result['metric']].title}, "
                              f"{len(self.results):,} rows")
         self.apply_button.setEnabled(False)
         self.equity.clear()
@@ -941,11 +647,11 @@ class OptimizationTab(QWidget):
         best = self.results[0]["params"]
         anchor = {n: best[n] for n in self.varied}
         xs, ys, grid = heatmap_grid(self.results, x_name, y_name, anchor)
-        metric = self.result["metric"] if self.result else "sharpe_ratio"
-        self.heatmap.show_grid(x_name, y_name, xs, ys, grid, METRICS[metric],
+        metric = METRICS[self.result["metric"] if self.result else DEFAULT_METRIC]
+        self.heatmap.show_grid(x_name, y_name, xs, ys, grid, not metric.higher_is_better,
                                (best[x_name], best[y_name]))
         held = params_text(best, [n for n in self.varied if n not in (x_name, y_name)])
-        note = f"{METRIC_TITLES.get(metric, metric)} in sample; the best row is outlined"
+        note = f"{metric.title} in sample; the best row is outlined"
         if held:
             note += f"; other parameters held at the best row's {held}"
         self.heat_note.setText(note + ". Click a cell to select its row.")
@@ -1050,44 +756,11 @@ class OptimizationTab(QWidget):
         """Cancel a running job and wait for it (call when the window closes)."""
         self._closed = True
         self.poll.stop()
-        if self.job is not None and self.job.status == "running":
-            self.job.cancel()
-            self.job.wait(timeout)
+        if self._owns_service:  # also refuses a job whose bars are still being read
+            self.service.shutdown(timeout)
+        elif self.job is not None and self.job.status is JobStatus.RUNNING:
+            self.service.cancel(self.job.id)
+            self.service.wait(self.job.id, timeout)
 
 
-def fit_columns(view: QTableView, sample: int = 50) -> None:
-    """Size each column to its title and its first rows: never measures every row."""
-    model = view.model()
-    metrics = view.fontMetrics()
-    header = view.horizontalHeader().fontMetrics()
-    rows = min(model.rowCount(), sample)
-    for column in range(model.columnCount()):
-        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        widest = header.horizontalAdvance(title)
-        for row in range(rows):
-            text = model.data(model.index(row, column))
-            widest = max(widest, metrics.horizontalAdvance(str(text or "")))
-        view.setColumnWidth(column, widest + 24)
-
-
-def unique_id(wanted: str, taken: set[str]) -> str:
-    """``wanted`` if free, else ``wanted_2``, ``wanted_3``, … (the first one free)."""
-    if wanted not in taken:
-        return wanted
-    number = 2
-    while f"{wanted}_{number}" in taken:
-        number += 1
-    return f"{wanted}_{number}"
-
-
-__all__: list[str] = ["EquityChart", "Heatmap", "OptimizationTab", "heatmap_grid", "unique_id"]
-
-
-def bar_timeframe(interval: float | None) -> str:
-    """The live timeframe of bars ``interval`` seconds long, or ``tick`` if there is none."""
-    from velocitas_desktop.core.types import TICK, TIMEFRAMES
-
-    for name, seconds in TIMEFRAMES.items():
-        if interval is not None and abs(seconds - interval) < 1e-6:
-            return name
-    return TICK
+__all__: list[str] = ["OptimizationTab", "RangeRow"]

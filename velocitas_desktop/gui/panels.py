@@ -180,6 +180,21 @@ def make_table(model: ColumnTableModel) -> QTableView:
     return view
 
 
+def fit_columns(view: QTableView, sample: int = 50) -> None:
+    """Size each column to its title and its first rows: never measures every row."""
+    model = view.model()
+    metrics = view.fontMetrics()
+    header = view.horizontalHeader().fontMetrics()
+    rows = min(model.rowCount(), sample)
+    for column in range(model.columnCount()):
+        title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
+        widest = header.horizontalAdvance(title)
+        for row in range(rows):
+            text = model.data(model.index(row, column))
+            widest = max(widest, metrics.horizontalAdvance(str(text or "")))
+        view.setColumnWidth(column, widest + 24)
+
+
 STRATEGY_COLUMNS = (
     Column("strategy_id", "Strategy"),
     Column("coin", "Coin", CATEGORY),

@@ -30,16 +30,23 @@ class ChartColours:
     crosshair: str
     total: str
     lines: tuple[str, ...]
+    muted: str         # the note shown in place of a plot with nothing to draw yet
+    neutral: str       # the middle of a two-colour scale (a heatmap's middling score)
+    cell_text: str     # numbers written on coloured heatmap cells
 
 
+# The heatmap's cells are dark or saturated in both themes, so the text on them and the
+# middle of their scale are the same in both; the muted note reads on either background.
 DARK = ChartColours("#131722", "#b2b5be", 40, "#26a69a", "#ef5350", "#1f5f58", "#6e2f31",
                     "#787b86", "#ffffff",
                     ("#2962ff", "#ff9800", "#ab47bc", "#26c6da", "#d4e157", "#ec407a",
-                     "#8d6e63", "#66bb6a"))
+                     "#8d6e63", "#66bb6a"),
+                    muted="#787b86", neutral="#2a2e39", cell_text="#ffffff")
 LIGHT = ChartColours("#ffffff", "#2a2e39", 60, "#089981", "#f23645", "#9ed8cf", "#f7b3b9",
                      "#9598a1", "#131722",
                      ("#2962ff", "#f57c00", "#8e24aa", "#00838f", "#9e9d24", "#d81b60",
-                      "#6d4c41", "#2e7d32"))
+                      "#6d4c41", "#2e7d32"),
+                     muted="#787b86", neutral="#2a2e39", cell_text="#ffffff")
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from velocitas_desktop.research.backtest import (
     load_bars,
 )
 from velocitas_desktop.research.optimize import (
+    JobStatus,
     LookaheadReport,
     OptimizationJob,
     OptimizeError,
@@ -15,15 +16,19 @@ from velocitas_desktop.research.optimize import (
     lookahead_check,
     parse_range,
 )
+from velocitas_desktop.research.ranking import METRICS, RankingMetric
 
 __all__ = [
+    "METRICS",
     "BacktestError",
     "BacktestResult",
     "BarSeries",
+    "JobStatus",
     "LookaheadReport",
     "OptimizationJob",
     "OptimizeError",
     "OptimizeSettings",
+    "RankingMetric",
     "backtest",
     "load_bars",
     "lookahead_check",

@@ -1,8 +1,10 @@
 """Optimisation jobs run in the background for the API and the window: submit, poll, cancel.
 
-Bar files are named, not given as paths: a job reads a file from the data folders (the
-user's history folder, uploads, and the bundled samples), so a remote caller can never make
-the server read an arbitrary file.
+One driver for every caller. A remote caller names a bar file, never a path: :meth:`submit`
+reads it from the data folders (the user's history folder, uploads, the bundled samples), so
+the server can never be made to read an arbitrary file. The window's user may pick any file
+on their own machine; the window reads it and hands the bars to :meth:`submit_bars`, which
+the server's routes never call.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.research.backtest import BarSeries, load_bars
-from velocitas_desktop.research.optimize import OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(csv|csv\.gz|zip)$")
 
@@ -42,12 +44,25 @@ class JobRecord:
     source: str
     created: float = field(default_factory=time.time)
 
+    @property
+    def status(self) -> JobStatus:
+        return self.job.status
+
+    @property
+    def progress(self) -> tuple[int, int]:
+        """Combinations backtested so far, and in all."""
+        return self.job.progress
+
+    @property
+    def error(self) -> str | None:
+        return self.job.error
+
     def describe(self) -> dict[str, Any]:
-        done, total = self.job.progress
+        done, total = self.progress
         settings = self.job.settings
         return {
             "job_id": self.id,
-            "status": self.job.status,
+            "status": self.status,
             "done": done,
             "total": total,
             "progress": done / total if total else 1.0,
@@ -55,7 +70,7 @@ class JobRecord:
             "metric": settings.metric,
             "data": self.source,
             "created": self.created,
-            "error": self.job.error,
+            "error": self.error,
         }
 
 
@@ -72,6 +87,7 @@ class OptimizationService:
         self._jobs: OrderedDict[str, JobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
+        self._closed = False
 
     # --- data files ----------------------------------------------------------------------
 
@@ -120,15 +136,30 @@ class OptimizationService:
     # --- jobs ----------------------------------------------------------------------------
 
     def submit(self, settings: OptimizeSettings, data_name: str) -> JobRecord:
-        """Check everything (file, strategy, grid) and start the job in the background."""
+        """Check everything (file, strategy, grid) and start the job in the background.
+
+        ``data_name`` is the bare name of a file in the data folders: what a remote caller
+        may ask for.
+        """
         bars: BarSeries = load_bars(self.resolve(data_name))
+        return self.submit_bars(settings, bars, data_name)
+
+    def submit_bars(self, settings: OptimizeSettings, bars: BarSeries,
+                    source: str) -> JobRecord:
+        """Check the search and start it on bars the caller has read itself.
+
+        For a trusted local caller (the window, whose user chose the file); ``source`` names
+        the bars in the job's description. Slow for a large grid: call it off a GUI thread.
+        """
         job = OptimizationJob(settings, bars, self.catalog)  # validates before any work
         with self._lock:
-            running = sum(1 for r in self._jobs.values() if r.job.status == "running")
+            if self._closed:
+                raise JobStateError("optimisation is shutting down; no new jobs start")
+            running = sum(1 for r in self._jobs.values() if r.job.status is JobStatus.RUNNING)
             if running >= self.max_running:
                 raise JobStateError(f"{running} optimisations are running already; wait for "
                                     "one to finish or cancel one")
-            record = JobRecord(f"opt-{next(self._ids)}", job, data_name)
+            record = JobRecord(f"opt-{next(self._ids)}", job, source)
             self._jobs[record.id] = record
             self._forget_old()
         job.start()
@@ -136,7 +167,7 @@ class OptimizationService:
 
     def _forget_old(self) -> None:
         while len(self._jobs) > self.max_jobs:
-            oldest = next((k for k, r in self._jobs.items() if r.job.status != "running"), None)
+            oldest = next((k for k, r in self._jobs.items() if r.job.status is not JobStatus.RUNNING), None)
             if oldest is None:
                 return
             del self._jobs[oldest]
@@ -153,25 +184,36 @@ class OptimizationService:
             return list(reversed(self._jobs.values()))
 
     def cancel(self, job_id: str) -> JobRecord:
+        """Stop the job after the backtests in flight; the rows it finished stay."""
         record = self.get(job_id)
         record.job.cancel()
         return record
+
+    def wait(self, job_id: str, timeout: float | None = None) -> bool:
+        """Block until the job has ended (True) or ``timeout`` seconds have passed."""
+        return self.get(job_id).job.wait(timeout)
 
     def results(self, job_id: str, limit: int | None = None) -> dict[str, Any]:
         """The ranked results of a job that has ended (cancelled: the rows it finished)."""
         record = self.get(job_id)
         job = record.job
-        if job.status in ("ready", "running"):
+        if not job.status.ended:
             done, total = job.progress
             raise JobStateError(f"job {job_id} is still running ({done} of {total} done); "
                                 "poll its status and ask again when it has finished")
-        if job.status == "error" or job.result is None:
+        if job.status is JobStatus.ERROR or job.result is None:
             raise JobStateError(f"job {job_id} failed: {job.error or 'no result'}")
         result = dict(job.result)
         if limit is not None:
             result["results"] = result["results"][:limit]
         return result
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = 0.0) -> None:
+        """Start no more jobs, cancel the running ones and wait up to ``timeout`` for them."""
+        with self._lock:
+            self._closed = True
+        deadline = time.monotonic() + timeout
         for record in self.jobs():
             record.job.cancel()
+        for record in self.jobs():
+            record.job.wait(max(0.0, deadline - time.monotonic()))

@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -47,15 +48,9 @@ from velocitas_desktop.research.backtest import (
     json_safe,
     resolve_strategy,
 )
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS, RankingMetric
 
 MAX_COMBINATIONS = 100_000
-# metric -> True when a lower value ranks higher
-METRICS: dict[str, bool] = {
-    "sharpe_ratio": False, "net_pnl": False, "total_return": False, "max_drawdown": True,
-    "profit_factor": False, "sortino_ratio": False, "calmar_ratio": False, "expectancy": False,
-    "win_rate": False, "max_drawdown_pct": True, "final_equity": False,
-}
-_STAT_OF_METRIC = {"total_return": "total_return_pct"}
 # stats kept per window in a result row (numbers only: rows cross process boundaries)
 ROW_STATS = ("final_equity", "total_return_pct", "net_pnl", "total_trades", "closed_trades",
              "win_rate", "max_drawdown", "max_drawdown_pct", "sharpe_ratio", "sortino_ratio",
@@ -64,6 +59,20 @@ ROW_STATS = ("final_equity", "total_return_pct", "net_pnl", "total_trades", "clo
 
 class OptimizeError(VelocitasError, ValueError):
     """An optimisation cannot start as asked; the message says what to change."""
+
+
+class JobStatus(StrEnum):
+    """Where an optimisation job is in its life; the API replies with these strings."""
+
+    READY = "ready"          # checked, not started
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"  # stopped early: the rows it finished are in its result
+    ERROR = "error"
+
+    @property
+    def ended(self) -> bool:
+        return self in (JobStatus.FINISHED, JobStatus.CANCELLED, JobStatus.ERROR)
 
 
 # --- ranges and grids -------------------------------------------------------------------
@@ -390,7 +399,7 @@ class OptimizeSettings:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     random: int | None = None
     seed: int | None = None
-    metric: str = "sharpe_ratio"
+    metric: str = DEFAULT_METRIC  # a key of research.ranking.METRICS
     fee: float = DEFAULT_FEE
     slippage: float = 0.0
     cash: float = DEFAULT_CASH
@@ -418,6 +427,7 @@ class OptimizationJob:
         if settings.metric not in METRICS:
             raise OptimizeError(f"unknown metric {settings.metric!r}: choose one of "
                                 f"{', '.join(METRICS)}")
+        self.metric: RankingMetric = METRICS[settings.metric]
         if catalog is None and isinstance(settings.strategy, str):
             from velocitas_desktop.catalog import load_catalog
 
@@ -446,7 +456,7 @@ class OptimizationJob:
             raise OptimizeError(str(exc)) from None
         self.total = len(self.combos)
         self.done = 0
-        self.status = "ready"  # ready | running | finished | cancelled | error
+        self.status = JobStatus.READY
         self.error: str | None = None
         self.rows: list[dict[str, Any]] = []
         self.result: dict[str, Any] | None = None
@@ -463,9 +473,9 @@ class OptimizationJob:
 
     def start(self) -> None:
         """Run on a background thread; poll :attr:`progress`, :meth:`wait` for the end."""
-        if self.status != "ready":
+        if self.status is not JobStatus.READY:
             raise OptimizeError(f"this job has already run (it is {self.status})")
-        self.status = "running"
+        self.status = JobStatus.RUNNING
         self._thread = threading.Thread(target=self._run_safely, name="optimize", daemon=True)
         self._thread.start()
 
@@ -482,24 +492,25 @@ class OptimizationJob:
 
     def run(self) -> dict[str, Any]:
         """Run to the end on this thread and return the ranked result."""
-        if self.status != "ready":
+        if self.status is not JobStatus.READY:
             raise OptimizeError(f"this job has already run (it is {self.status})")
         self._run_safely()
-        if self.status == "error":
+        if self.status is JobStatus.ERROR:
             raise OptimizeError(self.error or "the optimisation failed")
         assert self.result is not None
         return self.result
 
     def _run_safely(self) -> None:
-        self.status = "running"
+        self.status = JobStatus.RUNNING
         began = time.perf_counter()
         try:
             self._dispatch()
             self.result = self._summarise(time.perf_counter() - began)
-            self.status = "cancelled" if self.cancelled else "finished"
+            self.status = JobStatus.CANCELLED if self.cancelled else JobStatus.FINISHED
         except Exception as exc:  # reported on the job: a GUI or route shows it
-            self.status = "error"
             self.error = str(exc) or type(exc).__name__
+            # the status last: whoever polls it and sees the end finds the error in place
+            self.status = JobStatus.ERROR
         finally:
             self._finished.set()
 
@@ -583,8 +594,8 @@ class OptimizationJob:
 
     def _summarise(self, elapsed: float) -> dict[str, Any]:
         s = self.settings
-        stat = _STAT_OF_METRIC.get(s.metric, s.metric)
-        ranked = rank_rows(self.rows, stat, METRICS[s.metric], "in_sample")
+        stat = self.metric.stat
+        ranked = rank_rows(self.rows, stat, not self.metric.higher_is_better, "in_sample")
         out_rows = []
         for position, row in enumerate(ranked, start=1):
             windows = row["windows"]
@@ -609,7 +620,7 @@ class OptimizationJob:
 
     def _walk_forward(self, stat: str) -> list[dict[str, Any]]:
         folds = []
-        lower = METRICS[self.settings.metric]
+        lower = not self.metric.higher_is_better
         for window in self.windows:
             if not window.label.endswith("_in"):
                 continue

@@ -28,6 +28,7 @@ from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
 from velocitas_desktop.server.optimization import install as install_optimization
 from velocitas_desktop.server.schemas import ErrorOut
 from velocitas_desktop.server.security import Guard
+from velocitas_desktop.server.validation import describe_validation
 from velocitas_desktop.store.journal import JournalError
 
 log = logging.getLogger(__name__)
@@ -131,21 +132,6 @@ def _reply_with(status: int) -> Any:
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     return SafeJSONResponse({"detail": describe_validation(exc.errors())}, status_code=422)
-
-
-def describe_validation(errors: Sequence[Any]) -> str:
-    """Pydantic's error list as one line a person can act on."""
-    parts = []
-    for error in errors:
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "request"
-        if error.get("type") in ("model_attributes_type", "dict_type") and where == "request":
-            parts.append("the body must be a JSON object (send Content-Type: application/json)")
-        elif error.get("type") == "json_invalid":
-            parts.append("the body is not valid JSON: " + str(error.get("ctx", {}).get(
-                "error", error.get("msg", ""))))
-        else:
-            parts.append(f"{where}: {error.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

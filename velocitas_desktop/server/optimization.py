@@ -16,13 +16,15 @@ from velocitas_desktop.research.jobs import (
     JobStateError,
     OptimizationService,
 )
-from velocitas_desktop.research.optimize import METRICS, OptimizeError, OptimizeSettings
+from velocitas_desktop.research.optimize import JobStatus, OptimizeError, OptimizeSettings
+from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRIC_KEYS
+from velocitas_desktop.server.validation import describe_validation
 
 router = APIRouter(prefix="/api/optimization", tags=["optimization"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history
 UPLOAD_PATH = "/api/optimization/jobs/upload"
 JobId = Path(min_length=1, max_length=40, description="e.g. opt-1")
-Metric = Literal[tuple(METRICS)]  # type: ignore[valid-type]
+Metric = Literal[METRIC_KEYS]  # type: ignore[valid-type]
 
 
 class JobIn(BaseModel):
@@ -39,7 +41,7 @@ class JobIn(BaseModel):
     fixed: dict[str, float | bool] = Field(default_factory=dict)
     random: int | None = Field(None, ge=1, le=100_000, description="random search: N samples")
     seed: int | None = None
-    metric: Metric = "sharpe_ratio"  # type: ignore[valid-type]
+    metric: Metric = DEFAULT_METRIC  # type: ignore[valid-type]
     fee: float = Field(0.001, ge=0, lt=1)
     slippage: float = Field(0.0, ge=0, lt=1)
     in_sample: float = Field(1.0, gt=0, le=1, description="fraction of bars in sample")
@@ -49,7 +51,7 @@ class JobIn(BaseModel):
 
 class JobOut(BaseModel):
     job_id: str
-    status: str
+    status: JobStatus
     done: int
     total: int
     progress: float
@@ -129,8 +131,6 @@ def _job_from_form(text: str, data_file: str) -> JobIn:
     try:
         return JobIn.model_validate({**fields, "data_file": data_file})
     except ValidationError as exc:
-        from velocitas_desktop.server.app import describe_validation
-
         raise OptimizeError(describe_validation(exc.errors())) from None
 
 

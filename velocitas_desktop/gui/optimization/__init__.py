@@ -1,0 +1,1 @@
+"""The Optimisation tab's parts: pure helpers, table columns, the heatmap and the equity chart."""
