@@ -50,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 # Each of these modules has ``register(subparsers)`` adding its subcommand; a subcommand's
 # handler raises CliError (exit code 2, one line) for bad input.
 COMMAND_MODULES: tuple[str, ...] = (
-    "velocitas_desktop.commands.serve",
-    "velocitas_desktop.commands.backtest",
-    "velocitas_desktop.commands.download",
+    "velocitas_desktop.cli.serve",
+    "velocitas_desktop.cli.backtest",
+    "velocitas_desktop.cli.download",
 )
 
 

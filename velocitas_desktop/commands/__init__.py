@@ -1,1 +1,0 @@
-"""Subcommands of ``velocitas`` beyond run and gui, one module each."""
