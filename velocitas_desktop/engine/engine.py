@@ -20,7 +20,6 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from velocitas_desktop.engine.contract import (
 )
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.latency import LatencyStats
+from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import Session
 from velocitas_desktop.feeds.base import Feed, FeedState
@@ -50,17 +50,6 @@ __all__ = ["Engine", "EngineConfig", "EngineError", "Event", "NotFoundError", "R
 log = logging.getLogger(__name__)
 
 CONTROL_TIMEOUT = 30.0  # seconds a control call waits for the consumer to apply it
-
-
-@dataclass(slots=True)
-class Registration:
-    """A registered strategy: its spec, state, place in the order and the worker it runs in."""
-
-    spec: StrategySpec
-    status: StrategyStatus = StrategyStatus.ACTIVE
-    error: str | None = None
-    order: int = 0
-    worker: int | None = None  # index of the worker that owns it; None = inline
 
 
 class Engine:

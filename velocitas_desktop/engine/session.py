@@ -16,8 +16,9 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -28,12 +29,16 @@ from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.engine.fills import Positions, fill_batch, order_signals
 from velocitas_desktop.engine.history import PriceHistory
 from velocitas_desktop.engine.latency import LatencyStats
+from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
 from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 
 if TYPE_CHECKING:
-    from velocitas_desktop.engine.engine import Engine, Registration
+    from collections import deque
+
+    from velocitas_desktop.catalog import Catalog
+    from velocitas_desktop.core.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,30 @@ OUTBOX_BATCHES = 8           # processed batches waiting for the journal and sub
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
 METRICS_INTERVAL = 0.5       # seconds between metrics events
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
+
+
+class SessionOwner(Protocol):
+    """What a session needs of the engine that runs it (:class:`~velocitas_desktop.engine.
+    engine.Engine`): its strategies, its ledger under its lock, and where to report."""
+
+    catalog: Catalog
+    lock: threading.Lock
+    ledger: Ledger
+    registry: Mapping[str, Registration]
+    recent_trades: deque[Trade]
+
+    @property
+    def has_subscribers(self) -> bool: ...
+    def publish(self, kind: EventKind, data: Any) -> None: ...
+    def log(self, level: str, message: str) -> None: ...
+    def snapshot(self) -> dict[str, Any]: ...
+    def strategy_failed(self, strategy_id: str, message: str) -> None: ...
+    def feed_status(self, state: str, message: str) -> None: ...
+    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any]) -> None: ...
+    def controls_waiting(self) -> bool: ...
+    def run_controls(self) -> None: ...
+    def session_failed(self, message: str) -> None: ...
+    def session_ended(self, session: Session, ended: bool) -> None: ...
 
 
 @dataclass(slots=True)
@@ -59,9 +88,9 @@ class _InFlight:
 
 
 class Session:
-    """The threads, shards and counters of one run of an :class:`Engine` on one feed."""
+    """The threads, shards and counters of one run of an engine on one feed."""
 
-    def __init__(self, engine: Engine, config: EngineConfig, feed: Feed) -> None:
+    def __init__(self, engine: SessionOwner, config: EngineConfig, feed: Feed) -> None:
         self.engine = engine
         self.config = config
         self.feed = feed
