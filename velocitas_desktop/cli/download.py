@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from velocitas_desktop.cli import CliError, positive_float_arg
+from velocitas_desktop.cli.arguments import CliError, positive
 
 
 def register(subparsers: Any) -> None:
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
     parser.add_argument("--binance-rest-url", default="https://api.binance.com", metavar="URL",
                         help="REST base URL (Binance, its testnet, or a fake exchange)")
-    parser.add_argument("--max-wait", type=positive_float_arg, default=600.0, metavar="S",
+    parser.add_argument("--max-wait", type=positive, default=600.0, metavar="S",
                         help="longest Retry-After to wait out before stopping (default 600)")
     parser.set_defaults(func=cmd_download)
 
@@ -48,14 +48,14 @@ def cmd_download(args: argparse.Namespace) -> int:
         end = parse_time(args.end, "--end") if args.end else time.time_ns() // 1_000_000
         plan = check_plan(DownloadPlan(args.symbol, args.interval, start, end, args.out))
     except DownloadError as exc:
-        raise CliError(f"velocitas download: {exc}") from None
+        raise CliError(str(exc)) from None
     downloader = KlineDownloader(args.binance_rest_url, max_wait=args.max_wait)
     view = _ProgressView(f"{plan.symbol} {plan.interval}")
     try:
         with view:
             result = downloader.run(plan, view.update)
     except DownloadError as exc:
-        raise CliError(f"velocitas download: {exc}") from None
+        raise CliError(str(exc)) from None
     except DownloadStopped as exc:
         print(f"velocitas download: {exc}", file=sys.stderr)
         return 1

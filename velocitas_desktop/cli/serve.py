@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from velocitas_desktop.cli import CliError, open_journal
+from velocitas_desktop.cli.arguments import CliError, open_journal, port
 
 SWITCH_INTERVAL = 0.001  # seconds
 
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> None:
                     "127.0.0.1 unless told otherwise; any other address requires an access "
                     "token, generated and printed once when --token is not given.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port_arg, default=8000, help="TCP port (default 8000)")
+    serve.add_argument("--port", type=port, default=8000, help="TCP port (default 8000)")
     serve.add_argument("--token", default=None, help="access token clients must present")
     serve.add_argument("--db", default=None, metavar="PATH",
                        help="journal file (SQLite); the last session is restored from it")
@@ -34,22 +34,12 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(func=cmd_serve)
 
 
-def _port_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text} is not a port number (0 to 65535)")
-    return value
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from velocitas_desktop.engine.engine import Engine, EngineConfig
     from velocitas_desktop.server.runner import ServerError, ServerThread
 
     if args.token is not None and not args.token.strip():
-        raise CliError("velocitas serve: --token must not be empty")
+        raise CliError("--token must not be empty")
     defaults = EngineConfig()
     if args.binance_rest_url:
         defaults.binance_rest_url = args.binance_rest_url
@@ -66,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.start()
     except ServerError as exc:
         engine.close()
-        raise CliError(f"velocitas serve: {exc}") from None
+        raise CliError(str(exc)) from None
     generated = args.token is None and server.token is not None
     print(f"Velocitas API on {server.url} (reference: {server.url}/docs)", flush=True)
     if generated:

@@ -18,3 +18,10 @@ class UnknownStrategyError(VelocitasError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else "unknown strategy"
+
+
+class UsageError(VelocitasError):
+    """The program cannot run as it was asked to (a bad argument, a journal it cannot open).
+
+    The command line prints it as one line and exits with code 2; the window says it before
+    it opens."""

@@ -10,7 +10,7 @@ import traceback
 from types import TracebackType
 from typing import Any
 
-from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.errors import UsageError, VelocitasError
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.paths import ensure, log_dir
 
@@ -35,7 +35,6 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from velocitas_desktop.cli import CliError
     from velocitas_desktop.gui.main_window import MainWindow
     from velocitas_desktop.gui.settings import load_settings
     from velocitas_desktop.gui.theme import apply_theme
@@ -49,8 +48,8 @@ def run_gui(args: argparse.Namespace) -> int:
     try:
         engine = open_engine(getattr(args, "db", None), settings.strategy_folders,
                              restore=not args.demo)
-    except CliError as exc:
-        print(str(exc), file=sys.stderr)
+    except UsageError as exc:
+        print(f"velocitas: {exc}", file=sys.stderr)
         return 2
     window = MainWindow(engine, settings)
     install_excepthook(window)
@@ -81,8 +80,7 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> TradingEngine:
     """The window's engine, in its own process (see engine/host.py for why). A journal that
-    cannot be opened is a CliError with the reason."""
-    from velocitas_desktop.cli import CliError
+    cannot be opened is a UsageError with the reason."""
     from velocitas_desktop.engine.host import HostedEngine
     from velocitas_desktop.store.journal import JournalError
 
@@ -90,9 +88,9 @@ def open_engine(db: str | None, strategy_folders: list[str], restore: bool) -> T
         return HostedEngine(strategy_folders, journal_path=db, restore=restore,
                             log_file=str(ensure(log_dir()) / "velocitas-engine.log"))
     except JournalError as exc:
-        raise CliError(f"velocitas: {exc}") from None
+        raise UsageError(str(exc)) from None
     except VelocitasError as exc:
-        raise CliError(f"velocitas: the engine could not start: {exc}") from None
+        raise UsageError(f"the engine could not start: {exc}") from None
 
 
 def _dispose(app: Any, window: Any) -> None:

@@ -1,0 +1,101 @@
+"""What the subcommands share: the usage error, argument types, and common options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from velocitas_desktop.core.errors import UsageError
+from velocitas_desktop.engine.request import Vocabulary
+
+USAGE_ERROR = 2  # the exit code of a bad command line
+
+# How the session request's fields are spelled on the command line, for its messages.
+COMMAND_LINE = Vocabulary(
+    {"source": "--source", "coins": "--coins", "csv_files": "--csv", "speed": "--speed",
+     "rate": "--rate", "workers": "--workers", "fee": "--fee", "slippage": "--slippage",
+     "duration": "--duration", "ticks": "--ticks"}, assign=" ")
+
+
+class CliError(UsageError):
+    """A mistake in the command line: printed as one line, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its complaints raised as CliError instead of printed with the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{self.prog}: {message}")
+
+
+def number(kind: type[int] | type[float] = float, *, above: float | None = None,
+           least: float | None = None, below: float | None = None,
+           most: float | None = None, rule: str | None = None) -> Callable[[str], Any]:
+    """An argument type: a number of ``kind`` within the bounds given (``above``/``below``
+    exclusive, ``least``/``most`` inclusive); ``rule`` says the bounds in words when the
+    default wording would not (a fraction, a port)."""
+    whole = kind is int
+    words = rule or _bounds_in_words(above, least, below, most)
+
+    def convert(text: str) -> int | float:
+        try:
+            value = int(text) if whole else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {'a whole number' if whole else 'a number'}") from None
+        if ((above is not None and not value > above) or (least is not None and value < least)
+                or (below is not None and not value < below)
+                or (most is not None and value > most) or value != value):
+            verb = "is not" if words.startswith("a ") else "must be"  # a port, a fraction
+            raise argparse.ArgumentTypeError(f"{text} {verb} {words}")
+        return value
+
+    convert.__name__ = rule or words  # argparse names the type in some messages
+    return convert
+
+
+def _bounds_in_words(above: float | None, least: float | None, below: float | None,
+                     most: float | None) -> str:
+    parts = []
+    if above == 0 and below is None and most is None:
+        return "positive"
+    if least == 0 and below is None and most is None:
+        return "0 or more"
+    if above is not None:
+        parts.append(f"above {above:g}")
+    if least is not None:
+        parts.append(f"at least {least:g}")
+    if below is not None:
+        parts.append(f"below {below:g}")
+    if most is not None:
+        parts.append(f"at most {most:g}")
+    return " and ".join(parts) or "a number"
+
+
+positive = number(float, above=0)
+positive_int = number(int, least=1)
+count = number(int, least=0)
+fraction = number(float, least=0, below=1, rule="a fraction from 0 to 1 (0.001 = 0.1%)")
+port = number(int, least=0, most=65535, rule="a port number (0 to 65535)")
+
+
+def add_binance_args(parser: argparse.ArgumentParser) -> None:
+    """The Binance endpoints, so one code path serves Binance, its testnet and a fake."""
+    parser.add_argument("--binance-rest-url", default="https://api.binance.com", metavar="URL",
+                        help="Binance REST base URL (Binance, its testnet, or a test exchange)")
+    parser.add_argument("--binance-ws-url", default="wss://stream.binance.com:9443",
+                        metavar="URL", help="Binance WebSocket base URL")
+    parser.add_argument("--quote-asset", default="USDT",
+                        help="the asset coins are priced in (BTC → BTCUSDT)")
+
+
+def open_journal(path: str | None) -> Any:
+    """The journal at ``path`` (default: the user's data folder); CliError if it cannot open."""
+    from velocitas_desktop.paths import default_journal_path
+    from velocitas_desktop.store.journal import Journal, JournalError
+
+    try:
+        return Journal(path or default_journal_path())
+    except JournalError as exc:
+        raise CliError(str(exc)) from None
