@@ -148,3 +148,88 @@ def test_importing_core_pulls_in_no_framework_network_or_storage_module():
 def test_importing_the_engine_side_layers_pulls_in_no_qt_and_no_web_framework():
     loaded = loaded_after_importing([module_name(path) for path in HEADLESS_FILES])
     assert loaded & GUI_AND_WEB == set()
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the package's modules it imports (any depth, TYPE_CHECKING included: an
+    annotation is a dependency too)."""
+    files = {module_name(path): path for path in
+             [*PACKAGE.rglob("*.py"), *(ROOT / "strategies").glob("*.py")]}
+    graph: dict[str, set[str]] = {name: set() for name in files}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")
+                    base = ".".join([*parts[: len(parts) - node.level + 1], *filter(None, [base])])
+                # ``from package import module`` names the module itself
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                           for alias in node.names]
+            for target in targets:
+                while target and target not in files:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return cycles
+
+
+def test_the_import_reader_sees_a_cycle_when_there_is_one():
+    assert import_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert import_cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_module_of_the_package_takes_part_in_an_import_cycle():
+    graph = import_graph()
+    assert "velocitas_desktop.engine.session" in graph["velocitas_desktop.engine.engine"]
+    assert import_cycles(graph) == []
+
+
+def test_only_the_command_package_and_the_program_entry_import_the_command_line():
+    graph = import_graph()
+    outside = sorted(module for module, imported in graph.items()
+                     if any(m == "velocitas_desktop.cli" or m.startswith("velocitas_desktop.cli.")
+                            for m in imported)
+                     and not module.startswith("velocitas_desktop.cli")
+                     and module != "velocitas_desktop.__main__")
+    assert outside == []

@@ -148,7 +148,7 @@ def test_the_tick_ring_keeps_the_newest_ticks_in_order():
                                             ("ETHUSD-1h-sample.csv", "ETH"),
                                             ("sol_prices.csv", "SOL")])
 def test_the_coin_is_read_from_a_file_name(name, expected):
-    from velocitas_desktop.gui.main_window import coin_from_filename
+    from velocitas_desktop.engine.request import coin_from_filename
 
     assert coin_from_filename(f"/data/{name}") == expected
 

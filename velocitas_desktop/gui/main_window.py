@@ -27,10 +27,19 @@ from PySide6.QtWidgets import (
 )
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
-from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import AttachedView, EngineStatus, TradingEngine
 from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.engine.request import (
+    SessionRequest,
+    Vocabulary,
+    coin_from_filename,
+    parse_coins,
+    parse_csv_files,
+    parse_pace,
+    session_config,
+)
 from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
@@ -45,6 +54,10 @@ from velocitas_desktop.server.embedded import embedded_server
 log = logging.getLogger(__name__)
 
 SOURCES = (("Simulated", "simulated"), ("CSV files", "csv"), ("Binance", "binance"))
+# How the toolbar's fields are named in the session request's messages.
+TOOLBAR = Vocabulary({"source": "Source", "coins": "Coins", "csv_files": "Files",
+                      "rate": "Ticks/s", "speed": "Speed", "workers": "Workers"}, assign=": ",
+                     hints={"csv_files": "choose the files with Browse…"})
 LAYOUT_VERSION = 1
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
 
@@ -334,24 +347,29 @@ class MainWindow(QMainWindow):
 
     # --- start / stop ----------------------------------------------------------------------
 
-    def engine_config(self) -> EngineConfig:
-        """The session the toolbar describes; raises ParameterError saying what to fix."""
+    def session_request(self) -> SessionRequest:
+        """The session the toolbar describes; ParameterError saying what to fix."""
         source = self.source_box.currentData()
-        workers = self.workers_box.value()
-        common = {"workers": workers, "fee": self.settings.fee,
+        common = {"workers": self.workers_box.value(), "fee": self.settings.fee,
                   "slippage": self.settings.slippage}
         if source == "csv":
-            files = parse_csv_field(self.csv_edit.text())
-            return EngineConfig(source="csv", coins=list(files), csv_files=files,
-                                speed=parse_pace(self.speed_edit.text(), "Speed"), **common)
-        coins = [check_coin(c) for c in self.coins_edit.text().split(",") if c.strip()]
-        if not coins:
-            raise ParameterError("type at least one coin, like BTC,ETH")
-        rate = parse_pace(self.rate_edit.text(), "Ticks/s") if source == "simulated" else None
+            files = parse_csv_files(self.csv_edit.text().replace("\n", ";").split(";"),
+                                    TOOLBAR)
+            return SessionRequest(source="csv", csv_files=files,
+                                  speed=parse_pace(self.speed_edit.text(), "speed", TOOLBAR),
+                                  **common)
+        coins = parse_coins(self.coins_edit.text(), TOOLBAR)
+        rate = (parse_pace(self.rate_edit.text(), "rate", TOOLBAR) if source == "simulated"
+                else None)
         start = self.simulated_start if source == "simulated" and rate is None else None
-        return EngineConfig(source=source, coins=coins, rate=rate, start_time=start,
-                            binance_rest_url=self.settings.binance_rest_url,
-                            binance_ws_url=self.settings.binance_ws_url, **common)
+        return SessionRequest(source=source, coins=coins, rate=rate, start_time=start,
+                              binance_rest_url=self.settings.binance_rest_url,
+                              binance_ws_url=self.settings.binance_ws_url, **common)
+
+    def engine_config(self) -> EngineConfig:
+        """The engine configuration of the toolbar's session; ParameterError saying what to
+        fix."""
+        return session_config(self.session_request(), words=TOOLBAR)
 
     def start_engine(self) -> None:
         if self.busy or self.engine.status.stoppable:
@@ -659,45 +677,3 @@ class MainWindow(QMainWindow):
         self.blotter.flush()
         self.charts.redraw()
         return self.grab().save(str(path))
-
-
-def parse_pace(text: str, what: str) -> float | None:
-    """``max`` → None, else a positive number (``60``, ``60x``)."""
-    raw = text.strip().lower()
-    if raw in ("max", ""):
-        return None
-    raw = raw.rstrip("x")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParameterError(f"{what} must be a positive number or max (got {text!r})") from None
-    if not value > 0:
-        raise ParameterError(f"{what} must be a positive number or max (got {text!r})")
-    return value
-
-
-def parse_csv_field(text: str) -> dict[str, str]:
-    """``BTC=/a.csv; ETH=/b.csv`` (or bare paths, coin from the file name) → {coin: path}."""
-    files: dict[str, str] = {}
-    for item in (i.strip() for i in text.replace("\n", ";").split(";")):
-        if not item:
-            continue
-        coin, sep, path = item.partition("=")
-        if not sep:
-            coin, path = coin_from_filename(item), item
-        path = path.strip()
-        if not Path(path).expanduser().is_file():
-            raise ParameterError(f"no such file {path}: choose the files with Browse…")
-        files[check_coin(coin)] = str(Path(path).expanduser())
-    if not files:
-        raise ParameterError("choose at least one CSV file (Browse…), one per coin")
-    return files
-
-
-def coin_from_filename(path: str) -> str:
-    """``BTCUSDT-1m-2024-01.csv`` → ``BTC``: the leading letters without a quote currency."""
-    stem = Path(path).name.split("-")[0].split("_")[0].split(".")[0].upper()
-    for quote in ("USDT", "USDC", "BUSD", "USD", "EUR"):
-        if stem.endswith(quote) and len(stem) > len(quote):
-            return stem[: -len(quote)]
-    return "".join(ch for ch in stem if ch.isalnum())[:15] or "COIN"
