@@ -7,7 +7,8 @@ from velocitas_desktop.core.errors import (
     VelocitasError,
 )
 from velocitas_desktop.core.ledger import Book, Ledger
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy, StrategySpec
+from velocitas_desktop.core.rules import Crossover
+from velocitas_desktop.core.strategy import Param, Strategy, StrategySpec
 from velocitas_desktop.core.types import Action, Bar, Signal, Trade
 
 __all__ = [
