@@ -523,3 +523,14 @@ def test_the_rounded_walk_makes_the_ties_the_crossing_rule_must_keep():
     prices = SERIES["rounded walk with ties"]
     assert np.count_nonzero(indicators.sma(prices, 2) == indicators.sma(prices, 3)) > 100
     assert np.count_nonzero(indicators.roc(prices, 1) == 0.0) > 100
+
+
+# --- the documentation shows the real thing ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/strategies.md"])
+def test_the_documented_example_is_the_built_in_sma_crossover_file_itself(document):
+    source = (ROOT / "strategies" / "sma_crossover.py").read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in (ROOT / document).read_text(encoding="utf-8")
