@@ -1,7 +1,8 @@
 """MACD: trend following on the MACD line against its signal line."""
 
 from velocitas_desktop.core import indicators
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy
+from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below, line
+from velocitas_desktop.core.strategy import Param, Strategy
 
 
 class MACD(Strategy):
@@ -14,17 +15,8 @@ class MACD(Strategy):
 
     def init(self) -> None:
         self.macd = self.indicator(indicators.MACD, self.fast, self.slow, self.signal)
-        self.cross = Crossover()
 
-    def next(self):
-        crossing = self.cross.update(self.macd.macd, self.macd.signal)
-        if crossing > 0:
-            return self.buy()
-        if crossing < 0:
-            return self.sell()
-        return None
-
-    def signal_array(self, prices, stamps):
-        """The same signals as ``next`` on each price, computed a batch at a time."""
-        line, signal, _ = self.macd.update_many(prices)
-        return self.cross.update_many(line, signal)
+    def rule(self) -> Rule:
+        macd_line, signal_line = line(self.macd, "macd"), line(self.macd, "signal")
+        return Rule(buy=crossed_above(macd_line, signal_line),
+                    sell=crossed_below(macd_line, signal_line))

@@ -1,9 +1,8 @@
 """Momentum: follow the rate of change once it clears a threshold."""
 
-import numpy as np
-
 from velocitas_desktop.core.indicators import ROC
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy
+from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below
+from velocitas_desktop.core.strategy import Param, Strategy
 
 
 class Momentum(Strategy):
@@ -14,21 +13,7 @@ class Momentum(Strategy):
 
     def init(self) -> None:
         self.roc = self.indicator(ROC, self.period)
-        self.rise = Crossover()
-        self.fall = Crossover()
 
-    def next(self):
-        rose = self.rise.update(self.roc.value, self.threshold)
-        fell = self.fall.update(self.roc.value, -self.threshold)
-        if rose > 0:
-            return self.buy()
-        if fell < 0:
-            return self.sell()
-        return None
-
-    def signal_array(self, prices, stamps):
-        """The same signals as ``next`` on each price, computed a batch at a time."""
-        roc = self.roc.update_many(prices)
-        rose = self.rise.update_many(roc, self.threshold)
-        fell = self.fall.update_many(roc, -self.threshold)
-        return np.where(rose > 0, 1, np.where(fell < 0, -1, 0))
+    def rule(self) -> Rule:
+        return Rule(buy=crossed_above(self.roc, self.threshold),
+                    sell=crossed_below(self.roc, -self.threshold))

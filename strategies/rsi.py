@@ -1,9 +1,8 @@
 """RSI mean reversion: buy oversold dips, sell overbought rallies."""
 
-import numpy as np
-
 from velocitas_desktop.core import indicators
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy
+from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below
+from velocitas_desktop.core.strategy import Param, Strategy
 
 
 class RSI(Strategy):
@@ -16,21 +15,7 @@ class RSI(Strategy):
 
     def init(self) -> None:
         self.rsi = self.indicator(indicators.RSI, self.period)
-        self.low_band = Crossover()
-        self.high_band = Crossover()
 
-    def next(self):
-        below = self.low_band.update(self.rsi.value, self.oversold)
-        above = self.high_band.update(self.rsi.value, self.overbought)
-        if below < 0:
-            return self.buy()
-        if above > 0:
-            return self.sell()
-        return None
-
-    def signal_array(self, prices, stamps):
-        """The same signals as ``next`` on each price, computed a batch at a time."""
-        rsi = self.rsi.update_many(prices)
-        below = self.low_band.update_many(rsi, self.oversold)
-        above = self.high_band.update_many(rsi, self.overbought)
-        return np.where(below < 0, 1, np.where(above > 0, -1, 0))
+    def rule(self) -> Rule:
+        return Rule(buy=crossed_below(self.rsi, self.oversold),
+                    sell=crossed_above(self.rsi, self.overbought))

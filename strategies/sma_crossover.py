@@ -1,7 +1,8 @@
 """SMA crossover: trend following on two simple moving averages."""
 
 from velocitas_desktop.core.indicators import SMA
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy
+from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below
+from velocitas_desktop.core.strategy import Param, Strategy
 
 
 class SMA_Crossover(Strategy):
@@ -14,17 +15,7 @@ class SMA_Crossover(Strategy):
     def init(self) -> None:
         self.fast_ma = self.indicator(SMA, self.fast)
         self.slow_ma = self.indicator(SMA, self.slow)
-        self.cross = Crossover()
 
-    def next(self):
-        crossing = self.cross.update(self.fast_ma.value, self.slow_ma.value)
-        if crossing > 0:
-            return self.buy()
-        if crossing < 0:
-            return self.sell()
-        return None
-
-    def signal_array(self, prices, stamps):
-        """The same signals as ``next`` on each price, computed a batch at a time."""
-        return self.cross.update_many(self.fast_ma.update_many(prices),
-                                      self.slow_ma.update_many(prices))
+    def rule(self) -> Rule:
+        return Rule(buy=crossed_above(self.fast_ma, self.slow_ma),
+                    sell=crossed_below(self.fast_ma, self.slow_ma))

@@ -1,6 +1,7 @@
 """Specification of the four built-in strategies: the bars each one signals on in a hand-made
-price series, the warm-up rule, long-only trading through the ledger, and proof that each
-vectorised ``run()`` gives exactly the signals of ``update()`` per price."""
+price series, the warm-up rule, long-only trading through the ledger, proof that each
+vectorised ``run()`` gives exactly the signals of ``update()`` per price, and proof that each
+rule gives exactly the signals of the hand-written ``next()``/``signal_array()`` it replaced."""
 
 import itertools
 from pathlib import Path
@@ -14,8 +15,9 @@ from velocitas_desktop.builtin_strategies.momentum import Momentum
 from velocitas_desktop.builtin_strategies.rsi import RSI
 from velocitas_desktop.builtin_strategies.sma_crossover import SMA_Crossover
 
+from velocitas_desktop.core import indicators
 from velocitas_desktop.core.ledger import Ledger
-from velocitas_desktop.core.strategy import Strategy
+from velocitas_desktop.core.strategy import Crossover, Param, Strategy
 from velocitas_desktop.core.types import Action, Signal
 from velocitas_desktop.feeds.csvdata import load_ohlcv
 
@@ -328,3 +330,207 @@ def test_run_equals_update_on_the_real_btc_sample(cls, params, sample_closes):
     assert [s for _, s in whole] == signals
     assert_run_equals_update(lambda: cls(coin="BTC", **params), sample_closes, spans,
                              [i % 3 == 0 for i in range(len(spans))])
+
+
+# --- each rule gives exactly the signals of the hand-written code it replaced ----------------
+# Until the built-ins stated their rules once, each wrote it twice, per price and per batch.
+# Those implementations, copied here unchanged but for their names, are the reference.
+
+class HandWrittenSMA_Crossover(Strategy):
+    """Buy when the fast SMA crosses above the slow one; sell when it crosses below."""
+
+    fast = Param(10, low=2, high=500, step=1, doc="prices in the fast average")
+    slow = Param(30, low=3, high=2000, step=1, doc="prices in the slow average")
+    constraints = ("fast < slow",)
+
+    def init(self) -> None:
+        self.fast_ma = self.indicator(indicators.SMA, self.fast)
+        self.slow_ma = self.indicator(indicators.SMA, self.slow)
+        self.cross = Crossover()
+
+    def next(self):
+        crossing = self.cross.update(self.fast_ma.value, self.slow_ma.value)
+        if crossing > 0:
+            return self.buy()
+        if crossing < 0:
+            return self.sell()
+        return None
+
+    def signal_array(self, prices, stamps):
+        return self.cross.update_many(self.fast_ma.update_many(prices),
+                                      self.slow_ma.update_many(prices))
+
+
+class HandWrittenMomentum(Strategy):
+    """Buy when the rate of change crosses above +threshold %; sell below −threshold %."""
+
+    period = Param(20, low=1, high=1000, step=1, doc="prices back for the rate of change")
+    threshold = Param(0.0, low=0.0, high=100.0, step=0.1, doc="percent the change must clear")
+
+    def init(self) -> None:
+        self.roc = self.indicator(indicators.ROC, self.period)
+        self.rise = Crossover()
+        self.fall = Crossover()
+
+    def next(self):
+        rose = self.rise.update(self.roc.value, self.threshold)
+        fell = self.fall.update(self.roc.value, -self.threshold)
+        if rose > 0:
+            return self.buy()
+        if fell < 0:
+            return self.sell()
+        return None
+
+    def signal_array(self, prices, stamps):
+        roc = self.roc.update_many(prices)
+        rose = self.rise.update_many(roc, self.threshold)
+        fell = self.fall.update_many(roc, -self.threshold)
+        return np.where(rose > 0, 1, np.where(fell < 0, -1, 0))
+
+
+class HandWrittenRSI(Strategy):
+    """Buy when Wilder's RSI crosses below oversold; sell when it crosses above overbought."""
+
+    period = Param(14, low=2, high=500, step=1, doc="prices in Wilder's RSI")
+    oversold = Param(30.0, low=0.0, high=100.0, step=5.0, doc="buy when RSI falls below this")
+    overbought = Param(70.0, low=0.0, high=100.0, step=5.0, doc="sell when RSI rises above this")
+    constraints = ("oversold < overbought",)
+
+    def init(self) -> None:
+        self.rsi = self.indicator(indicators.RSI, self.period)
+        self.low_band = Crossover()
+        self.high_band = Crossover()
+
+    def next(self):
+        below = self.low_band.update(self.rsi.value, self.oversold)
+        above = self.high_band.update(self.rsi.value, self.overbought)
+        if below < 0:
+            return self.buy()
+        if above > 0:
+            return self.sell()
+        return None
+
+    def signal_array(self, prices, stamps):
+        rsi = self.rsi.update_many(prices)
+        below = self.low_band.update_many(rsi, self.oversold)
+        above = self.high_band.update_many(rsi, self.overbought)
+        return np.where(below < 0, 1, np.where(above > 0, -1, 0))
+
+
+class HandWrittenMACD(Strategy):
+    """Buy when the MACD line crosses above its signal line; sell when it crosses below."""
+
+    fast = Param(12, low=2, high=500, step=1, doc="prices in the fast EMA")
+    slow = Param(26, low=3, high=1000, step=1, doc="prices in the slow EMA")
+    signal = Param(9, low=1, high=500, step=1, doc="MACD values in the signal EMA")
+    constraints = ("fast < slow",)
+
+    def init(self) -> None:
+        self.macd = self.indicator(indicators.MACD, self.fast, self.slow, self.signal)
+        self.cross = Crossover()
+
+    def next(self):
+        crossing = self.cross.update(self.macd.macd, self.macd.signal)
+        if crossing > 0:
+            return self.buy()
+        if crossing < 0:
+            return self.sell()
+        return None
+
+    def signal_array(self, prices, stamps):
+        line, signal, _ = self.macd.update_many(prices)
+        return self.cross.update_many(line, signal)
+
+
+HAND_WRITTEN = {SMA_Crossover: HandWrittenSMA_Crossover, Momentum: HandWrittenMomentum,
+                RSI: HandWrittenRSI, MACD: HandWrittenMACD}
+
+PARAMETER_SETS = [
+    (SMA_Crossover, {}), (SMA_Crossover, {"fast": 2, "slow": 3}),
+    (SMA_Crossover, {"fast": 4, "slow": 40}),
+    (Momentum, {}), (Momentum, {"period": 1, "threshold": 0.0}),
+    (Momentum, {"period": 3, "threshold": 0.5}), (Momentum, {"period": 10, "threshold": 2.0}),
+    (RSI, {}), (RSI, {"period": 2, "oversold": 30, "overbought": 70}),
+    (RSI, {"period": 5, "oversold": 45, "overbought": 55}),
+    (MACD, {}), (MACD, {"fast": 2, "slow": 4, "signal": 2}),
+    (MACD, {"fast": 3, "slow": 7, "signal": 3}),
+]
+
+
+def walk(seed: int, size: int, step: float, decimals: int | None = None) -> np.ndarray:
+    prices = 100.0 + np.cumsum(np.random.default_rng(seed).normal(0.0, step, size))
+    return prices if decimals is None else np.round(prices, decimals)
+
+
+SERIES = {
+    "random walk": walk(21, 3000, 1.0),
+    # whole prices moving by a third of a unit: flat stretches, equal averages, a rate of
+    # change of exactly the threshold, RSI at 0 in a flat market
+    "rounded walk with ties": walk(22, 3000, 0.3, decimals=0),
+    # barely longer than the warm-up: the first crossings meet the nan averages
+    "short, mostly warm-up": walk(23, 45, 2.0, decimals=1),
+}
+
+
+def mixed_signals(strategy: Strategy, prices: np.ndarray, cuts: list[int],
+                  one_by_one: list[bool]) -> list[tuple[int, Signal]]:
+    """The signals of ``strategy`` fed the series in spans between ``cuts``, each span per
+    price or as one batch, as the engine does."""
+    stamps = np.arange(prices.size, dtype=float)
+    bounds = [0, *cuts, prices.size]
+    out: list[tuple[int, Signal]] = []
+    for (start, end), single in zip(itertools.pairwise(bounds), one_by_one, strict=True):
+        if single:
+            out.extend((i, s) for i in range(start, end)
+                       if (s := strategy.update(float(prices[i]), stamps[i])) is not None)
+        else:
+            out.extend((start + i, s) for i, s in strategy.run(prices[start:end],
+                                                               stamps[start:end]))
+    return out
+
+
+@pytest.mark.parametrize("series", list(SERIES))
+@pytest.mark.parametrize(("cls", "params"), PARAMETER_SETS,
+                         ids=[f"{c.__name__}{p or ''}" for c, p in PARAMETER_SETS])
+def test_the_rule_gives_the_hand_written_signals_per_price_per_batch_and_across_batches(
+        cls, params, series):
+    prices = SERIES[series]
+    n = prices.size
+    make_rule = lambda: cls(coin="BTC", **params)  # noqa: E731
+    make_reference = lambda: HAND_WRITTEN[cls](coin="BTC", **params)  # noqa: E731
+    per_price = mixed_signals(make_reference(), prices, [], [True])
+    assert mixed_signals(make_rule(), prices, [], [True]) == per_price
+    assert mixed_signals(make_rule(), prices, [], [False]) == mixed_signals(
+        make_reference(), prices, [], [False])
+    rng = np.random.default_rng(n)
+    for _ in range(6):
+        cuts = sorted(rng.integers(0, n + 1, rng.integers(1, 12)).tolist())
+        one_by_one = rng.random(len(cuts) + 1).tolist()
+        flags = [x < 0.5 for x in one_by_one]
+        assert mixed_signals(make_rule(), prices, cuts, flags) == mixed_signals(
+            make_reference(), prices, cuts, flags)
+
+
+@pytest.mark.parametrize(("cls", "params"), PARAMETER_SETS,
+                         ids=[f"{c.__name__}{p or ''}" for c, p in PARAMETER_SETS])
+def test_the_comparison_with_the_hand_written_code_is_not_vacuous(cls, params):
+    for series in ("random walk", "rounded walk with ties"):
+        reference = HAND_WRITTEN[cls](coin="BTC", **params)
+        assert len(mixed_signals(reference, SERIES[series], [], [True])) >= 5
+
+
+def test_the_rounded_walk_makes_the_ties_the_crossing_rule_must_keep():
+    prices = SERIES["rounded walk with ties"]
+    assert np.count_nonzero(indicators.sma(prices, 2) == indicators.sma(prices, 3)) > 100
+    assert np.count_nonzero(indicators.roc(prices, 1) == 0.0) > 100
+
+
+# --- the documentation shows the real thing ---------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("document", ["README.md", "docs/strategies.md"])
+def test_the_documented_example_is_the_built_in_sma_crossover_file_itself(document):
+    source = (ROOT / "strategies" / "sma_crossover.py").read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in (ROOT / document).read_text(encoding="utf-8")

@@ -16,6 +16,7 @@ from velocitas_desktop.core.errors import (
     StrategyDefinitionError,
     VelocitasError,
 )
+from velocitas_desktop.core.indicators import SMA
 from velocitas_desktop.core.strategy import (
     Crossover,
     Param,
@@ -336,6 +337,21 @@ def test_the_base_run_gives_the_signals_of_update_on_each_price_with_their_index
     signals = Alternating(coin="BTC").run(prices, np.array([1.0, 2.0, 3.0]))
     assert signals == [(0, Signal(Action.BUY, 1.0)), (1, Signal(Action.SELL, 1.0)),
                        (2, Signal(Action.BUY, 1.0))]
+
+
+def test_init_may_already_feed_prices_to_its_own_indicators():
+    class WarmedUp(Strategy):
+        """Starts from two known prices."""
+
+        def init(self) -> None:
+            self.average = self.indicator(SMA, 2)
+            self.update(1.0)
+            self.update(3.0)
+
+        def next(self):
+            return None
+
+    assert WarmedUp(coin="BTC").average.value == 2.0
 
 
 def test_buy_and_sell_default_to_the_quantity_parameter():

@@ -7,11 +7,12 @@ from velocitas_desktop.core.errors import (
     VelocitasError,
 )
 from velocitas_desktop.core.ledger import Book, Ledger
-from velocitas_desktop.core.strategy import Crossover, Param, Strategy, StrategySpec
+from velocitas_desktop.core.rules import Crossover, Rule, crossed_above, crossed_below, line
+from velocitas_desktop.core.strategy import Param, Strategy, StrategySpec
 from velocitas_desktop.core.types import Action, Bar, Signal, Trade
 
 __all__ = [
-    "Action", "Bar", "Book", "Crossover", "Ledger", "Param", "ParameterError", "Signal",
+    "Action", "Bar", "Book", "Crossover", "Ledger", "Param", "ParameterError", "Rule", "Signal",
     "Strategy", "StrategyDefinitionError", "StrategySpec", "Trade", "UnknownStrategyError",
-    "VelocitasError",
+    "VelocitasError", "crossed_above", "crossed_below", "line",
 ]

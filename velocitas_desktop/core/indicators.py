@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -455,6 +455,11 @@ class MACD:
 
     __slots__ = ("_fast", "_signal", "_slow", "fast", "hist", "signal", "signal_period", "slow",
                  "value")
+
+    # The lines update_many returns, in order, each with the attribute that holds its latest
+    # value: a strategy's rule names one with line(macd, "signal") (core/rules.py). The macd
+    # line is read from .value, the same number as the .macd property without its call.
+    lines: ClassVar[dict[str, str]] = {"macd": "value", "signal": "signal", "hist": "hist"}
 
     def __init__(self, fast: int = 12, slow: int = 26, signal: int = 9) -> None:
         self.fast = _check_period(fast, "fast period")

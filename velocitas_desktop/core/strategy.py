@@ -1,10 +1,12 @@
-"""The strategy API: declared parameters, incremental decisions, crossings, and specs.
+"""The strategy API: declared parameters, a rule stated once (or a free-form next), specs.
 
 A strategy is a small class. Its parameters are class attributes built with :class:`Param`;
 that declaration alone is enough to build a form, an API schema and an optimisation grid.
 The engine feeds it prices one at a time through :meth:`Strategy.update`, which updates the
-indicators the strategy registered in :meth:`Strategy.init` and then asks :meth:`Strategy.next`
-for a decision.
+indicators the strategy registered in :meth:`Strategy.init` and then decides: by the
+:class:`~velocitas_desktop.core.rules.Rule` that :meth:`Strategy.rule` states, or by a
+free-form :meth:`Strategy.next`. A batch goes through :meth:`Strategy.run`, vectorised when
+the strategy states a rule.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from velocitas_desktop.core.errors import ParameterError, StrategyDefinitionError
+from velocitas_desktop.core.rules import CompiledRule, Rule
+from velocitas_desktop.core.rules import Crossover as Crossover  # re-export: its old home
 from velocitas_desktop.core.types import TICK, TIMEFRAMES, Action, Bar, Signal, timeframe_seconds
 
 _TYPES: dict[str, type] = {"int": int, "float": float, "bool": bool}
@@ -221,60 +225,9 @@ class Constraint:
         return f"{self.left} {self.op} {self.right}"
 
 
-class Crossover:
-    """Detects when ``a`` crosses ``b``, with the tie rule of backtrader and vectorbt.
-
-    The sign of ``a - b`` is remembered; a zero difference keeps the previous sign, and an
-    undefined (nan) value forgets it. :meth:`update` returns ``+1`` when the sign turns from
-    negative to positive ("crosses above"), ``-1`` for the mirror ("crosses below"), else 0.
-    The first defined difference only sets the sign, so no crossing is reported until both
-    series are defined on the current and the previous price.
-    """
-
-    __slots__ = ("sign",)
-
-    def __init__(self) -> None:
-        self.sign = 0
-
-    def update(self, a: float, b: float) -> int:
-        diff = a - b
-        if diff > 0:
-            crossed = 1 if self.sign == -1 else 0
-            self.sign = 1
-            return crossed
-        if diff < 0:
-            crossed = -1 if self.sign == 1 else 0
-            self.sign = -1
-            return crossed
-        if diff != diff:  # nan: one side is undefined
-            self.sign = 0
-        return 0
-
-    def update_many(self, a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
-        """:meth:`update` over whole arrays (int8 result), carrying the sign across calls."""
-        diff = np.asarray(a, dtype=float) - b
-        n = diff.shape[0]
-        if n == 0:
-            return np.zeros(0, dtype=np.int8)
-        undefined = np.isnan(diff)
-        code = np.sign(np.where(undefined, 0.0, diff)).astype(np.int8)
-        decisive = (code != 0) | undefined  # the elements that set the remembered sign
-        last = np.maximum.accumulate(np.where(decisive, np.arange(n), -1))
-        after = np.where(last >= 0, code[np.maximum(last, 0)], np.int8(self.sign))
-        before = np.empty(n, dtype=np.int8)
-        before[0] = self.sign
-        before[1:] = after[:-1]
-        self.sign = int(after[-1])
-        up = (code == 1) & (before == -1)
-        down = (code == -1) & (before == 1)
-        return up.astype(np.int8) - down.astype(np.int8)
-
-    def reset(self) -> None:
-        self.sign = 0
-
-
 class Strategy:
-    """Base class of every strategy. Subclasses declare ``Param`` attributes and ``next``.
+    """Base class of every strategy. Subclasses declare ``Param`` attributes and ``rule``
+    (or, for a rule that is not a crossing, ``next``).
 
     Class attributes a subclass may set: ``name`` (defaults to the class name),
     ``constraints`` (e.g. ``("fast < slow",)``). Every strategy has ``quantity``: the size of
@@ -286,6 +239,8 @@ class Strategy:
     constraints: ClassVar[tuple[str, ...]] = ()
     params: ClassVar[dict[str, Param]] = {}
     _constraints: ClassVar[tuple[Constraint, ...]] = ()
+    _has_rule: ClassVar[bool] = False
+    _states_rule: ClassVar[bool] = False
 
     quantity = Param(1.0, low=1e-8, high=1e9, doc="units of the coin bought on a BUY")
 
@@ -313,6 +268,23 @@ class Strategy:
                     raise StrategyDefinitionError(
                         f"constraint '{constraint}' names {side!r}, which is not a parameter")
         cls._check_defaults()
+        cls._has_rule = cls.rule is not Strategy.rule
+        cls._states_rule = cls._decides_by_rule()
+
+    @classmethod
+    def _decides_by_rule(cls) -> bool:
+        """True if ``rule()`` decides, False if ``next()`` does: the one declared nearest in
+        the class hierarchy wins, so a subclass may wrap a built-in's rule in a next()."""
+        for klass in cls.__mro__:
+            if klass is Strategy:
+                return False
+            has_rule, has_next = "rule" in vars(klass), "next" in vars(klass)
+            if has_rule and has_next:
+                raise StrategyDefinitionError(
+                    f"{klass.__name__} defines both rule() and next(): state the rule in one")
+            if has_rule or has_next:
+                return has_rule
+        return False
 
     @classmethod
     def _check_defaults(cls) -> None:
@@ -401,18 +373,28 @@ class Strategy:
         self.timestamp = math.nan
         self.bar: Bar | None = None
         self._feeds: list[Callable[[float], float]] = []
+        self._indicators: list[Any] = []
         self._buy = Signal(Action.BUY, self.quantity)
         self._sell = Signal(Action.SELL, self.quantity)
+        self._rule: CompiledRule | None = None
+        # update() calls the compiled rule directly: going through next() would add a call
+        # per price to every rule-based strategy
+        self._decide: Callable[[], Signal | None] | None = None
         self.init()
+        if self._has_rule:
+            self._rule = CompiledRule(self.rule(), self._indicators, self._buy, self._sell)
+            if self._states_rule:
+                self._decide = self._rule.decide
 
     @property
     def param_values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.params}
 
     def indicator(self, kind: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Create an indicator that is fed every price before :meth:`next` is called."""
+        """Create an indicator that is fed every price before the strategy decides."""
         ind = kind(*args, **kwargs)
         self._feeds.append(ind.update)
+        self._indicators.append(ind)
         return ind
 
     def update(self, price: float, timestamp: float = 0.0) -> Signal | None:
@@ -421,13 +403,15 @@ class Strategy:
         self.timestamp = timestamp
         for feed in self._feeds:
             feed(price)
-        return self.next()
+        decide = self._decide
+        return self.next() if decide is None else decide()
 
     def run(self, prices: np.ndarray, stamps: np.ndarray) -> list[tuple[int, Signal]]:
         """Decide on a batch of prices in order: ``(index, signal)`` for each signal.
 
         The same result as :meth:`update` on each price. The engine and the backtester call
-        this. It uses :meth:`signal_array` when the strategy has one, else :meth:`update`.
+        this. It uses :meth:`signal_array` when the strategy has one (every rule-based
+        strategy does), else :meth:`update`.
         """
         crossings = self.signal_array(prices, stamps)
         if crossings is not None:
@@ -441,11 +425,14 @@ class Strategy:
         return out
 
     def signal_array(self, prices: np.ndarray, stamps: np.ndarray) -> np.ndarray | None:
-        """An optional vectorised form of :meth:`next` over a batch: an int8 array with +1
-        where it buys ``quantity``, −1 where it sells, 0 elsewhere, continuing from (and
-        updating) the strategy's state. None (the default) means "no vectorised form".
-        A strategy that has one needs a test showing it equals :meth:`update` per price."""
-        return None
+        """The decisions over a batch: an int8 array with +1 where it buys ``quantity``, −1
+        where it sells, 0 elsewhere, continuing from (and updating) the strategy's state.
+
+        A rule-based strategy gets it from its rule. For a free-form :meth:`next` the default
+        is None ("no vectorised form"); such a strategy may write its own, with a test showing
+        it equals :meth:`update` per price."""
+        rule = self._rule
+        return rule.signal_array(prices) if rule is not None and self._states_rule else None
 
     def _signals(self, crossings: np.ndarray, prices: np.ndarray,
                  stamps: np.ndarray) -> list[tuple[int, Signal]]:
@@ -466,9 +453,24 @@ class Strategy:
     def init(self) -> None:
         """Create indicators and state. Called once, after the parameters are set."""
 
-    def next(self) -> Signal | None:
-        """Decide on the latest price: return ``self.buy()``, ``self.sell()`` or None."""
+    def rule(self) -> Rule:
+        """State the trading rule, e.g. ``Rule(buy=crossed_above(self.fast_ma, self.slow_ma),
+        sell=crossed_below(self.fast_ma, self.slow_ma))``.
+
+        Called once, after :meth:`init`; the strategy then evaluates the rule on every price
+        (:meth:`update`) and on whole batches (:meth:`run`), keeping one sign memory per pair
+        of crossing operands across both."""
         raise NotImplementedError
+
+    def next(self) -> Signal | None:
+        """Decide on the latest price: return ``self.buy()``, ``self.sell()`` or None.
+
+        The free-form alternative to :meth:`rule`, for decisions that are not crossings. By
+        default it evaluates the rule, so a subclass's ``next()`` may build on an inherited
+        rule with ``super().next()`` (that strategy then decides per price only)."""
+        if self._rule is None:
+            raise NotImplementedError
+        return self._rule.decide()
 
     def buy(self, quantity: float | None = None) -> Signal:
         return self._buy if quantity is None else Signal(Action.BUY, quantity)
