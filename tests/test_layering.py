@@ -1,5 +1,7 @@
-"""The layering rules of DESIGN.md, checked on the source: ``core/`` is pure computation (no Qt,
-no web framework, no threads, no I/O), and the engine-side layers never import Qt or FastAPI."""
+"""The layering rules of DESIGN.md and docs/architecture.md, checked on the source: ``core/`` is
+pure computation (no Qt, no web framework, no threads, no I/O), the engine-side layers never
+import Qt or FastAPI, each part imports only the parts below it, views know the engine by its
+contract, and no import cycle exists anywhere in the package."""
 
 import ast
 import json
@@ -233,3 +235,46 @@ def test_only_the_command_package_and_the_program_entry_import_the_command_line(
                      and not module.startswith("velocitas_desktop.cli")
                      and module != "velocitas_desktop.__main__")
     assert outside == []
+
+
+# What each part of the package may import, as docs/architecture.md states it ("." is the
+# package's own face, velocitas_desktop/__init__.py, which holds the version).
+MAY_IMPORT = {
+    "core": set(),
+    "builtin_strategies": {"core"},
+    "feeds": {"core"},
+    "store": {"core"},
+    "catalog": {"core"},
+    "paths": {"."},
+    "engine": {"core", "feeds", "store", "catalog", "paths"},
+    "research": {"core", "feeds", "catalog", "paths"},
+    "server": {".", "core", "engine", "research", "feeds", "store", "catalog", "paths"},
+    "gui": {".", "core", "engine", "research", "feeds", "store", "catalog", "paths", "server"},
+}
+CONCRETE_ENGINES = {"velocitas_desktop.engine.engine", "velocitas_desktop.engine.host"}
+
+
+def part(module: str) -> str:
+    parts = module.split(".")
+    return "." if len(parts) == 1 else parts[1]
+
+
+def test_each_part_imports_only_the_parts_below_it():
+    graph = import_graph()
+    assert set(MAY_IMPORT) <= {part(m) for m in graph}
+    bad = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                 for target in targets
+                 if part(module) in MAY_IMPORT and part(target) != part(module)
+                 and part(target) not in MAY_IMPORT[part(module)])
+    assert bad == []
+
+
+def test_views_reach_the_engine_only_through_its_contract_and_the_server_through_one_door():
+    graph = import_graph()
+    bad = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                 for target in targets
+                 if part(module) in ("gui", "server")
+                 and ((target in CONCRETE_ENGINES and module != "velocitas_desktop.gui.app")
+                      or (part(module) == "gui" and part(target) == "server"
+                          and target != "velocitas_desktop.server.embedded")))
+    assert bad == []
