@@ -422,3 +422,25 @@ def test_any_rule_over_any_batches_decides_as_one_crossover_per_crossing(
     for (start, end), single in zip(itertools.pairwise(bounds), one_by_one, strict=False):
         got += (per_price if single else per_batch)(strategy, start, end)
     assert got == oracle(rows, buy, sell)
+
+
+@pytest.mark.parametrize("name", ["SMA_Crossover", "Momentum", "RSI", "MACD"])
+def test_a_strategy_crosses_a_process_boundary_with_its_state(name):
+    """Pickled mid-stream (as a process pool does), a strategy goes on exactly as the one
+    that stayed: same indicators, same crossing memories, same signals per price and batch."""
+    import pickle
+
+    from velocitas_desktop.catalog import load_catalog
+
+    cls = load_catalog().get(name)
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 0.01, 3_000)))
+    stamps = np.arange(prices.size, dtype=float)
+    stayed = cls(coin="BTC")
+    stayed.run(prices[:1_500], stamps[:1_500])
+    moved = pickle.loads(pickle.dumps(stayed))
+    assert moved.run(prices[1_500:2_200], stamps[1_500:2_200]) == \
+        stayed.run(prices[1_500:2_200], stamps[1_500:2_200])
+    expected = [stayed.update(p, t) for p, t in zip(prices[2_200:], stamps[2_200:], strict=True)]
+    assert [moved.update(p, t) for p, t in zip(prices[2_200:], stamps[2_200:], strict=True)] \
+        == expected
+    assert any(expected)

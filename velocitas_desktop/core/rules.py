@@ -215,10 +215,11 @@ class CompiledRule:
     :meth:`signal_array` on a batch (feeding the indicators itself). Both forms read and write
     the same memories, so a strategy may switch between them at any price."""
 
-    __slots__ = ("_batch", "_combine", "_indicators", "_pairs", "decide")
+    __slots__ = ("_batch", "_combine", "_indicators", "_made_from", "_pairs", "decide")
 
     def __init__(self, rule: Rule, indicators: Sequence[Any], buy: Signal, sell: Signal) -> None:
         _check_fed(rule, indicators)
+        self._made_from = (rule, tuple(indicators), buy, sell)
         self._indicators = tuple(indicators)
         memories: dict[tuple[Any, Any], Crossover] = {}
         for crossing in (rule.buy, rule.sell):
@@ -236,6 +237,11 @@ class CompiledRule:
             self.decide = _decide_two_pairs(rule, buy_memory, sell_memory, buy, sell)
         self._combine = _combiner(rule.buy.way, rule.sell.way, len(self._pairs))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what it was made from and where its memories are, so a strategy can
+        cross a process boundary (its per-price and batch forms are closures)."""
+        return _rebuilt, (*self._made_from, [memory.sign for memory, _, _ in self._pairs])
+
     def signal_array(self, prices: np.ndarray) -> np.ndarray | None:
         """+1 (buy), −1 (sell) or 0 for each price of the batch, continuing from the state;
         None when an indicator has no ``update_many``."""
@@ -245,6 +251,14 @@ class CompiledRule:
         codes = [memory.update_many(_values(a, results, prices), _values(b, results, prices))
                  for memory, a, b in self._pairs]
         return self._combine(codes)
+
+
+def _rebuilt(rule: Rule, indicators: Sequence[Any], buy: Signal, sell: Signal,
+             signs: list[int]) -> CompiledRule:
+    compiled = CompiledRule(rule, indicators, buy, sell)
+    for (memory, _, _), sign in zip(compiled._pairs, signs, strict=True):
+        memory.sign = sign
+    return compiled
 
 
 def _check_fed(rule: Rule, indicators: Sequence[Any]) -> None:

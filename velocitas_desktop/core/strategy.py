@@ -386,6 +386,16 @@ class Strategy:
             if self._states_rule:
                 self._decide = self._rule.decide
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_decide"] = None  # a closure of the compiled rule: taken from it again below
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if self._rule is not None and self._states_rule:
+            self._decide = self._rule.decide
+
     @property
     def param_values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.params}
