@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes.fake_exchange import FakeExchange
 
 from velocitas_desktop import cli
 from velocitas_desktop.core.strategy import StrategySpec
@@ -30,7 +31,6 @@ from velocitas_desktop.engine.engine import Engine, EngineConfig, Event
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.feeds.binance import BinanceFeed, BinanceSettings
 from velocitas_desktop.store.journal import Journal
-from velocitas_desktop.testing.fake_exchange import FakeExchange
 
 COINS = ["BTC", "ETH"]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes.fake_exchange import FakeExchange
 
 from velocitas_desktop import cli
 from velocitas_desktop.feeds.csvdata import load_ohlcv
@@ -24,7 +25,6 @@ from velocitas_desktop.feeds.download import (
     DownloadStopped,
     KlineDownloader,
 )
-from velocitas_desktop.testing.fake_exchange import FakeExchange
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000

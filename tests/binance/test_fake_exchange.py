@@ -25,11 +25,10 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes.fake_exchange import DEFAULT_SYMBOLS, FakeExchange
 from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
-
-from velocitas_desktop.testing.fake_exchange import DEFAULT_SYMBOLS, FakeExchange
 
 REPO = Path(__file__).resolve().parents[2]
 DECIMAL = re.compile(r"-?\d+\.\d{8}")
@@ -936,10 +935,10 @@ def test_async_context_manager_serves_on_the_callers_loop() -> None:
 def test_script_mode_prints_its_urls_and_serves_until_interrupted() -> None:
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
     }
     command = [
-        sys.executable, "-m", "velocitas_desktop.testing.fake_exchange",
+        sys.executable, "-m", "fakes.fake_exchange",
         "--port", "0", "--symbols", "BTCUSDT,ETHUSDT", "--history-days", "1",
     ]  # fmt: skip
     with subprocess.Popen(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fakes.processes import alive, descendants
 from live_engine_helpers import Recorder, nothing_left_behind, wait_until
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
@@ -21,7 +22,6 @@ from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import EngineConfig, EngineError, NotFoundError
 from velocitas_desktop.engine_host import HostedEngine
 from velocitas_desktop.store.journal import JournalError
-from velocitas_desktop.testing.processes import alive, descendants
 
 FAST_SMA = {"fast": 2, "slow": 3}
 

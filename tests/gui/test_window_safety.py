@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from fakes.processes import alive, descendants
 from gui_helpers import (
     WAIT_MS,
     add_strategy,
@@ -21,7 +22,6 @@ from gui_helpers import (
 
 from velocitas_desktop.engine.engine import EngineConfig
 from velocitas_desktop.feeds.base import LIVE, Feed, FeedError, TickBatch
-from velocitas_desktop.testing.processes import alive, descendants
 
 
 def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, any_window, tmp_path):
