@@ -1,4 +1,14 @@
-"""Fake Binance Spot exchange on 127.0.0.1: public REST and WebSocket market data with faults."""
+"""Fake Binance Spot exchange on 127.0.0.1: public REST and WebSocket market data with faults.
+
+A test double that ships in no package. Tests start it in their own process
+(``FakeExchange(symbols).start()``, or ``async with FakeExchange(...)``). For a manual test, run
+it as a script from the repository root; it prints its REST and WebSocket base URLs and serves
+until Ctrl-C (``--help`` lists the options)::
+
+    python tests/fakes/fake_exchange.py --symbols BTCUSDT,ETHUSDT
+    velocitas run --source binance --coins BTC,ETH \
+        --binance-rest-url http://127.0.0.1:PORT --binance-ws-url ws://127.0.0.1:PORT
+"""
 
 from __future__ import annotations
 
@@ -2308,7 +2318,7 @@ def _admin_value(name: str, raw: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Serve a fake exchange until Ctrl-C, after printing its REST and WebSocket base URLs."""
     parser = argparse.ArgumentParser(
-        prog="python -m velocitas_desktop.testing.fake_exchange",
+        prog="python tests/fakes/fake_exchange.py",
         description="Fake Binance Spot market data (REST + WebSocket) on one local port.",
     )
     parser.add_argument("--host", default="127.0.0.1")
