@@ -13,8 +13,7 @@ from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.server.app import create_app
 
 
-def test_start_over_rest_streams_from_the_given_binance_endpoints(tmp_path, monkeypatch):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path))
+def test_start_over_rest_streams_from_the_given_binance_endpoints():
     fake = FakeExchange(["BTCUSDT"], trade_rate=100.0)
     fake.start()
     engine = Engine(restore=False)

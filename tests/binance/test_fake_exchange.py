@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from fakes.fake_exchange import DEFAULT_SYMBOLS, FakeExchange
+from support import wait_until
 from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
@@ -49,15 +50,6 @@ PING, PONG, CLOSE = 0x9, 0xA, 0x8
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def recv_json(ws: ClientConnection, timeout: float = 10.0) -> Any:
@@ -526,7 +518,7 @@ def test_admin_endpoint_injects_faults_and_reports_what_happened(
         assert client.post("/_fake/clear").status_code == 200
         assert client.get("/api/v3/ping").status_code == 200
         assert client.post("/_fake/fault", params={"kind": "meteor"}).status_code == 400
-        wait_for(lambda: len(exchange.stats().last_trade_id) == 2, "trades on both symbols")
+        wait_until(lambda: len(exchange.stats().last_trade_id) == 2, "trades on both symbols")
         stats = client.get("/_fake/stats").json()
     assert stats["rest_requests"]["/api/v3/ping"] == 2
     assert stats["rest_statuses"] == {"200": 1, "429": 1}
@@ -805,7 +797,7 @@ def test_drop_closes_connections_without_a_close_frame(
         closed = recv_until_closed(ws)
     assert isinstance(closed, ConnectionClosedError)
     assert closed.rcvd is None
-    wait_for(lambda: exchange.stats().connections_open == 0, "the server to forget the client")
+    wait_until(lambda: exchange.stats().connections_open == 0, "the server to forget the client")
     assert exchange.stats().disconnects == {"drop": 1}
 
 

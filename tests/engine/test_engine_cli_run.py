@@ -28,14 +28,6 @@ SEED_STRATEGY = {"strategy_id", "coin", "strategy_name", "total_trades", "winnin
                  "entry_price", "max_drawdown", "win_rate", "sharpe_ratio"}
 
 
-@pytest.fixture
-def cwd(tmp_path: Path) -> Path:
-    """An empty current directory: the app must leave it empty."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
 def velocitas(cwd: Path, *args: str, timeout: float = 120,
               **env_vars: str) -> subprocess.CompletedProcess[str]:
     """``velocitas <args>`` in a fresh process (VELOCITAS_HOME comes from the home fixture)."""

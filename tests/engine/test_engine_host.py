@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from fakes.processes import alive, descendants
-from live_engine_helpers import Recorder, nothing_left_behind, wait_until
+from live_engine_helpers import Recorder, nothing_left_behind
+from support import wait_until
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
 from velocitas_desktop.core.strategy import StrategySpec

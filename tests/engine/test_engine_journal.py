@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_engine_helpers import REPO, wait_until
+from live_engine_helpers import REPO
+from support import wait_until
 
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import Engine, EngineConfig, Event

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_engine_helpers import Recorder, nothing_left_behind, wait_until
+from live_engine_helpers import Recorder, nothing_left_behind
+from support import wait_until
 
 from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.core.bars import BarBuilder

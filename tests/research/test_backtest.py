@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, random_walk
+from research_helpers import SAMPLE, random_walk
 
 from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.core.ledger import Ledger

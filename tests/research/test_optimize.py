@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import random_walk
+from research_helpers import random_walk
 
 from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from server_helpers import wait_until
+from support import wait_until
 
 from velocitas_desktop.server.runner import ServerError, ServerThread
 
@@ -100,7 +100,7 @@ def test_trades_and_pnl_history_are_filtered_and_paged(api, engine):
     register(api, name="Momentum", coin="BTC")
     register(api, name="Momentum", coin="ETH")
     api.post("/api/engine/start?rate=20000&max_ticks=20000&seed=3")
-    wait_until(lambda: engine.wait(0), message="the session to end")
+    wait_until(lambda: engine.wait(0), what="the session to end")
     everything = api.get("/api/trades?limit=10000").json()
     assert len(everything) > 50
     assert [t["id"] for t in everything] == sorted(t["id"] for t in everything)

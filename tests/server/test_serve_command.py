@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import httpx
-from server_helpers import wait_until
+from support import wait_until
 
 from velocitas_desktop.cli import main
 
