@@ -1,4 +1,5 @@
-"""Helpers the test folders share: waiting for what runs elsewhere, a free local port."""
+"""Helpers the test folders share: waiting for what runs elsewhere, a free local port, and
+the engine's two ways of running strategies."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+# ``workers``: strategies inline in the engine's thread, and in two worker processes (slow)
+INLINE_AND_WORKERS = (0, pytest.param(2, marks=pytest.mark.slow))
 
 
 def wait_until(condition: Callable[[], Any], what: str = "", *, timeout: float = 30.0) -> Any:

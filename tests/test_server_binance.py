@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fakes.fake_exchange import FakeExchange
 from fastapi.testclient import TestClient
 
@@ -13,6 +14,7 @@ from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.server.app import create_app
 
 
+@pytest.mark.slow
 def test_start_over_rest_streams_from_the_given_binance_endpoints():
     fake = FakeExchange(["BTCUSDT"], trade_rate=100.0)
     fake.start()

@@ -33,6 +33,9 @@ from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.feeds.binance import BinanceFeed, BinanceSettings
 from velocitas_desktop.store.journal import Journal
 
+# the fake exchange runs behind all but two of these tests
+pytestmark = pytest.mark.slow
+
 COINS = ["BTC", "ETH"]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
 MINUTE_MS = 60_000

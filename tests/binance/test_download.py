@@ -26,6 +26,9 @@ from velocitas_desktop.feeds.download import (
     KlineDownloader,
 )
 
+# every test here downloads from the fake exchange
+pytestmark = pytest.mark.slow
+
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
 

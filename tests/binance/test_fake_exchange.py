@@ -31,6 +31,9 @@ from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+# every test here runs the fake exchange (some share one per module)
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[2]
 DECIMAL = re.compile(r"-?\d+\.\d{8}")
 TRADE_KEYS = ["e", "E", "s", "t", "p", "q", "T", "m", "M"]

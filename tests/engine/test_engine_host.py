@@ -34,6 +34,7 @@ def hosted(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine.close()
 
 
+@pytest.mark.slow
 def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
     spec = hosted.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
     assert spec.id == "BTC_SMA_Crossover" and spec.params["fast"] == 2
@@ -53,6 +54,7 @@ def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
     assert hosted.status == "stopped" and hosted.pid != os.getpid()
 
 
+@pytest.mark.slow
 def test_the_engine_process_yields_the_processor_to_the_window(hosted):
     from velocitas_desktop.engine_host import ENGINE_NICE
 
@@ -61,6 +63,7 @@ def test_the_engine_process_yields_the_processor_to_the_window(hosted):
     assert ENGINE_NICE > 0
 
 
+@pytest.mark.slow
 def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
     for coin in ("BTC", "ETH"):
         hosted.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))
@@ -83,6 +86,7 @@ def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
     assert recorder.of("metrics")[-1]["global"]["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_killed_engine_process_is_reported_and_start_opens_a_new_one(tmp_path):
     engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
     try:
@@ -109,6 +113,7 @@ def test_a_killed_engine_process_is_reported_and_start_opens_a_new_one(tmp_path)
     assert not alive(first_pid) and not alive(engine.pid)
 
 
+@pytest.mark.slow
 def test_close_ends_the_process_and_its_workers(tmp_path):
     engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
     engine.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
@@ -123,6 +128,7 @@ def test_close_ends_the_process_and_its_workers(tmp_path):
         engine.strategies()
 
 
+@pytest.mark.slow
 def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
@@ -153,6 +159,7 @@ def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
             window.kill()
 
 
+@pytest.mark.slow
 def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
     hosted.register(StrategySpec("RSI", "ETH"))
     server = hosted.server(port=0)
@@ -174,6 +181,7 @@ def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
         httpx.get(f"{server.url}/api/health", timeout=2)
 
 
+@pytest.mark.slow
 def test_a_journal_that_cannot_be_opened_is_a_clear_error(tmp_path):
     folder = tmp_path / "a-folder"
     folder.mkdir()
@@ -203,6 +211,7 @@ ALTERNATING = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_user_strategy_folders_are_read_on_both_sides_and_reloaded(tmp_path):
     first, second = tmp_path / "mine", tmp_path / "more"
     first.mkdir()
@@ -242,6 +251,7 @@ def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
     assert events == [("log", {"message": "kept"}), ("feed", {"state": "live", "message": ""})]
 
 
+@pytest.mark.slow
 def test_a_call_that_cannot_be_sent_is_a_clear_error_and_the_next_works(hosted):
     with pytest.raises(EngineError, match=r"register\(\) could not be sent"):
         hosted.register(StrategySpec("RSI", "BTC", {"period": lambda: 14}))

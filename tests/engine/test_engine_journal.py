@@ -97,6 +97,7 @@ CHILD = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_every_trade_a_subscriber_received_survives_a_sigkill_and_is_restored(
         tmp_path: Path, home: Path, engines: list[Engine]) -> None:
     path = tmp_path / "journal.sqlite3"

@@ -56,7 +56,8 @@ def window(make_window):  # type: ignore[no-untyped-def]
     return make_window()
 
 
-@pytest.fixture(params=["engine in-process", "engine in its own process"])
+@pytest.fixture(params=["engine in-process",
+                        pytest.param("engine in its own process", marks=pytest.mark.slow)])
 def any_window(request, make_window):  # type: ignore[no-untyped-def]
     """The window over each kind of engine: in its process (tests, embedding) and hosted in a
     child process (the app)."""

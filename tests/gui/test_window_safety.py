@@ -133,6 +133,7 @@ def test_settings_refuse_a_public_server_without_a_token(qtbot, window):
     assert "needs an access token" in dialog.error.text()
 
 
+@pytest.mark.slow
 def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
     import socket
 
@@ -170,6 +171,7 @@ def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
         holder.close()
 
 
+@pytest.mark.slow
 def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     add_strategy(qtbot, window, "SMA", "BTC")
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
@@ -183,6 +185,7 @@ def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
 
 
+@pytest.mark.slow
 def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_window):
     window = make_window(hosted=True)
     add_strategy(qtbot, window, "SMA", "BTC")
@@ -198,6 +201,7 @@ def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
 
 
+@pytest.mark.slow
 def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, make_window):
     import os
     import signal
@@ -238,6 +242,7 @@ def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
     qtbot.waitUntil(lambda: bool(window.forms), timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_the_demo_command_saves_a_screenshot_and_exits_0(tmp_path):
     import os
     import subprocess

@@ -99,6 +99,7 @@ def test_profit_factor_ranking_puts_no_loss_runs_first_and_reports_null(sample_b
     assert finite == sorted(finite, reverse=True)
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_inline_results_with_progress(sample_bars):
     seen: list[tuple[int, int]] = []
     job = OptimizationJob(OptimizeSettings("SMA_Crossover", GRID, workers=2), sample_bars,
@@ -113,6 +114,7 @@ def test_process_pool_gives_the_inline_results_with_progress(sample_bars):
         job.start()
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):
     grid = {"fast": list(range(2, 60)), "slow": list(range(60, 70))}  # 580 combinations
     job = OptimizationJob(OptimizeSettings("SMA_Crossover", grid, workers=2),
@@ -125,6 +127,7 @@ def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):
     assert job.result["cancelled"] is True
 
 
+@pytest.mark.slow
 def test_workers_map_the_shared_bars_instead_of_copying(tmp_path, sample_bars):
     shared = share_bars(sample_bars, str(tmp_path))
     context = multiprocessing.get_context("spawn")
@@ -177,6 +180,7 @@ def test_lookahead_check_flags_a_strategy_that_uses_later_data(sample_bars):
     assert _job(sample_bars).run()["lookahead"]["ok"] is True
 
 
+@pytest.mark.slow
 def test_dask_executor_runs_the_same_jobs_on_a_local_cluster(sample_bars):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,

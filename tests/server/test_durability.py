@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from support import free_port, wait_until
 from websockets.sync.client import connect
 
@@ -31,6 +32,7 @@ def serve(db, home, port: int) -> subprocess.Popen:
     return process
 
 
+@pytest.mark.slow
 def test_every_trade_a_client_received_survives_a_kill(tmp_path):
     db, port = tmp_path / "journal.sqlite3", free_port()
     url = f"http://127.0.0.1:{port}"

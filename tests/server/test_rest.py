@@ -8,6 +8,9 @@ from support import wait_until
 
 from velocitas_desktop.server.runner import ServerError, ServerThread
 
+# every test here talks to the server over HTTP (uvicorn on 127.0.0.1)
+pytestmark = pytest.mark.slow
+
 
 def register(api: httpx.Client, **body) -> httpx.Response:
     return api.post("/api/strategies/register", json=body)

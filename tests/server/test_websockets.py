@@ -17,6 +17,9 @@ from support import wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+# every test here talks to the server over WebSockets (uvicorn on 127.0.0.1)
+pytestmark = pytest.mark.slow
+
 
 def open_ws(server, path: str, **options):
     """A client that buffers whatever arrives (the default stops reading after 16 frames,
