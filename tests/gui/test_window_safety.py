@@ -223,6 +223,8 @@ def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, ma
 def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
     import sys
 
+    from PySide6.QtWidgets import QMessageBox
+
     from velocitas_desktop.gui.app import install_excepthook
 
     previous = sys.excepthook
@@ -234,7 +236,7 @@ def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
             sys.excepthook(type(exc), exc, exc.__traceback__)
     finally:
         sys.excepthook = previous
-    dialog = window.crash_dialog
+    dialog = window.findChild(QMessageBox, "crashDialog")
     assert dialog.isVisible() and "a bug in a panel" in dialog.text()
     assert "ZeroDivisionError" in dialog.detailedText()
     assert window.isVisible()

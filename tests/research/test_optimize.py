@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from research_helpers import random_walk
+from research_helpers import bars_as_a_worker_holds_them, random_walk
 
 from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest
@@ -16,7 +16,6 @@ from velocitas_desktop.research.optimize import (
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
-    _bars_view_info,
     grid_combinations,
     lookahead_check,
     parse_range,
@@ -132,7 +131,7 @@ def test_workers_map_the_shared_bars_instead_of_copying(tmp_path, sample_bars):
     shared = share_bars(sample_bars, str(tmp_path))
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        infos = [f.result() for f in [pool.submit(_bars_view_info, shared) for _ in range(4)]]
+        infos = [f.result() for f in [pool.submit(bars_as_a_worker_holds_them, shared) for _ in range(4)]]
     for info in infos:
         assert info["is_memmap"] and info["filename"] == shared.prices_path
         assert not info["owns_data"] and not info["writeable"]

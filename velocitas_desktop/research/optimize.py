@@ -328,16 +328,6 @@ def _load_strategy(strategy: Any) -> type[Strategy]:
     return resolve(strategy)
 
 
-def _bars_view_info(shared: SharedBars) -> dict[str, Any]:
-    """What a worker holds for ``shared``: used by the tests to show no copy was made."""
-    bars = attach_bars(shared)
-    prices = bars.prices
-    return {"pid": os.getpid(), "is_memmap": isinstance(prices, np.memmap),
-            "filename": getattr(prices, "filename", None), "owns_data": prices.flags.owndata,
-            "writeable": prices.flags.writeable, "first": float(prices[0]),
-            "sum": float(np.sum(prices))}
-
-
 # --- look-ahead ----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
