@@ -15,7 +15,6 @@ import itertools
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes.clocks import JumpClock
 from fakes.fake_exchange import FakeExchange
 from support import free_port, wait_until
 
@@ -47,19 +47,6 @@ QUIET = {"stall_seconds": 8.0, "backoff_base": 0.2, "backoff_cap": 0.3,
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class JumpClock:
-    """The exchange's clock: wall time in epoch ms plus an offset a test jumps forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
 
 
 @dataclass
