@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.metrics import (
     ChangeStats,
     DrawdownTracker,
@@ -117,7 +118,7 @@ class Book:
             "unrealized_pnl": self.unrealized,
             "equity": self.equity,
             "fees": self.fees,
-            "last_price": None if math.isnan(self.last_price) else self.last_price,
+            "last_price": finite_or_none(self.last_price),
         }
 
 

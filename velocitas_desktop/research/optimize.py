@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from velocitas_desktop.core.errors import ParameterError, VelocitasError
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.indicators import shared_results
 from velocitas_desktop.core.ledger import DEFAULT_FEE
 from velocitas_desktop.core.strategy import Strategy, grid_values
@@ -44,7 +45,6 @@ from velocitas_desktop.research.backtest import (
     BarSeries,
     backtest,
     decide,
-    json_safe,
     resolve_strategy,
 )
 
@@ -579,11 +579,11 @@ class OptimizationJob:
         for position, row in enumerate(ranked, start=1):
             windows = row["windows"]
             item = {"rank": position, "params": row["params"],
-                    "score": _finite(windows["in_sample"][stat]),
-                    "stats": json_safe(windows["in_sample"])}
+                    "score": finite_or_none(windows["in_sample"][stat]),
+                    "stats": finite_or_none(windows["in_sample"])}
             if "out_of_sample" in windows:
-                item["oos_score"] = _finite(windows["out_of_sample"][stat])
-                item["oos_stats"] = json_safe(windows["out_of_sample"])
+                item["oos_score"] = finite_or_none(windows["out_of_sample"][stat])
+                item["oos_stats"] = finite_or_none(windows["out_of_sample"])
             out_rows.append(item)
         result: dict[str, Any] = {
             "strategy": self.cls.name, "metric": s.metric, "combinations": self.total,
@@ -611,8 +611,8 @@ class OptimizationJob:
             folds.append({
                 "fold": int(fold), "in_sample_bars": [window.start, window.stop],
                 "out_of_sample_bars": [out.start, out.stop], "params": best[0]["params"],
-                "in_sample_score": _finite(best[0]["windows"][window.label][stat]),
-                "out_of_sample_score": _finite(best[0]["windows"][out.label][stat]),
+                "in_sample_score": finite_or_none(best[0]["windows"][window.label][stat]),
+                "out_of_sample_score": finite_or_none(best[0]["windows"][out.label][stat]),
             })
         return folds
 
@@ -627,11 +627,6 @@ def rank_rows(rows: Iterable[dict[str, Any]], stat: str, lower_is_better: bool,
         return (0, value if lower_is_better else -value)
 
     return sorted(rows, key=key)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity: a profit factor without losses is reported as null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def share_bars(bars: BarSeries, folder: str) -> SharedBars:
