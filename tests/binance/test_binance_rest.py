@@ -12,8 +12,10 @@ from fakes.clocks import ManualClock
 from fakes.fake_exchange import FakeExchange
 from support import free_port
 
+from velocitas_desktop.core.types import INTERVAL_SECONDS
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.feeds.binance_rest import (
+    KLINE_INTERVALS,
     BinanceBadAnswer,
     BinanceRateLimited,
     BinanceRefused,
@@ -176,3 +178,10 @@ def test_pacing_waits_for_the_next_minute_before_the_limit_is_reached(fake, cloc
     assert seconds == pytest.approx(55.05)     # from 5 s into the minute to its end
     assert note.startswith("pausing 55 s: ") and "of Binance's 300 request weight" in note
     assert rest.used_weight == 0
+
+
+# --------------------------------------------------------------------------- intervals
+
+
+def test_every_kline_interval_but_the_calendar_month_has_its_length_in_the_one_table():
+    assert [name for name in KLINE_INTERVALS if name not in INTERVAL_SECONDS] == ["1M"]

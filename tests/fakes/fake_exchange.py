@@ -37,6 +37,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from velocitas_desktop.core.types import INTERVAL_SECONDS
+from velocitas_desktop.feeds.binance_rest import KLINE_INTERVALS
+
 __all__ = [
     "DEFAULT_SYMBOLS",
     "KLINE_INTERVALS",
@@ -62,24 +65,9 @@ _DAY_MINUTES = 1_440
 _MINUTES_PER_YEAR = 525_600
 # 1970-01-01 was a Thursday; Binance's weekly klines open on Monday 00:00 UTC.
 _MONDAY_OFFSET_MS = 4 * _DAY_MS
-_INTERVAL_MS: dict[str, int] = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
-KLINE_INTERVALS: tuple[str, ...] = (*_INTERVAL_MS, "1M")
+# Binance's intervals and their lengths are the app's own tables; "1M" goes by the calendar.
+_INTERVAL_MS: dict[str, int] = {name: INTERVAL_SECONDS[name] * 1000
+                                for name in KLINE_INTERVALS if name != "1M"}
 _TRADE_ID_BASE = 1_000_000_000
 _AGG_ID_BASE = 400_000_000
 # One taker order often fills against several makers; ~0.7 aggTrades per trade looks like live data.

@@ -30,8 +30,10 @@ from datetime import UTC, datetime
 import numpy as np
 
 from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.types import INTERVAL_SECONDS
 from velocitas_desktop.feeds.binance_rest import (
     BINANCE_REST_URL,
+    KLINE_INTERVALS,
     KLINES_WEIGHT,
     MAX_KLINES,
     BinanceBadAnswer,
@@ -67,11 +69,8 @@ HEADER = ",".join(PLAIN_COLUMNS) + "\n"
 
 # Binance's kline intervals and their length in ms; "1M" (a calendar month) varies.
 INTERVALS: dict[str, int | None] = {
-    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
-    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
-    "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000,
-    "1w": 604_800_000, "1M": None,
-}
+    name: INTERVAL_SECONDS[name] * 1000 if name in INTERVAL_SECONDS else None
+    for name in KLINE_INTERVALS}
 
 
 class DownloadError(VelocitasError):
