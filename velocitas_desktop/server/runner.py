@@ -15,7 +15,8 @@ import uvicorn
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.engine.engine import Engine, EngineConfig
 from velocitas_desktop.server.app import create_app
-from velocitas_desktop.server.security import is_local, new_token
+from velocitas_desktop.server.security import is_local
+from velocitas_desktop.tokens import new_token
 
 log = logging.getLogger(__name__)
 
