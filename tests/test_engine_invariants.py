@@ -7,6 +7,7 @@ import threading
 
 import numpy as np
 import pytest
+from support import INLINE_AND_WORKERS
 
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import Engine, EngineConfig
@@ -40,7 +41,7 @@ def feed_prices(seed: int, ticks: int) -> dict[tuple[int, float], float]:
     return prices
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", INLINE_AND_WORKERS)
 def test_every_fill_is_at_the_feeds_price_at_its_time(workers: int) -> None:
     config = EngineConfig(coins=COINS, rate=None, max_ticks=60_000, seed=11, start_time=0.0,
                           workers=workers, fee=0.0)
@@ -52,6 +53,7 @@ def test_every_fill_is_at_the_feeds_price_at_its_time(workers: int) -> None:
         assert trade["price"] == prices[(coin, trade["timestamp"])], trade
 
 
+@pytest.mark.slow
 def test_trades_do_not_depend_on_workers() -> None:
     base = dict(coins=COINS, rate=None, max_ticks=40_000, seed=5, start_time=0.0)
     inline = run_engine(EngineConfig(**base, workers=0))

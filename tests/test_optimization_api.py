@@ -18,8 +18,7 @@ SAMPLE = "BTCUSD-1h-sample.csv"
 
 
 @pytest.fixture
-def client(tmp_path, monkeypatch):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))
+def client(tmp_path):
     engine = Engine(restore=False)
     service = OptimizationService([sample_data_dir()], upload_dir=tmp_path / "uploads")
     app = create_app(engine, optimization=service)

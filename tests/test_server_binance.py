@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
+from fakes.fake_exchange import FakeExchange
 from fastapi.testclient import TestClient
 
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.server.app import create_app
-from velocitas_desktop.testing.fake_exchange import FakeExchange
 
 
-def test_start_over_rest_streams_from_the_given_binance_endpoints(tmp_path, monkeypatch):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path))
+@pytest.mark.slow
+def test_start_over_rest_streams_from_the_given_binance_endpoints():
     fake = FakeExchange(["BTCUSDT"], trade_rate=100.0)
     fake.start()
     engine = Engine(restore=False)

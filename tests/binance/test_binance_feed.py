@@ -15,7 +15,6 @@ import itertools
 import json
 import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes.clocks import JumpClock
+from fakes.fake_exchange import FakeExchange
+from support import free_port, wait_until
 
 from velocitas_desktop import cli
 from velocitas_desktop.core.strategy import StrategySpec
@@ -30,7 +32,9 @@ from velocitas_desktop.engine.engine import Engine, EngineConfig, Event
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.feeds.binance import BinanceFeed, BinanceSettings
 from velocitas_desktop.store.journal import Journal
-from velocitas_desktop.testing.fake_exchange import FakeExchange
+
+# the fake exchange runs behind all but two of these tests
+pytestmark = pytest.mark.slow
 
 COINS = ["BTC", "ETH"]
 SYMBOLS = ("BTCUSDT", "ETHUSDT")
@@ -43,28 +47,6 @@ QUIET = {"stall_seconds": 8.0, "backoff_base": 0.2, "backoff_cap": 0.3,
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class JumpClock:
-    """The exchange's clock: wall time in epoch ms plus an offset a test jumps forward."""
-
-    def __init__(self) -> None:
-        self.offset_ms = 0
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
-
-    def advance(self, seconds: float) -> None:
-        self.offset_ms += int(seconds * 1000)
 
 
 @dataclass
@@ -118,15 +100,15 @@ class Session:
         """Until every coin has had ``ticks`` live ticks and the strategies traded, after
         ``after_ms`` on the exchange's clock."""
         for coin in self.coins:
-            wait_for(lambda c=coin: self.ticks_after(c, after_ms) >= ticks, f"{coin} ticks")
-        wait_for(lambda: self.trades_after(after_ms) >= 1, "a trade")
+            wait_until(lambda c=coin: self.ticks_after(c, after_ms) >= ticks, f"{coin} ticks")
+        wait_until(lambda: self.trades_after(after_ms) >= 1, "a trade")
 
     def mark(self) -> int:
         with self.lock:
             return len(self.feed_events)
 
     def wait_state(self, state: str, since: int, what: str) -> None:
-        wait_for(lambda: state in self.states(since), what)
+        wait_until(lambda: state in self.states(since), what)
 
     def recover(self, since: int, fault_ms: int) -> None:
         """Back to live after ``since``, and trading on prices newer than ``fault_ms``."""
@@ -227,12 +209,6 @@ def assert_gap_backfilled(audit: Audit, symbol: str) -> None:
     assert before_ms < audit.backfilled[0] and audit.backfilled[-1] <= after_ms
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -253,9 +229,8 @@ def make_fake() -> Iterator[Callable[..., tuple[FakeExchange, JumpClock]]]:
 
 
 @pytest.fixture
-def start_session(tmp_path: Path, make_fake: Callable[..., tuple[FakeExchange, JumpClock]],
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Session]]:
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))
+def start_session(tmp_path: Path, make_fake: Callable[..., tuple[FakeExchange, JumpClock]]
+                  ) -> Iterator[Callable[..., Session]]:
     engines: list[Engine] = []
 
     def start(fake_options: dict[str, Any] | None = None, before_start: Callable[[FakeExchange],
@@ -321,7 +296,7 @@ def test_malformed_messages_are_skipped_without_a_reconnect(start_session):
     session = start_session(coins=["BTC"])  # one stream: the 3 broken events are BTC trades
     mark = session.mark()
     session.fake.malformed(3)  # the next 3 events of the connection are cut in half
-    wait_for(lambda: session.feed.stats["malformed"] >= 3, "the malformed messages")
+    wait_until(lambda: session.feed.stats["malformed"] >= 3, "the malformed messages")
     session.wait_flowing(session.clock())
     assert session.states(mark) == []  # still live: a bad message is not a bad connection
     assert session.engine.feed_state["state"] == "live"
@@ -337,7 +312,7 @@ def test_duplicate_messages_never_reach_a_strategy(start_session):
     session = start_session()
     mark = session.mark()
     session.fake.duplicate(5)  # the last 5 trades of the connection, sent again
-    wait_for(lambda: session.feed.stats["duplicates"] >= 5, "the duplicates")
+    wait_until(lambda: session.feed.stats["duplicates"] >= 5, "the duplicates")
     session.wait_flowing(session.clock())
     assert session.states(mark) == []
     audits = session.finish()
@@ -352,7 +327,7 @@ def test_out_of_order_messages_are_dropped_not_reordered(start_session):
     session = start_session(coins=["BTC"])
     mark = session.mark()
     session.fake.out_of_order(3)  # 3 trades held back and sent after a newer one
-    wait_for(lambda: session.feed.stats["out_of_order"] >= 3, "the late trades")
+    wait_until(lambda: session.feed.stats["out_of_order"] >= 3, "the late trades")
     session.wait_flowing(session.clock())
     assert session.states(mark) == []
     audits = session.finish()
@@ -428,7 +403,7 @@ def test_refused_handshakes_are_retried_with_backoff(start_session):
 
 def test_planned_reconnect_before_the_24_hour_cut(start_session):
     session = start_session(planned_reconnect=1.0)
-    wait_for(lambda: session.fake.stats().connections_total >= 3, "two planned reconnects")
+    wait_until(lambda: session.fake.stats().connections_total >= 3, "two planned reconnects")
     session.wait_flowing(session.clock())
     assert "planned reconnect before Binance's 24-hour limit" in session.messages()
     audits = session.finish()
@@ -544,9 +519,7 @@ def test_unreachable_stream_fails_the_feed_in_bounded_time(make_fake, listener):
 # --------------------------------------------------------------------------- the command line
 
 
-def test_velocitas_run_streams_from_the_configured_endpoints(make_fake, tmp_path, monkeypatch,
-                                                             capsys):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))
+def test_velocitas_run_streams_from_the_configured_endpoints(make_fake, capsys):
     fake, _ = make_fake()
     # the stream address as Binance's pages print it, with /ws: the feed takes the host part
     code = cli.main(["run", "--source", "binance", "--coins", "BTC", "--duration", "2",
@@ -560,9 +533,7 @@ def test_velocitas_run_streams_from_the_configured_endpoints(make_fake, tmp_path
     assert fake.stats().connections_total == 1  # one combined stream, never dropped
 
 
-def test_velocitas_run_refuses_an_unknown_coin_in_one_line(make_fake, tmp_path, monkeypatch,
-                                                          capsys):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))
+def test_velocitas_run_refuses_an_unknown_coin_in_one_line(make_fake, capsys):
     fake, _ = make_fake()
     code = cli.main(["run", "--source", "binance", "--coins", "BTC,DOGE", "--duration", "1",
                      "--json", "--quote-asset", "usdt", "--binance-rest-url", fake.rest_url,

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes.clocks import JumpClock, ManualClock
+from fakes.fake_exchange import FakeExchange
 
 from velocitas_desktop import cli
 from velocitas_desktop.feeds.csvdata import load_ohlcv
@@ -24,34 +26,12 @@ from velocitas_desktop.feeds.download import (
     DownloadStopped,
     KlineDownloader,
 )
-from velocitas_desktop.testing.fake_exchange import FakeExchange
+
+# every test here downloads from the fake exchange
+pytestmark = pytest.mark.slow
 
 MINUTE_MS = 60_000
 DAY_MS = 86_400_000
-
-
-class ManualClock:
-    """The exchange's clock: epoch ms that move only when a test (or a downloader's sleep)
-    moves them, so minutes and rate-limit windows turn exactly when the test says."""
-
-    def __init__(self, start_ms: int) -> None:
-        self.now_ms = start_ms
-
-    def __call__(self) -> int:
-        return self.now_ms
-
-    def advance(self, seconds: float) -> None:
-        self.now_ms += int(seconds * 1000)
-
-
-class OffsetClock:
-    """Wall time plus an offset a test can add to, for a process that really sleeps."""
-
-    def __init__(self, offset_ms: int = 0) -> None:
-        self.offset_ms = offset_ms
-
-    def __call__(self) -> int:
-        return time.time_ns() // 1_000_000 + self.offset_ms
 
 
 def day_text(ms: int) -> str:
@@ -225,7 +205,7 @@ def test_long_ban_stops_and_a_rerun_resumes_without_duplicates(manual, tmp_path)
 def test_killed_download_resumes_and_repairs_a_torn_line(make_fake, tmp_path):
     # The exchange's minute began 1 s ago, so the child's weight (26 per minute: exchangeInfo
     # 20 + time 1 + a 2-weight page) runs out right after its first page, and it pauses ~57 s.
-    clock = OffsetClock(minute_start_plus_one_second() - time.time_ns() // 1_000_000)
+    clock = JumpClock(minute_start_plus_one_second() - time.time_ns() // 1_000_000)
     fake = make_fake(clock=clock, weight_limit=26)
     out = tmp_path / "killed.csv"
     start = fake.history_start_ms
@@ -254,7 +234,7 @@ def test_killed_download_resumes_and_repairs_a_torn_line(make_fake, tmp_path):
     assert len(load_ohlcv(out)) == 1000
     with out.open("a") as handle:  # as if the kill had landed in the middle of a write
         handle.write("2026-01-01T00:00:00Z,6")
-    clock.offset_ms += MINUTE_MS  # a fresh weight window for the rerun
+    clock.advance(MINUTE_MS / 1000)  # a fresh weight window for the rerun
     assert cli.main(args) == 0
     assert_file_matches(fake, out, "BTCUSDT", start, end)
 

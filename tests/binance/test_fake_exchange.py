@@ -25,11 +25,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes.fake_exchange import DEFAULT_SYMBOLS, FakeExchange
+from support import wait_until
 from websockets.asyncio.client import connect as async_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from velocitas_desktop.testing.fake_exchange import DEFAULT_SYMBOLS, FakeExchange
+# every test here runs the fake exchange (some share one per module)
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 DECIMAL = re.compile(r"-?\d+\.\d{8}")
@@ -50,15 +53,6 @@ PING, PONG, CLOSE = 0x9, 0xA, 0x8
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def recv_json(ws: ClientConnection, timeout: float = 10.0) -> Any:
@@ -527,7 +521,7 @@ def test_admin_endpoint_injects_faults_and_reports_what_happened(
         assert client.post("/_fake/clear").status_code == 200
         assert client.get("/api/v3/ping").status_code == 200
         assert client.post("/_fake/fault", params={"kind": "meteor"}).status_code == 400
-        wait_for(lambda: len(exchange.stats().last_trade_id) == 2, "trades on both symbols")
+        wait_until(lambda: len(exchange.stats().last_trade_id) == 2, "trades on both symbols")
         stats = client.get("/_fake/stats").json()
     assert stats["rest_requests"]["/api/v3/ping"] == 2
     assert stats["rest_statuses"] == {"200": 1, "429": 1}
@@ -806,7 +800,7 @@ def test_drop_closes_connections_without_a_close_frame(
         closed = recv_until_closed(ws)
     assert isinstance(closed, ConnectionClosedError)
     assert closed.rcvd is None
-    wait_for(lambda: exchange.stats().connections_open == 0, "the server to forget the client")
+    wait_until(lambda: exchange.stats().connections_open == 0, "the server to forget the client")
     assert exchange.stats().disconnects == {"drop": 1}
 
 
@@ -934,16 +928,13 @@ def test_async_context_manager_serves_on_the_callers_loop() -> None:
 
 
 def test_script_mode_prints_its_urls_and_serves_until_interrupted() -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
+    # as its docstring and docs/binance.md say to run it by hand
     command = [
-        sys.executable, "-m", "velocitas_desktop.testing.fake_exchange",
+        sys.executable, "tests/fakes/fake_exchange.py",
         "--port", "0", "--symbols", "BTCUSDT,ETHUSDT", "--history-days", "1",
     ]  # fmt: skip
     with subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     ) as process:
         assert process.stdout is not None and process.stderr is not None
         lines: queue.Queue[str] = queue.Queue()

@@ -258,6 +258,7 @@ def test_resolve_gives_back_the_class_of_a_built_in_or_a_user_file(tmp_path):
     assert (ref.class_name, ref.module, ref.path) == ("Breakout", "", str(tmp_path / "breakout.py"))
 
 
+@pytest.mark.slow
 def test_a_file_ref_recreates_the_class_in_a_fresh_process(tmp_path):
     write(tmp_path, "breakout.py", GOOD)
     ref = load_catalog([tmp_path], builtin=False).info("Breakout").ref

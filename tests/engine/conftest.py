@@ -1,21 +1,12 @@
-"""Fixtures of the live-engine specification: private user folders, engines stopped after use."""
+"""Fixtures of the live-engine specification: engines stopped after use."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from velocitas_desktop.engine.engine import Engine
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own user folders: nothing touches the real ones."""
-    root = tmp_path_factory.mktemp("velocitas-home")
-    monkeypatch.setenv("VELOCITAS_HOME", str(root))
-    return root
 
 
 @pytest.fixture

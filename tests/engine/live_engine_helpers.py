@@ -1,16 +1,14 @@
-"""Helpers of the live-engine specification: waiting, recording events, finding leftovers."""
+"""Helpers of the live-engine specification: recording events, finding leftovers."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
+from fakes.processes import children, command_line
 
 from velocitas_desktop.engine.engine import Event
 
@@ -19,19 +17,6 @@ SAMPLE = REPO / "resources" / "data" / "BTCUSD-1h-sample.csv"
 BINANCE_MS = REPO / "tests" / "data" / "BTCUSD-1h-binance-ms.csv"
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 20.0, what: str = "") -> Any:
-    """Poll ``condition`` until it is truthy; fail with ``what`` after ``timeout`` seconds.
-    Generous by design: other engineers' tests share the two cores."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what or condition}")
-        time.sleep(0.01)
 
 
 class Recorder:
@@ -72,27 +57,16 @@ def engine_threads() -> list[str]:
 
 
 def child_pids() -> list[str]:
-    """Command lines of the live (non-zombie) processes whose parent is this test process.
+    """``pid: command line`` of the live (non-zombie) processes whose parent is this test process.
 
     multiprocessing's resource tracker is not counted: the spawn start method starts one per
     interpreter, the first time any process is spawned, and it lives as long as the interpreter.
     """
-    me = os.getpid()
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        # "pid (comm) state ppid ...": comm may hold spaces, so split after the last ')'
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == me and state != "Z":
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
-            if b"multiprocessing.resource_tracker" in cmdline:
-                continue
-            found.append(f"{entry}: {cmdline.decode(errors='replace').strip()}")
+    for pid in children(os.getpid()):
+        command = command_line(pid)
+        if command is not None and "multiprocessing.resource_tracker" not in command:
+            found.append(f"{pid}: {command}")
     return found
 
 

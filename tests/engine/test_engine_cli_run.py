@@ -28,14 +28,6 @@ SEED_STRATEGY = {"strategy_id", "coin", "strategy_name", "total_trades", "winnin
                  "entry_price", "max_drawdown", "win_rate", "sharpe_ratio"}
 
 
-@pytest.fixture
-def cwd(tmp_path: Path) -> Path:
-    """An empty current directory: the app must leave it empty."""
-    folder = tmp_path / "cwd"
-    folder.mkdir()
-    return folder
-
-
 def velocitas(cwd: Path, *args: str, timeout: float = 120,
               **env_vars: str) -> subprocess.CompletedProcess[str]:
     """``velocitas <args>`` in a fresh process (VELOCITAS_HOME comes from the home fixture)."""
@@ -55,6 +47,7 @@ def journal_trades(path: Path) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute("SELECT * FROM trades ORDER BY id")]
 
 
+@pytest.mark.slow
 def test_json_prints_only_the_final_metrics_in_the_seed_shapes(cwd: Path, home: Path) -> None:
     done = velocitas(cwd, "run", "--ticks", "20000", "--seed", "3", "--json")
     assert done.returncode == 0, done.stderr
@@ -83,6 +76,7 @@ def test_json_prints_only_the_final_metrics_in_the_seed_shapes(cwd: Path, home: 
     assert list(cwd.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_without_strategy_every_built_in_runs_on_every_coin_given(cwd: Path) -> None:
     metrics = final_metrics(velocitas(cwd, "run", "--coins", "BTC,ETH,SOL", "--ticks", "3000",
                                       "--seed", "1", "--json"))
@@ -91,6 +85,7 @@ def test_without_strategy_every_built_in_runs_on_every_coin_given(cwd: Path) -> 
     assert metrics["global"]["coins"] == ["BTC", "ETH", "SOL"]
 
 
+@pytest.mark.slow
 def test_strategies_with_parameters_in_worker_processes_and_a_db_of_ones_choice(
         cwd: Path, home: Path, tmp_path: Path) -> None:
     db = tmp_path / "elsewhere" / "my-journal.sqlite3"
@@ -106,6 +101,7 @@ def test_strategies_with_parameters_in_worker_processes_and_a_db_of_ones_choice(
     assert list(cwd.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_fee_and_slippage_are_fractions_applied_to_every_fill(cwd: Path, tmp_path: Path) -> None:
     def trades(db: Path, fee: str, slippage: str) -> list[dict[str, Any]]:
         final_metrics(velocitas(cwd, "run", "--strategy", "SMA_Crossover:BTC:fast=2,slow=3",
@@ -127,6 +123,7 @@ def test_fee_and_slippage_are_fractions_applied_to_every_fill(cwd: Path, tmp_pat
         assert paid["fee"] == pytest.approx(paid["price"] * paid["quantity"] * 0.002, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_a_csv_replay_runs_to_the_end_of_the_file(cwd: Path) -> None:
     metrics = final_metrics(velocitas(cwd, "run", "--source", "csv", "--csv", f"BTC={SAMPLE}",
                                       "--speed", "max", "--json"))
@@ -136,6 +133,7 @@ def test_a_csv_replay_runs_to_the_end_of_the_file(cwd: Path) -> None:
     assert set(metrics["strategies"]) == {f"BTC_{n}" for n in BUILTINS}
 
 
+@pytest.mark.slow
 def test_a_run_limited_by_duration_ends_by_itself(cwd: Path) -> None:
     metrics = final_metrics(velocitas(cwd, "run", "--duration", "0.5", "--rate", "2000",
                                       "--json"))
@@ -143,6 +141,7 @@ def test_a_run_limited_by_duration_ends_by_itself(cwd: Path) -> None:
     assert 0 < metrics["global"]["ticks_processed"] < 2000 * 30
 
 
+@pytest.mark.slow
 def test_without_json_a_live_table_shows_the_strategies(cwd: Path) -> None:
     done = velocitas(cwd, "run", "--ticks", "2000", "--seed", "1", "--coins", "BTC",
                      COLUMNS="160")  # a wide terminal: no column is cut short
@@ -193,6 +192,7 @@ def test_bad_arguments_exit_2_with_one_clear_line(case: str, cwd: Path, tmp_path
     assert list(cwd.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["unknown strategy", "malformed csv", "duration and ticks"])
 def test_a_real_process_given_bad_arguments_exits_2_with_one_line_and_no_traceback(
         case: str, cwd: Path, tmp_path: Path) -> None:

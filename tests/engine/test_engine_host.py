@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from live_engine_helpers import Recorder, nothing_left_behind, wait_until
+from fakes.processes import alive, descendants
+from live_engine_helpers import Recorder, nothing_left_behind
+from support import wait_until
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError
 from velocitas_desktop.core.strategy import StrategySpec
@@ -22,7 +24,6 @@ from velocitas_desktop.engine.engine import EngineConfig, EngineError, NotFoundE
 from velocitas_desktop.engine.host import HostedEngine
 from velocitas_desktop.server.embedded import embedded_server
 from velocitas_desktop.store.journal import JournalError
-from velocitas_desktop.testing.processes import alive, descendants
 
 FAST_SMA = {"fast": 2, "slow": 3}
 
@@ -34,6 +35,7 @@ def hosted(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine.close()
 
 
+@pytest.mark.slow
 def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
     spec = hosted.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
     assert spec.id == "BTC_SMA_Crossover" and spec.params["fast"] == 2
@@ -53,6 +55,7 @@ def test_calls_answer_as_the_engine_does_with_its_own_errors(hosted):
     assert hosted.status == "stopped" and hosted.pid != os.getpid()
 
 
+@pytest.mark.slow
 def test_the_engine_process_yields_the_processor_to_the_window(hosted):
     from velocitas_desktop.engine.host import ENGINE_NICE
 
@@ -61,6 +64,7 @@ def test_the_engine_process_yields_the_processor_to_the_window(hosted):
     assert ENGINE_NICE > 0
 
 
+@pytest.mark.slow
 def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
     for coin in ("BTC", "ETH"):
         hosted.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))
@@ -83,6 +87,7 @@ def test_every_event_crosses_in_order_and_the_state_is_mirrored(hosted):
     assert recorder.of("metrics")[-1]["global"]["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_a_killed_engine_process_is_reported_and_start_opens_a_new_one(tmp_path):
     engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
     try:
@@ -109,6 +114,7 @@ def test_a_killed_engine_process_is_reported_and_start_opens_a_new_one(tmp_path)
     assert not alive(first_pid) and not alive(engine.pid)
 
 
+@pytest.mark.slow
 def test_close_ends_the_process_and_its_workers(tmp_path):
     engine = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
     engine.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
@@ -123,6 +129,7 @@ def test_close_ends_the_process_and_its_workers(tmp_path):
         engine.strategies()
 
 
+@pytest.mark.slow
 def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
     script = textwrap.dedent(f"""
         import os, sys
@@ -153,6 +160,7 @@ def test_the_engine_process_ends_when_the_window_process_dies(tmp_path):
             window.kill()
 
 
+@pytest.mark.slow
 def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
     hosted.register(StrategySpec("RSI", "ETH"))
     server = hosted.attach(embedded_server, port=0)
@@ -173,6 +181,7 @@ def test_the_embedded_server_runs_beside_the_engine_and_serves_it(hosted):
         httpx.get(f"{server.url}/api/health", timeout=2)
 
 
+@pytest.mark.slow
 def test_a_journal_that_cannot_be_opened_is_a_clear_error(tmp_path):
     folder = tmp_path / "a-folder"
     folder.mkdir()
@@ -202,6 +211,7 @@ ALTERNATING = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_user_strategy_folders_are_read_on_both_sides_and_reloaded(tmp_path):
     first, second = tmp_path / "mine", tmp_path / "more"
     first.mkdir()
@@ -241,6 +251,7 @@ def test_an_event_that_cannot_cross_is_left_out_and_the_rest_arrive(tmp_path):
     assert events == [("log", {"message": "kept"}), ("feed", {"state": "live", "message": ""})]
 
 
+@pytest.mark.slow
 def test_a_call_that_cannot_be_sent_is_a_clear_error_and_the_next_works(hosted):
     with pytest.raises(EngineError, match=r"register\(\) could not be sent"):
         hosted.register(StrategySpec("RSI", "BTC", {"period": lambda: 14}))

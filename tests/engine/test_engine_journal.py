@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_engine_helpers import REPO, wait_until
+from live_engine_helpers import REPO
+from support import wait_until
 
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.engine import Engine, EngineConfig, Event
@@ -96,6 +97,7 @@ CHILD = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 def test_every_trade_a_subscriber_received_survives_a_sigkill_and_is_restored(
         tmp_path: Path, home: Path, engines: list[Engine]) -> None:
     path = tmp_path / "journal.sqlite3"

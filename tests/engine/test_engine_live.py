@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live_engine_helpers import Recorder, nothing_left_behind, wait_until
+from live_engine_helpers import Recorder, nothing_left_behind
+from support import INLINE_AND_WORKERS, wait_until
 
 from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.core.bars import BarBuilder
@@ -61,6 +62,7 @@ def proc_alive(pid: int) -> bool:
 # --------------------------------------------------------------------------- one result, any mode
 
 
+@pytest.mark.slow
 def test_inline_and_worker_processes_give_identical_trades(engines: list[Engine]) -> None:
     results = []
     for workers in (0, 2):
@@ -139,7 +141,7 @@ def test_a_bar_strategy_decides_on_bars_built_from_ticks_and_fills_at_the_bar_cl
 # --------------------------------------------------------------------------- control while running
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", INLINE_AND_WORKERS)
 def test_strategies_are_added_paused_resumed_retuned_and_removed_while_running(
         workers: int, engines: list[Engine]) -> None:
     engine = Engine()
@@ -235,7 +237,7 @@ STOP_LOADS = {
 }
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", INLINE_AND_WORKERS)
 @pytest.mark.parametrize("load", list(STOP_LOADS))
 def test_stop_returns_within_two_seconds_and_leaves_no_thread_or_process(
         load: str, workers: int, engines: list[Engine]) -> None:
@@ -287,7 +289,7 @@ EXPLODING = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", INLINE_AND_WORKERS)
 def test_a_strategy_that_raises_is_set_to_error_and_the_others_go_on(
         workers: int, tmp_path: Path, engines: list[Engine]) -> None:
     folder = tmp_path / "my-strategies"
@@ -321,6 +323,7 @@ def steps(trades: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
     return [(t["action"], t["timestamp"], t["price"]) for t in trades]
 
 
+@pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_its_strategies_trade_on(engines: list[Engine]) -> None:
     engine = Engine()
     engines.append(engine)

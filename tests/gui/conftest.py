@@ -1,4 +1,4 @@
-"""Fixtures for the window tests: a private VELOCITAS_HOME, a journal in tmp_path, the window."""
+"""Fixtures for the window tests: a journal in tmp_path, the window over either engine."""
 
 from __future__ import annotations
 
@@ -7,19 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "home"
-    monkeypatch.setenv("VELOCITAS_HOME", str(root))
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)  # the app must never write here
-    return root
 
 
 @pytest.fixture
@@ -69,7 +56,8 @@ def window(make_window):  # type: ignore[no-untyped-def]
     return make_window()
 
 
-@pytest.fixture(params=["engine in-process", "engine in its own process"])
+@pytest.fixture(params=["engine in-process",
+                        pytest.param("engine in its own process", marks=pytest.mark.slow)])
 def any_window(request, make_window):  # type: ignore[no-untyped-def]
     """The window over each kind of engine: in its process (tests, embedding) and hosted in a
     child process (the app)."""

@@ -61,6 +61,12 @@ def add_strategy(qtbot: Any, window: Any, name: str, coin: str,
     return form
 
 
+def table_row(table: QTableView, row: int) -> dict[str, Any]:
+    """Every column's value in ``row``, by column key, as the table shows it."""
+    model = table.model()
+    return {column.key: model.value(row, column.key) for column in model.columns}
+
+
 def table_column(table: QTableView, key: str) -> list[Any]:
     model = table.model()
     return [model.value(r, key) for r in range(model.rowCount())]

@@ -15,6 +15,7 @@ from gui_helpers import (
     start_simulated,
     stop,
     table_column,
+    table_row,
     type_number,
 )
 from PySide6.QtCore import Qt
@@ -37,7 +38,7 @@ def test_trader_adds_strategies_starts_sees_trades_pauses_and_stops(qtbot, any_w
     qtbot.waitUntil(lambda: window.kpis.values["total_trades"].text() != "0", timeout=WAIT_MS)
     assert window.kpis.values["status"].text() == "RUNNING"
     blotter = window.blotter.model
-    newest = blotter.row_dict(0)
+    newest = table_row(window.blotter.table, 0)
     assert newest["strategy_id"] in ("BTC_SMA_Crossover", "BTC_Momentum")
     assert newest["action"] in ("BUY", "SELL") and newest["coin"] == "BTC"
     assert blotter.value(0, "id") > blotter.value(blotter.rowCount() - 1, "id")  # newest first

@@ -9,6 +9,7 @@ import threading
 
 import numpy as np
 import pytest
+from fakes.processes import alive, descendants
 from gui_helpers import (
     WAIT_MS,
     add_strategy,
@@ -21,7 +22,6 @@ from gui_helpers import (
 
 from velocitas_desktop.engine.engine import EngineConfig
 from velocitas_desktop.feeds.base import LIVE, Feed, FeedError, TickBatch
-from velocitas_desktop.testing.processes import alive, descendants
 
 
 def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, any_window, tmp_path):
@@ -133,6 +133,7 @@ def test_settings_refuse_a_public_server_without_a_token(qtbot, window):
     assert "needs an access token" in dialog.error.text()
 
 
+@pytest.mark.slow
 def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
     import socket
 
@@ -170,6 +171,7 @@ def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
         holder.close()
 
 
+@pytest.mark.slow
 def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     add_strategy(qtbot, window, "SMA", "BTC")
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
@@ -183,6 +185,7 @@ def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
 
 
+@pytest.mark.slow
 def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_window):
     window = make_window(hosted=True)
     add_strategy(qtbot, window, "SMA", "BTC")
@@ -198,6 +201,7 @@ def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
 
 
+@pytest.mark.slow
 def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, make_window):
     import os
     import signal
@@ -219,6 +223,8 @@ def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, ma
 def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
     import sys
 
+    from PySide6.QtWidgets import QMessageBox
+
     from velocitas_desktop.gui.app import install_excepthook
 
     previous = sys.excepthook
@@ -230,7 +236,7 @@ def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
             sys.excepthook(type(exc), exc, exc.__traceback__)
     finally:
         sys.excepthook = previous
-    dialog = window.crash_dialog
+    dialog = window.findChild(QMessageBox, "crashDialog")
     assert dialog.isVisible() and "a bug in a panel" in dialog.text()
     assert "ZeroDivisionError" in dialog.detailedText()
     assert window.isVisible()
@@ -238,6 +244,7 @@ def test_an_unexpected_error_is_shown_and_the_window_goes_on(qtbot, window):
     qtbot.waitUntil(lambda: bool(window.forms), timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_the_demo_command_saves_a_screenshot_and_exits_0(tmp_path):
     import os
     import subprocess

@@ -1,4 +1,4 @@
-"""Fixtures for the Optimisation tab tests: a private VELOCITAS_HOME, an engine, the tab."""
+"""Fixtures for the Optimisation tab tests: an engine and the tab."""
 
 from __future__ import annotations
 
@@ -7,18 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "home"
-    monkeypatch.setenv("VELOCITAS_HOME", str(root))
-    cwd = tmp_path / "cwd"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)  # the app must never write here
-    return root
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from velocitas_desktop.research.optimize import OptimizeError
 from velocitas_desktop.research.ranking import METRICS
 
 
+@pytest.mark.slow
 def test_the_helpers_load_without_qt():
     script = ("import json, sys\n"
               "import velocitas_desktop.gui.optimization.helpers\n"

@@ -1,32 +1,13 @@
-"""Fixtures of the research tests: the real sample bars and seeded random walks."""
+"""Fixtures of the research tests: the real sample bars."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import pytest
+from research_helpers import SAMPLE
 
 from velocitas_desktop.research.backtest import BarSeries, load_bars
-
-SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "data" / "BTCUSD-1h-sample.csv"
-
-
-def random_walk(n: int, seed: int, tick: float | None = None) -> BarSeries:
-    """Hourly closes of a seeded random walk; ``tick`` rounds prices (which makes SMA ties)."""
-    rng = np.random.default_rng(seed)
-    prices = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
-    if tick is not None:
-        prices = np.maximum(np.round(prices / tick) * tick, tick)
-    stamps = 1_600_000_000.0 + 3600.0 * np.arange(1, n + 1)
-    return BarSeries.from_arrays(prices, stamps)
 
 
 @pytest.fixture(scope="session")
 def sample_bars() -> BarSeries:
     return load_bars(SAMPLE)
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))

@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import SAMPLE, random_walk
+from research_helpers import SAMPLE, random_walk
 
 from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.core.ledger import Ledger
@@ -107,6 +107,7 @@ def test_an_open_position_is_valued_at_the_last_close():
     assert result.stats["closed_trades"] == 0 and result.stats["best_trade"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BUILTINS)
 def test_live_replay_gives_the_identical_trade_list(name, tmp_path, sample_bars):
     db = tmp_path / "journal.sqlite3"

@@ -32,7 +32,7 @@ from backtesting import Backtest
 from backtesting import Strategy as BtStrategy
 from backtesting.lib import crossover
 from backtesting.test import BTCUSD, GOOG
-from conftest import SAMPLE
+from research_helpers import SAMPLE
 
 from velocitas_desktop.feeds.csvdata import load_ohlcv
 from velocitas_desktop.research.backtest import BarSeries, backtest

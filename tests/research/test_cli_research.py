@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import SAMPLE
+from research_helpers import SAMPLE
 
 from velocitas_desktop.cli import main
 from velocitas_desktop.core.types import TRADE_FIELDS

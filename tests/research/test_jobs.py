@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE
+from research_helpers import SAMPLE
 
 from velocitas_desktop.research.backtest import load_bars
 from velocitas_desktop.research.jobs import JobNotFound, JobStateError, OptimizationService

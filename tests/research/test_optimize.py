@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import random_walk
+from research_helpers import bars_as_a_worker_holds_them, random_walk
 
 from velocitas_desktop.core.strategy import Param, Strategy
 from velocitas_desktop.research.backtest import BarSeries, backtest
@@ -18,7 +18,6 @@ from velocitas_desktop.research.optimize import (
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
-    _bars_view_info,
     grid_combinations,
     lookahead_check,
     parse_range,
@@ -119,6 +118,7 @@ def test_profit_factor_ranking_puts_no_loss_runs_first_and_reports_null(sample_b
     assert finite == sorted(finite, reverse=True)
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_inline_results_with_progress(sample_bars):
     seen: list[tuple[int, int]] = []
     job = OptimizationJob(OptimizeSettings("SMA_Crossover", GRID, workers=2), sample_bars,
@@ -166,6 +166,7 @@ def test_a_failed_job_has_its_error_in_place_before_its_status_says_error(sample
     assert errors_seen_at_the_end == ["disk full"]
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):
     grid = {"fast": list(range(2, 60)), "slow": list(range(60, 70))}  # 580 combinations
     job = OptimizationJob(OptimizeSettings("SMA_Crossover", grid, workers=2),
@@ -178,11 +179,12 @@ def test_cancel_stops_a_running_job_and_keeps_what_finished(sample_bars):
     assert job.result["cancelled"] is True
 
 
+@pytest.mark.slow
 def test_workers_map_the_shared_bars_instead_of_copying(tmp_path, sample_bars):
     shared = share_bars(sample_bars, str(tmp_path))
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
-        infos = [f.result() for f in [pool.submit(_bars_view_info, shared) for _ in range(4)]]
+        infos = [f.result() for f in [pool.submit(bars_as_a_worker_holds_them, shared) for _ in range(4)]]
     for info in infos:
         assert info["is_memmap"] and info["filename"] == shared.prices_path
         assert not info["owns_data"] and not info["writeable"]
@@ -230,6 +232,7 @@ def test_lookahead_check_flags_a_strategy_that_uses_later_data(sample_bars):
     assert _job(sample_bars).run()["lookahead"]["ok"] is True
 
 
+@pytest.mark.slow
 def test_dask_executor_runs_the_same_jobs_on_a_local_cluster(sample_bars):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,

@@ -13,12 +13,6 @@ from velocitas_desktop.store.journal import Journal
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("VELOCITAS_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-@pytest.fixture
 def engine(home) -> Iterator[Engine]:
     engine = Engine(journal=Journal(home / "journal.sqlite3"), restore=False)
     yield engine

@@ -6,19 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
 import httpx
-from server_helpers import wait_until
+import pytest
+from support import free_port, wait_until
 from websockets.sync.client import connect
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def serve(db, home, port: int) -> subprocess.Popen:
@@ -34,10 +28,11 @@ def serve(db, home, port: int) -> subprocess.Popen:
         except httpx.TransportError:
             return False
 
-    wait_until(up, timeout=60, message="velocitas serve to answer")
+    wait_until(up, timeout=60, what="velocitas serve to answer")
     return process
 
 
+@pytest.mark.slow
 def test_every_trade_a_client_received_survives_a_kill(tmp_path):
     db, port = tmp_path / "journal.sqlite3", free_port()
     url = f"http://127.0.0.1:{port}"

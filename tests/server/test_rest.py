@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from server_helpers import wait_until
+from support import wait_until
 
 from velocitas_desktop.server.runner import ServerError, ServerThread
+
+# every test here talks to the server over HTTP (uvicorn on 127.0.0.1)
+pytestmark = pytest.mark.slow
 
 
 def register(api: httpx.Client, **body) -> httpx.Response:
@@ -100,7 +103,7 @@ def test_trades_and_pnl_history_are_filtered_and_paged(api, engine):
     register(api, name="Momentum", coin="BTC")
     register(api, name="Momentum", coin="ETH")
     api.post("/api/engine/start?rate=20000&max_ticks=20000&seed=3")
-    wait_until(lambda: engine.wait(0), message="the session to end")
+    wait_until(lambda: engine.wait(0), what="the session to end")
     everything = api.get("/api/trades?limit=10000").json()
     assert len(everything) > 50
     assert [t["id"] for t in everything] == sorted(t["id"] for t in everything)

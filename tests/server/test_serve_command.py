@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import httpx
-from server_helpers import wait_until
+import pytest
+from support import wait_until
 
 from velocitas_desktop.cli import main
 
@@ -20,6 +21,7 @@ def test_a_bad_port_is_a_usage_error(capsys, home):
     assert "not a port number" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_taken_port_is_a_usage_error(capsys, home):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -30,6 +32,7 @@ def test_a_taken_port_is_a_usage_error(capsys, home):
     assert "already in use" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_non_local_address_prints_a_generated_token_once(home):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

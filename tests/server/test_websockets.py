@@ -12,9 +12,13 @@ import time
 
 import httpx
 import pytest
-from server_helpers import wait_until, ws_url
+from server_helpers import ws_url
+from support import wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+# every test here talks to the server over WebSockets (uvicorn on 127.0.0.1)
+pytestmark = pytest.mark.slow
 
 
 def open_ws(server, path: str, **options):
@@ -132,18 +136,18 @@ def test_a_stuck_client_is_dropped_and_never_holds_back_the_others(server, engin
     reader = threading.Thread(target=healthy, daemon=True)
     reader.start()
     try:
-        wait_until(lambda: len(hub.clients) == 2, message="both clients to connect")
+        wait_until(lambda: len(hub.clients) == 2, what="both clients to connect")
         start_trading(server, rate=20_000)
         try:
-            wait_until(lambda: hub.dropped >= 1, timeout=90, message="the stuck client's drop")
+            wait_until(lambda: hub.dropped >= 1, timeout=90, what="the stuck client's drop")
         except AssertionError:
             state = [(c.pending_trades, c.last_id, c.dropped) for c in hub.clients]
             raise AssertionError(f"no drop: clients {state}, engine {engine.status}, "
                                  f"trades {engine.snapshot()['global']['total_trades']}, "
                                  f"received {len(received)}, errors {errors}") from None
-        wait_until(lambda: len(hub.clients) == 1, message="the stuck client's removal")
+        wait_until(lambda: len(hub.clients) == 1, what="the stuck client's removal")
         count = len(received)
-        wait_until(lambda: len(received) > count + 500, message="more trades for the others")
+        wait_until(lambda: len(received) > count + 500, what="more trades for the others")
     finally:
         done.set()
         reader.join(10)

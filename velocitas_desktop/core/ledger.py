@@ -6,7 +6,7 @@ Spot is long-only by default: a BUY when flat opens a long of the signal's quant
 long closes the whole position, a BUY while long and a SELL while flat do nothing. With
 ``allow_short`` a SELL when flat opens a short and a BUY while short closes it.
 
-Drawdown: per strategy, equity is valued at every price of its coin (``mark``/``mark_path``);
+Drawdown: per strategy, equity is valued at every price of its coin (``mark``/``mark_values``);
 for the whole ledger, the total equity is valued at every tick of the sampling clock
 (``sample``), the same clock that feeds the Sharpe ratio.
 
@@ -24,11 +24,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.metrics import (
     ChangeStats,
     DrawdownTracker,
@@ -47,8 +45,7 @@ class Book:
     """One strategy's account: position, entry, realised P&L, counters and equity tracking."""
 
     __slots__ = (
-        "allow_short", "closed", "coin", "drawdown", "entry_fee", "entry_price", "entry_time",
-        "fees", "last_price", "losing", "position", "realized", "returns", "strategy_id",
+        "allow_short", "closed", "coin", "drawdown", "entry_fee", "entry_price", "fees", "last_price", "losing", "position", "realized", "returns", "strategy_id",
         "strategy_name", "total_loss", "total_profit", "total_trades", "winning",
     )
 
@@ -61,7 +58,6 @@ class Book:
         self.position = 0.0
         self.entry_price = 0.0
         self.entry_fee = 0.0
-        self.entry_time = 0.0
         self.realized = 0.0
         self.fees = 0.0
         self.total_trades = 0
@@ -102,23 +98,6 @@ class Book:
             base = self.realized - self.entry_fee - position * self.entry_price
             self.drawdown.update_values([base + position * price for price in prices])
 
-    def mark_path(self, prices: np.ndarray) -> None:
-        """:meth:`mark` every price of ``prices`` in order, vectorised."""
-        if prices.size == 0:
-            return
-        position = self.position
-        if position == 0.0:
-            self.last_price = float(prices[-1])
-            return
-        base = self.realized - self.entry_fee - position * self.entry_price
-        if prices.size < 32:  # a short path: plain floats beat numpy's fixed cost
-            values = prices.tolist()
-            self.last_price = values[-1]
-            self.drawdown.update_values([base + position * price for price in values])
-            return
-        self.last_price = float(prices[-1])
-        self.drawdown.update_path(base + position * prices)
-
     def metrics(self, sample_periods: float) -> dict[str, Any]:
         """This strategy's metrics in the seed's shape, plus equity and fees."""
         return {
@@ -139,7 +118,7 @@ class Book:
             "unrealized_pnl": self.unrealized,
             "equity": self.equity,
             "fees": self.fees,
-            "last_price": None if math.isnan(self.last_price) else self.last_price,
+            "last_price": finite_or_none(self.last_price),
         }
 
 
@@ -229,7 +208,6 @@ class Ledger:
         if position == 0.0:  # opening
             book.entry_price = fill_price
             book.entry_fee = fee
-            book.entry_time = timestamp
         else:  # closing the whole position
             direction = 1.0 if position > 0.0 else -1.0
             profit_loss = (direction * (fill_price - book.entry_price) * quantity
@@ -279,7 +257,6 @@ class Ledger:
             book.last_price = trade.price
             if trade.position_size != 0.0 and book.position == 0.0:
                 book.entry_price, book.entry_fee = trade.price, trade.fee
-                book.entry_time = trade.timestamp
             else:
                 book.realized += trade.profit_loss
                 book.closed += 1
@@ -339,9 +316,6 @@ class Ledger:
 
     # --- reading -------------------------------------------------------------------------
 
-    def total_equity(self) -> float:
-        return sum(book.equity for book in self.books.values())
-
     def strategy_metrics(self) -> dict[str, dict[str, Any]]:
         return {sid: book.metrics(self.sample_periods) for sid, book in self.books.items()}
 
@@ -375,10 +349,3 @@ def _fill_point(trade: Trade, book: Book) -> dict[str, Any]:
     (realised P&L less the open position's entry fee), rebuildable from the trade alone."""
     return {"timestamp": trade.timestamp, "strategy_id": trade.strategy_id,
             "pnl": book.realized - book.entry_fee, "position": trade.position_size}
-
-
-def iso_time(timestamp: float) -> str | None:
-    """ISO-8601 UTC text of an epoch time, or None when there is none yet."""
-    if timestamp != timestamp:
-        return None
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")

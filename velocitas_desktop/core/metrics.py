@@ -57,7 +57,7 @@ def periods_per_year(sample_seconds: float) -> float:
 
 
 class DrawdownTracker:
-    """Running form of :func:`max_drawdown`: feed equity values one at a time or as a path."""
+    """Running form of :func:`max_drawdown`: feed equity values one at a time or as a list."""
 
     __slots__ = ("max_drawdown", "peak")
 
@@ -80,20 +80,6 @@ class DrawdownTracker:
             elif peak - value > worst:
                 worst = peak - value
         self.peak, self.max_drawdown = peak, worst
-
-    def update_path(self, equity: np.ndarray) -> None:
-        """Same result as calling :meth:`update` on each value, in a few numpy passes."""
-        if equity.size < 32:  # numpy's fixed cost is larger than a short loop
-            self.update_values(equity.tolist())
-            return
-        peaks = np.maximum.accumulate(equity)
-        np.maximum(peaks, self.peak, out=peaks)
-        fall = float(np.max(peaks - equity))
-        if fall > self.max_drawdown:
-            self.max_drawdown = fall
-        top = float(peaks[-1])
-        if top > self.peak:
-            self.peak = top
 
 
 class ChangeStats:

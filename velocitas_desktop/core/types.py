@@ -61,13 +61,20 @@ class Trade(NamedTuple):
 TRADE_FIELDS = Trade._fields
 
 
-# Bar intervals a strategy may decide on, in seconds; "tick" decides on every price.
-TIMEFRAMES: dict[str, float] = {
+# The length in seconds of every bar interval Velocitas names, shortest first: the timeframes
+# below, Binance's kline intervals (feeds/binance_rest.py) and the chart's candles all take
+# theirs from here. Binance's "1M", a calendar month, has no fixed length, so it is not here.
+INTERVAL_SECONDS: dict[str, int] = {
     "1s": 1, "5s": 5, "15s": 15, "30s": 30,
     "1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800,
     "1h": 3600, "2h": 7200, "4h": 14400, "6h": 21600, "8h": 28800, "12h": 43200,
-    "1d": 86400,
+    "1d": 86400, "3d": 259200, "1w": 604800,
 }
+
+# Bar intervals a strategy may decide on (every one up to a day), in seconds; "tick" decides on
+# every price.
+TIMEFRAMES: dict[str, float] = {name: seconds for name, seconds in INTERVAL_SECONDS.items()
+                                if seconds <= 86_400}
 TICK = "tick"
 
 

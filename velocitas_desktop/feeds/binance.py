@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-import httpx
 import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,21 +34,30 @@ from velocitas_desktop.feeds.base import (
     FeedError,
     TickBatch,
 )
+from velocitas_desktop.feeds.binance_rest import (
+    BINANCE_REST_URL,
+    MAX_KLINES,
+    BinanceRest,
+    Patience,
+    UnknownSymbolError,
+)
 
 log = logging.getLogger(__name__)
 
 KLINE_MS = 60_000            # backfill uses closed 1-minute klines
-MAX_KLINES = 1000            # Binance's page size for /api/v3/klines
 RECENT_IDS = 4096            # trade ids remembered per symbol to name duplicates
 SERVER_SHUTDOWN = "server shutdown"
 PLANNED = "planned reconnect before Binance's 24-hour limit"
+# A live start fails fast rather than sit behind a long ban: two waits of up to a minute each,
+# and no retry of a network failure (the stream's own reconnects take over once it runs).
+REST_PATIENCE = Patience(max_wait=60.0, refusals=2, retries=0)
 
 
 @dataclass(slots=True)
 class BinanceSettings:
     """Endpoints and the recovery policy. Tests point the URLs at a fake exchange."""
 
-    rest_url: str = "https://api.binance.com"
+    rest_url: str = BINANCE_REST_URL
     ws_url: str = "wss://stream.binance.com:9443"
     quote_asset: str = "USDT"
     stream: str = "trade"                  # or "aggTrade"
@@ -107,10 +115,10 @@ class BinanceFeed(Feed):
     def open(self) -> None:
         """Check the symbols with exchangeInfo and fetch warm-up klines; FeedError if not."""
         self._set_state(CONNECTING, f"checking {', '.join(self.symbols)} on {self.rest_host}")
-        with self._client() as client:
-            self._check_symbols(client)
+        with self._rest() as rest:
+            self._check_symbols(rest)
             for coin, symbol in zip(self.coins, self.symbols, strict=True):
-                closes, stamps = self._closed_klines(client, symbol, None,
+                closes, stamps = self._closed_klines(rest, symbol, None,
                                                      self.settings.warmup_klines)
                 self._warmup[coin] = (closes, stamps)
                 if stamps.size:
@@ -120,45 +128,24 @@ class BinanceFeed(Feed):
     def rest_host(self) -> str:
         return self.settings.rest_url
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.settings.rest_url,
-                            timeout=httpx.Timeout(self.settings.connect_timeout))
+    def _rest(self) -> BinanceRest:
+        return BinanceRest(self.settings.rest_url, timeout=self.settings.connect_timeout,
+                           patience=REST_PATIENCE, wait=self._pause)
 
-    def _get(self, client: httpx.Client, path: str, params: dict) -> object:
-        """One REST call, waiting out up to two 429/418 answers as Binance asks (Retry-After)."""
-        for attempt in range(3):
-            try:
-                response = client.get(path, params=params)
-            except httpx.TimeoutException:
-                raise FeedError(f"Binance at {self.settings.rest_url} did not answer within "
-                                f"{self.settings.connect_timeout:g} s; check the address and "
-                                "your connection") from None
-            except httpx.HTTPError as exc:
-                raise FeedError(f"cannot reach Binance at {self.settings.rest_url}: {exc}; "
-                                "check the address and your connection") from None
-            if response.status_code in (429, 418):
-                wait = _retry_after(response)
-                if attempt == 2 or wait > 60 or self._stop.wait(wait):
-                    what = ("banned this address" if response.status_code == 418
-                            else "is rate-limiting this address")
-                    raise FeedError(f"Binance {what} (HTTP {response.status_code}, retry after "
-                                    f"{wait:g} s); try again later")
-                continue
-            return _json_or_error(response)
-        raise AssertionError("unreachable")  # the loop returns or raises
+    def _pause(self, seconds: float, note: str) -> bool:
+        """Wait as Binance asks, unless the feed is closed meanwhile (then False)."""
+        return not self._stop.wait(seconds)
 
-    def _check_symbols(self, client: httpx.Client) -> None:
+    def _check_symbols(self, rest: BinanceRest) -> None:
         known: dict[str, str] = {}
         for symbol in self.symbols:
             try:
-                info = self._get(client, "/api/v3/exchangeInfo", {"symbol": symbol})
-            except FeedError as exc:
-                if "-1121" in str(exc) or "Invalid symbol" in str(exc):
-                    coin = self.coins[self._index[symbol]]
-                    raise FeedError(f"Binance has no {symbol} market, so {coin} cannot be "
-                                    f"traded against {self.settings.quote_asset}; check the "
-                                    "coin or the quote asset") from None
-                raise
+                info = rest.exchange_info(symbol)
+            except UnknownSymbolError:
+                coin = self.coins[self._index[symbol]]
+                raise FeedError(f"Binance has no {symbol} market, so {coin} cannot be "
+                                f"traded against {self.settings.quote_asset}; check the "
+                                "coin or the quote asset") from None
             for item in info.get("symbols", []):  # type: ignore[union-attr]
                 known[item["symbol"]] = item.get("status", "")
         for symbol in self.symbols:
@@ -168,22 +155,18 @@ class BinanceFeed(Feed):
             if status != "TRADING":
                 raise FeedError(f"{symbol} is not trading on Binance now (status {status})")
 
-    def _closed_klines(self, client: httpx.Client, symbol: str, start_ms: int | None,
+    def _closed_klines(self, rest: BinanceRest, symbol: str, start_ms: int | None,
                        limit: int) -> tuple[np.ndarray, np.ndarray]:
         """(close prices, close times in s) of closed 1m klines, oldest first, paged."""
         closes: list[float] = []
         stamps: list[float] = []
-        # the exchange's clock decides which kline is still open, not ours
-        server = self._get(client, "/api/v3/time", {})
-        now_ms = server.get("serverTime") if isinstance(server, dict) else None
-        if not isinstance(now_ms, int | float):
-            now_ms = time.time() * 1000
+        now_ms = rest.server_time_ms()
         while True:
             params: dict = {"symbol": symbol, "interval": "1m",
                             "limit": min(MAX_KLINES, limit - len(closes))}
             if start_ms is not None:
                 params["startTime"] = start_ms
-            rows = self._get(client, "/api/v3/klines", params)
+            rows = rest.get("/api/v3/klines", params)
             if not isinstance(rows, list):
                 raise FeedError(f"Binance sent an unexpected klines answer for {symbol}")
             for row in rows:
@@ -369,14 +352,14 @@ class BinanceFeed(Feed):
             self._set_state(RECONNECTING, f"could not backfill the gap: {exc}")
 
     def _backfill_blocking(self) -> None:
-        with self._client() as client:
+        with self._rest() as rest:
             for index, symbol in enumerate(self.symbols):
                 since = self._last_time[index]
                 if since <= 0:
                     continue
                 # from the kline holding the last tick: its close is news if it closed later
                 start_ms = int(since * 1000) // KLINE_MS * KLINE_MS
-                closes, stamps = self._closed_klines(client, symbol, start_ms, 24 * 60)
+                closes, stamps = self._closed_klines(rest, symbol, start_ms, 24 * 60)
                 fresh = stamps > since
                 ticks = [(index, float(p), float(t))
                          for p, t in zip(closes[fresh], stamps[fresh], strict=True)]
@@ -417,20 +400,6 @@ class _RecentIds:
         return trade_id in self._ids
 
 
-def _json_or_error(response: httpx.Response) -> object:
-    try:
-        body = response.json()
-    except ValueError:
-        raise FeedError(f"Binance answered {response.status_code} with a body that is not "
-                        "JSON") from None
-    if response.status_code >= 400:
-        if isinstance(body, dict) and "code" in body:
-            raise FeedError(f"Binance refused the request: {body.get('msg')} "
-                            f"(code {body['code']})")
-        raise FeedError(f"Binance answered HTTP {response.status_code}")
-    return body
-
-
 def _stream_base(url: str) -> str:
     """The host part of a stream URL: Binance's pages often quote it with ``/ws`` or
     ``/stream`` on the end, and the feed adds ``/stream?streams=...`` itself."""
@@ -439,14 +408,6 @@ def _stream_base(url: str) -> str:
         if url.endswith(suffix):
             return url[: -len(suffix)]
     return url
-
-
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds Binance asks us to wait (Retry-After); 1 s when it does not say."""
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
 
 
 def _describe(exc: BaseException) -> str:

@@ -10,7 +10,8 @@ Rate limits. Binance counts request weight per IP per clock minute and reports t
 before it would pass ``(1 - headroom)`` of the limit (read from exchangeInfo), so it never meets
 a 429 of its own making. If a 429 or 418 comes anyway (another program on the same address), it
 waits for the ``Retry-After`` the exchange names, and gives up cleanly if that is longer than
-``max_wait``.
+``max_wait``. The requests themselves go through the REST client the live feed uses too
+(:mod:`velocitas_desktop.feeds.binance_rest`).
 
 The file is the plain layout that the csv feed and the optimiser read (``timestamp,open,high,
 low,close,volume``, one row per kline, the timestamp being the kline's open time in UTC), written
@@ -20,17 +21,30 @@ exactly as :func:`velocitas_desktop.feeds.csvdata.write_ohlcv_csv` writes it.
 from __future__ import annotations
 
 import calendar
-import contextlib
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 import numpy as np
 
 from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.types import INTERVAL_SECONDS
+from velocitas_desktop.feeds.binance_rest import (
+    BINANCE_REST_URL,
+    KLINE_INTERVALS,
+    KLINES_WEIGHT,
+    MAX_KLINES,
+    BinanceBadAnswer,
+    BinanceError,
+    BinanceRateLimited,
+    BinanceRefused,
+    BinanceRest,
+    BinanceUnreachable,
+    Patience,
+    UnknownSymbolError,
+)
 from velocitas_desktop.feeds.csvdata import (
     OHLCV,
     PLAIN_COLUMNS,
@@ -50,19 +64,13 @@ __all__ = [
     "parse_time",
 ]
 
-PAGE = 1000                 # Binance's most klines per request
-KLINES_WEIGHT = 2           # request weight of /api/v3/klines
-DEFAULT_WEIGHT_LIMIT = 6000  # REQUEST_WEIGHT per minute when exchangeInfo does not say
-MINUTE_MS = 60_000
+MAX_REFUSALS = 10  # 429/418 answers waited out for one request before the run stops
 HEADER = ",".join(PLAIN_COLUMNS) + "\n"
 
 # Binance's kline intervals and their length in ms; "1M" (a calendar month) varies.
 INTERVALS: dict[str, int | None] = {
-    "1s": 1_000, "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000,
-    "30m": 1_800_000, "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
-    "8h": 28_800_000, "12h": 43_200_000, "1d": 86_400_000, "3d": 259_200_000,
-    "1w": 604_800_000, "1M": None,
-}
+    name: INTERVAL_SECONDS[name] * 1000 if name in INTERVAL_SECONDS else None
+    for name in KLINE_INTERVALS}
 
 
 class DownloadError(VelocitasError):
@@ -166,17 +174,14 @@ class KlineDownloader:
     ``sleep`` is how the downloader waits (tests pass one that moves a fake clock instead).
     """
 
-    def __init__(self, rest_url: str = "https://api.binance.com", *, timeout: float = 10.0,
-                 max_wait: float = 600.0, headroom: float = 0.1, retries: int = 4, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, rest_url: str = BINANCE_REST_URL, *, timeout: float = 10.0,
+                 max_wait: float = 600.0, headroom: float = 0.1, retries: int = 4,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.timeout = timeout
-        self.max_wait = max_wait
         self.headroom = headroom
-        self.retries = retries
+        self.patience = Patience(max_wait=max_wait, refusals=MAX_REFUSALS, retries=retries)
         self.sleep = sleep
-        self.weight_limit = DEFAULT_WEIGHT_LIMIT
-        self.used_weight = 0
-        self.requests = 0
         self.paused = 0.0
         self._notify: ProgressCallback = lambda progress: None
         self._where = DownloadProgress(0, 1, 0)
@@ -187,47 +192,59 @@ class KlineDownloader:
             ) -> DownloadResult:
         plan = check_plan(plan)
         self._notify = on_progress or (lambda progress: None)
-        self.requests, self.paused = 0, 0.0
+        self.paused = 0.0
         existing, last_open = _resume_point(plan)
+        with BinanceRest(self.rest_url, timeout=self.timeout, patience=self.patience,
+                         wait=self._wait) as rest:
+            try:
+                self._check_symbol(rest, plan.symbol)
+                written, first, last = self._fetch(rest, plan, existing, last_open)
+            except BinanceError as exc:
+                raise _stopped_or_refused(exc) from None
+        if existing + written == 0:
+            raise DownloadError(f"Binance has no {plan.symbol} {plan.interval} klines from "
+                                f"{format_ms(plan.start_ms)} to {format_ms(plan.end_ms)}")
+        total = plan.end_ms - plan.start_ms
+        self._report(DownloadProgress(total, total, existing + written, "done"))
+        return DownloadResult(written, existing + written, last_open, first, last,
+                              rest.requests, self.paused)
+
+    def _fetch(self, rest: BinanceRest, plan: DownloadPlan, existing: int,
+               last_open: int | None) -> tuple[int, int | None, int | None]:
+        """Page the plan's closed klines after ``last_open`` into the file, each page as it
+        arrives; returns (rows written, first and last open time in the file's new part)."""
         total = plan.end_ms - plan.start_ms
         cursor = plan.start_ms if last_open is None else max(plan.start_ms, last_open + 1)
         step = INTERVALS[plan.interval]
         written, first, last = 0, None, last_open
-        with httpx.Client(base_url=self.rest_url, timeout=httpx.Timeout(self.timeout)) as client:
-            self._check_symbol(client, plan.symbol)
-            now_ms = self._server_time(client)
-            self._report(DownloadProgress(min(total, cursor - plan.start_ms), total, existing,
-                                          f"continuing after {format_ms(last_open)}"
-                                          if last_open is not None else ""))
-            while cursor < plan.end_ms:
-                params = {"symbol": plan.symbol, "interval": plan.interval,
-                          "startTime": cursor, "endTime": plan.end_ms - 1, "limit": PAGE}
-                self._pace(client, KLINES_WEIGHT)
-                page = self._get(client, "/api/v3/klines", params)
-                if not isinstance(page, list):
-                    raise DownloadStopped("Binance sent an unexpected klines answer; run the "
-                                          "same command again to continue")
-                # only closed klines: a bar still forming would change after we wrote it
-                rows = [row for row in page
-                        if plan.start_ms <= int(row[0]) < plan.end_ms and int(row[6]) < now_ms]
-                if rows:
-                    _append(plan.out, rows, new=existing + written == 0)
-                    written += len(rows)
-                    first = first if first is not None else int(rows[0][0])
-                    last = int(rows[-1][0])
-                    cursor = last + 1
-                    self._report(DownloadProgress(min(total, cursor - plan.start_ms), total,
-                                                  existing + written))
-                if len(page) < PAGE or len(rows) < len(page):
-                    break  # the range (or the closed part of it) is done
-                if step is not None and last is not None and last + step >= plan.end_ms:
-                    break  # the page ended exactly at the range's end
-        if existing + written == 0:
-            raise DownloadError(f"Binance has no {plan.symbol} {plan.interval} klines from "
-                                f"{format_ms(plan.start_ms)} to {format_ms(plan.end_ms)}")
-        self._report(DownloadProgress(total, total, existing + written, "done"))
-        return DownloadResult(written, existing + written, last_open, first, last,
-                              self.requests, self.paused)
+        now_ms = rest.server_time_ms()
+        self._report(DownloadProgress(min(total, cursor - plan.start_ms), total, existing,
+                                      f"continuing after {format_ms(last_open)}"
+                                      if last_open is not None else ""))
+        while cursor < plan.end_ms:
+            params = {"symbol": plan.symbol, "interval": plan.interval,
+                      "startTime": cursor, "endTime": plan.end_ms - 1, "limit": MAX_KLINES}
+            rest.pace(KLINES_WEIGHT, self.headroom)
+            page = rest.get("/api/v3/klines", params)
+            if not isinstance(page, list):
+                raise DownloadStopped("Binance sent an unexpected klines answer; run the "
+                                      "same command again to continue")
+            # only closed klines: a bar still forming would change after we wrote it
+            rows = [row for row in page
+                    if plan.start_ms <= int(row[0]) < plan.end_ms and int(row[6]) < now_ms]
+            if rows:
+                _append(plan.out, rows, new=existing + written == 0)
+                written += len(rows)
+                first = first if first is not None else int(rows[0][0])
+                last = int(rows[-1][0])
+                cursor = last + 1
+                self._report(DownloadProgress(min(total, cursor - plan.start_ms), total,
+                                              existing + written))
+            if len(page) < MAX_KLINES or len(rows) < len(page):
+                break  # the range (or the closed part of it) is done
+            if step is not None and last is not None and last + step >= plan.end_ms:
+                break  # the page ended exactly at the range's end
+        return written, first, last
 
     def _report(self, progress: DownloadProgress) -> None:
         self._where = progress
@@ -239,117 +256,48 @@ class KlineDownloader:
 
     # --- the exchange --------------------------------------------------------------------
 
-    def _check_symbol(self, client: httpx.Client, symbol: str) -> None:
+    def _check_symbol(self, rest: BinanceRest, symbol: str) -> None:
         try:
-            info = self._get(client, "/api/v3/exchangeInfo", {"symbol": symbol})
-        except _Refused as exc:
-            if exc.code == -1121:
-                raise DownloadError(f"Binance has no {symbol} market; check --symbol (like "
-                                    "BTCUSDT)") from None
-            raise DownloadError(f"Binance refused {symbol}: {exc.message}") from None
-        for limit in info.get("rateLimits", []) if isinstance(info, dict) else []:
-            if (limit.get("rateLimitType") == "REQUEST_WEIGHT" and limit.get("interval")
-                    == "MINUTE" and limit.get("intervalNum") == 1):
-                self.weight_limit = int(limit.get("limit", DEFAULT_WEIGHT_LIMIT))
+            rest.exchange_info(symbol)
+        except UnknownSymbolError:
+            raise DownloadError(f"Binance has no {symbol} market; check --symbol (like "
+                                "BTCUSDT)") from None
+        except BinanceRefused as exc:
+            if exc.status >= 500:
+                raise  # Binance's own trouble, not the symbol's
+            raise DownloadError(f"Binance refused {symbol}: {_reason(exc)}") from None
 
-    def _server_time(self, client: httpx.Client) -> int:
-        answer = self._get(client, "/api/v3/time", {})
-        if isinstance(answer, dict) and isinstance(answer.get("serverTime"), int):
-            return int(answer["serverTime"])
-        return time.time_ns() // 1_000_000
-
-    def _pace(self, client: httpx.Client, weight: int) -> None:
-        """Wait for the next weight window if this request would pass the safe share.
-
-        The count resets when the exchange's clock minute turns, so the wait runs to then,
-        by the exchange's clock (one /time request, which also refreshes the count).
-        """
-        budget = int(self.weight_limit * (1.0 - self.headroom))
-        while self.used_weight + weight > budget:
-            used = self.used_weight
-            now_ms = self._server_time(client)
-            if self.used_weight < used:
-                break  # the minute turned meanwhile
-            remaining = (MINUTE_MS - now_ms % MINUTE_MS) / 1000 + 0.05
-            self._wait(remaining, f"pausing {remaining:.0f} s: {self.used_weight} of Binance's "
-                                  f"{self.weight_limit} request weight per minute used")
-            self.used_weight = 0  # a new minute: the next answer says the true count
-
-    def _get(self, client: httpx.Client, path: str, params: dict) -> object:
-        """One GET: waits out 429/418 per Retry-After, retries network trouble and 5xx."""
-        refusals = failures = 0
-        while True:
-            self.requests += 1
-            try:
-                response = client.get(path, params=params)
-            except httpx.HTTPError as exc:
-                failures += 1
-                if failures > self.retries:
-                    why = str(exc) or type(exc).__name__
-                    raise DownloadStopped(f"cannot reach Binance at {self.rest_url} ({why}); "
-                                          "run the same command again to continue") from None
-                self._wait(2.0 ** failures, f"no answer from Binance; retrying in "
-                                            f"{2.0 ** failures:.0f} s")
-                continue
-            self._read_weight(response)
-            status = response.status_code
-            if status in (429, 418):
-                refusals += 1
-                wait = _retry_after(response)
-                what = "banned this address" if status == 418 else "asked us to slow down"
-                if wait > self.max_wait or refusals > 10:
-                    raise DownloadStopped(f"Binance {what} (HTTP {status}) for {wait:.0f} s; "
-                                          "run the same command again later to continue")
-                self._wait(wait, f"Binance {what} (HTTP {status}); waiting {wait:.0f} s")
-                continue
-            if status >= 500:
-                failures += 1
-                if failures > self.retries:
-                    raise DownloadStopped(f"Binance answered HTTP {status} again and again; "
-                                          "run the same command again later to continue")
-                self._wait(2.0 ** failures, f"Binance answered HTTP {status}; retrying")
-                continue
-            return _body(response)
-
-    def _read_weight(self, response: httpx.Response) -> None:
-        header = response.headers.get("X-MBX-USED-WEIGHT-1M")
-        if header is not None:
-            with contextlib.suppress(ValueError):
-                self.used_weight = int(header)
-
-    def _wait(self, seconds: float, note: str) -> None:
+    def _wait(self, seconds: float, note: str) -> bool:
         self._note(note)
         self.paused += seconds
         self.sleep(seconds)
+        return True
 
 
-class _Refused(DownloadError):
-    """A 4xx answer with Binance's error body: the request itself is wrong."""
+def _stopped_or_refused(exc: BinanceError) -> VelocitasError:
+    """The download's word for what Binance did: DownloadStopped when the same command may
+    go on later (the file keeps what came), DownloadError when the request itself is wrong."""
+    if isinstance(exc, BinanceUnreachable):
+        return DownloadStopped(f"cannot reach Binance at {exc.url} ({exc.detail or exc.kind}); "
+                               "run the same command again to continue")
+    if isinstance(exc, BinanceRateLimited):
+        what = "banned this address" if exc.banned else "asked us to slow down"
+        return DownloadStopped(f"Binance {what} (HTTP {exc.status}) for {exc.retry_after:.0f} s; "
+                               "run the same command again later to continue")
+    if isinstance(exc, BinanceRefused | BinanceBadAnswer) and exc.status >= 500:
+        return DownloadStopped(f"Binance answered HTTP {exc.status} again and again; run the "
+                               "same command again later to continue")
+    if isinstance(exc, BinanceBadAnswer):
+        return DownloadStopped(f"Binance answered HTTP {exc.status} with a body that is not "
+                               "JSON; is the address a Binance REST API?")
+    if isinstance(exc, BinanceRefused):
+        where = f" (code {exc.code})" if exc.code is not None else ""
+        return DownloadError(f"Binance refused the request: {_reason(exc)}{where}")
+    return DownloadStopped(f"{exc}; run the same command again to continue")
 
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        where = f" (code {code})" if code is not None else ""
-        super().__init__(f"Binance refused the request: {message}{where}")
-        self.status, self.code, self.message = status, code, message
 
-
-def _body(response: httpx.Response) -> object:
-    try:
-        body = response.json()
-    except ValueError:
-        raise DownloadStopped(f"Binance answered HTTP {response.status_code} with a body that "
-                              "is not JSON; is the address a Binance REST API?") from None
-    if response.status_code >= 400:
-        if isinstance(body, dict) and "code" in body:
-            raise _Refused(response.status_code, body.get("code"), str(body.get("msg")))
-        raise _Refused(response.status_code, None, f"HTTP {response.status_code}")
-    return body
-
-
-def _retry_after(response: httpx.Response) -> float:
-    try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
+def _reason(refused: BinanceRefused) -> str:
+    return refused.reason if refused.code is not None else f"HTTP {refused.status}"
 
 
 # --- the file ------------------------------------------------------------------------------

@@ -142,7 +142,6 @@ def install_excepthook(window: Any) -> None:
             box.setDetailedText(text)
             box.setObjectName("crashDialog")
             box.open()
-            window.crash_dialog = box
         except Exception:  # the window itself may be what broke
             sys.__excepthook__(kind, exc, tb)
 

@@ -51,12 +51,6 @@ class EngineBridge(QObject):
         self._unsubscribe = engine.subscribe(self._on_event)
         self.timer.start()
 
-    @property
-    def backlog(self) -> int:
-        """Fills received from the engine and not yet handed to the window."""
-        with self._lock:
-            return len(self._trades)
-
     def _reset_buffers(self) -> None:
         self._trades: list[dict[str, Any]] = []
         self._ticks: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []

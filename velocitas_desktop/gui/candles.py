@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
-INTERVALS: dict[str, float] = {"1s": 1.0, "5s": 5.0, "15s": 15.0, "1m": 60.0, "5m": 300.0,
-                               "15m": 900.0, "1h": 3600.0}
+from velocitas_desktop.core.types import INTERVAL_SECONDS
+
+# The chart's choice of candle intervals, in seconds.
+INTERVALS: dict[str, float] = {name: float(INTERVAL_SECONDS[name])
+                               for name in ("1s", "5s", "15s", "1m", "5m", "15m", "1h")}
 
 
 class CandleSeries:

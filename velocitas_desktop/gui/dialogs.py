@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 from velocitas_desktop.catalog import Catalog
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
-from velocitas_desktop.gui.settings import THEMES, Settings, new_token
+from velocitas_desktop.gui.settings import THEMES, Settings
+from velocitas_desktop.tokens import new_token
 
 INT_LIMIT = 2_000_000_000
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -66,10 +65,6 @@ class Settings:
     @property
     def csv_folder(self) -> Path:
         return Path(self.data_folder).expanduser() if self.data_folder else data_dir()
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def settings_path() -> Path:

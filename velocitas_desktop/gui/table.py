@@ -238,10 +238,6 @@ class ColumnTableModel(QAbstractTableModel):
         """The raw value shown at ``row`` in column ``key``."""
         return self._stores[key].get(self.stored_row(row))
 
-    def row_dict(self, row: int) -> dict[str, Any]:
-        stored = self.stored_row(row)
-        return {c.key: self._stores[c.key].get(stored) for c in self.columns}
-
     @property
     def total_rows(self) -> int:
         """Rows stored, whatever the filter shows."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from velocitas_desktop.core import metrics
 from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.ledger import DEFAULT_FEE, Ledger
 from velocitas_desktop.core.strategy import Strategy
 from velocitas_desktop.core.types import Action, Signal, Trade
@@ -108,13 +109,7 @@ class BacktestResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"stats": {...}, "trades": [...]}`` with non-finite numbers as null."""
-        return {"stats": json_safe(self.stats), "trades": self.trade_dicts()}
-
-
-def json_safe(stats: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``stats`` where inf/nan (e.g. a profit factor with no losses) become None."""
-    return {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
-            for key, value in stats.items()}
+        return {"stats": finite_or_none(self.stats), "trades": self.trade_dicts()}
 
 
 def resolve_strategy(strategy: type[Strategy] | str, catalog: Any = None) -> type[Strategy]:

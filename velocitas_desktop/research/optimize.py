@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from velocitas_desktop.core.errors import ParameterError, VelocitasError
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.indicators import shared_results
 from velocitas_desktop.core.ledger import DEFAULT_FEE
 from velocitas_desktop.core.strategy import Strategy, grid_values
@@ -45,7 +46,6 @@ from velocitas_desktop.research.backtest import (
     BarSeries,
     backtest,
     decide,
-    json_safe,
     resolve_strategy,
 )
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS, RankingMetric
@@ -337,16 +337,6 @@ def _load_strategy(strategy: Any) -> type[Strategy]:
     return resolve(strategy)
 
 
-def _bars_view_info(shared: SharedBars) -> dict[str, Any]:
-    """What a worker holds for ``shared``: used by the tests to show no copy was made."""
-    bars = attach_bars(shared)
-    prices = bars.prices
-    return {"pid": os.getpid(), "is_memmap": isinstance(prices, np.memmap),
-            "filename": getattr(prices, "filename", None), "owns_data": prices.flags.owndata,
-            "writeable": prices.flags.writeable, "first": float(prices[0]),
-            "sum": float(np.sum(prices))}
-
-
 # --- look-ahead ----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -600,11 +590,11 @@ class OptimizationJob:
         for position, row in enumerate(ranked, start=1):
             windows = row["windows"]
             item = {"rank": position, "params": row["params"],
-                    "score": _finite(windows["in_sample"][stat]),
-                    "stats": json_safe(windows["in_sample"])}
+                    "score": finite_or_none(windows["in_sample"][stat]),
+                    "stats": finite_or_none(windows["in_sample"])}
             if "out_of_sample" in windows:
-                item["oos_score"] = _finite(windows["out_of_sample"][stat])
-                item["oos_stats"] = json_safe(windows["out_of_sample"])
+                item["oos_score"] = finite_or_none(windows["out_of_sample"][stat])
+                item["oos_stats"] = finite_or_none(windows["out_of_sample"])
             out_rows.append(item)
         result: dict[str, Any] = {
             "strategy": self.cls.name, "metric": s.metric, "combinations": self.total,
@@ -632,8 +622,8 @@ class OptimizationJob:
             folds.append({
                 "fold": int(fold), "in_sample_bars": [window.start, window.stop],
                 "out_of_sample_bars": [out.start, out.stop], "params": best[0]["params"],
-                "in_sample_score": _finite(best[0]["windows"][window.label][stat]),
-                "out_of_sample_score": _finite(best[0]["windows"][out.label][stat]),
+                "in_sample_score": finite_or_none(best[0]["windows"][window.label][stat]),
+                "out_of_sample_score": finite_or_none(best[0]["windows"][out.label][stat]),
             })
         return folds
 
@@ -648,11 +638,6 @@ def rank_rows(rows: Iterable[dict[str, Any]], stat: str, lower_is_better: bool,
         return (0, value if lower_is_better else -value)
 
     return sorted(rows, key=key)
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinity: a profit factor without losses is reported as null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def share_bars(bars: BarSeries, folder: str) -> SharedBars:

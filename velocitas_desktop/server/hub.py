@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.engine.contract import Event, EventKind, TradingEngine
 
 log = logging.getLogger(__name__)
@@ -36,18 +36,8 @@ def dumps(value: Any) -> str:
     """JSON text; NaN and infinities (not JSON) become null."""
     try:
         return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        return json.dumps(_finite(value), allow_nan=False, separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    except ValueError:  # rare, so the common case pays no conversion
+        return json.dumps(finite_or_none(value), allow_nan=False, separators=(",", ":"))
 
 
 @dataclass(slots=True)

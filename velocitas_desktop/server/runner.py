@@ -16,7 +16,8 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.server.app import create_app
-from velocitas_desktop.server.security import is_local, new_token
+from velocitas_desktop.server.security import is_local
+from velocitas_desktop.tokens import new_token
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import secrets
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -22,10 +21,6 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 WS_POLICY_VIOLATION = 1008
 
 Scope = dict[str, Any]
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def is_local(host: str) -> bool:

@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,28 +159,15 @@ class Journal:
             rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
         return [dict(zip(TRADE_FIELDS, row, strict=True)) for row in rows]
 
-    def count_trades(self, session_id: int | None = None, strategy_id: str | None = None,
-                     coin: str | None = None, since: float | None = None,
-                     until: float | None = None) -> int:
-        where, args = _filters(session_id, strategy_id, coin, since, until, None)
-        with self._lock:
-            return int(self._conn.execute(f"SELECT COUNT(*) FROM trades{where}", args)
-                       .fetchone()[0])
-
     def trade_records(self, session_id: int) -> list[Trade]:
         return [Trade(*row.values()) for row in self.trades(session_id, limit=-1)]
 
-    def pnl_history(self, session_id: int, strategy_id: str | None = None,
-                    limit: int = -1) -> list[dict[str, Any]]:
-        sql = "SELECT timestamp, strategy_id, pnl, position FROM pnl_history WHERE session_id = ?"
-        args: list[Any] = [session_id]
-        if strategy_id:
-            sql += " AND strategy_id = ?"
-            args.append(strategy_id)
-        sql += " ORDER BY rowid LIMIT ?"
-        args.append(limit)
+    def pnl_history(self, session_id: int) -> list[dict[str, Any]]:
+        """Every P&L point of ``session_id``, in the order it was recorded."""
         with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
+            rows = self._conn.execute(
+                "SELECT timestamp, strategy_id, pnl, position FROM pnl_history"
+                " WHERE session_id = ? ORDER BY rowid", (session_id,)).fetchall()
         return [{"timestamp": t, "strategy_id": s, "pnl": p, "position": q}
                 for t, s, p, q in rows]
 
@@ -201,7 +188,3 @@ def _filters(session_id: int | None, strategy_id: str | None, coin: str | None,
             clauses.append(clause)
             args.append(value)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), args
-
-
-def trades_as_dicts(trades: Iterable[Trade]) -> list[dict[str, Any]]:
-    return [t.to_dict() for t in trades]

@@ -1,4 +1,14 @@
-"""Fake Binance Spot exchange on 127.0.0.1: public REST and WebSocket market data with faults."""
+"""Fake Binance Spot exchange on 127.0.0.1: public REST and WebSocket market data with faults.
+
+A test double that ships in no package. Tests start it in their own process
+(``FakeExchange(symbols).start()``, or ``async with FakeExchange(...)``). For a manual test, run
+it as a script from the repository root; it prints its REST and WebSocket base URLs and serves
+until Ctrl-C (``--help`` lists the options)::
+
+    python tests/fakes/fake_exchange.py --symbols BTCUSDT,ETHUSDT
+    velocitas run --source binance --coins BTC,ETH \
+        --binance-rest-url http://127.0.0.1:PORT --binance-ws-url ws://127.0.0.1:PORT
+"""
 
 from __future__ import annotations
 
@@ -27,6 +37,9 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from velocitas_desktop.core.types import INTERVAL_SECONDS
+from velocitas_desktop.feeds.binance_rest import KLINE_INTERVALS
+
 __all__ = [
     "DEFAULT_SYMBOLS",
     "KLINE_INTERVALS",
@@ -52,24 +65,9 @@ _DAY_MINUTES = 1_440
 _MINUTES_PER_YEAR = 525_600
 # 1970-01-01 was a Thursday; Binance's weekly klines open on Monday 00:00 UTC.
 _MONDAY_OFFSET_MS = 4 * _DAY_MS
-_INTERVAL_MS: dict[str, int] = {
-    "1s": 1_000,
-    "1m": 60_000,
-    "3m": 180_000,
-    "5m": 300_000,
-    "15m": 900_000,
-    "30m": 1_800_000,
-    "1h": 3_600_000,
-    "2h": 7_200_000,
-    "4h": 14_400_000,
-    "6h": 21_600_000,
-    "8h": 28_800_000,
-    "12h": 43_200_000,
-    "1d": 86_400_000,
-    "3d": 259_200_000,
-    "1w": 604_800_000,
-}
-KLINE_INTERVALS: tuple[str, ...] = (*_INTERVAL_MS, "1M")
+# Binance's intervals and their lengths are the app's own tables; "1M" goes by the calendar.
+_INTERVAL_MS: dict[str, int] = {name: INTERVAL_SECONDS[name] * 1000
+                                for name in KLINE_INTERVALS if name != "1M"}
 _TRADE_ID_BASE = 1_000_000_000
 _AGG_ID_BASE = 400_000_000
 # One taker order often fills against several makers; ~0.7 aggTrades per trade looks like live data.
@@ -2308,7 +2306,7 @@ def _admin_value(name: str, raw: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Serve a fake exchange until Ctrl-C, after printing its REST and WebSocket base URLs."""
     parser = argparse.ArgumentParser(
-        prog="python -m velocitas_desktop.testing.fake_exchange",
+        prog="python tests/fakes/fake_exchange.py",
         description="Fake Binance Spot market data (REST + WebSocket) on one local port.",
     )
     parser.add_argument("--host", default="127.0.0.1")
