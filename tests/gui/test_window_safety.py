@@ -21,7 +21,7 @@ from gui_helpers import (
 )
 
 from velocitas_desktop.engine.engine import EngineConfig
-from velocitas_desktop.feeds.base import LIVE, Feed, FeedError, TickBatch
+from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 
 
 def test_an_unreadable_csv_file_is_explained_in_the_window(qtbot, any_window, tmp_path):
@@ -82,7 +82,7 @@ class _LostConnection(Feed):
     name = "test-exchange"
 
     def stream(self, stop):  # type: ignore[no-untyped-def]
-        self.on_status(LIVE, "connected")
+        self.on_status(FeedState.LIVE, "connected")
         for i in range(5):
             yield TickBatch(np.zeros(10, np.int16), np.full(10, 100.0 + i),
                             np.full(10, 1.7e9 + i))

@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from velocitas_desktop.core.errors import UsageError
 from velocitas_desktop.engine.request import Vocabulary
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 USAGE_ERROR = 2  # the exit code of a bad command line
 
@@ -82,9 +83,9 @@ port = number(int, least=0, most=65535, rule="a port number (0 to 65535)")
 
 def add_binance_args(parser: argparse.ArgumentParser) -> None:
     """The Binance endpoints, so one code path serves Binance, its testnet and a fake."""
-    parser.add_argument("--binance-rest-url", default="https://api.binance.com", metavar="URL",
+    parser.add_argument("--binance-rest-url", default=BINANCE_REST_URL, metavar="URL",
                         help="Binance REST base URL (Binance, its testnet, or a test exchange)")
-    parser.add_argument("--binance-ws-url", default="wss://stream.binance.com:9443",
+    parser.add_argument("--binance-ws-url", default=BINANCE_WS_URL,
                         metavar="URL", help="Binance WebSocket base URL")
     parser.add_argument("--quote-asset", default="USDT",
                         help="the asset coins are priced in (BTC → BTCUSDT)")

@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 from velocitas_desktop.cli.arguments import CliError, positive
+from velocitas_desktop.feeds.binance_rest import KLINE_INTERVALS
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL
 
 
 def register(subparsers: Any) -> None:
@@ -18,14 +20,13 @@ def register(subparsers: Any) -> None:
                     "continue an interrupted download.")
     parser.add_argument("--symbol", required=True, help="the Binance market, like BTCUSDT")
     parser.add_argument("--interval", default="1m",
-                        help="kline interval: 1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w "
-                             "1M (default 1m)")
+                        help=f"kline interval: {' '.join(KLINE_INTERVALS)} (default 1m)")
     parser.add_argument("--start", required=True, metavar="DATE",
                         help="first bar's open time, YYYY-MM-DD[THH:MM] (UTC)")
     parser.add_argument("--end", default=None, metavar="DATE",
                         help="stop before this time, YYYY-MM-DD[THH:MM] (UTC); default now")
     parser.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
-    parser.add_argument("--binance-rest-url", default="https://api.binance.com", metavar="URL",
+    parser.add_argument("--binance-rest-url", default=BINANCE_REST_URL, metavar="URL",
                         help="REST base URL (Binance, its testnet, or a fake exchange)")
     parser.add_argument("--max-wait", type=positive, default=600.0, metavar="S",
                         help="longest Retry-After to wait out before stopping (default 600)")

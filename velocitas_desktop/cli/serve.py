@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from velocitas_desktop.cli.arguments import CliError, open_journal, port
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 SWITCH_INTERVAL = 0.001  # seconds
 
@@ -28,9 +29,9 @@ def register(subparsers: Any) -> None:
                        help="a browser origin allowed to call the API, e.g. "
                             "http://localhost:5173 (repeat; none by default)")
     serve.add_argument("--binance-rest-url", default=None, metavar="URL",
-                       help="Binance REST base URL (default https://api.binance.com)")
+                       help=f"Binance REST base URL (default {BINANCE_REST_URL})")
     serve.add_argument("--binance-ws-url", default=None, metavar="URL",
-                       help="Binance WebSocket base URL (default wss://stream.binance.com:9443)")
+                       help=f"Binance WebSocket base URL (default {BINANCE_WS_URL})")
     serve.set_defaults(func=cmd_serve)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS
 from velocitas_desktop.feeds.base import Feed
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 SOURCES = ("simulated", "csv", "binance")
 MAX_WORKERS = 64  # worker processes a session may ask for
@@ -30,8 +31,8 @@ class EngineConfig:
     max_ticks: int | None = None
     duration: float | None = None
     sample_seconds: float = DEFAULT_SAMPLE_SECONDS
-    binance_rest_url: str = "https://api.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = BINANCE_REST_URL
+    binance_ws_url: str = BINANCE_WS_URL
     quote_asset: str = "USDT"
     start_time: float | None = None     # simulated: first timestamp at maximum speed
 

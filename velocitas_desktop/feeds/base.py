@@ -25,11 +25,6 @@ class FeedState(StrEnum):
     FINISHED = "finished"          # a replay or a simulation reached its end
 
 
-CONNECTING, LIVE, RECONNECTING, STALLED, FAILED, FINISHED = (
-    FeedState.CONNECTING, FeedState.LIVE, FeedState.RECONNECTING, FeedState.STALLED,
-    FeedState.FAILED, FeedState.FINISHED)
-
-
 class FeedError(VelocitasError):
     """The feed cannot start or cannot go on; the message says what to do."""
 

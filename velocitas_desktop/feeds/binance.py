@@ -24,23 +24,14 @@ import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from velocitas_desktop.feeds.base import (
-    CONNECTING,
-    FAILED,
-    LIVE,
-    RECONNECTING,
-    STALLED,
-    Feed,
-    FeedError,
-    TickBatch,
-)
+from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 from velocitas_desktop.feeds.binance_rest import (
-    BINANCE_REST_URL,
     MAX_KLINES,
     BinanceRest,
     Patience,
     UnknownSymbolError,
 )
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +49,7 @@ class BinanceSettings:
     """Endpoints and the recovery policy. Tests point the URLs at a fake exchange."""
 
     rest_url: str = BINANCE_REST_URL
-    ws_url: str = "wss://stream.binance.com:9443"
+    ws_url: str = BINANCE_WS_URL
     quote_asset: str = "USDT"
     stream: str = "trade"                  # or "aggTrade"
     connect_timeout: float = 10.0          # REST and WebSocket handshakes
@@ -104,7 +95,7 @@ class BinanceFeed(Feed):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self.state = "idle"
+        self.state = FeedState.IDLE
         self._failure = ""
         self._last_message = 0.0
         self.stats = {"messages": 0, "malformed": 0, "duplicates": 0, "out_of_order": 0,
@@ -114,7 +105,7 @@ class BinanceFeed(Feed):
 
     def open(self) -> None:
         """Check the symbols with exchangeInfo and fetch warm-up klines; FeedError if not."""
-        self._set_state(CONNECTING, f"checking {', '.join(self.symbols)} on {self.rest_host}")
+        self._set_state(FeedState.CONNECTING, f"checking {', '.join(self.symbols)} on {self.rest_host}")
         with self._rest() as rest:
             self._check_symbols(rest)
             for coin, symbol in zip(self.coins, self.symbols, strict=True):
@@ -192,7 +183,7 @@ class BinanceFeed(Feed):
                                         daemon=True)
         self._thread.start()
         try:
-            while not stop.is_set() and self.state != FAILED:
+            while not stop.is_set() and self.state != FeedState.FAILED:
                 if not self._arrived.wait(0.05):
                     continue
                 with self._buffer_lock:
@@ -202,7 +193,7 @@ class BinanceFeed(Feed):
                     ids, prices, stamps = zip(*ticks, strict=True)
                     yield TickBatch(np.array(ids, dtype=np.int16), np.array(prices),
                                     np.array(stamps), time.perf_counter())
-            if self.state == FAILED:
+            if self.state == FeedState.FAILED:
                 raise FeedError(self._failure)
         finally:
             self.close()
@@ -238,7 +229,7 @@ class BinanceFeed(Feed):
         while not self._stop.is_set():
             if not first:
                 await self._backfill_gap()
-            self._set_state(CONNECTING if first else RECONNECTING,
+            self._set_state(FeedState.CONNECTING if first else FeedState.RECONNECTING,
                             f"connecting to {self.settings.ws_url}")
             try:
                 async with connect(self.stream_url, open_timeout=self.settings.connect_timeout,
@@ -247,7 +238,7 @@ class BinanceFeed(Feed):
                                    close_timeout=1.0, max_size=2**20) as socket:
                     attempt = 0
                     first = False
-                    self._set_state(LIVE, f"live: {', '.join(self.symbols)}")
+                    self._set_state(FeedState.LIVE, f"live: {', '.join(self.symbols)}")
                     reason = await self._read(socket)
             except (TimeoutError, OSError, websockets.InvalidHandshake, websockets.ConnectionClosed, websockets.InvalidURI) as exc:
                 reason = _describe(exc)
@@ -256,7 +247,7 @@ class BinanceFeed(Feed):
             self.stats["reconnects"] += 1
             if reason in (SERVER_SHUTDOWN, PLANNED):
                 # not a failure: the old connection worked, so the new one goes at once
-                self._set_state(RECONNECTING, f"{reason}; reconnecting now")
+                self._set_state(FeedState.RECONNECTING, f"{reason}; reconnecting now")
                 continue
             attempt += 1
             never = self.settings.first_connect_attempts
@@ -270,7 +261,7 @@ class BinanceFeed(Feed):
                            f"attempts ({reason})")
                 return
             wait = self._backoff(attempt)
-            self._set_state(RECONNECTING, f"{reason}; reconnecting in {wait:.1f} s "
+            self._set_state(FeedState.RECONNECTING, f"{reason}; reconnecting in {wait:.1f} s "
                                           f"(attempt {attempt})")
             await self._sleep(wait)
 
@@ -296,7 +287,7 @@ class BinanceFeed(Feed):
                 raw = await asyncio.wait_for(socket.recv(), timeout=min(stall, 0.25))
             except TimeoutError:
                 if time.monotonic() - self._last_message > stall:
-                    self._set_state(STALLED, f"no data for {stall:g} s")
+                    self._set_state(FeedState.STALLED, f"no data for {stall:g} s")
                     socket.transport.abort()  # the peer is not answering: do not wait for it
                     return f"stalled (no data for {stall:g} s)"
                 continue
@@ -349,7 +340,7 @@ class BinanceFeed(Feed):
         try:
             await asyncio.to_thread(self._backfill_blocking)
         except FeedError as exc:
-            self._set_state(RECONNECTING, f"could not backfill the gap: {exc}")
+            self._set_state(FeedState.RECONNECTING, f"could not backfill the gap: {exc}")
 
     def _backfill_blocking(self) -> None:
         with self._rest() as rest:
@@ -372,11 +363,11 @@ class BinanceFeed(Feed):
 
     def _fail(self, message: str) -> None:
         self._failure = message
-        self._set_state(FAILED, message)
+        self._set_state(FeedState.FAILED, message)
         self._arrived.set()
 
     def _set_state(self, state: str, message: str) -> None:
-        if state == self.state and state == LIVE:
+        if state == self.state and state == FeedState.LIVE:
             return
         self.state = state
         self.on_status(state, message)

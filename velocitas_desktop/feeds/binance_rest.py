@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from velocitas_desktop.feeds.base import FeedError
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL
 
 __all__ = [
     "BINANCE_REST_URL",
@@ -38,7 +39,6 @@ __all__ = [
     "UnknownSymbolError",
 ]
 
-BINANCE_REST_URL = "https://api.binance.com"
 # Binance's kline intervals, shortest first; their lengths are core.types.INTERVAL_SECONDS.
 KLINE_INTERVALS: tuple[str, ...] = ("1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h",
                                     "8h", "12h", "1d", "3d", "1w", "1M")

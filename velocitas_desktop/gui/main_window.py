@@ -249,7 +249,6 @@ class MainWindow(QMainWindow):
         self.feed_label = QLabel("feed: idle")
         self.rate_status = QLabel("0 ticks/s")
         self.latency_label = QLabel("latency —")
-        self.frames_label = QLabel("")
         self.server_label = QLabel("server: off")
         self.server_label.setObjectName("serverLabel")
         self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 from velocitas_desktop.paths import config_dir, data_dir, ensure
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ class Settings:
     server_host: str = "127.0.0.1"
     server_port: int = 8000
     server_token: str = ""
-    binance_rest_url: str = "https://api.binance.com"
-    binance_ws_url: str = "wss://stream.binance.com:9443"
+    binance_rest_url: str = BINANCE_REST_URL
+    binance_ws_url: str = BINANCE_WS_URL
 
     def problems(self) -> list[str]:
         """Sentences saying what is wrong, empty when the settings can be used."""
