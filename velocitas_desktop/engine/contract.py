@@ -14,6 +14,8 @@ the plain strings (``"running"``, ``"trades"``...).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -77,6 +79,39 @@ class Event:
 
     kind: EventKind
     data: Any
+
+
+class Subscribers:
+    """The callbacks an engine tells of its events, in the order they subscribed.
+
+    Delivery reads an immutable tuple, so it takes no lock; a callback that raises is logged
+    and the others still hear the event: a broken view never stops the engine."""
+
+    def __init__(self) -> None:
+        self._callbacks: tuple[Callable[[Event], None], ...] = ()
+        self._lock = threading.Lock()
+
+    def add(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Subscribe ``callback``; returns the function that unsubscribes it."""
+        with self._lock:
+            self._callbacks = (*self._callbacks, callback)
+
+        def remove() -> None:
+            with self._lock:
+                self._callbacks = tuple(c for c in self._callbacks if c is not callback)
+
+        return remove
+
+    def __bool__(self) -> bool:
+        return bool(self._callbacks)
+
+    def deliver(self, event: Event) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:
+                logging.getLogger(__name__).exception(
+                    "subscriber %r failed on a %s event", callback, event.kind)
 
 
 class AttachedView(Protocol):

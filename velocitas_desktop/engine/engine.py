@@ -36,6 +36,7 @@ from velocitas_desktop.engine.contract import (
     Event,
     EventKind,
     StrategyStatus,
+    Subscribers,
 )
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.latency import LatencyStats
@@ -61,8 +62,7 @@ class Engine:
         self.journal = journal
         self.lock = threading.Lock()        # guards the ledger and the registry
         self._admin = threading.RLock()     # serialises start/stop and direct control calls
-        self._subscribers: list[Callable[[Event], None]] = []
-        self._sub_lock = threading.Lock()
+        self._subscribers = Subscribers()
         self._views: list[AttachedView] = []
         self.registry: dict[str, Registration] = {}
         self._order = itertools.count()
@@ -101,14 +101,7 @@ class Engine:
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event, on the engine's threads; keep it quick."""
-        with self._sub_lock:
-            self._subscribers = [*self._subscribers, callback]
-
-        def unsubscribe() -> None:
-            with self._sub_lock:
-                self._subscribers = [s for s in self._subscribers if s is not callback]
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     @property
     def has_subscribers(self) -> bool:
@@ -116,12 +109,7 @@ class Engine:
 
     def publish(self, kind: EventKind, data: Any) -> None:
         """Tell every subscriber; one that raises is logged and the others still hear it."""
-        event = Event(kind, data)
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken view must not stop the engine
-                log.exception("subscriber %r failed on a %s event", callback, kind)
+        self._subscribers.deliver(Event(kind, data))
 
     def log(self, level: str, message: str) -> None:
         """A line for the log file and for the views' log panels."""

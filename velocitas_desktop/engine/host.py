@@ -46,6 +46,7 @@ from velocitas_desktop.engine.contract import (
     EngineStatus,
     Event,
     EventKind,
+    Subscribers,
     TradingEngine,
     call_timeout,
     contract_calls,
@@ -328,8 +329,7 @@ class HostedEngine:
         self.status = EngineStatus.STOPPED
         self.status_message = ""
         self.session_id: int | None = None
-        self._subscribers: list[Callable[[Event], None]] = []
-        self._sub_lock = threading.Lock()
+        self._subscribers = Subscribers()
         self._pending: dict[int, Future] = {}
         self._pending_lock = threading.Lock()
         self._send_lock = threading.Lock()
@@ -428,14 +428,9 @@ class HostedEngine:
         self.session_id = state["session_id"]
 
     def _deliver(self, events: list[tuple[str, Any]]) -> None:
-        callbacks = self._subscribers
+        deliver = self._subscribers.deliver
         for kind, data in events:
-            event = Event(EventKind(kind), data)
-            for callback in callbacks:
-                try:
-                    callback(event)
-                except Exception:  # a broken view must not stop the others
-                    log.exception("subscriber %r failed on a %s event", callback, kind)
+            deliver(Event(EventKind(kind), data))
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run ``name`` in the engine process: a contract call, or a host operation."""
@@ -469,14 +464,7 @@ class HostedEngine:
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``callback(event)`` for every event, on this object's reader thread."""
-        with self._sub_lock:
-            self._subscribers = [*self._subscribers, callback]
-
-        def unsubscribe() -> None:
-            with self._sub_lock:
-                self._subscribers = [s for s in self._subscribers if s is not callback]
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     def start(self, config: EngineConfig | None = None) -> None:
         """Begin a session; a host whose process died is replaced first (restoring the last
