@@ -1,0 +1,1 @@
+"""Market data in: the simulated market, csv replay and Binance, and Binance history downloads."""
