@@ -17,6 +17,7 @@ from velocitas_desktop.cli.arguments import (
     positive_int,
 )
 from velocitas_desktop.engine.config import SOURCES
+from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +32,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--speed", default="max", help="csv replay speed: N (1 = real time) or max")
     run.add_argument("--rate", default="max", help="simulated ticks per second, or max")
     run.add_argument("--strategy", action="append", default=[], metavar="NAME:COIN[:k=v,...]",
-                     help="a strategy to run (repeat); default: each built-in on each coin")
+                     help="a strategy to run (repeat); NAME alone runs it on every coin; "
+                          "timeframe=5m among the k=v pairs sets its bars; default: each "
+                          "built-in on each coin")
+    run.add_argument("--timeframe", default=None, metavar="TF",
+                     help=f"what strategies decide on unless their --strategy says: tick, or "
+                          f"bars of 1s to 1d (default {DEFAULT_TIMEFRAME}; tick for a csv "
+                          "replay, whose rows are bars already)")
     run.add_argument("--workers", type=count, default=0,
                      help="worker processes for the strategies (0: in the engine's thread)")
     run.add_argument("--fee", type=fraction, default=0.001, help="fee fraction (0.001 = 0.1%%)")
@@ -73,13 +80,20 @@ def session_request(args: argparse.Namespace) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from velocitas_desktop.engine.contract import EngineStatus
     from velocitas_desktop.engine.engine import Engine
-    from velocitas_desktop.engine.request import parse_strategy, session_config
+    from velocitas_desktop.engine.request import (
+        check_timeframe,
+        default_timeframe,
+        parse_strategy,
+        session_config,
+    )
 
     config = session_config(session_request(args), words=COMMAND_LINE)
+    timeframe = (check_timeframe(args.timeframe, "--timeframe") if args.timeframe is not None
+                 else default_timeframe(config.source))
     engine = Engine(journal=open_journal(args.db), restore=False)
     specs = []
     for text in args.strategy or engine.catalog.names():
-        specs.extend(parse_strategy(text, config.coins))
+        specs.extend(parse_strategy(text, config.coins, timeframe=timeframe))
     for spec in specs:
         if spec.coin not in config.coins:
             raise CliError(f"strategy {spec.name} trades {spec.coin}, which is not among the "
