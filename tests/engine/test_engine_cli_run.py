@@ -188,6 +188,8 @@ BAD_ARGUMENTS = {
     "fee not a fraction": (["--fee", "2"], "--fee"),
     "rate not positive": (["--rate", "0"], "--rate"),
     "bad coin": (["--coins", "BT-C"], "'BT-C' is not a coin symbol"),
+    "no coins": (["--coins", ""], "--coins: give at least one coin, like BTC,ETH"),
+    "only commas": (["--coins", ", ,"], "--coins: give at least one coin"),
     "strategy on another coin": (["--strategy", "RSI:SOL"], "SOL"),
     "unknown timeframe": (["--timeframe", "2m"], "--timeframe: unknown timeframe '2m'"),
     "unknown timeframe of one": (["--strategy", "RSI:BTC:timeframe=x"],
@@ -230,3 +232,24 @@ def test_a_real_process_given_bad_arguments_exits_2_with_one_line_and_no_traceba
     assert "Traceback" not in done.stderr
     assert expected in done.stderr
     assert list(cwd.iterdir()) == []
+
+
+def test_more_workers_than_cores_is_a_warning_on_stderr(monkeypatch, capsys):
+    from velocitas_desktop.cli.arguments import warn_if_over_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    warn_if_over_cores(2, "run")
+    assert capsys.readouterr().err == ""
+    warn_if_over_cores(8, "run")
+    assert capsys.readouterr().err == (
+        "velocitas run: warning: --workers 8 is more than the 2 cores of this machine; the "
+        "extra processes only take turns (try --workers 2)\n")
+
+
+@pytest.mark.slow
+def test_a_run_with_more_workers_than_cores_warns_and_still_runs(cwd: Path) -> None:
+    workers = (os.cpu_count() or 1) + 1
+    done = velocitas(cwd, "run", "--coins", "BTC", "--ticks", "2000", "--workers",
+                     str(workers), "--json")
+    assert final_metrics(done)["global"]["status"] == "finished"
+    assert done.stderr.startswith(f"velocitas run: warning: --workers {workers} is more than")

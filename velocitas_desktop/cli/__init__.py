@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="velocitas", description="Velocitas, a crypto trading terminal.")
     parser.add_argument("--version", action="version", version=f"velocitas {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND",
+                                help="what to do (default: gui, the window); "
+                                     "velocitas COMMAND --help says more")
     for name in SUBCOMMANDS:
         importlib.import_module(f"velocitas_desktop.cli.{name}").register(sub)
     return parser

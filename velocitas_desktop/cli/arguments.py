@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -100,3 +102,13 @@ def open_journal(path: str | None) -> Any:
         return Journal(path or default_journal_path())
     except JournalError as exc:
         raise CliError(str(exc)) from None
+
+
+def warn_if_over_cores(workers: int | None, command: str) -> None:
+    """A line on stderr when ``--workers`` asks for more processes than there are cores: they
+    would only take turns on the same cores, each with its own start-up and memory."""
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        print(f"velocitas {command}: warning: --workers {workers} is more than the {cores} "
+              f"cores of this machine; the extra processes only take turns (try --workers "
+              f"{cores})", file=sys.stderr)

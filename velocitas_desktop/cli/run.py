@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from velocitas_desktop.cli.arguments import (
@@ -15,7 +16,9 @@ from velocitas_desktop.cli.arguments import (
     open_journal,
     positive,
     positive_int,
+    warn_if_over_cores,
 )
+from velocitas_desktop.cli.tables import Field, fit_table
 from velocitas_desktop.engine.config import SOURCES
 from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
 
@@ -66,7 +69,7 @@ def session_request(args: argparse.Namespace) -> Any:
 
     return SessionRequest(
         source=args.source,
-        coins=parse_coins(args.coins, COMMAND_LINE) if args.coins else None,
+        coins=parse_coins(args.coins, COMMAND_LINE) if args.coins is not None else None,
         csv_files=parse_csv_files(args.csv, COMMAND_LINE),
         speed=parse_pace(args.speed, "speed", COMMAND_LINE),
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
@@ -78,6 +81,8 @@ def session_request(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from velocitas_desktop.engine.contract import EngineStatus
     from velocitas_desktop.engine.engine import Engine
     from velocitas_desktop.engine.request import (
@@ -88,8 +93,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
     config = session_config(session_request(args), words=COMMAND_LINE)
+    warn_if_over_cores(args.workers, "run")
     timeframe = (check_timeframe(args.timeframe, "--timeframe") if args.timeframe is not None
                  else default_timeframe(config.source))
+    console = Console()
     engine = Engine(journal=open_journal(args.db), restore=False)
     specs = []
     for text in args.strategy or engine.catalog.names():
@@ -104,51 +111,74 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         engine.close()
         raise
+    interrupted = False
     try:
         if args.json:
             engine.wait()
         else:
-            _live_table(engine)
+            _watch(engine, console)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         if engine.status.stoppable:
             engine.stop()
         engine.wait(5)
         snapshot = engine.snapshot()
         engine.close()
+    ending = session_ending(snapshot, interrupted)
     if args.json:
         print(json.dumps(snapshot, default=str))
+        if interrupted:
+            print(f"velocitas run: {ending}", file=sys.stderr)
+    else:
+        console.print(metrics_view(console, snapshot))
+        console.print(ending, markup=False, highlight=False)
     return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
 
 
-def _live_table(engine: Any) -> None:
-    from rich.console import Console
+def session_ending(snapshot: dict[str, Any], interrupted: bool) -> str:
+    """How the session ended and why, in one line: ``stopped: you pressed Ctrl-C after …``."""
+    glob = snapshot["global"]
+    ticks = f"{glob['ticks_processed']:,} ticks"
+    if interrupted:
+        return f"{glob['status']}: you pressed Ctrl-C; {ticks} processed"
+    why = (glob.get("feed") or {}).get("message") or glob.get("error") or ""
+    return f"{glob['status']}: {why}; {ticks} processed" if why else \
+        f"{glob['status']}: {ticks} processed"
+
+
+def _watch(engine: Any, console: Any) -> None:
+    """The live table until the session ends. Transient: the final table is printed once
+    afterwards, with the state the engine stopped in (a pipe gets only that one)."""
     from rich.live import Live
 
-    console = Console(stderr=False)
-    with Live(_metrics_table(engine.snapshot()), console=console, refresh_per_second=4) as live:
+    with Live(metrics_view(console, engine.snapshot()), console=console,
+              refresh_per_second=4, transient=True) as live:
         while not engine.wait(0.25):
-            live.update(_metrics_table(engine.snapshot()))
-        live.update(_metrics_table(engine.snapshot()))
+            live.update(metrics_view(console, engine.snapshot()))
 
 
-def _metrics_table(snapshot: dict[str, Any]) -> Any:
-    from rich.table import Table
+STRATEGY_KEYS = (Field("strategy", number=False),)
+STRATEGY_VALUES = (Field("status", number=False), Field("trades", "fills"),
+                   Field("win %", "win%"), Field("net P&L", "P&L"),
+                   Field("unrealised", "unreal."), Field("position", "pos."),
+                   Field("max DD", "maxDD"), Field("Sharpe"))
+
+
+def metrics_view(console: Any, snapshot: dict[str, Any]) -> Any:
+    """The session's figures and a row per strategy, fitted to the console's width."""
+    from rich.text import Text
 
     glob = snapshot["global"]
     title = (f"Velocitas · {glob['status']} · {glob['ticks_processed']:,} ticks · "
              f"{glob['ticks_per_second']:,.0f} ticks/s · net P&L {glob['net_pnl']:,.2f} · "
              f"trades {glob['total_trades']:,}")
-    table = Table(title=title, expand=False)
-    for column in ("strategy", "status", "trades", "win %", "net P&L", "unrealised",
-                   "position", "max DD", "Sharpe"):
-        table.add_column(column, justify="left" if column in ("strategy", "status") else "right")
+    rows = []
     for sid, m in snapshot["strategies"].items():
         pnl = m["net_pnl"]
         colour = "green" if pnl > 0 else "red" if pnl < 0 else ""
-        table.add_row(sid, m.get("status", ""), f"{m['total_trades']:,}", f"{m['win_rate']:.1f}",
-                      f"[{colour}]{pnl:,.2f}[/]" if colour else f"{pnl:,.2f}",
-                      f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
-                      f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}")
-    return table
+        rows.append([sid, m.get("status", ""), f"{m['total_trades']:,}",
+                     f"{m['win_rate']:.1f}", Text(f"{pnl:,.2f}", style=colour),
+                     f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
+                     f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}"])
+    return fit_table(console, title, STRATEGY_KEYS, STRATEGY_VALUES, rows)
