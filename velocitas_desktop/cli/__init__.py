@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from velocitas_desktop.core.errors import VelocitasError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download")
+SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download", "samples")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,6 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (velocitas run | head): nothing left to say, and no one to say
+        # it to; stdout is pointed at devnull so the interpreter's final flush fails quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from velocitas_desktop.core.errors import ParameterError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import TICK, timeframe_seconds
 from velocitas_desktop.engine.config import MAX_WORKERS, SOURCES, EngineConfig
+from velocitas_desktop.paths import resolve_sample
 
 DEFAULT_COINS = ("BTC", "ETH")
 # What a strategy decides on unless told: one-minute bars. Deciding on every tick, the four
@@ -173,7 +174,8 @@ def parse_coins(text: str, words: Vocabulary = PLAIN) -> tuple[str, ...]:
 def parse_csv_files(items: Iterable[str], words: Vocabulary = PLAIN, *,
                     must_exist: bool = True) -> dict[str, str]:
     """``["BTC=btc.csv", "eth-1m.csv"]`` → ``{"BTC": "btc.csv", "ETH": "eth-1m.csv"}``: each
-    item is COIN=PATH, or a bare path whose file name starts with the coin."""
+    item is COIN=PATH, or a bare path whose file name starts with the coin. A PATH may name a
+    sample shipped with Velocitas (``sample:BTCUSD-1h``)."""
     files: dict[str, str] = {}
     for item in items:
         text = item.strip()
@@ -181,8 +183,9 @@ def parse_csv_files(items: Iterable[str], words: Vocabulary = PLAIN, *,
             continue
         coin, sep, path = text.partition("=")
         if not sep:
-            coin, path = coin_from_filename(text), text
-        path = path.strip()
+            path = _sample_or_path(text, words)
+            coin = coin_from_filename(path)
+        path = _sample_or_path(path.strip(), words)
         if not coin.strip() or not path:
             raise ParameterError(f"{words.name('csv_files')} {item!r}: give it as "
                                  "COIN=PATH, like BTC=btc-1m.csv")
@@ -190,6 +193,13 @@ def parse_csv_files(items: Iterable[str], words: Vocabulary = PLAIN, *,
             raise ParameterError(words.hint("csv_files", f"no such file {path}"))
         files[check_coin(coin)] = str(Path(path).expanduser()) if must_exist else path
     return files
+
+
+def _sample_or_path(text: str, words: Vocabulary) -> str:
+    try:
+        return resolve_sample(text)
+    except ValueError as exc:
+        raise ParameterError(f"{words.name('csv_files')}: {exc}") from None
 
 
 def coin_from_filename(path: str) -> str:
