@@ -125,6 +125,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine.wait(5)
         snapshot = engine.snapshot()
         engine.close()
+    _report(args, console, snapshot, interrupted)
+    return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
+
+
+def _report(args: argparse.Namespace, console: Any, snapshot: dict[str, Any],
+            interrupted: bool) -> None:
+    """The final figures: the table and how the session ended, or the JSON object alone on
+    stdout (with a line on stderr if Ctrl-C ended it)."""
     ending = session_ending(snapshot, interrupted)
     if args.json:
         print(json.dumps(snapshot, default=str))
@@ -133,18 +141,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         console.print(metrics_view(console, snapshot))
         console.print(ending, markup=False, highlight=False)
-    return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
 
 
 def session_ending(snapshot: dict[str, Any], interrupted: bool) -> str:
-    """How the session ended and why, in one line: ``stopped: you pressed Ctrl-C after …``."""
+    """How the session ended and why, in one line: ``stopped: you pressed Ctrl-C; 51,234 ticks
+    processed``, ``finished: simulation reached its tick limit; 1,000,000 ticks processed``."""
     glob = snapshot["global"]
     ticks = f"{glob['ticks_processed']:,} ticks"
     if interrupted:
         return f"{glob['status']}: you pressed Ctrl-C; {ticks} processed"
     why = (glob.get("feed") or {}).get("message") or glob.get("error") or ""
-    return f"{glob['status']}: {why}; {ticks} processed" if why else \
-        f"{glob['status']}: {ticks} processed"
+    return f"{glob['status']}: {why + '; ' if why else ''}{ticks} processed"
 
 
 def _watch(engine: Any, console: Any) -> None:
