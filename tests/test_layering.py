@@ -20,6 +20,7 @@ HEADLESS_FILES = sorted(
     + list((ROOT / "strategies").glob("*.py")))
 
 GUI_AND_WEB = {"PySide6", "PySide2", "PyQt5", "PyQt6", "shiboken6", "pyqtgraph", "fastapi",
+               "fastapi_offline",
                "starlette", "uvicorn"}
 # What core must not use: views and servers, threads and processes, networks, storage, and the
 # modules through which a program reads or writes files.

@@ -51,3 +51,30 @@ def resources_dir() -> Path:
 
 def sample_data_dir() -> Path:
     return resources_dir() / "data"
+
+
+SAMPLE_PREFIX = "sample:"
+SAMPLE_SUFFIX = "-sample"
+
+
+def samples() -> dict[str, Path]:
+    """The bar files shipped with Velocitas by their short name: ``BTCUSD-1h`` for
+    ``BTCUSD-1h-sample.csv``, wherever the package is installed."""
+    found = sorted(sample_data_dir().glob(f"*{SAMPLE_SUFFIX}.csv"))
+    return {path.name.removesuffix(".csv").removesuffix(SAMPLE_SUFFIX): path for path in found}
+
+
+def resolve_sample(text: str) -> str:
+    """``sample:BTCUSD-1h`` → the shipped file's path; any other text unchanged. ValueError
+    naming the samples there are if no sample has that name."""
+    if not text.strip().lower().startswith(SAMPLE_PREFIX):
+        return text
+    wanted = text.strip()[len(SAMPLE_PREFIX):].strip().lower().removesuffix(".csv")
+    wanted = wanted.removesuffix(SAMPLE_SUFFIX)
+    shipped = samples()
+    for name, path in shipped.items():
+        if name.lower() == wanted:
+            return str(path)
+    names = ", ".join(SAMPLE_PREFIX + name for name in shipped) or "none"
+    raise ValueError(f"no sample data named {text.strip()!r}; the samples are: {names} "
+                     "(velocitas samples lists them with their paths)")

@@ -16,6 +16,7 @@ from velocitas_desktop.core.types import INTERVAL_SECONDS
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.feeds.binance_rest import (
     KLINE_INTERVALS,
+    BadAddress,
     BinanceBadAnswer,
     BinanceRateLimited,
     BinanceRefused,
@@ -23,6 +24,7 @@ from velocitas_desktop.feeds.binance_rest import (
     BinanceUnreachable,
     Patience,
     UnknownSymbolError,
+    check_base_url,
 )
 
 MINUTE_MS = 60_000
@@ -155,6 +157,53 @@ def test_network_failures_are_retried_as_the_patience_allows_then_reported():
     assert rest.requests == 3
     assert unreachable.value.url == f"http://127.0.0.1:{port}"
     assert str(unreachable.value).startswith(f"cannot reach Binance at http://127.0.0.1:{port}: ")
+
+
+def test_a_retry_budget_ends_the_retries_and_cuts_the_last_pause_to_fit():
+    port = free_port()
+    waits = Waits()
+    patience = Patience(retries=100, retry_seconds=5.0)
+    with (BinanceRest(f"http://127.0.0.1:{port}", patience=patience, wait=waits) as rest,
+          pytest.raises(BinanceUnreachable)):
+        rest.get("/api/v3/ping")
+    pauses = [seconds for seconds, _ in waits.seen]
+    # 2 s, then 4 s would pass the budget: the second pause is what is left of the 5 s
+    assert len(pauses) == 2 and pauses[0] == 2.0
+    assert 2.5 < pauses[1] <= 3.0  # less the refused attempts' own (tiny) time
+    assert rest.requests == 3
+
+
+def test_no_retry_budget_means_one_attempt():
+    waits = Waits()
+    with (BinanceRest(f"http://127.0.0.1:{free_port()}", wait=waits,
+                      patience=Patience(retries=100, retry_seconds=0)) as rest,
+          pytest.raises(BinanceUnreachable)):
+        rest.get("/api/v3/ping")
+    assert waits.seen == [] and rest.requests == 1
+
+
+@pytest.mark.parametrize("url", ["https://api.binance.com", "https://api.binance.com/",
+                                 "http://127.0.0.1:9000", "https://testnet.binance.vision/x"])
+def test_an_http_address_with_a_host_is_a_base_url(url):
+    assert check_base_url(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "http://", "ftp://example.com",
+                                 "api.binance.com", "http://host:port", "https://a b.com",
+                                 "wss://stream.binance.com:9443", ""])
+def test_anything_else_is_refused_at_once_with_an_example(url):
+    with pytest.raises(BadAddress) as bad:
+        BinanceRest(url)
+    assert str(bad.value) == (f"{url!r} is not an address of the form https://host[:port]; "
+                              "give one like https://api.binance.com")
+    assert isinstance(bad.value, FeedError)  # a feed that is given one fails as feeds fail
+
+
+def test_a_stream_address_takes_the_websocket_schemes():
+    assert check_base_url("wss://stream.binance.com:9443/", ("wss", "ws"),
+                          "wss://stream.binance.com:9443") == "wss://stream.binance.com:9443"
+    with pytest.raises(BadAddress, match="of the form wss://host"):
+        check_base_url("https://stream.binance.com", ("wss", "ws"), "wss://x")
 
 
 # --------------------------------------------------------------------------- weight

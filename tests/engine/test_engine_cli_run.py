@@ -49,7 +49,9 @@ def journal_trades(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_json_prints_only_the_final_metrics_in_the_seed_shapes(cwd: Path, home: Path) -> None:
-    done = velocitas(cwd, "run", "--ticks", "20000", "--seed", "3", "--json")
+    # on every tick, so that 20,000 ticks make fills to find in the journal
+    done = velocitas(cwd, "run", "--ticks", "20000", "--seed", "3", "--timeframe", "tick",
+                     "--json")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert len(done.stdout.splitlines()) == 1  # only the final object, on the last line
@@ -91,7 +93,8 @@ def test_strategies_with_parameters_in_worker_processes_and_a_db_of_ones_choice(
     db = tmp_path / "elsewhere" / "my-journal.sqlite3"
     metrics = final_metrics(velocitas(
         cwd, "run", "--strategy", "SMA_Crossover:BTC:fast=5,slow=20", "--strategy", "RSI:ETH",
-        "--workers", "2", "--ticks", "20000", "--seed", "1", "--db", str(db), "--json"))
+        "--workers", "2", "--ticks", "20000", "--seed", "1", "--db", str(db),
+        "--timeframe", "tick", "--json"))
     assert set(metrics["strategies"]) == {"BTC_SMA_Crossover", "ETH_RSI"}
     assert metrics["strategies"]["BTC_SMA_Crossover"]["params"] == {"fast": 5, "slow": 20,
                                                                    "quantity": 1.0}
@@ -104,7 +107,8 @@ def test_strategies_with_parameters_in_worker_processes_and_a_db_of_ones_choice(
 @pytest.mark.slow
 def test_fee_and_slippage_are_fractions_applied_to_every_fill(cwd: Path, tmp_path: Path) -> None:
     def trades(db: Path, fee: str, slippage: str) -> list[dict[str, Any]]:
-        final_metrics(velocitas(cwd, "run", "--strategy", "SMA_Crossover:BTC:fast=2,slow=3",
+        final_metrics(velocitas(cwd, "run",
+                                "--strategy", "SMA_Crossover:BTC:fast=2,slow=3,timeframe=tick",
                                 "--coins", "BTC", "--ticks", "3000", "--seed", "5",
                                 "--fee", fee, "--slippage", slippage, "--db", str(db),
                                 "--json"))
@@ -124,6 +128,19 @@ def test_fee_and_slippage_are_fractions_applied_to_every_fill(cwd: Path, tmp_pat
 
 
 @pytest.mark.slow
+def test_strategies_decide_on_one_minute_bars_unless_told(cwd: Path) -> None:
+    metrics = final_metrics(velocitas(
+        cwd, "run", "--coins", "BTC", "--ticks", "2000", "--seed", "1",
+        "--strategy", "RSI:BTC", "--strategy", "MACD:BTC:timeframe=tick",
+        "--strategy", "Momentum", "--json"))
+    timeframes = {sid: m["timeframe"] for sid, m in metrics["strategies"].items()}
+    assert timeframes == {"BTC_RSI": "1m", "BTC_MACD": "tick", "BTC_Momentum": "1m"}
+    again = final_metrics(velocitas(cwd, "run", "--coins", "BTC", "--ticks", "2000",
+                                    "--timeframe", "15m", "--json"))
+    assert {m["timeframe"] for m in again["strategies"].values()} == {"15m"}
+
+
+@pytest.mark.slow
 def test_a_csv_replay_runs_to_the_end_of_the_file(cwd: Path) -> None:
     metrics = final_metrics(velocitas(cwd, "run", "--source", "csv", "--csv", f"BTC={SAMPLE}",
                                       "--speed", "max", "--json"))
@@ -131,6 +148,8 @@ def test_a_csv_replay_runs_to_the_end_of_the_file(cwd: Path) -> None:
     assert glob["status"] == "finished" and glob["feed"]["state"] == "finished"
     assert glob["ticks_processed"] == 5000  # the sample's 5,000 bars, one close each
     assert set(metrics["strategies"]) == {f"BTC_{n}" for n in BUILTINS}
+    # each row of the file is a bar already: the strategies decide on every one
+    assert {m["timeframe"] for m in metrics["strategies"].values()} == {"tick"}
 
 
 @pytest.mark.slow
@@ -169,7 +188,14 @@ BAD_ARGUMENTS = {
     "fee not a fraction": (["--fee", "2"], "--fee"),
     "rate not positive": (["--rate", "0"], "--rate"),
     "bad coin": (["--coins", "BT-C"], "'BT-C' is not a coin symbol"),
+    "no coins": (["--coins", ""], "--coins: give at least one coin, like BTC,ETH"),
+    "only commas": (["--coins", ", ,"], "--coins: give at least one coin"),
     "strategy on another coin": (["--strategy", "RSI:SOL"], "SOL"),
+    "unknown timeframe": (["--timeframe", "2m"], "--timeframe: unknown timeframe '2m'"),
+    "unknown timeframe of one": (["--strategy", "RSI:BTC:timeframe=x"],
+                                 "unknown timeframe 'x'"),
+    "parameters in place of the coin": (["--strategy", "RSI:period=5"],
+                                        "the coin comes before the parameters"),
 }
 
 
@@ -206,3 +232,24 @@ def test_a_real_process_given_bad_arguments_exits_2_with_one_line_and_no_traceba
     assert "Traceback" not in done.stderr
     assert expected in done.stderr
     assert list(cwd.iterdir()) == []
+
+
+def test_more_workers_than_cores_is_a_warning_on_stderr(monkeypatch, capsys):
+    from velocitas_desktop.cli.arguments import warn_if_over_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    warn_if_over_cores(2, "run")
+    assert capsys.readouterr().err == ""
+    warn_if_over_cores(8, "run")
+    assert capsys.readouterr().err == (
+        "velocitas run: warning: --workers 8 is more than the 2 cores of this machine; the "
+        "extra processes only take turns (try --workers 2)\n")
+
+
+@pytest.mark.slow
+def test_a_run_with_more_workers_than_cores_warns_and_still_runs(cwd: Path) -> None:
+    workers = (os.cpu_count() or 1) + 1
+    done = velocitas(cwd, "run", "--coins", "BTC", "--ticks", "2000", "--workers",
+                     str(workers), "--json")
+    assert final_metrics(done)["global"]["status"] == "finished"
+    assert done.stderr.startswith(f"velocitas run: warning: --workers {workers} is more than")

@@ -47,13 +47,20 @@ def click_row(qtbot: Any, table: QTableView, row: int) -> None:
 
 
 def add_strategy(qtbot: Any, window: Any, name: str, coin: str,
-                 params: dict[str, str] | None = None, press_ok: bool = True) -> Any:
-    """Click Add…, fill the generated form, press Add; returns the form."""
+                 params: dict[str, str] | None = None, press_ok: bool = True,
+                 timeframe: str | None = "tick") -> Any:
+    """Click Add…, fill the generated form, press Add; returns the form.
+
+    The tests decide on every tick unless they say otherwise (``None`` keeps the form's own
+    default, 1m bars): at the few thousand ticks a second they run, ticks trade within a second
+    where one-minute bars of wall-clock time would take half an hour."""
     click(qtbot, window.strategies_panel.add_button)
     qtbot.waitUntil(lambda: bool(window.forms) and window.forms[-1].isVisible(), timeout=WAIT_MS)
     form = window.forms[-1]
     choose(qtbot, form.name_box, name)
     choose(qtbot, form.coin_box, coin)
+    if timeframe is not None:
+        choose(qtbot, form.timeframe_box, timeframe)
     for key, value in (params or {}).items():
         type_number(qtbot, form.editors[key], value)
     if press_ok:

@@ -15,6 +15,7 @@ from velocitas_desktop.gui.optimization.helpers import (
     cell_ticks,
     combinations_text,
     declared_range,
+    default_range,
     heatmap_grid,
     number_text,
     params_text,
@@ -35,6 +36,32 @@ def test_the_helpers_load_without_qt():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, check=True)
     assert not {"PySide6", "pyqtgraph"} & set(json.loads(done.stdout))
+
+
+def test_the_default_search_runs_from_half_the_default_to_twice_it_through_the_default():
+    # fast=10 within 2..500 by 1: 5..20 in about ten values is a step of 2, anchored on 10
+    assert default_range(Param(10, low=2, high=500, step=1)) == "6:20:2"
+    assert range_values("slow", default_range(Param(26, low=3, high=1000, step=1))) == [
+        16, 21, 26, 31, 36, 41, 46, 51]
+
+
+def test_the_default_search_stays_within_the_declared_bounds():
+    # overbought=70 by 5 up to 100: twice the default is cut at the bound
+    assert default_range(Param(70.0, low=0.0, high=100.0, step=5.0)) == "40:100:10"
+
+
+def test_a_default_of_zero_searches_upward_on_the_declared_step():
+    values = range_values("threshold", default_range(Param(0.0, low=0.0, high=100.0, step=0.1)))
+    assert values == [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+
+
+def test_a_step_finer_than_the_span_needs_is_kept_as_declared():
+    assert default_range(Param(4, low=2, high=6, step=1)) == "2:6:1"
+
+
+def test_a_parameter_without_a_step_or_a_bool_starts_as_in_the_declaration():
+    assert default_range(Param(1.0, low=0.0)) == "1"
+    assert default_range(Param(True)) == "0,1"
 
 
 def test_a_declared_range_is_low_high_step_or_the_default_when_there_is_no_step():

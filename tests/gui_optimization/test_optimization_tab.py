@@ -10,11 +10,17 @@ import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
+from velocitas_desktop.gui.optimization.helpers import combinations_text
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.backtest import backtest, load_bars
 from velocitas_desktop.research.jobs import JobStateError, OptimizationService
-from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.optimize import (
+    MAX_COMBINATIONS,
+    JobStatus,
+    OptimizationJob,
+    OptimizeSettings,
+)
 from velocitas_desktop.research.ranking import METRICS
 
 WAIT_MS = 30_000  # generous: other engineers' tests share the two cores
@@ -75,14 +81,41 @@ def set_up_long_grid(qtbot, tab: OptimizationTab) -> None:  # type: ignore[no-un
 def test_the_ranges_form_is_generated_from_the_strategy_declaration(qtbot, tab):
     tab.strategy_box.setCurrentText("SMA_Crossover")
     assert [r.param.name for r in tab.range_rows] == ["fast", "slow", "quantity"]
-    assert tab.range_row("fast").edit.text() == "2:500:1"  # low:high:step as declared
+    # around the default (fast=10, slow=30), not the declared 2:500 and 3:2000
+    assert tab.range_row("fast").edit.text() == "6:20:2"
+    assert tab.range_row("slow").edit.text() == "15:60:5"
+    assert "from 2:500:1" in tab.range_row("fast").edit.toolTip()  # the declared bounds
     assert tab.range_row("fast").vary.isChecked()
     assert not tab.range_row("quantity").vary.isChecked()  # no step: held at its default
-    assert "over the 100,000 limit" in tab.count_label.text()  # 499 x 1998 declared values
+    assert tab.count_label.text() == "8 × 10 = 80 combinations before the rule fast < slow"
     tab.strategy_box.setCurrentText("RSI")
     assert [r.param.name for r in tab.range_rows] == ["period", "oversold", "overbought",
                                                        "quantity"]
-    assert tab.range_row("oversold").edit.text() == "0:100:5"
+    assert tab.range_row("oversold").edit.text() == "15:60:5"
+
+
+def test_every_built_in_opens_with_a_search_the_tab_can_run(qtbot, tab):
+    sizes = {}
+    for name in tab.engine.catalog.names():
+        tab.strategy_box.setCurrentText(name)
+        grid = tab.read_grid()
+        sizes[name] = math.prod(len(values) for values in grid.values())
+        assert tab.count_label.text().startswith(combinations_text(grid).split(" before")[0])
+        assert "limit" not in tab.count_label.text()
+    assert sizes == {"MACD": 560, "Momentum": 80, "RSI": 490, "SMA_Crossover": 80}
+    assert max(sizes.values()) <= MAX_COMBINATIONS // 100
+
+
+def test_the_default_search_runs_to_its_ranked_results(qtbot, tab):
+    tab.file_box.setCurrentIndex(tab.file_box.findText(SAMPLE))
+    tab.strategy_box.setCurrentText("SMA_Crossover")
+    tab.workers_box.setValue(0)
+    click(qtbot, tab.run_button)
+    # the 80 pairs of fast 6:20:2 and slow 15:60:5, less those the rule fast < slow rules out
+    valid = sum(1 for fast in range(6, 21, 2) for slow in range(15, 61, 5) if fast < slow)
+    assert valid == 76
+    wait_for_results(qtbot, tab, valid)
+    assert tab.result is not None and tab.result["completed"] == valid
 
 
 def test_rank_by_offers_each_research_metric_under_its_title(qtbot, tab):

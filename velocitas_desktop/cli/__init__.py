@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,7 +19,7 @@ from velocitas_desktop.core.errors import VelocitasError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download")
+SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download", "samples")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,12 +39,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USAGE_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # the reader went away (velocitas run | head): nothing left to say, and no one to say
+        # it to; stdout is pointed at devnull so the interpreter's final flush fails quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="velocitas", description="Velocitas, a crypto trading terminal.")
     parser.add_argument("--version", action="version", version=f"velocitas {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND",
+                                help="what to do (default: gui, the window); "
+                                     "velocitas COMMAND --help says more")
     for name in SUBCOMMANDS:
         importlib.import_module(f"velocitas_desktop.cli.{name}").register(sub)
     return parser

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -74,6 +76,24 @@ def _bounds_in_words(above: float | None, least: float | None, below: float | No
     return " and ".join(parts) or "a number"
 
 
+def address(schemes: tuple[str, ...], example: str) -> Callable[[str], str]:
+    """An argument type: a base URL with one of ``schemes`` and a host, refused at once
+    otherwise (it used to be retried as a network failure for 31 s, then exit 1)."""
+    from velocitas_desktop.feeds.binance_rest import BadAddress, check_base_url
+
+    def convert(text: str) -> str:
+        try:
+            return check_base_url(text, schemes, example)
+        except BadAddress as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = f"{schemes[0]} address"
+    return convert
+
+
+rest_address = address(("https", "http"), BINANCE_REST_URL)
+stream_address = address(("wss", "ws"), BINANCE_WS_URL)
+
 positive = number(float, above=0)
 positive_int = number(int, least=1)
 count = number(int, least=0)
@@ -83,9 +103,10 @@ port = number(int, least=0, most=65535, rule="a port number (0 to 65535)")
 
 def add_binance_args(parser: argparse.ArgumentParser) -> None:
     """The Binance endpoints, so one code path serves Binance, its testnet and a fake."""
-    parser.add_argument("--binance-rest-url", default=BINANCE_REST_URL, metavar="URL",
-                        help="Binance REST base URL (Binance, its testnet, or a test exchange)")
-    parser.add_argument("--binance-ws-url", default=BINANCE_WS_URL,
+    parser.add_argument("--binance-rest-url", type=rest_address, default=BINANCE_REST_URL,
+                        metavar="URL", help="Binance REST base URL (Binance, its testnet, or a "
+                                            "test exchange)")
+    parser.add_argument("--binance-ws-url", type=stream_address, default=BINANCE_WS_URL,
                         metavar="URL", help="Binance WebSocket base URL")
     parser.add_argument("--quote-asset", default="USDT",
                         help="the asset coins are priced in (BTC → BTCUSDT)")
@@ -100,3 +121,13 @@ def open_journal(path: str | None) -> Any:
         return Journal(path or default_journal_path())
     except JournalError as exc:
         raise CliError(str(exc)) from None
+
+
+def warn_if_over_cores(workers: int | None, command: str) -> None:
+    """A line on stderr when ``--workers`` asks for more processes than there are cores: they
+    would only take turns on the same cores, each with its own start-up and memory."""
+    cores = os.cpu_count() or 1
+    if workers is not None and workers > cores:
+        print(f"velocitas {command}: warning: --workers {workers} is more than the {cores} "
+              f"cores of this machine; the extra processes only take turns (try --workers "
+              f"{cores})", file=sys.stderr)

@@ -9,6 +9,7 @@ from typing import Any
 
 from velocitas_desktop.cli.arguments import positive
 from velocitas_desktop.cli.research import add_history_args, load_history, money, percent
+from velocitas_desktop.cli.tables import Field, fit_table
 
 
 def register(subparsers: Any) -> None:
@@ -44,15 +45,18 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def _print_report(result: Any) -> None:
     from rich.console import Console
-    from rich.table import Table
 
+    console = Console()
+    console.print(report_view(console, result))
+
+
+def report_view(console: Any, result: Any) -> Any:
+    """The backtest's figures, a line each, under a title that wraps at the console's width."""
     s = result.stats
     params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                        for k, v in s["params"].items())
-    table = Table(title=f"Backtest · {s['strategy']}({params}) · {s['bars']:,} bars "
-                        f"{_time(s['start'])} → {_time(s['end'])}")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
+    title = (f"Backtest · {s['strategy']}({params}) · {s['bars']:,} bars "
+             f"{_time(s['start'])} → {_time(s['end'])}")
     rows = [
         ("starting cash", money(s["starting_cash"])), ("final equity", money(s["final_equity"])),
         ("total return", percent(s["total_return_pct"])), ("net P&L (realised)", money(s["net_pnl"])),
@@ -67,9 +71,8 @@ def _print_report(result: Any) -> None:
         ("avg trade duration", _duration(s["avg_trade_duration_s"])),
         ("open position", f"{s['open_position']:g}"),
     ]
-    for label, value in rows:
-        table.add_row(label, value)
-    Console().print(table)
+    return fit_table(console, title, [Field("metric", number=False)], [Field("value")],
+                     [list(row) for row in rows])
 
 
 def _duration(seconds: float | None) -> str:

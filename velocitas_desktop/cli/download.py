@@ -7,8 +7,9 @@ import sys
 import time
 from typing import Any
 
-from velocitas_desktop.cli.arguments import CliError, positive
+from velocitas_desktop.cli.arguments import CliError, number, positive, rest_address
 from velocitas_desktop.feeds.binance_rest import KLINE_INTERVALS
+from velocitas_desktop.feeds.download import RETRY_SECONDS
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL
 
 
@@ -26,8 +27,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--end", default=None, metavar="DATE",
                         help="stop before this time, YYYY-MM-DD[THH:MM] (UTC); default now")
     parser.add_argument("--out", required=True, metavar="FILE", help="the CSV file to write")
-    parser.add_argument("--binance-rest-url", default=BINANCE_REST_URL, metavar="URL",
+    parser.add_argument("--binance-rest-url", type=rest_address, default=BINANCE_REST_URL,
+                        metavar="URL",
                         help="REST base URL (Binance, its testnet, or a fake exchange)")
+    parser.add_argument("--retry-seconds", type=number(float, least=0), default=RETRY_SECONDS,
+                        metavar="S",
+                        help=f"how long to retry an address that does not answer before "
+                             f"stopping (default {RETRY_SECONDS:g}; 0: no retry)")
     parser.add_argument("--max-wait", type=positive, default=600.0, metavar="S",
                         help="longest Retry-After to wait out before stopping (default 600)")
     parser.set_defaults(func=cmd_download)
@@ -48,9 +54,10 @@ def cmd_download(args: argparse.Namespace) -> int:
         start = parse_time(args.start, "--start")
         end = parse_time(args.end, "--end") if args.end else time.time_ns() // 1_000_000
         plan = check_plan(DownloadPlan(args.symbol, args.interval, start, end, args.out))
+        downloader = KlineDownloader(args.binance_rest_url, max_wait=args.max_wait,
+                                     retry_seconds=args.retry_seconds)
     except DownloadError as exc:
         raise CliError(str(exc)) from None
-    downloader = KlineDownloader(args.binance_rest_url, max_wait=args.max_wait)
     view = _ProgressView(f"{plan.symbol} {plan.interval}")
     try:
         with view:

@@ -7,8 +7,9 @@ import json
 import sys
 from typing import Any
 
-from velocitas_desktop.cli.arguments import count, positive, positive_int
+from velocitas_desktop.cli.arguments import count, positive, positive_int, warn_if_over_cores
 from velocitas_desktop.cli.research import add_history_args, load_history, money
+from velocitas_desktop.cli.tables import Field, fit_table
 
 
 def register(subparsers: Any) -> None:
@@ -48,6 +49,7 @@ def cmd_optimize(args: argparse.Namespace) -> int:
         parse_range,
     )
 
+    warn_if_over_cores(args.workers, "optimize")
     name, fixed = parse_named_params(args.strategy)
     grid = dict(parse_range(text) for text in args.grid)
     bars = load_history(args.csv)
@@ -92,33 +94,11 @@ def _run_with_progress(job: Any) -> dict[str, Any]:
 
 def _print_ranking(result: dict[str, Any], top: int) -> None:
     from rich.console import Console
-    from rich.table import Table
 
+    console = Console()
+    console.print(ranking_view(console, result, top))
     rows = result["results"]
     has_oos = bool(rows) and "oos_score" in rows[0]
-    console = Console()
-    title = (f"{result['strategy']} · {result['completed']:,} of {result['combinations']:,} "
-             f"combinations · ranked by {result['metric']} · {result['elapsed_s']:.1f} s")
-    table = Table(title=title)
-    table.add_column("#", justify="right")
-    names = [k for k in rows[0]["params"] if k != "quantity"] if rows else []
-    for name in names:
-        table.add_column(name, justify="right")
-    table.add_column("IS score" if has_oos else "score", justify="right")
-    if has_oos:
-        table.add_column("OOS score", justify="right")
-    for column in ("net P&L", "return %", "trades", "win %", "max DD"):
-        table.add_column(column, justify="right")
-    for row in rows[:top]:
-        s = row["stats"]
-        values = [f"{row['params'][k]:g}" for k in names]
-        cells = [str(row["rank"]), *values, money(row["score"])]
-        if has_oos:
-            cells.append(money(row["oos_score"]))
-        cells += [money(s["net_pnl"]), money(s["total_return_pct"]), f"{s['total_trades']:,}",
-                  money(s["win_rate"]), money(s["max_drawdown"])]
-        table.add_row(*cells)
-    console.print(table)
     if has_oos:
         console.print("IS: in-sample (ranked on) · OOS: out-of-sample (the later bars)")
     for fold in result.get("walk_forward", []):
@@ -129,3 +109,29 @@ def _print_ranking(result: dict[str, Any], top: int) -> None:
     if lookahead:
         style = "green" if lookahead["ok"] else "bold red"
         console.print(f"[{style}]{lookahead['message']}[/]")
+
+
+def ranking_view(console: Any, result: dict[str, Any], top: int) -> Any:
+    """The best ``top`` rows, each identified by its rank and parameters, fitted to the
+    console's width."""
+    rows = result["results"]
+    has_oos = bool(rows) and "oos_score" in rows[0]
+    title = (f"{result['strategy']} · {result['completed']:,} of {result['combinations']:,} "
+             f"combinations · ranked by {result['metric']} · {result['elapsed_s']:.1f} s")
+    names = [k for k in rows[0]["params"] if k != "quantity"] if rows else []
+    keys = [Field("#"), *(Field(name) for name in names)]
+    values = [Field("IS score", "IS") if has_oos else Field("score")]
+    if has_oos:
+        values.append(Field("OOS score", "OOS"))
+    values += [Field("net P&L", "P&L"), Field("return %", "ret%"), Field("trades", "fills"),
+               Field("win %", "win%"), Field("max DD", "maxDD")]
+    cells = []
+    for row in rows[:top]:
+        s = row["stats"]
+        line = [str(row["rank"]), *(f"{row['params'][k]:g}" for k in names), money(row["score"])]
+        if has_oos:
+            line.append(money(row["oos_score"]))
+        line += [money(s["net_pnl"]), money(s["total_return_pct"]), f"{s['total_trades']:,}",
+                 money(s["win_rate"]), money(s["max_drawdown"])]
+        cells.append(line)
+    return fit_table(console, title, keys, values, cells)

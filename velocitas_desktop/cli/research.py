@@ -7,13 +7,14 @@ import argparse
 import math
 from typing import Any
 
-from velocitas_desktop.cli.arguments import fraction, positive
+from velocitas_desktop.cli.arguments import CliError, fraction, positive
 
 
 def add_history_args(parser: argparse.ArgumentParser) -> None:
     """The bar file, the costs and the starting cash of a backtest."""
     parser.add_argument("--csv", required=True, metavar="FILE", help="a bar file (plain or "
-                        "Binance layout); each bar trades at its close")
+                        "Binance layout), or a shipped sample like sample:BTCUSD-1h "
+                        "(velocitas samples lists them); each bar trades at its close")
     parser.add_argument("--fee", type=fraction, default=0.001,
                         help="fee fraction per fill (0.001 = 0.1%%)")
     parser.add_argument("--slippage", type=fraction, default=0.0, help="slippage fraction")
@@ -24,10 +25,16 @@ def add_history_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_history(path: str) -> Any:
-    """The bars of ``path`` (BacktestError, a user error, if it cannot be read)."""
+    """The bars of ``path``, or of a shipped sample (``sample:BTCUSD-1h``); BacktestError or
+    CliError, user errors, if it cannot be read."""
+    from velocitas_desktop.paths import resolve_sample
     from velocitas_desktop.research.backtest import load_bars
 
-    return load_bars(path)
+    try:
+        resolved = resolve_sample(path)
+    except ValueError as exc:
+        raise CliError(f"--csv: {exc}") from None
+    return load_bars(resolved)
 
 
 def money(value: float | None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from velocitas_desktop.cli.arguments import (
@@ -15,8 +16,11 @@ from velocitas_desktop.cli.arguments import (
     open_journal,
     positive,
     positive_int,
+    warn_if_over_cores,
 )
+from velocitas_desktop.cli.tables import Field, fit_table
 from velocitas_desktop.engine.config import SOURCES
+from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
 
 
 def register(subparsers: Any) -> None:
@@ -31,7 +35,13 @@ def register(subparsers: Any) -> None:
     run.add_argument("--speed", default="max", help="csv replay speed: N (1 = real time) or max")
     run.add_argument("--rate", default="max", help="simulated ticks per second, or max")
     run.add_argument("--strategy", action="append", default=[], metavar="NAME:COIN[:k=v,...]",
-                     help="a strategy to run (repeat); default: each built-in on each coin")
+                     help="a strategy to run (repeat); NAME alone runs it on every coin; "
+                          "timeframe=5m among the k=v pairs sets its bars; default: each "
+                          "built-in on each coin")
+    run.add_argument("--timeframe", default=None, metavar="TF",
+                     help=f"what strategies decide on unless their --strategy says: tick, or "
+                          f"bars of 1s to 1d (default {DEFAULT_TIMEFRAME}; tick for a csv "
+                          "replay, whose rows are bars already)")
     run.add_argument("--workers", type=count, default=0,
                      help="worker processes for the strategies (0: in the engine's thread)")
     run.add_argument("--fee", type=fraction, default=0.001, help="fee fraction (0.001 = 0.1%%)")
@@ -59,7 +69,7 @@ def session_request(args: argparse.Namespace) -> Any:
 
     return SessionRequest(
         source=args.source,
-        coins=parse_coins(args.coins, COMMAND_LINE) if args.coins else None,
+        coins=parse_coins(args.coins, COMMAND_LINE) if args.coins is not None else None,
         csv_files=parse_csv_files(args.csv, COMMAND_LINE),
         speed=parse_pace(args.speed, "speed", COMMAND_LINE),
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
@@ -71,15 +81,26 @@ def session_request(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from velocitas_desktop.engine.contract import EngineStatus
     from velocitas_desktop.engine.engine import Engine
-    from velocitas_desktop.engine.request import parse_strategy, session_config
+    from velocitas_desktop.engine.request import (
+        check_timeframe,
+        default_timeframe,
+        parse_strategy,
+        session_config,
+    )
 
     config = session_config(session_request(args), words=COMMAND_LINE)
+    warn_if_over_cores(args.workers, "run")
+    timeframe = (check_timeframe(args.timeframe, "--timeframe") if args.timeframe is not None
+                 else default_timeframe(config.source))
+    console = Console()
     engine = Engine(journal=open_journal(args.db), restore=False)
     specs = []
     for text in args.strategy or engine.catalog.names():
-        specs.extend(parse_strategy(text, config.coins))
+        specs.extend(parse_strategy(text, config.coins, timeframe=timeframe))
     for spec in specs:
         if spec.coin not in config.coins:
             raise CliError(f"strategy {spec.name} trades {spec.coin}, which is not among the "
@@ -90,51 +111,81 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         engine.close()
         raise
+    interrupted = False
     try:
         if args.json:
             engine.wait()
         else:
-            _live_table(engine)
+            _watch(engine, console)
     except KeyboardInterrupt:
-        pass
+        interrupted = True
     finally:
         if engine.status.stoppable:
             engine.stop()
         engine.wait(5)
         snapshot = engine.snapshot()
         engine.close()
-    if args.json:
-        print(json.dumps(snapshot, default=str))
+    _report(args, console, snapshot, interrupted)
     return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
 
 
-def _live_table(engine: Any) -> None:
-    from rich.console import Console
+def _report(args: argparse.Namespace, console: Any, snapshot: dict[str, Any],
+            interrupted: bool) -> None:
+    """The final figures: the table and how the session ended, or the JSON object alone on
+    stdout (with a line on stderr if Ctrl-C ended it)."""
+    ending = session_ending(snapshot, interrupted)
+    if args.json:
+        print(json.dumps(snapshot, default=str))
+        if interrupted:
+            print(f"velocitas run: {ending}", file=sys.stderr)
+    else:
+        console.print(metrics_view(console, snapshot))
+        console.print(ending, markup=False, highlight=False)
+
+
+def session_ending(snapshot: dict[str, Any], interrupted: bool) -> str:
+    """How the session ended and why, in one line: ``stopped: you pressed Ctrl-C; 51,234 ticks
+    processed``, ``finished: simulation reached its tick limit; 1,000,000 ticks processed``."""
+    glob = snapshot["global"]
+    ticks = f"{glob['ticks_processed']:,} ticks"
+    if interrupted:
+        return f"{glob['status']}: you pressed Ctrl-C; {ticks} processed"
+    why = (glob.get("feed") or {}).get("message") or glob.get("error") or ""
+    return f"{glob['status']}: {why + '; ' if why else ''}{ticks} processed"
+
+
+def _watch(engine: Any, console: Any) -> None:
+    """The live table until the session ends. Transient: the final table is printed once
+    afterwards, with the state the engine stopped in (a pipe gets only that one)."""
     from rich.live import Live
 
-    console = Console(stderr=False)
-    with Live(_metrics_table(engine.snapshot()), console=console, refresh_per_second=4) as live:
+    with Live(metrics_view(console, engine.snapshot()), console=console,
+              refresh_per_second=4, transient=True) as live:
         while not engine.wait(0.25):
-            live.update(_metrics_table(engine.snapshot()))
-        live.update(_metrics_table(engine.snapshot()))
+            live.update(metrics_view(console, engine.snapshot()))
 
 
-def _metrics_table(snapshot: dict[str, Any]) -> Any:
-    from rich.table import Table
+STRATEGY_KEYS = (Field("strategy", number=False),)
+STRATEGY_VALUES = (Field("status", number=False), Field("trades", "fills"),
+                   Field("win %", "win%"), Field("net P&L", "P&L"),
+                   Field("unrealised", "unreal."), Field("position", "pos."),
+                   Field("max DD", "maxDD"), Field("Sharpe"))
+
+
+def metrics_view(console: Any, snapshot: dict[str, Any]) -> Any:
+    """The session's figures and a row per strategy, fitted to the console's width."""
+    from rich.text import Text
 
     glob = snapshot["global"]
     title = (f"Velocitas · {glob['status']} · {glob['ticks_processed']:,} ticks · "
              f"{glob['ticks_per_second']:,.0f} ticks/s · net P&L {glob['net_pnl']:,.2f} · "
              f"trades {glob['total_trades']:,}")
-    table = Table(title=title, expand=False)
-    for column in ("strategy", "status", "trades", "win %", "net P&L", "unrealised",
-                   "position", "max DD", "Sharpe"):
-        table.add_column(column, justify="left" if column in ("strategy", "status") else "right")
+    rows = []
     for sid, m in snapshot["strategies"].items():
         pnl = m["net_pnl"]
         colour = "green" if pnl > 0 else "red" if pnl < 0 else ""
-        table.add_row(sid, m.get("status", ""), f"{m['total_trades']:,}", f"{m['win_rate']:.1f}",
-                      f"[{colour}]{pnl:,.2f}[/]" if colour else f"{pnl:,.2f}",
-                      f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
-                      f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}")
-    return table
+        rows.append([sid, m.get("status", ""), f"{m['total_trades']:,}",
+                     f"{m['win_rate']:.1f}", Text(f"{pnl:,.2f}", style=colour),
+                     f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
+                     f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}"])
+    return fit_table(console, title, STRATEGY_KEYS, STRATEGY_VALUES, rows)

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -29,6 +30,7 @@ from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL
 __all__ = [
     "BINANCE_REST_URL",
     "KLINE_INTERVALS",
+    "BadAddress",
     "BinanceBadAnswer",
     "BinanceError",
     "BinanceRateLimited",
@@ -37,6 +39,7 @@ __all__ = [
     "BinanceUnreachable",
     "Patience",
     "UnknownSymbolError",
+    "check_base_url",
 ]
 
 # Binance's kline intervals, shortest first; their lengths are core.types.INTERVAL_SECONDS.
@@ -58,6 +61,27 @@ Wait = Callable[[float, str], bool]
 
 class BinanceError(FeedError):
     """Binance gave no usable answer; the message says why."""
+
+
+class BadAddress(BinanceError, ValueError):
+    """A base URL that cannot be an exchange's address: wrong scheme, or no host. Refused at
+    once: retrying it (as a network failure) only made the user wait 31 s for exit 1."""
+
+
+def check_base_url(url: str, schemes: tuple[str, ...] = ("https", "http"),
+                   example: str = BINANCE_REST_URL) -> str:
+    """``url`` without a trailing slash if it is ``scheme://host[:port][/path]`` with one of
+    ``schemes``; BadAddress saying what an address looks like if not."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        scheme, host, _port = parts.scheme.lower(), parts.hostname, parts.port  # port: a number
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in schemes or not host or any(c.isspace() for c in text):
+        raise BadAddress(f"{url!r} is not an address of the form {schemes[0]}://host[:port]; "
+                         f"give one like {example}")
+    return text.rstrip("/")
 
 
 class BinanceUnreachable(BinanceError):
@@ -147,6 +171,10 @@ class Patience:
     max_wait: float = 60.0   # seconds: the longest Retry-After worth waiting for
     refusals: int = 2        # 429/418 answers waited out for one request
     retries: int = 0         # network failures and 5xx answers retried, 2, 4, 8... s apart
+    # seconds one request may spend on network failures and 5xx answers, its failed attempts
+    # and the pauses between them together; the last pause is shortened to fit (None: only
+    # ``retries`` counts)
+    retry_seconds: float | None = None
 
 
 def _sleep(seconds: float, note: str) -> bool:
@@ -163,7 +191,7 @@ class BinanceRest:
 
     def __init__(self, base_url: str = BINANCE_REST_URL, *, timeout: float = 10.0,
                  patience: Patience | None = None, wait: Wait = _sleep) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.timeout = timeout
         self.patience = patience or Patience()
         self._wait = wait
@@ -185,17 +213,21 @@ class BinanceRest:
         """The JSON answer to one GET. Waits out 429/418 answers for as long as Retry-After
         asks, and retries network failures and 5xx answers, as far as the patience goes."""
         refusals = failures = 0
+        trouble = 0.0  # seconds spent on this request's failed attempts and pauses
         while True:
             self.requests += 1
+            began = time.monotonic()
             try:
                 response = self._client.get(path, params=params or {})
             except httpx.HTTPError as exc:
                 failures += 1
-                pause = 2.0 ** failures
-                if (failures > self.patience.retries
+                trouble += time.monotonic() - began
+                pause = self._retry_pause(failures, trouble)
+                if (pause is None
                         or not self._wait(pause, f"no answer from Binance; retrying in "
                                                  f"{pause:.0f} s")):
                     raise self._unreachable(exc) from None
+                trouble += pause
                 continue
             self._read_weight(response)
             status = response.status_code
@@ -207,11 +239,29 @@ class BinanceRest:
                         or not self._wait(limited.retry_after, _refusal_note(limited))):
                     raise limited
                 continue
-            if status >= 500 and failures < self.patience.retries:
-                failures += 1
-                if self._wait(2.0 ** failures, f"Binance answered HTTP {status}; retrying"):
-                    continue
+            if status >= 500:
+                trouble += time.monotonic() - began
+                pause = self._retry_pause(failures + 1, trouble)
+                if pause is not None:
+                    failures += 1
+                    if self._wait(pause, f"Binance answered HTTP {status}; retrying"):
+                        trouble += pause
+                        continue
             return _json_of(response)
+
+    def _retry_pause(self, failures: int, trouble: float) -> float | None:
+        """The pause before retrying the ``failures``-th failure (2, 4, 8... s, the last one
+        cut to what the budget has left), or None when the patience is spent."""
+        if failures > self.patience.retries:
+            return None
+        pause = 2.0 ** failures
+        budget = self.patience.retry_seconds
+        if budget is not None:
+            left = budget - trouble
+            if left <= 0:
+                return None
+            pause = min(pause, left)
+        return pause
 
     def server_time_ms(self) -> int:
         """The exchange's clock in epoch ms (ours if its answer has none): it, not ours,

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -36,6 +37,7 @@ from velocitas_desktop.feeds.binance_rest import (
     KLINE_INTERVALS,
     KLINES_WEIGHT,
     MAX_KLINES,
+    BadAddress,
     BinanceBadAnswer,
     BinanceError,
     BinanceRateLimited,
@@ -44,6 +46,7 @@ from velocitas_desktop.feeds.binance_rest import (
     BinanceUnreachable,
     Patience,
     UnknownSymbolError,
+    check_base_url,
 )
 from velocitas_desktop.feeds.csvdata import (
     OHLCV,
@@ -65,6 +68,11 @@ __all__ = [
 ]
 
 MAX_REFUSALS = 10  # 429/418 answers waited out for one request before the run stops
+# How long one request keeps retrying a network failure or a 5xx before the run stops (the
+# same command continues later). Retried four times, 2+4+8+16 s apart, a host that cannot be
+# reached kept the user waiting 31 s; with this budget it takes 10.
+RETRY_SECONDS = 10.0
+MAX_RETRIES = 100  # the budget, not the count, ends the retries
 HEADER = ",".join(PLAIN_COLUMNS) + "\n"
 
 # Binance's kline intervals and their length in ms; "1M" (a calendar month) varies.
@@ -175,12 +183,18 @@ class KlineDownloader:
     """
 
     def __init__(self, rest_url: str = BINANCE_REST_URL, *, timeout: float = 10.0,
-                 max_wait: float = 600.0, headroom: float = 0.1, retries: int = 4,
+                 max_wait: float = 600.0, headroom: float = 0.1,
+                 retry_seconds: float = RETRY_SECONDS,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.rest_url = rest_url.rstrip("/")
+        try:
+            self.rest_url = check_base_url(rest_url)
+        except BadAddress as exc:
+            raise DownloadError(f"--binance-rest-url {exc}") from None
         self.timeout = timeout
         self.headroom = headroom
-        self.patience = Patience(max_wait=max_wait, refusals=MAX_REFUSALS, retries=retries)
+        self.retry_seconds = retry_seconds
+        self.patience = Patience(max_wait=max_wait, refusals=MAX_REFUSALS, retries=MAX_RETRIES,
+                                 retry_seconds=retry_seconds)
         self.sleep = sleep
         self.paused = 0.0
         self._notify: ProgressCallback = lambda progress: None
@@ -200,7 +214,7 @@ class KlineDownloader:
                 self._check_symbol(rest, plan.symbol)
                 written, first, last = self._fetch(rest, plan, existing, last_open)
             except BinanceError as exc:
-                raise _stopped_or_refused(exc) from None
+                raise _stopped_or_refused(exc, self.retry_seconds) from None
         if existing + written == 0:
             raise DownloadError(f"Binance has no {plan.symbol} {plan.interval} klines from "
                                 f"{format_ms(plan.start_ms)} to {format_ms(plan.end_ms)}")
@@ -274,12 +288,14 @@ class KlineDownloader:
         return True
 
 
-def _stopped_or_refused(exc: BinanceError) -> VelocitasError:
+def _stopped_or_refused(exc: BinanceError, retry_seconds: float) -> VelocitasError:
     """The download's word for what Binance did: DownloadStopped when the same command may
     go on later (the file keeps what came), DownloadError when the request itself is wrong."""
     if isinstance(exc, BinanceUnreachable):
-        return DownloadStopped(f"cannot reach Binance at {exc.url} ({exc.detail or exc.kind}); "
-                               "run the same command again to continue")
+        return DownloadStopped(f"cannot reach {_host(exc.url)} ({exc.detail or exc.kind}); "
+                               f"gave up after retrying for {retry_seconds:g} s "
+                               "(--retry-seconds); check --binance-rest-url and the network, "
+                               "then run the same command again to continue")
     if isinstance(exc, BinanceRateLimited):
         what = "banned this address" if exc.banned else "asked us to slow down"
         return DownloadStopped(f"Binance {what} (HTTP {exc.status}) for {exc.retry_after:.0f} s; "
@@ -294,6 +310,12 @@ def _stopped_or_refused(exc: BinanceError) -> VelocitasError:
         where = f" (code {exc.code})" if exc.code is not None else ""
         return DownloadError(f"Binance refused the request: {_reason(exc)}{where}")
     return DownloadStopped(f"{exc}; run the same command again to continue")
+
+
+def _host(url: str) -> str:
+    """``api.binance.com`` (with its port, if the address names one) for messages."""
+    parts = urlsplit(url)
+    return parts.netloc or url
 
 
 def _reason(refused: BinanceRefused) -> str:

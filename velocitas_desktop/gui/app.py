@@ -16,7 +16,6 @@ from velocitas_desktop.paths import ensure, log_dir
 
 log = logging.getLogger(__name__)
 
-DEMO_COINS = ["BTC", "ETH"]
 # Besides the Qt thread, the window's process runs the thread that reads the engine's events
 # (the engine itself runs in its own process, engine/host.py) and, while a search runs, the
 # optimiser's. Handing the interpreter lock over every 0.1 ms instead of every 5 keeps a
@@ -106,20 +105,12 @@ def _dispose(app: Any, window: Any) -> None:
 
 
 def start_demo(window: Any) -> None:
-    """Each built-in strategy on BTC and ETH, simulated prices as fast as they come."""
-    from velocitas_desktop.core.strategy import StrategySpec
+    """The welcome's ready set (each built-in on BTC and ETH, on 1m bars, simulated prices as
+    fast as they come), started at once."""
+    from velocitas_desktop.gui.welcome import builtin_names, ready_session, ready_set
 
-    window.source_box.setCurrentIndex(window.source_box.findData("simulated"))
-    window.coins_edit.setText(",".join(DEMO_COINS))
-    window.rate_edit.setText("max")
-    # at maximum speed the data clock runs ahead (about a day and a half in ten seconds
-    # here): start it two days back so a screenshot does not show tomorrow's prices
-    window.simulated_start = time.time() - 48 * 3600
-    window.charts.interval_box.setCurrentText("1m")
-    names = [n for n in window.engine.catalog.names()]
-    # deciding on one-minute bars keeps the demo's trades readable at maximum speed
-    window.add_strategies([StrategySpec(name, coin, timeframe="1m")
-                           for coin in DEMO_COINS for name in names])
+    ready_session(window)
+    window.add_strategies(ready_set(builtin_names(window.engine.catalog)))
     window.start_engine()
 
 

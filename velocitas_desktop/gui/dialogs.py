@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 from velocitas_desktop.catalog import Catalog
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
+from velocitas_desktop.core.types import TICK
+from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
 from velocitas_desktop.gui.settings import THEMES, Settings
 from velocitas_desktop.tokens import new_token
 
@@ -167,9 +169,10 @@ class StrategyForm(QDialog):
         constraints = schema.get("constraints") or []
         self.constraints.setText("Rules: " + ", ".join(constraints) if constraints else "")
         self.constraints.setVisible(bool(constraints))
-        current = self.timeframe_box.currentText() or (self.editing or {}).get("timeframe", "tick")
+        current = (self.timeframe_box.currentText()
+                   or (self.editing or {}).get("timeframe", DEFAULT_TIMEFRAME))
         self.timeframe_box.clear()
-        self.timeframe_box.addItems(schema.get("timeframes") or ["tick"])
+        self.timeframe_box.addItems(schema.get("timeframes") or [TICK])
         self.timeframe_box.setCurrentText(current)
         self.error.hide()
 
@@ -181,7 +184,7 @@ class StrategyForm(QDialog):
         try:
             coin = check_coin(self.coin_box.currentText())
             spec = StrategySpec(self.name_box.currentText(), coin, self.values(),
-                                self.timeframe_box.currentText() or "tick",
+                                self.timeframe_box.currentText() or DEFAULT_TIMEFRAME,
                                 self.id_edit.text().strip(), self.short_box.isChecked())
             spec = self.catalog.validate(spec)
         except (VelocitasError, ValueError) as exc:

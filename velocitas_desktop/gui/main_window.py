@@ -49,6 +49,7 @@ from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
+from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
 from velocitas_desktop.server.embedded import embedded_server
 
 log = logging.getLogger(__name__)
@@ -191,6 +192,9 @@ class MainWindow(QMainWindow):
         layout.setSpacing(0)
         self.banner = Banner()
         layout.addWidget(self.banner)
+        self.welcome = WelcomePanel(builtin_names(self.engine.catalog))
+        self.welcome.ready_set_requested.connect(lambda: add_ready_set(self))
+        layout.addWidget(self.welcome)
         self.charts = PriceCharts(self.palette_colours)
         # the modes: live charts, and optimisation on history
         self.modes = QTabWidget()
@@ -343,6 +347,7 @@ class MainWindow(QMainWindow):
             snapshot = self.engine.snapshot()
             specs, metrics = self.engine.strategies(), snapshot["strategies"]
         self.strategies_panel.show_strategies(specs, metrics)
+        self.welcome.setVisible(not specs)
 
     # --- start / stop ----------------------------------------------------------------------
 

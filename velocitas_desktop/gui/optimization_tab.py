@@ -47,6 +47,7 @@ from velocitas_desktop.gui.optimization.helpers import (
     bar_timeframe,
     combinations_text,
     declared_range,
+    default_range,
     heatmap_grid,
     number_text,
     params_text,
@@ -84,12 +85,12 @@ class RangeRow:
         self.param = param
         self.vary = QCheckBox(param.name)
         self.vary.setObjectName(f"vary_{param.name}")
-        self.edit = QLineEdit(declared_range(param))
+        self.edit = QLineEdit(default_range(param))
         self.edit.setObjectName(f"range_{param.name}")
         self.edit.setPlaceholderText("lo:hi:step or v1,v2,...")
         self.default = QLabel(f"default {number_text(param.default)}")
         self.default.setObjectName("mutedLabel")
-        tip = param.doc or f"declared {declared_range(param)}"
+        tip = f"{param.doc or 'declared'} (from {declared_range(param)})"
         for widget in (self.vary, self.edit):
             widget.setToolTip(f"{tip}. Unticked: held at its default.")
         # a parameter without a declared step (the order size) is held unless asked

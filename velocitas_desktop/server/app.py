@@ -7,12 +7,14 @@ import logging
 import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from importlib.resources import files
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.security import HTTPBearer
+from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
 from velocitas_desktop import __version__
@@ -27,11 +29,16 @@ from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
 from velocitas_desktop.server.optimization import install as install_optimization
 from velocitas_desktop.server.schemas import ErrorOut
-from velocitas_desktop.server.security import Guard
+from velocitas_desktop.server.security import OPEN_PATHS, Guard
 from velocitas_desktop.server.validation import describe_validation
 from velocitas_desktop.store.journal import JournalError
 
 log = logging.getLogger(__name__)
+
+# /docs and /redoc load their scripts, style sheet and icon from here, served by Velocitas out
+# of the fastapi-offline package: FastAPI's own pages fetch them from a CDN, so on a machine
+# without internet (or behind a strict proxy) the API reference was a blank page.
+DOCS_ASSETS = "/docs-assets"
 
 # status code of each error the engine raises for a caller's mistake
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -76,11 +83,12 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
             hub.detach()
 
     dependencies = [Depends(HTTPBearer(auto_error=False))] if token else []
-    app = FastAPI(title="Velocitas", version=__version__, lifespan=lifespan,
-                  description="The Velocitas trading engine over REST and WebSockets. "
-                              "WebSockets: /ws/trades, /ws/metrics (see docs/api.md).",
-                  default_response_class=SafeJSONResponse, responses=ERROR_RESPONSES,
-                  dependencies=dependencies)
+    app = FastAPIOffline(title="Velocitas", version=__version__, lifespan=lifespan,
+                         static_url=DOCS_ASSETS,
+                         description="The Velocitas trading engine over REST and WebSockets. "
+                                     "WebSockets: /ws/trades, /ws/metrics (see docs/api.md).",
+                         default_response_class=SafeJSONResponse, responses=ERROR_RESPONSES,
+                         dependencies=dependencies)
     app.state.engine = engine
     app.state.hub = hub
     app.state.engine_defaults = engine_defaults or EngineConfig()
@@ -97,6 +105,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
         return RedirectResponse("/docs")
 
     app.add_middleware(Guard, token=token, max_body=max_body,
+                       open_paths=OPEN_PATHS | docs_asset_paths(),
                        upload_limits={UPLOAD_PATH: MAX_UPLOAD})
     if cors_origins:
         # outermost, so preflight requests (which carry no token) are answered here
@@ -104,6 +113,13 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
     return app
+
+
+def docs_asset_paths() -> frozenset[str]:
+    """The URL of each file the API reference pages load: open without a token, like the
+    pages themselves (they hold nothing private)."""
+    folder = files("fastapi_offline") / "static"
+    return frozenset(f"{DOCS_ASSETS}/{item.name}" for item in folder.iterdir() if item.is_file())
 
 
 def default_optimization_service(engine: TradingEngine) -> OptimizationService:
