@@ -136,5 +136,6 @@ def _metrics_table(snapshot: dict[str, Any]) -> Any:
         table.add_row(sid, m.get("status", ""), f"{m['total_trades']:,}", f"{m['win_rate']:.1f}",
                       f"[{colour}]{pnl:,.2f}[/]" if colour else f"{pnl:,.2f}",
                       f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
-                      f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}")
+                      f"{m['max_drawdown']:,.2f}",
+                      "—" if m["sharpe_ratio"] is None else f"{m['sharpe_ratio']:.2f}")
     return table

@@ -3,9 +3,10 @@
 A batch holds the ticks of several coins, interleaved; each strategy saw only its coin's
 prices, so a signal says where it happened in that coin's array. These functions put every
 signal back at its place in the batch, fill them in that order (strategies registered first
-go first on the same tick), value each open position at every one of its coin's prices, and
-take the ledger's equity samples at the ticks where the sampling clock ticks. No threads, no
-I/O: the caller holds the ledger's lock.
+go first on the same tick), value each open position at every one of its coin's prices (a
+fill's price after the fill, both fees paid), value the whole ledger after every timestamp,
+and take the ledger's equity samples at the ticks where the sampling clock ticks. No threads,
+no I/O: the caller holds the ledger's lock.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
     and each trade's position in the batch."""
     trades: list[Trade] = []
     filled_at: list[int] = []
+    start = _book_totals(ledger)
     # plain floats: short slices between fills are cheaper as lists than as arrays
     price_lists = {coin: prices.tolist() for coin, (prices, _) in per_coin.items()}
     cursors: dict[str, int] = {}
@@ -91,10 +93,10 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
         if not ledger.accepts(sid, signal):  # ignored by the rules: no work to do
             continue
         book = ledger.books[sid]
-        start = cursors.get(sid, 0)
-        if local + 1 > start:
-            book.mark_values(price_lists[book.coin][start:local + 1])
-            cursors[sid] = local + 1
+        first = cursors.get(sid, 0)
+        if local > first:  # the prices before the fill's; the fill values its own
+            book.mark_values(price_lists[book.coin][first:local])
+        cursors[sid] = local + 1
         trade = ledger.fill(sid, signal, price, stamp)
         if trade is not None:
             trades.append(trade)
@@ -104,8 +106,70 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
         ledger.sample(boundaries[b][1])
         b += 1
     mark_until(ledger, len(stamps) - 1, positions, price_lists, cursors)
+    ledger.track_total(total_equity(start, trades, filled_at, positions, per_coin, stamps))
     ledger.last_timestamp = float(stamps[-1])
     return trades, filled_at
+
+
+# (realised P&L and cash flows of the books, position per coin, last price per coin)
+BookTotals = tuple[float, dict[str, float], dict[str, float]]
+
+
+def _book_totals(ledger: Ledger) -> BookTotals:
+    """The whole ledger's equity before a batch as ``base + Σ position × price``."""
+    base = ledger.retired
+    held: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for book in ledger.books.values():
+        base += book.base
+        if book.position != 0.0:
+            held[book.coin] = held.get(book.coin, 0.0) + book.position
+            last[book.coin] = book.last_price
+    return base, held, last
+
+
+def total_equity(start: BookTotals, trades: list[Trade], filled_at: list[int],
+                 positions: Positions, per_coin: CoinPrices, stamps: np.ndarray) -> np.ndarray:
+    """The whole ledger's equity after each timestamp of the batch (after its last tick: a
+    portfolio is valued once every coin's price of that time is known).
+
+    Between fills it is ``base + Σ_coin held × price``; a fill of ``Δq`` units at ``p`` with
+    fee ``f`` moves the held units by ``Δq`` and the base by ``−Δq × p − f``. Vectorised over
+    the batch: a few numpy passes per coin held, so the cost per tick stays flat."""
+    base, held, last = start
+    n = stamps.shape[0]
+    ends = np.flatnonzero(np.append(stamps[1:] != stamps[:-1], True))
+    if not trades and not held:
+        return np.full(1, base)
+    curve = np.full(n, base)
+    moves: dict[str, list[tuple[int, float]]] = {}
+    if trades:
+        where = np.asarray(filled_at)
+        signed = np.array([t.quantity if t.action == "BUY" else -t.quantity for t in trades])
+        paid = np.array([t.price for t in trades]) * signed + np.array([t.fee for t in trades])
+        curve -= np.cumsum(np.bincount(where, weights=paid, minlength=n))
+        for position, trade, units in zip(filled_at, trades, signed.tolist(), strict=True):
+            moves.setdefault(trade.coin, []).append((position, units))
+    for coin in set(held) | set(moves):
+        units = np.full(n, held.get(coin, 0.0))
+        if coin in moves:
+            at, amounts = zip(*moves[coin], strict=True)
+            units += np.cumsum(np.bincount(np.asarray(at), weights=amounts, minlength=n))
+        curve += units * _prices_at_every_tick(coin, last.get(coin, 0.0), positions, per_coin, n)
+    return curve[ends]
+
+
+def _prices_at_every_tick(coin: str, before: float, positions: Positions,
+                          per_coin: CoinPrices, n: int) -> np.ndarray:
+    """The coin's last price at each tick of the batch (``before`` until its first one)."""
+    prices = per_coin[coin][0] if coin in per_coin else np.empty(0)
+    where = positions.get(coin)
+    if where is None:
+        return prices if prices.shape[0] == n else np.full(n, before)
+    latest = np.full(n, -1)
+    latest[where] = np.arange(where.shape[0])
+    latest = np.maximum.accumulate(latest)
+    return np.where(latest >= 0, prices[np.maximum(latest, 0)], before)
 
 
 def mark_until(ledger: Ledger, position: int, positions: Positions,

@@ -86,7 +86,7 @@ class KpiBar(QFrame):
             "win_rate": f"{glob.get('win_rate', 0.0):.1f}%",
             "total_trades": f"{glob.get('total_trades', 0):,}",
             "max_drawdown": f"{glob.get('max_drawdown', 0.0):,.2f}",
-            "sharpe_ratio": f"{glob.get('sharpe_ratio', 0.0):.2f}",
+            "sharpe_ratio": _ratio(glob.get("sharpe_ratio")),
             "fees": f"{glob.get('fees', 0.0):,.2f}",
             "active_strategies": f"{glob.get('active_strategies', 0)}",
             "active_coins": f"{glob.get('active_coins', 0)}",
@@ -116,6 +116,10 @@ class KpiBar(QFrame):
 
 def _money(value: float) -> str:
     return f"{value:+,.2f}" if value else "0.00"
+
+
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 # --- message banner -----------------------------------------------------------------------
