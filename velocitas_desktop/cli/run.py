@@ -36,6 +36,11 @@ def register(subparsers: Any) -> None:
                      help="worker processes for the strategies (0: in the engine's thread)")
     run.add_argument("--fee", type=fraction, default=0.001, help="fee fraction (0.001 = 0.1%%)")
     run.add_argument("--slippage", type=fraction, default=0.0, help="slippage fraction")
+    run.add_argument("--capital", type=positive, default=None, metavar="AMOUNT",
+                     help="each strategy's starting capital in the quote currency; a position "
+                          "is worth it unless a quantity is given (default 10000)")
+    run.add_argument("--risk-free", type=float, default=None, metavar="RATE",
+                     help="yearly risk-free rate for Sharpe (0.04 = 4%%; default 0)")
     limit = run.add_mutually_exclusive_group()
     limit.add_argument("--duration", type=positive, default=None, metavar="S",
                        help="stop after S seconds")
@@ -64,7 +69,8 @@ def session_request(args: argparse.Namespace) -> Any:
         speed=parse_pace(args.speed, "speed", COMMAND_LINE),
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
-        ticks=args.ticks, duration=args.duration,
+        ticks=args.ticks, duration=args.duration, capital=args.capital,
+        risk_free_rate=args.risk_free,
         start_time=0.0 if args.seed is not None else None,
         binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
         quote_asset=args.quote_asset)

@@ -397,7 +397,7 @@ class Ledger:
         :data:`TOTAL`: what a restart needs beside the trades."""
         state: dict[str, Any] = {sid: book.state() for sid, book in self.books.items()}
         state[TOTAL] = {"drawdown": self.total_drawdown.state(),
-                        "daily": self.total_daily.state()}
+                        "daily": self.total_daily.state(), "risk_free": self.risk_free}
         return state
 
     def take_metric_state(self) -> dict[str, Any] | None:
@@ -416,6 +416,7 @@ class Ledger:
         if total is not None:
             self.total_drawdown = Drawdown.from_state(total["drawdown"])
             self.total_daily = DailyReturns.from_state(total["daily"])
+            self.risk_free = float(total.get("risk_free", self.risk_free))
 
     # --- the equity clock ----------------------------------------------------------------
 

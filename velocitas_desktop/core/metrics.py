@@ -266,7 +266,7 @@ class DailyReturns:
         self.count = 0          # daily returns closed
         self.mean = 0.0
         self.m2 = 0.0
-        self.lost = not start > 0.0
+        self.lost = False       # a day closed from a value of zero or below
 
     def close_days(self, value: float, days: int = 1) -> None:
         """``days`` midnights passed with the account at ``value``: one return, then flat
