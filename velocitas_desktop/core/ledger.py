@@ -51,11 +51,12 @@ DEFAULT_SAMPLE_SECONDS = 60.0
 TOTAL = ""  # the key of the whole ledger's figures in a metric state
 
 
-class Tally:
-    """The session's fills and round trips, every strategy's, kept when a strategy is
-    removed: its fills stay in the blotter and the trades API, so they stay counted."""
+class Retired:
+    """What the strategies removed during the session leave in its totals: their fills stay
+    in the blotter and the trades API, so they stay counted, and their realised P&L stays in
+    the account. Added up when a book closes, so a fill costs nothing here."""
 
-    __slots__ = ("closed", "fees", "fills", "last_id", "losing", "total_loss", "total_profit",
+    __slots__ = ("closed", "fees", "fills", "losing", "realized", "total_loss", "total_profit",
                  "winning")
 
     def __init__(self) -> None:
@@ -66,21 +67,17 @@ class Tally:
         self.total_profit = 0.0
         self.total_loss = 0.0
         self.fees = 0.0
-        self.last_id: int | None = None  # the newest fill counted
+        self.realized = 0.0
 
-    def count(self, trade: Trade, closing: bool) -> None:
-        self.fills += 1
-        self.fees += trade.fee
-        self.last_id = trade.id
-        if closing:
-            self.closed += 1
-            pnl = trade.profit_loss
-            if pnl > 0.0:
-                self.winning += 1
-                self.total_profit += pnl
-            elif pnl < 0.0:
-                self.losing += 1
-                self.total_loss -= pnl
+    def add(self, book: Book) -> None:
+        self.fills += book.total_trades
+        self.closed += book.closed
+        self.winning += book.winning
+        self.losing += book.losing
+        self.total_profit += book.total_profit
+        self.total_loss += book.total_loss
+        self.fees += book.fees
+        self.realized += book.realized
 
 
 class Book:
@@ -221,8 +218,8 @@ class Ledger:
         self.keep_trades = keep_trades
         self.books: dict[str, Book] = {}
         self.trades: list[Trade] = []
-        self.tally = Tally()
-        self.retired = 0.0  # realised P&L of the books removed during the session
+        self.retired = Retired()
+        self.last_trade_id: int | None = None  # the newest fill of the session
         # recent P&L points (each fill, each clock sample), bounded for long sessions
         self.pnl_history: deque[dict[str, Any]] = deque(maxlen=max_history)
         # clock samples not yet handed to the journal (fills are journaled as trades)
@@ -254,7 +251,7 @@ class Ledger:
         the whole ledger's account (an open position is dropped with it)."""
         book = self.books.pop(strategy_id, None)
         if book is not None:
-            self.retired += book.realized
+            self.retired.add(book)
 
     @property
     def total_capital(self) -> float:
@@ -263,7 +260,7 @@ class Ledger:
     @property
     def total_equity(self) -> float:
         """The whole ledger's equity: every book's, and the realised P&L of removed ones."""
-        return self.retired + sum(book.equity for book in self.books.values())
+        return self.retired.realized + sum(book.equity for book in self.books.values())
 
     # --- fills -----------------------------------------------------------------------------
 
@@ -336,7 +333,7 @@ class Ledger:
             position_size=new_position, fee=fee,
         )
         self.next_trade_id += 1
-        self.tally.count(trade, position != 0.0)
+        self.last_trade_id = trade.id
         if self.keep_trades:
             self.trades.append(trade)
         self.pnl_history.append(_fill_point(trade, book))
@@ -387,7 +384,7 @@ class Ledger:
                 book.total_loss -= trade.profit_loss
             book.entry_fee = 0.0
         book.position = trade.position_size
-        self.tally.count(trade, not opening)
+        self.last_trade_id = max(self.last_trade_id or 0, trade.id)
         self.next_trade_id = max(self.next_trade_id, trade.id + 1)
         self.last_timestamp = trade.timestamp
         return _fill_point(trade, book)
@@ -439,7 +436,7 @@ class Ledger:
         # the clock divides a day, so every midnight is one of them
         last = boundary + (max(steps, 1) - 1) * step
         days = math.floor(last / DAY) - math.ceil(boundary / DAY) + 1
-        total = self.retired
+        total = self.retired.realized
         for book in self.books.values():
             equity = book.equity
             total += equity
@@ -479,54 +476,42 @@ class Ledger:
         P&L over every fill of the session, removed strategies' included; unrealised P&L
         over the books open now. ``books`` restricts the figures to those books."""
         if books is not None:
-            return _aggregate(list(books))
-        tally = self.tally
+            return _aggregate(list(books), Retired())
+        figures = _aggregate(list(self.books.values()), self.retired)
         capital = self.total_capital
-        unrealized = sum(b.unrealized for b in self.books.values())
-        equity = tally.total_profit - tally.total_loss + unrealized
+        equity = figures["equity"]
         sharpe = (self.total_daily.sharpe(capital + equity, self.risk_free) if capital > 0
                   else Sharpe(None, "no strategy has traded in this session"))
-        return {
-            "total_trades": tally.fills,
-            "closed_trades": tally.closed,
-            "winning_trades": tally.winning,
-            "losing_trades": tally.losing,
-            "total_profit": tally.total_profit,
-            "total_loss": tally.total_loss,
-            "net_pnl": tally.total_profit - tally.total_loss,
-            "unrealized_pnl": unrealized,
-            "equity": equity,
+        figures.update({
             "capital": capital,
             "return_pct": equity / capital * 100.0 if capital > 0 else 0.0,
-            "fees": tally.fees,
-            "win_rate": win_rate(tally.winning, tally.closed),
             "max_drawdown": self.total_drawdown.max_drawdown,
             "max_drawdown_pct": self.total_drawdown.max_drawdown_pct,
             "sharpe_ratio": sharpe.value,
             "sharpe_note": sharpe.note,
-            "last_trade_id": tally.last_id,
-            "active_coins": len({b.coin for b in self.books.values()}),
-        }
+            "last_trade_id": self.last_trade_id,
+        })
+        return figures
 
 
-def _aggregate(books: list[Book]) -> dict[str, Any]:
-    """Counts and P&L summed over ``books`` (a view of some strategies, not the account)."""
-    winning = sum(b.winning for b in books)
-    closed = sum(b.closed for b in books)
-    total_profit = sum(b.total_profit for b in books)
-    total_loss = sum(b.total_loss for b in books)
+def _aggregate(books: list[Book], retired: Retired) -> dict[str, Any]:
+    """Counts and P&L summed over ``books`` and what removed ones left in ``retired``."""
+    winning = retired.winning + sum(b.winning for b in books)
+    closed = retired.closed + sum(b.closed for b in books)
+    total_profit = retired.total_profit + sum(b.total_profit for b in books)
+    total_loss = retired.total_loss + sum(b.total_loss for b in books)
     unrealized = sum(b.unrealized for b in books)
     return {
-        "total_trades": sum(b.total_trades for b in books),
+        "total_trades": retired.fills + sum(b.total_trades for b in books),
         "closed_trades": closed,
         "winning_trades": winning,
-        "losing_trades": sum(b.losing for b in books),
+        "losing_trades": retired.losing + sum(b.losing for b in books),
         "total_profit": total_profit,
         "total_loss": total_loss,
         "net_pnl": total_profit - total_loss,
         "unrealized_pnl": unrealized,
         "equity": total_profit - total_loss + unrealized,
-        "fees": sum(b.fees for b in books),
+        "fees": retired.fees + sum(b.fees for b in books),
         "win_rate": win_rate(winning, closed),
         "active_coins": len({b.coin for b in books}),
     }

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from operator import itemgetter
 
 import numpy as np
 
@@ -117,7 +118,7 @@ BookTotals = tuple[float, dict[str, float], dict[str, float]]
 
 def _book_totals(ledger: Ledger) -> BookTotals:
     """The whole ledger's equity before a batch as ``base + Σ position × price``."""
-    base = ledger.retired
+    base = ledger.retired.realized
     held: dict[str, float] = {}
     last: dict[str, float] = {}
     for book in ledger.books.values():
@@ -142,21 +143,40 @@ def total_equity(start: BookTotals, trades: list[Trade], filled_at: list[int],
     if not trades and not held:
         return np.full(1, base)
     curve = np.full(n, base)
-    moves: dict[str, list[tuple[int, float]]] = {}
-    if trades:
-        where = np.asarray(filled_at)
-        signed = np.array([t.quantity if t.action == "BUY" else -t.quantity for t in trades])
-        paid = np.array([t.price for t in trades]) * signed + np.array([t.fee for t in trades])
+    count = len(trades)
+    where = np.asarray(filled_at)
+    signed = np.empty(0)
+    if count:
+        # each column read in C (fromiter over itemgetter): a fast tick strategy fills on one
+        # tick in four, and transposing whole trades cost 1.8 ms a batch against 0.6 ms
+        quantity = _column(trades, _QUANTITY)
+        buys = np.fromiter(map("BUY".__eq__, map(itemgetter(_ACTION), trades)), bool, count)
+        signed = np.where(buys, quantity, -quantity)
+        paid = _column(trades, _PRICE) * signed + _column(trades, _FEE)
         curve -= np.cumsum(np.bincount(where, weights=paid, minlength=n))
-        for position, trade, units in zip(filled_at, trades, signed.tolist(), strict=True):
-            moves.setdefault(trade.coin, []).append((position, units))
-    for coin in set(held) | set(moves):
+    coins = sorted(set(held) | set(per_coin))  # a fill is on a coin with prices here
+    codes = None
+    if count and len(coins) > 1:
+        index = {coin: i for i, coin in enumerate(coins)}
+        codes = np.fromiter(map(index.__getitem__, map(itemgetter(_COIN), trades)), np.int64,
+                            count)
+    for i, coin in enumerate(coins):
         units = np.full(n, held.get(coin, 0.0))
-        if coin in moves:
-            at, amounts = zip(*moves[coin], strict=True)
-            units += np.cumsum(np.bincount(np.asarray(at), weights=amounts, minlength=n))
+        if count:
+            mine = slice(None) if codes is None else codes == i
+            units += np.cumsum(np.bincount(where[mine], weights=signed[mine], minlength=n))
+        if not units.any():
+            continue
         curve += units * _prices_at_every_tick(coin, last.get(coin, 0.0), positions, per_coin, n)
     return curve[ends]
+
+
+_COIN, _ACTION, _PRICE, _QUANTITY, _FEE = (Trade._fields.index(name) for name in
+                                           ("coin", "action", "price", "quantity", "fee"))
+
+
+def _column(trades: list[Trade], field: int) -> np.ndarray:
+    return np.fromiter(map(itemgetter(field), trades), float, len(trades))
 
 
 def _prices_at_every_tick(coin: str, before: float, positions: Positions,
