@@ -85,7 +85,8 @@ def test_the_run_table_shows_every_id_and_number_whole(width, monkeypatch):
 def test_a_wide_terminal_shows_the_run_table_in_one_piece():
     text = rendered(lambda console: metrics_view(console, SNAPSHOT), 200)
     header = next(line for line in text.splitlines() if line.startswith("strategy"))
-    for title in ("trades", "win %", "net P&L", "unrealised", "position", "max DD", "Sharpe"):
+    for title in ("fills", "round trips", "win %", "net P&L", "return %", "unrealised",
+                  "position", "max DD", "max DD %", "Sharpe"):
         assert title in header
     assert text.count("BTC_MACD") == 1
 

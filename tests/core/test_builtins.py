@@ -159,11 +159,12 @@ def test_signals_carry_the_quantity_parameter():
 
 
 def test_the_defaults_are_the_documented_ones():
-    assert SMA_Crossover.defaults() == {"fast": 10, "slow": 30, "quantity": 1.0}
-    assert Momentum.defaults() == {"period": 20, "threshold": 0.0, "quantity": 1.0}
+    # quantity 0: each BUY opens a position worth the account's capital
+    assert SMA_Crossover.defaults() == {"fast": 10, "slow": 30, "quantity": 0.0}
+    assert Momentum.defaults() == {"period": 20, "threshold": 0.0, "quantity": 0.0}
     assert RSI.defaults() == {"period": 14, "oversold": 30.0, "overbought": 70.0,
-                              "quantity": 1.0}
-    assert MACD.defaults() == {"fast": 12, "slow": 26, "signal": 9, "quantity": 1.0}
+                              "quantity": 0.0}
+    assert MACD.defaults() == {"fast": 12, "slow": 26, "signal": 9, "quantity": 0.0}
 
 
 # --- the warm-up rule ---------------------------------------------------------------------------
@@ -227,11 +228,11 @@ def test_spot_is_long_only_buy_opens_sell_closes_and_the_rest_do_nothing():
     ]
     assert [t.profit_loss for t in ledger.trades] == [0.0, -27.5, 0.0, -37.5]
     assert book.position == 0.0
-    assert book.metrics(ledger.sample_periods)["total_trades"] == 4
+    assert book.metrics()["total_trades"] == 4
 
 
 def test_a_sell_when_flat_opens_a_short_only_when_shorting_is_allowed():
-    strategy = SMA_Crossover(coin="BTC", fast=2, slow=4)
+    strategy = SMA_Crossover(coin="BTC", fast=2, slow=4, quantity=1)
     ledger, _ = trade_through_ledger(strategy, SMA_PRICES[:9], allow_short=True)
     # SELL at 5 opens a short of 1 at 11, BUY at 8 covers it at 12
     assert [(t.timestamp, t.action, t.position_size, t.profit_loss) for t in ledger.trades] == [

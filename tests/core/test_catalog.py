@@ -141,7 +141,7 @@ def test_a_user_strategy_trades_like_a_built_in(tmp_path):
     catalog = load_catalog([tmp_path])
     spec = catalog.validate(StrategySpec("Breakout", "eth", {"margin": "2"}))
     assert (spec.id, spec.coin, dict(spec.params)) == (
-        "ETH_Breakout", "ETH", {"margin": 2.0, "quantity": 1.0})
+        "ETH_Breakout", "ETH", {"margin": 2.0, "quantity": 0.0})
     strategy = catalog.create(spec)
     decisions = [strategy.update(p) for p in [10.0, 11.0, 14.0, 15.0]]
     assert [d.action if d else None for d in decisions] == [None, None, Action.BUY, None]
@@ -223,7 +223,7 @@ def test_validate_gives_a_spec_with_a_checked_coin_and_full_typed_parameters():
         StrategySpec("SMA_Crossover", " btc", {"fast": "5", "slow": 20.0}, "1m"))
     assert spec.to_dict() == {
         "strategy_id": "BTC_SMA_Crossover", "name": "SMA_Crossover", "coin": "BTC",
-        "params": {"fast": 5, "slow": 20, "quantity": 1.0}, "timeframe": "1m",
+        "params": {"fast": 5, "slow": 20, "quantity": 0.0}, "timeframe": "1m",
         "allow_short": False}
 
 

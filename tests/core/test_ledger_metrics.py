@@ -1,6 +1,7 @@
-"""Specification of the paper ledger and the performance formulas, on hand-computed cases:
-fees on both legs, slippage, wins and losses, open positions, drawdowns, Sharpe on a fixed
-sampling clock, shorting, trade records, restoring from a journal and global aggregates."""
+"""Specification of the paper ledger, on hand-computed cases: fees on both legs, slippage,
+position sizes, wins and losses, open positions, drawdowns, daily closes on the sampling clock,
+shorting, trade records, restoring from a journal and global aggregates. The formulas it uses
+are specified in test_performance_metrics.py."""
 
 import math
 
@@ -10,17 +11,17 @@ from hypothesis import strategies as st
 
 from velocitas_desktop.core.ledger import DEFAULT_FEE, Book, Ledger
 from velocitas_desktop.core.metrics import (
-    ChangeStats,
-    DrawdownTracker,
+    DAY,
+    DEFAULT_CAPITAL,
+    Drawdown,
     max_drawdown,
-    periods_per_year,
     sharpe_ratio,
     win_rate,
 )
 from velocitas_desktop.core.types import TRADE_FIELDS, Action, Signal, Trade
 
 SID = "BTC_SMA_Crossover"
-MINUTE_PERIODS = 365 * 24 * 60  # 60-second samples in a (crypto, 365-day) year = 525,600
+MIDNIGHT = 19_723 * DAY  # 2024-01-01T00:00:00Z
 
 
 def buy(quantity: float = 1.0) -> Signal:
@@ -124,6 +125,35 @@ def test_an_open_position_is_valued_at_the_last_price_minus_the_entry_fee():
     assert (m["net_pnl"], m["total_trades"]) == (0.0, 1)
     g = ledger.global_metrics()
     assert (g["unrealized_pnl"], g["equity"]) == (pytest.approx(9.8), pytest.approx(9.8))
+
+
+# --- position size ---------------------------------------------------------------------------
+
+def test_a_signal_without_a_quantity_opens_a_position_worth_the_capital():
+    ledger, _ = ledger_with_book(fee_rate=0.001, capital=10_000.0)
+    ledger.open_book("ETH_RSI", "ETH", "RSI")
+    btc = ledger.fill(SID, Signal(Action.BUY), 40_000.0, 1.0)
+    eth = ledger.fill("ETH_RSI", Signal(Action.BUY), 2_500.0, 1.0)
+    # 10,000 / 40,000 = 0.25 BTC and 10,000 / 2,500 = 4 ETH: the same money at risk
+    assert (btc.quantity, eth.quantity) == (0.25, 4.0)
+    assert btc.fee == eth.fee == pytest.approx(10.0)
+    closing = ledger.fill(SID, Signal(Action.SELL), 44_000.0, 2.0)
+    assert closing.quantity == 0.25  # a close takes the whole position, as always
+    assert closing.profit_loss == pytest.approx(0.25 * 4_000 - 10.0 - 11.0)
+
+
+def test_the_capital_buys_at_the_fill_price_slippage_included():
+    ledger, _ = ledger_with_book(fee_rate=0.0, slippage=0.01, capital=1_010.0)
+    trade = ledger.fill(SID, Signal(Action.BUY), 100.0, 1.0)
+    assert trade.price == pytest.approx(101.0)
+    assert trade.quantity == pytest.approx(10.0)  # 1,010 / 101
+
+
+def test_an_explicit_quantity_still_decides_the_size():
+    ledger, _ = ledger_with_book(fee_rate=0.0, allow_short=True)
+    assert ledger.fill(SID, sell(0.5), 100.0, 1.0).quantity == 0.5
+    assert ledger.fill(SID, Signal(Action.BUY, 0.0), 100.0, 2.0).quantity == 0.5  # covers
+    assert ledger.fill(SID, Signal(Action.BUY, 0.0), 100.0, 3.0) is None  # opens nothing
 
 
 # --- long-only and short rules ---------------------------------------------------------------
@@ -245,10 +275,23 @@ def test_the_entry_fee_is_a_drawdown_from_the_start():
 def test_max_drawdown_of_a_curve_that_never_falls_is_zero():
     assert max_drawdown([]) == 0.0
     assert max_drawdown([0.0, 1.0, 1.0, 3.0]) == 0.0
-    tracker = DrawdownTracker()
+    tracker = Drawdown()
     for value in [0.0, 1.0, 1.0, 3.0]:
         tracker.update(value)
-    assert tracker.max_drawdown == 0.0
+    assert (tracker.max_drawdown, tracker.max_drawdown_pct) == (0.0, 0.0)
+
+
+def test_drawdown_is_also_a_percentage_of_the_peak_account_value():
+    ledger, book = ledger_with_book(fee_rate=0.0, capital=1_000.0)
+    ledger.fill(SID, buy(1.0), 100.0, 0.0)
+    for price in [300.0, 150.0, 400.0, 360.0]:
+        book.mark(price)
+    # equity 0, 200, 50, 300, 260 on a 1,000 base: falls 150 from an account of 1,200
+    # (12.5 %) and 40 from 1,300 (3.08 %)
+    m = metrics(ledger)
+    assert m["max_drawdown"] == 150.0
+    assert m["max_drawdown_pct"] == pytest.approx(150 / 1200 * 100)
+    assert m["capital"] == 1_000.0 and m["return_pct"] == pytest.approx(26.0)
 
 
 @settings(max_examples=80, deadline=None)
@@ -278,83 +321,37 @@ def test_marking_a_flat_book_only_moves_its_last_price():
     assert (book.last_price, book.equity, book.drawdown.max_drawdown) == (70.0, 0.0, 0.0)
 
 
-# --- zero trades and Sharpe ------------------------------------------------------------------------
+# --- zero trades ----------------------------------------------------------------------------------
 
-def test_a_strategy_with_no_trades_reports_zeros():
+def test_a_strategy_with_no_trades_reports_zeros_and_no_sharpe():
     ledger, _ = ledger_with_book()
-    for t in (0.0, 60.0, 120.0, 180.0):  # sampling a flat book: a zero-variance curve
+    for t in (0.0, 60.0, 120.0, 180.0):
         if ledger.due_samples(t):
             ledger.sample(t)
     m = metrics(ledger)
-    for key in ("total_trades", "winning_trades", "losing_trades", "total_profit", "total_loss",
-                "net_pnl", "current_position", "entry_price", "max_drawdown", "win_rate",
-                "sharpe_ratio", "unrealized_pnl", "equity", "fees"):
+    for key in ("total_trades", "closed_trades", "winning_trades", "losing_trades",
+                "total_profit", "total_loss", "net_pnl", "current_position", "entry_price",
+                "max_drawdown", "max_drawdown_pct", "win_rate", "unrealized_pnl", "equity",
+                "fees", "return_pct"):
         assert m[key] == 0, key
-    assert m["last_price"] is None
+    assert m["sharpe_ratio"] is None and m["sharpe_note"] == "needs 30 daily returns, has 1"
+    assert m["last_price"] is None and m["capital"] == DEFAULT_CAPITAL
     assert (m["strategy_id"], m["coin"], m["strategy_name"]) == (SID, "BTC", "SMA_Crossover")
 
 
 def test_an_empty_ledger_reports_zero_global_metrics():
     g = Ledger().global_metrics()
+    assert g.pop("sharpe_ratio") is None and g.pop("last_trade_id") is None
+    assert g.pop("sharpe_note") == "no strategy has traded in this session"
     assert all(value == 0 for value in g.values()), g
-    assert set(g) >= {"total_trades", "winning_trades", "losing_trades", "total_profit",
-                      "total_loss", "net_pnl", "win_rate", "max_drawdown", "sharpe_ratio",
-                      "active_coins"}
+    assert set(g) >= {"total_trades", "closed_trades", "winning_trades", "losing_trades",
+                      "total_profit", "total_loss", "net_pnl", "win_rate", "max_drawdown",
+                      "max_drawdown_pct", "capital", "return_pct", "active_coins"}
 
 
 def test_win_rate_is_winning_closes_over_all_closes_in_percent():
     assert win_rate(2, 3) == pytest.approx(200 / 3)
     assert win_rate(0, 0) == 0.0
-
-
-def test_a_minute_clock_has_525600_periods_a_year():
-    assert periods_per_year(60.0) == MINUTE_PERIODS
-    assert periods_per_year(3600.0) == 8760.0
-
-
-def test_sharpe_is_mean_over_sample_std_of_equity_changes_times_root_periods():
-    equity = [0.0, 1.0, 3.0, 2.0, 5.0]
-    # changes 1, 2, -1, 3: mean 1.25; squared deviations 0.0625 + 0.5625 + 5.0625 + 3.0625
-    # = 8.75, sample variance 8.75 / 3; Sharpe = 1.25 / sqrt(8.75 / 3) * sqrt(525600) ~ 530.63
-    expected = 1.25 / math.sqrt(8.75 / 3) * math.sqrt(MINUTE_PERIODS)
-    assert sharpe_ratio(equity, MINUTE_PERIODS) == pytest.approx(expected, rel=1e-12)
-    assert expected == pytest.approx(530.633, abs=1e-3)
-    stats = ChangeStats()
-    for value in equity:
-        stats.add(value)
-    assert stats.sharpe(MINUTE_PERIODS) == pytest.approx(expected, rel=1e-12)
-
-
-def test_sharpe_of_a_losing_curve_is_negative():
-    assert sharpe_ratio([0.0, -1.0, -3.0, -2.0, -5.0], 8760.0) < 0.0
-
-
-def test_sharpe_of_a_zero_variance_equity_curve_is_zero():
-    assert sharpe_ratio([4.0] * 10, MINUTE_PERIODS) == 0.0
-    stats = ChangeStats()
-    for _ in range(10):
-        stats.add(0.1 + 0.2)
-    assert stats.sharpe(MINUTE_PERIODS) == 0.0
-
-
-def test_sharpe_needs_two_changes():
-    assert sharpe_ratio([], MINUTE_PERIODS) == 0.0
-    assert sharpe_ratio([0.0, 5.0], MINUTE_PERIODS) == 0.0
-    stats = ChangeStats()
-    stats.add(0.0)
-    stats.add(5.0)
-    assert stats.sharpe(MINUTE_PERIODS) == 0.0
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(-4000, 4000), max_size=50))
-def test_the_running_sharpe_equals_the_formula_on_the_same_samples(quarters):
-    equity = [q / 4 for q in quarters]  # exact binary fractions
-    stats = ChangeStats()
-    for value in equity:
-        stats.add(value)
-    assert stats.sharpe(MINUTE_PERIODS) == pytest.approx(
-        sharpe_ratio(equity, MINUTE_PERIODS), rel=1e-9, abs=1e-9)
 
 
 # --- the sampling clock -----------------------------------------------------------------------------
@@ -385,21 +382,56 @@ def test_sample_before_the_clock_has_started_records_nothing():
     assert list(ledger.pnl_history) == []
 
 
-def test_sampled_equity_feeds_sharpe_and_the_global_drawdown():
-    ledger, book = ledger_with_book(fee_rate=0.0, sample_seconds=60.0)
+def test_a_clock_that_does_not_divide_a_day_is_refused():
+    with pytest.raises(ValueError, match="must divide a day evenly"):
+        Ledger(sample_seconds=7.0)
+
+
+def _run_days(ledger: Ledger, book, marks: list[tuple[float, float]]) -> None:
+    """Price marks (time, price) as the engine makes them: the clock first, then the mark."""
+    for stamp, price in marks:
+        if ledger.due_samples(stamp):
+            ledger.sample(stamp)
+        book.mark(price)
+
+
+def test_each_midnight_closes_the_days_account_value_for_sharpe():
+    ledger, book = ledger_with_book(fee_rate=0.0, capital=1_000.0, sample_seconds=3600.0)
+    ledger.due_samples(MIDNIGHT + 60)
+    ledger.fill(SID, buy(1.0), 100.0, MIDNIGHT + 60)
+    # day 1 closes at 110 (account 1,010); day 2 at 105 (1,005); day 3 is in progress at 120
+    _run_days(ledger, book, [(MIDNIGHT + 3600, 110.0), (MIDNIGHT + DAY + 60, 105.0),
+                             (MIDNIGHT + 2 * DAY + 60, 120.0)])
+    closes = [1_000.0, 1_010.0, 1_005.0, 1_020.0]
+    expected = sharpe_ratio(closes, min_days=2)
+    assert book.daily.count == 2
+    assert book.daily.sharpe(1_000.0 + book.equity, min_days=2).value == pytest.approx(
+        expected.value, rel=1e-12)
+
+
+def test_midnights_inside_a_gap_in_prices_close_flat_days():
+    ledger, book = ledger_with_book(fee_rate=0.0, capital=1_000.0, sample_seconds=60.0)
+    ledger.due_samples(MIDNIGHT + 60)
+    ledger.fill(SID, buy(1.0), 100.0, MIDNIGHT + 60)
+    # a weekend: the next price comes three midnights later
+    _run_days(ledger, book, [(MIDNIGHT + 120, 110.0), (MIDNIGHT + 3 * DAY + 30, 90.0)])
+    closes = [1_000.0, 1_010.0, 1_010.0, 1_010.0, 990.0]  # two flat days
+    assert book.daily.count == 3
+    assert book.daily.sharpe(1_000.0 + book.equity, min_days=2).value == pytest.approx(
+        sharpe_ratio(closes, min_days=2).value, rel=1e-12)
+
+
+def test_the_last_state_is_recorded_when_the_session_finishes():
+    ledger, book = ledger_with_book(fee_rate=0.0)
     ledger.due_samples(10.0)
     ledger.fill(SID, buy(1.0), 100.0, 10.0)
-    for stamp, price in [(60.0, 102.0), (120.0, 105.0), (180.0, 101.0)]:
-        book.mark(price)
-        assert ledger.due_samples(stamp)
-        ledger.sample(stamp)
-    # sampled equity 0 (start), 2, 5, 1 -> changes 2, 3, -4: mean 1/3, variance 129/9 / 2
-    expected = (1 / 3) / math.sqrt((25 + 64 + 169) / 9 / 2) * math.sqrt(MINUTE_PERIODS)
-    assert metrics(ledger)["sharpe_ratio"] == pytest.approx(expected, rel=1e-12)
-    assert ledger.global_metrics()["sharpe_ratio"] == pytest.approx(expected, rel=1e-12)
-    assert ledger.global_metrics()["max_drawdown"] == pytest.approx(4.0)
-    assert [(r["timestamp"], r["pnl"], r["position"]) for r in ledger.pnl_history] == [
-        (10.0, 0.0, 1.0), (60.0, 2.0, 1.0), (120.0, 5.0, 1.0), (180.0, 1.0, 1.0)]
+    book.mark(97.5)
+    ledger.finish(20.0)
+    assert list(ledger.pnl_history)[-1] == {"timestamp": 20.0, "strategy_id": SID,
+                                            "pnl": -2.5, "position": 1.0}
+    assert ledger.take_pending_samples()[-1]["pnl"] == -2.5
+    assert ledger.take_metric_state()[SID]["last_price"] == 97.5
+    assert ledger.take_metric_state() is None  # nothing new since
 
 
 # --- global aggregates ---------------------------------------------------------------------------
@@ -424,12 +456,17 @@ def test_global_metrics_add_up_every_strategy():
     assert (only_btc["total_trades"], only_btc["net_pnl"], only_btc["active_coins"]) == (2, 10, 1)
 
 
-def test_closing_a_book_removes_it_from_the_aggregates():
+def test_a_removed_strategys_fills_and_realised_pnl_stay_in_the_sessions_totals():
     ledger, _ = ledger_with_book(fee_rate=0.0)
     ledger.fill(SID, buy(1.0), 100.0, 0.0)
+    ledger.fill(SID, sell(1.0), 104.0, 1.0)
     ledger.close_book(SID)
-    assert ledger.global_metrics()["total_trades"] == 0
     assert SID not in ledger.strategy_metrics()
+    g = ledger.global_metrics()
+    # the blotter and the trades API still list its two fills: the totals count them
+    assert (g["total_trades"], g["closed_trades"], g["net_pnl"]) == (2, 1, 4.0)
+    assert (g["equity"], g["last_trade_id"]) == (4.0, 2)
+    assert ledger.total_equity == 4.0 and ledger.total_capital == DEFAULT_CAPITAL
 
 
 # --- restoring from a journal --------------------------------------------------------------------
@@ -488,13 +525,30 @@ def test_restore_takes_drawdowns_from_the_pnl_history():
     assert restored.next_trade_id == 2
 
 
-def test_a_gap_in_the_data_counts_as_flat_clock_periods_for_sharpe() -> None:
-    from velocitas_desktop.core.metrics import ChangeStats, sharpe_ratio
+def test_restoring_with_the_metric_state_gives_back_every_figure():
+    original = Ledger(fee_rate=0.001, capital=5_000.0, sample_seconds=3600.0)
+    original.open_book(SID, "BTC", "SMA_Crossover")
+    original.open_book("ETH_RSI", "ETH", "RSI")
+    original.open_book("SOL_MACD", "SOL", "MACD")  # never trades, then is removed
+    original.due_samples(MIDNIGHT)
+    marks = [(MIDNIGHT + k * 5_400.0, 100.0 + 7 * math.sin(k)) for k in range(1, 60)]
+    for k, (stamp, price) in enumerate(marks):
+        if original.due_samples(stamp):
+            original.sample(stamp)
+        if k % 9 == 0:
+            original.fill(SID, buy() if k % 18 == 0 else sell(), price, stamp)
+        if k % 7 == 0:
+            original.fill("ETH_RSI", buy() if k % 14 == 0 else sell(), price * 20, stamp)
+        original.books[SID].mark(price)
+        original.books["ETH_RSI"].mark(price * 20)
+    original.close_book("SOL_MACD")
+    original.finish(marks[-1][0])
+    journal_rows = original.take_pending_samples()
 
-    curve = [0.0, 1.0, 3.0, 2.0, 2.0, 2.0, 2.0, 5.0]  # three flat periods during a gap
-    stats = ChangeStats()
-    for value in (0.0, 1.0, 3.0, 2.0):
-        stats.add(value)
-    stats.add_flat(3)
-    stats.add(5.0)
-    assert stats.sharpe(100.0) == pytest.approx(sharpe_ratio(curve, 100.0), rel=1e-12)
+    restored = Ledger(fee_rate=0.001)  # the new engine does not know the old capital
+    restored.restore(list(original.trades), journal_rows, original.metric_state())
+
+    assert restored.strategy_metrics() == original.strategy_metrics()
+    assert restored.global_metrics() == original.global_metrics()
+    assert original.global_metrics()["capital"] == 15_000.0  # SOL's capital stays in
+

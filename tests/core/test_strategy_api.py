@@ -75,7 +75,7 @@ def test_a_sound_declaration_defines_the_class_and_infers_types_from_defaults():
     assert (params["lookback"].type, params["margin"].type, params["confirm"].type) == (
         int, float, bool)
     assert Breakout.defaults() == {"lookback": 20, "margin": 0.5, "confirm": False,
-                                   "exit_after": 40, "quantity": 1.0}
+                                   "exit_after": 40, "quantity": 0.0}
 
 
 def test_the_strategys_own_parameters_come_first_in_declaration_order_and_quantity_last():
@@ -133,7 +133,7 @@ def test_a_constraint_against_a_number_is_checked():
 
 def test_missing_values_take_their_defaults_and_come_back_typed():
     assert Breakout.validate_params({"margin": 1}) == {
-        "lookback": 20, "margin": 1.0, "confirm": False, "exit_after": 40, "quantity": 1.0}
+        "lookback": 20, "margin": 1.0, "confirm": False, "exit_after": 40, "quantity": 0.0}
     assert isinstance(Breakout.validate_params({"margin": 1})["margin"], float)
 
 
@@ -161,7 +161,7 @@ def test_a_value_of_the_wrong_type_is_explained(values, message):
     ({"lookback": 1}, "lookback must be between 2 and 200 (got 1)"),
     ({"lookback": 300, "exit_after": 400}, "lookback must be between 2 and 200 (got 300)"),
     ({"margin": -0.5}, "margin must be between 0 and 5 (got -0.5)"),
-    ({"quantity": 0}, "quantity must be between 1e-08 and 1e+09 (got 0)"),
+    ({"quantity": -1}, "quantity must be between 0 and 1e+09 (got -1)"),
 ])
 def test_a_value_out_of_bounds_says_the_bounds_and_the_value(values, message):
     assert problem(Breakout, **values) == message
@@ -225,7 +225,7 @@ def test_a_strategy_is_created_with_typed_validated_parameters_as_attributes():
     strategy = Breakout(coin="BTC", lookback="30", margin=1)
     assert (strategy.lookback, strategy.margin, strategy.confirm) == (30, 1.0, False)
     assert strategy.param_values == {"lookback": 30, "margin": 1.0, "confirm": False,
-                                     "exit_after": 40, "quantity": 1.0}
+                                     "exit_after": 40, "quantity": 0.0}
     with pytest.raises(ParameterError, match="lookback must be between 2 and 200"):
         Breakout(coin="BTC", lookback=1)
 
@@ -245,8 +245,8 @@ def test_the_schema_holds_everything_a_form_an_api_and_a_grid_need():
          "step": None, "doc": "wait for a second close above"},
         {"name": "exit_after", "type": "int", "default": 40, "low": 3, "high": 400,
          "step": None, "doc": "prices held at most"},
-        {"name": "quantity", "type": "float", "default": 1.0, "low": 1e-8, "high": 1e9,
-         "step": None, "doc": "units of the coin bought on a BUY"},
+        {"name": "quantity", "type": "float", "default": 0.0, "low": 0.0, "high": 1e9,
+         "step": None, "doc": "units of the coin a BUY opens; 0: the account's capital / price"},
     ]
     assert schema["constraints"] == ["lookback < exit_after"]
     assert schema["timeframes"] == ["tick", *TIMEFRAMES]
@@ -335,8 +335,9 @@ def test_on_a_bar_interval_a_strategy_decides_on_each_closed_bars_close():
 def test_the_base_run_gives_the_signals_of_update_on_each_price_with_their_index():
     prices = np.array([3.0, 4.0, 5.0])
     signals = Alternating(coin="BTC").run(prices, np.array([1.0, 2.0, 3.0]))
-    assert signals == [(0, Signal(Action.BUY, 1.0)), (1, Signal(Action.SELL, 1.0)),
-                       (2, Signal(Action.BUY, 1.0))]
+    # no quantity: the ledger sizes each position by the account's capital
+    assert signals == [(0, Signal(Action.BUY)), (1, Signal(Action.SELL)),
+                       (2, Signal(Action.BUY))]
 
 
 def test_init_may_already_feed_prices_to_its_own_indicators():

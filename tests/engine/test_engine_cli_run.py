@@ -97,7 +97,7 @@ def test_strategies_with_parameters_in_worker_processes_and_a_db_of_ones_choice(
         "--timeframe", "tick", "--json"))
     assert set(metrics["strategies"]) == {"BTC_SMA_Crossover", "ETH_RSI"}
     assert metrics["strategies"]["BTC_SMA_Crossover"]["params"] == {"fast": 5, "slow": 20,
-                                                                   "quantity": 1.0}
+                                                                   "quantity": 0.0}
     assert metrics["global"]["ticks_processed"] == 20_000
     assert len(journal_trades(db)) == metrics["global"]["total_trades"] > 0
     assert not (home / "data" / "journal.sqlite3").exists()  # --db replaced the default

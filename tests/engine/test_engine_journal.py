@@ -179,7 +179,7 @@ def test_reopening_the_journal_restores_the_last_session(tmp_path: Path,
     assert again.strategies() == shown["strategies"]
     assert [s["status"] for s in again.strategies()] == ["active", "active", "active", "paused"]
     assert [s["params"] for s in again.strategies()][2] == {"fast": 3, "slow": 6, "signal": 2,
-                                                            "quantity": 1.0}
+                                                            "quantity": 0.0}
     assert again.trades(limit=10**7) == shown["trades"]
     snap, restored = shown["snapshot"], again.snapshot()
     assert restored["global"]["total_trades"] == snap["global"]["total_trades"]

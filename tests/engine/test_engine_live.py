@@ -148,7 +148,9 @@ def test_strategies_are_added_paused_resumed_retuned_and_removed_while_running(
     engines.append(engine)
     recorder = Recorder()
     engine.subscribe(recorder)
-    engine.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA, strategy_id="A"))
+    # one unit a position, so that the position's size says which parameters opened it
+    engine.register(StrategySpec("SMA_Crossover", "BTC", {**FAST_SMA, "quantity": 1.0},
+                                 strategy_id="A"))
     engine.start(EngineConfig(coins=["BTC"], rate=4_000, seed=3, workers=workers, duration=60))
     wait_until(lambda: total_trades(engine, "A") > 0, what="A to trade")
 

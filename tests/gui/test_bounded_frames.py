@@ -52,7 +52,7 @@ def test_a_burst_of_fills_is_shown_over_several_flushes(qtbot):
     assert panel.model.value(0, "id") == FLUSH_ROWS  # newest first, oldest fills shown first
     qtbot.waitUntil(lambda: panel.model.rowCount() == 2 * FLUSH_ROWS + 5_000, timeout=10_000)
     assert panel.pending == 0
-    assert panel.count_label.text() == f"{2 * FLUSH_ROWS + 5_000:,} trades"
+    assert panel.count_label.text() == f"{2 * FLUSH_ROWS + 5_000:,} fills"
 
 
 def test_a_backlog_beyond_ten_flushes_is_worked_off_in_larger_ones(qtbot):

@@ -167,7 +167,7 @@ def test_blotter_filters_by_strategy_and_coin_and_exports(qtbot, window, tmp_pat
     choose(qtbot, blotter.coin_filter, "ETH")
     coins = table_column(blotter.table, "coin")
     assert coins and set(coins) == {"ETH"} and len(coins) < total
-    assert blotter.count_label.text() == f"{len(coins):,} of {total:,} trades"
+    assert blotter.count_label.text() == f"{len(coins):,} of {total:,} fills"
     choose(qtbot, blotter.coin_filter, "All")
     choose(qtbot, blotter.strategy_filter, "BTC_SMA")
     assert set(table_column(blotter.table, "strategy_id")) == {"BTC_SMA_Crossover"}

@@ -76,14 +76,45 @@ def test_round_trip_report_matches_the_hand_computed_numbers():
     # the fall from 1003.798 to 1001.594 is the largest
     assert s["max_drawdown"] == pytest.approx(2.204)
     assert s["max_drawdown_pct"] == pytest.approx(2.204 / 1003.798 * 100)
-    changes = np.diff(expected)
-    sharpe = changes.mean() / changes.std(ddof=1) * math.sqrt(365 * 24)
-    assert s["sharpe_ratio"] == pytest.approx(sharpe)
+    # five hours are one day: no Sharpe, and the report says why
+    assert s["daily_returns"] == 1 and s["sharpe_ratio"] is None
+    assert s["sharpe_note"] == "needs 30 daily returns, has 1"
+    assert s["sortino_ratio"] is None and s["calmar_ratio"] is None
+
+
+def test_sharpe_is_taken_on_the_daily_closes_of_the_account():
+    # 40 days of hourly bars (the last closes at 23:00): buy on the second and hold
+    hours = np.arange(40 * 24 - 1)
+    prices = 100.0 + np.sin(hours / 30.0) * 5 + hours / 100
+    result = backtest(Scripted, _bars(prices.tolist()), {"sell_at": 10_000}, fee=0.0,
+                      cash=1_000.0)
+    stamps, equity = 3600.0 * np.arange(1, prices.size + 1), result.equity
+    closes = [1_000.0] + [equity[stamps < midnight][-1]
+                          for midnight in 86_400.0 * np.arange(1, 40)] + [equity[-1]]
+    returns = np.diff(closes) / np.array(closes[:-1])
+    expected = returns.mean() / returns.std(ddof=1) * math.sqrt(365)
+    assert result.stats["daily_returns"] == 40
+    assert result.stats["sharpe_ratio"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_without_a_quantity_each_position_is_worth_the_starting_cash():
+    result = backtest(Scripted, _bars([100, 125, 103, 102, 104]), fee=0.0, cash=1_000.0)
+    buy, sell = result.trades
+    assert (buy.quantity, sell.quantity) == (8.0, 8.0)  # 1,000 / 125
+    assert result.stats["final_equity"] == pytest.approx(1_000 + 8 * (102 - 125))
+
+
+def test_a_fill_on_the_first_bar_falls_from_the_starting_cash():
+    result = backtest(Scripted, _bars([100, 100, 100]), {"buy_at": 0, "sell_at": 2},
+                      fee=0.001, cash=1_000.0)
+    # buying 10 at 100 pays a fee of 1: a fall of 1 from the 1,000 the account started with
+    assert result.stats["max_drawdown"] == pytest.approx(2.0)  # both fees, at the close
+    assert result.stats["max_drawdown_pct"] == pytest.approx(0.2)
 
 
 def test_slippage_and_fee_follow_the_live_ledger():
     bars = _bars([100, 101, 103, 102, 104])
-    result = backtest(Scripted, bars, fee=0.002, slippage=0.01)
+    result = backtest(Scripted, bars, {"quantity": 1}, fee=0.002, slippage=0.01)
     ledger = Ledger(fee_rate=0.002, slippage=0.01)
     ledger.open_book("BTC_Scripted", "BTC", "Scripted")
     live = [ledger.fill("BTC_Scripted", Signal(action, 1.0), price, stamp)
@@ -101,7 +132,8 @@ def test_sells_while_flat_never_fill_on_either_path():
 
 
 def test_an_open_position_is_valued_at_the_last_close():
-    result = backtest(Scripted, _bars([100, 101, 103, 102, 104]), {"sell_at": 10}, fee=0.0)
+    result = backtest(Scripted, _bars([100, 101, 103, 102, 104]), {"sell_at": 10, "quantity": 1},
+                      fee=0.0)
     assert result.stats["open_position"] == 1.0
     assert result.stats["final_equity"] == pytest.approx(10_000 + 104 - 101)
     assert result.stats["closed_trades"] == 0 and result.stats["best_trade"] is None
@@ -143,7 +175,7 @@ def _same_run(name: str, bars: BarSeries, params: dict) -> None:
 @pytest.mark.parametrize("name", BUILTINS)
 def test_array_fills_equal_the_live_ledger_fills(name, sample_bars):
     for bars in (sample_bars, random_walk(5000, 3, 0.5)):
-        for quantity in (1.0, 0.37):
+        for quantity in (0.0, 1.0, 0.37):  # 0: each position worth the starting cash
             kwargs = {"fee": 0.001, "slippage": 0.0003, "fast": True}
             arrays = backtest(name, bars, {"quantity": quantity}, vectorised_fills=True,
                               **kwargs)

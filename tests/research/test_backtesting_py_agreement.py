@@ -4,8 +4,9 @@ How the two are made to run the same rule (each point checked below, not assumed
 
 * Fills: backtesting.py with ``trade_on_close=True`` fills a market order placed in ``next()``
   at that bar's close and records the bar as the entry/exit bar, as our backtester does.
-* Size: ``buy(size=1)`` buys one whole unit, our default ``quantity`` of 1.0. The cash is large
-  (1e9) so that no order is ever cut for margin.
+* Size: ``buy(size=1)`` buys one whole unit, as our ``quantity=1`` does (by default ours
+  sizes a position by the starting cash instead). The cash is large (1e9) so that no order
+  is ever cut for margin.
 * Fees: its ``commission`` is charged on entry and on exit at the fill price
   (``|size| × price × rate``) and a trade's ``PnL`` is ``size × (exit − entry) − both
   commissions``: our ledger's fee and P&L rule. P&L is compared to 1e-9 (the two sum the same
@@ -91,7 +92,7 @@ def test_sma_crossover_trades_equal_backtesting_py(dataset):
             theirs = run.run(fast=fast, slow=slow)._trades
 
         ours = backtest("SMA_Crossover", BarSeries.from_arrays(closes, stamps),
-                        {"fast": fast, "slow": slow}, fee=FEE)
+                        {"fast": fast, "slow": slow, "quantity": 1.0}, fee=FEE)
         bars, trades = ours.fill_bars.tolist(), ours.trades
         closed = len(theirs)
         assert len(trades) in (2 * closed, 2 * closed + 1)

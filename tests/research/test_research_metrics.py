@@ -16,18 +16,22 @@ def test_max_drawdown_pct_is_the_largest_fall_relative_to_its_peak():
     assert metrics.max_drawdown_pct([]) == 0.0
 
 
-def test_sortino_divides_the_mean_change_by_the_downside_deviation():
-    # changes 2, -1, 3, -2: mean 0.5; shortfalls² 0, 1, 0, 4 -> mean 1.25; P = 4 -> sqrt 2
-    expected = 0.5 / math.sqrt(1.25) * 2.0
-    assert metrics.sortino_ratio([0, 2, 1, 4, 2], 4) == pytest.approx(expected)
-    assert metrics.sortino_ratio([0, 1, 2, 3], 4) == 0.0  # never falls: undefined, reported 0
-    assert metrics.sortino_ratio([0, 1], 4) == 0.0  # one change is not enough
+def test_sortino_divides_the_mean_daily_return_by_the_downside_deviation():
+    # returns 2 %, -1 %, 3 %, -2 % (of the previous close): mean 0.5 %; shortfalls² 0, 1, 0,
+    # 4 (in %²) -> mean 1.25; annualised with √365
+    closes = [100.0, 102.0, 100.98, 104.0094, 101.929212]
+    expected = 0.5 / math.sqrt(1.25) * math.sqrt(365)
+    assert metrics.sortino_ratio(closes, min_days=4) == pytest.approx(expected, rel=1e-9)
+    assert metrics.sortino_ratio([100, 101, 102, 103, 104], min_days=4) is None  # no fall
+    assert metrics.sortino_ratio(closes) is None  # four days are too few by default
 
 
-def test_calmar_is_annualised_pnl_over_the_max_drawdown():
-    # changes 2, -1, 3, -2: mean 0.5 per period, 365 periods; drawdown 4 -> 2 = 2
-    assert metrics.calmar_ratio([0, 2, 1, 4, 2], 365) == pytest.approx(0.5 * 365 / 2)
-    assert metrics.calmar_ratio([0, 1, 2, 3], 365) == 0.0
+def test_calmar_is_the_simple_annual_return_over_the_max_drawdown_both_in_percent():
+    closes = [100.0, 102.0, 100.98, 104.0094, 101.929212]
+    # mean daily return 0.5 % -> 182.5 % a year; over a worst fall of 2 % -> 91.25
+    assert metrics.calmar_ratio(closes, 2.0, min_days=4) == pytest.approx(91.25)
+    assert metrics.calmar_ratio(closes, 0.0, min_days=4) is None
+    assert metrics.calmar_ratio(closes, 2.0) is None
 
 
 def test_profit_factor_is_gross_profit_over_gross_loss():

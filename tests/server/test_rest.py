@@ -28,7 +28,7 @@ def test_register_list_update_pause_resume_remove(api):
     reply = register(api, name="SMA_Crossover", coin="btc", params={"fast": 5})
     assert reply.status_code == 200, reply.text
     assert reply.json()["strategy_id"] == "BTC_SMA_Crossover"
-    assert reply.json()["params"] == {"fast": 5, "slow": 30, "quantity": 1.0}
+    assert reply.json()["params"] == {"fast": 5, "slow": 30, "quantity": 0.0}
     register(api, name="RSI", coin="ETH", strategy_id="my_rsi", timeframe="1m")
     ids = [s["strategy_id"] for s in api.get("/api/strategies").json()]
     assert ids == ["BTC_SMA_Crossover", "my_rsi"]

@@ -18,7 +18,8 @@ USAGE_ERROR = 2  # the exit code of a bad command line
 COMMAND_LINE = Vocabulary(
     {"source": "--source", "coins": "--coins", "csv_files": "--csv", "speed": "--speed",
      "rate": "--rate", "workers": "--workers", "fee": "--fee", "slippage": "--slippage",
-     "duration": "--duration", "ticks": "--ticks"}, assign=" ")
+     "duration": "--duration", "ticks": "--ticks", "capital": "--capital",
+     "risk_free_rate": "--risk-free"}, assign=" ")
 
 
 class CliError(UsageError):

@@ -19,6 +19,8 @@ def register(subparsers: Any) -> None:
                         help="the strategy and its parameters, e.g. MACD:fast=8,slow=21")
     parser.add_argument("--quantity", type=positive, default=None,
                         help="units bought on each BUY (the strategy's quantity)")
+    parser.add_argument("--risk-free", type=float, default=0.0, metavar="RATE",
+                        help="yearly risk-free rate for Sharpe (0.04 = 4%%; default 0)")
     parser.add_argument("--incremental", action="store_true",
                         help="feed prices one at a time (as live) instead of the batch path")
     parser.set_defaults(func=cmd_backtest)
@@ -35,7 +37,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     coin = check_coin(args.coin)
     bars = load_history(args.csv)
     result = backtest(name, bars, params, fee=args.fee, slippage=args.slippage,
-                      cash=args.cash, coin=coin, fast=not args.incremental)
+                      cash=args.cash, coin=coin, fast=not args.incremental,
+                      risk_free=args.risk_free)
     if args.json:
         print(json.dumps(result.to_json()))
         return 0

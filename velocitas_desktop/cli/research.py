@@ -18,8 +18,9 @@ def add_history_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fee", type=fraction, default=0.001,
                         help="fee fraction per fill (0.001 = 0.1%%)")
     parser.add_argument("--slippage", type=fraction, default=0.0, help="slippage fraction")
-    parser.add_argument("--cash", type=positive, default=10_000.0,
-                        help="starting cash in quote currency (default 10000)")
+    parser.add_argument("--cash", "--capital", dest="cash", type=positive, default=10_000.0,
+                        help="starting capital in quote currency; a position is worth it "
+                             "unless a quantity is given (default 10000)")
     parser.add_argument("--coin", default="BTC", help="the coin the bars are (trade records)")
     parser.add_argument("--json", action="store_true", help="print only JSON on stdout")
 

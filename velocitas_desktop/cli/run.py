@@ -46,6 +46,11 @@ def register(subparsers: Any) -> None:
                      help="worker processes for the strategies (0: in the engine's thread)")
     run.add_argument("--fee", type=fraction, default=0.001, help="fee fraction (0.001 = 0.1%%)")
     run.add_argument("--slippage", type=fraction, default=0.0, help="slippage fraction")
+    run.add_argument("--capital", type=positive, default=None, metavar="AMOUNT",
+                     help="each strategy's starting capital in the quote currency; a position "
+                          "is worth it unless a quantity is given (default 10000)")
+    run.add_argument("--risk-free", type=float, default=None, metavar="RATE",
+                     help="yearly risk-free rate for Sharpe (0.04 = 4%%; default 0)")
     limit = run.add_mutually_exclusive_group()
     limit.add_argument("--duration", type=positive, default=None, metavar="S",
                        help="stop after S seconds")
@@ -74,7 +79,8 @@ def session_request(args: argparse.Namespace) -> Any:
         speed=parse_pace(args.speed, "speed", COMMAND_LINE),
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
-        ticks=args.ticks, duration=args.duration,
+        ticks=args.ticks, duration=args.duration, capital=args.capital,
+        risk_free_rate=args.risk_free,
         start_time=0.0 if args.seed is not None else None,
         binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
         quote_asset=args.quote_asset)
@@ -166,10 +172,11 @@ def _watch(engine: Any, console: Any) -> None:
 
 
 STRATEGY_KEYS = (Field("strategy", number=False),)
-STRATEGY_VALUES = (Field("status", number=False), Field("trades", "fills"),
-                   Field("win %", "win%"), Field("net P&L", "P&L"),
+STRATEGY_VALUES = (Field("status", number=False), Field("fills"),
+                   Field("round trips", "closed"), Field("win %", "win%"),
+                   Field("net P&L", "P&L"), Field("return %", "ret%"),
                    Field("unrealised", "unreal."), Field("position", "pos."),
-                   Field("max DD", "maxDD"), Field("Sharpe"))
+                   Field("max DD", "maxDD"), Field("max DD %", "DD%"), Field("Sharpe"))
 
 
 def metrics_view(console: Any, snapshot: dict[str, Any]) -> Any:
@@ -179,13 +186,24 @@ def metrics_view(console: Any, snapshot: dict[str, Any]) -> Any:
     glob = snapshot["global"]
     title = (f"Velocitas · {glob['status']} · {glob['ticks_processed']:,} ticks · "
              f"{glob['ticks_per_second']:,.0f} ticks/s · net P&L {glob['net_pnl']:,.2f} · "
-             f"trades {glob['total_trades']:,}")
+             f"fills {glob['total_trades']:,} · round trips {glob.get('closed_trades', 0):,}")
     rows = []
     for sid, m in snapshot["strategies"].items():
         pnl = m["net_pnl"]
         colour = "green" if pnl > 0 else "red" if pnl < 0 else ""
         rows.append([sid, m.get("status", ""), f"{m['total_trades']:,}",
-                     f"{m['win_rate']:.1f}", Text(f"{pnl:,.2f}", style=colour),
+                     f"{m.get('closed_trades', 0):,}", f"{m['win_rate']:.1f}",
+                     Text(f"{pnl:,.2f}", style=colour), _percent(m.get("return_pct")),
                      f"{m['unrealized_pnl']:,.2f}", f"{m['current_position']:g}",
-                     f"{m['max_drawdown']:,.2f}", f"{m['sharpe_ratio']:.2f}"])
+                     f"{m['max_drawdown']:,.2f}", _percent(m.get("max_drawdown_pct")),
+                     _ratio(m["sharpe_ratio"])])
     return fit_table(console, title, STRATEGY_KEYS, STRATEGY_VALUES, rows)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _ratio(value: float | None) -> str:
+    """A Sharpe ratio, or — when there are too few daily returns for one to mean anything."""
+    return "—" if value is None else f"{value:.2f}"

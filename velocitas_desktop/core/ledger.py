@@ -1,14 +1,19 @@
 """The paper ledger: turns signals into fills and keeps positions, P&L and metrics per strategy.
 
-Fills (DESIGN.md, "Engine"): a BUY fills at ``price × (1 + slippage)``, a SELL at
-``price × (1 − slippage)``; each fill pays ``fee = fill price × quantity × fee_rate``.
-Spot is long-only by default: a BUY when flat opens a long of the signal's quantity, a SELL when
-long closes the whole position, a BUY while long and a SELL while flat do nothing. With
-``allow_short`` a SELL when flat opens a short and a BUY while short closes it.
+Each strategy trades a paper account of ``capital`` quote currency (default 10,000). Fills
+(DESIGN.md, "Engine"): a BUY fills at ``price × (1 + slippage)``, a SELL at
+``price × (1 − slippage)``; each fill pays ``fee = fill price × quantity × fee_rate``. A signal
+without a quantity opens ``capital / fill price`` units: a position worth the account, so a
+BTC and an ETH strategy risk the same money. Spot is long-only by default: a BUY when flat
+opens a long, a SELL when long closes the whole position, a BUY while long and a SELL while
+flat do nothing. With ``allow_short`` a SELL when flat opens a short and a BUY while short
+closes it.
 
-Drawdown: per strategy, equity is valued at every price of its coin (``mark``/``mark_values``);
-for the whole ledger, the total equity is valued at every tick of the sampling clock
-(``sample``), the same clock that feeds the Sharpe ratio.
+Drawdown: per strategy, equity is valued at every price of its coin (``mark``/``mark_values``)
+and after each fill, at the fill's market price with both fees paid; the whole ledger's equity
+is valued by the engine after each timestamp (``track_total``). Sharpe: every book's account
+closes each UTC day on the sampling clock (``sample``), the same clock that records the P&L
+history.
 
 P&L: a closing fill realises ``(exit − entry) × qty`` (mirrored for a short) minus the fees of
 both legs. Unrealised P&L of an open position is ``(mark − entry) × qty`` minus the entry fee
@@ -23,14 +28,18 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+import numpy as np
 
 from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.core.metrics import (
-    ChangeStats,
-    DrawdownTracker,
-    periods_per_year,
+    DAY,
+    DEFAULT_CAPITAL,
+    DailyReturns,
+    Drawdown,
+    Sharpe,
     win_rate,
 )
 from velocitas_desktop.core.types import Action, Signal, Trade
@@ -39,22 +48,54 @@ _BUY = Action.BUY
 _TEXT = {Action.BUY: "BUY", Action.SELL: "SELL"}  # Enum.value is a slow property
 DEFAULT_FEE = 0.001  # Binance spot taker fee, 0.1%
 DEFAULT_SAMPLE_SECONDS = 60.0
+TOTAL = ""  # the key of the whole ledger's figures in a metric state
+
+
+class Retired:
+    """What the strategies removed during the session leave in its totals: their fills stay
+    in the blotter and the trades API, so they stay counted, and their realised P&L stays in
+    the account. Added up when a book closes, so a fill costs nothing here."""
+
+    __slots__ = ("closed", "fees", "fills", "losing", "realized", "total_loss", "total_profit",
+                 "winning")
+
+    def __init__(self) -> None:
+        self.fills = 0
+        self.closed = 0
+        self.winning = 0
+        self.losing = 0
+        self.total_profit = 0.0
+        self.total_loss = 0.0
+        self.fees = 0.0
+        self.realized = 0.0
+
+    def add(self, book: Book) -> None:
+        self.fills += book.total_trades
+        self.closed += book.closed
+        self.winning += book.winning
+        self.losing += book.losing
+        self.total_profit += book.total_profit
+        self.total_loss += book.total_loss
+        self.fees += book.fees
+        self.realized += book.realized
 
 
 class Book:
     """One strategy's account: position, entry, realised P&L, counters and equity tracking."""
 
     __slots__ = (
-        "allow_short", "closed", "coin", "drawdown", "entry_fee", "entry_price", "fees", "last_price", "losing", "position", "realized", "returns", "strategy_id",
+        "allow_short", "capital", "closed", "coin", "daily", "drawdown", "entry_fee",
+        "entry_price", "fees", "last_price", "losing", "position", "realized", "strategy_id",
         "strategy_name", "total_loss", "total_profit", "total_trades", "winning",
     )
 
     def __init__(self, strategy_id: str, coin: str, strategy_name: str,
-                 allow_short: bool = False) -> None:
+                 allow_short: bool = False, capital: float = DEFAULT_CAPITAL) -> None:
         self.strategy_id = strategy_id
         self.coin = coin
         self.strategy_name = strategy_name
         self.allow_short = allow_short
+        self.capital = capital
         self.position = 0.0
         self.entry_price = 0.0
         self.entry_fee = 0.0
@@ -67,10 +108,8 @@ class Book:
         self.total_profit = 0.0
         self.total_loss = 0.0
         self.last_price = math.nan
-        self.drawdown = DrawdownTracker()
-        self.drawdown.update(0.0)
-        self.returns = ChangeStats()
-        self.returns.add(0.0)
+        self.drawdown = Drawdown(capital)
+        self.daily = DailyReturns(capital)
 
     @property
     def unrealized(self) -> float:
@@ -81,6 +120,13 @@ class Book:
     @property
     def equity(self) -> float:
         return self.realized + self.unrealized
+
+    @property
+    def base(self) -> float:
+        """Equity less the position's market value: equity = base + position × price."""
+        if self.position == 0.0:
+            return self.realized
+        return self.realized - self.entry_fee - self.position * self.entry_price
 
     def mark(self, price: float) -> None:
         """Value the position at ``price`` and track the drawdown of equity."""
@@ -98,13 +144,20 @@ class Book:
             base = self.realized - self.entry_fee - position * self.entry_price
             self.drawdown.update_values([base + position * price for price in prices])
 
-    def metrics(self, sample_periods: float) -> dict[str, Any]:
-        """This strategy's metrics in the seed's shape, plus equity and fees."""
+    def sharpe(self, risk_free: float = 0.0) -> Sharpe:
+        return self.daily.sharpe(self.capital + self.equity, risk_free)
+
+    def metrics(self, risk_free: float = 0.0) -> dict[str, Any]:
+        """This strategy's metrics in the seed's shape, plus equity, fees and the capital
+        base's figures."""
+        sharpe = self.sharpe(risk_free)
+        equity = self.equity
         return {
             "strategy_id": self.strategy_id,
             "coin": self.coin,
             "strategy_name": self.strategy_name,
             "total_trades": self.total_trades,
+            "closed_trades": self.closed,
             "winning_trades": self.winning,
             "losing_trades": self.losing,
             "total_profit": self.total_profit,
@@ -113,13 +166,30 @@ class Book:
             "current_position": self.position,
             "entry_price": self.entry_price if self.position else 0.0,
             "max_drawdown": self.drawdown.max_drawdown,
+            "max_drawdown_pct": self.drawdown.max_drawdown_pct,
             "win_rate": win_rate(self.winning, self.closed),
-            "sharpe_ratio": self.returns.sharpe(sample_periods),
+            "sharpe_ratio": sharpe.value,
+            "sharpe_note": sharpe.note,
             "unrealized_pnl": self.unrealized,
-            "equity": self.equity,
+            "equity": equity,
+            "capital": self.capital,
+            "return_pct": equity / self.capital * 100.0,
             "fees": self.fees,
             "last_price": finite_or_none(self.last_price),
         }
+
+    def state(self) -> dict[str, Any]:
+        """What the trades cannot tell of this account after a restart (the journal keeps
+        it): its capital, the last price it was valued at, its drawdown and daily returns."""
+        return {"capital": self.capital, "last_price": finite_or_none(self.last_price),
+                "drawdown": self.drawdown.state(), "daily": self.daily.state()}
+
+    def set_state(self, state: Mapping[str, Any]) -> None:
+        self.capital = float(state["capital"])
+        last = state.get("last_price")
+        self.last_price = math.nan if last is None else float(last)
+        self.drawdown = Drawdown.from_state(state["drawdown"])
+        self.daily = DailyReturns.from_state(state["daily"])
 
 
 class Ledger:
@@ -127,30 +197,39 @@ class Ledger:
 
     def __init__(self, fee_rate: float = DEFAULT_FEE, slippage: float = 0.0,
                  sample_seconds: float = DEFAULT_SAMPLE_SECONDS, keep_trades: bool = True,
-                 max_history: int = 200_000) -> None:
+                 max_history: int = 200_000, capital: float = DEFAULT_CAPITAL,
+                 risk_free: float = 0.0) -> None:
         if not 0.0 <= fee_rate < 1.0:
             raise ValueError(f"the fee must be a fraction between 0 and 1 (got {fee_rate})")
         if not 0.0 <= slippage < 1.0:
             raise ValueError(f"slippage must be a fraction between 0 and 1 (got {slippage})")
         if not sample_seconds > 0:
             raise ValueError("the equity sampling clock must be positive")
+        if not (DAY / sample_seconds).is_integer():
+            raise ValueError("the equity sampling clock must divide a day evenly (60 s, 300 s, "
+                             f"3600 s...; got {sample_seconds:g} s)")
+        if not (capital > 0 and math.isfinite(capital)):
+            raise ValueError(f"the starting capital must be a positive amount (got {capital})")
         self.fee_rate = fee_rate
         self.slippage = slippage
         self.sample_seconds = sample_seconds
-        self.sample_periods = periods_per_year(sample_seconds)
+        self.capital = capital
+        self.risk_free = risk_free
         self.keep_trades = keep_trades
         self.books: dict[str, Book] = {}
         self.trades: list[Trade] = []
+        self.retired = Retired()
+        self.last_trade_id: int | None = None  # the newest fill of the session
         # recent P&L points (each fill, each clock sample), bounded for long sessions
         self.pnl_history: deque[dict[str, Any]] = deque(maxlen=max_history)
         # clock samples not yet handed to the journal (fills are journaled as trades)
         self.pending_samples: list[dict[str, Any]] = []
+        self.state_changed = False  # a sample since the metric state was last taken
         self.next_trade_id = 1
         self.next_sample = math.nan
-        self.total_drawdown = DrawdownTracker()
-        self.total_drawdown.update(0.0)
-        self.total_returns = ChangeStats()
-        self.total_returns.add(0.0)
+        # the whole ledger's account: every book's capital joins it when the book opens
+        self.total_drawdown = Drawdown(0.0)
+        self.total_daily = DailyReturns(0.0)
         self.last_timestamp = math.nan
 
     # --- books ---------------------------------------------------------------------------
@@ -159,14 +238,29 @@ class Ledger:
                   allow_short: bool = False) -> Book:
         book = self.books.get(strategy_id)
         if book is None:
-            book = Book(strategy_id, coin, strategy_name, allow_short)
+            book = Book(strategy_id, coin, strategy_name, allow_short, self.capital)
             self.books[strategy_id] = book
+            self.total_drawdown.deposit(book.capital)
+            self.total_daily.deposit(book.capital)
         else:
             book.allow_short = allow_short
         return book
 
     def close_book(self, strategy_id: str) -> None:
-        self.books.pop(strategy_id, None)
+        """The strategy is removed: its book goes, its realised P&L and its capital stay in
+        the whole ledger's account (an open position is dropped with it)."""
+        book = self.books.pop(strategy_id, None)
+        if book is not None:
+            self.retired.add(book)
+
+    @property
+    def total_capital(self) -> float:
+        return self.total_drawdown.capital
+
+    @property
+    def total_equity(self) -> float:
+        """The whole ledger's equity: every book's, and the realised P&L of removed ones."""
+        return self.retired.realized + sum(book.equity for book in self.books.values())
 
     # --- fills -----------------------------------------------------------------------------
 
@@ -177,7 +271,9 @@ class Ledger:
             return False
         position = book.position
         if position == 0.0:  # opening needs a size; closing uses the position's own
-            return signal.quantity > 0.0 and (signal.action is _BUY or book.allow_short)
+            quantity = signal.quantity
+            return ((quantity is None or quantity > 0.0)
+                    and (signal.action is _BUY or book.allow_short))
         return position < 0.0 if signal.action is _BUY else position > 0.0
 
     def take_pending_samples(self) -> list[dict[str, Any]]:
@@ -189,19 +285,20 @@ class Ledger:
         book = self.books[strategy_id]
         book.last_price = price
         position = book.position
+        asked = signal.quantity  # None: a position worth the account
+        if position == 0.0 and asked is not None and not asked > 0.0:
+            return None
         if signal.action is _BUY:
-            if position > 0.0 or (position == 0.0 and signal.quantity <= 0.0):
+            if position > 0.0:
                 return None
-            quantity = -position if position < 0.0 else signal.quantity
             fill_price = price * (1.0 + self.slippage)
+            quantity = -position if position < 0.0 else _size(asked, book, fill_price)
             new_position = position + quantity
         else:
             if position < 0.0 or (position == 0.0 and not book.allow_short):
                 return None
-            quantity = position if position > 0.0 else signal.quantity
-            if quantity <= 0.0:
-                return None
             fill_price = price * (1.0 - self.slippage)
+            quantity = position if position > 0.0 else _size(asked, book, fill_price)
             new_position = position - quantity
         fee = fill_price * quantity * self.fee_rate
         profit_loss = 0.0
@@ -227,6 +324,7 @@ class Ledger:
         equity = book.realized
         if new_position != 0.0:
             equity += new_position * (price - book.entry_price) - book.entry_fee
+        # the fill's price is valued after the fill, both fees paid, as a backtest values it
         book.drawdown.update(equity)
         trade = Trade(
             id=self.next_trade_id, strategy_id=strategy_id, coin=book.coin,
@@ -235,53 +333,87 @@ class Ledger:
             position_size=new_position, fee=fee,
         )
         self.next_trade_id += 1
+        self.last_trade_id = trade.id
         if self.keep_trades:
             self.trades.append(trade)
         self.pnl_history.append(_fill_point(trade, book))
         self.last_timestamp = timestamp
         return trade
 
-    def restore(self, trades: Iterable[Trade], pnl_rows: Iterable[dict[str, Any]] = ()) -> None:
-        """Rebuild books from a journal's trades (positions, P&L, counters) and its clock
-        samples (drawdowns). The P&L history is the fill points, rebuilt from the trades, and
-        the samples, in time order (samples first, then fills in trade order, at equal times). Sharpe starts
-        afresh: the running moments of the clock are not journaled."""
-        last_id = 0
-        points: list[dict[str, Any]] = []
-        for trade in trades:
-            if self.keep_trades:
-                self.trades.append(trade)
-            book = self.open_book(trade.strategy_id, trade.coin, trade.strategy)
-            book.total_trades += 1
-            book.fees += trade.fee
-            book.last_price = trade.price
-            if trade.position_size != 0.0 and book.position == 0.0:
-                book.entry_price, book.entry_fee = trade.price, trade.fee
-            else:
-                book.realized += trade.profit_loss
-                book.closed += 1
-                if trade.profit_loss > 0.0:
-                    book.winning += 1
-                    book.total_profit += trade.profit_loss
-                elif trade.profit_loss < 0.0:
-                    book.losing += 1
-                    book.total_loss -= trade.profit_loss
-                book.entry_fee = 0.0
-            book.position = trade.position_size
-            points.append(_fill_point(trade, book))
-            last_id = max(last_id, trade.id)
-            self.last_timestamp = trade.timestamp
-        self.next_trade_id = max(self.next_trade_id, last_id + 1)
+    def restore(self, trades: Iterable[Trade], pnl_rows: Iterable[dict[str, Any]] = (),
+                state: Mapping[str, Any] | None = None) -> None:
+        """Rebuild books from a journal's trades (positions, P&L, counters), its clock samples
+        (the P&L history) and its metric state (:meth:`metric_state`: last prices, drawdowns,
+        daily returns), so every figure equals what it was when the state was taken. Without
+        a state (an older journal), drawdowns are rebuilt from the samples and Sharpe starts
+        afresh. The P&L history is the fill points, rebuilt from the trades, and the samples,
+        in time order (samples first, then fills in trade order, at equal times)."""
+        points = [self._restore_trade(trade) for trade in trades]
         samples = [dict(row) for row in pnl_rows]
-        for row in samples:
-            book = self.books.get(row["strategy_id"])
-            if book is not None:
-                book.drawdown.update(row["pnl"])
+        if state:
+            self._restore_state(state)
+        else:
+            for row in samples:
+                book = self.books.get(row["strategy_id"])
+                if book is not None:
+                    book.drawdown.update(row["pnl"])
         # samples first at equal times: a sample is taken before the tick that reaches it
         merged = sorted([(row["timestamp"], 0, row) for row in samples]
                         + [(row["timestamp"], 1, row) for row in points],
                         key=lambda item: (item[0], item[1]))
         self.pnl_history.extend(row for _, _, row in merged)
+
+    def _restore_trade(self, trade: Trade) -> dict[str, Any]:
+        if self.keep_trades:
+            self.trades.append(trade)
+        book = self.open_book(trade.strategy_id, trade.coin, trade.strategy)
+        book.total_trades += 1
+        book.fees += trade.fee
+        book.last_price = trade.price
+        opening = trade.position_size != 0.0 and book.position == 0.0
+        if opening:
+            book.entry_price, book.entry_fee = trade.price, trade.fee
+        else:
+            book.realized += trade.profit_loss
+            book.closed += 1
+            if trade.profit_loss > 0.0:
+                book.winning += 1
+                book.total_profit += trade.profit_loss
+            elif trade.profit_loss < 0.0:
+                book.losing += 1
+                book.total_loss -= trade.profit_loss
+            book.entry_fee = 0.0
+        book.position = trade.position_size
+        self.last_trade_id = max(self.last_trade_id or 0, trade.id)
+        self.next_trade_id = max(self.next_trade_id, trade.id + 1)
+        self.last_timestamp = trade.timestamp
+        return _fill_point(trade, book)
+
+    def metric_state(self) -> dict[str, Any]:
+        """Every book's :meth:`Book.state` by strategy id, and the whole ledger's under
+        :data:`TOTAL`: what a restart needs beside the trades."""
+        state: dict[str, Any] = {sid: book.state() for sid, book in self.books.items()}
+        state[TOTAL] = {"drawdown": self.total_drawdown.state(),
+                        "daily": self.total_daily.state(), "risk_free": self.risk_free}
+        return state
+
+    def take_metric_state(self) -> dict[str, Any] | None:
+        """The metric state if a sample was taken since it was last asked for, else None."""
+        if not self.state_changed:
+            return None
+        self.state_changed = False
+        return self.metric_state()
+
+    def _restore_state(self, state: Mapping[str, Any]) -> None:
+        for sid, saved in state.items():
+            book = self.books.get(sid)
+            if book is not None:
+                book.set_state(saved)
+        total = state.get(TOTAL)
+        if total is not None:
+            self.total_drawdown = Drawdown.from_state(total["drawdown"])
+            self.total_daily = DailyReturns.from_state(total["daily"])
+            self.risk_free = float(total.get("risk_free", self.risk_free))
 
     # --- the equity clock ----------------------------------------------------------------
 
@@ -293,55 +425,102 @@ class Ledger:
         return timestamp >= self.next_sample
 
     def sample(self, timestamp: float) -> None:
-        """Record every book's equity at the sampling time just reached (Sharpe, P&L chart)."""
+        """Record every book's equity at the sampling time just reached (the P&L chart and
+        the journal) and close the accounts' days at each midnight it passes (Sharpe)."""
         boundary = self.next_sample
         if boundary != boundary:
             return
-        steps = math.floor((timestamp - boundary) / self.sample_seconds) + 1
-        total = 0.0
+        step = self.sample_seconds
+        steps = math.floor((timestamp - boundary) / step) + 1
+        # the sampling times reached: boundary, boundary + step, ... (a gap reaches several);
+        # the clock divides a day, so every midnight is one of them
+        last = boundary + (max(steps, 1) - 1) * step
+        days = math.floor(last / DAY) - math.ceil(boundary / DAY) + 1
+        total = self.retired.realized
         for book in self.books.values():
             equity = book.equity
             total += equity
-            book.returns.add(equity)
-            # clock ticks skipped by a gap in the data saw no price move: zero changes
-            book.returns.add_flat(steps - 1)
+            if days > 0:
+                book.daily.close_days(book.capital + equity, days)
             row = {"timestamp": boundary, "strategy_id": book.strategy_id, "pnl": equity,
                    "position": book.position}
             self.pnl_history.append(row)
             self.pending_samples.append(row)
-        self.total_returns.add(total)
-        self.total_returns.add_flat(steps - 1)
-        self.total_drawdown.update(total)
-        self.next_sample = boundary + max(steps, 1) * self.sample_seconds
+        if days > 0:
+            self.total_daily.close_days(self.total_capital + total, days)
+        self.state_changed = True
+        self.next_sample = last + step
+
+    def finish(self, timestamp: float) -> None:
+        """The session's last state: every book's equity recorded at ``timestamp`` (the last
+        price's time), so the chart, the journal and a restart end where the session did."""
+        for book in self.books.values():
+            row = {"timestamp": timestamp, "strategy_id": book.strategy_id,
+                   "pnl": book.equity, "position": book.position}
+            self.pnl_history.append(row)
+            self.pending_samples.append(row)
+        self.state_changed = True
+
+    def track_total(self, equity: np.ndarray) -> None:
+        """The whole ledger's equity after each timestamp of a batch, for its drawdown."""
+        self.total_drawdown.update_array(equity)
 
     # --- reading -------------------------------------------------------------------------
 
     def strategy_metrics(self) -> dict[str, dict[str, Any]]:
-        return {sid: book.metrics(self.sample_periods) for sid, book in self.books.items()}
+        risk_free = self.risk_free
+        return {sid: book.metrics(risk_free) for sid, book in self.books.items()}
 
     def global_metrics(self, books: Iterable[Book] | None = None) -> dict[str, Any]:
-        """The seed's global aggregates over all books (mode/status are the engine's)."""
-        books = list(self.books.values() if books is None else books)
-        winning = sum(b.winning for b in books)
-        closed = sum(b.closed for b in books)
-        total_profit = sum(b.total_profit for b in books)
-        total_loss = sum(b.total_loss for b in books)
-        unrealized = sum(b.unrealized for b in books)
-        return {
-            "total_trades": sum(b.total_trades for b in books),
-            "winning_trades": winning,
-            "losing_trades": sum(b.losing for b in books),
-            "total_profit": total_profit,
-            "total_loss": total_loss,
-            "net_pnl": total_profit - total_loss,
-            "unrealized_pnl": unrealized,
-            "equity": total_profit - total_loss + unrealized,
-            "fees": sum(b.fees for b in books),
-            "win_rate": win_rate(winning, closed),
+        """The seed's global aggregates (mode/status are the engine's): counts and realised
+        P&L over every fill of the session, removed strategies' included; unrealised P&L
+        over the books open now. ``books`` restricts the figures to those books."""
+        if books is not None:
+            return _aggregate(list(books), Retired())
+        figures = _aggregate(list(self.books.values()), self.retired)
+        capital = self.total_capital
+        equity = figures["equity"]
+        sharpe = (self.total_daily.sharpe(capital + equity, self.risk_free) if capital > 0
+                  else Sharpe(None, "no strategy has traded in this session"))
+        figures.update({
+            "capital": capital,
+            "return_pct": equity / capital * 100.0 if capital > 0 else 0.0,
             "max_drawdown": self.total_drawdown.max_drawdown,
-            "sharpe_ratio": self.total_returns.sharpe(self.sample_periods),
-            "active_coins": len({b.coin for b in books}),
-        }
+            "max_drawdown_pct": self.total_drawdown.max_drawdown_pct,
+            "sharpe_ratio": sharpe.value,
+            "sharpe_note": sharpe.note,
+            "last_trade_id": self.last_trade_id,
+        })
+        return figures
+
+
+def _aggregate(books: list[Book], retired: Retired) -> dict[str, Any]:
+    """Counts and P&L summed over ``books`` and what removed ones left in ``retired``."""
+    winning = retired.winning + sum(b.winning for b in books)
+    closed = retired.closed + sum(b.closed for b in books)
+    total_profit = retired.total_profit + sum(b.total_profit for b in books)
+    total_loss = retired.total_loss + sum(b.total_loss for b in books)
+    unrealized = sum(b.unrealized for b in books)
+    return {
+        "total_trades": retired.fills + sum(b.total_trades for b in books),
+        "closed_trades": closed,
+        "winning_trades": winning,
+        "losing_trades": retired.losing + sum(b.losing for b in books),
+        "total_profit": total_profit,
+        "total_loss": total_loss,
+        "net_pnl": total_profit - total_loss,
+        "unrealized_pnl": unrealized,
+        "equity": total_profit - total_loss + unrealized,
+        "fees": retired.fees + sum(b.fees for b in books),
+        "win_rate": win_rate(winning, closed),
+        "active_coins": len({b.coin for b in books}),
+    }
+
+
+def _size(quantity: float | None, book: Book, fill_price: float) -> float:
+    """Units an opening fill takes: the signal's quantity, or the account's capital at the
+    fill price (``capital / fill price``) when the signal names none."""
+    return book.capital / fill_price if quantity is None else quantity
 
 
 def _fill_point(trade: Trade, book: Book) -> dict[str, Any]:

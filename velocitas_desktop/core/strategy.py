@@ -230,8 +230,9 @@ class Strategy:
     (or, for a rule that is not a crossing, ``next``).
 
     Class attributes a subclass may set: ``name`` (defaults to the class name),
-    ``constraints`` (e.g. ``("fast < slow",)``). Every strategy has ``quantity``: the size of
-    the position a BUY opens (long-only spot by default; see the ledger).
+    ``constraints`` (e.g. ``("fast < slow",)``). Every strategy has ``quantity``: the units a
+    BUY opens, or 0 (the default) for a position worth the account's capital at the fill
+    price, so that strategies on coins of any price risk the same money (see the ledger).
     """
 
     name: ClassVar[str] = ""
@@ -242,7 +243,8 @@ class Strategy:
     _has_rule: ClassVar[bool] = False
     _states_rule: ClassVar[bool] = False
 
-    quantity = Param(1.0, low=1e-8, high=1e9, doc="units of the coin bought on a BUY")
+    quantity = Param(0.0, low=0.0, high=1e9,
+                     doc="units of the coin a BUY opens; 0: the account's capital / price")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -374,8 +376,9 @@ class Strategy:
         self.bar: Bar | None = None
         self._feeds: list[Callable[[float], float]] = []
         self._indicators: list[Any] = []
-        self._buy = Signal(Action.BUY, self.quantity)
-        self._sell = Signal(Action.SELL, self.quantity)
+        size = self.quantity or None  # None: the ledger sizes the position by the capital
+        self._buy = Signal(Action.BUY, size)
+        self._sell = Signal(Action.SELL, size)
         self._rule: CompiledRule | None = None
         # update() calls the compiled rule directly: going through next() would add a call
         # per price to every rule-based strategy
@@ -435,7 +438,7 @@ class Strategy:
         return out
 
     def signal_array(self, prices: np.ndarray, stamps: np.ndarray) -> np.ndarray | None:
-        """The decisions over a batch: an int8 array with +1 where it buys ``quantity``, −1
+        """The decisions over a batch: an int8 array with +1 where it buys, −1
         where it sells, 0 elsewhere, continuing from (and updating) the strategy's state.
 
         A rule-based strategy gets it from its rule. For a free-form :meth:`next` the default

@@ -14,10 +14,11 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """What a strategy asks for: buy or sell ``quantity`` units of its coin."""
+    """What a strategy asks for: buy or sell ``quantity`` units of its coin, or, with no
+    quantity, a position worth its account's capital (the ledger sizes it at the fill price)."""
 
     action: Action
-    quantity: float
+    quantity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS
+from velocitas_desktop.core.metrics import DEFAULT_CAPITAL
 from velocitas_desktop.feeds.base import Feed
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
@@ -31,6 +32,8 @@ class EngineConfig:
     max_ticks: int | None = None
     duration: float | None = None
     sample_seconds: float = DEFAULT_SAMPLE_SECONDS
+    capital: float = DEFAULT_CAPITAL    # each strategy's starting capital, in quote currency
+    risk_free_rate: float = 0.0         # yearly, for Sharpe (0.04 = 4 %)
     binance_rest_url: str = BINANCE_REST_URL
     binance_ws_url: str = BINANCE_WS_URL
     quote_asset: str = "USDT"

@@ -61,7 +61,7 @@ class EventKind(StrEnum):
     """What an :class:`Event` carries (``data``)."""
 
     TRADES = "trades"        # list of trade dicts, in id order, each already journaled
-    METRICS = "metrics"      # {"global": {...}, "strategies": {...}}, about twice a second
+    METRICS = "metrics"      # {"global": {...}, "strategies": {...}}, about four times a second
     STRATEGY = "strategy"    # {"strategy_id", "status", "error"}: registered, changed, removed
     FEED = "feed"            # {"state", "message"}: the feed's state changed
     ENGINE = "engine"        # {"status", "message"}: the engine's status changed

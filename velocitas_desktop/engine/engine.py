@@ -330,7 +330,8 @@ class Engine:
         session = self._session = Session(self, config, feed)
         with self.lock:
             next_id = self.ledger.next_trade_id
-            self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds)
+            self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
+                                 capital=config.capital, risk_free=config.risk_free_rate)
             self.ledger.next_trade_id = next_id
             self.recent_trades.clear()
             for entry in self._ordered():
@@ -413,12 +414,16 @@ class Engine:
         if state == FeedState.FAILED:
             self.log("error", f"feed failed: {message}")
 
-    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any]) -> None:
-        """Commit a batch's trades and P&L samples before anyone hears of them."""
+    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any],
+                      state: dict[str, Any] | None = None) -> None:
+        """Commit a batch's trades and P&L samples before anyone hears of them, and the
+        ledger's metric state when a sample changed it."""
         if self.journal is None:
             return
         try:
             self.journal.record(trades, pnl_rows)
+            if state:
+                self.journal.save_metric_state(state)
         except Exception as exc:
             log.exception("the journal failed")
             self.status_message = f"journal write failed: {exc}"
@@ -544,7 +549,7 @@ class Engine:
             self.registry[spec.id] = entry
             self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
         trades = journal.trade_records(session)
-        self.ledger.restore(trades, journal.pnl_history(session))
+        self.ledger.restore(trades, journal.pnl_history(session), journal.metric_state(session))
         for sid in [s for s in self.ledger.books if s not in self.registry]:
             self.ledger.close_book(sid)  # removed during the session: its trades stay listed
         self.recent_trades.extend(trades)

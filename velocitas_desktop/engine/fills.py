@@ -3,15 +3,17 @@
 A batch holds the ticks of several coins, interleaved; each strategy saw only its coin's
 prices, so a signal says where it happened in that coin's array. These functions put every
 signal back at its place in the batch, fill them in that order (strategies registered first
-go first on the same tick), value each open position at every one of its coin's prices, and
-take the ledger's equity samples at the ticks where the sampling clock ticks. No threads, no
-I/O: the caller holds the ledger's lock.
+go first on the same tick), value each open position at every one of its coin's prices (a
+fill's price after the fill, both fees paid), value the whole ledger after every timestamp,
+and take the ledger's equity samples at the ticks where the sampling clock ticks. No threads,
+no I/O: the caller holds the ledger's lock.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from operator import itemgetter
 
 import numpy as np
 
@@ -75,6 +77,7 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
     and each trade's position in the batch."""
     trades: list[Trade] = []
     filled_at: list[int] = []
+    start = _book_totals(ledger)
     # plain floats: short slices between fills are cheaper as lists than as arrays
     price_lists = {coin: prices.tolist() for coin, (prices, _) in per_coin.items()}
     cursors: dict[str, int] = {}
@@ -91,10 +94,10 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
         if not ledger.accepts(sid, signal):  # ignored by the rules: no work to do
             continue
         book = ledger.books[sid]
-        start = cursors.get(sid, 0)
-        if local + 1 > start:
-            book.mark_values(price_lists[book.coin][start:local + 1])
-            cursors[sid] = local + 1
+        first = cursors.get(sid, 0)
+        if local > first:  # the prices before the fill's; the fill values its own
+            book.mark_values(price_lists[book.coin][first:local])
+        cursors[sid] = local + 1
         trade = ledger.fill(sid, signal, price, stamp)
         if trade is not None:
             trades.append(trade)
@@ -104,8 +107,89 @@ def fill_batch(ledger: Ledger, signals: list[OrderedSignal], positions: Position
         ledger.sample(boundaries[b][1])
         b += 1
     mark_until(ledger, len(stamps) - 1, positions, price_lists, cursors)
+    ledger.track_total(total_equity(start, trades, filled_at, positions, per_coin, stamps))
     ledger.last_timestamp = float(stamps[-1])
     return trades, filled_at
+
+
+# (realised P&L and cash flows of the books, position per coin, last price per coin)
+BookTotals = tuple[float, dict[str, float], dict[str, float]]
+
+
+def _book_totals(ledger: Ledger) -> BookTotals:
+    """The whole ledger's equity before a batch as ``base + Σ position × price``."""
+    base = ledger.retired.realized
+    held: dict[str, float] = {}
+    last: dict[str, float] = {}
+    for book in ledger.books.values():
+        base += book.base
+        if book.position != 0.0:
+            held[book.coin] = held.get(book.coin, 0.0) + book.position
+            last[book.coin] = book.last_price
+    return base, held, last
+
+
+def total_equity(start: BookTotals, trades: list[Trade], filled_at: list[int],
+                 positions: Positions, per_coin: CoinPrices, stamps: np.ndarray) -> np.ndarray:
+    """The whole ledger's equity after each timestamp of the batch (after its last tick: a
+    portfolio is valued once every coin's price of that time is known).
+
+    Between fills it is ``base + Σ_coin held × price``; a fill of ``Δq`` units at ``p`` with
+    fee ``f`` moves the held units by ``Δq`` and the base by ``−Δq × p − f``. Vectorised over
+    the batch: a few numpy passes per coin held, so the cost per tick stays flat."""
+    base, held, last = start
+    n = stamps.shape[0]
+    ends = np.flatnonzero(np.append(stamps[1:] != stamps[:-1], True))
+    if not trades and not held:
+        return np.full(1, base)
+    curve = np.full(n, base)
+    count = len(trades)
+    where = np.asarray(filled_at)
+    signed = np.empty(0)
+    if count:
+        # each column read in C (fromiter over itemgetter): a fast tick strategy fills on one
+        # tick in four, and transposing whole trades cost 1.8 ms a batch against 0.6 ms
+        quantity = _column(trades, _QUANTITY)
+        buys = np.fromiter(map("BUY".__eq__, map(itemgetter(_ACTION), trades)), bool, count)
+        signed = np.where(buys, quantity, -quantity)
+        paid = _column(trades, _PRICE) * signed + _column(trades, _FEE)
+        curve -= np.cumsum(np.bincount(where, weights=paid, minlength=n))
+    coins = sorted(set(held) | set(per_coin))  # a fill is on a coin with prices here
+    codes = None
+    if count and len(coins) > 1:
+        index = {coin: i for i, coin in enumerate(coins)}
+        codes = np.fromiter(map(index.__getitem__, map(itemgetter(_COIN), trades)), np.int64,
+                            count)
+    for i, coin in enumerate(coins):
+        units = np.full(n, held.get(coin, 0.0))
+        if count:
+            mine = slice(None) if codes is None else codes == i
+            units += np.cumsum(np.bincount(where[mine], weights=signed[mine], minlength=n))
+        if not units.any():
+            continue
+        curve += units * _prices_at_every_tick(coin, last.get(coin, 0.0), positions, per_coin, n)
+    return curve[ends]
+
+
+_COIN, _ACTION, _PRICE, _QUANTITY, _FEE = (Trade._fields.index(name) for name in
+                                           ("coin", "action", "price", "quantity", "fee"))
+
+
+def _column(trades: list[Trade], field: int) -> np.ndarray:
+    return np.fromiter(map(itemgetter(field), trades), float, len(trades))
+
+
+def _prices_at_every_tick(coin: str, before: float, positions: Positions,
+                          per_coin: CoinPrices, n: int) -> np.ndarray:
+    """The coin's last price at each tick of the batch (``before`` until its first one)."""
+    prices = per_coin[coin][0] if coin in per_coin else np.empty(0)
+    where = positions.get(coin)
+    if where is None:
+        return prices if prices.shape[0] == n else np.full(n, before)
+    latest = np.full(n, -1)
+    latest[where] = np.arange(where.shape[0])
+    latest = np.maximum.accumulate(latest)
+    return np.where(latest >= 0, prices[np.maximum(latest, 0)], before)
 
 
 def mark_until(ledger: Ledger, position: int, positions: Positions,

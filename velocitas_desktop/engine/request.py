@@ -12,6 +12,7 @@ window). Every error is a :class:`~velocitas_desktop.core.errors.ParameterError`
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,8 @@ class SessionRequest:
     """A session to start, as asked for; :func:`session_config` checks it.
 
     ``None`` means "the default": BTC,ETH (or the coins of the csv files), the defaults' fee,
-    slippage and exchange URLs; for a pace (``rate``, ``speed``) it means as fast as possible.
+    slippage, capital, risk-free rate and exchange URLs; for a pace (``rate``, ``speed``) it
+    means as fast as possible.
     """
 
     source: str = "simulated"
@@ -81,6 +83,8 @@ class SessionRequest:
     binance_rest_url: str | None = None
     binance_ws_url: str | None = None
     quote_asset: str | None = None
+    capital: float | None = None        # each strategy's starting capital (quote currency)
+    risk_free_rate: float | None = None  # yearly, for Sharpe
 
 
 def session_config(request: SessionRequest, defaults: EngineConfig | None = None, *,
@@ -115,6 +119,7 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
         if not 0 <= value < 1:
             raise ParameterError(f"{words.name(name)} must be a fraction from 0 to 1 "
                                  "(0.001 = 0.1%)")
+    capital, risk_free = _account(request, defaults, words)
     return dataclasses.replace(
         defaults, source=source, coins=coins, csv_files=files, speed=request.speed,
         rate=request.rate,
@@ -122,7 +127,22 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
         max_ticks=request.ticks, duration=request.duration, start_time=request.start_time,
         binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
         binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
-        quote_asset=(request.quote_asset or defaults.quote_asset).upper())
+        quote_asset=(request.quote_asset or defaults.quote_asset).upper(), capital=capital,
+        risk_free_rate=risk_free)
+
+
+def _account(request: SessionRequest, defaults: EngineConfig,
+             words: Vocabulary) -> tuple[float, float]:
+    """The starting capital and the risk-free rate asked for, checked."""
+    capital = defaults.capital if request.capital is None else request.capital
+    if not (capital > 0 and math.isfinite(capital)):
+        raise ParameterError(f"{words.name('capital')} must be a positive amount in the quote "
+                             f"currency, like 10000 (got {capital:g})")
+    rate = defaults.risk_free_rate if request.risk_free_rate is None else request.risk_free_rate
+    if not -1 < rate < 1:
+        raise ParameterError(f"{words.name('risk_free_rate')} must be a yearly fraction, like "
+                             f"0.04 for 4% (got {rate:g})")
+    return float(capital), float(rate)
 
 
 def check_config(config: EngineConfig) -> None:
@@ -132,7 +152,8 @@ def check_config(config: EngineConfig) -> None:
         source=config.source, coins=None if config.source == "csv" else tuple(config.coins),
         csv_files=config.csv_files, speed=config.speed, rate=config.rate,
         workers=config.workers, fee=config.fee, slippage=config.slippage,
-        duration=config.duration, ticks=config.max_ticks)
+        duration=config.duration, ticks=config.max_ticks, capital=config.capital,
+        risk_free_rate=config.risk_free_rate)
     config.coins = session_config(request, config, max_workers=MAX_WORKERS).coins
 
 

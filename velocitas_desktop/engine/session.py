@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 QUEUE_BATCHES = 32           # bounded queue, in batches
 OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
-METRICS_INTERVAL = 0.5       # seconds between metrics events
+# seconds between metrics events; the window shows fills with the snapshot that counts them,
+# so this is also how often its blotter moves (a snapshot of 8 strategies takes ~0.7 ms)
+METRICS_INTERVAL = 0.25
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
 
 
@@ -66,7 +68,8 @@ class SessionOwner(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
     def strategy_failed(self, strategy_id: str, message: str) -> None: ...
     def feed_status(self, state: str, message: str) -> None: ...
-    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any]) -> None: ...
+    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any],
+                      state: dict[str, Any] | None = None) -> None: ...
     def controls_waiting(self) -> bool: ...
     def run_controls(self) -> None: ...
     def session_failed(self, message: str) -> None: ...
@@ -131,6 +134,18 @@ class Session:
     @property
     def running(self) -> bool:
         return self.consumer.is_alive()
+
+    def finish_ledger(self) -> None:
+        """The session's last state goes to the ledger's P&L history and metric state, and
+        from there, through the writer, to the journal and the views."""
+        engine = self.engine
+        with engine.lock:
+            ledger = engine.ledger
+            if ledger.last_timestamp == ledger.last_timestamp:  # it saw a price
+                ledger.finish(ledger.last_timestamp)
+            rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
+        if rows or state:
+            self._put_outbox(([], rows, state, [], [], None))
 
     def join_writer(self) -> None:
         """Wait until the writer has journaled and published everything it was given."""
@@ -292,6 +307,10 @@ class Session:
         stopped = self.stopping.is_set()  # stop() was called (not the end of the data)
         self.stopping.set()
         self.stop_workers()
+        try:
+            self.finish_ledger()
+        except Exception:  # the session is over either way: its threads must still end
+            log.exception("the session's last state could not be recorded")
         self._put_outbox(None)
         # the last trades reach the journal and subscribers; stop() waits 2 s at most and
         # close() waits for the rest before it closes the journal
@@ -376,9 +395,10 @@ class Session:
         # batches sized to ~0.1 s of work, so stop() and control calls never wait long
         per_tick = (time.perf_counter() - began + job.began_cost) / max(1, len(job.batch))
         self.drain_cap = max(1024, min(MAX_DRAIN_TICKS, int(0.1 / max(per_tick, 1e-9))))
-        pnl_rows = self.engine.ledger.take_pending_samples()
+        ledger = self.engine.ledger  # this thread is its only writer: no lock to read it
+        pnl_rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
         # journal and subscribers are served by the writer thread, in order
-        self._put_outbox((trades, pnl_rows, job.batches, self.filled_at, job.batch))
+        self._put_outbox((trades, pnl_rows, state, job.batches, self.filled_at, job.batch))
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
             self.limit_hit = True
@@ -429,11 +449,15 @@ class Session:
             if not items:
                 continue
             trades = [t for item in items for t in item[0]]
-            engine.journal_batch(trades, [r for item in items for r in item[1]])
+            states = [item[2] for item in items if item[2]]
+            engine.journal_batch(trades, [r for item in items for r in item[1]],
+                                 states[-1] if states else None)
             if trades and engine.has_subscribers:  # no dicts to build when nobody listens
                 engine.publish(EventKind.TRADES, [t.to_dict() for t in trades])
             now = time.perf_counter()
-            for _, _, batches, positions, batch in items:
+            for _, _, _, batches, positions, batch in items:
+                if batch is None:  # the session's last state: no ticks
+                    continue
                 if positions:
                     self.latency.add(self.latency.published, now, batches, positions)
                 self.latency.add_batch(now, batches[0].received)

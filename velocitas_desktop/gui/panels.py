@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QTableView,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -42,11 +43,20 @@ from velocitas_desktop.gui.table import (
 # --- KPI bar ------------------------------------------------------------------------------
 
 KPIS: tuple[tuple[str, str], ...] = (
-    ("net_pnl", "Net P&L"), ("unrealized_pnl", "Unrealised"), ("win_rate", "Win rate"),
-    ("total_trades", "Trades"), ("max_drawdown", "Max drawdown"), ("sharpe_ratio", "Sharpe"),
-    ("fees", "Fees"), ("active_strategies", "Active strategies"), ("active_coins", "Coins"),
-    ("status", "Engine"),
+    ("net_pnl", "Net P&L"), ("unrealized_pnl", "Unrealised"), ("return_pct", "Return"),
+    ("total_trades", "Fills"), ("closed_trades", "Round trips"), ("win_rate", "Win rate"),
+    ("max_drawdown", "Max drawdown"), ("sharpe_ratio", "Sharpe"), ("fees", "Fees"),
+    ("active_strategies", "Active strategies"), ("active_coins", "Coins"), ("status", "Engine"),
 )
+# What each count and ratio means, on hover (docs/metrics.md has the formulas).
+KPI_TIPS = {
+    "total_trades": "Fills: every trade in the blotter; opening and closing a position are two",
+    "closed_trades": "Round trips: fills that closed a position (the win rate's base)",
+    "win_rate": "Winning round trips / round trips",
+    "max_drawdown": "Largest fall of the session's equity from a peak, and that fall as a "
+                    "percentage of the peak account value",
+    "sharpe_ratio": "Annualised Sharpe ratio of daily account returns",
+}
 
 
 class KpiBar(QFrame):
@@ -71,6 +81,7 @@ class KpiBar(QFrame):
             value = QLabel("—")
             value.setObjectName("kpiValue")
             value.setAccessibleName(title)
+            tile.setToolTip(KPI_TIPS.get(key, ""))
             box.addWidget(label)
             box.addWidget(value)
             layout.addWidget(tile, 1)
@@ -83,10 +94,12 @@ class KpiBar(QFrame):
         texts = {
             "net_pnl": _money(glob.get("net_pnl", 0.0)),
             "unrealized_pnl": _money(glob.get("unrealized_pnl", 0.0)),
+            "return_pct": f"{glob.get('return_pct', 0.0):+.2f}%",
             "win_rate": f"{glob.get('win_rate', 0.0):.1f}%",
             "total_trades": f"{glob.get('total_trades', 0):,}",
-            "max_drawdown": f"{glob.get('max_drawdown', 0.0):,.2f}",
-            "sharpe_ratio": f"{glob.get('sharpe_ratio', 0.0):.2f}",
+            "closed_trades": f"{glob.get('closed_trades', 0):,}",
+            "max_drawdown": drawdown_text(glob),
+            "sharpe_ratio": ratio_text(glob.get("sharpe_ratio")),
             "fees": f"{glob.get('fees', 0.0):,.2f}",
             "active_strategies": f"{glob.get('active_strategies', 0)}",
             "active_coins": f"{glob.get('active_coins', 0)}",
@@ -94,7 +107,11 @@ class KpiBar(QFrame):
         }
         for key, text in texts.items():
             self.values[key].setText(text)
-        for key in ("net_pnl", "unrealized_pnl"):
+        capital = glob.get("capital")
+        self.values["return_pct"].setToolTip(
+            f"Equity over a starting capital of {capital:,.2f}" if capital else "")
+        self.values["sharpe_ratio"].setToolTip(glob.get("sharpe_note") or "")
+        for key in ("net_pnl", "unrealized_pnl", "return_pct"):
             style = self._sign_style(glob.get(key, 0.0))
             if self.values[key].styleSheet() != style:  # re-styling a label re-polishes it
                 self.values[key].setStyleSheet(style)
@@ -116,6 +133,18 @@ class KpiBar(QFrame):
 
 def _money(value: float) -> str:
     return f"{value:+,.2f}" if value else "0.00"
+
+
+def ratio_text(value: float | None) -> str:
+    """A ratio with two decimals, or "—" when there is none (the reason is on hover)."""
+    return "—" if value is None else f"{value:.2f}"
+
+
+def drawdown_text(metrics: dict[str, Any]) -> str:
+    """``1,234.56 (2.3%)``: the largest fall in quote currency and in percent."""
+    text = f"{metrics.get('max_drawdown', 0.0):,.2f}"
+    pct = metrics.get("max_drawdown_pct")
+    return text if pct is None else f"{text} ({pct:.1f}%)"
 
 
 # --- message banner -----------------------------------------------------------------------
@@ -199,16 +228,21 @@ STRATEGY_COLUMNS = (
     Column("strategy_id", "Strategy"),
     Column("coin", "Coin", CATEGORY),
     Column("status", "Status", CATEGORY),
-    Column("total_trades", "Trades", INT),
+    Column("total_trades", "Fills", INT),
+    Column("closed_trades", "Round trips", INT),
     Column("win_rate", "Win %", PERCENT),
     Column("net_pnl", "Net P&L", MONEY),
     Column("unrealized_pnl", "Unrealised", MONEY),
+    Column("return_pct", "Return", PERCENT, "+.2f"),
     Column("current_position", "Position", FLOAT, ",.4g"),
     Column("max_drawdown", "Max DD", FLOAT),
-    Column("sharpe_ratio", "Sharpe", FLOAT),
+    Column("max_drawdown_pct", "Max DD %", PERCENT, ".1f"),
+    # text: "—" when there is no ratio, with the reason on hover
+    Column("sharpe_ratio", "Sharpe", TEXT, align="right"),
     Column("params", "Parameters", TEXT),
     Column("error", "Error", TEXT),
 )
+STRATEGY_WIDTHS = (150, 50, 60, 60, 80, 60, 100, 90, 70, 70, 90, 70, 60, 220)
 
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME),
@@ -252,8 +286,10 @@ class StrategiesPanel(QWidget):
         self.model = ColumnTableModel(STRATEGY_COLUMNS, key="strategy_id")
         self.table = make_table(self.model)
         self.table.setObjectName("strategiesTable")
-        for i, width in enumerate((150, 50, 60, 70, 60, 100, 90, 70, 90, 60, 220)):
+        for i, width in enumerate(STRATEGY_WIDTHS):
             self.table.setColumnWidth(i, width)
+        self.sharpe_notes: dict[str, str] = {}
+        self.table.viewport().installEventFilter(self)
         layout.addWidget(self.table)
         self.add_button.clicked.connect(self.add_requested)
         self.edit_button.clicked.connect(lambda: self._with_selected(self.edit_requested))
@@ -264,6 +300,22 @@ class StrategiesPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
         self.model.modelReset.connect(self._update_buttons)
         self._update_buttons()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """On hover over a Sharpe of "—", the reason there is none."""
+        if event.type() == QEvent.Type.ToolTip and watched is self.table.viewport():
+            index = self.table.indexAt(event.pos())  # type: ignore[attr-defined]
+            note = self.sharpe_note(index.row()) if index.isValid() else ""
+            if note and self.model.columns[index.column()].key == "sharpe_ratio":
+                QToolTip.showText(event.globalPos(), note, self.table)  # type: ignore[attr-defined]
+            else:
+                QToolTip.hideText()
+            return True
+        return super().eventFilter(watched, event)
+
+    def sharpe_note(self, row: int) -> str:
+        """Why the strategy shown at ``row`` has no Sharpe ratio ("" when it has one)."""
+        return self.sharpe_notes.get(self.model.value(row, "strategy_id"), "")
 
     def selected_id(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
@@ -290,14 +342,17 @@ class StrategiesPanel(QWidget):
     def show_strategies(self, strategies: list[dict[str, Any]],
                         metrics: dict[str, dict[str, Any]]) -> None:
         rows = []
+        self.sharpe_notes = {}
         for spec in strategies:
             sid = spec["strategy_id"]
             m = metrics.get(sid, {})
             params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in spec.get("params", {}).items())
+            self.sharpe_notes[sid] = m.get("sharpe_note") or ""
+            sharpe = ratio_text(m.get("sharpe_ratio")) if m else ""
             rows.append({**m, "strategy_id": sid, "coin": spec["coin"],
                          "status": spec["status"], "error": spec.get("error") or "",
-                         "params": params})
+                         "params": params, "sharpe_ratio": sharpe})
         selected = self.selected_id()
         self.model.set_rows(rows)
         if selected is not None and self.selected_id() is None:
@@ -366,8 +421,10 @@ class BlotterPanel(QWidget):
         self._flush_timer.start()
 
     def add_trades(self, trades: list[dict[str, Any]]) -> None:
-        """Queue fills for the next flush (within FLUSH_MS)."""
+        """Queue fills for the next flush (within FLUSH_MS); the count includes them at once,
+        so it always says what the KPIs count."""
         self._pending.extend(trades)
+        self._count()
 
     def flush(self, limit: int | None = None) -> None:
         """Show the queued fills (at most ``limit`` of them, oldest first)."""
@@ -392,10 +449,16 @@ class BlotterPanel(QWidget):
         self.model.clear()
         self._count()
 
+    @property
+    def fills(self) -> int:
+        """Every fill the blotter holds, shown or about to be."""
+        return self.model.total_rows + len(self._pending)
+
     def _count(self) -> None:
-        shown, total = self.model.rowCount(), self.model.total_rows
-        self.count_label.setText(f"{total:,} trades" if shown == total
-                                 else f"{shown:,} of {total:,} trades")
+        filtered = self.model.rowCount() != self.model.total_rows
+        total = self.fills
+        self.count_label.setText(f"{self.model.rowCount():,} of {total:,} fills" if filtered
+                                 else f"{total:,} fills")
 
     def _refresh_choices(self) -> None:
         for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):

@@ -25,7 +25,7 @@ from velocitas_desktop.core.ledger import DEFAULT_FEE, Ledger
 from velocitas_desktop.core.strategy import Strategy
 from velocitas_desktop.core.types import Action, Signal, Trade
 
-DEFAULT_CASH = 10_000.0
+DEFAULT_CASH = metrics.DEFAULT_CAPITAL  # the starting capital, as a live strategy's account
 DEFAULT_COIN = "BTC"
 MIN_BARS = 2  # one change of price: the least a report (and a bar interval) needs
 
@@ -145,8 +145,11 @@ def backtest(strategy: type[Strategy] | str, bars: BarSeries,
              params: Mapping[str, Any] | None = None, *, fee: float = DEFAULT_FEE,
              slippage: float = 0.0, cash: float = DEFAULT_CASH, coin: str = DEFAULT_COIN,
              allow_short: bool = False, fast: bool = True, vectorised_fills: bool | None = None,
-             catalog: Any = None) -> BacktestResult:
+             catalog: Any = None, risk_free: float = 0.0) -> BacktestResult:
     """Run ``strategy`` with ``params`` over ``bars`` and report (see docs/backtesting.md).
+
+    ``cash`` is the starting capital: a BUY without a quantity opens a position worth it, as
+    a live strategy's account does; ``risk_free`` is the annual rate Sharpe is taken over.
 
     ``fast`` decides on the whole series at once (:func:`decide`). Fills go through
     :meth:`Ledger.fill` one signal at a time, or, when ``vectorised_fills`` (default: ``fast``)
@@ -160,28 +163,41 @@ def backtest(strategy: type[Strategy] | str, bars: BarSeries,
     if not (0.0 <= fee < 1.0 and 0.0 <= slippage < 1.0):
         raise BacktestError(f"fee and slippage must be fractions from 0 to 1 (got {fee}, "
                             f"{slippage})")
+    if not -1.0 < risk_free < 1.0:
+        raise BacktestError(f"the risk-free rate must be a yearly fraction, like 0.04 (got "
+                            f"{risk_free})")
     instance = cls(coin=coin, **dict(params or {}))
     strategy_id = f"{coin}_{cls.name}"
     where = (strategy_id, coin, cls.name)
+    costs = Costs(fee, slippage, cash)
     vectorised = (fast if vectorised_fills is None else vectorised_fills) and not allow_short
     fills = None
     array = instance.signal_array(bars.prices, bars.stamps) if fast else None
     if array is not None and vectorised:
         # the vectorised decisions straight into the vectorised fills: no per-signal objects
         index = np.flatnonzero(array)
-        quantity = np.full(index.shape[0], float(instance.quantity))
-        fills = vector_fills_arrays(index, array[index] > 0, quantity, bars, fee, slippage,
-                                    *where)
+        quantity = np.full(index.shape[0], float(instance.quantity or math.nan))
+        fills = vector_fills_arrays(index, array[index] > 0, quantity, bars, costs, *where)
     else:
         signals = (instance._signals(array, bars.prices, bars.stamps) if array is not None
                    else decide(instance, bars.prices, bars.stamps, fast))
         if vectorised:
-            fills = vector_fills(signals, bars, fee, slippage, *where)
+            fills = vector_fills(signals, bars, costs, *where)
     if fills is None:
-        fills = ledger_fills(signals, bars, fee, slippage, *where, allow_short=allow_short)
+        fills = ledger_fills(signals, bars, costs, *where, allow_short=allow_short)
     equity, exposed = _equity_curve(bars.prices, cash, fills)
-    stats = _stats(bars, equity, exposed, cash, fills, instance)
+    stats = _stats(bars, equity, exposed, cash, fills, instance, risk_free)
     return BacktestResult(strategy_id, instance.param_values, stats, fills, equity, bars.stamps)
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    """What a fill costs and how large an unsized one is: the fee and slippage fractions and
+    the capital a position is worth when its signal names no quantity."""
+
+    fee: float
+    slippage: float
+    capital: float = DEFAULT_CASH
 
 
 class Fills:
@@ -216,11 +232,10 @@ class Fills:
         return self._trades
 
 
-def ledger_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
-                 slippage: float, strategy_id: str, coin: str, name: str,
-                 allow_short: bool = False) -> Fills:
+def ledger_fills(signals: list[tuple[int, Signal]], bars: BarSeries, costs: Costs,
+                 strategy_id: str, coin: str, name: str, allow_short: bool = False) -> Fills:
     """Fill each signal through the live :meth:`Ledger.fill`, at its bar's close."""
-    ledger = Ledger(fee_rate=fee, slippage=slippage)
+    ledger = Ledger(fee_rate=costs.fee, slippage=costs.slippage, capital=costs.capital)
     book = ledger.open_book(strategy_id, coin, name, allow_short)
     prices, stamps = bars.prices, bars.stamps
     fill_bars: list[int] = []
@@ -250,8 +265,8 @@ def ledger_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
                  np.asarray(durations, float), book.realized, book.fees, book.position)
 
 
-def vector_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
-                 slippage: float, strategy_id: str, coin: str, name: str) -> Fills | None:
+def vector_fills(signals: list[tuple[int, Signal]], bars: BarSeries, costs: Costs,
+                 strategy_id: str, coin: str, name: str) -> Fills | None:
     """:func:`ledger_fills` for a long-only book, computed on arrays; None if it cannot be.
 
     Long-only, a BUY counts only when flat and a SELL only when long, so the fills are the
@@ -263,20 +278,21 @@ def vector_fills(signals: list[tuple[int, Signal]], bars: BarSeries, fee: float,
     index = np.fromiter((i for i, _ in signals), dtype=np.int64, count=len(signals))
     is_buy = np.fromiter((s.action is Action.BUY for _, s in signals), dtype=bool,
                          count=len(signals))
-    quantity = np.fromiter((s.quantity for _, s in signals), dtype=float, count=len(signals))
-    return vector_fills_arrays(index, is_buy, quantity, bars, fee, slippage, strategy_id, coin,
-                               name)
+    quantity = np.fromiter((math.nan if s.quantity is None else s.quantity for _, s in signals),
+                           dtype=float, count=len(signals))
+    return vector_fills_arrays(index, is_buy, quantity, bars, costs, strategy_id, coin, name)
 
 
 def vector_fills_arrays(index: np.ndarray, is_buy: np.ndarray, quantity: np.ndarray,
-                        bars: BarSeries, fee: float, slippage: float, strategy_id: str,
-                        coin: str, name: str) -> Fills | None:
-    """:func:`vector_fills` on arrays of the signals' bar indices, sides and quantities."""
+                        bars: BarSeries, costs: Costs, strategy_id: str, coin: str,
+                        name: str) -> Fills | None:
+    """:func:`vector_fills` on arrays of the signals' bar indices, sides and quantities (nan:
+    a position worth the capital, ``capital / fill price`` as the ledger sizes it)."""
     nothing = Fills([], np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0),
                     np.empty(0), 0.0, 0.0, 0.0)
     if index.shape[0] == 0:
         return nothing
-    if not np.all(quantity > 0.0):
+    if not np.all(np.isnan(quantity) | (quantity > 0.0)):
         return None  # a BUY of nothing is skipped by the ledger: leave it to the ledger
     keep = np.empty(index.shape[0], dtype=bool)
     keep[0] = is_buy[0]
@@ -287,9 +303,12 @@ def vector_fills_arrays(index: np.ndarray, is_buy: np.ndarray, quantity: np.ndar
         return nothing
     buys = slice(0, count, 2)  # fills alternate, starting with a BUY
     sells = slice(1, count, 2)
-    quantity[sells] = quantity[buys][: (count // 2)]  # a SELL closes what the BUY opened
+    fee, slippage = costs.fee, costs.slippage
     market = bars.prices[index]
     price = np.where(is_buy, market * (1.0 + slippage), market * (1.0 - slippage))
+    unsized = np.isnan(quantity)
+    quantity[unsized] = costs.capital / price[unsized]  # the ledger's own expression
+    quantity[sells] = quantity[buys][: (count // 2)]  # a SELL closes what the BUY opened
     fees = price * quantity * fee
     entry_price, entry_fee = price[buys], fees[buys]
     closes = count // 2
@@ -330,12 +349,17 @@ def _equity_curve(prices: np.ndarray, cash: float, fills: Fills) -> tuple[np.nda
 
 
 def _stats(bars: BarSeries, equity: np.ndarray, exposed: int, cash: float, fills: Fills,
-           instance: Strategy) -> dict[str, Any]:
-    periods = metrics.periods_per_year(bars.interval)
+           instance: Strategy, risk_free: float = 0.0) -> dict[str, Any]:
     final = float(equity[-1])
     closes = fills.closed_pnl
     closed = int(closes.shape[0])
     winning = int(np.count_nonzero(closes > 0))
+    # the account before the first bar is part of the curve: a fill on the first bar falls
+    # from it, as a live account falls from its starting capital
+    account = np.concatenate(([cash], equity))
+    days = metrics.daily_closes(bars.stamps, equity, cash)
+    sharpe = metrics.sharpe_ratio(days, risk_free)
+    drawdown_pct = metrics.max_drawdown_pct(account)
     return {
         "strategy": type(instance).name,
         "params": instance.param_values,
@@ -354,11 +378,13 @@ def _stats(bars: BarSeries, equity: np.ndarray, exposed: int, cash: float, fills
         "winning_trades": winning,
         "losing_trades": int(np.count_nonzero(closes < 0)),
         "win_rate": metrics.win_rate(winning, closed),
-        "max_drawdown": metrics.max_drawdown(equity),
-        "max_drawdown_pct": metrics.max_drawdown_pct(equity),
-        "sharpe_ratio": metrics.sharpe_ratio(equity, periods),
-        "sortino_ratio": metrics.sortino_ratio(equity, periods),
-        "calmar_ratio": metrics.calmar_ratio(equity, periods),
+        "max_drawdown": metrics.max_drawdown(account),
+        "max_drawdown_pct": drawdown_pct,
+        "daily_returns": int(days.shape[0] - 1),
+        "sharpe_ratio": sharpe.value,
+        "sharpe_note": sharpe.note,
+        "sortino_ratio": metrics.sortino_ratio(days, risk_free),
+        "calmar_ratio": metrics.calmar_ratio(days, drawdown_pct),
         "profit_factor": metrics.profit_factor(closes),
         "expectancy": metrics.expectancy(closes),
         "exposure_pct": exposed / len(bars) * 100.0,

@@ -95,6 +95,13 @@ class StartQuery(BaseModel):
     quote_asset: str | None = Field(None, pattern=r"^[A-Za-z0-9]{2,10}$",
                                     description="binance: coins are priced in this "
                                                 "(BTC → BTCUSDT)")
+    capital: float | None = Field(None, gt=0, le=1e15, allow_inf_nan=False,
+                                  description="each strategy's starting capital in the quote "
+                                              "currency (default 10000): a position is worth "
+                                              "it unless the strategy gives a quantity")
+    risk_free_rate: float | None = Field(None, gt=-1, lt=1, allow_inf_nan=False,
+                                         description="yearly risk-free rate for Sharpe "
+                                                     "(0.04 = 4 %; default 0)")
 
     def to_request(self) -> SessionRequest:
         """The session request this query asks for (ParameterError for a bad coin or file
@@ -106,7 +113,8 @@ class StartQuery(BaseModel):
             speed=self.speed, rate=self.rate, workers=self.workers, fee=self.fee,
             slippage=self.slippage, duration=self.duration, ticks=self.max_ticks,
             seed=self.seed, binance_rest_url=self.binance_rest_url,
-            binance_ws_url=self.binance_ws_url, quote_asset=self.quote_asset)
+            binance_ws_url=self.binance_ws_url, quote_asset=self.quote_asset,
+            capital=self.capital, risk_free_rate=self.risk_free_rate)
 
 
 class RegisterIn(BaseModel):
@@ -171,27 +179,46 @@ class AvailableOut(BaseModel):
     timeframes: list[str]
 
 
+# The metrics' meanings, shared by the per-strategy and the global schemas (docs/metrics.md).
+FILLS = "fills: every trade record, an opening and a closing fill count two"
+ROUND_TRIPS = "round trips: the fills that closed a position"
+WIN_RATE = "winning round trips / round trips × 100 (a rate over closed_trades, not fills)"
+DRAWDOWN = "largest peak-to-trough fall of equity, in quote currency"
+DRAWDOWN_PCT = "largest fall as a percentage of the peak account value (capital + equity)"
+SHARPE = ("annualised Sharpe of daily account returns (flat days included, ddof=1, √365); "
+          "null below 30 daily returns, with the reason in sharpe_note")
+SHARPE_NOTE = "why sharpe_ratio is null (empty when it has a value)"
+CAPITAL = "starting capital of the account(s), quote currency"
+RETURN_PCT = "equity / capital × 100"
+
+
 class StrategyMetricsOut(BaseModel):
-    """One strategy's metrics (the seed's shape plus equity, fees and its current state)."""
+    """One strategy's metrics (the seed's shape plus equity, fees, its capital base and its
+    current state)."""
 
     model_config = ConfigDict(extra="allow")
 
     strategy_id: str
     coin: str
     strategy_name: str
-    total_trades: int
-    winning_trades: int
-    losing_trades: int
+    total_trades: int = Field(description=FILLS)
+    closed_trades: int | None = Field(None, description=ROUND_TRIPS)
+    winning_trades: int = Field(description="round trips with realised P&L above 0")
+    losing_trades: int = Field(description="round trips with realised P&L below 0")
     total_profit: float | None
     total_loss: float | None
     net_pnl: float | None
     current_position: float | None
     entry_price: float | None
-    max_drawdown: float | None
-    win_rate: float | None
-    sharpe_ratio: float | None
+    max_drawdown: float | None = Field(description=DRAWDOWN)
+    max_drawdown_pct: float | None = Field(None, description=DRAWDOWN_PCT)
+    win_rate: float | None = Field(description=WIN_RATE)
+    sharpe_ratio: float | None = Field(description=SHARPE)
+    sharpe_note: str | None = Field(None, description=SHARPE_NOTE)
     unrealized_pnl: float | None = None
-    equity: float | None = None
+    equity: float | None = Field(None, description="realised + unrealised P&L")
+    capital: float | None = Field(None, description=CAPITAL)
+    return_pct: float | None = Field(None, description=RETURN_PCT)
     fees: float | None = None
     status: str | None = None
     error: str | None = None
@@ -200,21 +227,29 @@ class StrategyMetricsOut(BaseModel):
 
 
 class GlobalMetricsOut(BaseModel):
-    """The whole book: the seed's global metrics plus the engine's throughput and latency."""
+    """The whole book: the seed's global metrics plus the engine's throughput and latency.
+    Counts and realised P&L cover every fill of the session, a removed strategy's included."""
 
     model_config = ConfigDict(extra="allow")
 
     mode: str
     status: str
-    total_trades: int
+    total_trades: int = Field(description=FILLS)
+    closed_trades: int | None = Field(None, description=ROUND_TRIPS)
     total_profit: float | None
     total_loss: float | None
     net_pnl: float | None
-    win_rate: float | None
+    win_rate: float | None = Field(description=WIN_RATE)
     active_strategies: int
     active_coins: int
-    max_drawdown: float | None
-    sharpe_ratio: float | None
+    max_drawdown: float | None = Field(description=DRAWDOWN)
+    max_drawdown_pct: float | None = Field(None, description=DRAWDOWN_PCT)
+    sharpe_ratio: float | None = Field(description=SHARPE)
+    sharpe_note: str | None = Field(None, description=SHARPE_NOTE)
+    capital: float | None = Field(None, description=CAPITAL + ": each strategy's, added up")
+    return_pct: float | None = Field(None, description=RETURN_PCT)
+    last_trade_id: int | None = Field(None, description="id of the newest fill these figures "
+                                                        "count (null before the first)")
     last_update: str
     ticks_processed: int | None = None
     ticks_per_second: float | None = None

@@ -56,6 +56,12 @@ CREATE TABLE IF NOT EXISTS pnl_history (
     position REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pnl_by_session ON pnl_history (session_id, timestamp);
+CREATE TABLE IF NOT EXISTS metric_state (
+    session_id INTEGER NOT NULL,
+    strategy_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    PRIMARY KEY (session_id, strategy_id)
+);
 """
 
 
@@ -127,6 +133,17 @@ class Journal:
                 conn.execute("ROLLBACK")
                 raise
 
+    def save_metric_state(self, state: dict[str, Any]) -> None:
+        """The ledger's metric state (core/ledger.py ``metric_state``): what a restart needs
+        beside the trades, by strategy id; each save replaces the last."""
+        if self.session_id is None or not state:
+            return
+        with self._lock:
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO metric_state (session_id, strategy_id, state)"
+                " VALUES (?, ?, ?)",
+                [(self.session_id, sid, json.dumps(value)) for sid, value in state.items()])
+
     # --- reading -------------------------------------------------------------------------
 
     def max_trade_id(self) -> int:
@@ -170,6 +187,13 @@ class Journal:
                 " WHERE session_id = ? ORDER BY rowid", (session_id,)).fetchall()
         return [{"timestamp": t, "strategy_id": s, "pnl": p, "position": q}
                 for t, s, p, q in rows]
+
+    def metric_state(self, session_id: int) -> dict[str, Any]:
+        """The last metric state saved for ``session_id`` (empty for an older journal)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT strategy_id, state FROM metric_state"
+                                      " WHERE session_id = ?", (session_id,)).fetchall()
+        return {sid: json.loads(state) for sid, state in rows}
 
     def close(self) -> None:
         with self._lock:
