@@ -133,8 +133,8 @@ def test_sessions_are_listed_with_fills_net_pnl_and_their_share_of_the_file(
 def test_an_unknown_session_is_named_with_the_ones_there_are(journal: Journal) -> None:
     for _ in range(3):
         write_session(journal, [])
-    with pytest.raises(SessionError, match=r"no session 9 in .*journal.sqlite3 \(its sessions "
-                                           r"are 1-3\)"):
+    with pytest.raises(SessionError, match=r"no session 9 in .*journal.sqlite3 \(its sessions: "
+                                           r"1-3\)"):
         journal.session(9)
 
 

@@ -18,7 +18,7 @@ from velocitas_desktop.core.errors import VelocitasError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download")
+SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "download", "sessions")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

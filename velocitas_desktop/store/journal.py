@@ -375,7 +375,7 @@ class Journal:
     def _unknown(self, session_id: int) -> str:
         with self._lock:
             ids = [row[0] for row in self._conn.execute("SELECT id FROM sessions ORDER BY id")]
-        known = f"its sessions are {_id_ranges(ids)}" if ids else "it holds no session"
+        known = f"its sessions: {_id_ranges(ids)}" if ids else "it holds no session"
         return f"no session {session_id} in {self.path} ({known})"
 
     # --- dropping sessions ---------------------------------------------------------------
@@ -386,8 +386,10 @@ class Journal:
         """Delete what ``policy`` no longer keeps (never the newest session, the one this
         journal writes, or the ``protected`` ones)."""
         keep = {*protected, *([self.session_id] if self.session_id is not None else [])}
-        sessions = self.sessions()
-        doomed = sessions_to_prune(sessions, policy, keep)
+        doomed = sessions_to_prune(self.sessions(), policy, keep)
+        if not doomed:
+            self.purge(progress, stop)  # what a prune cut short left behind
+            return Pruned((), 0)
         return self.delete_sessions(doomed, keep, progress, stop)
 
     def delete_sessions(self, ids: Collection[int], protected: Collection[int] = (),
@@ -398,8 +400,9 @@ class Journal:
         newest (running or restored next) or ``protected``."""
         if not ids:
             return Pruned((), 0)
-        sessions = {s.id: s for s in self.sessions()}
-        self._check_deletable(ids, sessions, protected)
+        listed = self.sessions()
+        self.check_deletable(ids, listed, protected)
+        sizes = {s.id: s.size_bytes for s in listed}
         doomed = sorted(set(ids))
         marks = ",".join("?" * len(doomed))
         with self._lock:
@@ -412,14 +415,16 @@ class Journal:
                 self._conn.execute("ROLLBACK")
                 raise
         self.purge(progress, stop)
-        return Pruned(tuple(doomed), sum(sessions[i].size_bytes for i in doomed))
+        return Pruned(tuple(doomed), sum(sizes[i] for i in doomed))
 
-    def _check_deletable(self, ids: Collection[int], sessions: dict[int, SessionSummary],
-                         protected: Collection[int]) -> None:
+    def check_deletable(self, ids: Collection[int], sessions: Sequence[SessionSummary],
+                        protected: Collection[int] = ()) -> None:
+        """SessionError unless every one of ``ids`` is among ``sessions`` and may go."""
+        known = {s.id for s in sessions}
         for session_id in sorted(set(ids)):
-            if session_id not in sessions:
+            if session_id not in known:
                 raise SessionError(self._unknown(session_id))
-            if session_id == max(sessions):
+            if session_id == max(known):
                 raise SessionError(f"session {session_id} is the newest in {self.path}: it "
                                    "is running, or the one a restart restores, so it is kept")
             if session_id in protected or session_id == self.session_id:
