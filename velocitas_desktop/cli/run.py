@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from velocitas_desktop.cli.arguments import (
     COMMAND_LINE,
     CliError,
     add_binance_args,
+    add_retention_args,
     count,
     fraction,
     open_journal,
     positive,
     positive_int,
+    retention_policy,
 )
+from velocitas_desktop.cli.sessions import journal_line
 from velocitas_desktop.engine.config import SOURCES
 
 
@@ -43,7 +47,9 @@ def register(subparsers: Any) -> None:
                        help="stop after N ticks")
     run.add_argument("--seed", type=int, default=None, help="seed of the simulated prices")
     run.add_argument("--db", default=None, metavar="PATH", help="journal file (SQLite)")
-    run.add_argument("--json", action="store_true", help="print only the final metrics as JSON")
+    run.add_argument("--json", action="store_true",
+                     help="print only the final metrics as JSON (the journal line goes to stderr)")
+    add_retention_args(run)
     add_binance_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -76,7 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from velocitas_desktop.engine.request import parse_strategy, session_config
 
     config = session_config(session_request(args), words=COMMAND_LINE)
-    engine = Engine(journal=open_journal(args.db), restore=False)
+    policy = retention_policy(args)
+    engine = Engine(journal=open_journal(args.db, policy), restore=False)
     specs = []
     for text in args.strategy or engine.catalog.names():
         specs.extend(parse_strategy(text, config.coins))
@@ -103,6 +110,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine.wait(5)
         snapshot = engine.snapshot()
         engine.close()
+    line = journal_line(engine.journal.path, policy)
+    if args.json:
+        print(line, file=sys.stderr)
+    else:  # rich ends a table drawn to a pipe without its newline
+        print(line if sys.stdout.isatty() else f"\n{line}")
     if args.json:
         print(json.dumps(snapshot, default=str))
     return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1

@@ -251,6 +251,13 @@ def _prune(journal: Any, args: argparse.Namespace) -> tuple[list[int], int, str]
 # --- shared ------------------------------------------------------------------------------
 
 
+def journal_line(path: str | Path, policy: Any) -> str:
+    """Where the journal is and how big, for the end of a run or a server."""
+    from velocitas_desktop.store.journal import size_on_disk
+
+    return f"journal: {path} ({_human(size_on_disk(path))}; keeps {policy.describe()})"
+
+
 def _journal_path(db: str | None) -> Path:
     from velocitas_desktop.paths import default_journal_path
 
