@@ -5,18 +5,22 @@ session starts."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from gui_helpers import WAIT_MS, choose, click, click_row, start_simulated, stop, type_number
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from velocitas_desktop.cli import main
 from velocitas_desktop.core.types import Trade
+from velocitas_desktop.gui.sessions import upgrade_journal
 from velocitas_desktop.gui.settings import Settings, save_settings, with_retention
 from velocitas_desktop.store.journal import Journal
 from velocitas_desktop.store.retention import Retention
+
+LAYOUT_1_JOURNAL = Path(__file__).parents[1] / "store" / "data" / "layout1-journal.sqlite3"
 
 
 def past_sessions(path: Path, fills: tuple[int, ...]) -> None:
@@ -189,3 +193,23 @@ def test_the_command_lines_limits_override_the_saved_ones_for_one_run(capsys) ->
     assert with_retention(saved, None, None) == saved
     assert main(["gui", "--keep-sessions", "-1"]) == 2
     assert "argument --keep-sessions: -1 must be 0 or more" in capsys.readouterr().err
+
+
+def test_a_journal_from_an_older_version_is_upgraded_behind_a_progress_dialog(
+        qtbot, tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    shutil.copy(LAYOUT_1_JOURNAL, path)
+    shown: list[int] = []
+    # the dialog shows while the work runs on a pool thread
+    timer = QTimer()
+    timer.timeout.connect(lambda: shown.extend(
+        d.value() for d in QApplication.topLevelWidgets()
+        if d.objectName() == "journalUpgrade" and d.isVisible()))
+    timer.start(1)
+    assert upgrade_journal(path) is True
+    timer.stop()
+    assert shown, "no progress dialog was shown"
+    assert journal_sessions(path) == [1, 2]
+    assert upgrade_journal(path) is False  # once only
+    assert upgrade_journal(tmp_path / "none-yet.sqlite3") is False
+    assert not (tmp_path / "none-yet.sqlite3").exists()

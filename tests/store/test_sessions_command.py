@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,14 @@ def test_an_export_to_a_folder_that_cannot_be_made_says_so(capsys, db: Path,
     assert code == 2 and out == ""
     assert err.startswith(f"velocitas sessions: cannot write to {a_file}: ")
     assert len(err.splitlines()) == 1
+
+
+def test_a_journal_from_an_older_version_is_listed_after_its_upgrade(capsys, caplog,
+                                                                     tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    shutil.copy(Path(__file__).parent / "data" / "layout1-journal.sqlite3", path)
+    code, out, err = sessions(capsys, "list", "--db", str(path), "--json")
+    assert code == 0
+    assert [(s["id"], s["fills"]) for s in json.loads(out)["sessions"]] == [(1, 353), (2, 314)]
+    assert err == ""  # no progress bar in a pipe; the upgrade is logged
+    assert "upgrading the journal to layout 2: 667 fills to move" in caplog.text

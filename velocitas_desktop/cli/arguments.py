@@ -127,13 +127,14 @@ def open_journal(path: str | None, policy: Any = None) -> Any:
 
 
 class ProgressBar:
-    """A progress bar on stderr (stdout stays clean), shown from the first report on and
-    gone when done."""
+    """A progress bar on stderr (stdout stays clean), shown from the first report on, gone
+    when done, and only on a terminal: a pipe or a log file gets nothing."""
 
     def __init__(self, title: str, unit: str) -> None:
         self.title, self.unit = title, unit
         self._progress: Any = None
         self._task: Any = None
+        self._silent = False
 
     def __enter__(self) -> ProgressBar:
         return self
@@ -143,13 +144,19 @@ class ProgressBar:
             self._progress.stop()
 
     def update(self, done: int, total: int) -> None:
+        if self._silent:
+            return
         if self._progress is None:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+            console = Console(stderr=True)
+            if not console.is_terminal:
+                self._silent = True
+                return
             self._progress = Progress(TextColumn(f"[bold]{self.title}"), BarColumn(),
                                       MofNCompleteColumn(), TextColumn(self.unit),
-                                      console=Console(stderr=True), transient=True)
+                                      console=console, transient=True)
             self._task = self._progress.add_task(self.title, total=max(total, 1))
             self._progress.start()
         self._progress.update(self._task, completed=done, total=max(total, 1))

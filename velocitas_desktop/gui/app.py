@@ -36,6 +36,7 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from velocitas_desktop.gui.main_window import MainWindow
+    from velocitas_desktop.gui.sessions import upgrade_journal
     from velocitas_desktop.gui.settings import load_settings, with_retention
     from velocitas_desktop.gui.theme import apply_theme
 
@@ -46,6 +47,7 @@ def run_gui(args: argparse.Namespace) -> int:
     settings = with_retention(load_settings(), getattr(args, "keep_sessions", None),
                               getattr(args, "keep_gb", None))
     apply_theme(app, settings.theme)
+    upgrade_journal(getattr(args, "db", None))  # an older version's journal, with progress
     try:
         engine = open_engine(getattr(args, "db", None), settings.strategy_folders,
                              restore=not args.demo)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QEventLoop, QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QProgressBar,
+    QProgressDialog,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from velocitas_desktop.paths import default_journal_path, exports_dir
 from velocitas_desktop.store.journal import Journal, Pruned, SessionSummary
 from velocitas_desktop.store.reports import EXPORT_FORMATS, export_session
 from velocitas_desktop.store.retention import Retention, human_bytes
+from velocitas_desktop.store.schema import needs_upgrade
 
 # the figures first, the long lists last, so a narrow dialog still shows what matters
 SESSION_COLUMNS = (
@@ -321,3 +323,36 @@ def add_sessions_menu(window: Any, journal_path: Path | None) -> QAction:
     action.triggered.connect(open_dialog)
     window.menuBar().addMenu("&Journal").addAction(action)
     return action
+
+
+def upgrade_journal(path: str | Path | None, parent: QWidget | None = None) -> bool:
+    """Upgrade a journal written by an older version before the engine opens it, behind a
+    progress dialog: the engine's process is given a minute to start, and a journal of tens
+    of millions of fills takes longer (about 4 s a million, once). False when there was
+    nothing to upgrade or it failed (the engine's own open then says why)."""
+    path = Path(path) if path else default_journal_path()
+    if not needs_upgrade(path):
+        return False
+    dialog = QProgressDialog(f"Upgrading the journal {path} to the compact layout (once)…",
+                             "", 0, 0, parent)
+    dialog.setObjectName("journalUpgrade")
+    dialog.setWindowTitle("Velocitas")
+    dialog.setCancelButton(None)  # cut short, it carries on at the next start anyway
+    dialog.setMinimumDuration(0)
+    loop = QEventLoop()
+    failures: list[BaseException] = []
+
+    def progress(done: int, total: int) -> None:
+        dialog.setMaximum(max(total, 1))
+        dialog.setValue(done)
+
+    def failed(exc: BaseException) -> None:
+        failures.append(exc)
+        loop.quit()
+
+    run_in_background(lambda report: Journal(path, progress=report).close(),
+                      lambda _: loop.quit(), failed, progress)
+    dialog.show()
+    loop.exec()
+    dialog.close()
+    return not failures

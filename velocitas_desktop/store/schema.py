@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,26 @@ def prepare(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
         conn.execute(f"PRAGMA user_version = {LAYOUT}")
     if _has_table(conn, "legacy_trades"):
         _upgrade(conn, progress)
+
+
+def needs_upgrade(path: str | Path) -> bool:
+    """Whether opening the journal at ``path`` would upgrade it first (read-only check; a
+    file that is missing or no journal at all says no, and opening it says why)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        return False
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        return (version < LAYOUT and _has_table(conn, "trades")) or \
+            _has_table(conn, "legacy_trades")
+    except sqlite3.Error:
+        return False
+    finally:
+        conn.close()
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
