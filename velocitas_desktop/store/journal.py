@@ -28,7 +28,7 @@ from typing import Any
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.types import TRADE_FIELDS, Trade
 from velocitas_desktop.store.retention import Retention, sessions_to_prune
-from velocitas_desktop.store.schema import SIDES, LayoutError, add_to_books, prepare
+from velocitas_desktop.store.schema import ADD_TO_BOOKS, SIDES, LayoutError, prepare
 
 log = logging.getLogger(__name__)
 
@@ -201,13 +201,23 @@ class Journal:
                            (self._last_write, self.session_id))
 
     def _insert_fills(self, trades: Sequence[Trade]) -> None:
+        # the books' totals are summed here rather than by a GROUP BY over the new rows:
+        # at 10,000 ticks/s (a few fills a commit) that query cost the writer ~15% more CPU
         books = self._books
         rows = []
+        totals: dict[int, list] = {}  # book -> [fills, net P&L, first id, last id]
         for t in trades:
             book = books.get(t[1:4]) or self._book(t[1], t[2], t[3])
             rows.append((t[0], book, SIDES[t[4]], t[5], t[6], t[7], t[8], t[9], t[10]))
+            total = totals.get(book)
+            if total is None:
+                totals[book] = [1, t[8], t[0], t[0]]
+            else:
+                total[0] += 1
+                total[1] += t[8]
+                total[3] = t[0]
         self._conn.executemany("INSERT INTO fills VALUES (?,?,?,?,?,?,?,?,?)", rows)
-        add_to_books(self._conn, rows[0][0], rows[-1][0])
+        self._conn.executemany(ADD_TO_BOOKS, [(*total, book) for book, total in totals.items()])
 
     def _insert_samples(self, pnl_rows: Sequence[dict[str, Any]]) -> None:
         counts: dict[int, int] = {}
