@@ -1,6 +1,6 @@
 """The journal's tables (layout 2), and the one-time upgrade of a layout-1 file to them.
 
-Layout 2 keeps a fill in about 61 bytes where layout 1 took 114 (bench/journal.py): the
+Layout 2 keeps a fill in about 61 bytes where layout 1 took 115 (bench/journal.py): the
 strategy id, coin and strategy name of a fill are written once per session in ``books`` and
 each fill names its book by a small integer; the side is 0 or 1; one index, by book, replaces
 two. Prices, quantities, times and P&L stay REAL, bit for bit. The views ``trades`` and
