@@ -38,6 +38,11 @@ def default_journal_path() -> Path:
     return data_dir() / "journal.sqlite3"
 
 
+def exports_dir() -> Path:
+    """Where exported sessions go unless another folder is named."""
+    return data_dir() / "exports"
+
+
 def ensure(path: Path) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -193,9 +193,10 @@ def test_a_piped_run_prints_one_final_table_with_every_id_whole(cwd):
                 "ETH_Momentum", "ETH_RSI", "ETH_SMA_Crossover"):
         assert sid in out.split()
     assert "…" not in out
-    assert max(len(line.rstrip()) for line in out.splitlines()) <= 80
-    assert out.splitlines()[-1] == ("finished: simulation reached its tick limit; 20,000 ticks "
-                                    "processed")
+    *table, ending, journal = out.splitlines()
+    assert max(len(line.rstrip()) for line in table) <= 80
+    assert ending == "finished: simulation reached its tick limit; 20,000 ticks processed"
+    assert journal.startswith("journal: ")  # a path, whole, on a line of its own
 
 
 def interrupt_when_running(process: subprocess.Popen[str], journal: Path) -> None:
@@ -215,8 +216,10 @@ def test_after_ctrl_c_the_final_table_and_line_say_the_session_stopped(cwd, tmp_
     assert running.returncode == 0, err
     assert "Traceback" not in err
     assert out.count("Velocitas · stopped") == 1
-    last = out.splitlines()[-1]
-    assert last.startswith("stopped: you pressed Ctrl-C; ") and last.endswith(" ticks processed")
+    ending, journal_line = out.splitlines()[-2:]
+    assert ending.startswith("stopped: you pressed Ctrl-C; ")
+    assert ending.endswith(" ticks processed")
+    assert journal_line.startswith(f"journal: {journal} (")
 
 
 @pytest.mark.slow

@@ -16,6 +16,8 @@ from live_engine_helpers import REPO, SAMPLE
 
 from velocitas_desktop.catalog import load_catalog
 from velocitas_desktop.cli import main
+from velocitas_desktop.store.journal import Journal, size_on_disk
+from velocitas_desktop.store.retention import human_bytes
 
 BUILTINS = load_catalog().names()
 
@@ -53,7 +55,11 @@ def test_json_prints_only_the_final_metrics_in_the_seed_shapes(cwd: Path, home: 
     done = velocitas(cwd, "run", "--ticks", "20000", "--seed", "3", "--timeframe", "tick",
                      "--json")
     assert done.returncode == 0, done.stderr
-    assert done.stderr == ""
+    journal = home / "data" / "journal.sqlite3"
+    # the journal's path and size go to stderr, so stdout stays one JSON object
+    assert done.stderr.splitlines() == [
+        f"journal: {journal} ({human_bytes(size_on_disk(journal))}; keeps the last 20 "
+        "sessions, at most 2 GB)"]
     assert len(done.stdout.splitlines()) == 1  # only the final object, on the last line
     metrics = final_metrics(done)
     assert set(metrics) == {"global", "strategies"}
@@ -71,7 +77,6 @@ def test_json_prints_only_the_final_metrics_in_the_seed_shapes(cwd: Path, home: 
     assert glob["total_trades"] == sum(s["total_trades"] for s in metrics["strategies"].values())
     assert glob["total_trades"] > 0
     # the journal went to the user data folder, and nothing to the current directory
-    journal = home / "data" / "journal.sqlite3"
     assert len(journal_trades(journal)) == glob["total_trades"]
     with sqlite3.connect(journal) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -171,6 +176,38 @@ def test_without_json_a_live_table_shows_the_strategies(cwd: Path) -> None:
     assert list(cwd.iterdir()) == []
 
 
+def test_a_run_ends_with_the_journals_path_and_size(cwd: Path, home: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "160")
+    assert main(["run", "--ticks", "2000", "--seed", "1", "--coins", "BTC"]) == 0
+    out, err = capsys.readouterr()
+    journal = home / "data" / "journal.sqlite3"
+    assert out.splitlines()[-1] == (f"journal: {journal} ({human_bytes(size_on_disk(journal))};"
+                                    " keeps the last 20 sessions, at most 2 GB)")
+    assert err == ""
+    assert list(cwd.iterdir()) == []
+
+
+def test_keep_sessions_and_keep_gb_bound_the_journal_as_runs_start(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "journal.sqlite3"
+    for seed in range(4):
+        assert main(["run", "--ticks", "2000", "--seed", str(seed), "--coins", "BTC", "--db",
+                     str(db), "--keep-sessions", "2", "--json"]) == 0
+    assert "keeps the last 2 sessions, at most 2 GB" in capsys.readouterr().err
+    journal = Journal(db)
+    assert [s.id for s in journal.sessions()] == [3, 4]
+    journal.close()
+    # a size limit smaller than any session: only the newest (the one running) is kept
+    assert main(["run", "--ticks", "2000", "--seed", "9", "--coins", "BTC", "--db", str(db),
+                 "--keep-gb", "0.0000001", "--keep-sessions", "0", "--json"]) == 0
+    assert "keeps every session, at most 1e-07 GB" in capsys.readouterr().err
+    journal = Journal(db)
+    assert [s.id for s in journal.sessions()] == [5]
+    journal.close()
+
+
 MALFORMED_CSV = "timestamp,open,high,low,close,volume\n1704067200,1,2,0.5,1.5,3\n1704067260,1,abc,0.5,1.5,3\n"
 
 BAD_ARGUMENTS = {
@@ -196,6 +233,8 @@ BAD_ARGUMENTS = {
                                  "unknown timeframe 'x'"),
     "parameters in place of the coin": (["--strategy", "RSI:period=5"],
                                         "the coin comes before the parameters"),
+    "negative sessions to keep": (["--keep-sessions", "-1"], "--keep-sessions"),
+    "size to keep not a number": (["--keep-gb", "lots"], "--keep-gb"),
 }
 
 

@@ -31,7 +31,7 @@ def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-d
         else:
             engine = Engine(catalog=catalog, journal=Journal(tmp_path / "journal.sqlite3"),
                             restore=restore)
-        window = MainWindow(engine, settings)
+        window = MainWindow(engine, settings, journal_path=tmp_path / "journal.sqlite3")
         qtbot.addWidget(window)
         window.resize(1600, 960)
         window.show()
@@ -62,6 +62,13 @@ def any_window(request, make_window):  # type: ignore[no-untyped-def]
     """The window over each kind of engine: in its process (tests, embedding) and hosted in a
     child process (the app)."""
     return make_window(hosted="own process" in request.param)
+
+
+@pytest.fixture(params=["engine in-process",
+                        pytest.param("engine in its own process", marks=pytest.mark.slow)])
+def make_any_window(request, make_window):  # type: ignore[no-untyped-def]
+    """As ``any_window``, built when the test asks (after it has prepared the journal)."""
+    return lambda: make_window(hosted="own process" in request.param)
 
 
 @pytest.fixture

@@ -225,3 +225,28 @@ def test_two_apps_share_one_engine(engine, server):
     finally:
         other.stop()
 
+
+
+def test_sessions_are_listed_from_the_journal_behind_the_same_token(engine):
+    server = ServerThread(engine, port=0, token="s3cret")
+    server.start()
+    good = {"Authorization": "Bearer s3cret"}
+    try:
+        with httpx.Client(base_url=server.url, timeout=30, headers=good) as api:
+            assert api.get("/api/sessions").json() == []
+            register(api, name="RSI", coin="BTC")
+            for seed in (1, 2):
+                api.post(f"/api/engine/start?coins=BTC&rate=20000&max_ticks=5000&seed={seed}")
+                wait_until(lambda: engine.wait(0), what="the session to end")
+            listed = api.get("/api/sessions").json()
+            assert [s["id"] for s in listed] == [1, 2]
+            assert listed[1]["fills"] == api.get("/api/metrics").json()["global"]["total_trades"]
+            assert listed[1]["source"] == "simulated" and listed[1]["coins"] == ["BTC"]
+            assert listed[1]["strategies"] == ["BTC_RSI"] and listed[1]["size_bytes"] > 0
+            assert set(listed[0]) == {"id", "started", "ended", "source", "coins", "strategies",
+                                      "fills", "net_pnl", "samples", "size_bytes"}
+            assert api.get("/api/sessions", headers={"Authorization": "Bearer nope"}
+                           ).status_code == 401
+            assert api.delete("/api/sessions").status_code == 405  # read-only
+    finally:
+        server.stop()

@@ -21,6 +21,13 @@ def test_a_bad_port_is_a_usage_error(capsys, home):
     assert "not a port number" in capsys.readouterr().err
 
 
+def test_a_negative_retention_is_a_usage_error(capsys, home):
+    assert main(["serve", "--keep-sessions", "-3"]) == 2
+    assert "argument --keep-sessions: -3 must be 0 or more" in capsys.readouterr().err
+    assert main(["serve", "--keep-gb", "nan"]) == 2
+    assert "argument --keep-gb: nan must be 0 or more" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_taken_port_is_a_usage_error(capsys, home):
     with socket.socket() as taken:
@@ -60,3 +67,6 @@ def test_a_non_local_address_prints_a_generated_token_once(home):
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert process.returncode == 0
+    # on its way out it says where the journal is, how big, and what it keeps
+    assert process.stderr.read().splitlines()[-1].startswith(
+        f"journal: {home / 'j.sqlite3'} (")

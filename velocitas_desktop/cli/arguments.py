@@ -113,13 +113,37 @@ def add_binance_args(parser: argparse.ArgumentParser) -> None:
                         help="the asset coins are priced in (BTC → BTCUSDT)")
 
 
-def open_journal(path: str | None) -> Any:
-    """The journal at ``path`` (default: the user's data folder); CliError if it cannot open."""
+def add_retention_args(parser: argparse.ArgumentParser) -> None:
+    """How much of the journal to keep (applied when a session starts; 0 = no limit)."""
+    from velocitas_desktop.store.retention import DEFAULT_KEEP_GB, DEFAULT_KEEP_SESSIONS
+
+    parser.add_argument("--keep-sessions", type=count, default=None, metavar="N",
+                        help=f"keep the last N sessions in the journal (default "
+                             f"{DEFAULT_KEEP_SESSIONS}; 0 = no limit)")
+    parser.add_argument("--keep-gb", type=number(float, least=0), default=None, metavar="X",
+                        help=f"keep at most X GB of sessions in the journal (default "
+                             f"{DEFAULT_KEEP_GB:g}; 0 = no limit)")
+
+
+def retention_policy(args: argparse.Namespace) -> Any:
+    """The retention policy the flags ask for, the defaults where they are silent."""
+    from velocitas_desktop.store.retention import Retention
+
+    default = Retention()
+    return Retention(default.keep_sessions if args.keep_sessions is None else args.keep_sessions,
+                     default.keep_gb if args.keep_gb is None else args.keep_gb)
+
+
+def open_journal(path: str | None, policy: Any = None) -> Any:
+    """The journal at ``path`` (default: the user's data folder), dropping old sessions by
+    ``policy`` when one starts; CliError if it cannot open. A journal from an older version
+    is upgraded first, with a progress bar on stderr."""
     from velocitas_desktop.paths import default_journal_path
     from velocitas_desktop.store.journal import Journal, JournalError
 
     try:
-        return Journal(path or default_journal_path())
+        with ProgressBar("upgrading the journal", "fills") as bar:
+            return Journal(path or default_journal_path(), policy, progress=bar.update)
     except JournalError as exc:
         raise CliError(str(exc)) from None
 
@@ -132,3 +156,37 @@ def warn_if_over_cores(workers: int | None, command: str) -> None:
         print(f"velocitas {command}: warning: --workers {workers} is more than the {cores} "
               f"cores of this machine; the extra processes only take turns (try --workers "
               f"{cores})", file=sys.stderr)
+class ProgressBar:
+    """A progress bar on stderr (stdout stays clean), shown from the first report on, gone
+    when done, and only on a terminal: a pipe or a log file gets nothing."""
+
+    def __init__(self, title: str, unit: str) -> None:
+        self.title, self.unit = title, unit
+        self._progress: Any = None
+        self._task: Any = None
+        self._silent = False
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if self._silent:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            console = Console(stderr=True)
+            if not console.is_terminal:
+                self._silent = True
+                return
+            self._progress = Progress(TextColumn(f"[bold]{self.title}"), BarColumn(),
+                                      MofNCompleteColumn(), TextColumn(self.unit),
+                                      console=console, transient=True)
+            self._task = self._progress.add_task(self.title, total=max(total, 1))
+            self._progress.start()
+        self._progress.update(self._task, completed=done, total=max(total, 1))

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from velocitas_desktop.cli.arguments import positive
+from velocitas_desktop.cli.arguments import add_retention_args, positive
 
 
 def register(subparsers: Any) -> None:
@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
                      help="close the window after S seconds")
     gui.add_argument("--db", default=None, metavar="PATH",
                      help="journal file (SQLite); the last session is restored from it")
+    add_retention_args(gui)  # for this run; the settings keep the saved limits
     gui.set_defaults(func=cmd_gui)
 
 

@@ -11,13 +11,16 @@ from velocitas_desktop.cli.arguments import (
     COMMAND_LINE,
     CliError,
     add_binance_args,
+    add_retention_args,
     count,
     fraction,
     open_journal,
     positive,
     positive_int,
+    retention_policy,
     warn_if_over_cores,
 )
+from velocitas_desktop.cli.sessions import journal_line
 from velocitas_desktop.cli.tables import Field, fit_table
 from velocitas_desktop.engine.config import SOURCES
 from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
@@ -58,7 +61,9 @@ def register(subparsers: Any) -> None:
                        help="stop after N ticks")
     run.add_argument("--seed", type=int, default=None, help="seed of the simulated prices")
     run.add_argument("--db", default=None, metavar="PATH", help="journal file (SQLite)")
-    run.add_argument("--json", action="store_true", help="print only the final metrics as JSON")
+    run.add_argument("--json", action="store_true",
+                     help="print only the final metrics as JSON (the journal line goes to stderr)")
+    add_retention_args(run)
     add_binance_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -103,7 +108,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     timeframe = (check_timeframe(args.timeframe, "--timeframe") if args.timeframe is not None
                  else default_timeframe(config.source))
     console = Console()
-    engine = Engine(journal=open_journal(args.db), restore=False)
+    policy = retention_policy(args)
+    engine = Engine(journal=open_journal(args.db, policy), restore=False)
     specs = []
     for text in args.strategy or engine.catalog.names():
         specs.extend(parse_strategy(text, config.coins, timeframe=timeframe))
@@ -132,6 +138,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         snapshot = engine.snapshot()
         engine.close()
     _report(args, console, snapshot, interrupted)
+    # where the session went, and how big the journal is now (stderr beside JSON)
+    print(journal_line(engine.journal.path, policy), file=sys.stderr if args.json else sys.stdout)
     return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
 
 

@@ -8,7 +8,14 @@ import sys
 import threading
 from typing import Any
 
-from velocitas_desktop.cli.arguments import CliError, open_journal, port
+from velocitas_desktop.cli.arguments import (
+    CliError,
+    add_retention_args,
+    open_journal,
+    port,
+    retention_policy,
+)
+from velocitas_desktop.cli.sessions import journal_line
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 SWITCH_INTERVAL = 0.001  # seconds
@@ -28,6 +35,7 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                        help="a browser origin allowed to call the API, e.g. "
                             "http://localhost:5173 (repeat; none by default)")
+    add_retention_args(serve)
     serve.add_argument("--binance-rest-url", default=None, metavar="URL",
                        help=f"Binance REST base URL (default {BINANCE_REST_URL})")
     serve.add_argument("--binance-ws-url", default=None, metavar="URL",
@@ -46,7 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         defaults.binance_rest_url = args.binance_rest_url
     if args.binance_ws_url:
         defaults.binance_ws_url = args.binance_ws_url
-    engine = Engine(journal=open_journal(args.db), restore=True)
+    policy = retention_policy(args)
+    engine = Engine(journal=open_journal(args.db, policy), restore=True)
     # the engine's threads and the server's event loop share one interpreter lock; a short
     # switch interval lets the loop answer between the engine's batches instead of waiting
     # out the default 5 ms slice each time it wakes
@@ -73,4 +82,5 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("stopping...", file=sys.stderr, flush=True)
         server.stop()
         engine.close()
+        print(journal_line(engine.journal.path, policy), file=sys.stderr, flush=True)
     return 0

@@ -35,22 +35,25 @@ def run_gui(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from velocitas_desktop.gui.main_window import MainWindow
-    from velocitas_desktop.gui.settings import load_settings
+    from velocitas_desktop.gui.sessions import upgrade_journal
+    from velocitas_desktop.gui.settings import load_settings, with_retention
     from velocitas_desktop.gui.theme import apply_theme
 
     _log_to_file()
     tune_interpreter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Velocitas")
-    settings = load_settings()
+    settings = with_retention(load_settings(), getattr(args, "keep_sessions", None),
+                              getattr(args, "keep_gb", None))
     apply_theme(app, settings.theme)
+    upgrade_journal(getattr(args, "db", None))  # an older version's journal, with progress
     try:
         engine = open_engine(getattr(args, "db", None), settings.strategy_folders,
                              restore=not args.demo)
     except UsageError as exc:
         print(f"velocitas: {exc}", file=sys.stderr)
         return 2
-    window = MainWindow(engine, settings)
+    window = MainWindow(engine, settings, journal_path=getattr(args, "db", None))
     install_excepthook(window)
     if args.screenshot:
         window.resize(1600, 960)  # the same picture whatever the last session's size

@@ -214,7 +214,7 @@ def _bounds_text(param: dict[str, Any]) -> str:
 
 
 class SettingsDialog(QDialog):
-    """Costs, workers, folders, theme and the embedded server."""
+    """Costs, workers, folders, theme, the embedded server and how much journal to keep."""
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -292,6 +292,7 @@ class SettingsDialog(QDialog):
         form.addRow("Port", self.port)
         form.addRow("Token", token_row)
         layout.addWidget(server)
+        layout.addWidget(self._journal_group(settings))
         self.error = QLabel()
         self.error.setObjectName("formError")
         self.error.setWordWrap(True)
@@ -304,6 +305,30 @@ class SettingsDialog(QDialog):
         self.save_button = buttons.button(QDialogButtonBox.StandardButton.Save)
         layout.addWidget(buttons)
 
+    def _journal_group(self, settings: Settings) -> QGroupBox:
+        journal = QGroupBox("Journal (every session's trades, kept in the data folder)")
+        form = QFormLayout(journal)
+        self.keep_sessions = QSpinBox()
+        self.keep_sessions.setObjectName("keepSessionsBox")
+        self.keep_sessions.setRange(0, 100_000)
+        self.keep_sessions.setSuffix(" sessions")
+        self.keep_sessions.setSpecialValueText("all sessions")
+        self.keep_sessions.setValue(settings.keep_sessions)
+        self.keep_sessions.setToolTip("older sessions are deleted when a session starts; "
+                                      "0 keeps them all")
+        self.keep_gb = QDoubleSpinBox()
+        self.keep_gb.setObjectName("keepGbBox")
+        self.keep_gb.setDecimals(2)
+        self.keep_gb.setRange(0.0, 100_000.0)
+        self.keep_gb.setSuffix(" GB")
+        self.keep_gb.setSpecialValueText("no limit")
+        self.keep_gb.setValue(settings.keep_gb)
+        self.keep_gb.setToolTip("the oldest sessions are deleted until the rest fit; the "
+                                "running session is always kept")
+        form.addRow("Keep the last", self.keep_sessions)
+        form.addRow("Keep at most", self.keep_gb)
+        return journal
+
     def settings(self) -> Settings:
         folders = tuple(line.strip() for line in self.strategy_folders.toPlainText().splitlines()
                         if line.strip())
@@ -315,7 +340,9 @@ class SettingsDialog(QDialog):
                        server_host=self.host.text().strip() or "127.0.0.1",
                        server_port=self.port.value(), server_token=self.token.text().strip(),
                        binance_rest_url=self.rest_url.text().strip(),
-                       binance_ws_url=self.ws_url.text().strip())
+                       binance_ws_url=self.ws_url.text().strip(),
+                       keep_sessions=self.keep_sessions.value(),
+                       keep_gb=round(self.keep_gb.value(), 3))
 
     def try_accept(self) -> None:
         settings = self.settings()

@@ -47,6 +47,7 @@ from velocitas_desktop.gui.charts import PnlChart, PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
+from velocitas_desktop.gui.sessions import add_sessions_menu
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
 from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
@@ -67,7 +68,8 @@ class MainWindow(QMainWindow):
     """One view of one engine. Widgets read the engine only through the bridge's signals and
     quick locked copies; start, stop and strategy changes run on the thread pool."""
 
-    def __init__(self, engine: TradingEngine, settings: Settings) -> None:
+    def __init__(self, engine: TradingEngine, settings: Settings,
+                 journal_path: str | Path | None = None) -> None:
         super().__init__()
         self.engine = engine
         self.settings = settings
@@ -88,6 +90,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.bridge = EngineBridge(engine, self)
         self._connect_bridge()
+        self.sessions_action = add_sessions_menu(self, journal_path)
         self._restore_layout()
         self._source_changed()
         self.refresh_strategies()

@@ -1,4 +1,4 @@
-"""The window's settings (costs, workers, folders, theme, embedded server), kept in config_dir()."""
+"""The window's settings (costs, workers, folders, theme, server, journal), kept in config_dir()."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings
 
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 from velocitas_desktop.paths import config_dir, data_dir, ensure
+from velocitas_desktop.store.retention import DEFAULT_KEEP_GB, DEFAULT_KEEP_SESSIONS, Retention
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,12 @@ class Settings:
     server_token: str = ""
     binance_rest_url: str = BINANCE_REST_URL
     binance_ws_url: str = BINANCE_WS_URL
+    keep_sessions: int = DEFAULT_KEEP_SESSIONS  # the journal's retention (0 = no limit)
+    keep_gb: float = DEFAULT_KEEP_GB
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(self.keep_sessions, self.keep_gb)
 
     def problems(self) -> list[str]:
         """Sentences saying what is wrong, empty when the settings can be used."""
@@ -61,6 +68,7 @@ class Settings:
         for folder in self.strategy_folders:
             if not Path(folder).expanduser().is_dir():
                 found.append(f"strategy folder {folder} does not exist")
+        found.extend(self.retention.problems())
         return found
 
     @property
@@ -87,6 +95,14 @@ def load_settings() -> Settings:
     except (OSError, ValueError, TypeError) as exc:
         log.warning("settings file %s is unreadable (%s); using the defaults", path, exc)
         return Settings()
+
+
+def with_retention(settings: Settings, keep_sessions: int | None,
+                   keep_gb: float | None) -> Settings:
+    """``settings`` with the journal limits given on the command line (None: as saved)."""
+    return replace(settings,
+                   keep_sessions=settings.keep_sessions if keep_sessions is None else keep_sessions,
+                   keep_gb=settings.keep_gb if keep_gb is None else keep_gb)
 
 
 def save_settings(settings: Settings) -> None:

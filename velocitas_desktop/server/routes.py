@@ -23,6 +23,7 @@ from velocitas_desktop.server.schemas import (
     PnlPointOut,
     RegisterIn,
     RemovedOut,
+    SessionOut,
     StartQuery,
     StrategyMetricsOut,
     StrategyOut,
@@ -179,3 +180,17 @@ def get_pnl_history(
     limit: int = Query(10_000, ge=1, le=100_000, description="the most recent N points"),
 ) -> list[dict[str, Any]]:
     return _engine(request).pnl_history(strategy_id, limit)
+
+
+# --- the journal ------------------------------------------------------------------------
+
+@router.get("/sessions", response_model=list[SessionOut], tags=["sessions"],
+            summary="The sessions kept in the journal, oldest first (read-only)")
+def list_sessions(request: Request) -> list[dict[str, Any]]:
+    # The server always runs in the engine's own process (serve, or attached beside the
+    # window's hosted engine), where the engine holds its journal; the contract does not name
+    # the journal because the window's side of a hosted engine has none.
+    journal = getattr(_engine(request), "journal", None)
+    if journal is None:
+        raise NotFoundError("this engine keeps no journal")
+    return [session.to_dict() for session in journal.sessions()]

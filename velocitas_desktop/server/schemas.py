@@ -283,3 +283,19 @@ class PnlPointOut(BaseModel):
     strategy_id: str
     pnl: float
     position: float
+
+
+class SessionOut(BaseModel):
+    """A session kept in the engine's journal (``GET /api/sessions``, oldest first)."""
+
+    id: int
+    started: float = Field(description="when it began, epoch seconds (wall clock)")
+    ended: float | None = Field(description="when it last wrote a fill or P&L sample, epoch "
+                                            "seconds; null until its first end is written")
+    source: str = Field(description="simulated, csv or binance")
+    coins: list[str]
+    strategies: list[str] = Field(description="ids of the strategies it ran")
+    fills: int
+    net_pnl: float = Field(description="sum of its fills' realised P&L, fees included")
+    samples: int = Field(description="P&L samples of the equity clock")
+    size_bytes: int = Field(description="its share of the journal file on disk")
