@@ -37,7 +37,8 @@ class JobIn(BaseModel):
     grid: dict[str, list[float] | str] = Field(
         default_factory=dict, examples=[{"fast": "5:50:5", "slow": [20, 40, 60]}],
         description="values per parameter: a list, or 'lo:hi:step' (hi included on a step); "
-                    "empty: the strategy's declared ranges")
+                    "empty: about ten values around each parameter's default, within its "
+                    "bounds (the search the window's tab starts with)")
     fixed: dict[str, float | bool] = Field(default_factory=dict)
     random: int | None = Field(None, ge=1, le=100_000, description="random search: N samples")
     seed: int | None = None
