@@ -9,7 +9,9 @@ the server's routes never call.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
 import re
 import threading
 import time
@@ -21,7 +23,12 @@ from typing import Any
 
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.research.backtest import BarSeries, load_bars
-from velocitas_desktop.research.optimize import JobStatus, OptimizationJob, OptimizeSettings
+from velocitas_desktop.research.optimize import (
+    JobStatus,
+    OptimizationJob,
+    OptimizeError,
+    OptimizeSettings,
+)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(csv|csv\.gz|zip)$")
 
@@ -75,15 +82,24 @@ class JobRecord:
 
 
 class OptimizationService:
-    """The jobs of one app (server or window), newest kept, a few running at once."""
+    """The jobs of one app (server or window), newest kept, one running at a time.
+
+    ``max_running`` allows more at once: each job runs its own process pool, so two jobs on
+    one machine only take turns on its cores. ``max_workers`` caps the worker processes a job
+    may ask for (None: no cap, as on the command line; the server sets it to its core count,
+    as for an engine start); a job that leaves its workers to the default gets one per core,
+    within the cap.
+    """
 
     def __init__(self, data_dirs: Iterable[Path], catalog: Any = None, max_jobs: int = 20,
-                 max_running: int = 2, upload_dir: Path | None = None) -> None:
+                 max_running: int = 1, upload_dir: Path | None = None,
+                 max_workers: int | None = None) -> None:
         self.data_dirs = [Path(d) for d in data_dirs]
         self.upload_dir = upload_dir
         self.catalog = catalog
         self.max_jobs = max_jobs
         self.max_running = max_running
+        self.max_workers = max_workers
         self._jobs: OrderedDict[str, JobRecord] = OrderedDict()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -141,6 +157,7 @@ class OptimizationService:
         ``data_name`` is the bare name of a file in the data folders: what a remote caller
         may ask for.
         """
+        self.check_room()  # before reading the file, which takes a while for a large one
         bars: BarSeries = load_bars(self.resolve(data_name))
         return self.submit_bars(settings, bars, data_name)
 
@@ -151,19 +168,51 @@ class OptimizationService:
         For a trusted local caller (the window, whose user chose the file); ``source`` names
         the bars in the job's description. Slow for a large grid: call it off a GUI thread.
         """
-        job = OptimizationJob(settings, bars, self.catalog)  # validates before any work
+        self.check_room()  # before the checks, which take a while for a large grid
+        job = OptimizationJob(self._within_cores(settings), bars, self.catalog)
         with self._lock:
-            if self._closed:
-                raise JobStateError("optimisation is shutting down; no new jobs start")
-            running = sum(1 for r in self._jobs.values() if r.job.status is JobStatus.RUNNING)
-            if running >= self.max_running:
-                raise JobStateError(f"{running} optimisations are running already; wait for "
-                                    "one to finish or cancel one")
+            self._check_room()
             record = JobRecord(f"opt-{next(self._ids)}", job, source)
             self._jobs[record.id] = record
             self._forget_old()
         job.start()
         return record
+
+    def check_room(self) -> None:
+        """JobStateError (naming the jobs that run) unless a new job may start now."""
+        with self._lock:
+            self._check_room()
+
+    def _check_room(self) -> None:
+        if self._closed:
+            raise JobStateError("optimisation is shutting down; no new jobs start")
+        # a job is counted from its record on: between the record and start() it is READY
+        busy = [r for r in self._jobs.values() if not r.job.status.ended]
+        if len(busy) < self.max_running:
+            return
+        names = ", ".join(f"{r.id} ({r.progress[0]:,} of {r.progress[1]:,} done)"
+                          for r in busy)
+        if self.max_running == 1:
+            rule = "one optimisation runs at a time here: wait for it to finish or cancel it"
+        else:
+            rule = (f"{self.max_running} optimisations run at a time here: wait for one to "
+                    "finish or cancel one")
+        raise JobStateError(f"{names} {'is' if len(busy) == 1 else 'are'} running already; "
+                            + rule)
+
+    def _within_cores(self, settings: OptimizeSettings) -> OptimizeSettings:
+        """``settings`` with its worker processes within ``max_workers``: OptimizeError if it
+        asks for more, one per core (within the cap) if it does not say."""
+        cap = self.max_workers
+        if cap is None or settings.executor != "process":
+            return settings
+        if settings.workers is None:
+            return dataclasses.replace(settings, workers=min(os.cpu_count() or 1, cap))
+        if settings.workers > cap:
+            raise OptimizeError(f"workers must be at most {cap} on this server (one per "
+                                f"core; 0 runs the job in one background thread), not "
+                                f"{settings.workers}")
+        return settings
 
     def _forget_old(self) -> None:
         while len(self._jobs) > self.max_jobs:

@@ -47,7 +47,9 @@ class JobIn(BaseModel):
     slippage: float = Field(0.0, ge=0, lt=1)
     in_sample: float = Field(1.0, gt=0, le=1, description="fraction of bars in sample")
     walk_forward: int = Field(0, ge=0, le=50)
-    workers: int | None = Field(None, ge=0, le=64)
+    workers: int | None = Field(
+        None, ge=0, le=64, description="worker processes, at most the server's cores (422 "
+                                       "above); null: one per core; 0: one background thread")
 
 
 class JobOut(BaseModel):
@@ -158,7 +160,11 @@ def cancel_job(request: Request, job_id: str = JobId) -> dict[str, Any]:
 
 
 def install(app: FastAPI, service: OptimizationService) -> None:
-    """Serve ``service`` from ``app``: the routes and the status of their errors."""
+    """Serve ``service`` from ``app``: the routes, the status of their errors, and the app's
+    cap on worker processes (``app.state.max_workers``, an engine start's cap) on its jobs."""
+    cap = getattr(app.state, "max_workers", None)
+    if cap is not None and (service.max_workers is None or cap < service.max_workers):
+        service.max_workers = cap
     app.state.optimization = service
     app.include_router(router)
 
