@@ -15,6 +15,7 @@ from velocitas_desktop.research.jobs import (
     JobNotFound,
     JobStateError,
     OptimizationService,
+    UploadTooLarge,
 )
 from velocitas_desktop.research.optimize import JobStatus, OptimizeError, OptimizeSettings
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRIC_KEYS
@@ -23,6 +24,7 @@ from velocitas_desktop.server.validation import describe_validation
 router = APIRouter(prefix="/api/optimization", tags=["optimization"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history
 UPLOAD_PATH = "/api/optimization/jobs/upload"
+UPLOAD_NAME = "upload.csv"  # an upload's name when its form part has none
 JobId = Path(min_length=1, max_length=40, description="e.g. opt-1")
 Metric = Literal[METRIC_KEYS]  # type: ignore[valid-type]
 
@@ -111,14 +113,11 @@ async def submit_upload(request: Request,
                         file: Annotated[UploadFile, File(description="a bar file (.csv)")],
                         job: Annotated[str, Form(description="the JobIn fields as JSON, "
                                                  "without data_file")]) -> dict[str, Any]:
-    service = _service(request)
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        return JSONResponse({"detail": f"the file is larger than {MAX_UPLOAD} bytes"}, 413)
-    name = await run_in_threadpool(service.save_upload, file.filename or "upload.csv",
-                                   content)
-    body = _job_from_form(job, name)
-    record = await run_in_threadpool(service.submit, _settings(body), name)
+    # the job is checked before the file is kept; the file (spooled to a temporary file by
+    # the form parser past 1 MB) is copied to the uploads folder a chunk at a time
+    settings = _settings(_job_from_form(job, UPLOAD_NAME))
+    record = await run_in_threadpool(_service(request).submit_upload, settings,
+                                     file.filename or UPLOAD_NAME, file.file, MAX_UPLOAD)
     return record.describe()
 
 
@@ -175,5 +174,5 @@ def install(app: FastAPI, service: OptimizationService) -> None:
         return handler
 
     for exc_class, status in ((JobNotFound, 404), (JobStateError, 409), (OptimizeError, 422),
-                              (BacktestError, 422)):
+                              (BacktestError, 422), (UploadTooLarge, 413)):
         app.add_exception_handler(exc_class, reply(status))
