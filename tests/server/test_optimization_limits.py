@@ -171,6 +171,35 @@ def test_a_chunked_upload_past_the_limit_is_cut_off_with_a_413(service) -> None:
     assert kept(service) == []
 
 
+def test_a_client_that_leaves_mid_upload_leaves_no_error_and_no_file(service) -> None:
+    engine = Engine(restore=False)
+    app = create_app(engine, optimization=service)
+    boundary = "velocitas-test"
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"btc.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode()
+    messages = [{"type": "http.request", "body": head, "more_body": True},
+                {"type": "http.request", "body": b"1" * 10_000, "more_body": True},
+                {"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": UPLOAD_PATH, "raw_path": UPLOAD_PATH.encode(),
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000),
+             "headers": [(b"content-type", f"multipart/form-data; boundary={boundary}".encode())]}
+    try:
+        asyncio.run(app(scope, receive, send))  # raises if the cut body escapes as an error
+    finally:
+        engine.close()
+    assert kept(service) == []
+    assert not [m for m in sent if m.get("status") == 500]
+
+
 def test_an_upload_reaches_the_app_as_it_arrives_and_other_bodies_whole() -> None:
     seen: dict[str, list[int]] = {}
 
