@@ -321,6 +321,67 @@ def test_malformed_binance_row_is_refused_at_its_line(
     assert (error.line, error.problem[: len(problem)]) == (7, problem)
 
 
+# ------------------------------------------------------------------------------ long lines
+
+
+LONG = "x" * 200_000  # longer than MAX_LINE (131,072): the csv module's own field limit
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (LONG + "\n" + "\n".join(bar_rows(3)) + "\n", 1),
+        ("\n\n" + LONG + "\n", 3),
+        (HEADER + "\n" + "\n".join(bar_rows(3)) + "\n" + LONG + ",1,2,0.5,1.5,3\n", 5),
+        (HEADER + "\n" + "\n".join(bar_rows(3)) + '\n"' + LONG + '"\n', 5),
+        (LONG, 1),  # one line without a line end: read only up to the limit
+    ],
+    ids=["first-line", "after-blank-lines", "a-later-row", "one-quoted-field", "no-line-end"],
+)
+def test_a_line_longer_than_the_limit_is_refused_at_its_line(
+    tmp_path: Path, text: str, line: int
+) -> None:
+    error = refusal(write(tmp_path, text))
+    assert error.line == line
+    assert error.problem.startswith("the line is longer than 131,072 characters")
+
+
+def test_a_line_at_the_limit_is_read_as_any_other(tmp_path: Path) -> None:
+    # 131,072 characters with a CRLF end: within the limit, so the layout decides
+    error = refusal(write(tmp_path, "1" * csvdata.MAX_LINE + "\r\n" + "\n".join(bar_rows(3))))
+    assert (error.line, error.problem[:15]) == (1, "unknown layout:")
+
+
+def test_a_long_first_line_is_refused_by_layout_detection_too() -> None:
+    with pytest.raises(DataFileError, match="longer than 131,072 characters"):
+        detect_layout("1," * 70_000)
+
+
+# ---------------------------------------------------------------------- numbers past float
+
+
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        (f"{T0 + 60},1{'0' * 400},2,0.5,1.5,3", 'open is not a finite number ("1000'),
+        (f"1{'0' * 400},1,2,0.5,1.5,3", 'timestamp is not a finite number ("1000'),
+    ],
+    ids=["price", "timestamp"],
+)
+def test_a_number_past_the_range_of_a_float_is_refused_at_its_line(
+    tmp_path: Path, row: str, problem: str
+) -> None:
+    error = refusal(write(tmp_path, with_line(3, row)))
+    assert (error.line, error.problem[: len(problem)]) == (3, problem)
+
+
+def test_a_binance_close_time_past_64_bits_is_refused_at_its_line(tmp_path: Path) -> None:
+    lines = BINANCE_MS.read_text(encoding="utf-8").splitlines()[:10]
+    lines[6] = f"1553306400000,1,2,0.5,1.5,10,1{'0' * 400},1,0,0,0,0"
+    error = refusal(write(tmp_path, "\n".join(lines) + "\n"))
+    assert error.problem == "close_time is too large for an epoch time (401 digits)"
+
+
 def test_empty_file_is_refused(tmp_path: Path) -> None:
     error = refusal(write(tmp_path, "\n  \n"))
     assert (error.line, error.problem) == (None, "the file is empty")

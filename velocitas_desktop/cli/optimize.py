@@ -21,7 +21,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--strategy", required=True, metavar="NAME[:k=v,...]",
                         help="the strategy; k=v fixes parameters that are not searched")
     parser.add_argument("--grid", action="append", default=[], metavar="NAME=LO:HI:STEP",
-                        help="a range to search (repeat); default: the declared ranges")
+                        help="a range to search (repeat); default: about ten values "
+                             "around each parameter's default, within its bounds")
     parser.add_argument("--random", type=positive_int, default=None, metavar="N",
                         help="try N random combinations instead of the whole grid")
     parser.add_argument("--seed", type=int, default=None, help="seed of --random")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -44,11 +45,45 @@ def _parse_text(text: str, kind: type, name: str) -> Any:
             return True
         if lowered in ("false", "no", "off", "0"):
             return False
-        raise ParameterError(f"{name} must be true or false (got {text!r})")
+        raise ParameterError(f"{name} must be true or false (got {_shown(repr(text))})")
+    digits = raw.lstrip("+-")
+    size = f" (a number of {len(digits):,} digits)" if digits.isdigit() else f" ({_shown(raw)})"
     try:
-        return float(raw) if kind is float or "." in raw or "e" in raw.lower() else int(raw)
+        value = float(raw) if kind is float or "." in raw or "e" in raw.lower() else int(raw)
     except ValueError:
-        raise ParameterError(f"{name} must be a number (got {text!r})") from None
+        if digits.isdigit():  # past Python's 4,300-digit limit on int()
+            raise _too_large(name, size) from None
+        raise ParameterError(f"{name} must be a number (got {_shown(repr(text))})") from None
+    # float("1e400") is inf, not an error: typed that way, the number is too large
+    if isinstance(value, float) and math.isinf(value) and "inf" not in raw.lower():
+        raise _too_large(name, size)
+    return value
+
+
+def _too_large(name: str, size: str) -> ParameterError:
+    return ParameterError(f"{name} is too large{size}: numbers here must be below "
+                          f"{sys.float_info.max:.2g}")
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """``text`` cut after ``most`` characters, for a message: it quotes what was typed, not
+    the whole of a pasted page."""
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
+
+
+def _check_finite(value: numbers.Real, name: str) -> None:
+    """ParameterError unless ``value`` is a finite number a float can hold: every parameter
+    ends up in float arithmetic, and a whole number past about 1.8e308 (JSON and Python
+    both carry them) cannot be converted, let alone compared with a float bound."""
+    try:
+        as_float = float(value)
+    except OverflowError:
+        size = ""
+        if isinstance(value, numbers.Integral):
+            size = f" (a number of {math.floor(math.log10(abs(int(value)))) + 1:,} digits)"
+        raise _too_large(name, size) from None
+    if not math.isfinite(as_float):
+        raise ParameterError(f"{name} must be a finite number (got {value!r})")
 
 
 def _is_number(text: str) -> bool:
@@ -60,7 +95,8 @@ def _is_number(text: str) -> bool:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    # a whole number of 17 digits or more reads better as 1e+300 than as its digits
+    return f"{value:g}" if isinstance(value, float) or abs(value) >= 10**16 else str(value)
 
 
 class Param:
@@ -129,9 +165,8 @@ class Param:
             raise ParameterError(f"{name} must be true or false (got {value!r})")
         # numbers.Real also admits numpy's scalars (an int64 read back from a results table)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ParameterError(f"{name} must be a number (got {value!r})")
-        if not math.isfinite(value):
-            raise ParameterError(f"{name} must be a finite number (got {value!r})")
+            raise ParameterError(f"{name} must be a number (got {_shown(repr(value))})")
+        _check_finite(value, name)
         if self.type is int:
             if value != int(value):
                 raise ParameterError(f"{name} must be a whole number (got {value!r})")

@@ -210,10 +210,27 @@ def parse_csv_files(items: Iterable[str], words: Vocabulary = PLAIN, *,
         if not coin.strip() or not path:
             raise ParameterError(f"{words.name('csv_files')} {item!r}: give it as "
                                  "COIN=PATH, like BTC=btc-1m.csv")
-        if must_exist and not Path(path).expanduser().is_file():
-            raise ParameterError(words.hint("csv_files", f"no such file {path}"))
-        files[check_coin(coin)] = str(Path(path).expanduser()) if must_exist else path
+        files[check_coin(coin)] = _local_file(path, words) if must_exist else path
     return files
+
+
+def _local_file(path: str, words: Vocabulary) -> str:
+    """``path`` with ``~`` expanded; ParameterError unless it names a file (missing, or a
+    name the system refuses: an unknown ``~user``, a NUL, over 255 bytes), in one line."""
+    try:
+        local = Path(path).expanduser()
+        found = local.is_file()  # False for a missing file; raises for a name it refuses
+    except (OSError, RuntimeError, ValueError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ParameterError(words.hint(
+            "csv_files", f"cannot use {_cut(path)} as a file: {reason}")) from None
+    if not found:
+        raise ParameterError(words.hint("csv_files", f"no such file {path}"))
+    return str(local)
+
+
+def _cut(text: str, most: int = 80) -> str:
+    return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
 
 
 def _sample_or_path(text: str, words: Vocabulary) -> str:

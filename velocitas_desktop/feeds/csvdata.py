@@ -16,11 +16,12 @@ Two layouts are read:
 Files may be gzip (``.gz``) or zip (``.zip`` holding one CSV) compressed, as the archive ships.
 
 A file is refused whole, before any bar is used, with a DataFileError that names the line and
-the problem. Refused: wrong column count, missing values, non-numbers, NaN or infinity, prices
-<= 0, negative volume, high below low, open or close outside [low, high] (an exchange bar never
-has that; it means the columns are swapped or the data is damaged, so it is an error, with a
-1e-9 relative tolerance for rounding), timestamps not strictly increasing. Gaps between bars
-are legal: exchanges halt and archives have holes.
+the problem. Refused: a line over MAX_LINE (131,072) characters, wrong column count, missing
+values, non-numbers, NaN, infinity or a number past float's range, prices <= 0, negative
+volume, high below low, open or close outside [low, high] (an exchange bar never has that; it
+means the columns are swapped or the data is damaged, so it is an error, with a 1e-9 relative
+tolerance for rounding), timestamps not strictly increasing. Gaps between bars are legal:
+exchanges halt and archives have holes.
 
 Speed: a fast path (pandas' C parser, vectorised checks) loads clean files; only when it sees
 a problem does a precise line-by-line scan run, which alone decides what the error is, so the
@@ -64,6 +65,11 @@ PLAIN_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 BINANCE_COLUMN_COUNT = 12
 _PRICE_COLUMNS = ("open", "high", "low", "close")
 _RANGE_TOLERANCE = 1e-9  # relative slack for open/close vs [low, high] after float rounding
+# The longest line a bar file may have: the csv module's default field limit. A bar's line is
+# under 200 characters (a Binance kline row: about 120); a longer one means the file is not
+# bars, and the first line is read only this far, so a file without line ends is not read
+# whole into memory to find that out.
+MAX_LINE = 131_072
 
 _ALIASES = {
     **dict.fromkeys(
@@ -250,8 +256,17 @@ def _normalise(name: str) -> str:
     return name.strip().strip('"').strip().lower().replace(" ", "_").replace("-", "_")
 
 
+_LONG_LINE = (f"the line is longer than {MAX_LINE:,} characters; a bar file has one short "
+              "line per bar (timestamp,open,high,low,close,volume): is this a bar file?")
+
+
 def _sniff(first_line: str, path: str, line: int) -> _Format:
-    fields = next(csv.reader([first_line], skipinitialspace=True), [])
+    if len(first_line) > MAX_LINE:
+        raise DataFileError(path, line, _LONG_LINE)
+    try:
+        fields = next(csv.reader([first_line], skipinitialspace=True), [])
+    except csv.Error as exc:
+        raise DataFileError(path, line, f"unreadable CSV ({exc})") from None
     names = [_normalise(f) for f in fields]
     canonical = [_ALIASES.get(n) for n in names]
     n = len(fields)
@@ -318,12 +333,19 @@ def _open_text(path: str) -> Iterator[IO[str]]:
 
 
 def _first_line(path: str) -> tuple[int, str] | None:
-    """The first non-blank line and its 1-based number, or None for an empty file."""
+    """The first non-blank line and its 1-based number, or None for an empty file;
+    DataFileError if a line up to it is longer than MAX_LINE."""
     try:
         with _open_text(path) as text:
-            for number, line in enumerate(text, start=1):
-                if line.strip():
-                    return number, line.rstrip("\r\n")
+            number = 0
+            # MAX_LINE + 2: a line of MAX_LINE characters and its "\r\n" come back whole
+            while line := text.readline(MAX_LINE + 2):
+                number += 1
+                content = line.rstrip("\r\n")
+                if len(content) > MAX_LINE:
+                    raise DataFileError(path, number, _LONG_LINE)
+                if content.strip():
+                    return number, content
     except UnicodeDecodeError:
         raise DataFileError(path, None, "not a text file (expected UTF-8 CSV)") from None
     except (OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -368,7 +390,7 @@ def _read_fast(path: str, fmt: _Format) -> _Columns | _Suspect | None:
     # A short row leaves its last fields empty, so the last column is checked even if unused.
     checked = sorted({*fmt.columns, fmt.ncols - 1, *((6,) if fmt.layout == "binance" else ())})
     bad |= frame[checked].isna().to_numpy().any(axis=1)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN rows, rows near 1.8e308: marked bad
         slack = high * _RANGE_TOLERANCE
         bad |= ~(
             np.isfinite(open_) & np.isfinite(high) & np.isfinite(low) & np.isfinite(close)
@@ -407,7 +429,10 @@ def _fast_numbers(column: pd.Series) -> tuple[np.ndarray, bool]:
     """float64 values (NaN where unreadable), and whether the parser found non-numbers."""
     if column.dtype.kind in "iuf":
         return column.to_numpy(dtype=np.float64), False
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64), True
+    try:
+        return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64), True
+    except OverflowError:  # a whole number past float's range: every row is suspect
+        return np.full(len(column), np.nan), True
 
 
 def _fast_timestamps(column: pd.Series) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -538,7 +563,7 @@ class _Scan:
     def binance_times(self, row: list[str]) -> float:
         opened = self._integer("open_time", row[0])
         closed = self._integer("close_time", row[6])
-        per_second, unit = _unit_of(float(opened))
+        per_second, unit = _unit_of(opened)
         if per_second not in (1_000, 1_000_000):
             raise self.fail(
                 f"open_time {opened} is neither epoch milliseconds nor microseconds "
@@ -559,11 +584,17 @@ class _Scan:
         try:
             if "_" in value:
                 raise ValueError
-            return int(value)
+            number = int(value)
         except ValueError:
             if not value:
                 raise self.fail(f"{name} is missing (empty field)") from None
             raise self.fail(f'{name} is not a whole epoch number ("{value}")') from None
+        if not -_INT64 <= number < _INT64:  # the fast path's int64 columns hold the rest
+            raise self.fail(f"{name} is too large for an epoch time ({len(value):,} digits)")
+        return number
+
+
+_INT64 = 2**63
 
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -623,7 +654,9 @@ def _read_precise(
         raise DataFileError(path, None, "not a text file (expected UTF-8 CSV)") from None
     except csv.Error as exc:
         line = reader.line_num if reader is not None else None
-        raise DataFileError(path, line, f"unreadable CSV ({exc})") from None
+        # the csv module's own limit: a field over MAX_LINE characters
+        problem = _LONG_LINE if "field limit" in str(exc) else f"unreadable CSV ({exc})"
+        raise DataFileError(path, line, problem) from None
     if skip_before is not None:
         return None
     if not out[0]:

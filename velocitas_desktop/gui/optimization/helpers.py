@@ -10,7 +10,7 @@ import numpy as np
 
 from velocitas_desktop.core.strategy import Param
 from velocitas_desktop.core.types import TICK, TIMEFRAMES
-from velocitas_desktop.research.optimize import OptimizeError, parse_range
+from velocitas_desktop.research.optimize import OptimizeError, parse_range, search_range
 
 # --- ranges -------------------------------------------------------------------------------
 
@@ -23,35 +23,15 @@ def declared_range(param: Param) -> str:
     return f"{number_text(param.low)}:{number_text(param.high)}:{number_text(param.step)}"
 
 
-# Values per parameter in the search the tab starts with. The declared bounds say what a value
-# may be, not what is worth trying: searched whole, SMA_Crossover's are 499 × 1,998 = 997,002
-# combinations, ten times the tab's limit. About ten values each keeps every built-in's first
-# search at 560 combinations or fewer (MACD's: 0.9 s on the 5,000-bar sample, two workers).
-SEARCH_VALUES = 10
-
-
 def default_range(param: Param) -> str:
-    """The range a parameter's row starts with: about ``SEARCH_VALUES`` values from half its
-    default to twice it (from its lowest value up, for a default of zero), within its bounds,
-    on a step that is a multiple of its declared one, and through the default itself, so the
-    search can only find the default or better."""
+    """The range a parameter's row starts with: the optimiser's default search of it
+    (research.optimize.search_range), as text; its default alone when it is held."""
     if param.type is bool:
         return "0,1"
-    if param.step is None or param.low is None or param.high is None:
+    span = search_range(param)
+    if span is None:
         return number_text(param.default)
-    default, declared = float(param.default), float(param.step)
-    if default > 0:
-        low, high = default / 2, default * 2
-    else:
-        low, high = default, default + (SEARCH_VALUES - 1) * declared
-    low, high = max(low, float(param.low)), min(high, float(param.high))
-    step = math.ceil((high - low) / (SEARCH_VALUES - 1) / declared - 1e-9) * declared
-    step = max(step, declared)
-    below = math.floor((default - low) / step + 1e-9)
-    above = math.floor((high - default) / step + 1e-9)
-    first, last = default - below * step, default + above * step
-    return f"{number_text(round(first, 10))}:{number_text(round(last, 10))}:" \
-           f"{number_text(round(step, 10))}"
+    return ":".join(number_text(value) for value in span)
 
 
 def number_text(value: Any) -> str:
