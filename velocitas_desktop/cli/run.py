@@ -65,7 +65,6 @@ def session_request(args: argparse.Namespace) -> Any:
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
         ticks=args.ticks, duration=args.duration,
-        start_time=0.0 if args.seed is not None else None,
         binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
         quote_asset=args.quote_asset)
 

@@ -34,7 +34,9 @@ class EngineConfig:
     binance_rest_url: str = BINANCE_REST_URL
     binance_ws_url: str = BINANCE_WS_URL
     quote_asset: str = "USDT"
-    start_time: float | None = None     # simulated: first timestamp at maximum speed
+    start_time: float | None = None     # simulated: where the data clock begins; None: by
+                                        # feeds.simulated.session_start (for a paced, unseeded
+                                        # run, the wall clock)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,11 +45,15 @@ class EngineConfig:
 def build_feed(config: EngineConfig) -> Feed:
     """The feed ``config`` asks for (not yet opened)."""
     if config.source == "simulated":
-        from velocitas_desktop.feeds.simulated import SimulatedFeed
+        from velocitas_desktop.feeds.simulated import SimulatedFeed, session_start
 
-        seed = config.seed if config.seed is not None else int(time.time())
+        now = time.time()
+        seed = config.seed if config.seed is not None else int(now)
+        start = config.start_time
+        if start is None:
+            start = session_start(config.seed, config.rate is not None, now)
         return SimulatedFeed(config.coins, rate=config.rate, seed=seed,
-                             max_ticks=config.max_ticks, start_time=config.start_time)
+                             max_ticks=config.max_ticks, start_time=start)
     if config.source == "csv":
         from velocitas_desktop.feeds.csvfeed import CsvFeed
 

@@ -111,10 +111,9 @@ def start_demo(window: Any) -> None:
 
     window.source_box.setCurrentIndex(window.source_box.findData("simulated"))
     window.coins_edit.setText(",".join(DEMO_COINS))
+    # at maximum speed the data clock runs ahead of the wall clock: an unseeded session
+    # starts two days back (feeds/simulated.py), so a screenshot does not show tomorrow
     window.rate_edit.setText("max")
-    # at maximum speed the data clock runs ahead (about a day and a half in ten seconds
-    # here): start it two days back so a screenshot does not show tomorrow's prices
-    window.simulated_start = time.time() - 48 * 3600
     window.charts.interval_box.setCurrentText("1m")
     names = [n for n in window.engine.catalog.names()]
     # deciding on one-minute bars keeps the demo's trades readable at maximum speed
