@@ -3,9 +3,11 @@ it is simulated."""
 
 from __future__ import annotations
 
+import calendar
+import time
 from pathlib import Path
 
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, start_simulated, stop
 from PySide6.QtCore import Qt
 
 from velocitas_desktop.core.strategy import StrategySpec
@@ -34,3 +36,19 @@ def test_a_restored_seeded_session_shows_its_2024_dates(qtbot, make_window, tmp_
     shown = {model.data(model.index(row, 0), Qt.ItemDataRole.DisplayRole)
              for row in range(model.rowCount())}
     assert shown and all(text.startswith("2024-01-01 00:") for text in shown), sorted(shown)[:3]
+
+
+def test_the_status_bar_says_the_time_is_simulated_and_how_fast_it_runs(qtbot, window):
+    label = window.clock_label
+    assert label.text() == ""  # no session yet: no clock to speak of
+    start_simulated(qtbot, window, coins="BTC,ETH", rate="max")
+    qtbot.waitUntil(lambda: "faster than real time" in label.text(), timeout=WAIT_MS)
+    assert label.text().startswith("simulated time ")
+    # unseeded at maximum speed: it began two days back, not in 1970 or next week
+    shown = calendar.timegm(time.strptime(label.text()[15:31], "%Y-%m-%d %H:%M"))
+    assert time.time() - 3 * 86_400 < shown < time.time() + 86_400
+    stop(qtbot, window)
+    start_simulated(qtbot, window, coins="BTC", rate="2000")
+    qtbot.waitUntil(lambda: "real-time pace" in label.text(), timeout=WAIT_MS)
+    assert time.strftime("%Y-%m-%d", time.gmtime()) in label.text()
+    stop(qtbot, window)

@@ -121,10 +121,15 @@ def _live_table(engine: Any) -> None:
 def _metrics_table(snapshot: dict[str, Any]) -> Any:
     from rich.table import Table
 
+    from velocitas_desktop.engine.config import clock_text
+
     glob = snapshot["global"]
     title = (f"Velocitas · {glob['status']} · {glob['ticks_processed']:,} ticks · "
              f"{glob['ticks_per_second']:,.0f} ticks/s · net P&L {glob['net_pnl']:,.2f} · "
              f"trades {glob['total_trades']:,}")
+    clock = clock_text(glob.get("clock") or {})
+    if clock:  # the stamps are the data's: say whose time it is and how fast it runs
+        title += f"\n{clock}"
     table = Table(title=title, expand=False)
     for column in ("strategy", "status", "trades", "win %", "net P&L", "unrealised",
                    "position", "max DD", "Sharpe"):
