@@ -38,7 +38,8 @@ def test_a_restored_seeded_session_shows_its_2024_dates(qtbot, make_window, tmp_
     assert shown and all(text.startswith("2024-01-01 00:") for text in shown), sorted(shown)[:3]
 
 
-def test_the_status_bar_says_the_time_is_simulated_and_how_fast_it_runs(qtbot, window):
+def test_the_status_bar_says_the_time_is_simulated_and_how_fast_it_runs(qtbot, any_window):
+    window = any_window
     label = window.clock_label
     assert label.text() == ""  # no session yet: no clock to speak of
     start_simulated(qtbot, window, coins="BTC,ETH", rate="max")
