@@ -12,6 +12,7 @@ import numpy as np
 from velocitas_desktop.feeds.base import Feed, FeedState, TickBatch
 from velocitas_desktop.feeds.market_model import (
     DAY,
+    HOUR,
     MINUTE_EDGES,
     Hour,
     Market,
@@ -81,7 +82,7 @@ class SimulatedFeed(Feed):
         self._coin_log = hour.open.copy()
         self._coin_factor = np.zeros(len(self.coins))
         # a coin's ticks arrive at density / coins x its activity per second, on average
-        per_hour = self.density / len(self.coins) * 3600.0 * hour.activity
+        per_hour = self.density / len(self.coins) * HOUR * hour.activity
         self._expected = float(per_hour.sum())  # ticks in one unit of business time
         self._shares = np.cumsum(per_hour)[:-1] / self._expected
 
