@@ -151,6 +151,7 @@ class Market:
     def __init__(self, coins: list[str], rng: np.random.Generator, start: float,
                  params: MarketParams | None = None) -> None:
         p = self.params = params or MarketParams()
+        self.start = start
         self._rng = rng
         profiles = [profile(coin) for coin in coins]
         self.vol = np.array([pr.vol for pr in profiles])

@@ -45,9 +45,10 @@ class SimulatedFeed(Feed):
     The market is defined in data time (one :class:`Market` hour after another) and ticks
     sample it: in each hour, each coin's log price is a Brownian bridge from where it stands
     to the hour's close, and its ticks arrive at its activity's rate, busier in busy minutes.
-    Paced, the data clock runs at real time from ``start_time`` (None: now); at maximum speed
-    ``density`` ticks (default MAX_SPEED_DENSITY) make a second of data time. The same
-    ``seed`` and start give the same market at any rate, and the same ticks at the same rate.
+    Paced, the data clock runs at real time from ``start_time``; None starts it when the first
+    tick is drawn, so a paced feed's stamps are the wall clock. At maximum speed ``density``
+    ticks (default MAX_SPEED_DENSITY) make a second of data time. The same ``seed`` and start
+    give the same market at any rate, and the same ticks at the same rate.
     """
 
     name = "simulated"
@@ -64,12 +65,21 @@ class SimulatedFeed(Feed):
         self.density = rate if rate is not None else density or MAX_SPEED_DENSITY
         self.seed = seed
         self.max_ticks = max_ticks
-        self.start_time = time.time() if start_time is None else start_time
-        market_rng, self._rng = seeded_generators(seed)
-        self.market = Market(self.coins, market_rng, self.start_time)
+        self.start_time = start_time
+        self._market_rng, self._rng = seeded_generators(seed)
+        self._market: Market | None = None  # made with the first tick, when the start is known
         self.produced = 0
         self._ready = (np.empty(0, dtype=np.int16), np.empty(0), np.empty(0))
-        self._enter(self.market.next_hour())
+
+    @property
+    def market(self) -> Market:
+        """The market the ticks sample (its clock starts at ``start_time``, or now)."""
+        if self._market is None:
+            if self.start_time is None:
+                self.start_time = time.time()
+            self._market = Market(self.coins, self._market_rng, self.start_time)
+            self._enter(self._market.next_hour())
+        return self._market
 
     # --- ticks inside an hour ----------------------------------------------------------------
 
@@ -88,6 +98,7 @@ class SimulatedFeed(Feed):
 
     def _block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The next MAX_CHUNK ticks (coin ids, prices, times), across hours as needed."""
+        market = self.market
         parts = []
         need = MAX_CHUNK
         while need:
@@ -96,7 +107,7 @@ class SimulatedFeed(Feed):
                 parts.append(part)
                 need -= part[0].size
             if need:
-                self._enter(self.market.next_hour())
+                self._enter(market.next_hour())
         return parts[0] if len(parts) == 1 else self._joined(parts)
 
     def _segment(self, need: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -203,13 +214,14 @@ class SimulatedFeed(Feed):
             yield TickBatch(coin_ids, prices, stamps, time.perf_counter())
 
     def _stream_paced(self, stop: threading.Event) -> Iterator[TickBatch]:
-        # The data clock runs at real time from start_time. Emit every millisecond whatever
-        # is due, so a tick waits at most ~1 ms in the feed.
+        # The data clock runs at real time from the market's start. Emit every millisecond
+        # whatever is due, so a tick waits at most ~1 ms in the feed.
+        start = self.market.start
         began = time.perf_counter()
         while not stop.is_set():
             if self.max_ticks is not None and self.produced >= self.max_ticks:
                 return
-            due = self._due(self.start_time + time.perf_counter() - began)
+            due = self._due(start + time.perf_counter() - began)
             size = self._remaining(min(due, MAX_CHUNK))
             if size <= 0:
                 time.sleep(0.0005)
