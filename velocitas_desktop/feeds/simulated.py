@@ -114,16 +114,17 @@ class SimulatedFeed(Feed):
         """Up to ``need`` ticks of the current hour, fewer when the hour ends first."""
         rng, hour, coins = self._rng, self._hour, len(self.coins)
         # arrivals are even in business time; the minute clock spreads them over the hour
-        gaps = rng.exponential(1.0 / self._expected, need)
+        gaps = rng.standard_exponential(need)
+        gaps *= 1.0 / self._expected
         taus = self._tau + np.cumsum(gaps)
         count = int(np.searchsorted(taus, 1.0))
         if count == 0:
             return None
         taus, gaps = taus[:count], gaps[:count]
-        factor = self._factor + np.cumsum(np.sqrt(gaps) * rng.standard_normal(count))
-        factor_end = factor[-1] + math.sqrt(1.0 - taus[-1]) * rng.standard_normal()
-        own = rng.standard_normal(count)
-        own_end = rng.standard_normal(coins)
+        normals = rng.standard_normal(2 * count + coins + 1)
+        factor = self._factor + np.cumsum(np.sqrt(gaps) * normals[:count])
+        own, own_end = normals[count:2 * count], normals[2 * count:]
+        factor_end = factor[-1] + math.sqrt(1.0 - taus[-1]) * own_end[coins]
         if coins == 1:
             ids = np.zeros(count, dtype=np.int16)
             log_prices = self._bridge(0, taus, factor, factor_end, own, own_end[0])
