@@ -358,9 +358,13 @@ def test_a_killed_worker_is_replaced_and_its_strategies_trade_on(engines: list[E
     assert fresh.process.pid != old_pid and fresh.process.is_alive()
     assert sorted(fresh.strategy_ids) == ["BTC_slow_0", "ETH_fast_0"]
     assert not proc_alive(old_pid)
-    counts = {sid: total_trades(engine, sid) for sid in ids}
-    wait_until(lambda: all(total_trades(engine, s) >= counts[s] + 8 for s in ids),
-               what="every strategy, the re-created ones too, to trade on")
+    # ticks queued while the worker was replaced keep their times, before the report's: count
+    # the trades on ticks from after it
+    def traded_on() -> bool:
+        return all(sum(t["timestamp"] > report["time"] for t in recorder.trades(s)) >= 8
+                   for s in ids)
+
+    wait_until(traded_on, what="every strategy, the re-created ones too, to trade on")
     assert all(s["status"] == "active" and s["error"] is None for s in engine.strategies())
     assert engine.status == "running"
     engine.stop()
