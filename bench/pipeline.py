@@ -56,7 +56,7 @@ def naive_run(ticks: int) -> tuple[float, int]:
     strategies = {(coin, name): catalog.create(StrategySpec(name, coin))
                   for coin in COINS for name in catalog.names()}
     feed = SimulatedFeed(COINS, seed=42, max_ticks=ticks, start_time=0.0)
-    coin_ids, prices = feed._chunk(ticks)
+    coin_ids, prices, _ = feed.take(ticks)
     manager = mp.Manager()
     metrics = manager.dict(total_trades=0, ticks=0)
     lock = manager.Lock()

@@ -160,7 +160,7 @@ def first_session(path: Path, engines: list[Engine]) -> dict[str, Any]:
     first.register(StrategySpec("Momentum", "ETH", {"period": 5}))
     first.pause("ETH_Momentum")
     first.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=21, start_time=0.0,
-                             max_ticks=30_000))
+                             max_ticks=50_000))
     assert first.wait(60)
     shown = {"strategies": first.strategies(), "trades": first.trades(limit=10**7),
              "pnl": first.pnl_history(limit=10**7), "snapshot": first.snapshot()}

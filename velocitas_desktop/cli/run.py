@@ -86,7 +86,6 @@ def session_request(args: argparse.Namespace) -> Any:
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
         ticks=args.ticks, duration=args.duration, capital=args.capital,
         risk_free_rate=args.risk_free,
-        start_time=0.0 if args.seed is not None else None,
         binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
         quote_asset=args.quote_asset)
 
@@ -191,10 +190,15 @@ def metrics_view(console: Any, snapshot: dict[str, Any]) -> Any:
     """The session's figures and a row per strategy, fitted to the console's width."""
     from rich.text import Text
 
+    from velocitas_desktop.engine.config import clock_text
+
     glob = snapshot["global"]
     title = (f"Velocitas · {glob['status']} · {glob['ticks_processed']:,} ticks · "
              f"{glob['ticks_per_second']:,.0f} ticks/s · net P&L {glob['net_pnl']:,.2f} · "
              f"fills {glob['total_trades']:,} · round trips {glob.get('closed_trades', 0):,}")
+    clock = clock_text(glob.get("clock") or {})
+    if clock:  # the stamps are the data's: say whose time it is and how fast it runs
+        title += f"\n{clock}"
     rows = []
     for sid, m in snapshot["strategies"].items():
         pnl = m["net_pnl"]

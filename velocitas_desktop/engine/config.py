@@ -1,9 +1,12 @@
-"""How a session runs (:class:`EngineConfig`) and the feed it asks for."""
+"""How a session runs (:class:`EngineConfig`), the feed it asks for, and what its clock is."""
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from velocitas_desktop.core.ledger import DEFAULT_FEE, DEFAULT_SAMPLE_SECONDS
@@ -37,7 +40,9 @@ class EngineConfig:
     binance_rest_url: str = BINANCE_REST_URL
     binance_ws_url: str = BINANCE_WS_URL
     quote_asset: str = "USDT"
-    start_time: float | None = None     # simulated: first timestamp at maximum speed
+    start_time: float | None = None     # simulated: where the data clock begins; None: by
+                                        # feeds.simulated.session_start (for a paced, unseeded
+                                        # run, the wall clock)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -46,11 +51,15 @@ class EngineConfig:
 def build_feed(config: EngineConfig) -> Feed:
     """The feed ``config`` asks for (not yet opened)."""
     if config.source == "simulated":
-        from velocitas_desktop.feeds.simulated import SimulatedFeed
+        from velocitas_desktop.feeds.simulated import SimulatedFeed, session_start
 
-        seed = config.seed if config.seed is not None else int(time.time())
+        now = time.time()
+        seed = config.seed if config.seed is not None else int(now)
+        start = config.start_time
+        if start is None:
+            start = session_start(config.seed, config.rate is not None, now)
         return SimulatedFeed(config.coins, rate=config.rate, seed=seed,
-                             max_ticks=config.max_ticks, start_time=config.start_time)
+                             max_ticks=config.max_ticks, start_time=start)
     if config.source == "csv":
         from velocitas_desktop.feeds.csvfeed import CsvFeed
 
@@ -60,3 +69,53 @@ def build_feed(config: EngineConfig) -> Feed:
 
     return BinanceFeed(config.coins, rest_url=config.binance_rest_url,
                        ws_url=config.binance_ws_url, quote_asset=config.quote_asset)
+
+
+class ClockKind(StrEnum):
+    """Whose time a session's ticks (and so its trades) are stamped with."""
+
+    SIMULATED = "simulated"  # the simulated market's own clock
+    REPLAY = "replay"        # the times written in the csv files
+    EXCHANGE = "exchange"    # the exchange's trade times
+
+
+CLOCK_KINDS = {"simulated": ClockKind.SIMULATED, "csv": ClockKind.REPLAY,
+               "binance": ClockKind.EXCHANGE}
+
+
+def data_clock(config: EngineConfig | None, data_time: float | None) -> dict[str, Any]:
+    """What the stamps of the session run on ``config`` mean (None: no session has run yet):
+    ``kind`` (a :class:`ClockKind`, or None), ``time`` the newest tick's time (epoch seconds,
+    None before the first) and ``speed``, the seconds of data time that pass per second of
+    wall time: 1 for real time, None when the feed goes as fast as the engine, so that its
+    clock runs ahead of the wall clock."""
+    stamp = None if data_time is None or math.isnan(data_time) else float(data_time)
+    if config is None:
+        return {"kind": None, "time": stamp, "speed": None}
+    if config.source == "simulated":
+        speed = None if config.rate is None else 1.0
+    elif config.source == "csv":
+        speed = config.speed
+    else:
+        speed = 1.0
+    return {"kind": CLOCK_KINDS[config.source], "time": stamp, "speed": speed}
+
+
+def clock_text(clock: Mapping[str, Any]) -> str:
+    """The clock for a person: "simulated time 2024-01-02 09:15 UTC, faster than real time";
+    empty when no session has run."""
+    kind = clock.get("kind")
+    if not kind:
+        return ""
+    stamp = clock.get("time")
+    when = f" {time.strftime('%Y-%m-%d %H:%M', time.gmtime(stamp))} UTC" if stamp else ""
+    speed = clock.get("speed")
+    if kind == ClockKind.EXCHANGE:
+        return f"exchange time{when}"
+    if speed is None:
+        pace = "faster than real time"
+    elif speed == 1:
+        pace = "real-time pace"
+    else:
+        pace = f"{speed:g}x real time"
+    return f"{kind} time{when}, {pace}"

@@ -29,7 +29,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.ledger import Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
-from velocitas_desktop.engine.config import EngineConfig, build_feed
+from velocitas_desktop.engine.config import EngineConfig, build_feed, data_clock
 from velocitas_desktop.engine.contract import (
     AttachedView,
     EngineStatus,
@@ -460,6 +460,7 @@ class Engine:
                     metrics.update(status=entry.status, error=entry.error,
                                    timeframe=entry.spec.timeframe, params=dict(entry.spec.params))
             glob = self.ledger.global_metrics()
+            data_time = self.ledger.last_timestamp
             active = sum(1 for e in self.registry.values() if e.status == StrategyStatus.ACTIVE)
             coins = {e.spec.coin for e in self.registry.values()}
         if self._live_session() is not None:
@@ -477,6 +478,7 @@ class Engine:
             source=self.config.source,
             coins=self._coins(),
             session_id=self.session_id,
+            clock=self._clock(data_time),
         )
         return {"global": glob, "strategies": strategies}
 
@@ -491,8 +493,12 @@ class Engine:
             "speed": config.speed, "session_id": self.session_id,
             "ticks_processed": self.ticks_processed,
             "ticks_per_second": self.ticks_per_second, "strategies": registered,
-            "feed": dict(self.feed_state),
+            "feed": dict(self.feed_state), "clock": self._clock(self.ledger.last_timestamp),
         }
+
+    def _clock(self, data_time: float) -> dict[str, Any]:
+        """The data clock of the session this engine ran (none yet: no kind)."""
+        return data_clock(self.config if self._session is not None else None, data_time)
 
     def metrics(self, strategy_id: str) -> dict[str, Any]:
         snap = self.snapshot()["strategies"]

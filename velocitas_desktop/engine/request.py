@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from velocitas_desktop.core.errors import ParameterError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import TICK, timeframe_seconds
 from velocitas_desktop.engine.config import MAX_WORKERS, SOURCES, EngineConfig
+from velocitas_desktop.feeds.simulated import session_start
 from velocitas_desktop.paths import resolve_sample
 
 DEFAULT_COINS = ("BTC", "ETH")
@@ -79,7 +81,9 @@ class SessionRequest:
     duration: float | None = None       # stop after this many seconds
     ticks: int | None = None            # stop after this many ticks
     seed: int | None = None
-    start_time: float | None = None     # simulated at maximum speed: the first tick's time
+    start_time: float | None = None     # simulated: where the data clock begins (None: a
+                                        # seeded run on 2024-01-01, an unseeded one at maximum
+                                        # speed two days back, a paced one now)
     binance_rest_url: str | None = None
     binance_ws_url: str | None = None
     quote_asset: str | None = None
@@ -120,11 +124,14 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
             raise ParameterError(f"{words.name(name)} must be a fraction from 0 to 1 "
                                  "(0.001 = 0.1%)")
     capital, risk_free = _account(request, defaults, words)
+    start_time = request.start_time
+    if start_time is None and source == "simulated":
+        start_time = session_start(request.seed, request.rate is not None, time.time())
     return dataclasses.replace(
         defaults, source=source, coins=coins, csv_files=files, speed=request.speed,
         rate=request.rate,
         workers=request.workers, fee=fee, slippage=slippage, seed=request.seed,
-        max_ticks=request.ticks, duration=request.duration, start_time=request.start_time,
+        max_ticks=request.ticks, duration=request.duration, start_time=start_time,
         binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
         binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
         quote_asset=(request.quote_asset or defaults.quote_asset).upper(), capital=capital,

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec
-from velocitas_desktop.engine.config import EngineConfig
+from velocitas_desktop.engine.config import EngineConfig, clock_text
 from velocitas_desktop.engine.contract import AttachedView, EngineStatus, TradingEngine
 from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.engine.request import (
@@ -256,6 +256,8 @@ class MainWindow(QMainWindow):
         self.feed_label = QLabel("feed: idle")
         self.rate_status = QLabel("0 ticks/s")
         self.latency_label = QLabel("latency —")
+        self.clock_label = QLabel("")  # whose time the charts and the blotter show
+        self.clock_label.setObjectName("clockLabel")
         self.server_label = QLabel("server: off")
         self.server_label.setObjectName("serverLabel")
         self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -264,7 +266,7 @@ class MainWindow(QMainWindow):
         self.busy_bar.setMaximumWidth(140)
         self.busy_bar.hide()
         self.busy_label = QLabel("")
-        for widget in (self.feed_label, self.rate_status, self.latency_label):
+        for widget in (self.feed_label, self.clock_label, self.rate_status, self.latency_label):
             bar.addWidget(widget)
         bar.addWidget(self.busy_bar)
         bar.addWidget(self.busy_label)
@@ -303,6 +305,7 @@ class MainWindow(QMainWindow):
         self.refresh_strategies()
         self.rate_status.setText(f"{glob.get('ticks_per_second', 0):,.0f} ticks/s · "
                                  f"{glob.get('ticks_processed', 0):,} ticks")
+        self.clock_label.setText(clock_text(glob.get("clock") or {}))
         latency = glob.get("latency_ms") or {}
         p50, p99 = latency.get("batch_p50"), latency.get("batch_p99")
         if p50 is not None:

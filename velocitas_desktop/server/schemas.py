@@ -39,6 +39,18 @@ class FeedOut(BaseModel):
     message: str
 
 
+class ClockOut(BaseModel):
+    """Whose time the session's stamps are, and how fast that clock runs."""
+
+    kind: Literal["simulated", "replay", "exchange"] | None = Field(
+        description="simulated (the simulated market's own clock), replay (the csv files' "
+                    "times) or exchange (Binance's trade times); null before any session")
+    time: float | None = Field(description="the newest tick's time, epoch seconds")
+    speed: float | None = Field(description="seconds of data time per second of wall time: "
+                                            "1 = real time; null = as fast as the engine "
+                                            "goes, ahead of the wall clock")
+
+
 class EngineStatusOut(BaseModel):
     """Where the engine is: its status, the running configuration and the feed's state."""
 
@@ -54,6 +66,7 @@ class EngineStatusOut(BaseModel):
     ticks_per_second: float | None
     strategies: int = Field(description="registered strategies")
     feed: FeedOut
+    clock: ClockOut | None = None
 
 
 # How the start query spells the session request's fields, for the messages.
