@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.checks import (
 
 from velocitas_desktop.engine.engine import Engine, EngineConfig
 from velocitas_desktop.server.app import create_app
+from velocitas_desktop.server.security import Access
 from velocitas_desktop.store.journal import Journal
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -28,8 +29,10 @@ _FOLDER = tempfile.TemporaryDirectory(prefix="velocitas-fuzz-")
 ENGINE = Engine(journal=Journal(Path(_FOLDER.name) / "journal.sqlite3"), restore=False)
 # no worker processes (the fuzz would spawn dozens); an exchange address that refuses at once,
 # so data_source=binance fails fast with a 4xx instead of reaching out to the internet
+# the fuzz reaches the app in-process, as the test client's host "testserver"
 APP = create_app(ENGINE, max_workers=0, engine_defaults=EngineConfig(
-    binance_rest_url="http://127.0.0.1:9", binance_ws_url="ws://127.0.0.1:9"))
+    binance_rest_url="http://127.0.0.1:9", binance_ws_url="ws://127.0.0.1:9"),
+    access=Access.serving("127.0.0.1", allowed_hosts=["testserver"]))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 

@@ -21,6 +21,17 @@ def test_a_bad_port_is_a_usage_error(capsys, home):
     assert "not a port number" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--cors-origin", "localhost:5173"], "is not an origin"),
+    (["--cors-origin", "null"], "is not an origin"),
+    (["--allow-host", "http://trading.lan/"], "is not a host name"),
+    (["--allow-host", ""], "is not a host name"),
+])
+def test_a_malformed_origin_or_host_name_is_a_usage_error(capsys, home, flags, words):
+    assert main(["serve", *flags]) == 2
+    assert words in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_taken_port_is_a_usage_error(capsys, home):
     with socket.socket() as taken:

@@ -26,13 +26,39 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--db", default=None, metavar="PATH",
                        help="journal file (SQLite); the last session is restored from it")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       type=browser_origin,
                        help="a browser origin allowed to call the API, e.g. "
                             "http://localhost:5173 (repeat; none by default)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       type=host_name,
+                       help="a host name clients may use for this server besides its address "
+                            "and the loopback names, e.g. trading.lan or the name a reverse "
+                            "proxy forwards (repeat)")
     serve.add_argument("--binance-rest-url", default=None, metavar="URL",
                        help=f"Binance REST base URL (default {BINANCE_REST_URL})")
     serve.add_argument("--binance-ws-url", default=None, metavar="URL",
                        help=f"Binance WebSocket base URL (default {BINANCE_WS_URL})")
     serve.set_defaults(func=cmd_serve)
+
+
+def browser_origin(text: str) -> str:
+    """An argument type: ``scheme://host[:port]``, as a browser names a page's origin."""
+    from velocitas_desktop.server.security import origin_of
+
+    origin = origin_of(text)
+    if origin is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin: give it as "
+                                         "http://host[:port], like http://localhost:5173")
+    return origin
+
+
+def host_name(text: str) -> str:
+    """An argument type: a bare host name or address, without scheme, path or spaces."""
+    name = text.strip().lower()
+    if not name or any(ch in name for ch in "/ @?#") or "://" in name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name: give the bare name, "
+                                         "like trading.lan")
+    return name
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -52,7 +78,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # out the default 5 ms slice each time it wakes
     sys.setswitchinterval(SWITCH_INTERVAL)
     server = ServerThread(engine, args.host, args.port, args.token, args.cors_origin,
-                          engine_defaults=defaults, log_level="warning")
+                          engine_defaults=defaults, log_level="warning",
+                          allowed_hosts=args.allow_host)
     try:
         server.start()
     except ServerError as exc:
