@@ -6,9 +6,16 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
-from velocitas_desktop.cli.arguments import CliError, open_journal, port
+from velocitas_desktop.cli.arguments import (
+    CliError,
+    open_journal,
+    port,
+    rest_address,
+    stream_address,
+)
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 SWITCH_INTERVAL = 0.001  # seconds
@@ -34,9 +41,14 @@ def register(subparsers: Any) -> None:
                        help="a host name clients may use for this server besides its address "
                             "and the loopback names, e.g. trading.lan or the name a reverse "
                             "proxy forwards (repeat)")
-    serve.add_argument("--binance-rest-url", default=None, metavar="URL",
+    serve.add_argument("--data-folder", action="append", default=[], metavar="FOLDER",
+                       type=folder,
+                       help="a folder a csv start may read from when the server is reachable "
+                            "from the network, besides the user's data folder and the samples "
+                            "(repeat)")
+    serve.add_argument("--binance-rest-url", default=None, metavar="URL", type=rest_address,
                        help=f"Binance REST base URL (default {BINANCE_REST_URL})")
-    serve.add_argument("--binance-ws-url", default=None, metavar="URL",
+    serve.add_argument("--binance-ws-url", default=None, metavar="URL", type=stream_address,
                        help=f"Binance WebSocket base URL (default {BINANCE_WS_URL})")
     serve.set_defaults(func=cmd_serve)
 
@@ -61,6 +73,14 @@ def host_name(text: str) -> str:
     return name
 
 
+def folder(text: str) -> str:
+    """An argument type: a folder that exists."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder")
+    return str(path.resolve())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from velocitas_desktop.engine.engine import Engine, EngineConfig
     from velocitas_desktop.server.runner import ServerError, ServerThread
@@ -79,7 +99,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(SWITCH_INTERVAL)
     server = ServerThread(engine, args.host, args.port, args.token, args.cors_origin,
                           engine_defaults=defaults, log_level="warning",
-                          allowed_hosts=args.allow_host)
+                          allowed_hosts=args.allow_host, data_folders=args.data_folder)
     try:
         server.start()
     except ServerError as exc:

@@ -22,6 +22,7 @@ from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, 
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
+from velocitas_desktop.engine.request import OutsideDataFolders
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
 from velocitas_desktop.server import routes, sockets
@@ -49,7 +50,8 @@ DOCS_ASSETS = "/docs-assets"
 
 # status code of each error the engine raises for a caller's mistake
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
-    (Forbidden, 403),             # not for a caller on the network (a file, an exchange URL)
+    (Forbidden, 403),             # not for a caller on the network: an exchange URL
+    (OutsideDataFolders, 403),    # ... or a csv file outside the data folders
     (ParameterError, 422),        # bad parameter value, bad coin symbol
     (UnknownStrategyError, 404),  # no such strategy in the catalogue
     (NotFoundError, 404),         # no registered strategy with that id

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -40,13 +41,15 @@ class ServerThread:
     is bound; binding any address but loopback needs a token (one is generated if none is
     given, and exposed as ``.token``). It answers to the loopback names, the bound address
     and ``allowed_hosts``, and holds its connections to ``limits`` (the cap lowered to fit
-    the process's file limit)."""
+    the process's file limit). Reachable from the network, a csv start reads only from the
+    user's data folder, the samples and ``data_folders``."""
 
     def __init__(self, engine: TradingEngine, host: str = "127.0.0.1", port: int = 8000,
                  token: str | None = None, cors_origins: Sequence[str] = (), *,
                  engine_defaults: EngineConfig | None = None,
                  max_body: int = 1_000_000, log_level: str = "warning",
                  allowed_hosts: Iterable[str] = (),
+                 data_folders: Iterable[Path | str] = (),
                  limits: ConnectionLimits | None = None) -> None:
         self.engine = engine
         self.host = host
@@ -54,6 +57,7 @@ class ServerThread:
         self.token = token
         self.cors_origins = tuple(cors_origins)
         self.allowed_hosts = tuple(allowed_hosts)
+        self.data_folders = tuple(Path(folder) for folder in data_folders)
         self.engine_defaults = engine_defaults
         self.max_body = max_body
         self.log_level = log_level
@@ -111,7 +115,10 @@ class ServerThread:
 
     def access(self) -> Access:
         """Who this server answers, from where it listens and what it was told."""
-        return Access.serving(self.host, self.allowed_hosts, self.cors_origins)
+        from velocitas_desktop import paths
+
+        folders = (paths.data_dir(), paths.sample_data_dir(), *self.data_folders)
+        return Access.serving(self.host, self.allowed_hosts, self.cors_origins, folders)
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
