@@ -31,6 +31,7 @@ def test_the_web_stack_minimums_are_past_the_known_advisories():
     assert floor["python-multipart"] >= Version("0.0.31")  # negative Content-Length (0.0.31)
     assert floor["starlette"] >= Version("1.3.1")          # Host header path confusion (1.0.1)
     assert floor["fastapi"] >= Version("0.133")            # the first to accept starlette 1.x
+    assert floor["uvicorn"] >= Version("0.35")             # the websockets-sansio protocol
     assert floor["h11"] >= Version("0.16")                 # request smuggling (0.16.0)
 
 
