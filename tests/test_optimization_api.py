@@ -22,7 +22,7 @@ def client(tmp_path):
     engine = Engine(restore=False)
     service = OptimizationService([sample_data_dir()], upload_dir=tmp_path / "uploads")
     app = create_app(engine, optimization=service)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
     service.shutdown()
     engine.close()
@@ -88,6 +88,7 @@ def test_an_uploaded_file_is_kept_and_optimised(client) -> None:
     job = {"strategy": "RSI", "grid": {"period": [7, 14]}, "workers": 0}
     reply = client.post("/api/optimization/jobs/upload",
                         files={"file": ("my btc.csv", content, "text/csv")},
+                        headers={"X-Velocitas": "1"},
                         data={"job": json.dumps(job)})
     assert reply.status_code == 202, reply.text
     name = reply.json()["data"]
@@ -132,6 +133,7 @@ def test_a_malformed_upload_names_its_line(client) -> None:
               b"2024-01-01T01:00:00Z,1,2,0.5,abc,3\n"
     reply = client.post("/api/optimization/jobs/upload",
                         files={"file": ("bad.csv", content, "text/csv")},
+                        headers={"X-Velocitas": "1"},
                         data={"job": json.dumps({"strategy": "RSI"})})
     assert reply.status_code == 422
     assert "line 3" in reply.json()["detail"]

@@ -21,7 +21,7 @@ def test_start_over_rest_streams_from_the_given_binance_endpoints():
     engine = Engine(restore=False)
     engine.register(StrategySpec("SMA_Crossover", "BTC", {"fast": 2, "slow": 3}))
     try:
-        with TestClient(create_app(engine)) as client:
+        with TestClient(create_app(engine), base_url="http://127.0.0.1") as client:
             started = client.post("/api/engine/start", params={
                 "data_source": "binance", "coins": "BTC", "binance_rest_url": fake.rest_url,
                 "binance_ws_url": fake.ws_url, "quote_asset": "usdt"})

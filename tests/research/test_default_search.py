@@ -100,7 +100,8 @@ def test_the_api_with_an_empty_grid_runs_each_built_in_default_search(short_bars
     engine = Engine(restore=False)
     service = OptimizationService([short_bars.parent], upload_dir=tmp_path / "uploads")
     try:
-        with TestClient(create_app(engine, optimization=service)) as client:
+        with TestClient(create_app(engine, optimization=service),
+                        base_url="http://127.0.0.1") as client:
             for name, (_, valid) in DEFAULT_SIZES.items():
                 reply = client.post("/api/optimization/jobs", json={
                     "data_file": short_bars.name, "strategy": name, "workers": 0})

@@ -23,6 +23,7 @@ from velocitas_desktop.engine.engine import Engine, EngineConfig
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.research.jobs import OptimizationService
 from velocitas_desktop.server.app import create_app
+from velocitas_desktop.server.security import Access
 from velocitas_desktop.store.journal import Journal
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -37,8 +38,10 @@ JOBS = OptimizationService([sample_data_dir()], catalog=ENGINE.catalog,
                            upload_dir=Path(_FOLDER.name) / "uploads")
 # no worker processes (the fuzz would spawn dozens); an exchange address that refuses at once,
 # so data_source=binance fails fast with a 4xx instead of reaching out to the internet
+# the fuzz reaches the app in-process, as the test client's host "testserver"
 APP = create_app(ENGINE, max_workers=0, optimization=JOBS, engine_defaults=EngineConfig(
-    binance_rest_url="http://127.0.0.1:9", binance_ws_url="ws://127.0.0.1:9"))
+    binance_rest_url="http://127.0.0.1:9", binance_ws_url="ws://127.0.0.1:9"),
+    access=Access.serving("127.0.0.1", allowed_hosts=["testserver"]))
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
@@ -121,5 +124,6 @@ def test_uploading_a_file_with_a_200000_character_first_line_is_a_4xx(
         api, long_line_file: Path) -> None:
     reply = api.post("/api/optimization/jobs/upload",
                      files={"file": ("long.csv", long_line_file.read_bytes(), "text/csv")},
-                     data={"job": json.dumps({"strategy": "RSI", "workers": 0})})
+                     data={"job": json.dumps({"strategy": "RSI", "workers": 0})},
+                     headers={"X-Velocitas": "1"})  # a script's upload (docs/api.md, Security)
     assert_refused(reply, "line 1: the line is longer than 131,072 characters")

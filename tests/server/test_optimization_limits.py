@@ -38,7 +38,8 @@ def service(tmp_path) -> Iterator[OptimizationService]:
 def client(service, monkeypatch) -> Iterator[TestClient]:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)  # the server's cap: its cores
     engine = Engine(restore=False)
-    with TestClient(create_app(engine, optimization=service)) as client:
+    with TestClient(create_app(engine, optimization=service), base_url="http://127.0.0.1",
+                    headers={"X-Velocitas": "1"}) as client:
         yield client
     engine.close()
 
@@ -161,9 +162,10 @@ def test_a_chunked_upload_past_the_limit_is_cut_off_with_a_413(service) -> None:
         yield f"\r\n--{boundary}--\r\n".encode()
 
     try:
-        with TestClient(app) as client:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
             reply = client.post(UPLOAD_PATH, content=body(), headers={
-                "content-type": f"multipart/form-data; boundary={boundary}"})
+                "content-type": f"multipart/form-data; boundary={boundary}",
+                "X-Velocitas": "1"})
     finally:
         engine.close()
     assert reply.status_code == 413

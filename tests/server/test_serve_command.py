@@ -28,6 +28,20 @@ def test_a_negative_retention_is_a_usage_error(capsys, home):
     assert "argument --keep-gb: nan must be 0 or more" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("flags", "words"), [
+    (["--cors-origin", "localhost:5173"], "is not an origin"),
+    (["--cors-origin", "null"], "is not an origin"),
+    (["--allow-host", "http://trading.lan/"], "is not a host name"),
+    (["--allow-host", ""], "is not a host name"),
+    (["--data-folder", "/no/such/folder"], "is not a folder"),
+    (["--binance-rest-url", "ftp://example"], "https://host"),
+    (["--binance-ws-url", "https://stream.binance.com"], "wss://host"),
+])
+def test_a_malformed_origin_or_host_name_is_a_usage_error(capsys, home, flags, words):
+    assert main(["serve", *flags]) == 2
+    assert words in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_taken_port_is_a_usage_error(capsys, home):
     with socket.socket() as taken:
@@ -70,3 +84,40 @@ def test_a_non_local_address_prints_a_generated_token_once(home):
     # on its way out it says where the journal is, how big, and what it keeps
     assert process.stderr.read().splitlines()[-1].startswith(
         f"journal: {home / 'j.sqlite3'} (")
+
+
+@pytest.mark.slow
+def test_allowed_host_names_and_data_folders_reach_the_server(home, tmp_path):
+    import shutil
+
+    from velocitas_desktop.paths import sample_data_dir
+
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    shutil.copy(sample_data_dir() / "BTCUSD-1h-sample.csv", bars / "btc-1h.csv")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "VELOCITAS_HOME": str(home / "vh")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "velocitas_desktop", "serve", "--host", "0.0.0.0", "--port",
+         str(port), "--token", "t0ken", "--db", str(home / "j.sqlite3"),
+         "--allow-host", "trading.lan", "--data-folder", str(bars)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout.readline().startswith("Velocitas API on")
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: httpx.get(url + "/api/health", timeout=5).is_success)
+        with httpx.Client(base_url=url, timeout=30,
+                          headers={"Authorization": "Bearer t0ken"}) as api:
+            assert api.get("/api/metrics", headers={"Host": "trading.lan"}).status_code == 200
+            assert api.get("/api/metrics", headers={"Host": "evil.example"}).status_code == 403
+            started = api.post("/api/engine/start?data_source=csv&csv=BTC=btc-1h.csv")
+            assert started.status_code == 200, started.text
+            api.post("/api/engine/stop")
+            outside = api.post("/api/engine/start?data_source=csv&csv=BTC=/etc/hostname")
+            assert outside.status_code == 403 and str(bars) in outside.json()["detail"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert process.returncode == 0

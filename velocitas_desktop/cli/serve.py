@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 from velocitas_desktop.cli.arguments import (
@@ -13,7 +14,9 @@ from velocitas_desktop.cli.arguments import (
     add_retention_args,
     open_journal,
     port,
+    rest_address,
     retention_policy,
+    stream_address,
 )
 from velocitas_desktop.cli.sessions import journal_line
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
@@ -33,14 +36,53 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--db", default=None, metavar="PATH",
                        help="journal file (SQLite); the last session is restored from it")
     serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       type=browser_origin,
                        help="a browser origin allowed to call the API, e.g. "
                             "http://localhost:5173 (repeat; none by default)")
     add_retention_args(serve)
-    serve.add_argument("--binance-rest-url", default=None, metavar="URL",
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       type=host_name,
+                       help="a host name clients may use for this server besides its address "
+                            "and the loopback names, e.g. trading.lan or the name a reverse "
+                            "proxy forwards (repeat)")
+    serve.add_argument("--data-folder", action="append", default=[], metavar="FOLDER",
+                       type=folder,
+                       help="a folder a csv start may read from when the server is reachable "
+                            "from the network, besides the user's data folder and the samples "
+                            "(repeat)")
+    serve.add_argument("--binance-rest-url", default=None, metavar="URL", type=rest_address,
                        help=f"Binance REST base URL (default {BINANCE_REST_URL})")
-    serve.add_argument("--binance-ws-url", default=None, metavar="URL",
+    serve.add_argument("--binance-ws-url", default=None, metavar="URL", type=stream_address,
                        help=f"Binance WebSocket base URL (default {BINANCE_WS_URL})")
     serve.set_defaults(func=cmd_serve)
+
+
+def browser_origin(text: str) -> str:
+    """An argument type: ``scheme://host[:port]``, as a browser names a page's origin."""
+    from velocitas_desktop.server.security import origin_of
+
+    origin = origin_of(text)
+    if origin is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an origin: give it as "
+                                         "http://host[:port], like http://localhost:5173")
+    return origin
+
+
+def host_name(text: str) -> str:
+    """An argument type: a bare host name or address, without scheme, path or spaces."""
+    name = text.strip().lower()
+    if not name or any(ch in name for ch in "/ @?#") or "://" in name:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name: give the bare name, "
+                                         "like trading.lan")
+    return name
+
+
+def folder(text: str) -> str:
+    """An argument type: a folder that exists."""
+    path = Path(text).expanduser()
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is not a folder")
+    return str(path.resolve())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -61,7 +103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # out the default 5 ms slice each time it wakes
     sys.setswitchinterval(SWITCH_INTERVAL)
     server = ServerThread(engine, args.host, args.port, args.token, args.cors_origin,
-                          engine_defaults=defaults, log_level="warning")
+                          engine_defaults=defaults, log_level="warning",
+                          allowed_hosts=args.allow_host, data_folders=args.data_folder)
     try:
         server.start()
     except ServerError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,6 +238,52 @@ def _local_file(path: str, words: Vocabulary) -> str:
 
 def _cut(text: str, most: int = 80) -> str:
     return text if len(text) <= most else f"{text[:most]}… ({len(text):,} characters)"
+
+
+class OutsideDataFolders(ParameterError):
+    """A csv file outside the folders a server reachable from the network may read."""
+
+
+def confine_csv_files(files: Mapping[str, str], folders: Sequence[Path],
+                      words: Vocabulary = PLAIN) -> dict[str, str]:
+    """``files`` (coin → path) with each path inside one of ``folders``: a relative path is
+    looked up in each folder in turn, the first file found wins; an absolute one must lie in
+    a folder. Links and ``..`` are resolved first, so neither leads out. OutsideDataFolders
+    naming the folders if a path leads out (said before anything is read, so the reply tells
+    nothing about files elsewhere); ParameterError if no folder holds the file."""
+    roots = [Path(folder).expanduser().resolve() for folder in folders]
+    confined: dict[str, str] = {}
+    for coin, text in files.items():
+        try:
+            found = _locate(Path(text).expanduser(), roots)
+        except OutsideDataFolders:
+            shown = ", ".join(str(root) for root in roots)
+            raise OutsideDataFolders(
+                f"{words.name('csv_files')} {coin}={text}: this server reads csv files only "
+                f"from its data folders ({shown}); put the file there and name it by its "
+                "file name") from None
+        if found is None:
+            raise ParameterError(words.hint("csv_files", f"no such file {text} in the data "
+                                            "folders"))
+        confined[coin] = str(found)
+    return confined
+
+
+def _locate(path: Path, roots: Sequence[Path]) -> Path | None:
+    """The file ``path`` names inside ``roots``, or None; OutsideDataFolders if it leads out."""
+    candidates = [path.resolve()] if path.is_absolute() else \
+        [(root / path).resolve() for root in roots]
+    inside = False
+    for candidate in candidates:
+        if any(candidate.is_relative_to(root) for root in roots):
+            inside = True
+            if candidate.is_file():
+                return candidate
+        elif candidate.exists():  # a link in a folder, or a "..", that leads to a file out
+            raise OutsideDataFolders(str(path))
+    if not inside:
+        raise OutsideDataFolders(str(path))
+    return None
 
 
 def _sample_or_path(text: str, words: Vocabulary) -> str:

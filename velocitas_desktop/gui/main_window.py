@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QTabWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -261,6 +262,13 @@ class MainWindow(QMainWindow):
         self.server_label = QLabel("server: off")
         self.server_label.setObjectName("serverLabel")
         self.server_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # the token opens the engine to whoever reads it: shown masked, copied on demand
+        self.copy_token_button = QToolButton()
+        self.copy_token_button.setObjectName("copyTokenButton")
+        self.copy_token_button.setText("Copy token")
+        self.copy_token_button.setToolTip("Copy the server's access token to the clipboard")
+        self.copy_token_button.clicked.connect(self.copy_token)
+        self.copy_token_button.hide()
         self.busy_bar = QProgressBar()
         self.busy_bar.setRange(0, 0)
         self.busy_bar.setMaximumWidth(140)
@@ -271,6 +279,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.busy_bar)
         bar.addWidget(self.busy_label)
         bar.addPermanentWidget(self.server_label)
+        bar.addPermanentWidget(self.copy_token_button)
 
     def _connect_bridge(self) -> None:
         b = self.bridge
@@ -553,7 +562,8 @@ class MainWindow(QMainWindow):
         self.blotter.default_folder = settings.csv_folder
         if settings.strategy_folders != old.strategy_folders:
             self._reload_catalog()
-        server_keys = ("server_enabled", "server_host", "server_port", "server_token")
+        server_keys = ("server_enabled", "server_host", "server_port", "server_token",
+                       "server_allowed_hosts", "data_folder")
         if any(getattr(settings, k) != getattr(old, k) for k in server_keys):
             self.restart_server()
         self.log_panel.add("info", "settings saved")
@@ -593,19 +603,29 @@ class MainWindow(QMainWindow):
         engine = self.engine
         self.server_label.setText("server: starting…")
         # the server runs where the engine runs (its own process, for the app)
-        run_in_background(lambda: engine.attach(embedded_server, host=s.server_host,
-                                                port=s.server_port,
-                                                token=s.server_token or None),
-                          self._server_started, self._server_failed)
+        run_in_background(lambda: engine.attach(
+            embedded_server, host=s.server_host, port=s.server_port,
+            token=s.server_token or None, allowed_hosts=s.server_allowed_hosts,
+            data_folders=(s.data_folder,) if s.data_folder else ()),
+            self._server_started, self._server_failed)
 
     def _server_started(self, server: AttachedView) -> None:
         self.server = server
-        token = f" · token {server.token}" if server.token else ""
+        token = " · token ••••••••" if server.token else ""
         self.server_label.setText(f"server: {server.url}{token}")
+        self.copy_token_button.setVisible(bool(server.token))
         self.log_panel.add("info", f"server listening on {server.url}")
+
+    def copy_token(self) -> None:
+        server = self.server
+        if server is None or not server.token:
+            return
+        QApplication.clipboard().setText(server.token)
+        self.log_panel.add("info", "server access token copied to the clipboard")
 
     def _server_failed(self, exc: BaseException) -> None:
         self.server_label.setText("server: failed")
+        self.copy_token_button.hide()
         self.show_error(f"The embedded server could not start: {exc}. Choose another port in "
                         "Settings, or turn the server off.")
 
@@ -614,6 +634,7 @@ class MainWindow(QMainWindow):
         if server is not None:
             server.stop()
         self.server_label.setText("server: off")
+        self.copy_token_button.hide()
 
     def restart_server(self) -> None:
         self.stop_server()

@@ -1,9 +1,17 @@
-"""The window's settings (costs, workers, folders, theme, server, journal), kept in config_dir()."""
+"""The window's settings (costs, workers, folders, theme, server, journal), kept in config_dir().
+
+The file holds the server's access token, so it is readable by its owner only (0600), written
+that way from its first byte, in a folder no one else may write to.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import stat
+import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +25,10 @@ from velocitas_desktop.store.retention import DEFAULT_KEEP_GB, DEFAULT_KEEP_SESS
 log = logging.getLogger(__name__)
 
 SETTINGS_FILE = "settings.json"
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
+OTHERS = 0o077          # permission bits for the group and everyone else
+OTHERS_WRITE = 0o022
 LAYOUT_FILE = "window.ini"
 THEMES = ("dark", "light")
 
@@ -35,6 +47,7 @@ class Settings:
     server_host: str = "127.0.0.1"
     server_port: int = 8000
     server_token: str = ""
+    server_allowed_hosts: tuple[str, ...] = field(default_factory=tuple)  # e.g. trading.lan
     binance_rest_url: str = BINANCE_REST_URL
     binance_ws_url: str = BINANCE_WS_URL
     keep_sessions: int = DEFAULT_KEEP_SESSIONS  # the journal's retention (0 = no limit)
@@ -61,6 +74,9 @@ class Settings:
                 and not self.server_token:
             found.append(f"a server bound to {self.server_host} needs an access token; "
                          "generate one or bind 127.0.0.1")
+        for name in self.server_allowed_hosts:
+            if not name.strip() or any(ch in name for ch in "/ @?#"):
+                found.append(f"the allowed host {name!r} is a bare name, like trading.lan")
         for name, url, schemes in (("Binance REST", self.binance_rest_url, ("http://", "https://")),
                                    ("Binance WebSocket", self.binance_ws_url, ("ws://", "wss://"))):
             if not url.startswith(schemes):
@@ -89,8 +105,10 @@ def load_settings() -> Settings:
         raw = json.loads(path.read_text(encoding="utf-8"))
         known = {f.name for f in fields(Settings)}
         values: dict[str, Any] = {k: v for k, v in raw.items() if k in known}
-        if "strategy_folders" in values:
-            values["strategy_folders"] = tuple(values["strategy_folders"])
+        for name in ("strategy_folders", "server_allowed_hosts"):
+            if name in values:
+                values[name] = tuple(values[name])
+        keep_private(path)  # written by a version that left it readable by everyone
         return replace(Settings(), **values)
     except (OSError, ValueError, TypeError) as exc:
         log.warning("settings file %s is unreadable (%s); using the defaults", path, exc)
@@ -106,10 +124,47 @@ def with_retention(settings: Settings, keep_sessions: int | None,
 
 
 def save_settings(settings: Settings) -> None:
-    ensure(config_dir())
+    private_folder(config_dir())
     data = asdict(settings)
-    data["strategy_folders"] = list(settings.strategy_folders)
-    settings_path().write_text(json.dumps(data, indent=2), encoding="utf-8")
+    for name in ("strategy_folders", "server_allowed_hosts"):
+        data[name] = list(getattr(settings, name))
+    write_private(settings_path(), json.dumps(data, indent=2))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text``, readable by its owner only from the first byte: a
+    temporary file in the same folder (made 0600 by mkstemp) renamed over it, so no reader
+    ever sees the token in a file open to others, nor a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def private_folder(folder: Path) -> Path:
+    """``folder``, created for its owner only (0700); an existing one that others may write
+    to (where they could swap the settings file) loses that permission."""
+    folder.mkdir(mode=PRIVATE_FOLDER, parents=True, exist_ok=True)
+    if os.name == "posix":
+        mode = stat.S_IMODE(folder.stat().st_mode)
+        if mode & OTHERS_WRITE:
+            os.chmod(folder, mode & ~OTHERS_WRITE)
+    return folder
+
+
+def keep_private(path: Path) -> None:
+    """Make ``path`` readable by its owner only, if others may read or write it."""
+    if os.name == "posix" and stat.S_IMODE(path.stat().st_mode) & OTHERS:
+        os.chmod(path, PRIVATE_FILE)
+        log.info("settings file %s was readable by others; now by its owner only", path)
 
 
 def layout_store() -> QSettings:

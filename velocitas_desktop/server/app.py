@@ -22,6 +22,7 @@ from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, 
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.engine.errors import EngineError, NotFoundError
+from velocitas_desktop.engine.request import OutsideDataFolders
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
 from velocitas_desktop.server import routes, sockets
@@ -29,7 +30,14 @@ from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
 from velocitas_desktop.server.optimization import install as install_optimization
 from velocitas_desktop.server.schemas import ErrorOut
-from velocitas_desktop.server.security import OPEN_PATHS, Guard
+from velocitas_desktop.server.security import (
+    MAX_WEBSOCKETS,
+    OPEN_PATHS,
+    SCRIPT_HEADER,
+    Access,
+    Forbidden,
+    Guard,
+)
 from velocitas_desktop.server.validation import describe_validation
 from velocitas_desktop.store.journal import JournalError
 
@@ -42,6 +50,8 @@ DOCS_ASSETS = "/docs-assets"
 
 # status code of each error the engine raises for a caller's mistake
 ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (Forbidden, 403),             # not for a caller on the network: an exchange URL
+    (OutsideDataFolders, 403),    # ... or a csv file outside the data folders
     (ParameterError, 422),        # bad parameter value, bad coin symbol
     (UnknownStrategyError, 404),  # no such strategy in the catalogue
     (NotFoundError, 404),         # no registered strategy with that id
@@ -53,8 +63,12 @@ ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": text} for status, text in (
         (400, "Bad request"), (401, "Missing or wrong access token"),
+        (403, "Unknown host name, a page from another origin, or a file or exchange a caller "
+              "on the network may not use"),
         (404, "No such strategy"), (409, "Not possible in the engine's current state"),
-        (413, "Request body too large"), (422, "Invalid input (the message says what)"),
+        (413, "Request body too large"),
+        (415, "A body that is not declared as JSON (an upload needs X-Velocitas: 1)"),
+        (422, "Invalid input (the message says what)"),
         (503, "The journal cannot be written"))}
 
 
@@ -68,11 +82,16 @@ class SafeJSONResponse(JSONResponse):
 def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Sequence[str] = (),
                max_body: int = 1_000_000, *, engine_defaults: EngineConfig | None = None,
                max_workers: int | None = None,
-               optimization: OptimizationService | None = None) -> FastAPI:
+               optimization: OptimizationService | None = None,
+               access: Access | None = None,
+               max_websockets: int = MAX_WEBSOCKETS) -> FastAPI:
     """The app serving ``engine``. With ``token``, every call but /api/health and the API
     reference must present it. ``engine_defaults`` fills what a start request leaves out
-    (exchange URLs, fee...); ``max_workers`` caps the worker processes a request may ask."""
+    (exchange URLs, fee...); ``max_workers`` caps the worker processes a request may ask.
+    ``access`` says which host names and pages the server answers (default: a server on
+    127.0.0.1, plus ``cors_origins``)."""
     hub = Hub(engine)
+    access = access or Access.serving("127.0.0.1", cors_origins=cors_origins)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +111,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
     app.state.engine = engine
     app.state.hub = hub
     app.state.engine_defaults = engine_defaults or EngineConfig()
+    app.state.access = access
     app.state.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
     app.include_router(routes.router)
     app.include_router(sockets.router)
@@ -106,12 +126,14 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
 
     app.add_middleware(Guard, token=token, max_body=max_body,
                        open_paths=OPEN_PATHS | docs_asset_paths(),
-                       upload_limits={UPLOAD_PATH: MAX_UPLOAD})
+                       upload_limits={UPLOAD_PATH: MAX_UPLOAD}, access=access,
+                       max_websockets=max_websockets)
     if cors_origins:
         # outermost, so preflight requests (which carry no token) are answered here
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
-                           allow_headers=["Authorization", "Content-Type"])
+                           allow_headers=["Authorization", "Content-Type",
+                                          SCRIPT_HEADER.decode()])
     return app
 
 

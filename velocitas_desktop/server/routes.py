@@ -11,6 +11,7 @@ from velocitas_desktop import __version__
 from velocitas_desktop.engine.contract import StrategyStatus, TradingEngine
 from velocitas_desktop.engine.errors import NotFoundError
 from velocitas_desktop.engine.request import session_config
+from velocitas_desktop.server.exposure import confine_session, quiet_file_errors
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.schemas import (
     MAX_ID,
@@ -83,9 +84,14 @@ def get_engine_status(request: Request) -> dict[str, Any]:
              summary="Start a session on a data source")
 def start_engine(request: Request, query: Annotated[StartQuery, Query()]) -> dict[str, Any]:
     engine = _engine(request)
-    config = session_config(query.to_request(), request.app.state.engine_defaults,
-                            max_workers=request.app.state.max_workers, words=QUERY_WORDS)
-    engine.start(config)
+    state = request.app.state
+    session = query.to_request()
+    if state.access.network:  # csv from the data folders only, the configured exchange only
+        session = confine_session(session, state.access, state.engine_defaults, QUERY_WORDS)
+    config = session_config(session, state.engine_defaults, max_workers=state.max_workers,
+                            words=QUERY_WORDS)
+    with quiet_file_errors(state.access, config):
+        engine.start(config)
     return engine.state()
 
 

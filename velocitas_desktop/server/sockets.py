@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 import time
 
 from fastapi import APIRouter, Query, WebSocket
@@ -23,6 +25,7 @@ from velocitas_desktop.server.schemas import MAX_ID
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1_000
+FIRST_ID = re.compile(r'"id":(\d+)')  # a trade's id: "strategy_id" has no quote before "id"
 MAX_FRAME_TRADES = 1_000  # about 250 kB: under every client library's default message limit
 WS_TRY_AGAIN_LATER = 1013
 
@@ -45,8 +48,9 @@ async def trades_socket(
     hub = _hub(websocket)
     await websocket.accept()
     client = hub.add_client()  # before the replay reads the journal: no gap at the seam
+    outbox = websocket if after_id is None else ResumeReport(websocket, after_id)
     try:
-        sender = asyncio.create_task(_send_trades(websocket, hub, client, after_id, batch))
+        sender = asyncio.create_task(_send_trades(outbox, hub, client, after_id, batch))
         client.on_drop = sender.cancel
         listener = asyncio.create_task(_until_disconnect(websocket))
         done, pending = await asyncio.wait({sender, listener},
@@ -70,6 +74,39 @@ async def trades_socket(
                 await _close(websocket, 1011, "server error")
     finally:
         hub.remove_client(client)
+
+
+class ResumeReport:
+    """A resumed trade stream's sender: the first frame it sends says which trade ids after
+    ``after_id`` the stream skips, if any, as ``"skipped": {"from_id", "to_id", "count",
+    "reason"}``. The stream replays the current session's fills, and ids run on across
+    sessions, so when a new session has begun since the client's last trade, the ids
+    between it and the session's first fill belong to an earlier session; the client used to
+    jump over them without a word."""
+
+    def __init__(self, websocket: WebSocket, after_id: int) -> None:
+        self.websocket = websocket
+        self.after_id = after_id
+        self.first = True
+
+    async def send_text(self, data: str) -> None:
+        if self.first:
+            self.first = False
+            data = with_skipped(data, self.after_id)
+        await self.websocket.send_text(data)
+
+
+def with_skipped(frame: str, after_id: int) -> str:
+    """``frame`` (one trade, or a batch) with a ``skipped`` field when its first trade id is
+    not the one after ``after_id``."""
+    first = FIRST_ID.search(frame)
+    if first is None or int(first.group(1)) <= after_id + 1:
+        return frame
+    upto = int(first.group(1)) - 1
+    note = {"from_id": after_id + 1, "to_id": upto, "count": upto - after_id,
+            "reason": "fills of an earlier session: this stream replays the current "
+                      "session only"}
+    return frame[:-1] + ',"skipped":' + json.dumps(note, separators=(",", ":")) + "}"
 
 
 async def _send_trades(websocket: WebSocket, hub: Hub, client: TradeClient,
