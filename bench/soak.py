@@ -1,0 +1,237 @@
+"""Soak: the app as a trader runs it, for half an hour, and what its processes hold over time.
+
+The window (offscreen) runs its engine in its own process with the embedded API server on; the
+engine trades each built-in strategy on BTC and ETH, deciding on every price, on the simulated
+feed paced at --rate ticks/s, into its journal. --clients WebSocket clients read /ws/trades
+(one message per trade, the default mode) for the whole run. Every --sample seconds the table
+gets a row: resident memory, open descriptors and threads of the engine's process and of the
+window's, and the trades delivered. Flat means no steady growth: the last third of the run
+against the middle third (warm-up excluded), within --tolerance.
+
+    python bench/soak.py [--minutes 30] [--rate 5000] [--clients 20] [--sample 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import websockets
+
+BUILTINS = ("SMA_Crossover", "Momentum", "RSI", "MACD")
+COINS = ("BTC", "ETH")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def proc_figures(pid: int) -> dict[str, float]:
+    """Resident MB, open descriptors and threads of ``pid`` (from /proc)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return {"rss_mb": int(fields["VmRSS"].split()[0]) / 1024,
+            "fds": len(os.listdir(f"/proc/{pid}/fd")),
+            "threads": int(fields["Threads"].strip())}
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def engine_pid(window_pid: int, timeout: float = 60.0) -> int:
+    """The window's engine process: its child running the engine host."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children(window_pid):
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+            if b"multiprocessing" in cmdline and b"resource_tracker" not in cmdline:
+                return child
+        time.sleep(0.2)
+    raise RuntimeError("the window's engine process did not appear")
+
+
+def open_window(home: Path, port: int, seconds: float) -> subprocess.Popen:
+    """``velocitas gui`` offscreen, its embedded server on ``port``, closing after ``seconds``."""
+    config = home / "config"
+    config.mkdir(parents=True)
+    (config / "settings.json").write_text(json.dumps(
+        {"server_enabled": True, "server_host": "127.0.0.1", "server_port": port}))
+    env = {**os.environ, "VELOCITAS_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "velocitas_desktop", "gui", "--quit-after", str(seconds)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=home)
+
+
+def start_trading(url: str, rate: float) -> None:
+    with httpx.Client(base_url=url, timeout=30) as api:
+        for coin in COINS:
+            for name in BUILTINS:
+                reply = api.post("/api/strategies/register",
+                                 json={"name": name, "coin": coin, "timeframe": "tick"})
+                if reply.status_code not in (200, 409):
+                    raise RuntimeError(f"register {name} {coin}: {reply.text}")
+        reply = api.post(f"/api/engine/start?rate={rate:g}&coins={','.join(COINS)}")
+        if reply.status_code != 200:
+            raise RuntimeError(f"start: {reply.text}")
+
+
+class Readers:
+    """WebSocket clients on /ws/trades, each counting trades and checking the ids ascend."""
+
+    def __init__(self, url: str, clients: int) -> None:
+        self.url = url.replace("http://", "ws://") + "/ws/trades"
+        self.counts = [0] * clients
+        self.out_of_order = 0
+        self.closed: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(clients,), daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _run(self, clients: int) -> None:
+        asyncio.run(self._all(clients))
+
+    async def _all(self, clients: int) -> None:
+        await asyncio.gather(*(self._one(i) for i in range(clients)))
+
+    async def _one(self, index: int) -> None:
+        last = 0
+        async with websockets.connect(self.url, max_size=None, open_timeout=30) as ws:
+            while not self._stop.is_set():
+                try:
+                    text = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                except TimeoutError:
+                    continue
+                except websockets.ConnectionClosed as exc:
+                    self.closed.append(f"client {index}: {exc}")
+                    return
+                message = json.loads(text)
+                kind = message.get("type")
+                trades = (message["trades"] if kind == "trades"
+                          else [message] if kind == "trade" else [])
+                for trade in trades:
+                    trade_id = trade.get("id", 0)
+                    if trade_id <= last:
+                        self.out_of_order += 1
+                    last = max(last, trade_id)
+                    self.counts[index] += 1
+
+
+def growth(rows: list[dict], key: str) -> float:
+    """The last third's mean against the middle third's, as a fraction (0.05 = 5% more)."""
+    third = max(1, len(rows) // 3)
+    middle = [r[key] for r in rows[third:2 * third]] or [rows[0][key]]
+    last = [r[key] for r in rows[2 * third:]] or [rows[-1][key]]
+    before = sum(middle) / len(middle)
+    return (sum(last) / len(last) - before) / before if before else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="length of the run")
+    parser.add_argument("--rate", type=float, default=5_000, help="simulated ticks per second")
+    parser.add_argument("--clients", type=int, default=20, help="WebSocket clients on /ws/trades")
+    parser.add_argument("--sample", type=float, default=30.0, help="seconds between rows")
+    parser.add_argument("--tolerance", type=float, default=0.10,
+                        help="growth from the middle to the last third still called flat")
+    args = parser.parse_args()
+    seconds = args.minutes * 60
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="velocitas-soak-") as folder:
+        home = Path(folder)
+        window = open_window(home, port, seconds + 60)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(url + "/api/health", timeout=2).is_success:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or window.poll() is not None:
+                    raise RuntimeError("the window's server did not come up: "
+                                       + (window.stderr.read().decode() if window.stderr else ""))
+                time.sleep(0.5)
+            engine = engine_pid(window.pid)
+            start_trading(url, args.rate)
+            readers = Readers(url, args.clients)
+            readers.start()
+            rows = sample(window.pid, engine, readers, seconds, args.sample, url)
+            readers.stop()
+        finally:
+            window.send_signal(signal.SIGTERM)
+            try:
+                window.wait(60)
+            except subprocess.TimeoutExpired:
+                window.kill()
+        print_table(args, rows, readers)
+    return 0
+
+
+def sample(window: int, engine: int, readers: Readers, seconds: float, every: float,
+           url: str) -> list[dict]:
+    rows = []
+    started = time.monotonic()
+    while True:
+        elapsed = time.monotonic() - started
+        status = httpx.get(url + "/api/engine/status", timeout=10).json()
+        rows.append({"t": elapsed, **{f"engine_{k}": v for k, v in proc_figures(engine).items()},
+                     **{f"window_{k}": v for k, v in proc_figures(window).items()},
+                     "ticks": status["ticks_processed"], "delivered": min(readers.counts)})
+        print(f"{elapsed / 60:5.1f} min  engine {rows[-1]['engine_rss_mb']:.0f} MB "
+              f"{rows[-1]['engine_fds']} fds  window {rows[-1]['window_rss_mb']:.0f} MB  "
+              f"{rows[-1]['delivered']:,} trades to each client", file=sys.stderr, flush=True)
+        if elapsed >= seconds:
+            return rows
+        time.sleep(min(every, seconds - elapsed) or every)
+
+
+def print_table(args: argparse.Namespace, rows: list[dict], readers: Readers) -> None:
+    print(f"\nVelocitas soak — {args.minutes:g} min, simulated feed at {args.rate:,.0f} ticks/s, "
+          f"2 coins x 4 built-ins on every tick, {args.clients} WebSocket clients, "
+          f"{os.cpu_count()} cores\n")
+    print("| min | engine RSS MB | engine fds | engine threads | window RSS MB | window fds | "
+          "window threads | ticks | trades to each client |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['t'] / 60:.1f} | {r['engine_rss_mb']:.0f} | {r['engine_fds']} | "
+              f"{r['engine_threads']} | {r['window_rss_mb']:.0f} | {r['window_fds']} | "
+              f"{r['window_threads']} | {r['ticks']:,} | {r['delivered']:,} |")
+    print()
+    for key in ("engine_rss_mb", "engine_fds", "engine_threads", "window_rss_mb", "window_fds",
+                "window_threads"):
+        change = growth(rows, key)
+        verdict = "flat" if abs(change) <= args.tolerance else "GROWS"
+        print(f"  {verdict:5}  {key}: {change:+.1%} from the middle third to the last")
+    spread = max(readers.counts) - min(readers.counts)
+    print(f"  clients: {min(readers.counts):,}-{max(readers.counts):,} trades each "
+          f"(spread {spread:,} at the last read), {readers.out_of_order} out of order, "
+          f"{len(readers.closed)} closed by the server")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
