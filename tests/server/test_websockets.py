@@ -10,9 +10,8 @@ import socket
 import threading
 import time
 
-import httpx
 import pytest
-from server_helpers import ws_url
+from server_helpers import journal_ids, start_trading, ws_url
 from support import wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -27,15 +26,6 @@ def open_ws(server, path: str, **options):
     return connect(ws_url(server, path), max_queue=None, **options)
 
 
-def start_trading(server, rate: int = 10_000, extra: str = "") -> None:
-    for name in ("Momentum", "SMA_Crossover"):
-        for coin in ("BTC", "ETH"):
-            httpx.post(server.url + "/api/strategies/register", timeout=30,
-                       json={"name": name, "coin": coin})
-    reply = httpx.post(server.url + f"/api/engine/start?rate={rate}&seed=7{extra}", timeout=30)
-    assert reply.status_code == 200, reply.text
-
-
 def collect(ws, count: int, timeout: float = 30.0) -> list[dict]:
     received: list[dict] = []
     deadline = time.monotonic() + timeout
@@ -43,11 +33,6 @@ def collect(ws, count: int, timeout: float = 30.0) -> list[dict]:
         message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
         received.extend(message["trades"] if message["type"] == "trades" else [message])
     return received
-
-
-def journal_ids(server, after: int, until: int) -> list[int]:
-    rows = httpx.get(server.url + f"/api/trades?after_id={after}&limit=10000", timeout=30).json()
-    return [t["id"] for t in rows if t["id"] <= until]
 
 
 def test_every_trade_arrives_once_in_order_as_in_the_journal(server):
