@@ -16,6 +16,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.server.app import create_app
+from velocitas_desktop.server.frames import FanOutProtocol
 from velocitas_desktop.server.security import is_local
 from velocitas_desktop.tokens import new_token
 
@@ -71,6 +72,8 @@ class ServerThread:
                               engine_defaults=self.engine_defaults)
         config = uvicorn.Config(self.app, log_level=self.log_level, access_log=False,
                                 timeout_graceful_shutdown=1, ws_ping_interval=20.0,
+                                # frames made once for every /ws/trades client (frames.py)
+                                ws=FanOutProtocol,
                                 # one frame goes to many clients: compressing it per client
                                 # would cost more CPU than everything else in the fan-out
                                 ws_per_message_deflate=False)
