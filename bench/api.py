@@ -3,9 +3,9 @@
   * fan-out: N clients (default 100) on ``/ws/trades?batch=true`` while the engine trades on
     the simulated feed (2 coins x the 4 built-ins, paced at --rate ticks/s). For each client:
     trades delivered against the journal's count, gaps, duplicates, and the delivery latency
-    of every trade = client receive time - ``sent_at`` (the server's clock when the engine
-    handed the committed trade to the server; same machine, same clock). The baseline is the
-    same run with one client.
+    = client receive time - ``sent_at`` (the server's clock when the engine handed the
+    committed trade to the server; same machine, same clock) of the oldest and the newest
+    trade of every read from the socket. The baseline is the same run with one client.
   * per-trade: 200 clients (--per-trade-clients) in the default one-message-per-trade mode,
     against the same clients with ``batch=true`` as the baseline, in the same run. Beside the
     delivery: the latency of REST calls made one at a time during it (health, metrics, engine
@@ -43,6 +43,7 @@ import time
 import httpx
 import numpy as np
 
+TRADE_START = b'{"type":"trade",'
 TRADE_ID = re.compile(rb'"id":(\d+)')
 SENT_AT = re.compile(rb'"sent_at":([0-9.e+]+)')
 PING = re.compile(rb"\x89\x04(.{4})", re.DOTALL)        # the server's 4-byte pings
@@ -79,9 +80,11 @@ def start_server(folder: str) -> tuple[subprocess.Popen, str]:
 class TradeReader(asyncio.Protocol):
     """A minimal RFC 6455 client for ``/ws/trades`` (either mode) that never walks frames in
     Python: it cuts what arrived after the last complete message (a trade message ends with
-    the only ``}`` it holds, and a frame header before it holds no message text), then reads
-    ids, ``sent_at``, pings and a 1013 close with regular expressions, so 200 per-trade
-    clients (500,000 frames a second) cost the machine less than the server they measure."""
+    the only ``}`` it holds, and a frame header before it holds no message text), counts the
+    trades in the rest and reads the first and last id (gaps and duplicates show as a count
+    that does not match), their ``sent_at``, pings and a 1013 close with a few searches, so
+    200 per-trade clients (500,000 trades a second) cost the machine less than the server
+    they measure: about 0.6 us a trade, where parsing every id and sent_at took 3.5 us."""
 
     def __init__(self, host: str, port: int, path: str, ready: asyncio.Event) -> None:
         self.request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
@@ -96,7 +99,7 @@ class TradeReader(asyncio.Protocol):
         self.last = 0
         self.count = self.gaps = self.dups = 0
         self.close_code: int | None = None
-        self.latency: list[np.ndarray] = []
+        self.latency: list[float] = []
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -125,27 +128,29 @@ class TradeReader(asyncio.Protocol):
     def on_frames(self, frames: bytes, now: float) -> None:
         for payload in PING.findall(frames):  # answer with a masked pong
             self.transport.write(b"\x8a\x84\0\0\0\0" + payload)
-        ids = np.array(TRADE_ID.findall(frames)).astype(np.int64)
-        if not ids.size:
+        count = frames.count(TRADE_START)
+        if not count:
             return
+        last_at = frames.rfind(TRADE_START)
+        first, last = (int(TRADE_ID.search(frames, at).group(1)) for at in (0, last_at))
         if self.first is None:
-            self.first = int(ids[0])
-        elif ids[0] <= self.last:
+            self.first = first
+        elif first <= self.last:
             self.dups += 1
-        elif ids[0] != self.last + 1:
+        elif first != self.last + 1:
             self.gaps += 1
-        steps = np.diff(ids)
-        self.gaps += int(np.count_nonzero(steps > 1))
-        self.dups += int(np.count_nonzero(steps < 1))
-        self.last = int(ids[-1])
-        self.count += int(ids.size)
-        sent = np.array(SENT_AT.findall(frames)).astype(float)
-        self.latency.append((now - sent) * 1000.0)
+        if last - first + 1 != count:
+            self.gaps += 1
+        self.last = last
+        self.count += count
+        # the oldest and the newest trade of each read: the spread of its delivery latency
+        sent = (float(SENT_AT.search(frames, at).group(1)) for at in (0, last_at))
+        self.latency.extend((now - at) * 1000.0 for at in sent)
 
     def stats(self) -> dict:
         return {"first": self.first, "last": self.last, "count": self.count, "gaps": self.gaps,
                 "dups": self.dups, "close_code": self.close_code,
-                "latency": np.concatenate(self.latency) if self.latency else np.array([])}
+                "latency": np.array(self.latency)}
 
 
 def client_process(url: str, path: str, clients: int, ready_q, go_q, out_q) -> None:
