@@ -23,7 +23,7 @@ FRAMES = "velocitas.frames"     # the scope extension holding a connection's Fra
 # the kernel's send buffer of a WebSocket connection: Linux doubles the figure (512 KiB) and
 # stops growing it. Left to autotuning on loopback it reached ~4 MB per connection, so 100
 # clients that stopped reading pinned 267 MB before they could be seen as stalled; 512 KiB is
-# about 0.8 s of a per-trade stream at 2,000 trades/s, and over a 100 ms link still carries
+# about 0.9 s of a per-trade stream at 2,000 trades/s, and over a 100 ms link still carries
 # 5 MB/s
 SEND_BUFFER = 256 * 1024
 
