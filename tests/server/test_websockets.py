@@ -1,19 +1,14 @@
 """The WebSocket streams over a real server: every trade in order without gaps, replay after a
-reconnect with no gap or duplicate at the seam, slow clients dropped, metrics every second."""
+reconnect with no gap or duplicate at the seam, metrics every second (slow clients:
+test_fanout.py)."""
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import socket
-import threading
 import time
 
-import httpx
 import pytest
-from server_helpers import ws_url
-from support import wait_until
+from server_helpers import journal_ids, start_trading, ws_url
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -27,15 +22,6 @@ def open_ws(server, path: str, **options):
     return connect(ws_url(server, path), max_queue=None, **options)
 
 
-def start_trading(server, rate: int = 10_000, extra: str = "") -> None:
-    for name in ("Momentum", "SMA_Crossover"):
-        for coin in ("BTC", "ETH"):
-            httpx.post(server.url + "/api/strategies/register", timeout=30,
-                       json={"name": name, "coin": coin})
-    reply = httpx.post(server.url + f"/api/engine/start?rate={rate}&seed=7{extra}", timeout=30)
-    assert reply.status_code == 200, reply.text
-
-
 def collect(ws, count: int, timeout: float = 30.0) -> list[dict]:
     received: list[dict] = []
     deadline = time.monotonic() + timeout
@@ -43,11 +29,6 @@ def collect(ws, count: int, timeout: float = 30.0) -> list[dict]:
         message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
         received.extend(message["trades"] if message["type"] == "trades" else [message])
     return received
-
-
-def journal_ids(server, after: int, until: int) -> list[int]:
-    rows = httpx.get(server.url + f"/api/trades?after_id={after}&limit=10000", timeout=30).json()
-    return [t["id"] for t in rows if t["id"] <= until]
 
 
 def test_every_trade_arrives_once_in_order_as_in_the_journal(server):
@@ -98,63 +79,6 @@ def test_after_id_works_in_batch_mode_too(server):
     with open_ws(server, f"/ws/trades?after_id={last}&batch=1") as ws:
         ids = [t["id"] for t in collect(ws, 2000)]
     assert ids == list(range(last + 1, last + 1 + len(ids)))
-
-
-def stuck_client(server, path: str) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.connect(("127.0.0.1", server.port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                  f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-    assert b"101" in sock.recv(1024).split(b"\r\n", 1)[0]
-    return sock
-
-
-def test_a_stuck_client_is_dropped_and_never_holds_back_the_others(server, engine):
-    hub = server.app.state.hub
-    hub.client_buffer = 5000  # trades waiting per client before it is dropped (~2 s here)
-    stuck = stuck_client(server, "/ws/trades")
-    received: list[int] = []
-    errors: list[BaseException] = []
-    done = threading.Event()
-
-    def healthy() -> None:
-        try:
-            with open_ws(server, "/ws/trades?batch=true") as ws:
-                while not done.is_set():
-                    try:
-                        frame = json.loads(ws.recv(timeout=1))
-                    except TimeoutError:
-                        continue
-                    received.extend(t["id"] for t in frame["trades"])
-        except BaseException as exc:
-            errors.append(exc)
-
-    reader = threading.Thread(target=healthy, daemon=True)
-    reader.start()
-    try:
-        wait_until(lambda: len(hub.clients) == 2, what="both clients to connect")
-        start_trading(server, rate=20_000)
-        try:
-            wait_until(lambda: hub.dropped >= 1, timeout=90, what="the stuck client's drop")
-        except AssertionError:
-            state = [(c.pending_trades, c.last_id, c.dropped) for c in hub.clients]
-            raise AssertionError(f"no drop: clients {state}, engine {engine.status}, "
-                                 f"trades {engine.snapshot()['global']['total_trades']}, "
-                                 f"received {len(received)}, errors {errors}") from None
-        wait_until(lambda: len(hub.clients) == 1, what="the stuck client's removal")
-        count = len(received)
-        wait_until(lambda: len(received) > count + 500, what="more trades for the others")
-    finally:
-        done.set()
-        reader.join(10)
-        stuck.close()
-    assert not errors and hub.dropped == 1
-    assert received == list(range(received[0], received[0] + len(received)))
-    assert engine.status == "running"
 
 
 def test_metrics_arrive_every_second_in_the_seed_shape(server):

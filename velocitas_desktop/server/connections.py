@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from velocitas_desktop.server.frames import FanOutProtocol
 from velocitas_desktop.server.security import MAX_WEBSOCKETS
 
 HEADER_TIMEOUT = 10.0       # seconds; a browser or script sends its headers in milliseconds
@@ -136,7 +136,7 @@ def refusal(status: int, reason: str, detail: str, headers: dict[str, str]) -> b
 def guarded_protocols(limits: ConnectionLimits,
                       table: ConnectionTable) -> tuple[type[asyncio.Protocol],
                                                        type[asyncio.Protocol]]:
-    """uvicorn's HTTP and WebSocket protocols (httptools, websockets-sansio), bound to
+    """uvicorn's HTTP protocol (httptools) and our WebSocket one (websockets-sansio), bound to
     ``table`` and held to ``limits``: pass them as ``Config(http=..., ws=...)``."""
 
     class GuardedHttp(HttpToolsProtocol):
@@ -218,9 +218,10 @@ def guarded_protocols(limits: ConnectionLimits,
                 self._deadline.cancel()
                 self._deadline = None
 
-    class GuardedWebSocket(WebSocketsSansIOProtocol):
-        """uvicorn's WebSocket protocol, giving up its connection's seat when it closes (an
-        upgraded connection is closed here, not by the HTTP protocol)."""
+    class GuardedWebSocket(FanOutProtocol):
+        """Our WebSocket protocol (frames made once for many clients, frames.py), giving up
+        its connection's seat when it closes (an upgraded connection is closed here, not by
+        the HTTP protocol)."""
 
         def connection_lost(self, exc: Exception | None) -> None:
             table.release(self.transport)

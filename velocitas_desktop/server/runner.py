@@ -93,6 +93,8 @@ class ServerThread:
                               max_websockets=websockets)
         http, ws = guarded_protocols(self.limits, self.connections)
         config = uvicorn.Config(self.app, log_level=self.log_level, access_log=False,
+                                # guarded HTTP (connections.py), and WebSockets whose
+                                # frames are made once for every /ws/trades client (frames.py)
                                 http=http, ws=ws,
                                 timeout_graceful_shutdown=1, ws_ping_interval=20.0,
                                 # one frame goes to many clients: compressing it per client

@@ -40,6 +40,7 @@ DELETE_CHUNK = 5_000         # fills deleted per transaction
 VACUUM_PAGES = 500           # pages (2 MB) given back per transaction, ~2-4 ms
 PAGE = 50_000                # fills read per query when a whole session is walked
 ENDED_EVERY = 1.0            # seconds between updates of a session's end time (a row write)
+KEPT_READERS = 4             # idle read-only connections kept open for the next reads
 
 Progress = Callable[[int, int], None]
 
@@ -103,6 +104,47 @@ def size_on_disk(path: str | Path) -> int:
                if p.exists())
 
 
+class ReadConnections:
+    """Read-only connections to the journal file, each used by one reading thread at a time.
+
+    In WAL mode a reader sees the last commit and never waits for the writer, nor the writer
+    for it. Pages of 10,000 trades read through the writer's own connection held its lock
+    for tens of milliseconds each, and the engine's p99 tick-to-published went from 6.5 ms
+    to 234 ms. Idle connections are kept for the next reads, up to ``KEPT_READERS``."""
+
+    def __init__(self, path: Path) -> None:
+        self._uri = f"{path.resolve().as_uri()}?mode=ro"
+        self._idle: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._closed:
+                raise JournalError(f"{self._uri}: the journal is closed")
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = sqlite3.connect(self._uri, uri=True, check_same_thread=False,
+                                   isolation_level=None, timeout=BUSY_SECONDS)
+        try:
+            yield conn
+        finally:
+            with self._lock:
+                keep = not self._closed and len(self._idle) < KEPT_READERS
+                if keep:
+                    self._idle.append(conn)
+            if not keep:
+                conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+
 class Journal:
     """One SQLite file. Writes come from the engine's writer thread; reads from any thread.
 
@@ -126,6 +168,7 @@ class Journal:
         except (OSError, sqlite3.Error, LayoutError) as exc:
             raise JournalError(f"cannot open the journal {self.path}: {exc}") from exc
         self._lock = threading.Lock()
+        self._readers = ReadConnections(self.path)
         self.session_id: int | None = None
         self._last_commit = 0.0  # when the session last recorded something
         self._last_write = 0.0   # when its end time was last written (every ENDED_EVERY s)
@@ -282,9 +325,10 @@ class Journal:
                coin: str | None = None, since: float | None = None, until: float | None = None,
                after_id: int | None = None, limit: int = 1000, offset: int = 0,
                newest_first: bool = False) -> list[dict[str, Any]]:
-        """Trades in the seed's shape, filtered, in id order (``limit=-1``: all of them)."""
-        with self._lock:
-            scope = self._scope(session_id, strategy_id, coin)
+        """Trades in the seed's shape, filtered, in id order (``limit=-1``: all of them).
+        Read on a connection of their own: the writer never waits for them."""
+        with self._readers.connection() as conn:
+            scope = self._scope(conn, session_id, strategy_id, coin)
             if scope is None:
                 return []
             where, args = scope
@@ -295,11 +339,11 @@ class Journal:
                     args.append(value)
             sql = (f"{_TRADES_FROM} WHERE {' AND '.join(where) or '1'}"
                    f" ORDER BY f.id {'DESC' if newest_first else 'ASC'} LIMIT ? OFFSET ?")
-            rows = self._conn.execute(sql, (*args, limit, offset)).fetchall()
+            rows = conn.execute(sql, (*args, limit, offset)).fetchall()
         return [dict(zip(TRADE_FIELDS, row, strict=True)) for row in rows]
 
-    def _scope(self, session_id: int | None, strategy_id: str | None,
-               coin: str | None) -> tuple[list[str], list[Any]] | None:
+    def _scope(self, conn: sqlite3.Connection, session_id: int | None,
+               strategy_id: str | None, coin: str | None) -> tuple[list[str], list[Any]] | None:
         """The WHERE clauses that pick the fills of those books (None: no such fill). One
         book is read through its index; several as a range of ids, checked against the set."""
         sql = f"SELECT id, first_fill, last_fill FROM books WHERE {_LIVE_BOOKS}" \
@@ -310,7 +354,7 @@ class Journal:
             if value is not None:
                 sql += f" AND {clause}"
                 args.append(value)
-        books = self._conn.execute(sql, args).fetchall()
+        books = conn.execute(sql, args).fetchall()
         if not books:
             return None
         if len(books) == 1:
@@ -532,6 +576,7 @@ class Journal:
             return
         self._closing.set()
         self.wait_for_pruning()  # it stops after its current chunk
+        self._readers.close()
         with self._lock:
             self._mark_end()
             self._conn.close()
