@@ -4,7 +4,7 @@ producer: feed → bounded queue (a replay may block on it; a live feed never do
 consumer: queue → strategies (inline, or one message per batch to each worker process) →
           fills in the ledger (engine/fills.py) → outbox. It is the only writer of the ledger,
           and applies the engine's control calls between batches.
-writer:   outbox → journal (committed first) → subscribers, in order.
+writer:   outbox → journal (committed first) → subscribers, in order (engine/writer.py).
 
 With workers, batch k is sent to them before batch k−1's fills are applied, so the ledger's
 work in the consumer overlaps the strategies' work in the workers.
@@ -32,6 +32,7 @@ from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
+from velocitas_desktop.engine.writer import JournalOwner, JournalWriter
 from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ METRICS_INTERVAL = 0.25
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
 
 
-class SessionOwner(Protocol):
+class SessionOwner(JournalOwner, Protocol):
     """What a session needs of the engine that runs it (:class:`~velocitas_desktop.engine.
     engine.Engine`): its strategies, its ledger under its lock, and where to report."""
 
@@ -61,15 +62,10 @@ class SessionOwner(Protocol):
     registry: Mapping[str, Registration]
     recent_trades: deque[Trade]
 
-    @property
-    def has_subscribers(self) -> bool: ...
-    def publish(self, kind: EventKind, data: Any) -> None: ...
     def log(self, level: str, message: str) -> None: ...
     def snapshot(self) -> dict[str, Any]: ...
     def strategy_failed(self, strategy_id: str, message: str) -> None: ...
     def feed_status(self, state: str, message: str) -> None: ...
-    def journal_batch(self, trades: list[Trade], pnl_rows: list[Any],
-                      state: dict[str, Any] | None = None) -> None: ...
     def controls_waiting(self) -> bool: ...
     def run_controls(self) -> None: ...
     def session_failed(self, message: str) -> None: ...
@@ -121,7 +117,9 @@ class Session:
                                          daemon=True)
         self.consumer = threading.Thread(target=self._consume, name="velocitas-consumer",
                                          daemon=True)
-        self.writer = threading.Thread(target=self._write, name="velocitas-writer", daemon=True)
+        self.journal_writer = JournalWriter(engine, self._outbox, self.coins, self.latency)
+        self.writer = threading.Thread(target=self.journal_writer.run, name="velocitas-writer",
+                                       daemon=True)
 
     # --- life --------------------------------------------------------------------------------
 
@@ -424,45 +422,6 @@ class Session:
             except queue.Full:
                 if not self.writer.is_alive():
                     return
-
-    # --- writer --------------------------------------------------------------------------
-
-    def _write(self) -> None:
-        """Commit trades, then tell the subscribers, in order.
-
-        It takes everything waiting at once and commits it in one transaction, so a slow
-        commit makes the next one bigger instead of making a queue.
-        """
-        engine = self.engine
-        coins = self.coins
-        done = False
-        while not done:
-            items = [self._outbox.get()]
-            while True:
-                try:
-                    items.append(self._outbox.get_nowait())
-                except queue.Empty:
-                    break
-            if items[-1] is None:
-                done = True
-                items.pop()
-            if not items:
-                continue
-            trades = [t for item in items for t in item[0]]
-            states = [item[2] for item in items if item[2]]
-            engine.journal_batch(trades, [r for item in items for r in item[1]],
-                                 states[-1] if states else None)
-            if trades and engine.has_subscribers:  # no dicts to build when nobody listens
-                engine.publish(EventKind.TRADES, [t.to_dict() for t in trades])
-            now = time.perf_counter()
-            for _, _, _, batches, positions, batch in items:
-                if batch is None:  # the session's last state: no ticks
-                    continue
-                if positions:
-                    self.latency.add(self.latency.published, now, batches, positions)
-                self.latency.add_batch(now, batches[0].received)
-                engine.publish(EventKind.TICKS, {"coins": coins, "batch": batch})
-
 
 def _put_end(q: queue.Queue, stop: threading.Event) -> None:
     while True:
