@@ -24,15 +24,15 @@ import numpy as np
 
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig
-from velocitas_desktop.engine.contract import EventKind, StrategyStatus
+from velocitas_desktop.engine.contract import StrategyStatus
 from velocitas_desktop.engine.errors import EngineError
-from velocitas_desktop.engine.fills import Positions, fill_batch, order_signals
+from velocitas_desktop.engine.fills import OrderedSignal, Positions, fill_batch, order_signals
 from velocitas_desktop.engine.history import PriceHistory
 from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
-from velocitas_desktop.engine.writer import JournalOwner, JournalWriter
+from velocitas_desktop.engine.writer import Figures, Handoff, JournalOwner, JournalWriter
 from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from velocitas_desktop.catalog import Catalog
     from velocitas_desktop.core.ledger import Ledger
+    from velocitas_desktop.store.journal import Journal
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,11 @@ class SessionOwner(JournalOwner, Protocol):
     ledger: Ledger
     registry: Mapping[str, Registration]
     recent_trades: deque[Trade]
+    journal: Journal | None
+    trading_paused: bool  # set by the writer: strategies follow prices, no fills are made
 
     def log(self, level: str, message: str) -> None: ...
-    def snapshot(self) -> dict[str, Any]: ...
+    def figures(self) -> Figures: ...
     def strategy_failed(self, strategy_id: str, message: str) -> None: ...
     def feed_status(self, state: str, message: str) -> None: ...
     def controls_waiting(self) -> bool: ...
@@ -117,7 +120,12 @@ class Session:
                                          daemon=True)
         self.consumer = threading.Thread(target=self._consume, name="velocitas-consumer",
                                          daemon=True)
-        self.journal_writer = JournalWriter(engine, self._outbox, self.coins, self.latency)
+        # P&L points (a fill makes one, a sample one) made by the ledger, counted under the
+        # engine's lock; the writer counts those saved
+        self.points_made = 0
+        path = engine.journal.path if engine.journal is not None else None
+        self.journal_writer = JournalWriter(engine, self._outbox, self.coins, self.latency,
+                                            self.stopping, path)
         self.writer = threading.Thread(target=self.journal_writer.run, name="velocitas-writer",
                                        daemon=True)
 
@@ -133,6 +141,18 @@ class Session:
     def running(self) -> bool:
         return self.consumer.is_alive()
 
+    @property
+    def refused(self) -> bool:
+        """The journal refused fills or samples the ledger holds (they wait in the writer,
+        or the session ended without them)."""
+        return self.journal_writer.refused
+
+    @property
+    def unsaved_points(self) -> int:
+        """P&L points of the ledger not in the journal yet (read it under the engine's lock,
+        where the ledger and ``points_made`` agree)."""
+        return self.points_made - self.journal_writer.saved
+
     def finish_ledger(self) -> None:
         """The session's last state goes to the ledger's P&L history and metric state, and
         from there, through the writer, to the journal and the views."""
@@ -142,8 +162,9 @@ class Session:
             if ledger.last_timestamp == ledger.last_timestamp:  # it saw a price
                 ledger.finish(ledger.last_timestamp)
             rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
+            self.points_made += len(rows)
         if rows or state:
-            self._put_outbox(([], rows, state, [], [], None))
+            self._put_outbox(Handoff([], rows, state, self.points_made))
 
     def join_writer(self) -> None:
         """Wait until the writer has journaled and published everything it was given."""
@@ -283,7 +304,8 @@ class Session:
                     self.ticks_per_second = ((self.ticks_processed - last_ticks)
                                              / (now - last_metrics))
                     last_metrics, last_ticks = now, self.ticks_processed
-                    engine.publish(EventKind.METRICS, engine.snapshot())
+                    # published by the writer once every fill they count is saved
+                    self._put_outbox(Handoff([], [], None, self.points_made, engine.figures()))
                 duration = self.config.duration
                 if duration is not None and now - self.started_at >= duration:
                     ended = True
@@ -396,22 +418,29 @@ class Session:
         ledger = self.engine.ledger  # this thread is its only writer: no lock to read it
         pnl_rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
         # journal and subscribers are served by the writer thread, in order
-        self._put_outbox((trades, pnl_rows, state, job.batches, self.filled_at, job.batch))
+        self._put_outbox(Handoff(trades, pnl_rows, state, self.points_made, None, job.batches,
+                                 self.filled_at, job.batch))
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
             self.limit_hit = True
 
     def _fill(self, signals: list[RawSignal], positions: Positions, per_coin: CoinPrices,
               batch: TickBatch) -> list[Trade]:
-        """Fill the active strategies' signals in tick order, under the engine's lock."""
+        """Fill the active strategies' signals in tick order, under the engine's lock; none
+        while trading is paused (positions are still valued and sampled)."""
         engine = self.engine
-        active = {sid: (entry.spec.coin, entry.order) for sid, entry in engine.registry.items()
-                  if entry.status == StrategyStatus.ACTIVE}
-        ordered = order_signals(signals, positions, active)
+        ordered: list[OrderedSignal] = []
+        if not engine.trading_paused:
+            active = {sid: (entry.spec.coin, entry.order)
+                      for sid, entry in engine.registry.items()
+                      if entry.status == StrategyStatus.ACTIVE}
+            ordered = order_signals(signals, positions, active)
         with engine.lock:
-            trades, self.filled_at = fill_batch(engine.ledger, ordered, positions, per_coin,
+            ledger = engine.ledger
+            trades, self.filled_at = fill_batch(ledger, ordered, positions, per_coin,
                                                 batch.timestamps)
             engine.recent_trades.extend(trades)
+            self.points_made += len(trades) + len(ledger.pending_samples)
         return trades
 
     def _put_outbox(self, item: Any) -> None:

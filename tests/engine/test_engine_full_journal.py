@@ -1,0 +1,201 @@
+"""Specification of trading when the journal cannot take fills: nothing is published that is
+not saved, trading pauses with one message naming the cause and the file, and resumes (by
+itself, or when asked) with nothing lost and nothing twice."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from full_disk import fill_up
+from live_engine_helpers import Recorder
+from support import wait_until
+
+from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.engine import writer
+from velocitas_desktop.engine.engine import Engine, EngineConfig
+from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.store.journal import Journal
+
+FAST_SMA = {"fast": 2, "slow": 3}
+
+
+def journaled(path: Path) -> list[int]:
+    """The fill ids in the journal, as another program reading the file sees them."""
+    with sqlite3.connect(path) as conn:
+        return [row[0] for row in conn.execute("SELECT id FROM fills ORDER BY id")]
+
+
+def published(recorder: Recorder) -> list[int]:
+    return [t["id"] for t in recorder.trades()]
+
+
+def trading_engine(path: Path, engines: list[Engine]) -> tuple[Engine, Recorder]:
+    """An engine on a journal at ``path`` with two quick strategies, heard by a recorder."""
+    engine = Engine(journal=Journal(path), restore=False)
+    engines.append(engine)
+    recorder = Recorder()
+    engine.subscribe(recorder)
+    for coin in ("BTC", "ETH"):
+        engine.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))
+    return engine, recorder
+
+
+def start(engine: Engine, **config: Any) -> None:
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=20_000, seed=5, **config))
+
+
+def ticks_still(engine: Engine, seconds: float) -> bool:
+    """No tick was processed for ``seconds``."""
+    before = engine.ticks_processed
+    time.sleep(seconds)
+    return engine.ticks_processed == before
+
+
+def lines(caplog: pytest.LogCaptureFixture, start_text: str) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith(start_text)]
+
+
+def test_a_full_journal_pauses_trading_and_publishes_nothing_it_has_not_saved(
+        tmp_path: Path, engines: list[Engine], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    start(engine)
+    wait_until(lambda: len(published(recorder)) > 100, what="fills before the disk fills")
+    make_room = fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+
+    message = engine.status_message
+    assert message.startswith(f"trading paused: the journal {path} cannot be written "
+                              "(database or disk is full). No new fills are made")
+    assert {"status": "paused", "message": message} in recorder.of("engine")
+    # everything a subscriber heard of is in the journal, and that stays so while paused
+    ticks_then, heard = engine.ticks_processed, len(published(recorder))
+    wait_until(lambda: engine.ticks_processed > ticks_then + 5_000,
+               what="prices to flow on while trading is paused")
+    assert len(published(recorder)) == heard
+    assert set(published(recorder)) <= set(journaled(path))
+    figures = engine.snapshot()["global"]
+    assert figures["status"] == "paused"
+    assert figures["journal"] == {"path": str(path), "state": "paused", "message": message,
+                                  "pauses": 1}
+    assert figures["total_trades"] <= len(journaled(path))  # the figures the journal has
+    assert all(m["global"]["last_trade_id"] is None
+               or m["global"]["last_trade_id"] <= max(journaled(path))
+               for m in recorder.of("metrics"))
+
+    make_room()  # no one asks: it is tried again by itself
+    wait_until(lambda: engine.status == "running", what="trading to resume by itself")
+    wait_until(lambda: len(published(recorder)) > heard + 100, what="fills after resuming")
+    engine.stop()
+
+    ids = journaled(path)
+    assert ids == list(range(1, len(ids) + 1))        # nothing lost
+    assert published(recorder) == ids                  # each once, in order, all of them
+    assert engine.snapshot()["global"]["total_trades"] == len(ids)
+    assert len(lines(caplog, "trading paused")) == 1   # once, not per batch
+    (resumed,) = lines(caplog, "trading resumed")
+    held = re.fullmatch(f"trading resumed: the journal {re.escape(str(path))} can be written "
+                        r"again; the (\d+) fills held meanwhile are saved", resumed)
+    # those held when it paused, and those of batches already filled on their way to it
+    assert held is not None
+    assert int(held[1]) >= int(re.search(r"; the (\d+) made just before", message)[1])
+
+
+def test_resume_trading_tries_the_journal_at_once_and_says_why_not(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    start(engine)
+    wait_until(lambda: len(published(recorder)) > 50, what="fills before the disk fills")
+    make_room = fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+    with pytest.raises(EngineError, match=r"cannot be written \(database or disk is full\)"):
+        engine.resume_trading()
+    assert engine.status == "paused"
+    make_room()
+    engine.resume_trading()
+    assert engine.status == "running"
+    engine.resume_trading()  # not paused: nothing to do
+    engine.stop()
+    assert published(recorder) == journaled(path)
+
+
+def test_a_session_ending_while_the_journal_refuses_says_what_was_not_saved(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    start(engine, duration=30)
+    wait_until(lambda: len(published(recorder)) > 50, what="fills before the disk fills")
+    fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+    engine.stop()
+
+    assert engine.status == "error"
+    assert engine.status_message.startswith("the session ended with ")
+    assert (f"P&L samples the journal {path} could not take (database or disk is full): "
+            "they are not saved, and not shown") in engine.status_message
+    assert recorder.of("engine")[-1] == {"status": "error", "message": engine.status_message}
+    ids = journaled(path)
+    assert published(recorder) == ids
+    # the figures, and the P&L history, are the journal's: not one fill more
+    snapshot = engine.snapshot()
+    assert snapshot["global"]["total_trades"] <= len(ids)
+    assert snapshot["global"]["journal"]["state"] == "failed"
+    journal = engine.journal
+    points = len(ids) + len(journal.pnl_history(engine.session_id))
+    assert len(engine.pnl_history(limit=10**9)) == points
+
+
+def test_samples_and_metric_state_held_during_a_pause_are_written_once(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    # the equity clock samples every second of the (wall-clock) prices, paused or not
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=2_000, seed=5, sample_seconds=1.0))
+    wait_until(lambda: len(published(recorder)) > 20, what="fills before the disk fills")
+    make_room = fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+    samples_then = len(engine.journal.pnl_history(engine.session_id))
+    ticks_then = engine.ticks_processed
+    wait_until(lambda: engine.ticks_processed > ticks_then + 5_000, what="2.5 s of pause")
+    make_room()
+    engine.resume_trading()
+    engine.stop()
+    rows = engine.journal.pnl_history(engine.session_id)
+    clock = [(r["strategy_id"], r["timestamp"]) for r in rows[:-2]]  # the last two: the end
+    assert len(clock) == len(set(clock))
+    assert len(rows) >= samples_then + 2 * 2  # two strategies sampled at least twice paused
+    states = engine.journal.metric_state(engine.session_id)
+    assert set(states) == {"", "BTC_SMA_Crossover", "ETH_SMA_Crossover"}
+    assert engine.pnl_history(limit=10**9)[-2:] == rows[-2:]
+
+
+def test_past_the_held_limit_the_session_waits_for_the_journal_instead_of_growing(
+        tmp_path: Path, engines: list[Engine], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(writer, "HELD_LIMIT", 40)
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    # at full speed the clock samples often: paused, the held samples pass the limit at once
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=5, start_time=0.0))
+    wait_until(lambda: len(published(recorder)) > 50, what="fills before the disk fills")
+    make_room = fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+    held = engine._session.journal_writer.held
+    wait_until(lambda: held.rows >= 40, what="the held rows to reach 40")
+    # the batches already filled fill the outbox; then the consumer waits
+    wait_until(lambda: ticks_still(engine, 0.5), what="the consumer to wait")
+    ticks, rows = engine.ticks_processed, held.rows
+    time.sleep(1.0)
+    assert (engine.ticks_processed, held.rows) == (ticks, rows)  # nothing taken, nothing grows
+    make_room()
+    engine.resume_trading()
+    wait_until(lambda: engine.ticks_processed > ticks, what="prices to flow again")
+    engine.stop()
+    assert published(recorder) == journaled(path)
