@@ -1,13 +1,16 @@
 """Specification of trading when the journal cannot take fills: nothing is published that is
 not saved, trading pauses with one message naming the cause and the file, and resumes (by
-itself, or when asked) with nothing lost and nothing twice."""
+itself, or when asked) with nothing lost and nothing twice; a free-space guard pauses before
+the disk is full."""
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +19,23 @@ from full_disk import fill_up
 from live_engine_helpers import Recorder
 from support import wait_until
 
+from velocitas_desktop.core.errors import ParameterError
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine import writer
+from velocitas_desktop.engine.config import DEFAULT_MIN_FREE_MB
 from velocitas_desktop.engine.engine import Engine, EngineConfig
 from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.engine.request import (
+    SessionRequest,
+    Vocabulary,
+    check_config,
+    session_config,
+)
+from velocitas_desktop.engine.writer import GUARD_SECONDS
 from velocitas_desktop.store.journal import Journal
 
 FAST_SMA = {"fast": 2, "slow": 3}
+MB = 1_000_000
 
 
 def journaled(path: Path) -> list[int]:
@@ -35,9 +48,12 @@ def published(recorder: Recorder) -> list[int]:
     return [t["id"] for t in recorder.trades()]
 
 
-def trading_engine(path: Path, engines: list[Engine]) -> tuple[Engine, Recorder]:
+def trading_engine(path: Path, engines: list[Engine],
+                   disk_free: Callable[[Path], int | None] | None = None) -> tuple[Engine,
+                                                                                  Recorder]:
     """An engine on a journal at ``path`` with two quick strategies, heard by a recorder."""
-    engine = Engine(journal=Journal(path), restore=False)
+    engine = (Engine(journal=Journal(path), restore=False) if disk_free is None
+              else Engine(journal=Journal(path), restore=False, disk_free=disk_free))
     engines.append(engine)
     recorder = Recorder()
     engine.subscribe(recorder)
@@ -46,8 +62,9 @@ def trading_engine(path: Path, engines: list[Engine]) -> tuple[Engine, Recorder]
     return engine, recorder
 
 
-def start(engine: Engine, **config: Any) -> None:
-    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=20_000, seed=5, **config))
+def start(engine: Engine, min_free_mb: float = 0.0, **config: Any) -> None:
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=20_000, seed=5,
+                              min_free_mb=min_free_mb, **config))
 
 
 def ticks_still(engine: Engine, seconds: float) -> bool:
@@ -158,7 +175,8 @@ def test_samples_and_metric_state_held_during_a_pause_are_written_once(
     path = tmp_path / "journal.sqlite3"
     engine, recorder = trading_engine(path, engines)
     # the equity clock samples every second of the (wall-clock) prices, paused or not
-    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=2_000, seed=5, sample_seconds=1.0))
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=2_000, seed=5, min_free_mb=0,
+                              sample_seconds=1.0))
     wait_until(lambda: len(published(recorder)) > 20, what="fills before the disk fills")
     make_room = fill_up(engine.journal)
     wait_until(lambda: engine.status == "paused", what="trading to pause")
@@ -177,13 +195,113 @@ def test_samples_and_metric_state_held_during_a_pause_are_written_once(
     assert engine.pnl_history(limit=10**9)[-2:] == rows[-2:]
 
 
+# --- the free-space guard -------------------------------------------------------------------
+
+
+class Disk:
+    """The free space the engine reads (its ``disk_free`` seam), set by the test."""
+
+    def __init__(self, free: int) -> None:
+        self.free = free
+        self.readings = 0
+
+    def __call__(self, path: Path) -> int:
+        self.readings += 1
+        return self.free
+
+
+def test_the_free_space_kept_is_200_mb_unless_asked_and_never_negative() -> None:
+    words = Vocabulary({"min_free_mb": "--min-free-mb"}, assign=" ")
+    assert session_config(SessionRequest()).min_free_mb == DEFAULT_MIN_FREE_MB == 200.0
+    assert session_config(SessionRequest(min_free_mb=0)).min_free_mb == 0.0  # no guard
+    assert session_config(SessionRequest(min_free_mb=1_500)).min_free_mb == 1_500.0
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ParameterError, match=r"--min-free-mb is the free space to keep on "
+                                                 r"the journal's disk, in MB: 0 or more"):
+            session_config(SessionRequest(min_free_mb=bad), words=words)
+    with pytest.raises(ParameterError, match="min_free_mb is the free space"):
+        check_config(EngineConfig(min_free_mb=-5))
+
+
+def test_start_is_refused_when_the_journals_disk_has_less_room_than_kept(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    path = tmp_path / "journal.sqlite3"
+    engine, _ = trading_engine(path, engines)
+    above = shutil.disk_usage(tmp_path).free / MB + 1_000_000  # a terabyte more than there is
+    with pytest.raises(EngineError, match=rf"cannot start: .* free on the disk of the journal "
+                                          rf"{path}, below the .* kept free; free some space"):
+        start(engine, min_free_mb=above)
+    assert engine.status == "stopped"
+
+
+def test_trading_pauses_below_the_free_space_kept_and_resumes_ten_percent_above(
+        tmp_path: Path, engines: list[Engine], caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    path = tmp_path / "journal.sqlite3"
+    disk = Disk(free=5_000 * MB)
+    engine, recorder = trading_engine(path, engines, disk_free=disk)
+    start(engine, min_free_mb=200)
+    wait_until(lambda: len(published(recorder)) > 50, what="fills with room to spare")
+
+    disk.free = 150 * MB
+    wait_until(lambda: engine.status == "paused", what="the guard to pause trading",
+               timeout=10 * GUARD_SECONDS + 20)
+    assert engine.status_message == (
+        f"trading paused: 150 MB free on the disk of the journal {path}, below the 200 MB "
+        "kept free; no new fills until there is more (it resumes by itself at 220 MB free)")
+    # nothing is held: what was filled is written, and only that was published
+    heard = len(published(recorder))
+    readings = disk.readings
+    wait_until(lambda: disk.readings > readings + 2, what="the guard to look again")
+    assert published(recorder) == journaled(path)
+    assert len(published(recorder)) == heard
+
+    disk.free = 210 * MB  # above the minimum, not by 10%: no flapping at the line
+    readings = disk.readings
+    wait_until(lambda: disk.readings > readings + 2, what="the guard to look again")
+    assert engine.status == "paused"
+    disk.free = 230 * MB
+    wait_until(lambda: engine.status == "running", what="trading to resume at 220 MB free")
+    wait_until(lambda: len(published(recorder)) > heard, what="fills after resuming")
+    engine.stop()
+    assert published(recorder) == journaled(path)
+    assert len(lines(caplog, "trading paused")) == 1
+    assert lines(caplog, "trading resumed") == [
+        f"trading resumed: 230 MB free on the disk of the journal {path}"]
+
+
+def test_asked_to_resume_the_guard_needs_only_the_minimum(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    disk = Disk(free=150 * MB)
+    engine, _ = trading_engine(tmp_path / "journal.sqlite3", engines, disk_free=disk)
+    disk.free = 5_000 * MB
+    start(engine, min_free_mb=200)
+    disk.free = 150 * MB
+    wait_until(lambda: engine.status == "paused", what="the guard to pause trading")
+    with pytest.raises(EngineError, match="150 MB free on the disk of the journal"):
+        engine.resume_trading()
+    disk.free = 205 * MB
+    engine.resume_trading()
+    assert engine.status == "running"
+
+
+def test_a_guard_of_zero_never_reads_the_disk(tmp_path: Path, engines: list[Engine]) -> None:
+    disk = Disk(free=0)
+    engine, recorder = trading_engine(tmp_path / "journal.sqlite3", engines, disk_free=disk)
+    start(engine, min_free_mb=0)
+    wait_until(lambda: len(published(recorder)) > 50, what="fills")
+    assert engine.status == "running"
+    assert disk.readings == 0
+
+
 def test_past_the_held_limit_the_session_waits_for_the_journal_instead_of_growing(
         tmp_path: Path, engines: list[Engine], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(writer, "HELD_LIMIT", 40)
     path = tmp_path / "journal.sqlite3"
     engine, recorder = trading_engine(path, engines)
     # at full speed the clock samples often: paused, the held samples pass the limit at once
-    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=5, start_time=0.0))
+    engine.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=5, min_free_mb=0,
+                              start_time=0.0))
     wait_until(lambda: len(published(recorder)) > 50, what="fills before the disk fills")
     make_room = fill_up(engine.journal)
     wait_until(lambda: engine.status == "paused", what="trading to pause")

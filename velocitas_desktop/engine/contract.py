@@ -33,8 +33,8 @@ class EngineStatus(StrEnum):
     STOPPED = "stopped"      # no session runs (none yet, or stop() ended it)
     STARTING = "starting"    # start() is opening the feed
     RUNNING = "running"
-    # the session runs but makes no fills: its journal cannot be written (the message says
-    # why, and names the file); it resumes by itself
+    # the session runs but makes no fills: its journal cannot be written, or its disk is
+    # nearly full (the message says which, and names the file); it resumes by itself
     PAUSED = "paused"
     STOPPING = "stopping"    # stop() is winding the threads down
     FINISHED = "finished"    # the data ran out, or a tick or time limit was reached
@@ -61,7 +61,7 @@ class JournalState(StrEnum):
     """Whether the journal takes what the session makes (the snapshot's ``journal.state``)."""
 
     OK = "ok"            # every fill and sample is written before anyone hears of it
-    PAUSED = "paused"    # it cannot be written: no new fills
+    PAUSED = "paused"    # it cannot be written, or its disk is nearly full: no new fills
     FAILED = "failed"    # the session ended with fills or samples it could not take
 
 
@@ -245,8 +245,8 @@ class TradingEngine(Protocol):
 
     def resume_trading(self) -> None:
         """Trading paused because of the journal (status ``paused``): try it again now, and
-        resume if it can be written. EngineError saying why not; nothing to do if trading is
-        not paused. Trading also resumes by itself."""
+        resume if it can be written (and its disk has room). EngineError saying why not;
+        nothing to do if trading is not paused. Trading also resumes by itself."""
         ...
 
     def state(self) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import Session
-from velocitas_desktop.engine.writer import Figures
+from velocitas_desktop.engine.writer import MB, Figures, free_bytes, low_space
 from velocitas_desktop.feeds.base import Feed, FeedState
 from velocitas_desktop.store.journal import Journal, JournalError
 
@@ -59,9 +59,13 @@ class Engine:
     """The trading engine. Thread-safe: every public method may be called from any thread."""
 
     def __init__(self, catalog: Catalog | None = None, journal: Journal | None = None,
-                 restore: bool = True, recent_trades: int = 10_000) -> None:
+                 restore: bool = True, recent_trades: int = 10_000,
+                 disk_free: Callable[[Path], int | None] = free_bytes) -> None:
+        """``disk_free(path)`` reads the free bytes of the journal's disk (the free-space
+        guard's one reading: the default asks the system)."""
         self.catalog = catalog or load_catalog()
         self.journal = journal
+        self.disk_free = disk_free
         self.lock = threading.Lock()        # guards the ledger and the registry
         self._admin = threading.RLock()     # serialises start/stop and direct control calls
         self._status_lock = threading.Lock()  # status changes that depend on the status
@@ -340,6 +344,7 @@ class Engine:
             if self._live_session() is not None or self.status.busy:
                 raise EngineError("the engine is already running; stop it first")
             check_config(config)
+            self._check_room(config)
             self.status = EngineStatus.STARTING
             try:
                 feed = feed or build_feed(config)
@@ -351,6 +356,16 @@ class Engine:
             self._begin_session(config, feed)
             self.publish(EventKind.ENGINE, {"status": EngineStatus.RUNNING,
                                             "message": f"{feed.name} feed started"})
+
+    def _check_room(self, config: EngineConfig) -> None:
+        """EngineError if the journal's disk is below the free space the session keeps."""
+        if self.journal is None or config.min_free_mb <= 0:
+            return
+        path, least = self.journal.path, config.min_free_mb * MB
+        free = self.disk_free(path)
+        if free is not None and free < least:
+            raise EngineError(f"cannot start: {low_space(path, free, least)}; free some space "
+                              "on that disk, or lower the free space to keep")
 
     def _begin_session(self, config: EngineConfig, feed: Feed) -> None:
         if self.journal is not None:
@@ -421,7 +436,8 @@ class Engine:
 
     def resume_trading(self) -> None:
         """Trading paused because of the journal: try it again now, and resume if it can be
-        written; EngineError saying why not. Nothing to do if trading is not paused."""
+        written (and its disk has room); EngineError saying why not. Nothing to do if
+        trading is not paused."""
         session = self._live_session()
         if session is None:
             raise EngineError("the engine is not running")

@@ -85,6 +85,7 @@ class SessionRequest:
     quote_asset: str | None = None
     capital: float | None = None        # each strategy's starting capital (quote currency)
     risk_free_rate: float | None = None  # yearly, for Sharpe
+    min_free_mb: float | None = None    # free space kept on the journal's disk (0: no guard)
 
 
 def session_config(request: SessionRequest, defaults: EngineConfig | None = None, *,
@@ -120,6 +121,10 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
             raise ParameterError(f"{words.name(name)} must be a fraction from 0 to 1 "
                                  "(0.001 = 0.1%)")
     capital, risk_free = _account(request, defaults, words)
+    min_free = defaults.min_free_mb if request.min_free_mb is None else request.min_free_mb
+    if not (min_free >= 0 and math.isfinite(min_free)):
+        raise ParameterError(f"{words.name('min_free_mb')} is the free space to keep on the "
+                             f"journal's disk, in MB: 0 or more (got {min_free:g})")
     return dataclasses.replace(
         defaults, source=source, coins=coins, csv_files=files, speed=request.speed,
         rate=request.rate,
@@ -128,7 +133,7 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
         binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
         binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
         quote_asset=(request.quote_asset or defaults.quote_asset).upper(), capital=capital,
-        risk_free_rate=risk_free)
+        risk_free_rate=risk_free, min_free_mb=float(min_free))
 
 
 def _account(request: SessionRequest, defaults: EngineConfig,
@@ -153,7 +158,7 @@ def check_config(config: EngineConfig) -> None:
         csv_files=config.csv_files, speed=config.speed, rate=config.rate,
         workers=config.workers, fee=config.fee, slippage=config.slippage,
         duration=config.duration, ticks=config.max_ticks, capital=config.capital,
-        risk_free_rate=config.risk_free_rate)
+        risk_free_rate=config.risk_free_rate, min_free_mb=config.min_free_mb)
     config.coins = session_config(request, config, max_workers=MAX_WORKERS).coins
 
 

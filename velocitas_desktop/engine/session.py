@@ -32,11 +32,19 @@ from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
 from velocitas_desktop.engine.workers import Worker, WorkerDied
-from velocitas_desktop.engine.writer import Figures, Handoff, JournalOwner, JournalWriter
+from velocitas_desktop.engine.writer import (
+    MB,
+    Figures,
+    Handoff,
+    JournalOwner,
+    JournalWriter,
+    SpaceGuard,
+)
 from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 
 if TYPE_CHECKING:
     from collections import deque
+    from pathlib import Path
 
     from velocitas_desktop.catalog import Catalog
     from velocitas_desktop.core.ledger import Ledger
@@ -65,6 +73,7 @@ class SessionOwner(JournalOwner, Protocol):
     journal: Journal | None
     trading_paused: bool  # set by the writer: strategies follow prices, no fills are made
 
+    def disk_free(self, path: Path) -> int | None: ...
     def log(self, level: str, message: str) -> None: ...
     def figures(self) -> Figures: ...
     def strategy_failed(self, strategy_id: str, message: str) -> None: ...
@@ -123,9 +132,12 @@ class Session:
         # P&L points (a fill makes one, a sample one) made by the ledger, counted under the
         # engine's lock; the writer counts those saved
         self.points_made = 0
-        path = engine.journal.path if engine.journal is not None else None
+        journal = engine.journal
+        path = journal.path if journal is not None else None
+        guard = (SpaceGuard(path, config.min_free_mb * MB, engine.disk_free)
+                 if path is not None and config.min_free_mb > 0 else None)
         self.journal_writer = JournalWriter(engine, self._outbox, self.coins, self.latency,
-                                            self.stopping, path)
+                                            self.stopping, path, guard)
         self.writer = threading.Thread(target=self.journal_writer.run, name="velocitas-writer",
                                        daemon=True)
 

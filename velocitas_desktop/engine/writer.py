@@ -7,20 +7,23 @@ trade to a WebSocket or the window, no metrics that count it. The engine pauses 
 new fills; prices still flow and strategies follow them) and says why once. The held records
 are written again, whole, after 0.5 s, 1 s, 2 s... (at most every 10 s) or at once when the
 user asks (``resume_trading``); when a write succeeds they are published, in order, and
-trading resumes.
+trading resumes. A free-space guard pauses trading the same way before the disk is full.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.contract import EventKind
@@ -28,15 +31,16 @@ from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.feeds.base import TickBatch
 from velocitas_desktop.store.journal import JournalError
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from velocitas_desktop.store.retention import human_bytes
 
 log = logging.getLogger(__name__)
 
+MB = 1_000_000
 FIRST_RETRY = 0.5        # seconds before a refused write is tried again; doubled each time
 LAST_RETRY = 10.0        # ... up to this
 POLL_SECONDS = 0.1       # while paused, how often the writer looks for a resume request
+GUARD_SECONDS = 1.0      # free space is read at most this often (a statvfs call, ~2 µs)
+RESUME_MARGIN = 1.1      # trading resumes by itself at 10% above the minimum free space
 # Fills and samples held for a journal that refuses them. Past this the writer stops taking
 # from the consumer, which then waits (a replay waits where it is; a live feed's ticks queue
 # up). Paused, a session makes samples only: 8 strategies take 100,000 on live prices in
@@ -109,7 +113,58 @@ class Held:
         return len(self.trades) + len(self.samples)
 
 
+def free_bytes(path: Path) -> int | None:
+    """Bytes an unprivileged program may still write on the disk holding ``path``'s folder
+    (None if it cannot be read)."""
+    try:
+        return shutil.disk_usage(path.parent).free
+    except OSError:
+        return None
+
+
+def low_space(path: Path, free: int, min_free: float) -> str:
+    """The words for a disk below the minimum free space (shared by start and the guard)."""
+    return (f"{human_bytes(free)} free on the disk of the journal {path}, below the "
+            f"{human_bytes(min_free)} kept free")
+
+
+class SpaceGuard:
+    """Reads the free space of the journal's disk at most every GUARD_SECONDS: below
+    ``min_free`` bytes trading pauses, and it resumes at ``min_free × RESUME_MARGIN`` (or at
+    ``min_free`` when the user asks), so a disk hovering at the line does not flap."""
+
+    def __init__(self, path: Path, min_free: float,
+                 read: Callable[[Path], int | None] = free_bytes) -> None:
+        self.path = path
+        self.min_free = min_free
+        self.read = read
+        self._read_at = -GUARD_SECONDS
+        self._free: int | None = None
+
+    def free(self, now: float, fresh: bool = False) -> int | None:
+        if fresh or now - self._read_at >= GUARD_SECONDS:
+            self._read_at = now
+            self._free = self.read(self.path)
+        return self._free
+
+    def low(self, now: float, fresh: bool = False) -> str | None:
+        """Why trading must pause (the disk is below the minimum), or None."""
+        free = self.free(now, fresh)
+        if free is None or free >= self.min_free:
+            return None
+        return (f"trading paused: {low_space(self.path, free, self.min_free)}; no new fills "
+                f"until there is more (it resumes by itself at "
+                f"{human_bytes(self.min_free * RESUME_MARGIN)} free)")
+
+    def still_low(self, now: float, asked: bool) -> bool:
+        """Paused for space: whether it must stay paused (``asked``: the user asks now)."""
+        free = self.free(now, fresh=asked)
+        line = self.min_free if asked else self.min_free * RESUME_MARGIN
+        return free is not None and free < line
+
+
 class Cause(Enum):
+    SPACE = "space"   # the guard: the disk is nearly full
     WRITE = "write"   # the journal refused a write
 
 
@@ -128,14 +183,15 @@ class JournalWriter:
     """
 
     def __init__(self, engine: JournalOwner, outbox: queue.Queue, coins: list[str],
-                 latency: LatencyStats, stopping: threading.Event,
-                 path: Path | None = None) -> None:
+                 latency: LatencyStats, stopping: threading.Event, path: Path | None = None,
+                 guard: SpaceGuard | None = None) -> None:
         self.engine = engine
         self._outbox = outbox
         self.coins = coins
         self.latency = latency
         self.stopping = stopping
         self.path = path
+        self.guard = guard
         self.saved = 0
         self.refused = False
         self.held = Held()
@@ -161,6 +217,7 @@ class JournalWriter:
                 for handoff in handoffs:
                     self.held.add(handoff)
                 asked = self._take_requests()
+                self._watch_space(time.monotonic(), bool(asked))
                 committed = self._commit(time.monotonic(), bool(asked) or ended)
                 self._publish(handoffs, committed)
                 self._answer(asked)
@@ -234,6 +291,19 @@ class JournalWriter:
 
     # --- pausing and resuming ------------------------------------------------------------
 
+    def _watch_space(self, now: float, asked: bool) -> None:
+        guard = self.guard
+        if guard is None:
+            return
+        if self.pause is None:
+            problem = guard.low(now)
+            if problem is not None:
+                self._pause(Cause.SPACE, problem)
+        elif self.pause.cause is Cause.SPACE and not guard.still_low(now, asked):
+            free = guard.free(now) or 0
+            self._resume(f"trading resumed: {human_bytes(free)} free on the disk of the "
+                         f"journal {self.path}")
+
     def _refused(self, exc: Exception, now: float) -> None:
         """The journal refused the held records: pause (said once), retry later."""
         reason = self.refusal = getattr(exc, "cause", None) or f"{type(exc).__name__}: {exc}"
@@ -251,7 +321,11 @@ class JournalWriter:
         self._retry_at = now + self._retry_delay
 
     def _written_again(self, written: Held, now: float) -> None:
-        """A held write went in: trading resumes."""
+        """A held write went in: resume, unless the disk is still too full to trade on."""
+        problem = self.guard.low(now, fresh=True) if self.guard is not None else None
+        if problem is not None:
+            self._pause(Cause.SPACE, problem)
+            return
         self._resume(f"trading resumed: the journal {self.path} can be written again; the "
                      f"{len(written.trades):,} fills held meanwhile are saved")
 
@@ -273,8 +347,8 @@ class JournalWriter:
     # --- the user's resume -----------------------------------------------------------------
 
     def resume_now(self, timeout: float = RESUME_TIMEOUT) -> None:
-        """Try the journal again at once; EngineError saying why trading stays paused.
-        Called on any thread."""
+        """Try the journal (and the disk's room) again at once; EngineError saying why
+        trading stays paused. Called on any thread."""
         if self.pause is None or self._done.is_set():
             return
         answer: Future = Future()
