@@ -313,10 +313,10 @@ class JournalWriter:
             if not isinstance(exc, JournalError):  # not a disk's refusal: keep the trace
                 log.error("the journal write failed unexpectedly", exc_info=exc)
             self._pause(Cause.WRITE, (
-                f"trading paused: the journal {self.path} cannot be written ({reason}). No "
-                f"new fills are made; the {len(self.held.trades):,} made just before are "
-                "held, and saved when it can be written again (tried every few seconds): "
-                "free space on its disk"))
+                f"trading paused: the journal {self.path} cannot be written ({reason}). Free "
+                "space on its disk: the journal is tried again every few seconds, and trading "
+                "resumes when it can be written. No new fills are made meanwhile; the "
+                f"{len(self.held.trades):,} made just before are held and saved then"))
             self._retry_delay = FIRST_RETRY
         self._retry_at = now + self._retry_delay
 
