@@ -102,7 +102,10 @@ def test_a_full_journal_pauses_trading_and_publishes_nothing_it_has_not_saved(
     assert figures["status"] == "paused"
     assert figures["journal"] == {"path": str(path), "state": "paused", "message": message,
                                   "pauses": 1}
-    assert figures["total_trades"] <= len(journaled(path))  # the figures the journal has
+    # the figures are those of the journal, exactly: no more, and no fewer
+    assert figures["total_trades"] == len(journaled(path))
+    assert figures["last_trade_id"] == max(journaled(path))
+    assert recorder.of("metrics")[-1]["global"]["total_trades"] == len(journaled(path))
     assert all(m["global"]["last_trade_id"] is None
                or m["global"]["last_trade_id"] <= max(journaled(path))
                for m in recorder.of("metrics"))
@@ -163,7 +166,7 @@ def test_a_session_ending_while_the_journal_refuses_says_what_was_not_saved(
     assert published(recorder) == ids
     # the figures, and the P&L history, are the journal's: not one fill more
     snapshot = engine.snapshot()
-    assert snapshot["global"]["total_trades"] <= len(ids)
+    assert snapshot["global"]["total_trades"] == len(ids)
     assert snapshot["global"]["journal"]["state"] == "failed"
     journal = engine.journal
     points = len(ids) + len(journal.pnl_history(engine.session_id))

@@ -565,12 +565,15 @@ class Engine:
         with self.lock:
             return self._figures()
 
-    def saved_snapshot(self, figures: Figures) -> dict[str, Any]:
-        """The writer's word that ``figures`` are in the journal: views see them from now on;
-        returns the snapshot of them to publish."""
+    def figures_saved(self, figures: Figures) -> None:
+        """The writer's word that the journal holds exactly what ``figures`` count."""
+        self._saved_figures = figures
+
+    def saved_snapshot(self) -> dict[str, Any]:
+        """The snapshot of the figures last saved, with the engine's state now (the writer
+        publishes it)."""
         with self.lock:
-            self._saved_figures = figures
-            shown = self._with_registry(figures, copy=True)
+            shown = self._with_registry(self._saved_figures, copy=True)
         return self._with_engine_state(shown)
 
     def _figures(self) -> Figures:

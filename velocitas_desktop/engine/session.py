@@ -176,7 +176,7 @@ class Session:
             rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
             self.points_made += len(rows)
         if rows or state:
-            self._put_outbox(Handoff([], rows, state, self.points_made))
+            self._put_outbox(Handoff([], rows, state, self.points_made, engine.figures()))
 
     def join_writer(self) -> None:
         """Wait until the writer has journaled and published everything it was given."""
@@ -317,7 +317,8 @@ class Session:
                                              / (now - last_metrics))
                     last_metrics, last_ticks = now, self.ticks_processed
                     # published by the writer once every fill they count is saved
-                    self._put_outbox(Handoff([], [], None, self.points_made, engine.figures()))
+                    self._put_outbox(Handoff([], [], None, self.points_made, engine.figures(),
+                                             publish=True))
                 duration = self.config.duration
                 if duration is not None and now - self.started_at >= duration:
                     ended = True
@@ -429,9 +430,11 @@ class Session:
         self.drain_cap = max(1024, min(MAX_DRAIN_TICKS, int(0.1 / max(per_tick, 1e-9))))
         ledger = self.engine.ledger  # this thread is its only writer: no lock to read it
         pnl_rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
+        figures = self.engine.figures() if trades or pnl_rows else None
         # journal and subscribers are served by the writer thread, in order
-        self._put_outbox(Handoff(trades, pnl_rows, state, self.points_made, None, job.batches,
-                                 self.filled_at, job.batch))
+        self._put_outbox(Handoff(trades, pnl_rows, state, self.points_made, figures,
+                                 batches=job.batches, filled_at=self.filled_at,
+                                 batch=job.batch))
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
             self.limit_hit = True

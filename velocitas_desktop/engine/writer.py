@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -60,7 +60,8 @@ class JournalOwner(Protocol):
     def publish(self, kind: EventKind, data: Any) -> None: ...
     def journal_batch(self, trades: list[Trade], pnl_rows: list[Any],
                       state: dict[str, Any] | None = None) -> None: ...
-    def saved_snapshot(self, figures: Figures) -> dict[str, Any]: ...
+    def figures_saved(self, figures: Figures) -> None: ...
+    def saved_snapshot(self) -> dict[str, Any]: ...
     def snapshot(self) -> dict[str, Any]: ...
     def pause_trading(self, message: str, new: bool) -> None: ...
     def trading_resumed(self, message: str) -> None: ...
@@ -69,14 +70,18 @@ class JournalOwner(Protocol):
 
 @dataclass(slots=True)
 class Handoff:
-    """What the consumer hands the writer after a batch (or, with ``figures``, on the
-    metrics clock): records to journal, and the ticks to publish once they are saved."""
+    """What the consumer hands the writer after a batch, or on the metrics clock: records to
+    journal, the ledger's figures with them, and the ticks to publish once they are saved."""
 
     trades: list[Trade]
     samples: list[dict[str, Any]]
     state: dict[str, Any] | None
     made: int                       # P&L points (fills and samples) the ledger made up to here
-    figures: Figures | None = None  # the ledger's figures here, for a metrics event
+    # the ledger's figures right after these records (taken whenever there are records, so
+    # the figures last saved are exactly the journal's: 62 µs for 8 strategies)
+    figures: Figures | None = None
+    publish: bool = False           # the metrics clock ticked: publish the figures saved
+    _: KW_ONLY
     batches: list[TickBatch] = field(default_factory=list)  # as received (for latency)
     filled_at: list[int] = field(default_factory=list)      # the fills' places in the batch
     batch: TickBatch | None = None  # the ticks (None: no ticks)
@@ -92,6 +97,7 @@ class Held:
     figures: Figures | None = None        # likewise
     made: int = 0
     handoffs: int = 0
+    publish: bool = False
 
     def add(self, handoff: Handoff) -> None:
         self.handoffs += 1
@@ -102,6 +108,7 @@ class Held:
         if handoff.figures is not None:
             self.figures = handoff.figures
         self.made = handoff.made
+        self.publish = self.publish or handoff.publish
 
     @property
     def writable(self) -> bool:
@@ -272,6 +279,8 @@ class JournalWriter:
     def _publish(self, handoffs: list[Handoff], committed: Held | None) -> None:
         """Trades and metrics once saved; ticks always (prices are not records)."""
         engine = self.engine
+        if committed is not None and committed.figures is not None:
+            engine.figures_saved(committed.figures)
         if committed is not None and committed.trades and engine.has_subscribers:
             engine.publish(EventKind.TRADES, [t.to_dict() for t in committed.trades])
         now = time.perf_counter()
@@ -283,9 +292,9 @@ class JournalWriter:
                                  handoff.filled_at)
             self.latency.add_batch(now, handoff.batches[0].received)
             engine.publish(EventKind.TICKS, {"coins": self.coins, "batch": handoff.batch})
-        if committed is not None and committed.figures is not None:
-            engine.publish(EventKind.METRICS, engine.saved_snapshot(committed.figures))
-        elif committed is None and any(h.figures is not None for h in handoffs):
+        if committed is not None and committed.publish:
+            engine.publish(EventKind.METRICS, engine.saved_snapshot())
+        elif committed is None and any(h.publish for h in handoffs):
             # held: the figures the journal has, with the engine's status now
             engine.publish(EventKind.METRICS, engine.snapshot())
 
@@ -333,6 +342,8 @@ class JournalWriter:
         new = self.pause is None
         self.pause = Pause(cause, message)
         self.engine.pause_trading(message, new)
+        # at once, the figures views may show now: those of what the journal holds
+        self.engine.publish(EventKind.METRICS, self.engine.snapshot())
 
     def _resume(self, message: str) -> None:
         self.pause = None
