@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from full_disk import fill_up
+from full_disk import fill_up, small_disk
 from live_engine_helpers import Recorder
 from support import wait_until
 
@@ -25,6 +25,7 @@ from velocitas_desktop.engine import writer
 from velocitas_desktop.engine.config import DEFAULT_MIN_FREE_MB
 from velocitas_desktop.engine.engine import Engine, EngineConfig
 from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.engine.host import HostedEngine
 from velocitas_desktop.engine.request import (
     SessionRequest,
     Vocabulary,
@@ -322,3 +323,39 @@ def test_past_the_held_limit_the_session_waits_for_the_journal_instead_of_growin
     wait_until(lambda: engine.ticks_processed > ticks, what="prices to flow again")
     engine.stop()
     assert published(recorder) == journaled(path)
+
+
+@pytest.mark.slow
+def test_the_windows_engine_process_pauses_and_resumes_trading_the_same_way(
+        tmp_path: Path) -> None:
+    with small_disk(tmp_path / "disk", megabytes=4) as disk:
+        if disk is None:
+            pytest.skip("this machine does not let the test mount a small tmpfs (the engine "
+                        "process's journal cannot be reached from here to fill it)")
+        ballast = disk / "ballast"
+        ballast.write_bytes(b"\0" * 2_000_000)
+        path = disk / "journal.sqlite3"
+        engine = HostedEngine(journal_path=str(path), restore=False)
+        recorder = Recorder()
+        engine.subscribe(recorder)
+        try:
+            with pytest.raises(EngineError, match="the engine is not running"):
+                engine.resume_trading()
+            for coin in ("BTC", "ETH"):
+                engine.register(StrategySpec("SMA_Crossover", coin, FAST_SMA))
+            start(engine, min_free_mb=0)
+            wait_until(lambda: engine.status == "paused", what="the tmpfs to fill", timeout=60)
+            assert engine.status_message.startswith(
+                f"trading paused: the journal {path} cannot be written (database or disk is "
+                "full)")
+            with pytest.raises(EngineError, match="database or disk is full"):
+                engine.resume_trading()
+            ballast.unlink()
+            engine.resume_trading()
+            assert engine.status == "running"
+            engine.stop()
+            wait_until(lambda: published(recorder) == journaled(path),
+                       what="the last trades to cross the pipe")
+        finally:
+            engine.close()
+        assert journaled(path) == list(range(1, len(journaled(path)) + 1))
