@@ -174,6 +174,32 @@ def test_a_session_ending_while_the_journal_refuses_says_what_was_not_saved(
     assert len(engine.pnl_history(limit=10**9)) == points
 
 
+def test_strategies_registered_while_the_journal_is_full_are_saved_once_it_has_room(
+        tmp_path: Path, engines: list[Engine], caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "journal.sqlite3"
+    engine, recorder = trading_engine(path, engines)
+    start(engine)
+    wait_until(lambda: len(published(recorder)) > 50, what="fills before the disk fills")
+    make_room = fill_up(engine.journal)
+    wait_until(lambda: engine.status == "paused", what="trading to pause")
+    ids = [f"BTC_RSI_{i}" for i in range(60)]  # rows a few pages long: some must be refused
+    for strategy_id in ids:
+        engine.register(StrategySpec("RSI", "BTC", strategy_id=strategy_id))
+    refused = [r.getMessage() for r in caplog.records if "is changed but not yet saved" in
+               r.getMessage()]
+    assert refused, "the journal took every strategy: the test did not fill it"
+    assert refused[0].endswith("it is saved as soon as the journal can be written")
+    def saved() -> set[str]:
+        return {spec["strategy_id"] for spec, _ in engine.journal.strategies(engine.session_id)}
+
+    assert not set(ids) <= saved()
+    make_room()
+    engine.resume_trading()
+    # saved with the next commit that succeeds
+    wait_until(lambda: set(ids) <= saved(), what="the waiting strategies to be saved")
+    engine.stop()
+
+
 def test_samples_and_metric_state_held_during_a_pause_are_written_once(
         tmp_path: Path, engines: list[Engine]) -> None:
     path = tmp_path / "journal.sqlite3"

@@ -278,8 +278,13 @@ class Engine:
                                 "it is saved as soon as the journal can be written")
 
     def _save_waiting_specs(self) -> None:
+        """Save the specs the journal could not take before; never raises (the records just
+        committed must not look refused): what still fails waits for the next commit."""
         for waiting in list(self._unsaved_specs.values()):
-            self.journal.save_strategy(*waiting)  # type: ignore[union-attr]
+            try:
+                self.journal.save_strategy(*waiting)  # type: ignore[union-attr]
+            except JournalError:
+                return
             if self._unsaved_specs.get(waiting[0]["strategy_id"]) == waiting:
                 del self._unsaved_specs[waiting[0]["strategy_id"]]
 

@@ -364,11 +364,16 @@ class JournalWriter:
             return
         answer: Future = Future()
         self._requests.put(answer)
-        try:
-            answer.result(timeout)
-        except FuturesTimeout:
-            raise EngineError(f"the journal did not answer within {timeout:g} s; trading "
-                              "stays paused") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return answer.result(POLL_SECONDS)
+            except FuturesTimeout:
+                if self._done.is_set() and not answer.done():
+                    return  # the session ended meanwhile: nothing is paused any more
+                if time.monotonic() > deadline:
+                    raise EngineError(f"the journal did not answer within {timeout:g} s; "
+                                      "trading stays paused") from None
 
     def _take_requests(self) -> list[Future]:
         asked = []
