@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -56,7 +56,8 @@ QUEUE_BATCHES = 32           # bounded queue, in batches
 OUTBOX_BATCHES = 8           # processed batches waiting for the journal and subscribers
 MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this many ticks
 # seconds between metrics events; the window shows fills with the snapshot that counts them,
-# so this is also how often its blotter moves (a snapshot of 8 strategies takes ~0.7 ms)
+# so this is also how often its blotter moves (the ledger's figures of 8 strategies take
+# 62 µs here; the writer makes the snapshot of them, ~0.5 ms, once they are saved)
 METRICS_INTERVAL = 0.25
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
 
@@ -458,7 +459,7 @@ class Session:
             self.points_made += len(trades) + len(ledger.pending_samples)
         return trades
 
-    def _put_outbox(self, item: Any) -> None:
+    def _put_outbox(self, item: Handoff | None) -> None:
         while True:
             try:
                 self._outbox.put(item, timeout=0.1)
