@@ -19,7 +19,7 @@ COMMAND_LINE = Vocabulary(
     {"source": "--source", "coins": "--coins", "csv_files": "--csv", "speed": "--speed",
      "rate": "--rate", "workers": "--workers", "fee": "--fee", "slippage": "--slippage",
      "duration": "--duration", "ticks": "--ticks", "capital": "--capital",
-     "risk_free_rate": "--risk-free"}, assign=" ")
+     "risk_free_rate": "--risk-free", "min_free_mb": "--min-free-mb"}, assign=" ")
 
 
 class CliError(UsageError):
@@ -123,6 +123,16 @@ def add_retention_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-gb", type=number(float, least=0), default=None, metavar="X",
                         help=f"keep at most X GB of sessions in the journal (default "
                              f"{DEFAULT_KEEP_GB:g}; 0 = no limit)")
+
+
+def add_min_free_arg(parser: argparse.ArgumentParser) -> None:
+    """The free space a session keeps on the journal's disk (trading pauses below it)."""
+    from velocitas_desktop.engine.config import DEFAULT_MIN_FREE_MB
+
+    parser.add_argument("--min-free-mb", type=number(float, least=0), default=None,
+                        metavar="MB", help=f"free space to keep on the journal's disk: below "
+                                           f"it no new fills are made until there is more "
+                                           f"(default {DEFAULT_MIN_FREE_MB:g}; 0 = off)")
 
 
 def retention_policy(args: argparse.Namespace) -> Any:

@@ -1,4 +1,8 @@
-"""``velocitas run``: the engine headless, with a live table in the terminal (or JSON)."""
+"""``velocitas run``: the engine headless, with a live table in the terminal (or JSON).
+
+Exit codes: 0 the session ran as asked, 1 it ended on an error, 2 a bad command line, 3 the
+journal could not be written (trading paused at least once, or fills were not saved).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from velocitas_desktop.cli.arguments import (
     COMMAND_LINE,
     CliError,
     add_binance_args,
+    add_min_free_arg,
     add_retention_args,
     count,
     fraction,
@@ -24,6 +29,8 @@ from velocitas_desktop.cli.sessions import journal_line
 from velocitas_desktop.cli.tables import Field, fit_table
 from velocitas_desktop.engine.config import SOURCES
 from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
+
+JOURNAL_FAILED = 3  # the exit code when the journal could not be written
 
 
 def register(subparsers: Any) -> None:
@@ -64,6 +71,7 @@ def register(subparsers: Any) -> None:
     run.add_argument("--json", action="store_true",
                      help="print only the final metrics as JSON (the journal line goes to stderr)")
     add_retention_args(run)
+    add_min_free_arg(run)
     add_binance_args(run)
     run.set_defaults(func=cmd_run)
 
@@ -85,7 +93,7 @@ def session_request(args: argparse.Namespace) -> Any:
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
         workers=args.workers, fee=args.fee, slippage=args.slippage, seed=args.seed,
         ticks=args.ticks, duration=args.duration, capital=args.capital,
-        risk_free_rate=args.risk_free,
+        risk_free_rate=args.risk_free, min_free_mb=args.min_free_mb,
         binance_rest_url=args.binance_rest_url, binance_ws_url=args.binance_ws_url,
         quote_asset=args.quote_asset)
 
@@ -139,7 +147,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     _report(args, console, snapshot, interrupted)
     # where the session went, and how big the journal is now (stderr beside JSON)
     print(journal_line(engine.journal.path, policy), file=sys.stderr if args.json else sys.stdout)
+    trouble = journal_trouble(snapshot)
+    if trouble:
+        print(f"velocitas run: {trouble}", file=sys.stderr)
+        return JOURNAL_FAILED
     return 0 if snapshot["global"]["status"] != EngineStatus.ERROR else 1
+
+
+def journal_trouble(snapshot: dict[str, Any]) -> str:
+    """Why the journal let the session down, in one line, or "" if it did not."""
+    from velocitas_desktop.engine.contract import JournalState
+
+    journal = snapshot["global"].get("journal") or {}
+    pauses = journal.get("pauses", 0)
+    if journal.get("state") == JournalState.FAILED:
+        return journal.get("message", "")
+    if not pauses:
+        return ""
+    times = "once" if pauses == 1 else f"{pauses} times"
+    return f"trading paused {times} because of the journal; the last time: {journal['message']}"
 
 
 def _report(args: argparse.Namespace, console: Any, snapshot: dict[str, Any],
@@ -163,7 +189,8 @@ def session_ending(snapshot: dict[str, Any], interrupted: bool) -> str:
     ticks = f"{glob['ticks_processed']:,} ticks"
     if interrupted:
         return f"{glob['status']}: you pressed Ctrl-C; {ticks} processed"
-    why = (glob.get("feed") or {}).get("message") or glob.get("error") or ""
+    why = (journal_trouble(snapshot) or (glob.get("feed") or {}).get("message")
+           or glob.get("error") or "")
     return f"{glob['status']}: {why + '; ' if why else ''}{ticks} processed"
 
 
@@ -172,9 +199,16 @@ def _watch(engine: Any, console: Any) -> None:
     afterwards, with the state the engine stopped in (a pipe gets only that one)."""
     from rich.live import Live
 
+    from velocitas_desktop.engine.contract import EngineStatus
+
+    said = ""
     with Live(metrics_view(console, engine.snapshot()), console=console,
               refresh_per_second=4, transient=True) as live:
         while not engine.wait(0.25):
+            message = engine.status_message
+            if engine.status == EngineStatus.PAUSED and message != said:
+                live.console.print(message, markup=False, highlight=False)  # above the table
+                said = message
             live.update(metrics_view(console, engine.snapshot()))
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from velocitas_desktop.cli.arguments import (
     CliError,
+    add_min_free_arg,
     add_retention_args,
     open_journal,
     port,
@@ -40,6 +41,7 @@ def register(subparsers: Any) -> None:
                        help="a browser origin allowed to call the API, e.g. "
                             "http://localhost:5173 (repeat; none by default)")
     add_retention_args(serve)
+    add_min_free_arg(serve)
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        type=host_name,
                        help="a host name clients may use for this server besides its address "
@@ -96,6 +98,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         defaults.binance_rest_url = args.binance_rest_url
     if args.binance_ws_url:
         defaults.binance_ws_url = args.binance_ws_url
+    if args.min_free_mb is not None:
+        defaults.min_free_mb = args.min_free_mb
     policy = retention_policy(args)
     engine = Engine(journal=open_journal(args.db, policy), restore=True)
     # the engine's threads and the server's event loop share one interpreter lock; a short

@@ -16,6 +16,11 @@ from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 
 SOURCES = ("simulated", "csv", "binance")
 MAX_WORKERS = 64  # worker processes a session may ask for
+# Free space kept on the journal's disk: below it trading pauses (no new fills) until there
+# is 10% more. A flat-out simulated run writes ~3.7 MB a second (docs/journal.md), so 200 MB
+# leaves about a minute of the fastest writing, and the write-ahead log (up to 16 MB) and a
+# prune's deletions room to finish.
+DEFAULT_MIN_FREE_MB = 200.0
 
 
 @dataclass(slots=True)
@@ -43,6 +48,7 @@ class EngineConfig:
     start_time: float | None = None     # simulated: where the data clock begins; None: by
                                         # feeds.simulated.session_start (for a paced, unseeded
                                         # run, the wall clock)
+    min_free_mb: float = DEFAULT_MIN_FREE_MB  # MB (10⁶ bytes) kept free on the journal's disk; 0: off
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

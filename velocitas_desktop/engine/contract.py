@@ -33,19 +33,36 @@ class EngineStatus(StrEnum):
     STOPPED = "stopped"      # no session runs (none yet, or stop() ended it)
     STARTING = "starting"    # start() is opening the feed
     RUNNING = "running"
+    # the session runs but makes no fills: its journal cannot be written, or its disk is
+    # nearly full (the message says which, and names the file); it resumes by itself
+    PAUSED = "paused"
     STOPPING = "stopping"    # stop() is winding the threads down
     FINISHED = "finished"    # the data ran out, or a tick or time limit was reached
     ERROR = "error"          # the session ended on an error (the message says which)
 
     @property
     def busy(self) -> bool:
-        """A session is starting, running or stopping: nothing else may start."""
-        return self in (EngineStatus.STARTING, EngineStatus.RUNNING, EngineStatus.STOPPING)
+        """A session is starting, running (or paused) or stopping: nothing else may start."""
+        return self in (EngineStatus.STARTING, EngineStatus.RUNNING, EngineStatus.PAUSED,
+                        EngineStatus.STOPPING)
 
     @property
     def stoppable(self) -> bool:
         """stop() has something to stop."""
-        return self in (EngineStatus.STARTING, EngineStatus.RUNNING)
+        return self in (EngineStatus.STARTING, EngineStatus.RUNNING, EngineStatus.PAUSED)
+
+    @property
+    def live(self) -> bool:
+        """A session's threads run: prices flow (and fills are made unless paused)."""
+        return self in (EngineStatus.RUNNING, EngineStatus.PAUSED)
+
+
+class JournalState(StrEnum):
+    """Whether the journal takes what the session makes (the snapshot's ``journal.state``)."""
+
+    OK = "ok"            # every fill and sample is written before anyone hears of it
+    PAUSED = "paused"    # it cannot be written, or its disk is nearly full: no new fills
+    FAILED = "failed"    # the session ended with fills or samples it could not take
 
 
 class StrategyStatus(StrEnum):
@@ -64,7 +81,8 @@ class EventKind(StrEnum):
     METRICS = "metrics"      # {"global": {...}, "strategies": {...}}, about four times a second
     STRATEGY = "strategy"    # {"strategy_id", "status", "error"}: registered, changed, removed
     FEED = "feed"            # {"state", "message"}: the feed's state changed
-    ENGINE = "engine"        # {"status", "message"}: the engine's status changed
+    ENGINE = "engine"        # {"status", "message"}: the engine's status changed, or trading
+                             # paused or resumed (the message says why)
     LOG = "log"              # {"level", "message", "time"}
     TICKS = "ticks"          # {"coins": [...], "batch": TickBatch}: every tick processed
 
@@ -165,7 +183,8 @@ class TradingEngine(Protocol):
 
     @property
     def status_message(self) -> str:
-        """Why the session ended, when it ended on an error; else empty."""
+        """Why the session ended, when it ended on an error, or why trading is paused; else
+        empty."""
         ...
 
     @property
@@ -222,6 +241,12 @@ class TradingEngine(Protocol):
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the session ends; True if it did within ``timeout``."""
+        ...
+
+    def resume_trading(self) -> None:
+        """Trading paused because of the journal (status ``paused``): try it again now, and
+        resume if it can be written (and its disk has room). EngineError saying why not;
+        nothing to do if trading is not paused. Trading also resumes by itself."""
         ...
 
     def state(self) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.core.ledger import Ledger
+from velocitas_desktop.core.ledger import Book, Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig, build_feed, data_clock
@@ -35,6 +35,7 @@ from velocitas_desktop.engine.contract import (
     EngineStatus,
     Event,
     EventKind,
+    JournalState,
     StrategyStatus,
     Subscribers,
 )
@@ -43,8 +44,9 @@ from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import Session
+from velocitas_desktop.engine.writer import MB, Figures, free_bytes, low_space
 from velocitas_desktop.feeds.base import Feed, FeedState
-from velocitas_desktop.store.journal import Journal
+from velocitas_desktop.store.journal import Journal, JournalError
 
 __all__ = ["Engine", "EngineConfig", "EngineError", "Event", "NotFoundError", "Registration"]
 
@@ -57,11 +59,16 @@ class Engine:
     """The trading engine. Thread-safe: every public method may be called from any thread."""
 
     def __init__(self, catalog: Catalog | None = None, journal: Journal | None = None,
-                 restore: bool = True, recent_trades: int = 10_000) -> None:
+                 restore: bool = True, recent_trades: int = 10_000,
+                 disk_free: Callable[[Path], int | None] = free_bytes) -> None:
+        """``disk_free(path)`` reads the free bytes of the journal's disk (the free-space
+        guard's one reading: the default asks the system)."""
         self.catalog = catalog or load_catalog()
         self.journal = journal
+        self.disk_free = disk_free
         self.lock = threading.Lock()        # guards the ledger and the registry
         self._admin = threading.RLock()     # serialises start/stop and direct control calls
+        self._status_lock = threading.Lock()  # status changes that depend on the status
         self._subscribers = Subscribers()
         self._views: list[AttachedView] = []
         self.registry: dict[str, Registration] = {}
@@ -75,6 +82,13 @@ class Engine:
         self.session_id: int | None = None
         self._session: Session | None = None  # the running session, or the last one
         self._control: queue.SimpleQueue = queue.SimpleQueue()
+        # the journal: no fills while it cannot take them; the figures it has
+        self.trading_paused = False
+        self.journal_state: dict[str, Any] = _journal_state(journal)
+        self._saved_figures: Figures = ({}, {})
+        # strategies whose spec or status the journal could not take yet: id → save_strategy's
+        # arguments, saved with the next write that succeeds
+        self._unsaved_specs: dict[str, tuple[dict[str, Any], str, bool]] = {}
         if journal is not None:
             self.ledger.next_trade_id = journal.max_trade_id() + 1
             if restore:
@@ -152,8 +166,7 @@ class Engine:
             with self.lock:
                 del self.registry[strategy_id]
                 self.ledger.close_book(strategy_id)
-            if self.journal is not None:
-                self.journal.save_strategy(entry.spec.to_dict(), entry.status, removed=True)
+            self._save_spec(entry.spec.to_dict(), entry.status, removed=True)
             self.publish(EventKind.STRATEGY, {"strategy_id": strategy_id,
                                               "status": StrategyStatus.REMOVED, "error": None})
 
@@ -249,8 +262,31 @@ class Engine:
             raise NotFoundError(f"no strategy with id {strategy_id!r} is registered") from None
 
     def _save(self, entry: Registration) -> None:
-        if self.journal is not None:
-            self.journal.save_strategy(entry.spec.to_dict(), entry.status)
+        self._save_spec(entry.spec.to_dict(), entry.status)
+
+    def _save_spec(self, spec: dict[str, Any], status: str, removed: bool = False) -> None:
+        """Keep a strategy's spec and status in the journal; if it cannot take them now, they
+        are kept here and saved with the next write that succeeds (the change itself stands)."""
+        if self.journal is None:
+            return
+        try:
+            self.journal.save_strategy(spec, status, removed)
+            self._unsaved_specs.pop(spec["strategy_id"], None)
+        except JournalError as exc:
+            self._unsaved_specs[spec["strategy_id"]] = (spec, status, removed)
+            self.log("warning", f"{spec['strategy_id']} is changed but not yet saved: {exc}; "
+                                "it is saved as soon as the journal can be written")
+
+    def _save_waiting_specs(self) -> None:
+        """Save the specs the journal could not take before; never raises (the records just
+        committed must not look refused): what still fails waits for the next commit."""
+        for waiting in list(self._unsaved_specs.values()):
+            try:
+                self.journal.save_strategy(*waiting)  # type: ignore[union-attr]
+            except JournalError:
+                return
+            if self._unsaved_specs.get(waiting[0]["strategy_id"]) == waiting:
+                del self._unsaved_specs[waiting[0]["strategy_id"]]
 
     def _publish_strategy(self, entry: Registration) -> None:
         self.publish(EventKind.STRATEGY, {"strategy_id": entry.spec.id,
@@ -313,6 +349,7 @@ class Engine:
             if self._live_session() is not None or self.status.busy:
                 raise EngineError("the engine is already running; stop it first")
             check_config(config)
+            self._check_room(config)
             self.status = EngineStatus.STARTING
             try:
                 feed = feed or build_feed(config)
@@ -325,9 +362,28 @@ class Engine:
             self.publish(EventKind.ENGINE, {"status": EngineStatus.RUNNING,
                                             "message": f"{feed.name} feed started"})
 
+    def _check_room(self, config: EngineConfig) -> None:
+        """EngineError if the journal's disk is below the free space the session keeps."""
+        if self.journal is None or config.min_free_mb <= 0:
+            return
+        path, least = self.journal.path, config.min_free_mb * MB
+        free = self.disk_free(path)
+        if free is not None and free < least:
+            raise EngineError(f"cannot start: {low_space(path, free, least)}; free some space "
+                              "on that disk, or lower the free space to keep")
+
     def _begin_session(self, config: EngineConfig, feed: Feed) -> None:
+        if self.journal is not None:
+            try:
+                session_id = self.journal.begin_session(config.to_dict())
+            except JournalError as exc:
+                feed.close()
+                self.status = EngineStatus.STOPPED
+                raise EngineError(f"cannot start: {exc}") from exc
         self.config = config
         session = self._session = Session(self, config, feed)
+        self.trading_paused = False
+        self.journal_state = _journal_state(self.journal)
         with self.lock:
             next_id = self.ledger.next_trade_id
             self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
@@ -339,8 +395,10 @@ class Engine:
                 self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
                 if entry.status == StrategyStatus.ERROR:
                     entry.status, entry.error = StrategyStatus.ACTIVE, None
+            self._saved_figures = self._figures()
         if self.journal is not None:
-            self.session_id = self.journal.begin_session(config.to_dict())
+            self.session_id = session_id
+            self._unsaved_specs.clear()  # the new session saves every strategy afresh
             for entry in self._ordered():
                 self._save(entry)
         try:
@@ -366,11 +424,13 @@ class Engine:
             session = self._session
             if (session is None or not session.running) and not self.status.stoppable:
                 raise EngineError("the engine is not running")
-            self.status = EngineStatus.STOPPING
+            with self._status_lock:
+                self.status = EngineStatus.STOPPING
             if session is not None:
                 session.stop(timeout)
-            if self.status == EngineStatus.STOPPING:
-                self.status = EngineStatus.STOPPED
+            with self._status_lock:
+                if self.status == EngineStatus.STOPPING:
+                    self.status = EngineStatus.STOPPED
             if session is not None:
                 session.finished.set()
 
@@ -378,6 +438,15 @@ class Engine:
         """Block until the session ends (the data ran out, a limit was hit, or stop())."""
         session = self._session
         return True if session is None else session.finished.wait(timeout)
+
+    def resume_trading(self) -> None:
+        """Trading paused because of the journal: try it again now, and resume if it can be
+        written (and its disk has room); EngineError saying why not. Nothing to do if
+        trading is not paused."""
+        session = self._live_session()
+        if session is None:
+            raise EngineError("the engine is not running")
+        session.journal_writer.resume_now()
 
     def attach(self, factory: Callable[..., AttachedView], *args: Any,
                **kwargs: Any) -> AttachedView:
@@ -416,18 +485,48 @@ class Engine:
 
     def journal_batch(self, trades: list[Trade], pnl_rows: list[Any],
                       state: dict[str, Any] | None = None) -> None:
-        """Commit a batch's trades and P&L samples before anyone hears of them, and the
-        ledger's metric state when a sample changed it."""
+        """Commit trades, P&L samples and the ledger's metric state (when a sample changed
+        it) in one transaction, before anyone hears of them. JournalWriteError when the
+        journal cannot take them: then none of them is in it (the writer holds them)."""
         if self.journal is None:
             return
-        try:
-            self.journal.record(trades, pnl_rows)
-            if state:
-                self.journal.save_metric_state(state)
-        except Exception as exc:
-            log.exception("the journal failed")
-            self.status_message = f"journal write failed: {exc}"
-            self.log("error", f"the journal could not be written: {exc}")
+        self.journal.record(trades, pnl_rows, state)
+        if self._unsaved_specs:
+            self._save_waiting_specs()
+
+    def pause_trading(self, message: str, new: bool) -> None:
+        """The writer's word: the journal cannot take fills now (``message`` says why, where
+        and what next). No fills from the next batch on; said once per pause or new cause."""
+        self.trading_paused = True
+        with self._status_lock:
+            if self.status == EngineStatus.RUNNING:
+                self.status = EngineStatus.PAUSED
+            if self.status == EngineStatus.PAUSED:
+                self.status_message = message
+        self.journal_state = {**self.journal_state, "state": JournalState.PAUSED,
+                              "message": message,
+                              "pauses": self.journal_state["pauses"] + int(new)}
+        self.log("error", message)
+        self.publish(EventKind.ENGINE, {"status": self.status, "message": message})
+
+    def trading_resumed(self, message: str) -> None:
+        """The writer's word: the journal takes fills again (said once)."""
+        self.trading_paused = False
+        with self._status_lock:
+            if self.status == EngineStatus.PAUSED:
+                self.status, self.status_message = EngineStatus.RUNNING, ""
+        self.journal_state = {**self.journal_state, "state": JournalState.OK}
+        self.log("info", message)
+        self.publish(EventKind.ENGINE, {"status": self.status, "message": message})
+
+    def records_lost(self, message: str) -> None:
+        """The writer's last word: the session ended with records the journal never took."""
+        self.journal_state = {**self.journal_state, "state": JournalState.FAILED,
+                              "message": message}
+        with self._status_lock:
+            self.status, self.status_message = EngineStatus.ERROR, message
+        self.log("error", message)
+        self.publish(EventKind.ENGINE, {"status": self.status, "message": message})
 
     def session_failed(self, message: str) -> None:
         """The session's consumer stopped on an unexpected error."""
@@ -437,38 +536,88 @@ class Engine:
     def session_ended(self, session: Session, ended: bool) -> None:
         """The session's threads are done: settle the status and tell the views."""
         self.run_controls()
+        self.trading_paused = False
         feed_failed = self.feed_state.get("state") == FeedState.FAILED
-        if self.status == EngineStatus.RUNNING and feed_failed:
-            self.status = EngineStatus.ERROR
-            self.status_message = self.feed_state.get("message", "")
-        if self.status == EngineStatus.RUNNING:
-            self.status = EngineStatus.FINISHED if ended else EngineStatus.STOPPED
-        if self.status == EngineStatus.STOPPING:
-            self.status = EngineStatus.STOPPED
+        with self._status_lock:
+            if self.status.live:
+                self.status_message = ""
+                if feed_failed:
+                    self.status = EngineStatus.ERROR
+                    self.status_message = self.feed_state.get("message", "")
+                else:
+                    self.status = EngineStatus.FINISHED if ended else EngineStatus.STOPPED
+            if self.status == EngineStatus.STOPPING:
+                self.status = EngineStatus.STOPPED
         self.publish(EventKind.METRICS, self.snapshot())
         self.publish(EventKind.ENGINE, {"status": self.status, "message": self.status_message})
 
     # --- reading -------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"global": {...}, "strategies": {...}}`` in the seed's shapes."""
+        """``{"global": {...}, "strategies": {...}}`` in the seed's shapes. While the journal
+        refuses fills the ledger holds (trading is paused, or the session ended so), the
+        figures are those it last took: no view is shown a fill it has not saved."""
         with self.lock:
-            strategies = self.ledger.strategy_metrics()
-            for sid, metrics in strategies.items():
-                entry = self.registry.get(sid)
-                if entry is not None:
-                    metrics.update(status=entry.status, error=entry.error,
-                                   timeframe=entry.spec.timeframe, params=dict(entry.spec.params))
-            glob = self.ledger.global_metrics()
-            data_time = self.ledger.last_timestamp
-            active = sum(1 for e in self.registry.values() if e.status == StrategyStatus.ACTIVE)
-            coins = {e.spec.coin for e in self.registry.values()}
+            session = self._session
+            if session is not None and session.refused:
+                figures = self._with_registry(self._saved_figures, copy=True)
+            else:
+                figures = self._with_registry(self._figures(), copy=False)
+        return self._with_engine_state(figures)
+
+    def figures(self) -> Figures:
+        """The ledger's figures now (the session's consumer hands them to the writer)."""
+        with self.lock:
+            return self._figures()
+
+    def figures_saved(self, figures: Figures) -> None:
+        """The writer's word that the journal holds exactly what ``figures`` count."""
+        self._saved_figures = figures
+
+    def saved_snapshot(self) -> dict[str, Any]:
+        """The snapshot of the figures last saved, with the engine's state now (the writer
+        publishes it)."""
+        with self.lock:
+            shown = self._with_registry(self._saved_figures, copy=True)
+        return self._with_engine_state(shown)
+
+    def _figures(self) -> Figures:
+        return self.ledger.global_metrics(), self.ledger.strategy_metrics()
+
+    def _with_registry(self, figures: Figures, copy: bool) -> Figures:
+        """``figures`` with each strategy's status and parameters now (the lock is held). A
+        strategy registered since the figures were taken shows no fills yet; one removed
+        since is left out (its fills stay in the totals)."""
+        glob, by_strategy = figures
+        strategies = {}
+        risk_free = self.ledger.risk_free
+        for sid, book in self.ledger.books.items():
+            metrics = by_strategy.get(sid)
+            if metrics is None:
+                metrics = Book(sid, book.coin, book.strategy_name, book.allow_short,
+                               book.capital).metrics(risk_free)
+            elif copy:
+                metrics = dict(metrics)
+            entry = self.registry.get(sid)
+            if entry is not None:
+                metrics.update(status=entry.status, error=entry.error,
+                               timeframe=entry.spec.timeframe, params=dict(entry.spec.params))
+            strategies[sid] = metrics
+        glob = dict(glob) if copy else glob
+        glob["active_strategies"] = sum(1 for e in self.registry.values()
+                                        if e.status == StrategyStatus.ACTIVE)
+        glob["active_coins"] = {e.spec.coin for e in self.registry.values()}
+        return glob, strategies
+
+    def _with_engine_state(self, figures: Figures) -> dict[str, Any]:
+        """The snapshot: ``figures`` (from :meth:`_with_registry`) and the engine's state."""
+        glob, strategies = figures
+        coins = glob["active_coins"]
         if self._live_session() is not None:
             coins |= set(self._coins())
         glob.update(
             mode="live",
             status=self.status,
-            active_strategies=active,
             active_coins=len(coins),
             last_update=datetime.now(UTC).isoformat(timespec="seconds"),
             ticks_processed=self.ticks_processed,
@@ -478,7 +627,8 @@ class Engine:
             source=self.config.source,
             coins=self._coins(),
             session_id=self.session_id,
-            clock=self._clock(data_time),
+            clock=self._clock(self.ledger.last_timestamp),
+            journal=dict(self.journal_state),
         )
         return {"global": glob, "strategies": strategies}
 
@@ -529,9 +679,16 @@ class Engine:
 
     def pnl_history(self, strategy_id: str | None = None,
                     limit: int = 10_000) -> list[dict[str, Any]]:
+        """Sampled P&L and position per strategy, oldest first; while the journal refuses
+        fills the ledger holds, only the points it has."""
         with self.lock:
-            rows = [r for r in self.ledger.pnl_history
-                    if strategy_id is None or r["strategy_id"] == strategy_id]
+            rows = list(self.ledger.pnl_history)
+            session = self._session
+            unsaved = session.unsaved_points if session is not None and session.refused else 0
+        if unsaved > 0:
+            del rows[max(0, len(rows) - unsaved):]
+        if strategy_id is not None:
+            rows = [r for r in rows if r["strategy_id"] == strategy_id]
         return rows[-limit:]
 
     # --- restoring -----------------------------------------------------------------------
@@ -560,3 +717,10 @@ class Engine:
             self.ledger.close_book(sid)  # removed during the session: its trades stay listed
         self.recent_trades.extend(trades)
         self.ledger.next_trade_id = max(self.ledger.next_trade_id, journal.max_trade_id() + 1)
+
+
+def _journal_state(journal: Journal | None) -> dict[str, Any]:
+    """The snapshot's ``journal``: where it is, whether it takes what the session makes (and
+    the message when it does not, or last did not), and how often trading paused."""
+    return {"path": None if journal is None else str(journal.path), "state": JournalState.OK,
+            "message": "", "pauses": 0}

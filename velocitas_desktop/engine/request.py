@@ -89,6 +89,7 @@ class SessionRequest:
     quote_asset: str | None = None
     capital: float | None = None        # each strategy's starting capital (quote currency)
     risk_free_rate: float | None = None  # yearly, for Sharpe
+    min_free_mb: float | None = None    # free space kept on the journal's disk (0: no guard)
 
 
 def session_config(request: SessionRequest, defaults: EngineConfig | None = None, *,
@@ -127,6 +128,10 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
     start_time = request.start_time
     if start_time is None and source == "simulated":
         start_time = session_start(request.seed, request.rate is not None, time.time())
+    min_free = defaults.min_free_mb if request.min_free_mb is None else request.min_free_mb
+    if not (min_free >= 0 and math.isfinite(min_free)):
+        raise ParameterError(f"{words.name('min_free_mb')} is the free space to keep on the "
+                             f"journal's disk, in MB: 0 or more (got {min_free:g})")
     return dataclasses.replace(
         defaults, source=source, coins=coins, csv_files=files, speed=request.speed,
         rate=request.rate,
@@ -135,7 +140,7 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
         binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
         binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
         quote_asset=(request.quote_asset or defaults.quote_asset).upper(), capital=capital,
-        risk_free_rate=risk_free)
+        risk_free_rate=risk_free, min_free_mb=float(min_free))
 
 
 def _account(request: SessionRequest, defaults: EngineConfig,
@@ -160,7 +165,7 @@ def check_config(config: EngineConfig) -> None:
         csv_files=config.csv_files, speed=config.speed, rate=config.rate,
         workers=config.workers, fee=config.fee, slippage=config.slippage,
         duration=config.duration, ticks=config.max_ticks, capital=config.capital,
-        risk_free_rate=config.risk_free_rate)
+        risk_free_rate=config.risk_free_rate, min_free_mb=config.min_free_mb)
     config.coins = session_config(request, config, max_workers=MAX_WORKERS).coins
 
 

@@ -325,8 +325,18 @@ class SettingsDialog(QDialog):
         self.keep_gb.setValue(settings.keep_gb)
         self.keep_gb.setToolTip("the oldest sessions are deleted until the rest fit; the "
                                 "running session is always kept")
+        self.min_free = QDoubleSpinBox()
+        self.min_free.setObjectName("minFreeBox")
+        self.min_free.setDecimals(0)
+        self.min_free.setRange(0.0, 10_000_000.0)
+        self.min_free.setSuffix(" MB")
+        self.min_free.setSpecialValueText("no guard")
+        self.min_free.setValue(settings.min_free_mb)
+        self.min_free.setToolTip("below this much free space on the journal's disk, trading "
+                                 "pauses (no new fills) until there is 10% more")
         form.addRow("Keep the last", self.keep_sessions)
         form.addRow("Keep at most", self.keep_gb)
+        form.addRow("Keep free on its disk", self.min_free)
         return journal
 
     def settings(self) -> Settings:
@@ -342,7 +352,8 @@ class SettingsDialog(QDialog):
                        binance_rest_url=self.rest_url.text().strip(),
                        binance_ws_url=self.ws_url.text().strip(),
                        keep_sessions=self.keep_sessions.value(),
-                       keep_gb=round(self.keep_gb.value(), 3))
+                       keep_gb=round(self.keep_gb.value(), 3),
+                       min_free_mb=self.min_free.value())
 
     def try_accept(self) -> None:
         settings = self.settings()

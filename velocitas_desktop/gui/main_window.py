@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self.settings_dialog: SettingsDialog | None = None
         self.market_time = 0.0  # newest tick time seen: the P&L chart's clock
         self.feed_failure: str | None = None
+        self.paused_for: str | None = None  # why trading is paused (the journal), while it is
         self.simulated_start: float | None = None  # first data time of a max-speed simulation
         self.setWindowTitle("Velocitas — crypto trading terminal")
         self.resize(1600, 960)
@@ -164,12 +165,20 @@ class MainWindow(QMainWindow):
         self.stop_action = QAction("■  Stop", self)
         self.stop_action.setShortcut(QKeySequence("Ctrl+T"))
         self.stop_action.triggered.connect(self.stop_engine)
+        # shown only while trading is paused because the journal cannot be written
+        self.resume_trading_action = QAction("▶  Resume trading", self)
+        self.resume_trading_action.setToolTip("try the journal again now and, if it can be "
+                                              "written, make fills again")
+        self.resume_trading_action.triggered.connect(self.resume_trading)
         bar.addAction(self.start_action)
         bar.addAction(self.stop_action)
+        bar.addAction(self.resume_trading_action)
         self.start_button = bar.widgetForAction(self.start_action)
         self.start_button.setObjectName("startButton")
         self.stop_button = bar.widgetForAction(self.stop_action)
         self.stop_button.setObjectName("stopButton")
+        self.resume_trading_button = bar.widgetForAction(self.resume_trading_action)
+        self.resume_trading_button.setObjectName("resumeTradingButton")
         spacer = QWidget()
         spacer.setStyleSheet("background: transparent;")
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
@@ -308,8 +317,9 @@ class MainWindow(QMainWindow):
         glob = snapshot["global"]
         self.kpis.show_metrics(glob)
         status = glob.get("status")
-        if status in (EngineStatus.RUNNING, EngineStatus.STOPPING) or snapshot["strategies"]:
-            final = status not in (EngineStatus.RUNNING, EngineStatus.STARTING)
+        live = status in (EngineStatus.RUNNING, EngineStatus.PAUSED)
+        if live or status == EngineStatus.STOPPING or snapshot["strategies"]:
+            final = not live and status != EngineStatus.STARTING
             self.pnl_chart.add_snapshot(snapshot, self.market_time or None, force=final)
         self.refresh_strategies()
         self.rate_status.setText(f"{glob.get('ticks_per_second', 0):,.0f} ticks/s · "
@@ -334,9 +344,25 @@ class MainWindow(QMainWindow):
     def _on_engine_status(self, event: dict[str, Any]) -> None:
         status, message = event.get("status", ""), event.get("message", "")
         self.log_panel.add("info", f"engine {status}{': ' + message if message else ''}")
+        was_paused = self.paused_for is not None
+        if status == EngineStatus.PAUSED:
+            self.paused_for = message
+        elif status != EngineStatus.ERROR:  # an error ends the pause's session: said below
+            self.paused_for = None
+            if was_paused:  # what the banner says of the pause is over
+                self.banner.hide()
         if status == EngineStatus.RUNNING:  # a new session, perhaps started from the browser
             self.feed_failure = None
-        if status == EngineStatus.ERROR and self.feed_failure is None:
+            if was_paused:
+                self.show_info(_sentence(message))
+        if status == EngineStatus.PAUSED:
+            self.show_error(f"{_sentence(message)}. Press Resume trading to try it now.")
+        elif status == EngineStatus.ERROR and was_paused:
+            text = (f"The session ended while trading was paused: {message}. Press Start for "
+                    "a new session once the journal's disk has room.")
+            if self.banner.text != text:  # the engine may say it twice as its threads end
+                self.show_error(text)
+        elif status == EngineStatus.ERROR and self.feed_failure is None:
             self.show_error(f"The engine stopped on an error: {message}. Your trades so far "
                             "are saved; press Start to begin a new session.")
         elif status == EngineStatus.FINISHED:
@@ -370,7 +396,7 @@ class MainWindow(QMainWindow):
         """The session the toolbar describes; ParameterError saying what to fix."""
         source = self.source_box.currentData()
         common = {"workers": self.workers_box.value(), "fee": self.settings.fee,
-                  "slippage": self.settings.slippage}
+                  "slippage": self.settings.slippage, "min_free_mb": self.settings.min_free_mb}
         if source == "csv":
             files = parse_csv_files(self.csv_edit.text().replace("\n", ";").split(";"),
                                     TOOLBAR)
@@ -404,6 +430,7 @@ class MainWindow(QMainWindow):
         self.last_metrics = {}
         self.market_time = 0.0
         self.feed_failure = None
+        self.paused_for = None
         self.charts.set_coins(config.coins)
         what = "loading the CSV files" if config.source == "csv" else f"opening the {config.source} feed"
         self._set_busy(f"Starting: {what}…")
@@ -443,6 +470,19 @@ class MainWindow(QMainWindow):
         if not isinstance(exc, EngineError):  # already stopped on its own: nothing to say
             raise exc
 
+    def resume_trading(self) -> None:
+        """Try the journal again now (off the Qt thread); the banner says why if it cannot."""
+        if self.busy or self.engine.status != EngineStatus.PAUSED:
+            return
+
+        def failed(exc: BaseException) -> None:
+            if not isinstance(exc, EngineError):
+                raise exc
+            self.show_error(f"{_sentence(str(exc))}. Trading stays paused.")
+
+        self.log_panel.add("info", "resume trading: trying the journal again")
+        run_in_background(self.engine.resume_trading, lambda _: self._update_controls(), failed)
+
     def _set_busy(self, text: str) -> None:
         self.busy = bool(text)
         self.busy_label.setText(text)
@@ -455,6 +495,8 @@ class MainWindow(QMainWindow):
         self.kpis.show_status(status)  # the same truth as the buttons
         self.start_action.setEnabled(not running and not self.busy)
         self.stop_action.setEnabled(running and not self.busy)
+        self.resume_trading_action.setVisible(status == EngineStatus.PAUSED)
+        self.resume_trading_action.setEnabled(not self.busy)
         for widget in (self.source_box, self.coins_edit, self.csv_edit, self.csv_browse,
                        self.rate_edit, self.speed_edit, self.workers_box):
             widget.setEnabled(not running and not self.busy)
@@ -708,3 +750,8 @@ class MainWindow(QMainWindow):
         self.blotter.flush()
         self.charts.redraw()
         return self.grab().save(str(path))
+
+
+def _sentence(text: str) -> str:
+    """``text`` as the start of a sentence: its first letter upper case."""
+    return text[:1].upper() + text[1:]

@@ -119,7 +119,8 @@ class KpiBar(QFrame):
 
     def show_status(self, status: str) -> None:
         colour = {EngineStatus.RUNNING: self.up, EngineStatus.ERROR: self.down,
-                  EngineStatus.STARTING: "#f0b90b", EngineStatus.STOPPING: "#f0b90b"}.get(status, "")
+                  EngineStatus.STARTING: "#f0b90b", EngineStatus.STOPPING: "#f0b90b",
+                  EngineStatus.PAUSED: "#f0b90b"}.get(status, "")
         self.values["status"].setText(status.upper())
         self.values["status"].setStyleSheet(f"color: {colour};" if colour else "")
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QSettings
 
+from velocitas_desktop.engine.config import DEFAULT_MIN_FREE_MB
 from velocitas_desktop.feeds.endpoints import BINANCE_REST_URL, BINANCE_WS_URL
 from velocitas_desktop.paths import config_dir, data_dir, ensure
 from velocitas_desktop.store.retention import DEFAULT_KEEP_GB, DEFAULT_KEEP_SESSIONS, Retention
@@ -52,6 +53,7 @@ class Settings:
     binance_ws_url: str = BINANCE_WS_URL
     keep_sessions: int = DEFAULT_KEEP_SESSIONS  # the journal's retention (0 = no limit)
     keep_gb: float = DEFAULT_KEEP_GB
+    min_free_mb: float = DEFAULT_MIN_FREE_MB  # free space kept on the journal's disk (0 = off)
 
     @property
     def retention(self) -> Retention:
@@ -85,6 +87,8 @@ class Settings:
             if not Path(folder).expanduser().is_dir():
                 found.append(f"strategy folder {folder} does not exist")
         found.extend(self.retention.problems())
+        if not self.min_free_mb >= 0:
+            found.append("the free space to keep on the journal's disk is 0 MB or more")
         return found
 
     @property

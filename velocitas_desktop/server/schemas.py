@@ -54,8 +54,10 @@ class ClockOut(BaseModel):
 class EngineStatusOut(BaseModel):
     """Where the engine is: its status, the running configuration and the feed's state."""
 
-    status: str = Field(description="stopped, starting, running, stopping, finished or error")
-    message: str = Field(description="why it stopped, when it stopped on an error")
+    status: str = Field(description="stopped, starting, running, paused (no fills: the "
+                                    "journal cannot be written), stopping, finished or error")
+    message: str = Field(description="why it stopped, when it stopped on an error, or why "
+                                     "trading is paused")
     source: str
     coins: list[str]
     workers: int

@@ -57,6 +57,16 @@ class JournalError(Exception):
     """The journal file cannot be opened or written; the message names the file."""
 
 
+class JournalWriteError(JournalError):
+    """A write the journal could not make (a full disk, an I/O error...): nothing of it was
+    kept. The message names the file and SQLite's own reason; ``cause`` is that reason."""
+
+    def __init__(self, path: Path, cause: str) -> None:
+        super().__init__(f"the journal {path} cannot be written: {cause}")
+        self.path = path
+        self.cause = cause
+
+
 class SessionError(VelocitasError):
     """A session asked for is not in the journal, or may not be deleted; says which."""
 
@@ -187,7 +197,7 @@ class Journal:
     def begin_session(self, config: dict[str, Any]) -> int:
         """Start a session; with a retention policy, drop old sessions in the background."""
         now = time.time()
-        with self._lock:
+        with self._lock, self._writing():
             self._mark_end()
             cur = self._conn.execute("INSERT INTO sessions (started, config) VALUES (?, ?)",
                                      (now, json.dumps(config, default=str)))
@@ -203,36 +213,43 @@ class Journal:
                       removed: bool = False) -> None:
         if self.session_id is None:
             return
-        with self._lock:
+        with self._lock, self._writing():
             self._conn.execute(
                 "INSERT OR REPLACE INTO strategies (session_id, strategy_id, spec, status, removed)"
                 " VALUES (?, ?, ?, ?, ?)",
                 (self.session_id, spec["strategy_id"], json.dumps(spec), status, int(removed)))
             self._book(spec["strategy_id"], spec["coin"], spec["name"])
 
-    def record(self, trades: Sequence[Trade], pnl_rows: Sequence[dict[str, Any]] = ()) -> None:
-        """Commit trades (in id order, as the ledger makes them) and P&L samples in one
-        transaction, before anyone is told of them."""
-        if not trades and not pnl_rows:
+    def record(self, trades: Sequence[Trade], pnl_rows: Sequence[dict[str, Any]] = (),
+               state: dict[str, Any] | None = None) -> None:
+        """Commit trades (in id order, as the ledger makes them), P&L samples and the ledger's
+        metric state (as :meth:`save_metric_state`) in one transaction, before anyone is told
+        of them. JournalWriteError if the file cannot take them: then none of them is in it,
+        and the same records may be given again."""
+        if not trades and not pnl_rows and not state:
             return
         if self.session_id is None:
             raise JournalError(f"{self.path}: no session has begun to record into")
-        with self._lock:
+        with self._lock, self._writing():
             conn = self._conn
+            written = self._last_write
             conn.execute("BEGIN")
             try:
                 if trades:
                     self._insert_fills(trades)
                 if pnl_rows:
                     self._insert_samples(pnl_rows)
+                if state:
+                    self._replace_state(state)
                 now = self._last_commit = time.time()
                 if now - self._last_write >= ENDED_EVERY:
                     self._mark_end()
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
                 self._books.clear()  # books made in the rolled-back transaction are gone
                 self._book_of.clear()
+                self._last_write = written
+                self._roll_back()
                 raise
 
     def save_metric_state(self, state: dict[str, Any]) -> None:
@@ -240,11 +257,32 @@ class Journal:
         beside the trades, by strategy id; each save replaces the last."""
         if self.session_id is None or not state:
             return
-        with self._lock:
-            self._conn.executemany(
-                "INSERT OR REPLACE INTO metric_state (session_id, strategy_id, state)"
-                " VALUES (?, ?, ?)",
-                [(self.session_id, sid, json.dumps(value)) for sid, value in state.items()])
+        with self._lock, self._writing():
+            self._replace_state(state)
+
+    def _replace_state(self, state: dict[str, Any]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO metric_state (session_id, strategy_id, state)"
+            " VALUES (?, ?, ?)",
+            [(self.session_id, sid, json.dumps(value)) for sid, value in state.items()])
+
+    def _roll_back(self) -> None:
+        """Undo the open transaction, if SQLite has not already: on a full disk (SQLITE_FULL)
+        or an I/O error it rolls back by itself, and a ROLLBACK then would fail with "no
+        transaction is active", hiding the real reason."""
+        if self._conn.in_transaction:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("the journal %s could not roll back", self.path, exc_info=True)
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """SQLite's and the system's errors of a write, as JournalWriteError naming the file."""
+        try:
+            yield
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalWriteError(self.path, str(exc)) from exc
 
     def _mark_end(self) -> None:
         """Write the current session's end: its last commit (lock held)."""
@@ -578,7 +616,11 @@ class Journal:
         self.wait_for_pruning()  # it stops after its current chunk
         self._readers.close()
         with self._lock:
-            self._mark_end()
+            try:
+                self._mark_end()
+            except sqlite3.Error as exc:  # a full disk: the end time is the last one written
+                log.warning("the journal %s could not record when its session ended: %s",
+                            self.path, exc)
             self._conn.close()
 
 
