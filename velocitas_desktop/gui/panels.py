@@ -33,6 +33,10 @@ from velocitas_desktop.gui.table import (
     INT,
     MONEY,
     PERCENT,
+    PRICE,
+    QUANTITY,
+    SIDE,
+    STATUS,
     TEXT,
     TIME,
     Column,
@@ -191,7 +195,9 @@ def paint_now(view: QTableView) -> None:
         view.viewport().repaint()
 
 
-def make_table(model: ColumnTableModel) -> QTableView:
+def make_table(model: ColumnTableModel) -> ColumnTableView:
+    """A view of ``model`` as every table in the window looks: rows selected whole, each
+    column as wide as its kind needs."""
     view = ColumnTableView()
     view.setModel(model)
     view.setAlternatingRowColors(True)
@@ -202,10 +208,13 @@ def make_table(model: ColumnTableModel) -> QTableView:
     # fixed row heights and interactive column widths: the view never measures rows
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.verticalHeader().setDefaultSectionSize(22)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setHighlightSections(False)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    header.setHighlightSections(False)
     view.setWordWrap(False)
+    for i, column in enumerate(model.columns):
+        view.setColumnWidth(i, column.natural_width(view.fontMetrics(), header.fontMetrics()))
     return view
 
 
@@ -225,35 +234,34 @@ def fit_columns(view: QTableView, sample: int = 50) -> None:
 
 
 STRATEGY_COLUMNS = (
-    Column("strategy_id", "Strategy"),
+    Column("strategy_id", "Strategy", TEXT, width=150),
     Column("coin", "Coin", CATEGORY),
-    Column("status", "Status", CATEGORY),
+    Column("status", "Status", STATUS),
     Column("total_trades", "Fills", INT),
     Column("closed_trades", "Round trips", INT),
     Column("win_rate", "Win %", PERCENT),
     Column("net_pnl", "Net P&L", MONEY),
     Column("unrealized_pnl", "Unrealised", MONEY),
     Column("return_pct", "Return", PERCENT, "+.2f"),
-    Column("current_position", "Position", FLOAT, ",.4g"),
+    Column("current_position", "Position", QUANTITY),
     Column("max_drawdown", "Max DD", FLOAT),
     Column("max_drawdown_pct", "Max DD %", PERCENT, ".1f"),
-    # text: "—" when there is no ratio, with the reason on hover
-    Column("sharpe_ratio", "Sharpe", TEXT, align="right"),
-    Column("params", "Parameters", TEXT),
+    # "—" when there is no ratio, with the reason on hover
+    Column("sharpe_ratio", "Sharpe", FLOAT, ".2f", missing="—"),
+    Column("params", "Parameters", TEXT, width=220),
     Column("error", "Error", TEXT),
 )
-STRATEGY_WIDTHS = (150, 50, 60, 60, 80, 60, 100, 90, 70, 70, 90, 70, 60, 220)
 
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME),
     Column("id", "ID", INT, "d"),
-    Column("strategy_id", "Strategy", CATEGORY),
+    Column("strategy_id", "Strategy", CATEGORY, width=150),
     Column("coin", "Coin", CATEGORY),
-    Column("action", "Side", CATEGORY, align="center"),
-    Column("price", "Price", FLOAT),
-    Column("quantity", "Qty", FLOAT, ",.6g"),
+    Column("action", "Side", SIDE),
+    Column("price", "Price", PRICE),
+    Column("quantity", "Qty", QUANTITY),
     Column("profit_loss", "Realised P&L", MONEY),
-    Column("position_size", "Position", FLOAT, ",.6g"),
+    Column("position_size", "Position", QUANTITY),
     Column("fee", "Fee", FLOAT, ",.4f"),
 )
 
@@ -286,8 +294,6 @@ class StrategiesPanel(QWidget):
         self.model = ColumnTableModel(STRATEGY_COLUMNS, key="strategy_id")
         self.table = make_table(self.model)
         self.table.setObjectName("strategiesTable")
-        for i, width in enumerate(STRATEGY_WIDTHS):
-            self.table.setColumnWidth(i, width)
         self.sharpe_notes: dict[str, str] = {}
         self.table.viewport().installEventFilter(self)
         layout.addWidget(self.table)
@@ -349,10 +355,9 @@ class StrategiesPanel(QWidget):
             params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in spec.get("params", {}).items())
             self.sharpe_notes[sid] = m.get("sharpe_note") or ""
-            sharpe = ratio_text(m.get("sharpe_ratio")) if m else ""
             rows.append({**m, "strategy_id": sid, "coin": spec["coin"],
                          "status": spec["status"], "error": spec.get("error") or "",
-                         "params": params, "sharpe_ratio": sharpe})
+                         "params": params})
         selected = self.selected_id()
         self.model.set_rows(rows)
         if selected is not None and self.selected_id() is None:
@@ -400,9 +405,6 @@ class BlotterPanel(QWidget):
         self.model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
         self.table = make_table(self.model)
         self.table.setObjectName("blotterTable")
-        widths = (185, 70, 150, 50, 50, 100, 50, 100, 70)
-        for i, width in enumerate(widths):
-            self.table.setColumnWidth(i, width)
         layout.addWidget(self.table)
         for box in (self.strategy_filter, self.coin_filter):
             box.addItem("All")

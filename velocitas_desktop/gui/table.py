@@ -1,16 +1,17 @@
 """One generic, column-declared table model for every table in the window.
 
-A table is a list of :class:`Column` declarations (key, title, kind, format, alignment), as in
-vnpy's monitors. Values are stored column by column: numbers in growable numpy arrays, short
-repeated text (strategy ids, coins, sides) as integer codes into a small list. A million trades
-cost tens of megabytes and the view only ever asks for the rows on screen (``rowCount`` /
-``data``), so scrolling stays smooth whatever the size.
+A table is a list of :class:`Column` declarations (key, title, kind, format), as in vnpy's
+monitors. A column's :class:`Kind` says everything that does not depend on the table: how its
+values are stored, shown, coloured, aligned and sized. Values are stored column by column:
+numbers in growable numpy arrays, short repeated text (strategy ids, coins, sides) as integer
+codes into a small list. A million trades cost tens of megabytes and the view only ever asks
+for the rows on screen (``rowCount`` / ``data``), so scrolling stays smooth whatever the size.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -18,21 +19,105 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QTableView
 
 from velocitas_desktop.engine.contract import StrategyStatus
+from velocitas_desktop.store.retention import human_bytes
 
-# Column kinds: how a value is stored and shown.
-TEXT = "text"          # any text, kept in a Python list
-CATEGORY = "category"  # short text repeated across rows, kept as int32 codes
-INT = "int"
-FLOAT = "float"
-MONEY = "money"        # a float coloured by its sign
-TIME = "time"          # epoch seconds shown as UTC time
-PERCENT = "percent"
+# How a kind's values are stored.
+TEXTS = "texts"      # any text, kept in a Python list
+CODES = "codes"      # short text repeated across rows, kept as int32 codes into a label list
+NUMBERS = "numbers"  # float64; whole numbers too, so a missing one can be NaN (exact to 2**53)
 
-_NUMERIC = (INT, FLOAT, MONEY, TIME, PERCENT)
+Painted = Callable[[Any], str | None]  # a value -> "up", "down" or None (the table's colours)
+
+
+def _uncoloured(value: Any) -> None:
+    return None
+
+
+def _by_sign(value: float) -> str | None:
+    return "up" if value > 0 else "down" if value < 0 else None
+
+
+def _by_side(value: str) -> str | None:
+    return "up" if value == "BUY" else "down" if value == "SELL" else None
+
+
+def _by_status(value: str) -> str | None:
+    return {StrategyStatus.ACTIVE: "up", StrategyStatus.ERROR: "down"}.get(value)
+
+
+def _as_text(value: Any, fmt: str) -> str:
+    return str(value)
+
+
+def _as_number(value: float, fmt: str) -> str:
+    return f"{value:{fmt}}"
+
+
+def _as_whole(value: float, fmt: str) -> str:
+    return f"{int(value):{fmt}}"
+
+
+def _as_percent(value: float, fmt: str) -> str:
+    return f"{value:{fmt}}%"
+
+
+def _as_utc(value: float, fmt: str) -> str:
+    stamp = datetime.fromtimestamp(value, UTC)
+    return stamp.strftime(fmt) if fmt else stamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _as_price(value: float, fmt: str) -> str:
+    """Five significant digits, at least two decimals and at most eight, about as fine as an
+    exchange's price steps: 63,812.45 for BTC, 2.5123 for XRP, 0.00001234 for SHIB, where a
+    fixed two decimals would show 0.00."""
+    if not math.isfinite(value):
+        return str(value)
+    magnitude = math.floor(math.log10(abs(value))) if value else 0
+    decimals = min(8, max(2, 4 - magnitude))
+    return f"{value:{fmt}.{decimals}f}"
+
+
+def _as_quantity(value: float, fmt: str) -> str:
+    """Up to eight decimals (an exchange's finest lot), without trailing zeros: 1, 0.5, 0.0012."""
+    text = f"{value:{fmt}.8f}".rstrip("0").rstrip(".")
+    return "0" if text in ("", "-0") else text
+
+
+def _as_size(value: float, fmt: str) -> str:
+    return human_bytes(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """What a column holds: how its values are stored, shown, coloured and sized."""
+
+    name: str
+    storage: str = NUMBERS
+    show: Callable[[Any, str], str] = _as_number  # (value, format spec) -> the cell's text
+    fmt: str = ""             # the format spec when the column declares none
+    align: str = "right"
+    colour: Painted = _uncoloured  # which of the table's colours a value is drawn in
+    sample: Any = 0.0         # a typical value: the column's width before rows arrive
+    whole: bool = False       # numbers read back as int
+
+
+TEXT = Kind("text", TEXTS, _as_text, align="left", sample="x" * 20)
+CATEGORY = Kind("category", CODES, _as_text, align="left", sample="ETH")
+SIDE = Kind("side", CODES, _as_text, align="center", colour=_by_side, sample="SELL")
+STATUS = Kind("status", CODES, _as_text, align="left", colour=_by_status, sample="paused")
+INT = Kind("int", show=_as_whole, fmt=",", sample=12_345, whole=True)
+FLOAT = Kind("float", fmt=",.2f", sample=-1_234.56)
+PRICE = Kind("price", show=_as_price, fmt=",", sample=63_812.45)
+QUANTITY = Kind("quantity", show=_as_quantity, fmt=",", sample=0.012345)
+MONEY = Kind("money", fmt=",.2f", colour=_by_sign, sample=-12_345.67)  # coloured by sign
+PERCENT = Kind("percent", show=_as_percent, fmt=".1f", sample=-12.3)
+TIME = Kind("time", show=_as_utc, sample=1_700_000_000.123)  # epoch seconds shown in UTC
+BYTES = Kind("bytes", show=_as_size, sample=123_456_789)  # a size on disk: "3.4 MB"
+
 _INITIAL_CAPACITY = 1024
 CELL_PADDING = 4     # pixels of text margin in a cell
 CELL_CACHE = 20_000  # cells whose answers are kept (a few screenfuls of every table)
@@ -42,6 +127,8 @@ _DISPLAY = Qt.ItemDataRole.DisplayRole.value
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole.value
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole.value
 _USER = Qt.ItemDataRole.UserRole.value
+_SIDES = {"left": Qt.AlignmentFlag.AlignLeft, "right": Qt.AlignmentFlag.AlignRight,
+          "center": Qt.AlignmentFlag.AlignHCenter}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,32 +137,48 @@ class Column:
 
     key: str
     title: str
-    kind: str = TEXT
-    fmt: str = ""                 # format spec for numbers, e.g. ",.2f"
-    align: str = ""               # "left" | "right" | "center"; numbers default right
+    kind: Kind = TEXT
+    fmt: str = ""       # format spec, e.g. ",.2f"; empty: the kind's
+    align: str = ""     # "left" | "right" | "center"; empty: the kind's
+    width: int = 0      # pixels; 0: wide enough for the title and the kind's sample
+    missing: str = ""   # the text of a missing value (None, NaN)
 
     @property
     def alignment(self) -> Qt.AlignmentFlag:
-        side = self.align or ("right" if self.kind in _NUMERIC else "left")
-        horizontal = {"left": Qt.AlignmentFlag.AlignLeft, "right": Qt.AlignmentFlag.AlignRight,
-                      "center": Qt.AlignmentFlag.AlignHCenter}[side]
-        return horizontal | Qt.AlignmentFlag.AlignVCenter
+        return _SIDES[self.align or self.kind.align] | Qt.AlignmentFlag.AlignVCenter
+
+    @property
+    def spec(self) -> str:
+        return self.fmt or self.kind.fmt
+
+    def text(self, value: Any) -> str:
+        """The text a cell shows for ``value``."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self.missing
+        return self.kind.show(value, self.spec)
+
+    def natural_width(self, cells: QFontMetrics, header: QFontMetrics) -> int:
+        """Pixels for the title and a typical value."""
+        if self.width:
+            return self.width
+        sample = cells.horizontalAdvance(self.text(self.kind.sample))
+        return max(header.horizontalAdvance(self.title), sample) + 4 * CELL_PADDING
 
 
 class _Store:
     """One column's values for every row, in append order."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: Kind) -> None:
         self.kind = kind
+        self.storage = kind.storage
         self.codes: dict[str, int] = {}
         self.labels: list[str] = []
         self.texts: list[Any] = []
-        # whole numbers sit in float64 too, so a missing one can be NaN (exact up to 2**53)
-        dtype = np.int32 if kind == CATEGORY else np.float64
-        self.array = np.zeros(_INITIAL_CAPACITY if kind != TEXT else 0, dtype=dtype)
+        dtype = np.int32 if self.storage == CODES else np.float64
+        self.array = np.zeros(_INITIAL_CAPACITY if self.storage != TEXTS else 0, dtype=dtype)
 
     def reserve(self, size: int) -> None:
-        if self.kind == TEXT or size <= self.array.shape[0]:
+        if self.storage == TEXTS or size <= self.array.shape[0]:
             return
         grown = np.zeros(max(size, self.array.shape[0] * 2), dtype=self.array.dtype)
         grown[: self.array.shape[0]] = self.array
@@ -91,12 +194,12 @@ class _Store:
 
     def write(self, start: int, values: Sequence[Any]) -> None:
         end = start + len(values)
-        if self.kind == TEXT:
+        if self.storage == TEXTS:
             del self.texts[start:]
             self.texts.extend(values)
             return
         self.reserve(end)
-        if self.kind == CATEGORY:
+        if self.storage == CODES:
             codes = self.codes
             if not codes.keys() >= set(values):
                 for v in values:
@@ -112,12 +215,12 @@ class _Store:
             self.array[start:end] = [_number(v) for v in values]
 
     def get(self, row: int) -> Any:
-        if self.kind == TEXT:
+        if self.storage == TEXTS:
             return self.texts[row]
-        if self.kind == CATEGORY:
+        if self.storage == CODES:
             return self.labels[int(self.array[row])]
         value = float(self.array[row])
-        return int(value) if self.kind == INT and value == value else value
+        return int(value) if self.kind.whole and value == value else value
 
 
 def _number(value: Any) -> float:
@@ -204,27 +307,13 @@ class ColumnTableModel(QAbstractTableModel):
     def _answers(self, stored: int, column_index: int) -> dict[int, Any]:
         column = self.columns[column_index]
         value = self._stores[column.key].get(stored)
-        answers = {_DISPLAY: format_value(column, value), _ALIGN: self._alignments[column_index],
-                   _FOREGROUND: self._colour(column, value), _USER: value}
+        painted = column.kind.colour(value) if value == value and value is not None else None
+        answers = {_DISPLAY: column.text(value), _ALIGN: self._alignments[column_index],
+                   _FOREGROUND: self.colours.get(painted) if painted else None, _USER: value}
         if len(self._cells) >= CELL_CACHE:
             self._cells.clear()
         self._cells[(stored, column_index)] = answers
         return answers
-
-    def _colour(self, column: Column, value: Any) -> QColor | None:
-        if column.kind == MONEY:
-            if value > 0:
-                return self.colours["up"]
-            if value < 0:
-                return self.colours["down"]
-        elif column.kind == CATEGORY and column.key in ("action", "side"):
-            return self.colours["up"] if value == "BUY" else self.colours["down"]
-        elif column.key == "status":
-            if value == StrategyStatus.ERROR:
-                return self.colours["down"]
-            if value == StrategyStatus.ACTIVE:
-                return self.colours["up"]
-        return None
 
     # --- rows ----------------------------------------------------------------------------
 
@@ -237,6 +326,11 @@ class ColumnTableModel(QAbstractTableModel):
     def value(self, row: int, key: str) -> Any:
         """The raw value shown at ``row`` in column ``key``."""
         return self._stores[key].get(self.stored_row(row))
+
+    def text(self, row: int, key: str) -> str:
+        """The text shown at ``row`` in column ``key``."""
+        column = next(c for c in self.columns if c.key == key)
+        return column.text(self.value(row, key))
 
     @property
     def total_rows(self) -> int:
@@ -329,7 +423,7 @@ class ColumnTableModel(QAbstractTableModel):
         keep = np.ones(rows.shape[0], dtype=bool)
         for key, wanted in self._filters.items():
             store = self._stores[key]
-            if store.kind == CATEGORY:
+            if store.storage == CODES:
                 code = store.codes.get(wanted, -1)
                 keep &= store.array[rows] == code
             else:
@@ -348,50 +442,30 @@ class ColumnTableModel(QAbstractTableModel):
         columns = []
         for column in self.columns:
             store = self._stores[column.key]
-            if store.kind == TEXT:
-                columns.append((TEXT, list(store.texts[:size]), None))
-            elif store.kind == CATEGORY:
-                columns.append((CATEGORY, store.array[:size].copy(), list(store.labels)))
+            if store.storage == TEXTS:
+                columns.append((column, list(store.texts[:size]), None))
+            elif store.storage == CODES:
+                columns.append((column, store.array[:size].copy(), list(store.labels)))
             else:
-                columns.append((store.kind, store.array[:size].copy(), None))
+                columns.append((column, store.array[:size].copy(), None))
         return _iter_rows(rows, columns)
 
 
-def _iter_rows(rows: np.ndarray, columns: list[tuple[str, Any, Any]]) -> Iterator[list[Any]]:
+def _iter_rows(rows: np.ndarray, columns: list[tuple[Column, Any, Any]]) -> Iterator[list[Any]]:
     for start in range(0, rows.shape[0], 10_000):
         chunk = rows[start:start + 10_000]
         values = []
-        for kind, data, labels in columns:
-            if kind == TEXT:
+        for column, data, labels in columns:
+            storage = column.kind.storage
+            if storage == TEXTS:
                 values.append([data[i] for i in chunk.tolist()])
-            elif kind == CATEGORY:
+            elif storage == CODES:
                 values.append([labels[c] for c in data[chunk].tolist()])
-            elif kind == INT:  # kept as floats; written as whole numbers
+            elif column.kind.whole:  # kept as floats; written as whole numbers
                 values.append([int(v) if v == v else "" for v in data[chunk].tolist()])
             else:
                 values.append(data[chunk].tolist())
         yield from (list(row) for row in zip(*values, strict=True))
-
-
-def format_value(column: Column, value: Any) -> str:
-    """The text a cell shows for ``value``."""
-    if value is None:
-        return ""
-    kind = column.kind
-    if kind in (TEXT, CATEGORY):
-        return str(value)
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    if kind == TIME:
-        stamp = datetime.fromtimestamp(value, UTC)
-        if column.fmt:
-            return stamp.strftime(column.fmt)
-        return stamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    if kind == PERCENT:
-        return f"{value:{column.fmt or '.1f'}}%"
-    if kind == INT:
-        return f"{int(value):{column.fmt or ','}}"
-    return f"{value:{column.fmt or ',.2f'}}"
 
 
 class ColumnTableView(QTableView):
