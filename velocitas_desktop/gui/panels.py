@@ -36,6 +36,7 @@ from velocitas_desktop.gui.table import (
     PRICE,
     QUANTITY,
     SIDE,
+    SORT_ROOM,
     STATUS,
     TEXT,
     TIME,
@@ -197,7 +198,8 @@ def paint_now(view: QTableView) -> None:
 
 def make_table(model: ColumnTableModel) -> ColumnTableView:
     """A view of ``model`` as every table in the window looks: rows selected whole, each
-    column as wide as its kind needs."""
+    column as wide as its kind needs, sorted by a click on a header (again: the other way;
+    a third time: the table's own order)."""
     view = ColumnTableView()
     view.setModel(model)
     view.setAlternatingRowColors(True)
@@ -212,6 +214,9 @@ def make_table(model: ColumnTableModel) -> ColumnTableView:
     header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     header.setStretchLastSection(True)
     header.setHighlightSections(False)
+    header.setSortIndicatorClearable(True)
+    header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # unsorted until a click
+    view.setSortingEnabled(True)
     view.setWordWrap(False)
     for i, column in enumerate(model.columns):
         view.setColumnWidth(i, column.natural_width(view.fontMetrics(), header.fontMetrics()))
@@ -226,7 +231,7 @@ def fit_columns(view: QTableView, sample: int = 50) -> None:
     rows = min(model.rowCount(), sample)
     for column in range(model.columnCount()):
         title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        widest = header.horizontalAdvance(title)
+        widest = header.horizontalAdvance(title) + SORT_ROOM
         for row in range(rows):
             text = model.data(model.index(row, column))
             widest = max(widest, metrics.horizontalAdvance(str(text or "")))
@@ -372,7 +377,8 @@ CATCH_UP_FLUSHES = 10  # a backlog beyond 10 flushes is shown within ~10 flushes
 
 
 class BlotterPanel(QWidget):
-    """Every fill of the session, newest first; filter by strategy and coin; export to CSV."""
+    """Every fill of the session, newest first or sorted by a column; filter by strategy and
+    coin; export to CSV."""
 
     export_finished = Signal(str)
 

@@ -1,0 +1,183 @@
+"""The window's tables worked as a trader works them: sorted by a click on a header, with the
+order kept as the figures change and new fills arrive."""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+from gui_helpers import (
+    WAIT_MS,
+    add_strategy,
+    click,
+    click_header,
+    click_row,
+    start_simulated,
+    stop,
+    table_column,
+)
+from PySide6.QtCore import QPointF, Qt
+
+from velocitas_desktop.core.types import Trade
+from velocitas_desktop.store.journal import Journal
+
+ASCENDING, DESCENDING = Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder
+
+
+def in_order(values: list[float], descending: bool = False) -> bool:
+    """Sorted as a trader reads it: each number after the one above it, blanks at the end."""
+    numbers = [v for v in values if not (isinstance(v, float) and math.isnan(v))]
+    if any(isinstance(v, float) and math.isnan(v) for v in values[:len(numbers)]):
+        return False
+    pairs = pairwise(numbers)
+    return all(a >= b for a, b in pairs) if descending else all(a <= b for a, b in pairs)
+
+
+def indicator(table: Any) -> tuple[str | None, Qt.SortOrder]:
+    """The column title the header's sort arrow is on, and which way it points."""
+    header = table.horizontalHeader()
+    section = header.sortIndicatorSection()
+    title = table.model().headerData(section, Qt.Orientation.Horizontal) if section >= 0 else None
+    return title, header.sortIndicatorOrder()
+
+
+def trading(qtbot: Any, window: Any, coins: str = "BTC", fills: int = 40) -> None:
+    """A tick strategy per coin, the simulated market, and fills in the blotter."""
+    for coin in coins.split(","):
+        add_strategy(qtbot, window, "SMA", coin, {"fast": "3", "slow": "8"})
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == len(coins.split(",")),
+                    timeout=WAIT_MS)
+    start_simulated(qtbot, window, coins=coins, rate="3000")
+    qtbot.waitUntil(lambda: window.blotter.model.rowCount() >= fills, timeout=WAIT_MS)
+
+
+def stopped_with_every_fill_shown(qtbot: Any, window: Any) -> None:
+    """Stop, and wait until the blotter shows every fill of the session: the last ones are
+    still on their way to the window when the engine says it has stopped."""
+    stop(qtbot, window)
+    qtbot.waitUntil(lambda: window.blotter.model.total_rows
+                    == window.engine.snapshot()["global"]["total_trades"], timeout=WAIT_MS)
+
+
+# --- sorting ------------------------------------------------------------------------------
+
+def test_a_click_on_price_pnl_or_time_sorts_the_blotter_and_new_fills_land_in_order(
+        qtbot, window):
+    trading(qtbot, window)
+    table = window.blotter.table
+    click_header(qtbot, table, "Price")
+    assert indicator(table) == ("Price", ASCENDING)
+    assert in_order(table_column(table, "price"))
+    click_header(qtbot, table, "Price")
+    assert indicator(table) == ("Price", DESCENDING)
+    assert in_order(table_column(table, "price"), descending=True)
+
+    click_header(qtbot, table, "Realised P&L")
+    click_header(qtbot, table, "Realised P&L")  # the biggest wins on top
+    shown = window.blotter.model.rowCount()
+    qtbot.waitUntil(lambda: window.blotter.model.rowCount() >= shown + 30, timeout=WAIT_MS)
+    assert in_order(table_column(table, "profit_loss"), descending=True)  # and the new ones
+    stopped_with_every_fill_shown(qtbot, window)
+    assert in_order(table_column(table, "profit_loss"), descending=True)
+
+    click_header(qtbot, table, "Time (UTC)")
+    ids = table_column(table, "id")
+    assert ids == sorted(ids)  # oldest first
+    click_header(qtbot, table, "Time (UTC)")
+    click_header(qtbot, table, "Time (UTC)")  # a third click: the blotter's own order again
+    assert indicator(table)[0] is None
+    assert table_column(table, "id") == sorted(ids, reverse=True)
+
+
+def test_strategies_sort_by_net_pnl_and_drawdown_and_stay_sorted_as_figures_change(
+        qtbot, window):
+    for coin in ("BTC", "ETH"):
+        for name, params in (("SMA", {"fast": "3", "slow": "8"}), ("Mom", {})):
+            add_strategy(qtbot, window, name, coin, params)
+    panel = window.strategies_panel
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 4, timeout=WAIT_MS)
+    start_simulated(qtbot, window, coins="BTC,ETH", rate="3000")
+    qtbot.waitUntil(lambda: len(set(table_column(panel.table, "net_pnl"))) == 4,
+                    timeout=WAIT_MS)
+    click_header(qtbot, panel.table, "Net P&L")
+    click_header(qtbot, panel.table, "Net P&L")
+    assert indicator(panel.table) == ("Net P&L", DESCENDING)
+    click_row(qtbot, panel.table, 0)
+    best = panel.selected_id()
+    for _ in range(3):  # the figures change a few times a second: the order follows them
+        before = table_column(panel.table, "net_pnl")
+        qtbot.waitUntil(lambda b=before: table_column(panel.table, "net_pnl") != b,
+                        timeout=WAIT_MS)
+        assert in_order(table_column(panel.table, "net_pnl"), descending=True)
+    assert panel.selected_id() == best  # the row chosen stays chosen wherever it moves
+    stop(qtbot, window)
+    click_header(qtbot, panel.table, "Max DD")
+    assert indicator(panel.table) == ("Max DD", ASCENDING)
+    assert in_order(table_column(panel.table, "max_drawdown"))
+    click_header(qtbot, panel.table, "Strategy")
+    assert table_column(panel.table, "strategy_id") == [
+        "BTC_Momentum", "BTC_SMA_Crossover", "ETH_Momentum", "ETH_SMA_Crossover"]
+
+
+def test_optimisation_results_sort_by_any_column_and_the_heatmap_still_finds_its_row(
+        qtbot, window):
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(1).center())
+    tab = window.optimization
+    tab.file_box.setCurrentIndex(tab.file_box.findText("BTCUSD-1h-sample.csv"))
+    tab.strategy_box.setCurrentText("SMA_Crossover")
+    tab.workers_box.setValue(0)
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: not tab.running and tab.results_model.rowCount() == 76,
+                    timeout=WAIT_MS)
+    view = tab.results_view
+    click_header(qtbot, view, "Net P&L")
+    click_header(qtbot, view, "Net P&L")
+    assert in_order(table_column(view, "net_pnl"), descending=True)
+    click_row(qtbot, view, 0)
+    assert tab.selected_result()["stats"]["net_pnl"] == max(table_column(view, "net_pnl"))
+    click_header(qtbot, view, "Trades")
+    assert in_order(table_column(view, "trades"))
+
+    plot = tab.heatmap.plot  # the cell of fast 6, slow 15: its row, wherever it is now
+    scene_point = plot.getPlotItem().vb.mapViewToScene(QPointF(0.5, 0.5))
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.mapFromScene(scene_point))
+    chosen = view.selectionModel().selectedRows()
+    assert len(chosen) == 1
+    assert (tab.results_model.value(chosen[0].row(), "p_fast"),
+            tab.results_model.value(chosen[0].row(), "p_slow")) == (6, 15)
+
+    click(qtbot, tab.run_button)  # a new search shows its own ranking, best first
+    qtbot.waitUntil(lambda: not tab.running and tab.result is not None
+                    and tab.results_model.value(0, "rank") == 1, timeout=WAIT_MS)
+    assert indicator(view)[0] is None
+    assert table_column(view, "rank") == list(range(1, 77))
+
+
+def test_journal_sessions_sort_by_fills_and_by_size_on_disk(qtbot, make_window,
+                                                            tmp_path: Path):
+    journal = Journal(tmp_path / "journal.sqlite3")
+    first = 1
+    for count in (400, 1_200, 40):  # sizes in kB and MB: as text "972 kB" > "1.2 MB"
+        journal.begin_session({"source": "simulated", "coins": ["BTC"]})
+        journal.save_strategy({"strategy_id": "BTC_RSI", "coin": "BTC", "name": "RSI"})
+        journal.record([Trade(i, "BTC_RSI", "BTC", "RSI", ("BUY", "SELL")[i % 2], 100.0 + i,
+                              1.0, 1.7e9 + i, (0.0, 0.5)[i % 2], (1.0, 0.0)[i % 2], 0.1)
+                        for i in range(first, first + count)])
+        first += count
+    journal.close()
+    window = make_window()
+    window.sessions_action.trigger()  # Journal → Sessions…
+    dialog = window.sessions_dialog
+    qtbot.waitUntil(lambda: dialog.isVisible() and dialog.model.rowCount() == 3
+                    and not dialog.busy, timeout=WAIT_MS)
+    click_header(qtbot, dialog.table, "Fills")
+    click_header(qtbot, dialog.table, "Fills")
+    assert table_column(dialog.table, "fills") == [1_200, 400, 40]
+    click_header(qtbot, dialog.table, "Size")
+    sizes = table_column(dialog.table, "size")
+    assert sizes == sorted(sizes) and table_column(dialog.table, "fills") == [40, 400, 1_200]
+    dialog.close()
