@@ -1,5 +1,5 @@
-"""The window's tables worked as a trader works them: sorted by a click on a header, with the
-order kept as the figures change and new fills arrive."""
+"""The window's tables worked as a trader works them: sorted by a click on a header, and
+filters that say what they hide."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from gui_helpers import (
     WAIT_MS,
     add_strategy,
+    choose,
     click,
     click_header,
     click_row,
@@ -181,3 +182,30 @@ def test_journal_sessions_sort_by_fills_and_by_size_on_disk(qtbot, make_window,
     sizes = table_column(dialog.table, "size")
     assert sizes == sorted(sizes) and table_column(dialog.table, "fills") == [40, 400, 1_200]
     dialog.close()
+
+
+# --- filters ------------------------------------------------------------------------------
+
+def test_a_strategy_filter_kept_across_a_new_session_shows_in_its_box(qtbot, window):
+    """M2: filtered on one strategy, a new session began; the box said "All" while the
+    blotter showed "0 of 70 trades"."""
+    trading(qtbot, window, coins="BTC,ETH", fills=20)
+    blotter = window.blotter
+    qtbot.waitUntil(lambda: "ETH_SMA_Crossover" in table_column(blotter.table, "strategy_id"),
+                    timeout=WAIT_MS)
+    choose(qtbot, blotter.strategy_filter, "ETH_SMA")
+    stop(qtbot, window)
+    click_row(qtbot, window.strategies_panel.table,
+              window.strategies_panel.model.row_of("ETH_SMA_Crossover"))
+    click(qtbot, window.strategies_panel.remove_button)
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+
+    click(qtbot, window.start_button)  # a new session: BTC only
+    qtbot.waitUntil(lambda: blotter.fills >= 30, timeout=WAIT_MS)
+    stopped_with_every_fill_shown(qtbot, window)
+    assert blotter.strategy_filter.currentText() == "ETH_SMA_Crossover"  # what it filters on
+    assert blotter.model.rowCount() == 0
+    assert blotter.count_label.text() == f"0 of {blotter.fills:,} fills"
+    choose(qtbot, blotter.strategy_filter, "All")
+    assert blotter.count_label.text() == f"{blotter.fills:,} fills"
+    assert set(table_column(blotter.table, "strategy_id")) == {"BTC_SMA_Crossover"}

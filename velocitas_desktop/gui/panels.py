@@ -463,24 +463,29 @@ class BlotterPanel(QWidget):
         return self.model.total_rows + len(self._pending)
 
     def _count(self) -> None:
-        filtered = self.model.rowCount() != self.model.total_rows
+        filtered = any(self.model.filter_value(key) for _, key in self._filters())
         total = self.fills
         self.count_label.setText(f"{self.model.rowCount():,} of {total:,} fills" if filtered
                                  else f"{total:,} fills")
 
+    def _filters(self) -> tuple[tuple[QComboBox, str], ...]:
+        return ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin"))
+
     def _refresh_choices(self) -> None:
-        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
-            known = self.model.categories(key)
-            if box.count() - 1 != len(known):
+        """Offer every strategy and coin seen, and keep the one chosen even when it has no
+        fills (yet): a new session must not show "All" while it filters on a strategy."""
+        for box, key in self._filters():
+            current = box.currentText()
+            names = sorted(set(self.model.categories(key)) | ({current} - {"All", ""}))
+            if [box.itemText(i) for i in range(1, box.count())] != names:
                 box.blockSignals(True)
-                current = box.currentText()
                 box.clear()
-                box.addItems(["All", *sorted(known)])
+                box.addItems(["All", *names])
                 box.setCurrentText(current)
                 box.blockSignals(False)
 
     def _filter_changed(self, _: str) -> None:
-        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
+        for box, key in self._filters():
             text = box.currentText()
             self.model.set_filter(key, None if text in ("", "All") else text)
         self._count()

@@ -681,6 +681,10 @@ class ColumnTableModel(QAbstractTableModel):
         if later:
             self._reorder()
 
+    def filter_value(self, key: str) -> str | None:
+        """The value rows of column ``key`` must have to be shown (None: any)."""
+        return self._filters.get(key)
+
     def categories(self, key: str) -> list[str]:
         """Every distinct value seen in a category column, in first-seen order."""
         return list(self._stores[key].labels)
