@@ -1,5 +1,5 @@
-"""The window's tables worked as a trader works them: sorted by a click on a header, and
-filters that say what they hide."""
+"""The window's tables worked as a trader works them: sorted by a click on a header, filters
+that say what they hide, and a blotter that holds still while it is read."""
 
 from __future__ import annotations
 
@@ -209,3 +209,41 @@ def test_a_strategy_filter_kept_across_a_new_session_shows_in_its_box(qtbot, win
     choose(qtbot, blotter.strategy_filter, "All")
     assert blotter.count_label.text() == f"{blotter.fills:,} fills"
     assert set(table_column(blotter.table, "strategy_id")) == {"BTC_SMA_Crossover"}
+
+
+# --- holding the rows being read ----------------------------------------------------------
+
+def test_a_scrolled_blotter_holds_the_rows_being_read_and_counts_the_new_fills(qtbot, window):
+    """m1: scrolled down, the top row went from #4769 to #5049 in two seconds."""
+    trading(qtbot, window, fills=120)
+    blotter = window.blotter
+    table = blotter.table
+    click_row(qtbot, table, 0)
+    for _ in range(3):
+        qtbot.keyClick(table, Qt.Key.Key_PageDown)
+    qtbot.waitUntil(lambda: table.verticalScrollBar().value() > 0, timeout=WAIT_MS)
+    reading = [table.model().value(table.rowAt(0) + r, "id") for r in range(5)]
+    shown = blotter.model.rowCount()
+    qtbot.waitUntil(lambda: blotter.model.rowCount() >= shown + 20, timeout=WAIT_MS)
+    stopped_with_every_fill_shown(qtbot, window)
+    assert [table.model().value(table.rowAt(0) + r, "id") for r in range(5)] == reading
+    arrived = blotter.model.rowCount() - shown
+    button = table.arrivals_button
+    assert button.isVisible() and button.text() == f"{arrived:,} new fills ↑"
+    assert button.geometry().top() < table.viewport().geometry().top() + 20  # over the top
+
+    click(qtbot, button)  # back to the newest
+    assert table.verticalScrollBar().value() == 0
+    assert table.model().value(table.rowAt(0), "id") == max(table_column(table, "id"))
+    assert not button.isVisible()
+
+
+def test_at_the_top_the_blotter_follows_the_newest_fills_without_counting(qtbot, window):
+    trading(qtbot, window, fills=10)
+    blotter = window.blotter
+    shown = blotter.model.rowCount()
+    qtbot.waitUntil(lambda: blotter.model.rowCount() >= shown + 10, timeout=WAIT_MS)
+    stopped_with_every_fill_shown(qtbot, window)
+    table = blotter.table
+    assert table.model().value(table.rowAt(0), "id") == max(table_column(table, "id"))
+    assert not table.arrivals_button.isVisible()

@@ -411,6 +411,7 @@ class BlotterPanel(QWidget):
         self.model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
         self.table = make_table(self.model)
         self.table.setObjectName("blotterTable")
+        self.table.arrival_nouns = ("new fill", "new fills")
         layout.addWidget(self.table)
         for box in (self.strategy_filter, self.coin_filter):
             box.addItem("All")

@@ -28,8 +28,8 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent
-from PySide6.QtWidgets import QTableView
+from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QPushButton, QTableView, QWidget
 
 from velocitas_desktop.engine.contract import StrategyStatus
 from velocitas_desktop.gui.background import run_in_background
@@ -741,8 +741,20 @@ def _iter_rows(rows: np.ndarray, columns: list[tuple[Column, Any, Any]]) -> Iter
         yield from (list(row) for row in zip(*values, strict=True))
 
 
+class ArrivalsButton(QPushButton):
+    """"12 new fills ↑" over the top of a table scrolled away from its newest rows."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("arrivalsButton")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Rows that arrived while you were reading: click to go to the top")
+        self.hide()
+
+
 class ColumnTableView(QTableView):
-    """A table view of a ColumnTableModel that paints its screenful of cells in one pass.
+    """A table view of a ColumnTableModel that paints its screenful of cells in one pass and
+    holds the rows being read still while new ones arrive.
 
     Qt's view paints cell by cell through an item delegate: a call into Python, a style
     option and a text layout per cell, 40-100 us each, so a blotter screenful took 10-17 ms
@@ -750,7 +762,20 @@ class ColumnTableView(QTableView):
     from the model's cached answers (text, alignment, colour): a row background (alternate
     or selected, from the palette) and one drawText per cell. Text that does not fit is
     clipped to its cell. Selection, scrolling, headers and keyboard work as in QTableView.
+
+    Scrolled away from the top, the rows on screen stay where they are when rows arrive above
+    them or a sorted table places rows among them; the arrivals are counted on a button over
+    the top of the table ("12 new fills ↑") that scrolls back up.
     """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.arrivals = 0
+        self.arrival_nouns = ("new row", "new rows")
+        self._reading: tuple[QPersistentModelIndex, int] | None = None
+        self.arrivals_button = ArrivalsButton(self)
+        self.arrivals_button.clicked.connect(self.scrollToTop)
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
 
     def setModel(self, model: Any) -> None:
         old = self.model()
@@ -761,9 +786,15 @@ class ColumnTableView(QTableView):
         if isinstance(model, ColumnTableModel):
             for signal, slot in self._model_hooks(model):
                 signal.connect(slot)
+        self._count_arrivals(0)
 
     def _model_hooks(self, model: ColumnTableModel) -> list[tuple[Any, Callable[..., None]]]:
-        return [(model.sorting, self._show_sorting)]
+        return [(model.rowsAboutToBeInserted, self._note_reading),
+                (model.rowsInserted, self._rows_arrived),
+                (model.layoutAboutToBeChanged, self._note_reading),
+                (model.layoutChanged, self._keep_reading),
+                (model.modelReset, self._model_reset),
+                (model.sorting, self._show_sorting)]
 
     def _show_sorting(self, busy: bool) -> None:
         """A busy cursor over the rows while a large table sorts on a pool thread."""
@@ -771,6 +802,68 @@ class ColumnTableView(QTableView):
             self.viewport().setCursor(Qt.CursorShape.BusyCursor)
         else:
             self.viewport().unsetCursor()
+
+    # --- holding the rows being read -----------------------------------------------------
+
+    def _note_reading(self, *_: Any) -> None:
+        """Before rows move: remember the top row on screen, if scrolled away from the top."""
+        if self.verticalScrollBar().value() == 0 or self.model() is None:
+            self._reading = None
+            return
+        top = self.rowAt(0)
+        if top < 0:
+            self._reading = None
+            return
+        self._reading = (QPersistentModelIndex(self.model().index(top, 0)),
+                         self.rowViewportPosition(top))
+
+    def _rows_arrived(self, _parent: Any, first: int, last: int) -> None:
+        if self._reading is not None:
+            self._count_arrivals(self.arrivals + last - first + 1)
+        self._keep_reading()
+
+    def _keep_reading(self, *_: Any) -> None:
+        """After rows moved: scroll so the remembered row is where it was on screen."""
+        if self._reading is None:
+            return
+        index, y = self._reading
+        self._reading = None
+        if not index.isValid():
+            return
+        self.updateGeometries()  # the scroll range must count the new rows first
+        bar = self.verticalScrollBar()
+        if self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem:
+            bar.setValue(index.row())
+        else:
+            bar.setValue(self.verticalHeader().sectionPosition(index.row()) - y)
+
+    def _scrolled(self, value: int) -> None:
+        if value == 0:
+            self._count_arrivals(0)
+
+    def _model_reset(self) -> None:
+        self._reading = None
+        self._count_arrivals(0)
+
+    def _count_arrivals(self, count: int) -> None:
+        if count == self.arrivals:
+            return
+        self.arrivals = count
+        one, many = self.arrival_nouns
+        self.arrivals_button.setText(f"{count:,} {one if count == 1 else many} ↑")
+        self.arrivals_button.setVisible(count > 0)
+        self._place_arrivals_button()
+
+    def _place_arrivals_button(self) -> None:
+        button = self.arrivals_button
+        button.adjustSize()
+        area = self.viewport().geometry()
+        button.move(area.left() + (area.width() - button.width()) // 2, area.top() + 6)
+        button.raise_()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_arrivals_button()
 
     # --- painting ------------------------------------------------------------------------
 
