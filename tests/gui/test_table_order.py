@@ -1,5 +1,5 @@
-"""The table model's sorting and column kinds, checked against hand-worked cases and against a
-plain Python sort of the same rows."""
+"""The table model's sorting, readable export and column kinds, checked against hand-worked
+cases and against a plain Python sort of the same rows."""
 
 from __future__ import annotations
 
@@ -150,6 +150,22 @@ def test_prices_keep_about_five_significant_digits(price, shown):
                                              (1234.5, "1,234.5"), (1e-12, "0")])
 def test_quantities_show_their_digits_without_trailing_zeros(quantity, shown):
     assert Column("qty", "Qty", QUANTITY).text(quantity) == shown
+
+
+def test_a_readable_export_has_titles_utc_times_and_rounded_numbers_and_a_raw_one_every_digit(
+        qapp):
+    model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
+    model.append_rows([{**fill(1, 3.9715047599999997, price=63_812.456789),
+                        "timestamp": 1_553_472_060.25, "fee": 0.06381245}])
+    assert model.export_header(readable=True)[:2] == ["Time (UTC)", "ID"]
+    assert model.export_header() == KEYS
+    readable = dict(zip(KEYS, next(model.export_rows(readable=True)), strict=True))
+    assert readable["timestamp"] == "2019-03-25 00:01:00.250"
+    assert (readable["price"], readable["profit_loss"], readable["fee"]) == (
+        "63812.46", "3.97", "0.0638")  # no thousands separator for a spreadsheet
+    assert readable["id"] == "1" and readable["action"] == "BUY"
+    raw = dict(zip(KEYS, next(model.export_rows()), strict=True))
+    assert raw["timestamp"] == 1_553_472_060.25 and raw["profit_loss"] == 3.9715047599999997
 
 
 def test_sizes_on_disk_sort_by_bytes_but_show_as_people_read_them(qapp):

@@ -1,9 +1,12 @@
 """The window's tables worked as a trader works them: sorted by a click on a header, filters
-that say what they hide, and a blotter that holds still while it is read."""
+that say what they hide, a blotter that holds still while it is read, and exports a
+spreadsheet reads."""
 
 from __future__ import annotations
 
+import csv
 import math
+from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from gui_helpers import (
     stop,
     table_column,
 )
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+from PySide6.QtWidgets import QFileDialog
 
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.store.journal import Journal
@@ -247,3 +251,61 @@ def test_at_the_top_the_blotter_follows_the_newest_fills_without_counting(qtbot,
     table = blotter.table
     assert table.model().value(table.rowAt(0), "id") == max(table_column(table, "id"))
     assert not table.arrivals_button.isVisible()
+
+
+# --- export -------------------------------------------------------------------------------
+
+def save_as(monkeypatch: Any, path: Path) -> None:
+    """The file a person would pick in the save dialog."""
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(path), "CSV files (*.csv)")))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_export_writes_readable_utc_times_and_rounded_numbers_or_on_request_raw_values(
+        qtbot, window, tmp_path: Path, monkeypatch):
+    trading(qtbot, window, fills=30)
+    stopped_with_every_fill_shown(qtbot, window)
+    blotter = window.blotter
+    trades = {t["id"]: t for t in window.engine.trades(limit=10_000)}
+
+    readable = tmp_path / "readable.csv"
+    save_as(monkeypatch, readable)
+    click(qtbot, blotter.export_button)
+    qtbot.waitUntil(lambda: "exported" in window.banner.text, timeout=WAIT_MS)
+    rows = read_csv(readable)
+    assert list(rows[0]) == ["Time (UTC)", "ID", "Strategy", "Coin", "Side", "Price", "Qty",
+                             "Realised P&L", "Position", "Fee"]
+    assert len(rows) == len(trades)
+    for row in rows:
+        trade = trades[int(row["ID"])]
+        at = datetime.fromisoformat(row["Time (UTC)"]).replace(tzinfo=UTC)
+        assert 0 <= trade["timestamp"] - at.timestamp() < 0.001  # to the millisecond shown
+        assert row["Price"] == f"{trade['price']:.2f}"  # BTC: cents
+        assert row["Realised P&L"] == f"{trade['profit_loss']:.2f}"
+        assert row["Fee"] == f"{trade['fee']:.4f}"
+
+    window.banner.hide()
+    raw = tmp_path / "raw.csv"
+    save_as(monkeypatch, raw)
+    menu = blotter.export_button.menu()
+
+    def pick_raw() -> None:
+        qtbot.waitUntil(menu.isVisible, timeout=WAIT_MS)
+        where = menu.actionGeometry(blotter.export_raw_action).center()
+        qtbot.mouseClick(menu, Qt.MouseButton.LeftButton, pos=where)
+
+    QTimer.singleShot(0, pick_raw)
+    button = blotter.export_button  # the arrow beside "Export CSV…" opens the choices
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton,
+                     pos=QPoint(button.width() - 6, button.height() // 2))
+    qtbot.waitUntil(lambda: "exported" in window.banner.text, timeout=WAIT_MS)
+    for row in read_csv(raw):
+        trade = trades[int(row["id"])]
+        assert float(row["timestamp"]) == trade["timestamp"]  # epoch seconds, every digit
+        assert float(row["profit_loss"]) == trade["profit_loss"]
+        assert float(row["price"]) == trade["price"]

@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QTableView,
+    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -378,7 +380,7 @@ CATCH_UP_FLUSHES = 10  # a backlog beyond 10 flushes is shown within ~10 flushes
 
 class BlotterPanel(QWidget):
     """Every fill of the session, newest first or sorted by a column; filter by strategy and
-    coin; export to CSV."""
+    coin; export to CSV, readable or raw."""
 
     export_finished = Signal(str)
 
@@ -405,8 +407,7 @@ class BlotterPanel(QWidget):
         self.progress.setMaximumWidth(160)
         self.progress.hide()
         bar.addWidget(self.progress)
-        self.export_button = QPushButton("Export CSV…")
-        bar.addWidget(self.export_button)
+        bar.addWidget(self._export_button())
         layout.addLayout(bar)
         self.model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
         self.table = make_table(self.model)
@@ -416,7 +417,6 @@ class BlotterPanel(QWidget):
         for box in (self.strategy_filter, self.coin_filter):
             box.addItem("All")
             box.currentTextChanged.connect(self._filter_changed)
-        self.export_button.clicked.connect(self._ask_export)
         self.default_folder = Path.home()
         # fills are shown in a few batches a second: each insert repaints the whole view
         self._pending: list[dict[str, Any]] = []
@@ -428,6 +428,25 @@ class BlotterPanel(QWidget):
         self._flush_timer.timeout.connect(
             lambda: self.flush(max(FLUSH_ROWS, len(self._pending) // CATCH_UP_FLUSHES)))
         self._flush_timer.start()
+
+    def _export_button(self) -> QToolButton:
+        """Export CSV…: readable values on a click; the arrow offers raw values too."""
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setText("Export CSV…")
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(self.export_button)
+        self.export_readable_action = menu.addAction(
+            "Readable: times in UTC, numbers rounded as shown…")
+        self.export_raw_action = menu.addAction(
+            "Raw values: epoch seconds, full precision…")
+        self.export_button.setMenu(menu)
+        self.export_button.setToolTip("Write the fills shown to a CSV file, oldest first")
+        self.export_button.clicked.connect(lambda: self._ask_export(raw=False))
+        self.export_readable_action.triggered.connect(lambda: self._ask_export(raw=False))
+        self.export_raw_action.triggered.connect(lambda: self._ask_export(raw=True))
+        return self.export_button
 
     def add_trades(self, trades: list[dict[str, Any]]) -> None:
         """Queue fills for the next flush (within FLUSH_MS); the count includes them at once,
@@ -491,19 +510,25 @@ class BlotterPanel(QWidget):
             self.model.set_filter(key, None if text in ("", "All") else text)
         self._count()
 
-    def _ask_export(self) -> None:
+    def _ask_export(self, raw: bool) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, _ = QFileDialog.getSaveFileName(self, "Export trades",
-                                              str(self.default_folder / f"trades-{stamp}.csv"),
+        name = f"trades-raw-{stamp}.csv" if raw else f"trades-{stamp}.csv"
+        title = "Export trades (raw values)" if raw else "Export trades"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self.default_folder / name),
                                               "CSV files (*.csv)")
         if path:
-            self.export(path)
+            self.export(path, raw=raw)
 
-    def export(self, path: str) -> None:
-        """Write the shown trades to ``path`` on a pool thread, with progress."""
+    def export(self, path: str, raw: bool = False) -> None:
+        """Write the shown trades to ``path`` on a pool thread, with progress, oldest first.
+
+        Readable (the default): the window's column titles, times in UTC as the window
+        shows them (``2024-03-25 14:02:11.250``), numbers rounded as it shows them and
+        without thousands separators. ``raw``: the column keys, epoch seconds and every
+        digit, as the API and the journal's exports give them."""
         self.flush()
-        rows = self.model.export_rows()  # a copy: the table may grow while this runs
-        header = [c.key for c in self.model.columns]
+        rows = self.model.export_rows(readable=not raw)  # a copy: the table may grow meanwhile
+        header = self.model.export_header(readable=not raw)
         total = self.model.rowCount()
         self.export_button.setEnabled(False)
         self.progress.setRange(0, max(total, 1))

@@ -2,7 +2,7 @@
 
 A table is a list of :class:`Column` declarations (key, title, kind, format), as in vnpy's
 monitors. A column's :class:`Kind` says everything that does not depend on the table: how its
-values are stored, shown, coloured, aligned, sized and sorted. Values are
+values are stored, shown, written to a file, coloured, aligned, sized and sorted. Values are
 stored column by column: numbers in growable numpy arrays, short repeated text (strategy ids,
 coins, sides) as integer codes into a small list. A million trades cost tens of megabytes and
 the view only ever asks for the rows on screen (``rowCount`` / ``data``), so scrolling stays
@@ -101,9 +101,13 @@ def _as_size(value: float, fmt: str) -> str:
     return human_bytes(value)
 
 
+def _as_count(value: float, fmt: str) -> int:
+    return int(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Kind:
-    """What a column holds: how its values are stored, shown, coloured and sized."""
+    """What a column holds: how its values are stored, shown, written, coloured and sized."""
 
     name: str
     storage: str = NUMBERS
@@ -113,6 +117,14 @@ class Kind:
     colour: Painted = _uncoloured  # which of the table's colours a value is drawn in
     sample: Any = 0.0         # a typical value: the column's width before rows arrive
     whole: bool = False       # numbers read back as int
+    # (value, format spec) -> what a readable file holds; None: the cell's text without
+    # thousands separators, which spreadsheets would read as text
+    write: Callable[[Any, str], Any] | None = None
+
+    def readable(self, value: Any, fmt: str) -> Any:
+        """``value`` as a readable export writes it."""
+        plain = fmt.replace(",", "")
+        return self.show(value, plain) if self.write is None else self.write(value, plain)
 
 
 TEXT = Kind("text", TEXTS, _as_text, align="left", sample="x" * 20)
@@ -124,9 +136,11 @@ FLOAT = Kind("float", fmt=",.2f", sample=-1_234.56)
 PRICE = Kind("price", show=_as_price, fmt=",", sample=63_812.45)
 QUANTITY = Kind("quantity", show=_as_quantity, fmt=",", sample=0.012345)
 MONEY = Kind("money", fmt=",.2f", colour=_by_sign, sample=-12_345.67)  # coloured by sign
-PERCENT = Kind("percent", show=_as_percent, fmt=".1f", sample=-12.3)
+PERCENT = Kind("percent", show=_as_percent, fmt=".1f", sample=-12.3,
+               write=_as_number)  # written as a number a spreadsheet can add up
 TIME = Kind("time", show=_as_utc, sample=1_700_000_000.123)  # epoch seconds shown in UTC
-BYTES = Kind("bytes", show=_as_size, sample=123_456_789)  # a size on disk: "3.4 MB"
+BYTES = Kind("bytes", show=_as_size, sample=123_456_789,  # a size on disk: "3.4 MB"
+             write=_as_count)
 
 _INITIAL_CAPACITY = 1024
 # stored row numbers in an order shown: 4 bytes each, so placing new rows in a sorted
@@ -172,6 +186,12 @@ class Column:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self.missing
         return self.kind.show(value, self.spec)
+
+    def readable(self, value: Any) -> Any:
+        """``value`` as a readable export writes it; "" when missing."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return ""
+        return self.kind.readable(value, self.spec)
 
     def natural_width(self, cells: QFontMetrics, header: QFontMetrics) -> int:
         """Pixels for the title (with room for a sort arrow) and a typical value."""
@@ -703,12 +723,18 @@ class ColumnTableModel(QAbstractTableModel):
 
     # --- export --------------------------------------------------------------------------
 
-    def export_rows(self) -> Iterator[list[Any]]:
-        """Every shown row, oldest first whatever the sort, as raw values in column order
-        (for CSV files).
+    def export_header(self, readable: bool = False) -> list[str]:
+        """A file's first line: the titles the window shows, or the column keys for raw
+        values (the names the API and the journal's exports use)."""
+        return [c.title if readable else c.key for c in self.columns]
 
-        The values are copied when this is called, so the rows may be read on another
-        thread while the table goes on growing."""
+    def export_rows(self, readable: bool = False) -> Iterator[list[Any]]:
+        """Every shown row, oldest first whatever the sort, in column order (for CSV files):
+        raw values (epoch seconds, full floats), or ``readable`` ones (times as the window
+        shows them, numbers rounded as it shows them, without thousands separators).
+
+        The values are copied when this is called, so the rows may be read (and formatted)
+        on another thread while the table goes on growing."""
         size = self._size
         shown = self._order.rows
         rows = np.arange(size) if shown is None else np.sort(shown)
@@ -720,20 +746,23 @@ class ColumnTableModel(QAbstractTableModel):
             else:
                 data = store.array[:size].copy()
             labels = list(store.labels) if store.storage == CODES else None
-            columns.append((column, data, labels))
+            columns.append((column, data, labels, readable))
         return _iter_rows(rows, columns)
 
 
-def _iter_rows(rows: np.ndarray, columns: list[tuple[Column, Any, Any]]) -> Iterator[list[Any]]:
+def _iter_rows(rows: np.ndarray, columns: list[tuple[Column, Any, Any, bool]]
+               ) -> Iterator[list[Any]]:
     for start in range(0, rows.shape[0], 10_000):
         chunk = rows[start:start + 10_000]
         values = []
-        for column, data, labels in columns:
+        for column, data, labels, readable in columns:
             storage = column.kind.storage
             if storage == TEXTS:
                 values.append([data[i] for i in chunk.tolist()])
             elif storage == CODES:
                 values.append([labels[c] for c in data[chunk].tolist()])
+            elif readable:
+                values.append(list(map(column.readable, data[chunk].tolist())))
             elif column.kind.whole:  # kept as floats; written as whole numbers
                 values.append([int(v) if v == v else "" for v in data[chunk].tolist()])
             else:
