@@ -1,6 +1,6 @@
 """The window's tables worked as a trader works them: sorted by a click on a header, filters
-that say what they hide, a blotter that holds still while it is read, and exports a
-spreadsheet reads."""
+that say what they hide, a blotter that holds still while it is read, exports a spreadsheet
+reads, and columns wide enough for their numbers."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from gui_helpers import (
     table_column,
 )
 from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QToolTip
 
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.store.journal import Journal
@@ -309,3 +309,48 @@ def test_export_writes_readable_utc_times_and_rounded_numbers_or_on_request_raw_
         assert float(row["timestamp"]) == trade["timestamp"]  # epoch seconds, every digit
         assert float(row["profit_loss"]) == trade["profit_loss"]
         assert float(row["price"]) == trade["price"]
+
+
+# --- widths -------------------------------------------------------------------------------
+
+def text_fits(table: Any, row: int, key: str) -> bool:
+    model = table.model()
+    column = [c.key for c in model.columns].index(key)
+    room = table.columnWidth(column) - 8
+    return table.fontMetrics().horizontalAdvance(model.text(row, key)) <= room
+
+
+def test_strategy_numbers_are_never_clipped_and_long_parameters_end_in_an_ellipsis(
+        qtbot, window, tmp_path: Path):
+    """p3: at 1600 px the Parameters column was cut and a Sharpe of -1,509.68 read ".,509"."""
+    add_strategy(qtbot, window, "MACD", "BTC")
+    panel = window.strategies_panel
+    qtbot.waitUntil(lambda: panel.model.rowCount() == 1, timeout=WAIT_MS)
+    spec = window.engine.strategies()[0]
+    metrics = {"net_pnl": -192_826.25, "unrealized_pnl": -12_345.67, "total_trades": 3_132,
+               "closed_trades": 1_566, "win_rate": 0.1, "return_pct": -1_928.26,
+               "max_drawdown": 221_894.12, "max_drawdown_pct": 99.9, "sharpe_ratio": -1_509.68,
+               "current_position": 1.0}  # the figures of the trial's worst minute
+    extra = {"stop_loss_pct": 2.5, "take_profit_pct": 5.0, "trailing_stop_pct": 1.25}
+    panel.show_strategies([{**spec, "params": {**spec["params"], **extra}}],
+                          {spec["strategy_id"]: metrics})
+    table = panel.table
+    for key in metrics:
+        assert text_fits(table, 0, key), key
+    assert table.model().text(0, "sharpe_ratio") == "-1509.68"
+
+    params = [c.key for c in panel.model.columns].index("params")
+    assert not text_fits(table, 0, "params")  # too long: elided, the whole on hover
+    table.scrollTo(panel.model.index(0, params))
+    cell = table.visualRect(panel.model.index(0, params)).center()
+    QApplication.sendEvent(table.viewport(), _tooltip_event(table.viewport(), cell))
+    qtbot.waitUntil(QToolTip.isVisible, timeout=WAIT_MS)
+    assert QToolTip.text() == panel.model.text(0, "params")
+    assert window.grab().save(str(tmp_path / "strategies.png"))
+
+
+def _tooltip_event(widget: Any, where: QPoint) -> Any:
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+
+    return QHelpEvent(QEvent.Type.ToolTip, where, widget.mapToGlobal(where))

@@ -315,15 +315,14 @@ class StrategiesPanel(QWidget):
         self._update_buttons()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """On hover over a Sharpe of "—", the reason there is none."""
+        """On hover over a Sharpe of "—", the reason there is none (elsewhere the table's own
+        tooltip: the whole text of a cell too narrow for it)."""
         if event.type() == QEvent.Type.ToolTip and watched is self.table.viewport():
             index = self.table.indexAt(event.pos())  # type: ignore[attr-defined]
             note = self.sharpe_note(index.row()) if index.isValid() else ""
             if note and self.model.columns[index.column()].key == "sharpe_ratio":
                 QToolTip.showText(event.globalPos(), note, self.table)  # type: ignore[attr-defined]
-            else:
-                QToolTip.hideText()
-            return True
+                return True
         return super().eventFilter(watched, event)
 
     def sharpe_note(self, row: int) -> str:
@@ -370,6 +369,7 @@ class StrategiesPanel(QWidget):
         if selected is not None and self.selected_id() is None:
             self.select(selected)
         self._update_buttons()
+        self.table.widen_to_content()  # a P&L or a Sharpe that grew a digit is never clipped
         paint_now(self.table)
 
 
@@ -466,6 +466,7 @@ class BlotterPanel(QWidget):
         self.model.append_rows(trades)
         self._refresh_choices()
         self._count()
+        self.table.widen_to_content()
         paint_now(self.table)
 
     @property

@@ -23,13 +23,14 @@ import numpy as np
 from PySide6.QtCore import (
     QAbstractItemModel,
     QAbstractTableModel,
+    QEvent,
     QModelIndex,
     QPersistentModelIndex,
     Qt,
     Signal,
 )
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QPushButton, QTableView, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QPushButton, QTableView, QToolTip, QWidget
 
 from velocitas_desktop.engine.contract import StrategyStatus
 from velocitas_desktop.gui.background import run_in_background
@@ -116,6 +117,7 @@ class Kind:
     align: str = "right"
     colour: Painted = _uncoloured  # which of the table's colours a value is drawn in
     sample: Any = 0.0         # a typical value: the column's width before rows arrive
+    elide: bool = False       # text too long for its cell ends in "…", whole on hover
     whole: bool = False       # numbers read back as int
     # (value, format spec) -> what a readable file holds; None: the cell's text without
     # thousands separators, which spreadsheets would read as text
@@ -127,8 +129,8 @@ class Kind:
         return self.show(value, plain) if self.write is None else self.write(value, plain)
 
 
-TEXT = Kind("text", TEXTS, _as_text, align="left", sample="x" * 20)
-CATEGORY = Kind("category", CODES, _as_text, align="left", sample="ETH")
+TEXT = Kind("text", TEXTS, _as_text, align="left", sample="x" * 20, elide=True)
+CATEGORY = Kind("category", CODES, _as_text, align="left", sample="ETH", elide=True)
 SIDE = Kind("side", CODES, _as_text, align="center", colour=_by_side, sample="SELL")
 STATUS = Kind("status", CODES, _as_text, align="left", colour=_by_status, sample="paused")
 INT = Kind("int", show=_as_whole, fmt=",", sample=12_345, whole=True)
@@ -789,8 +791,9 @@ class ColumnTableView(QTableView):
     option and a text layout per cell, 40-100 us each, so a blotter screenful took 10-17 ms
     on the window's thread every time fills arrived. This paints the rows in view directly
     from the model's cached answers (text, alignment, colour): a row background (alternate
-    or selected, from the palette) and one drawText per cell. Text that does not fit is
-    clipped to its cell. Selection, scrolling, headers and keyboard work as in QTableView.
+    or selected, from the palette) and one drawText per cell. Text of an eliding kind that
+    does not fit ends in "…" (the whole text on hover); other text is clipped to its cell.
+    Selection, scrolling, headers and keyboard work as in QTableView.
 
     Scrolled away from the top, the rows on screen stay where they are when rows arrive above
     them or a sorted table places rows among them; the arrivals are counted on a button over
@@ -802,6 +805,7 @@ class ColumnTableView(QTableView):
         self.arrivals = 0
         self.arrival_nouns = ("new row", "new rows")
         self._reading: tuple[QPersistentModelIndex, int] | None = None
+        self._widest: dict[int, int] = {}  # the longest text (in characters) sized for
         self.arrivals_button = ArrivalsButton(self)
         self.arrivals_button.clicked.connect(self.scrollToTop)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
@@ -815,6 +819,7 @@ class ColumnTableView(QTableView):
         if isinstance(model, ColumnTableModel):
             for signal, slot in self._model_hooks(model):
                 signal.connect(slot)
+        self._widest = {}
         self._count_arrivals(0)
 
     def _model_hooks(self, model: ColumnTableModel) -> list[tuple[Any, Callable[..., None]]]:
@@ -894,6 +899,49 @@ class ColumnTableView(QTableView):
         super().resizeEvent(event)
         self._place_arrivals_button()
 
+    # --- widths and tooltips -------------------------------------------------------------
+
+    def widen_to_content(self) -> None:
+        """Widen any column whose texts on screen no longer fit (never narrows one, so a
+        width set by hand stays until a number outgrows it); eliding columns are left as
+        they are. Measures only when a text is longer than any measured before."""
+        model = self.model()
+        if not isinstance(model, ColumnTableModel) or not model.rowCount():
+            return
+        first = max(self.rowAt(0), 0)
+        last = self.rowAt(self.viewport().height() - 1)
+        last = model.rowCount() - 1 if last < 0 else last
+        metrics = self.fontMetrics()
+        for column, declared in enumerate(model.columns):
+            if declared.kind.elide or self.isColumnHidden(column):
+                continue
+            texts = [model.cell(row, column)[_DISPLAY] for row in range(first, last + 1)]
+            longest = max(map(len, texts))
+            if longest <= self._widest.get(column, 0):
+                continue
+            self._widest[column] = longest
+            needed = max(map(metrics.horizontalAdvance, texts)) + 4 * CELL_PADDING
+            if needed > self.columnWidth(column):
+                self.setColumnWidth(column, needed)
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        """On hover over text that does not fit its cell, the whole text."""
+        if event.type() == QEvent.Type.ToolTip and isinstance(self.model(), ColumnTableModel):
+            index = self.indexAt(event.pos())  # type: ignore[attr-defined]
+            text = self._clipped_text(index.row(), index.column()) if index.isValid() else ""
+            if text:
+                QToolTip.showText(event.globalPos(), text, self)  # type: ignore[attr-defined]
+            else:
+                QToolTip.hideText()
+                event.ignore()
+            return True
+        return super().viewportEvent(event)
+
+    def _clipped_text(self, row: int, column: int) -> str:
+        text = self.model().cell(row, column)[_DISPLAY]
+        room = self.columnWidth(column) - 2 * CELL_PADDING
+        return text if self.fontMetrics().horizontalAdvance(text) > room else ""
+
     # --- painting ------------------------------------------------------------------------
 
     def paintEvent(self, event: QPaintEvent) -> None:
@@ -917,7 +965,7 @@ class ColumnTableView(QTableView):
                 continue
             x, width = header.sectionViewportPosition(column), header.sectionSize(column)
             if x + width >= area.left() and x <= area.right():
-                columns.append((column, x, width))
+                columns.append((column, x, width, model.columns[column].kind.elide))
         height = self.verticalHeader().defaultSectionSize()
         palette = self.palette()
         text, selected_text = palette.text().color(), palette.highlightedText().color()
@@ -926,6 +974,7 @@ class ColumnTableView(QTableView):
         chosen = ({index.row() for index in selection.selectedRows()}
                   if selection is not None and selection.hasSelection() else set())
         stripes = self.alternatingRowColors()
+        metrics = self.fontMetrics()
         painter = QPainter(self.viewport())
         try:
             for row in range(first, last + 1):
@@ -935,12 +984,15 @@ class ColumnTableView(QTableView):
                     painter.fillRect(area.left(), y, area.width(), height, highlight)
                 elif stripes and row % 2:
                     painter.fillRect(area.left(), y, area.width(), height, alternate)
-                for column, x, width in columns:
+                for column, x, width, elide in columns:
                     answers = model.cell(row, column)
                     colour = answers[_FOREGROUND]
                     painter.setPen(selected_text if is_chosen
                                    else colour if colour is not None else text)
-                    painter.drawText(x + CELL_PADDING, y, width - 2 * CELL_PADDING, height,
-                                     answers[_ALIGN], answers[_DISPLAY])
+                    shown = answers[_DISPLAY]
+                    room = width - 2 * CELL_PADDING
+                    if elide and shown:
+                        shown = metrics.elidedText(shown, Qt.TextElideMode.ElideRight, room)
+                    painter.drawText(x + CELL_PADDING, y, room, height, answers[_ALIGN], shown)
         finally:
             painter.end()
