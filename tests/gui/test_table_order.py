@@ -173,3 +173,25 @@ def test_sizes_on_disk_sort_by_bytes_but_show_as_people_read_them(qapp):
     model.set_rows([{"size": 812.0}, {"size": 3_400_000.0}, {"size": 95_000.0}])
     model.sort(0, DESCENDING)
     assert [model.text(r, "size") for r in range(3)] == ["3.4 MB", "95 kB", "812 B"]
+
+
+def test_a_large_sorted_blotter_takes_fills_in_fewer_larger_batches_and_loses_none(qtbot):
+    from velocitas_desktop.gui.panels import SORTED_FLUSH_EVERY, BlotterPanel
+
+    panel = BlotterPanel()
+    qtbot.addWidget(panel)
+    panel._flush_timer.stop()  # its ticks are sent by hand below, one per 50 ms due
+    panel.model.inline_sort_rows = 50  # this blotter counts as large
+    fills = [fill(i, float(i % 11) - 5.0) for i in range(1, 401)]
+    panel.add_trades(fills[:200])
+    panel.flush()
+    with qtbot.waitSignal(panel.model.sorting, check_params_cb=lambda busy: not busy,
+                          timeout=20_000):
+        panel.model.sort(KEYS.index("profit_loss"), DESCENDING)
+    batches = []
+    panel.model.rowsInserted.connect(lambda *_: batches.append(1))
+    for tick in range(2 * SORTED_FLUSH_EVERY):
+        panel.add_trades(fills[200 + 25 * tick:225 + 25 * tick])
+        panel._flush_timer.timeout.emit()
+    assert len(batches) == 2  # one placing per SORTED_FLUSH_EVERY ticks, not one per tick
+    assert panel.pending == 0 and ids(panel.model) == by_pnl_descending(fills)
