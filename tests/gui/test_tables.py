@@ -22,7 +22,8 @@ from gui_helpers import (
     stop,
     table_column,
 )
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt, QTimer
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QFileDialog, QToolTip
 
 from velocitas_desktop.core.types import Trade
@@ -354,3 +355,43 @@ def _tooltip_event(widget: Any, where: QPoint) -> Any:
     from PySide6.QtGui import QHelpEvent
 
     return QHelpEvent(QEvent.Type.ToolTip, where, widget.mapToGlobal(where))
+
+
+def ink_runs(image: Any) -> list[tuple[int, int]]:
+    """The runs of pixel columns where something is drawn on a header section's background
+    (its letters and its arrow), left to right; the section's borders left out. The
+    background is a vertical gradient: each line's commonest colour."""
+    rows, columns = range(3, image.height() - 3), range(2, image.width() - 2)
+
+    def background(y: int) -> QColor:
+        line = [image.pixel(x, y) for x in columns]
+        return QColor(max(set(line), key=line.count))
+
+    def inked(x: int, y: int, under: QColor) -> bool:
+        seen = image.pixelColor(x, y)
+        return abs(seen.lightness() - under.lightness()) > 24
+
+    behind = {y: background(y) for y in rows}
+    ink = [any(inked(x, y, behind[y]) for y in rows) for x in columns]
+    runs, start = [], None
+    for x, on in enumerate([*ink, False]):
+        if on and start is None:
+            start = x
+        elif not on and start is not None:
+            runs.append((start, x))
+            start = None
+    return runs
+
+
+def test_a_sorted_number_column_shows_its_whole_title_beside_the_arrow(qtbot, window):
+    """Titles of number columns are aligned right, where the sort arrow goes: the arrow
+    covered the last letter ("Realised P&L" read "Realised P&")."""
+    table = window.blotter.table
+    click_header(qtbot, table, "Realised P&L")
+    header = table.horizontalHeader()
+    section = header.sortIndicatorSection()
+    image = header.grab(QRect(header.sectionViewportPosition(section), 0,
+                              header.sectionSize(section), header.height())).toImage()
+    runs = ink_runs(image)
+    (*_, (_, title_ends)), (arrow_starts, _) = runs[:-1], runs[-1]
+    assert arrow_starts - title_ends >= 4  # a clear gap, wider than between two letters

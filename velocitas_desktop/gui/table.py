@@ -30,7 +30,16 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QAbstractItemView, QPushButton, QTableView, QToolTip, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QProxyStyle,
+    QPushButton,
+    QStyle,
+    QStyleOptionHeader,
+    QTableView,
+    QToolTip,
+    QWidget,
+)
 
 from velocitas_desktop.engine.contract import StrategyStatus
 from velocitas_desktop.gui.background import run_in_background
@@ -150,6 +159,7 @@ _INITIAL_CAPACITY = 1024
 ROW = np.int32
 CELL_PADDING = 4     # pixels of text margin in a cell
 SORT_ROOM = 18       # pixels a header needs beside its title for the sort arrow
+ARROW_ROOM = 10      # pixels the sort arrow takes at the right end of its header section
 CELL_CACHE = 20_000  # cells whose answers are kept (a few screenfuls of every table)
 
 Index = QModelIndex | QPersistentModelIndex
@@ -783,6 +793,23 @@ class ArrivalsButton(QPushButton):
         self.hide()
 
 
+class _ArrowRoomStyle(QProxyStyle):
+    """The header's style, leaving the sort arrow its own room beside a column's title.
+
+    Under the window's style sheet the arrow is drawn over the last letters of a title
+    aligned right (every number column's): "Realised P&L" read "Realised P&" with the arrow
+    on the "L". The title's rectangle now ends where the arrow begins."""
+
+    def drawControl(self, element: QStyle.ControlElement, option: Any, painter: QPainter,
+                    widget: QWidget | None = None) -> None:
+        if (element == QStyle.ControlElement.CE_HeaderLabel
+                and isinstance(option, QStyleOptionHeader)
+                and option.sortIndicator != QStyleOptionHeader.SortIndicator.None_):
+            option = QStyleOptionHeader(option)
+            option.rect = option.rect.adjusted(0, 0, -ARROW_ROOM, 0)
+        super().drawControl(element, option, painter, widget)
+
+
 class ColumnTableView(QTableView):
     """A table view of a ColumnTableModel that paints its screenful of cells in one pass and
     holds the rows being read still while new ones arrive.
@@ -807,6 +834,9 @@ class ColumnTableView(QTableView):
         self._reading: tuple[QPersistentModelIndex, int] | None = None
         self._widest: dict[int, int] = {}  # the longest text (in characters) sized for
         self.arrivals_button = ArrivalsButton(self)
+        header_style = _ArrowRoomStyle()
+        header_style.setParent(self.horizontalHeader())
+        self.horizontalHeader().setStyle(header_style)
         self.arrivals_button.clicked.connect(self.scrollToTop)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
 
