@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QTableView
 
 WAIT_MS = 20_000
@@ -93,3 +93,20 @@ def stop(qtbot: Any, window: Any) -> None:
     click(qtbot, window.stop_button)
     qtbot.waitUntil(lambda: window.engine.status in ("stopped", "finished")
                     and window.start_button.isEnabled(), timeout=WAIT_MS)
+
+
+def click_header(qtbot: Any, table: QTableView, title: str) -> None:
+    """Click a column's title (scrolled into view first, as a person scrolls to it)."""
+    model = table.model()
+    section = [model.headerData(i, Qt.Orientation.Horizontal)
+               for i in range(model.columnCount())].index(title)
+    header = table.horizontalHeader()
+    bar = table.horizontalScrollBar()
+    while header.sectionViewportPosition(section) + header.sectionSize(section) > \
+            header.viewport().width() and bar.value() < bar.maximum():
+        bar.setValue(bar.value() + bar.singleStep())
+    while header.sectionViewportPosition(section) < 0 and bar.value() > 0:
+        bar.setValue(bar.value() - bar.singleStep())
+    x = header.sectionViewportPosition(section) + min(header.sectionSize(section) // 2, 20)
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
+                     pos=QPoint(x, header.height() // 2))

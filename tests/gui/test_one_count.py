@@ -75,7 +75,7 @@ def test_counts_are_labelled_fills_and_round_trips_and_a_young_sharpe_is_a_dash(
               for i in range(panel.model.columnCount())]
     assert {"Fills", "Round trips", "Max DD %", "Sharpe"} <= set(titles)
     column = [c.key for c in panel.model.columns].index("sharpe_ratio")
-    assert panel.model.value(0, "sharpe_ratio") == "—"
+    assert panel.model.text(0, "sharpe_ratio") == "—"
     cell = panel.table.visualRect(panel.model.index(0, column)).center()
     qtbot.mouseMove(panel.table.viewport(), cell)  # the pause that asks for a tooltip:
     QApplication.sendEvent(panel.table.viewport(), _tooltip_event(panel.table.viewport(), cell))
@@ -138,5 +138,5 @@ def test_the_window_the_api_and_the_command_line_agree_on_a_replay(qtbot, window
         for source in (api, cli):
             assert panel.model.value(row, "total_trades") == source["strategies"][sid][
                 "total_trades"]
-            assert panel.model.value(row, "sharpe_ratio") == ratio_text(
+            assert panel.model.text(row, "sharpe_ratio") == ratio_text(
                 source["strategies"][sid]["sharpe_ratio"])

@@ -72,7 +72,7 @@ def test_the_journal_menu_lists_the_sessions_with_fills_pnl_and_size(qtbot, make
     assert model.value(0, "net_pnl") == pytest.approx(200 * 0.5)
     assert model.value(0, "source") == "simulated" and model.value(0, "coins") == "BTC"
     # sizes in proportion to the rows, shown as people read them
-    assert model.value(1, "size").endswith(("kB", "MB"))
+    assert model.text(1, "size").endswith(("kB", "MB"))
     sizes = [s.size_bytes for s in dialog.sessions]
     assert sizes[1] == pytest.approx(3 * sizes[0], rel=0.05)
     assert dialog.summary.text().startswith(f"{path}: ")

@@ -610,8 +610,10 @@ class OptimizationTab(QWidget):
         self.results = result["results"]
         grid = self.run_settings.grid if self.run_settings else {}
         self.varied = varied_params(grid, self.results)
-        self.results_model = ColumnTableModel(self._result_columns(self.varied))
+        self.results_model = ColumnTableModel(self._result_columns(self.varied), key="rank")
         self.results_model.set_rows([result_row(item, self.varied) for item in self.results])
+        # a new search shows its ranking: the columns may differ from the last one's
+        self.results_view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.results_view.setModel(self.results_model)
         self._connect_selection()
         fit_columns(self.results_view)
@@ -660,9 +662,11 @@ class OptimizationTab(QWidget):
     def _select_cell(self, cell: dict[str, Any]) -> None:
         best = self.results[0]["params"]
         wanted = {**{n: best[n] for n in self.varied}, **cell}
-        for position, item in enumerate(self.results):
+        for item in self.results:
             if all(item["params"].get(n) == v for n, v in wanted.items()):
-                self.results_view.selectRow(position)
+                row = self.results_model.row_of(item["rank"])  # where it is, however sorted
+                if row is not None:
+                    self.results_view.selectRow(row)
                 return
 
     def selected_result(self) -> dict[str, Any] | None:

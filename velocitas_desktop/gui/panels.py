@@ -16,10 +16,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QTableView,
+    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -33,6 +35,11 @@ from velocitas_desktop.gui.table import (
     INT,
     MONEY,
     PERCENT,
+    PRICE,
+    QUANTITY,
+    SIDE,
+    SORT_ROOM,
+    STATUS,
     TEXT,
     TIME,
     Column,
@@ -192,7 +199,10 @@ def paint_now(view: QTableView) -> None:
         view.viewport().repaint()
 
 
-def make_table(model: ColumnTableModel) -> QTableView:
+def make_table(model: ColumnTableModel) -> ColumnTableView:
+    """A view of ``model`` as every table in the window looks: rows selected whole, each
+    column as wide as its kind needs, sorted by a click on a header (again: the other way;
+    a third time: the table's own order)."""
     view = ColumnTableView()
     view.setModel(model)
     view.setAlternatingRowColors(True)
@@ -203,10 +213,16 @@ def make_table(model: ColumnTableModel) -> QTableView:
     # fixed row heights and interactive column widths: the view never measures rows
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.verticalHeader().setDefaultSectionSize(22)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setHighlightSections(False)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    header.setHighlightSections(False)
+    header.setSortIndicatorClearable(True)
+    header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # unsorted until a click
+    view.setSortingEnabled(True)
     view.setWordWrap(False)
+    for i, column in enumerate(model.columns):
+        view.setColumnWidth(i, column.natural_width(view.fontMetrics(), header.fontMetrics()))
     return view
 
 
@@ -218,7 +234,7 @@ def fit_columns(view: QTableView, sample: int = 50) -> None:
     rows = min(model.rowCount(), sample)
     for column in range(model.columnCount()):
         title = str(model.headerData(column, Qt.Orientation.Horizontal) or "")
-        widest = header.horizontalAdvance(title)
+        widest = header.horizontalAdvance(title) + SORT_ROOM
         for row in range(rows):
             text = model.data(model.index(row, column))
             widest = max(widest, metrics.horizontalAdvance(str(text or "")))
@@ -226,35 +242,34 @@ def fit_columns(view: QTableView, sample: int = 50) -> None:
 
 
 STRATEGY_COLUMNS = (
-    Column("strategy_id", "Strategy"),
+    Column("strategy_id", "Strategy", TEXT, width=150),
     Column("coin", "Coin", CATEGORY),
-    Column("status", "Status", CATEGORY),
+    Column("status", "Status", STATUS),
     Column("total_trades", "Fills", INT),
     Column("closed_trades", "Round trips", INT),
     Column("win_rate", "Win %", PERCENT),
     Column("net_pnl", "Net P&L", MONEY),
     Column("unrealized_pnl", "Unrealised", MONEY),
     Column("return_pct", "Return", PERCENT, "+.2f"),
-    Column("current_position", "Position", FLOAT, ",.4g"),
+    Column("current_position", "Position", QUANTITY),
     Column("max_drawdown", "Max DD", FLOAT),
     Column("max_drawdown_pct", "Max DD %", PERCENT, ".1f"),
-    # text: "—" when there is no ratio, with the reason on hover
-    Column("sharpe_ratio", "Sharpe", TEXT, align="right"),
-    Column("params", "Parameters", TEXT),
+    # "—" when there is no ratio, with the reason on hover
+    Column("sharpe_ratio", "Sharpe", FLOAT, ".2f", missing="—"),
+    Column("params", "Parameters", TEXT, width=220),
     Column("error", "Error", TEXT),
 )
-STRATEGY_WIDTHS = (150, 50, 60, 60, 80, 60, 100, 90, 70, 70, 90, 70, 60, 220)
 
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME),
     Column("id", "ID", INT, "d"),
-    Column("strategy_id", "Strategy", CATEGORY),
+    Column("strategy_id", "Strategy", CATEGORY, width=150),
     Column("coin", "Coin", CATEGORY),
-    Column("action", "Side", CATEGORY, align="center"),
-    Column("price", "Price", FLOAT),
-    Column("quantity", "Qty", FLOAT, ",.6g"),
+    Column("action", "Side", SIDE),
+    Column("price", "Price", PRICE),
+    Column("quantity", "Qty", QUANTITY),
     Column("profit_loss", "Realised P&L", MONEY),
-    Column("position_size", "Position", FLOAT, ",.6g"),
+    Column("position_size", "Position", QUANTITY),
     Column("fee", "Fee", FLOAT, ",.4f"),
 )
 
@@ -287,8 +302,6 @@ class StrategiesPanel(QWidget):
         self.model = ColumnTableModel(STRATEGY_COLUMNS, key="strategy_id")
         self.table = make_table(self.model)
         self.table.setObjectName("strategiesTable")
-        for i, width in enumerate(STRATEGY_WIDTHS):
-            self.table.setColumnWidth(i, width)
         self.sharpe_notes: dict[str, str] = {}
         self.table.viewport().installEventFilter(self)
         layout.addWidget(self.table)
@@ -303,15 +316,14 @@ class StrategiesPanel(QWidget):
         self._update_buttons()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """On hover over a Sharpe of "—", the reason there is none."""
+        """On hover over a Sharpe of "—", the reason there is none (elsewhere the table's own
+        tooltip: the whole text of a cell too narrow for it)."""
         if event.type() == QEvent.Type.ToolTip and watched is self.table.viewport():
             index = self.table.indexAt(event.pos())  # type: ignore[attr-defined]
             note = self.sharpe_note(index.row()) if index.isValid() else ""
             if note and self.model.columns[index.column()].key == "sharpe_ratio":
                 QToolTip.showText(event.globalPos(), note, self.table)  # type: ignore[attr-defined]
-            else:
-                QToolTip.hideText()
-            return True
+                return True
         return super().eventFilter(watched, event)
 
     def sharpe_note(self, row: int) -> str:
@@ -350,25 +362,30 @@ class StrategiesPanel(QWidget):
             params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                                for k, v in spec.get("params", {}).items())
             self.sharpe_notes[sid] = m.get("sharpe_note") or ""
-            sharpe = ratio_text(m.get("sharpe_ratio")) if m else ""
             rows.append({**m, "strategy_id": sid, "coin": spec["coin"],
                          "status": spec["status"], "error": spec.get("error") or "",
-                         "params": params, "sharpe_ratio": sharpe})
+                         "params": params})
         selected = self.selected_id()
         self.model.set_rows(rows)
         if selected is not None and self.selected_id() is None:
             self.select(selected)
         self._update_buttons()
+        self.table.widen_to_content()  # a P&L or a Sharpe that grew a digit is never clipped
         paint_now(self.table)
 
 
 FLUSH_MS = 50
 FLUSH_ROWS = 2_500   # 50,000 fills a second, in inserts of a few ms each
 CATCH_UP_FLUSHES = 10  # a backlog beyond 10 flushes is shown within ~10 flushes
+# Placing a batch of fills in a sorted blotter of a million rows copies its order: 5-10 ms
+# on the window's thread however few fills the batch holds (2-3 ms unsorted), so a large
+# sorted blotter takes its fills in every fourth flush, four batches at once.
+SORTED_FLUSH_EVERY = 4
 
 
 class BlotterPanel(QWidget):
-    """Every fill of the session, newest first; filter by strategy and coin; export to CSV."""
+    """Every fill of the session, newest first or sorted by a column; filter by strategy and
+    coin; export to CSV, readable or raw."""
 
     export_finished = Signal(str)
 
@@ -395,37 +412,62 @@ class BlotterPanel(QWidget):
         self.progress.setMaximumWidth(160)
         self.progress.hide()
         bar.addWidget(self.progress)
-        self.export_button = QPushButton("Export CSV…")
-        bar.addWidget(self.export_button)
+        bar.addWidget(self._export_button())
         layout.addLayout(bar)
         self.model = ColumnTableModel(TRADE_COLUMNS, newest_first=True)
         self.table = make_table(self.model)
         self.table.setObjectName("blotterTable")
-        widths = (185, 70, 150, 50, 50, 100, 50, 100, 70)
-        for i, width in enumerate(widths):
-            self.table.setColumnWidth(i, width)
+        self.table.arrival_nouns = ("new fill", "new fills")
         layout.addWidget(self.table)
         for box in (self.strategy_filter, self.coin_filter):
             box.addItem("All")
             box.currentTextChanged.connect(self._filter_changed)
-        self.export_button.clicked.connect(self._ask_export)
         self.default_folder = Path.home()
         # fills are shown in a few batches a second: each insert repaints the whole view
         self._pending: list[dict[str, Any]] = []
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_MS)
-        # at most FLUSH_ROWS a flush, so a burst costs a few more flushes instead of one
-        # long stall; a backlog that grows anyway (fills faster than 50,000 a second) is
-        # worked off in larger inserts, so the table never falls behind for long
-        self._flush_timer.timeout.connect(
-            lambda: self.flush(max(FLUSH_ROWS, len(self._pending) // CATCH_UP_FLUSHES)))
+        self._flush_timer.timeout.connect(self._flush_due)
+        self._flushes_due = 0
         self._flush_timer.start()
+
+    def _export_button(self) -> QToolButton:
+        """Export CSV…: readable values on a click; the arrow offers raw values too."""
+        self.export_button = QToolButton()
+        self.export_button.setObjectName("exportButton")
+        self.export_button.setText("Export CSV…")
+        self.export_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        menu = QMenu(self.export_button)
+        self.export_readable_action = menu.addAction(
+            "Readable: times in UTC, numbers rounded as shown…")
+        self.export_raw_action = menu.addAction(
+            "Raw values: epoch seconds, full precision…")
+        self.export_button.setMenu(menu)
+        self.export_button.setToolTip("Write the fills shown to a CSV file, oldest first")
+        self.export_button.clicked.connect(lambda: self._ask_export(raw=False))
+        self.export_readable_action.triggered.connect(lambda: self._ask_export(raw=False))
+        self.export_raw_action.triggered.connect(lambda: self._ask_export(raw=True))
+        return self.export_button
 
     def add_trades(self, trades: list[dict[str, Any]]) -> None:
         """Queue fills for the next flush (within FLUSH_MS); the count includes them at once,
         so it always says what the KPIs count."""
         self._pending.extend(trades)
         self._count()
+
+    def _flush_due(self) -> None:
+        # at most FLUSH_ROWS a flush, so a burst costs a few more flushes instead of one
+        # long stall; a backlog that grows anyway (fills faster than 50,000 a second) is
+        # worked off in larger inserts, so the table never falls behind for long
+        self._flushes_due += 1
+        limit = max(FLUSH_ROWS, len(self._pending) // CATCH_UP_FLUSHES)
+        model = self.model
+        if model.sort_order is not None and model.rowCount() > model.inline_sort_rows:
+            if self._flushes_due % SORTED_FLUSH_EVERY:
+                return
+            limit *= SORTED_FLUSH_EVERY
+        self.flush(limit)
 
     def flush(self, limit: int | None = None) -> None:
         """Show the queued fills (at most ``limit`` of them, oldest first)."""
@@ -439,6 +481,7 @@ class BlotterPanel(QWidget):
         self.model.append_rows(trades)
         self._refresh_choices()
         self._count()
+        self.table.widen_to_content()
         paint_now(self.table)
 
     @property
@@ -456,41 +499,52 @@ class BlotterPanel(QWidget):
         return self.model.total_rows + len(self._pending)
 
     def _count(self) -> None:
-        filtered = self.model.rowCount() != self.model.total_rows
+        filtered = any(self.model.filter_value(key) for _, key in self._filters())
         total = self.fills
         self.count_label.setText(f"{self.model.rowCount():,} of {total:,} fills" if filtered
                                  else f"{total:,} fills")
 
+    def _filters(self) -> tuple[tuple[QComboBox, str], ...]:
+        return ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin"))
+
     def _refresh_choices(self) -> None:
-        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
-            known = self.model.categories(key)
-            if box.count() - 1 != len(known):
+        """Offer every strategy and coin seen, and keep the one chosen even when it has no
+        fills (yet): a new session must not show "All" while it filters on a strategy."""
+        for box, key in self._filters():
+            current = box.currentText()
+            names = sorted(set(self.model.categories(key)) | ({current} - {"All", ""}))
+            if [box.itemText(i) for i in range(1, box.count())] != names:
                 box.blockSignals(True)
-                current = box.currentText()
                 box.clear()
-                box.addItems(["All", *sorted(known)])
+                box.addItems(["All", *names])
                 box.setCurrentText(current)
                 box.blockSignals(False)
 
     def _filter_changed(self, _: str) -> None:
-        for box, key in ((self.strategy_filter, "strategy_id"), (self.coin_filter, "coin")):
+        for box, key in self._filters():
             text = box.currentText()
             self.model.set_filter(key, None if text in ("", "All") else text)
         self._count()
 
-    def _ask_export(self) -> None:
+    def _ask_export(self, raw: bool) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        path, _ = QFileDialog.getSaveFileName(self, "Export trades",
-                                              str(self.default_folder / f"trades-{stamp}.csv"),
+        name = f"trades-raw-{stamp}.csv" if raw else f"trades-{stamp}.csv"
+        title = "Export trades (raw values)" if raw else "Export trades"
+        path, _ = QFileDialog.getSaveFileName(self, title, str(self.default_folder / name),
                                               "CSV files (*.csv)")
         if path:
-            self.export(path)
+            self.export(path, raw=raw)
 
-    def export(self, path: str) -> None:
-        """Write the shown trades to ``path`` on a pool thread, with progress."""
+    def export(self, path: str, raw: bool = False) -> None:
+        """Write the shown trades to ``path`` on a pool thread, with progress, oldest first.
+
+        Readable (the default): the window's column titles, times in UTC as the window
+        shows them (``2024-03-25 14:02:11.250``), numbers rounded as it shows them and
+        without thousands separators. ``raw``: the column keys, epoch seconds and every
+        digit, as the API and the journal's exports give them."""
         self.flush()
-        rows = self.model.export_rows()  # a copy: the table may grow while this runs
-        header = [c.key for c in self.model.columns]
+        rows = self.model.export_rows(readable=not raw)  # a copy: the table may grow meanwhile
+        header = self.model.export_header(readable=not raw)
         total = self.model.rowCount()
         self.export_button.setEnabled(False)
         self.progress.setRange(0, max(total, 1))

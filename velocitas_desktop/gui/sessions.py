@@ -31,7 +31,16 @@ from PySide6.QtWidgets import (
 from velocitas_desktop.engine.contract import EngineStatus, TradingEngine
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.panels import fit_columns, make_table, paint_now
-from velocitas_desktop.gui.table import CATEGORY, INT, MONEY, TEXT, TIME, Column, ColumnTableModel
+from velocitas_desktop.gui.table import (
+    BYTES,
+    CATEGORY,
+    INT,
+    MONEY,
+    TEXT,
+    TIME,
+    Column,
+    ColumnTableModel,
+)
 from velocitas_desktop.paths import default_journal_path, exports_dir
 from velocitas_desktop.store.journal import Journal, Pruned, SessionSummary
 from velocitas_desktop.store.reports import EXPORT_FORMATS, export_session
@@ -46,7 +55,7 @@ SESSION_COLUMNS = (
     Column("source", "Source", CATEGORY),
     Column("fills", "Fills", INT),
     Column("net_pnl", "Net P&L", MONEY),
-    Column("size", "Size", TEXT, align="right"),
+    Column("size", "Size", BYTES),
     Column("coins", "Coins", TEXT),
     Column("strategies", "Strategies", TEXT),
 )
@@ -141,7 +150,7 @@ class SessionsDialog(QDialog):
         self.sessions, size = listing
         self.model.set_rows([{**s.to_dict(), "coins": ",".join(s.coins),
                               "strategies": ", ".join(s.strategies),
-                              "size": human_bytes(s.size_bytes)} for s in self.sessions])
+                              "size": s.size_bytes} for s in self.sessions])
         fit_columns(self.table)
         paint_now(self.table)
         count = len(self.sessions)

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from velocitas_desktop.gui.table import CATEGORY, FLOAT, INT, MONEY, PERCENT, TIME, Column
+from velocitas_desktop.gui.table import (
+    FLOAT,
+    INT,
+    MONEY,
+    PERCENT,
+    PRICE,
+    QUANTITY,
+    SIDE,
+    TIME,
+    Column,
+)
 from velocitas_desktop.research.ranking import RankingMetric
 
 TRADE_COLUMNS = (
     Column("timestamp", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
-    Column("action", "Side", CATEGORY),
-    Column("price", "Price", FLOAT, ",.2f"),
-    Column("quantity", "Qty", FLOAT, ",.4f"),
+    Column("action", "Side", SIDE),
+    Column("price", "Price", PRICE),
+    Column("quantity", "Qty", QUANTITY),
     Column("profit_loss", "P&L", MONEY, ",.2f"),
-    Column("position_size", "Position", FLOAT, ",.4f"),
+    Column("position_size", "Position", QUANTITY),
     Column("fee", "Fee", FLOAT, ",.2f"),
 )
 
