@@ -147,6 +147,11 @@ class Session:
         if rows or state:
             self._put_outbox(([], rows, state, [], [], None))
 
+    def hand_on(self, trades: list[Trade]) -> None:
+        """Fills a control call made between batches (a position closed by hand): to the
+        journal and the subscribers through the writer, in order with the batches' own."""
+        self._put_outbox((trades, [], None, [], [], None))
+
     def join_writer(self) -> None:
         """Wait until the writer has journaled and published everything it was given."""
         if self.writer.ident is not None:
