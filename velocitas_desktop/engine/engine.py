@@ -56,7 +56,6 @@ from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import Session
 from velocitas_desktop.feeds.base import Feed, FeedState
-from velocitas_desktop.feeds.simulated import session_start
 from velocitas_desktop.store.journal import Journal
 
 __all__ = ["Engine", "EngineConfig", "EngineError", "Event", "NotFoundError", "Registration"]
@@ -455,19 +454,20 @@ class Engine:
 
     def _picking_up(self, config: EngineConfig) -> EngineConfig:
         """``config`` for a session that goes on: a simulated market starts at the last
-        prices, and its clock where the session's stopped if it would start earlier."""
+        prices, and its clock goes on from the last price's time (a paced, unseeded one
+        keeps the wall clock unless the session ran ahead of it)."""
         if config.source != "simulated":
             return config
         with self.lock:
             prices = {book.coin: book.last_price for book in self.ledger.books.values()
                       if book.last_price == book.last_price}
             last = self.ledger.last_timestamp
-        now = time.time()
         start = config.start_time
-        if start is None:  # where the feed would begin it (None: a paced wall clock)
-            start = session_start(config.seed, config.rate is not None, now)
         if last == last:
-            start = max(start if start is not None else now, last)
+            wall_clock = config.rate is not None and config.seed is None
+            # the market's own clock goes on where it stopped; starting it at a seed's date
+            # or two days back would leave a gap of years, or run it backwards
+            start = max(time.time(), last) if wall_clock else last
         return dataclasses.replace(config, start_time=start, start_prices=prices)
 
     def _begin_session(self, config: EngineConfig, feed: Feed, going_on: bool) -> str:
