@@ -42,7 +42,7 @@ POSITION_COLUMNS = (
     Column("unrealized_pnl", "Unrealised P&L", MONEY),
     Column("origin", "Opened", TEXT),
 )
-POSITION_WIDTHS = (150, 50, 50, 90, 90, 90, 110)
+POSITION_WIDTHS = (130, 45, 45, 85, 85, 85, 105)  # all eight fit the dock at 1600 px
 
 
 def open_positions(strategies: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -221,15 +221,19 @@ class NewSessionDialog(QDialog):
             listed.setObjectName("openPositionsText")
             listed.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             layout.addWidget(listed)
-            self.close_choice.setText(
-                "Close them: each is sold (or bought back) at its last price, with the fee, as "
-                "the first fills of the new session, where its P&&L since entry is realised")
-            self.carry_choice.setText(
-                "Carry them over: the new session holds them at their entry prices; its "
-                "figures count each as opened there (docs/metrics.md)")
-            for choice in (self.close_choice, self.carry_choice):
+            self.close_choice.setText("Close them at their last prices")
+            self.carry_choice.setText("Carry them over")
+            explained = (
+                (self.close_choice, "Each is sold (or bought back) with the fee, as the first "
+                 "fills of the new session; its P&L since entry is realised there."),
+                (self.carry_choice, "The new session holds them at their entry prices and "
+                 "marks them at the new prices; its drawdown and returns start from its "
+                 "opening value."))
+            for choice, why in explained:
                 self.choices.addButton(choice)
-                layout.addWidget(choice)
+                # only as wide as its text: a click beside a short label would miss it
+                layout.addWidget(choice, 0, Qt.AlignmentFlag.AlignLeft)
+                layout.addWidget(_indented(why))
             self.close_choice.setChecked(True)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
@@ -248,3 +252,11 @@ class NewSessionDialog(QDialog):
     def positions(self) -> PositionsChoice:
         """What the trader chose for the open positions."""
         return PositionsChoice.CARRY if self.carry_choice.isChecked() else PositionsChoice.CLOSE
+
+
+def _indented(text: str) -> QLabel:
+    """A choice's explanation: wrapped, under the choice's own text."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setContentsMargins(24, 0, 0, 6)
+    return label
