@@ -16,6 +16,7 @@ from velocitas_desktop.engine.config import EngineConfig, PositionsChoice, Sessi
 from velocitas_desktop.engine.contract import Event, EventKind
 from velocitas_desktop.engine.engine import Engine
 from velocitas_desktop.engine.errors import EngineError
+from velocitas_desktop.engine.host import HostedEngine
 from velocitas_desktop.paths import sample_data_dir
 from velocitas_desktop.store.journal import Journal
 
@@ -291,3 +292,26 @@ def test_a_change_while_stopped_tells_every_view_the_new_figures(engines: list[E
     engine.unregister("ETH_RSI")
     assert heard[-1]["global"]["active_strategies"] == 2
     assert "ETH_RSI" not in heard[-1]["strategies"]
+
+
+@pytest.mark.slow
+def test_the_engine_in_its_own_process_restores_goes_on_and_closes_as_the_engine_does(
+        tmp_path: Path, engines: list[Engine]) -> None:
+    path = tmp_path / "journal.sqlite3"
+    shown = a_session_with_open_positions(path, engines)
+    hosted = HostedEngine(journal_path=str(path))  # the window's engine
+    try:
+        assert hosted.account() == shown["account"]
+        assert hosted.session_settings()["coins"] == ["BTC", "ETH"]
+        sid = shown["account"]["positions"][0]["strategy_id"]
+        fill = hosted.close_position(sid)
+        assert fill["strategy_id"] == sid and fill["position_size"] == 0.0
+        hosted.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=4, max_ticks=2_000))
+        assert hosted.wait(60)
+        assert hosted.session_id == shown["session"] and hosted.state()["continued"]
+        assert hosted.pause_all() == [s["strategy_id"] for s in hosted.strategies()]
+        closed = hosted.flatten_all()
+        assert not hosted.account()["positions"]
+        assert {t["position_size"] for t in closed} <= {0.0}
+    finally:
+        hosted.close()
