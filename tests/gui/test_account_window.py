@@ -254,3 +254,23 @@ def test_closing_the_window_while_running_asks_first_unless_told_not_to(qtbot, m
                     timeout=WAIT_MS)
     again.close()  # told not to ask: it closes at once
     assert not again.isVisible() and again.engine.status == "stopped"
+
+
+def test_a_restart_fills_the_toolbar_as_the_last_replay_ran(qtbot, make_window):
+    window = make_window()
+    add_strategy(qtbot, window, "RSI", "BTC")
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    sample = str(sample_data_dir() / "BTCUSD-1h-sample.csv")
+    choose(qtbot, window.source_box, "CSV")
+    retype(qtbot, window.csv_edit, sample)
+    retype(qtbot, window.speed_edit, "60")
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: window.engine.status == "running" and not window.busy,
+                    timeout=WAIT_MS)
+    stop(qtbot, window)
+    window.close()
+
+    again = make_window()
+    assert again.source_box.currentData() == "csv"
+    assert again.csv_edit.text() == f"BTC={sample}"
+    assert again.speed_edit.text() == "60"
