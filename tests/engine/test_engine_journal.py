@@ -18,6 +18,7 @@ from live_engine_helpers import REPO
 from support import wait_until
 
 from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.engine.config import SessionChoice
 from velocitas_desktop.engine.engine import Engine, EngineConfig, Event
 from velocitas_desktop.paths import default_journal_path
 from velocitas_desktop.store.journal import Journal
@@ -192,8 +193,9 @@ def test_reopening_the_journal_restores_the_last_session(tmp_path: Path,
     assert {(r["timestamp"], r["strategy_id"]) for r in pnl} >= {
         (float(t), sid) for t in (60, 120, 180, 240) for sid in snap["strategies"]}
 
-    # the next session continues the trade ids, and becomes the one restored next time
-    again.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=22, max_ticks=5_000))
+    # a new session continues the trade ids, and becomes the one restored next time
+    again.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=22, max_ticks=5_000,
+                             session=SessionChoice.NEW))
     assert again.wait(60)
     newer = again.trades(limit=10**7)
     assert newer and min(t["id"] for t in newer) > max(t["id"] for t in shown["trades"])

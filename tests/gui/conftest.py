@@ -42,7 +42,7 @@ def make_window(home: Path, tmp_path: Path, qtbot):  # type: ignore[no-untyped-d
     yield make
     for window in windows:
         if window.isVisible():
-            window.close()
+            window.close_without_asking()
 
 
 def qtbot_app():  # type: ignore[no-untyped-def]

@@ -110,3 +110,21 @@ def click_header(qtbot: Any, table: QTableView, title: str) -> None:
     x = header.sectionViewportPosition(section) + min(header.sectionSize(section) // 2, 20)
     qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
                      pos=QPoint(x, header.height() // 2))
+
+
+def remove_selected(qtbot: Any, window: Any) -> None:
+    """Press Remove on the selected strategy; if it holds a position, the window asks first:
+    agree (the position is closed with a fill)."""
+    before = len(window.dialogs)
+    click(qtbot, window.strategies_panel.remove_button)
+    if len(window.dialogs) > before:
+        click(qtbot, window.confirm_remove)
+
+
+def answer_close(qtbot: Any, window: Any, dont_ask_again: bool = False) -> None:
+    """The window asked before closing while the engine runs: say Stop and close."""
+    qtbot.waitUntil(lambda: bool(window.dialogs), timeout=WAIT_MS)
+    if dont_ask_again:
+        window.dont_ask_again.click()
+    click(qtbot, window.confirm_close)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)

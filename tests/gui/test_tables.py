@@ -18,6 +18,7 @@ from gui_helpers import (
     click,
     click_header,
     click_row,
+    remove_selected,
     start_simulated,
     stop,
     table_column,
@@ -202,10 +203,15 @@ def test_a_strategy_filter_kept_across_a_new_session_shows_in_its_box(qtbot, win
     stop(qtbot, window)
     click_row(qtbot, window.strategies_panel.table,
               window.strategies_panel.model.row_of("ETH_SMA_Crossover"))
-    click(qtbot, window.strategies_panel.remove_button)
+    remove_selected(qtbot, window)
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
 
-    click(qtbot, window.start_button)  # a new session: BTC only
+    asked = len(window.dialogs)
+    click(qtbot, window.new_session_button)  # a new session: BTC only
+    qtbot.waitUntil(lambda: len(window.dialogs) > asked or window.engine.status == "running",
+                    timeout=WAIT_MS)
+    if len(window.dialogs) > asked:  # BTC holds a position: closed, as the first fill
+        click(qtbot, window.dialogs[-1].start_button)
     qtbot.waitUntil(lambda: blotter.fills >= 30, timeout=WAIT_MS)
     stopped_with_every_fill_shown(qtbot, window)
     assert blotter.strategy_filter.currentText() == "ETH_SMA_Crossover"  # what it filters on

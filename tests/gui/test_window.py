@@ -11,6 +11,7 @@ from gui_helpers import (
     choose,
     click,
     click_row,
+    remove_selected,
     retype,
     start_simulated,
     stop,
@@ -103,7 +104,7 @@ def test_editing_parameters_while_running_applies_them(qtbot, window):
     qtbot.waitUntil(lambda: "fast=7" in table_column(window.strategies_panel.table, "params")[0],
                     timeout=WAIT_MS)
     click_row(qtbot, window.strategies_panel.table, 0)
-    click(qtbot, window.strategies_panel.remove_button)
+    remove_selected(qtbot, window)
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 0, timeout=WAIT_MS)
     stop(qtbot, window)
 

@@ -13,6 +13,7 @@ from fakes.processes import alive, descendants
 from gui_helpers import (
     WAIT_MS,
     add_strategy,
+    answer_close,
     choose,
     click,
     retype,
@@ -179,7 +180,8 @@ def test_closing_the_window_stops_the_engine_and_its_workers(qtbot, window):
     start_simulated(qtbot, window)
     assert multiprocessing.active_children()  # the worker process runs
     engine = window.engine
-    window.close()
+    window.close()  # it asks first: the engine runs
+    answer_close(qtbot, window)
     assert engine.status in ("stopped", "finished")
     assert not multiprocessing.active_children()
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]
@@ -195,7 +197,8 @@ def test_closing_the_window_ends_the_engine_process_and_its_workers(qtbot, make_
     engine = window.engine
     qtbot.waitUntil(lambda: len(descendants(engine.pid)) >= 1, timeout=WAIT_MS)
     family = [engine.pid, *descendants(engine.pid)]
-    window.close()
+    window.close()  # it asks first: the engine runs
+    answer_close(qtbot, window)
     assert engine.status in ("stopped", "finished")
     assert not any(alive(pid) for pid in family)
     assert not [t for t in threading.enumerate() if t.name.startswith("velocitas-")]

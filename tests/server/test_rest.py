@@ -235,8 +235,9 @@ def test_sessions_are_listed_from_the_journal_behind_the_same_token(engine):
         with httpx.Client(base_url=server.url, timeout=30, headers=good) as api:
             assert api.get("/api/sessions").json() == []
             register(api, name="RSI", coin="BTC")
-            for seed in (1, 2):
-                api.post(f"/api/engine/start?coins=BTC&rate=20000&max_ticks=5000&seed={seed}")
+            for seed in (1, 2):  # the second begins a session of its own
+                api.post(f"/api/engine/start?coins=BTC&rate=20000&max_ticks=5000&seed={seed}"
+                         "&session=new")
                 wait_until(lambda: engine.wait(0), what="the session to end")
             listed = api.get("/api/sessions").json()
             assert [s["id"] for s in listed] == [1, 2]

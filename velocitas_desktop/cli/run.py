@@ -68,6 +68,10 @@ def register(subparsers: Any) -> None:
                        help="stop after N ticks")
     run.add_argument("--seed", type=int, default=None, help="seed of the simulated prices")
     run.add_argument("--db", default=None, metavar="PATH", help="journal file (SQLite)")
+    run.add_argument("--continue", dest="go_on", action="store_true",
+                     help="go on with the journal's last session: its strategies, open "
+                          "positions, figures and P&L history (on the --source it ran on; "
+                          "its coins unless --coins)")
     run.add_argument("--json", action="store_true",
                      help="print only the final metrics as JSON (the journal line goes to stderr)")
     add_retention_args(run)
@@ -76,8 +80,9 @@ def register(subparsers: Any) -> None:
     run.set_defaults(func=cmd_run)
 
 
-def session_request(args: argparse.Namespace) -> Any:
-    """The session the flags ask for."""
+def session_request(args: argparse.Namespace, last_coins: list[str] | None = None) -> Any:
+    """The session the flags ask for (``last_coins``: the coins of the session it goes on
+    with, unless --coins names others)."""
     from velocitas_desktop.engine.request import (
         SessionRequest,
         parse_coins,
@@ -85,9 +90,12 @@ def session_request(args: argparse.Namespace) -> Any:
         parse_pace,
     )
 
+    coins = (parse_coins(args.coins, COMMAND_LINE) if args.coins is not None
+             else tuple(last_coins) if last_coins and args.source != "csv" else None)
     return SessionRequest(
         source=args.source,
-        coins=parse_coins(args.coins, COMMAND_LINE) if args.coins is not None else None,
+        coins=coins,
+        session="continue" if args.go_on else "new",
         csv_files=parse_csv_files(args.csv, COMMAND_LINE),
         speed=parse_pace(args.speed, "speed", COMMAND_LINE),
         rate=parse_pace(args.rate, "rate", COMMAND_LINE),
@@ -110,21 +118,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         session_config,
     )
 
-    config = session_config(session_request(args), words=COMMAND_LINE)
+    policy = retention_policy(args)
+    journal = open_journal(args.db, policy)
+    try:
+        config = session_config(session_request(args, _last_coins(journal) if args.go_on
+                                                else None), words=COMMAND_LINE)
+    except BaseException:
+        journal.close()
+        raise
     warn_if_over_cores(args.workers, "run")
     timeframe = (check_timeframe(args.timeframe, "--timeframe") if args.timeframe is not None
                  else default_timeframe(config.source))
     console = Console()
-    policy = retention_policy(args)
-    engine = Engine(journal=open_journal(args.db, policy), restore=False)
+    engine = Engine(journal=journal, restore=args.go_on)
     specs = []
-    for text in args.strategy or engine.catalog.names():
+    # going on: the session's own strategies, and any --strategy it does not have yet
+    for text in args.strategy or ([] if args.go_on else engine.catalog.names()):
         specs.extend(parse_strategy(text, config.coins, timeframe=timeframe))
+    registered = {s["strategy_id"] for s in engine.strategies()}
     for spec in specs:
         if spec.coin not in config.coins:
+            engine.close()
             raise CliError(f"strategy {spec.name} trades {spec.coin}, which is not among the "
                            f"coins ({','.join(config.coins)})")
-        engine.register(spec)
+        if spec.id not in registered:
+            engine.register(spec)
     try:
         engine.start(config)
     except BaseException:
@@ -166,6 +184,12 @@ def journal_trouble(snapshot: dict[str, Any]) -> str:
         return ""
     times = "once" if pauses == 1 else f"{pauses} times"
     return f"trading paused {times} because of the journal; the last time: {journal['message']}"
+
+
+def _last_coins(journal: Any) -> list[str] | None:
+    """The coins of the journal's last session, if it has one."""
+    last = journal.last_session()
+    return None if last is None else list(journal.config(last).get("coins") or [])
 
 
 def _report(args: argparse.Namespace, console: Any, snapshot: dict[str, Any],

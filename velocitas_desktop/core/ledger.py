@@ -18,7 +18,15 @@ history.
 P&L: a closing fill realises ``(exit − entry) × qty`` (mirrored for a short) minus the fees of
 both legs. Unrealised P&L of an open position is ``(mark − entry) × qty`` minus the entry fee
 already paid; equity = realised + unrealised. ``total_profit``/``total_loss`` sum positive /
-absolute negative realised P&L; ``net_pnl`` = total_profit − total_loss.
+absolute negative realised P&L; ``net_pnl`` = total_profit − total_loss. Cash is the capital
+plus realised P&L less what the open position cost (``entry × qty`` and its fee; a short adds
+its proceeds), so the account's value ``capital + equity`` = cash + position × mark.
+
+A position closed by hand (:meth:`Ledger.close_position`) is an ordinary fill at the last
+price. A new session may take over the last one's open positions (:meth:`Ledger.carry`): each
+comes in at its entry price and entry fee, so its whole round trip is realised where it closes;
+the session's drawdown and daily returns are measured from its opening value, capital plus
+the carried positions' unrealised P&L.
 
 The ledger is plain data and arithmetic: it has no lock of its own. The engine holds the one
 lock around it (DESIGN.md: one writer, readers take copies under the lock).
@@ -29,6 +37,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -80,11 +89,22 @@ class Retired:
         self.realized += book.realized
 
 
+@dataclass(frozen=True, slots=True)
+class OpenPosition:
+    """A strategy's open position as the last session left it: what a new session carries."""
+
+    strategy_id: str
+    position: float
+    entry_price: float
+    entry_fee: float
+    last_price: float
+
+
 class Book:
     """One strategy's account: position, entry, realised P&L, counters and equity tracking."""
 
     __slots__ = (
-        "allow_short", "capital", "closed", "coin", "daily", "drawdown", "entry_fee",
+        "allow_short", "capital", "carried", "closed", "coin", "daily", "drawdown", "entry_fee",
         "entry_price", "fees", "last_price", "losing", "position", "realized", "strategy_id",
         "strategy_name", "total_loss", "total_profit", "total_trades", "winning",
     )
@@ -110,6 +130,7 @@ class Book:
         self.last_price = math.nan
         self.drawdown = Drawdown(capital)
         self.daily = DailyReturns(capital)
+        self.carried: OpenPosition | None = None  # the position the session began with
 
     @property
     def unrealized(self) -> float:
@@ -127,6 +148,11 @@ class Book:
         if self.position == 0.0:
             return self.realized
         return self.realized - self.entry_fee - self.position * self.entry_price
+
+    @property
+    def cash(self) -> float:
+        """Quote currency held: the capital, realised P&L, less the open position's cost."""
+        return self.capital + self.base
 
     def mark(self, price: float) -> None:
         """Value the position at ``price`` and track the drawdown of equity."""
@@ -176,13 +202,34 @@ class Book:
             "return_pct": equity / self.capital * 100.0,
             "fees": self.fees,
             "last_price": finite_or_none(self.last_price),
+            "cash": self.cash,
+            "account_value": self.capital + equity,
+            "carried": self.carried is not None and self.position != 0.0,
         }
 
     def state(self) -> dict[str, Any]:
         """What the trades cannot tell of this account after a restart (the journal keeps
-        it): its capital, the last price it was valued at, its drawdown and daily returns."""
-        return {"capital": self.capital, "last_price": finite_or_none(self.last_price),
-                "drawdown": self.drawdown.state(), "daily": self.daily.state()}
+        it): its capital, the last price it was valued at, its drawdown and daily returns,
+        and the position it was carried into the session with."""
+        state = {"capital": self.capital, "last_price": finite_or_none(self.last_price),
+                 "drawdown": self.drawdown.state(), "daily": self.daily.state()}
+        if self.carried is not None:
+            carried = self.carried
+            state["carried"] = {"position": carried.position, "entry_price": carried.entry_price,
+                                "entry_fee": carried.entry_fee}
+        return state
+
+    def take_over(self, held: OpenPosition) -> None:
+        """Begin with ``held``, an open position of the last session, at its entry price and
+        fee: the account's opening value is its capital plus that position's unrealised P&L
+        at the last price, and drawdown and daily returns are measured from there."""
+        self.position, self.entry_price, self.entry_fee = (held.position, held.entry_price,
+                                                           held.entry_fee)
+        self.last_price = held.last_price
+        self.carried = held
+        opening = self.equity
+        self.drawdown = Drawdown(self.capital, start=opening)
+        self.daily = DailyReturns(self.capital + opening)
 
     def set_state(self, state: Mapping[str, Any]) -> None:
         self.capital = float(state["capital"])
@@ -256,6 +303,52 @@ class Ledger:
     @property
     def total_capital(self) -> float:
         return self.total_drawdown.capital
+
+    @property
+    def total_cash(self) -> float:
+        """The whole ledger's cash: every book's, and the realised P&L of removed ones."""
+        return (self.total_capital + self.retired.realized
+                + sum(book.base for book in self.books.values()))
+
+    # --- positions taken over, closed by hand --------------------------------------------
+
+    def open_positions(self) -> list[OpenPosition]:
+        """Every open position, as a new session would carry it."""
+        return [OpenPosition(sid, book.position, book.entry_price, book.entry_fee,
+                             book.last_price if book.last_price == book.last_price
+                             else book.entry_price)
+                for sid, book in self.books.items() if book.position != 0.0]
+
+    def carry(self, positions: Iterable[OpenPosition], timestamp: float) -> None:
+        """Begin this (new) ledger with ``positions`` of the last session, valued at their
+        last prices as of ``timestamp`` (the books must be open; others are skipped). The
+        whole account's drawdown and daily returns start from its opening value too."""
+        opening = 0.0
+        for held in positions:
+            book = self.books.get(held.strategy_id)
+            if book is None:
+                continue
+            book.take_over(held)
+            opening += book.equity
+        self.total_drawdown = Drawdown(self.total_capital, start=opening)
+        self.total_daily.deposit(opening)  # the opening value, not a return of this session
+        if timestamp == timestamp:
+            self.last_timestamp = timestamp
+        self.state_changed = True
+
+    def close_position(self, strategy_id: str) -> Trade | None:
+        """Close the strategy's whole position at its last price (slippage and the fee as
+        any fill) at the last price's time; None when it holds none. KeyError: no book."""
+        book = self.books[strategy_id]
+        if book.position == 0.0:
+            return None
+        price = book.last_price if book.last_price == book.last_price else book.entry_price
+        action = Action.SELL if book.position > 0.0 else _BUY
+        stamp = self.last_timestamp if self.last_timestamp == self.last_timestamp else 0.0
+        trade = self.fill(strategy_id, Signal(action), price, stamp)
+        self.total_drawdown.update(self.total_equity)
+        self.state_changed = True
+        return trade
 
     @property
     def total_equity(self) -> float:
@@ -348,6 +441,8 @@ class Ledger:
         a state (an older journal), drawdowns are rebuilt from the samples and Sharpe starts
         afresh. The P&L history is the fill points, rebuilt from the trades, and the samples,
         in time order (samples first, then fills in trade order, at equal times)."""
+        if state:
+            self._restore_carried(state)
         points = [self._restore_trade(trade) for trade in trades]
         samples = [dict(row) for row in pnl_rows]
         if state:
@@ -394,7 +489,8 @@ class Ledger:
         :data:`TOTAL`: what a restart needs beside the trades."""
         state: dict[str, Any] = {sid: book.state() for sid, book in self.books.items()}
         state[TOTAL] = {"drawdown": self.total_drawdown.state(),
-                        "daily": self.total_daily.state(), "risk_free": self.risk_free}
+                        "daily": self.total_daily.state(), "risk_free": self.risk_free,
+                        "time": finite_or_none(self.last_timestamp)}
         return state
 
     def take_metric_state(self) -> dict[str, Any] | None:
@@ -403,6 +499,19 @@ class Ledger:
             return None
         self.state_changed = False
         return self.metric_state()
+
+    def _restore_carried(self, state: Mapping[str, Any]) -> None:
+        """The positions the session began with, before its trades are replayed over them."""
+        for sid, saved in state.items():
+            book = self.books.get(sid)
+            carried = saved.get("carried") if sid != TOTAL else None
+            if book is not None and carried:
+                held = OpenPosition(sid, float(carried["position"]),
+                                    float(carried["entry_price"]), float(carried["entry_fee"]),
+                                    float(carried["entry_price"]))
+                book.position, book.entry_price, book.entry_fee = (
+                    held.position, held.entry_price, held.entry_fee)
+                book.carried = held
 
     def _restore_state(self, state: Mapping[str, Any]) -> None:
         for sid, saved in state.items():
@@ -414,8 +523,18 @@ class Ledger:
             self.total_drawdown = Drawdown.from_state(total["drawdown"])
             self.total_daily = DailyReturns.from_state(total["daily"])
             self.risk_free = float(total.get("risk_free", self.risk_free))
+            if total.get("time") is not None:
+                self.last_timestamp = float(total["time"])
 
     # --- the equity clock ----------------------------------------------------------------
+
+    def continue_clock(self) -> None:
+        """A session goes on after a pause (a restart, a Stop then Start): the sampling clock
+        resumes at the first sampling time after its last price, so the days without prices
+        in between close as flat days, as any gap in the data does."""
+        if self.next_sample != self.next_sample and self.last_timestamp == self.last_timestamp:
+            step = self.sample_seconds
+            self.next_sample = (math.floor(self.last_timestamp / step) + 1) * step
 
     def due_samples(self, timestamp: float) -> bool:
         """True when ``timestamp`` reaches the next sampling time (starting the clock if new)."""
@@ -484,6 +603,8 @@ class Ledger:
                   else Sharpe(None, "no strategy has traded in this session"))
         figures.update({
             "capital": capital,
+            "cash": self.total_cash,
+            "account_value": capital + equity,
             "return_pct": equity / capital * 100.0 if capital > 0 else 0.0,
             "max_drawdown": self.total_drawdown.max_drawdown,
             "max_drawdown_pct": self.total_drawdown.max_drawdown_pct,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
@@ -21,6 +21,22 @@ MAX_WORKERS = 64  # worker processes a session may ask for
 # leaves about a minute of the fastest writing, and the write-ahead log (up to 16 MB) and a
 # prune's deletions room to finish.
 DEFAULT_MIN_FREE_MB = 200.0
+
+
+class SessionChoice(StrEnum):
+    """Whether a start goes on with the last session or begins a new one (docs/gui.md,
+    "Sessions go on")."""
+
+    AUTO = "auto"          # go on when its market goes on (same source, not a replay), else new
+    CONTINUE = "continue"  # go on with the last session; refused when it cannot
+    NEW = "new"            # a new session; the last one's open positions as ``positions`` says
+
+
+class PositionsChoice(StrEnum):
+    """What a new session does with the last session's open positions."""
+
+    CLOSE = "close"  # closed at their last prices, as the new session's first fills
+    CARRY = "carry"  # taken over at their entry prices (docs/metrics.md)
 
 
 @dataclass(slots=True)
@@ -49,9 +65,40 @@ class EngineConfig:
                                         # feeds.simulated.session_start (for a paced, unseeded
                                         # run, the wall clock)
     min_free_mb: float = DEFAULT_MIN_FREE_MB  # MB (10⁶ bytes) kept free on the journal's disk; 0: off
+    session: SessionChoice = SessionChoice.AUTO     # go on with the last session, or a new one
+    positions: PositionsChoice = PositionsChoice.CLOSE  # a new session: the last one's positions
+    start_prices: dict[str, float] = field(default_factory=dict)  # simulated: where each coin
+                                        # starts (a session that goes on: its last prices)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, saved: Mapping[str, Any]) -> EngineConfig:
+        """The configuration :meth:`to_dict` gave (a journal's session); fields it does not
+        know (an older or newer journal) are left out or take their defaults."""
+        known = {f.name for f in fields(cls)}
+        config = cls(**{key: value for key, value in saved.items() if key in known})
+        config.session = SessionChoice(config.session)
+        config.positions = PositionsChoice(config.positions)
+        return config
+
+
+def why_not_go_on(last: EngineConfig | None, config: EngineConfig) -> str | None:
+    """Why a start on ``config`` cannot go on with the session run on ``last`` (None: no
+    session yet), or None when it can: a session goes on on the same data source and the
+    same equity clock, and never on a replay, which starts again from its first bar. The
+    engine decides by it; the window asks it before Start, to know what to ask."""
+    if last is None:
+        return "no session has run yet"
+    if config.source != last.source:
+        return f"the last session ran on {last.source} prices, not {config.source}"
+    if config.source == "csv":
+        return "a replay starts again from its first bar"
+    if config.sample_seconds != last.sample_seconds:
+        return (f"the last session sampled its equity every {last.sample_seconds:g} s, not "
+                f"every {config.sample_seconds:g} s")
+    return None
 
 
 def build_feed(config: EngineConfig) -> Feed:
@@ -65,7 +112,8 @@ def build_feed(config: EngineConfig) -> Feed:
         if start is None:
             start = session_start(config.seed, config.rate is not None, now)
         return SimulatedFeed(config.coins, rate=config.rate, seed=seed,
-                             max_ticks=config.max_ticks, start_time=start)
+                             max_ticks=config.max_ticks, start_time=start,
+                             start_prices=config.start_prices)
     if config.source == "csv":
         from velocitas_desktop.feeds.csvfeed import CsvFeed
 

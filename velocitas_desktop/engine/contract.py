@@ -218,6 +218,11 @@ class TradingEngine(Protocol):
         warmed up from recent prices, keeping its position."""
         ...
 
+    def pause_all(self) -> list[str]:
+        """Stop all trading at once: pause every active strategy (positions stay open);
+        returns the ids paused."""
+        ...
+
     def strategies(self) -> list[dict[str, Any]]:
         """Every registered strategy: its spec, ``status`` and ``error``, in order."""
         ...
@@ -228,11 +233,31 @@ class TradingEngine(Protocol):
         """Read the built-in and user strategy folders again (only while stopped)."""
         ...
 
+    # --- positions and the account ------------------------------------------------------
+
+    def close_position(self, strategy_id: str) -> dict[str, Any]:
+        """Close the strategy's position at its last price with a recorded fill; returns it
+        (EngineError when it holds none)."""
+        ...
+
+    def flatten_all(self) -> list[dict[str, Any]]:
+        """Close every open position at its last price, each with a recorded fill."""
+        ...
+
+    def account(self) -> dict[str, Any]:
+        """Starting capital, cash, equity, account value, return, and the open positions."""
+        ...
+
     # --- sessions --------------------------------------------------------------------------
 
     @takes_up_to(600.0)  # large CSV files are read and checked before the session starts
     def start(self, config: EngineConfig | None = None) -> None:
-        """Begin a new session on ``config``'s feed; the feed is opened and checked first."""
+        """Run a session on ``config``'s feed: the last one goes on, or a new one begins
+        (``config.session``, ``config.positions``); the feed is opened and checked first."""
+        ...
+
+    def session_settings(self) -> dict[str, Any] | None:
+        """The current (or restored) session's settings as started; None before any."""
         ...
 
     def stop(self, timeout: float = 2.0) -> None:

@@ -3,14 +3,19 @@
 One instance serves the window, the server and the headless CLI (it satisfies
 :class:`~velocitas_desktop.engine.contract.TradingEngine`). A session (engine/session.py) runs
 the threads: its consumer thread is the only writer of the ledger, and everything else reads
-copies under :attr:`Engine.lock`. Control calls (register, pause, new parameters...) made while
-a session runs are queued to its consumer and applied between batches, so a strategy is never
-changed in the middle of one.
+copies under :attr:`Engine.lock`. Control calls (register, pause, new parameters, a position
+closed...) made while a session runs are queued to its consumer and applied between batches,
+so a strategy is never changed in the middle of one.
+
+A start goes on with the last session (restored from the journal, or just stopped) when its
+market goes on, or begins a new one that closes or carries the last one's open positions
+(:class:`~velocitas_desktop.engine.config.SessionChoice`; docs/gui.md, "Sessions go on").
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import logging
 import queue
@@ -26,10 +31,17 @@ from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.core.ledger import Book, Ledger
+from velocitas_desktop.core.ledger import Book, Ledger, OpenPosition
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
-from velocitas_desktop.engine.config import EngineConfig, build_feed, data_clock
+from velocitas_desktop.engine.config import (
+    EngineConfig,
+    PositionsChoice,
+    SessionChoice,
+    build_feed,
+    data_clock,
+    why_not_go_on,
+)
 from velocitas_desktop.engine.contract import (
     AttachedView,
     EngineStatus,
@@ -53,6 +65,11 @@ __all__ = ["Engine", "EngineConfig", "EngineError", "Event", "NotFoundError", "R
 log = logging.getLogger(__name__)
 
 CONTROL_TIMEOUT = 30.0  # seconds a control call waits for the consumer to apply it
+# What account() tells of the whole account, and of each open position (the metrics' names)
+ACCOUNT_FIELDS = ("capital", "cash", "equity", "account_value", "return_pct", "net_pnl",
+                  "unrealized_pnl", "fees")
+POSITION_FIELDS = ("strategy_id", "coin", "strategy_name", "current_position", "entry_price",
+                   "last_price", "unrealized_pnl", "capital", "cash", "carried")
 
 
 class Engine:
@@ -81,6 +98,8 @@ class Engine:
         self.feed_state: dict[str, str] = {"state": FeedState.IDLE, "message": ""}
         self.session_id: int | None = None
         self._session: Session | None = None  # the running session, or the last one
+        self._last_config: EngineConfig | None = None  # of the session run or restored
+        self._went_on = False  # the current (or last) start went on with an earlier session
         self._control: queue.SimpleQueue = queue.SimpleQueue()
         # the journal: no fills while it cannot take them; the figures it has
         self.trading_paused = False
@@ -158,11 +177,18 @@ class Engine:
         return self._control_call(apply)
 
     def unregister(self, strategy_id: str) -> None:
+        """Remove a strategy; an open position of its is closed first, at the last price,
+        with a fill (as close_position), so no P&L leaves the account unrecorded."""
         def apply() -> None:
             entry = self._entry(strategy_id)
             session = self._live_session()
             if session is not None:
                 session.unplace(entry)
+            with self.lock:
+                closing = (self.ledger.close_position(strategy_id)
+                           if strategy_id in self.ledger.books else None)
+            if closing is not None:
+                self._hand_on([closing])
             with self.lock:
                 del self.registry[strategy_id]
                 self.ledger.close_book(strategy_id)
@@ -222,6 +248,85 @@ class Engine:
             return spec
 
         return self._control_call(apply)
+
+    def pause_all(self) -> list[str]:
+        """Stop all trading at once: every active strategy is paused (it keeps following
+        prices, its positions stay open). Returns the ids it paused."""
+        def apply() -> list[str]:
+            paused = [e for e in self._ordered() if e.status == StrategyStatus.ACTIVE]
+            with self.lock:
+                for entry in paused:
+                    entry.status = StrategyStatus.PAUSED
+            for entry in paused:
+                self._save(entry)
+                self._publish_strategy(entry)
+            return [entry.spec.id for entry in paused]
+
+        return self._control_call(apply)
+
+    # --- positions -----------------------------------------------------------------------
+
+    def close_position(self, strategy_id: str) -> dict[str, Any]:
+        """Close the strategy's position at its last price with a fill (slippage and fee as
+        any fill), recorded and shown as the strategy's own; returns the fill. The strategy
+        goes on and may open again on its next signal. NotFoundError for an unknown id,
+        EngineError when it holds no position."""
+        def apply() -> dict[str, Any]:
+            self._entry(strategy_id)
+            with self.lock:
+                trade = self.ledger.close_position(strategy_id)
+            if trade is None:
+                raise EngineError(f"{strategy_id} holds no position to close")
+            self._hand_on([trade])
+            return trade.to_dict()
+
+        return self._control_call(apply)
+
+    def flatten_all(self) -> list[dict[str, Any]]:
+        """Close every open position at its last price, each with a fill; returns them."""
+        def apply() -> list[dict[str, Any]]:
+            with self.lock:
+                closing = [self.ledger.close_position(sid) for sid in list(self.ledger.books)]
+            trades = [trade for trade in closing if trade is not None]
+            self._hand_on(trades)
+            return [trade.to_dict() for trade in trades]
+
+        return self._control_call(apply)
+
+    def account(self) -> dict[str, Any]:
+        """The paper account: starting capital, cash, equity, value and return, and every
+        open position with its entry price, last price and unrealised P&L."""
+        with self.lock:
+            ledger = self.ledger
+            whole = ledger.global_metrics()
+            books = [book.metrics(ledger.risk_free) for book in ledger.books.values()
+                     if book.position != 0.0]
+        positions = [{key: m[key] for key in POSITION_FIELDS} for m in books]
+        return {**{key: whole[key] for key in ACCOUNT_FIELDS}, "positions": positions}
+
+    def _hand_on(self, trades: list[Trade]) -> None:
+        """Fills a control call made (positions closed by hand): journaled, then told to the
+        subscribers, as a batch's are; through the session's writer when one runs."""
+        if not trades:
+            return
+        with self.lock:
+            self.recent_trades.extend(trades)
+        session = self._live_session()
+        if session is not None:
+            session.hand_on(trades)
+            return
+        self._write_into_session()
+        with self.lock:
+            state = self.ledger.take_metric_state()
+        self.journal_batch(trades, [], state)
+        self.publish(EventKind.TRADES, [trade.to_dict() for trade in trades])
+
+    def _write_into_session(self) -> None:
+        """Point the journal at this engine's session (a restored one is only read so far)."""
+        journal = self.journal
+        if journal is not None and self.session_id is not None \
+                and journal.session_id != self.session_id:
+            journal.resume_session(self.session_id)
 
     def strategies(self) -> list[dict[str, Any]]:
         with self.lock:
@@ -307,7 +412,10 @@ class Engine:
         with self._admin:
             session = self._live_session()
             if session is None:
-                return fn()
+                result = fn()
+                # no session sends figures now: every view hears of the change (KPIs too)
+                self.publish(EventKind.METRICS, self.snapshot())
+                return result
             future: Future = Future()
             self._control.put((fn, future))
         deadline = time.monotonic() + timeout
@@ -342,14 +450,19 @@ class Engine:
     # --- start / stop --------------------------------------------------------------------
 
     def start(self, config: EngineConfig | None = None, feed: Feed | None = None) -> None:
-        """Begin a new session on ``config``'s feed (or the ``feed`` given). The feed is
-        checked before anything runs: a bad file or symbol raises FeedError."""
+        """Run a session on ``config``'s feed (or the ``feed`` given): the last session goes
+        on, or a new one begins, as ``config.session`` says. The feed is checked before
+        anything runs: a bad file or symbol raises FeedError; a session asked to go on that
+        cannot raises EngineError saying why."""
         config = config or EngineConfig()
         with self._admin:
             if self._live_session() is not None or self.status.busy:
                 raise EngineError("the engine is already running; stop it first")
             check_config(config)
             self._check_room(config)
+            going_on = self._goes_on(config)
+            if going_on:
+                config = self._picking_up(config)
             self.status = EngineStatus.STARTING
             try:
                 feed = feed or build_feed(config)
@@ -358,9 +471,9 @@ class Engine:
             except BaseException:
                 self.status = EngineStatus.STOPPED
                 raise
-            self._begin_session(config, feed)
+            what = self._begin_session(config, feed, going_on)
             self.publish(EventKind.ENGINE, {"status": EngineStatus.RUNNING,
-                                            "message": f"{feed.name} feed started"})
+                                            "message": f"{feed.name} feed started; {what}"})
 
     def _check_room(self, config: EngineConfig) -> None:
         """EngineError if the journal's disk is below the free space the session keeps."""
@@ -372,38 +485,52 @@ class Engine:
             raise EngineError(f"cannot start: {low_space(path, free, least)}; free some space "
                               "on that disk, or lower the free space to keep")
 
-    def _begin_session(self, config: EngineConfig, feed: Feed) -> None:
-        if self.journal is not None:
-            try:
-                session_id = self.journal.begin_session(config.to_dict())
-            except JournalError as exc:
-                feed.close()
-                self.status = EngineStatus.STOPPED
-                raise EngineError(f"cannot start: {exc}") from exc
+    def _goes_on(self, config: EngineConfig) -> bool:
+        """Whether this start goes on with the last session (EngineError when it was asked
+        to and cannot)."""
+        if config.session == SessionChoice.NEW:
+            return False
+        reason = why_not_go_on(self._last_config, config)
+        if reason is None:
+            return True
+        if config.session == SessionChoice.CONTINUE:
+            raise EngineError(f"cannot go on with the last session: {reason}; start a new "
+                              "session (session=new), its open positions closed or carried "
+                              "over (positions=close or carry)")
+        return False
+
+    def _picking_up(self, config: EngineConfig) -> EngineConfig:
+        """``config`` for a session that goes on: a simulated market starts at the last
+        prices, and its clock goes on from the last price's time (a paced, unseeded one
+        keeps the wall clock unless the session ran ahead of it)."""
+        if config.source != "simulated":
+            return config
+        with self.lock:
+            prices = {book.coin: book.last_price for book in self.ledger.books.values()
+                      if book.last_price == book.last_price}
+            last = self.ledger.last_timestamp
+        start = config.start_time
+        if last == last:
+            wall_clock = config.rate is not None and config.seed is None
+            # the market's own clock goes on where it stopped; starting it at a seed's date
+            # or two days back would leave a gap of years, or run it backwards
+            start = max(time.time(), last) if wall_clock else last
+        return dataclasses.replace(config, start_time=start, start_prices=prices)
+
+    def _begin_session(self, config: EngineConfig, feed: Feed, going_on: bool) -> str:
+        """Make the session's threads, its ledger and journal ready, and start it; returns
+        what became of the last session, for the log."""
         self.config = config
         session = self._session = Session(self, config, feed)
         self.trading_paused = False
         self.journal_state = _journal_state(self.journal)
-        with self.lock:
-            next_id = self.ledger.next_trade_id
-            # Fills live in the journal and recent_trades; a ledger that kept them all grew
-            # the engine by ~450 bytes a fill (79 -> 317 MB in an 11-minute soak).
-            self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
-                                 capital=config.capital, risk_free=config.risk_free_rate,
-                                 keep_trades=False)
-            self.ledger.next_trade_id = next_id
-            self.recent_trades.clear()
-            for entry in self._ordered():
-                spec = entry.spec
-                self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
-                if entry.status == StrategyStatus.ERROR:
-                    entry.status, entry.error = StrategyStatus.ACTIVE, None
-            self._saved_figures = self._figures()
-        if self.journal is not None:
-            self.session_id = session_id
-            self._unsaved_specs.clear()  # the new session saves every strategy afresh
-            for entry in self._ordered():
-                self._save(entry)
+        try:
+            what = self._go_on(config) if going_on else self._new_session(config)
+        except JournalError as exc:
+            feed.close()
+            self.status = EngineStatus.STOPPED
+            raise EngineError(f"cannot start: {exc}") from exc
+        self._last_config, self._went_on = config, going_on
         try:
             for entry in self._ordered():
                 session.place(entry)
@@ -420,6 +547,81 @@ class Engine:
         self.status = EngineStatus.RUNNING
         self.status_message = ""
         session.start()
+        return what
+
+    def _go_on(self, config: EngineConfig) -> str:
+        """The ledger and the journal's session go on: fills are appended, figures and the
+        P&L history continue. New fees and costs apply from now; accounts keep their
+        capital (a strategy added later gets the capital asked for now)."""
+        if self.journal is not None and self.session_id is not None:
+            # first, so that a journal that refuses (JournalError) leaves the ledger as it was
+            self.journal.resume_session(self.session_id, config.to_dict())
+        with self.lock:
+            ledger = self.ledger
+            ledger.fee_rate, ledger.slippage = config.fee, config.slippage
+            ledger.capital, ledger.risk_free = config.capital, config.risk_free_rate
+            ledger.continue_clock()
+            self._open_books()
+            self._saved_figures = self._figures()
+        if self.journal is not None and self.session_id is not None:
+            for entry in self._ordered():
+                self._save(entry)
+        return f"session {self.session_id} goes on" if self.session_id else "the session goes on"
+
+    def _new_session(self, config: EngineConfig) -> str:
+        """A new ledger and journal session; the last session's open positions are carried
+        over, or closed at their last prices as its first fills."""
+        last_id = self.session_id
+        if self.journal is not None:
+            # first, so that a journal that refuses (JournalError) leaves the last session whole
+            session_id = self.journal.begin_session(config.to_dict())
+        with self.lock:
+            old = self.ledger
+            held = old.open_positions()
+            # Fills live in the journal and recent_trades; a ledger that kept them all grew
+            # the engine by ~450 bytes a fill (79 -> 317 MB in an 11-minute soak).
+            self.ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
+                                 capital=config.capital, risk_free=config.risk_free_rate,
+                                 keep_trades=False)
+            self.ledger.next_trade_id = old.next_trade_id
+            self.recent_trades.clear()
+            self._open_books()
+            if held:
+                self.ledger.carry(held, old.last_timestamp)
+            self._saved_figures = self._figures()
+        if self.journal is not None:
+            self.session_id = session_id
+            self._unsaved_specs.clear()  # the new session saves every strategy afresh
+            for entry in self._ordered():
+                self._save(entry)
+        what = f"new session {self.session_id}" if self.session_id else "a new session"
+        if not held:
+            return what
+        self._record_carried()
+        if config.positions == PositionsChoice.CARRY:
+            return f"{what}, carrying {_count(held)} of session {last_id} over"
+        with self.lock:
+            closing = [self.ledger.close_position(h.strategy_id) for h in held]
+        self._hand_on([trade for trade in closing if trade is not None])
+        return f"{what}; {_count(held)} of session {last_id} closed at the last prices"
+
+    def _open_books(self) -> None:
+        """A book for every strategy (lock held); a failed one is given another go."""
+        for entry in self._ordered():
+            spec = entry.spec
+            self.ledger.open_book(spec.id, spec.coin, spec.name, spec.allow_short)
+            if entry.status == StrategyStatus.ERROR:
+                entry.status, entry.error = StrategyStatus.ACTIVE, None
+
+    def _record_carried(self) -> None:
+        """The positions a session began with go to the journal at once: a restart replays
+        its fills over them."""
+        if self.journal is None:
+            return
+        with self.lock:
+            state = self.ledger.take_metric_state()
+        if state:
+            self.journal.save_metric_state(state)
 
     def stop(self, timeout: float = 2.0) -> None:
         """Stop the session; returns within ``timeout`` with no thread or process left."""
@@ -644,14 +846,15 @@ class Engine:
             "status": self.status, "message": self.status_message, "source": config.source,
             "coins": list(config.coins), "workers": config.workers, "rate": config.rate,
             "speed": config.speed, "session_id": self.session_id,
+            "continued": self._went_on,
             "ticks_processed": self.ticks_processed,
             "ticks_per_second": self.ticks_per_second, "strategies": registered,
             "feed": dict(self.feed_state), "clock": self._clock(self.ledger.last_timestamp),
         }
 
     def _clock(self, data_time: float) -> dict[str, Any]:
-        """The data clock of the session this engine ran (none yet: no kind)."""
-        return data_clock(self.config if self._session is not None else None, data_time)
+        """The data clock of the session this engine ran or restored (none yet: no kind)."""
+        return data_clock(self._last_config, data_time)
 
     def metrics(self, strategy_id: str) -> dict[str, Any]:
         snap = self.snapshot()["strategies"]
@@ -680,6 +883,12 @@ class Engine:
             rows.reverse()
         return [t.to_dict() for t in rows[offset:offset + limit]]
 
+    def session_settings(self) -> dict[str, Any] | None:
+        """The settings of the current (or restored) session as it was started, None before
+        any: the window fills its toolbar with them."""
+        config = self._last_config
+        return None if config is None else config.to_dict()
+
     def pnl_history(self, strategy_id: str | None = None,
                     limit: int = 10_000) -> list[dict[str, Any]]:
         """Sampled P&L and position per strategy, oldest first; while the journal refuses
@@ -703,6 +912,7 @@ class Engine:
         if session is None:
             return
         self.session_id = session
+        self._restore_config(journal.config(session))
         for spec_dict, status in journal.strategies(session):
             try:
                 spec = self.catalog.validate(StrategySpec.from_dict(spec_dict))
@@ -721,6 +931,25 @@ class Engine:
         self.recent_trades.extend(trades)
         self.ledger.next_trade_id = max(self.ledger.next_trade_id, journal.max_trade_id() + 1)
 
+    def _restore_config(self, saved: dict[str, Any]) -> None:
+        """The restored session's settings, and a ledger on its costs and clock, so that it
+        can go on as it ran."""
+        try:
+            config = EngineConfig.from_dict(saved)
+            ledger = Ledger(config.fee, config.slippage, config.sample_seconds,
+                            capital=config.capital, risk_free=config.risk_free_rate,
+                            keep_trades=False)
+        except (TypeError, ValueError) as exc:
+            self.log("warning", f"the settings of session {self.session_id} could not be "
+                                f"read ({exc}); it is shown, and a start begins a new one")
+            return
+        ledger.next_trade_id = self.ledger.next_trade_id
+        self.config = self._last_config = config
+        self.ledger = ledger
+
+
+def _count(held: list[OpenPosition]) -> str:
+    return f"{len(held)} open position{'s' if len(held) != 1 else ''}"
 
 def _journal_state(journal: Journal | None) -> dict[str, Any]:
     """The snapshot's ``journal``: where it is, whether it takes what the session makes (and

@@ -16,16 +16,24 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from velocitas_desktop.core.errors import ParameterError
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import TICK, timeframe_seconds
-from velocitas_desktop.engine.config import MAX_WORKERS, SOURCES, EngineConfig
+from velocitas_desktop.engine.config import (
+    MAX_WORKERS,
+    SOURCES,
+    EngineConfig,
+    PositionsChoice,
+    SessionChoice,
+)
 from velocitas_desktop.feeds.simulated import session_start
 from velocitas_desktop.paths import resolve_sample
 
+Choice = TypeVar("Choice", bound=StrEnum)
 DEFAULT_COINS = ("BTC", "ETH")
 # What a strategy decides on unless told: one-minute bars. Deciding on every tick, the four
 # built-ins on the simulated market made 228,000 fills in a 1,000,000-tick run and lost
@@ -90,6 +98,8 @@ class SessionRequest:
     capital: float | None = None        # each strategy's starting capital (quote currency)
     risk_free_rate: float | None = None  # yearly, for Sharpe
     min_free_mb: float | None = None    # free space kept on the journal's disk (0: no guard)
+    session: str = SessionChoice.AUTO   # go on with the last session (auto, continue) or new
+    positions: str = PositionsChoice.CLOSE  # a new session: close or carry the open positions
 
 
 def session_config(request: SessionRequest, defaults: EngineConfig | None = None, *,
@@ -125,6 +135,8 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
             raise ParameterError(f"{words.name(name)} must be a fraction from 0 to 1 "
                                  "(0.001 = 0.1%)")
     capital, risk_free = _account(request, defaults, words)
+    session = _choice(SessionChoice, request.session, "session", words)
+    positions = _choice(PositionsChoice, request.positions, "positions", words)
     start_time = request.start_time
     if start_time is None and source == "simulated":
         start_time = session_start(request.seed, request.rate is not None, time.time())
@@ -140,7 +152,18 @@ def session_config(request: SessionRequest, defaults: EngineConfig | None = None
         binance_rest_url=request.binance_rest_url or defaults.binance_rest_url,
         binance_ws_url=request.binance_ws_url or defaults.binance_ws_url,
         quote_asset=(request.quote_asset or defaults.quote_asset).upper(), capital=capital,
-        risk_free_rate=risk_free, min_free_mb=float(min_free))
+        risk_free_rate=risk_free, min_free_mb=float(min_free), session=session,
+        positions=positions)
+
+
+def _choice(kind: type[Choice], value: str, field_name: str, words: Vocabulary) -> Choice:
+    """``value`` as one of ``kind``'s members; ParameterError listing them if it is none."""
+    try:
+        return kind(value)
+    except ValueError:
+        raise ParameterError(f"{words.name(field_name)} must be "
+                             f"{' or '.join(member.value for member in kind)} "
+                             f"(got {value!r})") from None
 
 
 def _account(request: SessionRequest, defaults: EngineConfig,
@@ -165,8 +188,11 @@ def check_config(config: EngineConfig) -> None:
         csv_files=config.csv_files, speed=config.speed, rate=config.rate,
         workers=config.workers, fee=config.fee, slippage=config.slippage,
         duration=config.duration, ticks=config.max_ticks, capital=config.capital,
-        risk_free_rate=config.risk_free_rate, min_free_mb=config.min_free_mb)
-    config.coins = session_config(request, config, max_workers=MAX_WORKERS).coins
+        risk_free_rate=config.risk_free_rate, min_free_mb=config.min_free_mb,
+        session=config.session, positions=config.positions)
+    checked = session_config(request, config, max_workers=MAX_WORKERS)
+    config.coins, config.session, config.positions = (checked.coins, checked.session,
+                                                      checked.positions)
 
 
 def _session_coins(request: SessionRequest, files: dict[str, str], defaults: EngineConfig,

@@ -179,6 +179,18 @@ class Session:
         if rows or state:
             self._put_outbox(Handoff([], rows, state, self.points_made, engine.figures()))
 
+    def hand_on(self, trades: list[Trade]) -> None:
+        """Fills a control call made between batches (a position closed by hand): to the
+        journal and the subscribers through the writer, in order with the batches' own.
+        Control calls run on the consumer thread, the only one that counts ``points_made``."""
+        engine = self.engine
+        with engine.lock:
+            self.points_made += len(trades)  # each fill is a P&L point of the ledger
+            state = engine.ledger.take_metric_state()
+        figures = engine.figures()  # this thread is the ledger's only writer: still the same
+        self._put_outbox(Handoff(list(trades), [], state, self.points_made, figures,
+                                 publish=True))
+
     def join_writer(self) -> None:
         """Wait until the writer has journaled and published everything it was given."""
         if self.writer.ident is not None:

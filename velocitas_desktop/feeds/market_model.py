@@ -8,6 +8,7 @@ inside each hour. docs/simulation.md describes the model, its parameters and the
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -149,7 +150,8 @@ class Market:
     """
 
     def __init__(self, coins: list[str], rng: np.random.Generator, start: float,
-                 params: MarketParams | None = None) -> None:
+                 params: MarketParams | None = None,
+                 prices: Mapping[str, float] | None = None) -> None:
         p = self.params = params or MarketParams()
         self.start = start
         self._rng = rng
@@ -176,7 +178,10 @@ class Market:
         in_range = rng.random() < p.range_hours / (p.range_hours + p.trend_hours)
         self.regime = Regime.RANGE if in_range else Regime(1 if rng.random() < 0.5 else -1)
         self._log_price = self.base.copy()
-        self._centre = self.base.copy()
+        for i, coin in enumerate(coins):  # a session that goes on starts where it stood
+            if prices and prices.get(coin, 0.0) > 0.0:
+                self._log_price[i] = math.log(prices[coin])
+        self._centre = self._log_price.copy()
         self._next_start = math.floor(start / HOUR) * HOUR
         self._first_offset = start - self._next_start
 

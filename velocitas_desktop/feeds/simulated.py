@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -48,7 +48,9 @@ class SimulatedFeed(Feed):
     Paced, the data clock runs at real time from ``start_time``; None starts it when the first
     tick is drawn, so a paced feed's stamps are the wall clock. At maximum speed ``density``
     ticks (default MAX_SPEED_DENSITY) make a second of data time. The same ``seed`` and start
-    give the same market at any rate, and the same ticks at the same rate.
+    give the same market at any rate, and the same ticks at the same rate. ``start_prices``
+    (coin → price) starts those coins there instead of at their usual level: a session that
+    goes on continues from its last prices.
     """
 
     name = "simulated"
@@ -56,7 +58,8 @@ class SimulatedFeed(Feed):
 
     def __init__(self, coins: list[str], rate: float | None = None, seed: int = 0,
                  max_ticks: int | None = None, start_time: float | None = None,
-                 density: float | None = None) -> None:
+                 density: float | None = None,
+                 start_prices: Mapping[str, float] | None = None) -> None:
         super().__init__(coins)
         for name, value in (("tick rate", rate), ("tick density", density)):
             if value is not None and not value > 0:
@@ -66,6 +69,7 @@ class SimulatedFeed(Feed):
         self.seed = seed
         self.max_ticks = max_ticks
         self.start_time = start_time
+        self.start_prices = dict(start_prices or {})  # a continued session's last prices
         self._market_rng, self._rng = seeded_generators(seed)
         self._market: Market | None = None  # made with the first tick, when the start is known
         self.produced = 0
@@ -77,7 +81,8 @@ class SimulatedFeed(Feed):
         if self._market is None:
             if self.start_time is None:
                 self.start_time = time.time()
-            self._market = Market(self.coins, self._market_rng, self.start_time)
+            self._market = Market(self.coins, self._market_rng, self.start_time,
+                                  prices=self.start_prices)
             self._enter(self._market.next_hour())
         return self._market
 

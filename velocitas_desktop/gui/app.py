@@ -74,7 +74,7 @@ def run_gui(args: argparse.Namespace) -> int:
         # a moment before quitting, so the picture shows the last frame drawn
         QTimer.singleShot(int(max(delay - 0.3, 0.1) * 1000), shoot)
     if args.quit_after:
-        QTimer.singleShot(int(args.quit_after * 1000), window.close)
+        QTimer.singleShot(int(args.quit_after * 1000), window.close_without_asking)
     app.exec()
     _dispose(app, window)
     return result["code"]

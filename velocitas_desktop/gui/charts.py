@@ -585,6 +585,20 @@ class PnlChart(QWidget):
             self._drawn = now
             self.redraw()
 
+    def show_history(self, rows: list[dict[str, Any]]) -> None:
+        """Draw a session's P&L history (the engine's ``pnl_history`` rows, oldest first) in
+        place of what is shown: each strategy's points, and at each time the total of every
+        strategy's latest value (a removed one's last value stays in it)."""
+        self.clear()
+        latest: dict[str, float] = {}
+        for index, row in enumerate(rows):
+            when, pnl = float(row["timestamp"]), float(row["pnl"])
+            self._add(row["strategy_id"], when, pnl)
+            latest[row["strategy_id"]] = pnl
+            if index + 1 == len(rows) or float(rows[index + 1]["timestamp"]) != when:
+                self._add("Total", when, sum(latest.values()))
+        self.redraw()
+
     def redraw(self) -> None:
         for key, (xs, ys) in self.points.items():
             curve = self.curves.get(key)

@@ -1,22 +1,25 @@
-"""The terminal's main window: toolbar, KPIs, charts, strategies, blotter, log and status bar."""
+"""The terminal's main window: toolbar, KPIs, charts, strategies, account, blotter and log."""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt
+from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QFileDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -27,9 +30,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
+from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec
-from velocitas_desktop.engine.config import EngineConfig, clock_text
+from velocitas_desktop.engine.config import (
+    EngineConfig,
+    SessionChoice,
+    clock_text,
+    why_not_go_on,
+)
 from velocitas_desktop.engine.contract import AttachedView, EngineStatus, TradingEngine
 from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.engine.request import (
@@ -42,6 +50,7 @@ from velocitas_desktop.engine.request import (
     session_config,
 )
 from velocitas_desktop.feeds.base import FeedError, FeedState
+from velocitas_desktop.gui.account import AccountPanel, NewSessionDialog, open_positions
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.charts import PnlChart, PriceCharts
@@ -63,6 +72,8 @@ TOOLBAR = Vocabulary({"source": "Source", "coins": "Coins", "csv_files": "Files"
                      hints={"csv_files": "choose the files with Browse…"})
 LAYOUT_VERSION = 1
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
+PNL_RESTORE_LIMIT = 100_000  # P&L points of the restored session drawn (~8 strategies, 8 days)
+CONFIRM_CLOSE = "confirm_close"  # the window.ini key of "ask before closing while running"
 
 
 class MainWindow(QMainWindow):
@@ -84,6 +95,11 @@ class MainWindow(QMainWindow):
         self.feed_failure: str | None = None
         self.paused_for: str | None = None  # why trading is paused (the journal), while it is
         self.simulated_start: float | None = None  # first data time of a max-speed simulation
+        self.close_confirmed = False  # the trader said to close although the engine runs
+        self.showing_restored = True  # the blotter and P&L chart show the restored session
+        self.restoring_trades = False  # its fills are being read
+        self.pending_launch: EngineConfig | None = None  # a start waiting for them
+        self.dialogs: list[QWidget] = []  # questions open now (new session, remove, close)
         self.setWindowTitle("Velocitas — crypto trading terminal")
         self.resize(1600, 960)
         self._build_toolbar()
@@ -94,11 +110,13 @@ class MainWindow(QMainWindow):
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
         self._restore_layout()
+        self._restore_toolbar(engine.session_settings())
         self._source_changed()
         self.refresh_strategies()
-        self.kpis.show_metrics(engine.snapshot()["global"])
+        self._show_restored_figures(engine.snapshot())
         self._update_controls()
         self._load_restored_trades()
+        self._load_restored_pnl()
         for problem in engine.catalog.problems:
             self.log_panel.add("warning", f"strategy file not loaded: {problem}")
         # The widgets, Qt wrappers and modules live as long as the window: exempt them from
@@ -170,11 +188,20 @@ class MainWindow(QMainWindow):
         self.resume_trading_action.setToolTip("try the journal again now and, if it can be "
                                               "written, make fills again")
         self.resume_trading_action.triggered.connect(self.resume_trading)
+        self.new_session_action = QAction("New session…", self)
+        self.new_session_action.setToolTip("Begin a new session instead of going on with the "
+                                           "last one: say what becomes of its open positions")
+        self.new_session_action.triggered.connect(self.start_new_session)
         bar.addAction(self.start_action)
+        bar.addAction(self.new_session_action)
         bar.addAction(self.stop_action)
         bar.addAction(self.resume_trading_action)
         self.start_button = bar.widgetForAction(self.start_action)
         self.start_button.setObjectName("startButton")
+        self.start_action.setToolTip("Start (Ctrl+R): the last session goes on when the "
+                                     "toolbar names its market; otherwise a new one begins")
+        self.new_session_button = bar.widgetForAction(self.new_session_action)
+        self.new_session_button.setObjectName("newSessionButton")
         self.stop_button = bar.widgetForAction(self.stop_action)
         self.stop_button.setObjectName("stopButton")
         self.resume_trading_button = bar.widgetForAction(self.resume_trading_action)
@@ -234,8 +261,12 @@ class MainWindow(QMainWindow):
         self.blotter = BlotterPanel()
         self.blotter.default_folder = self.settings.csv_folder
         self.log_panel = LogPanel()
+        self.account_panel = AccountPanel()
         right, bottom = Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea
         self.pnl_dock = self._dock("P&&L — equity per strategy and total", "pnlDock", self.pnl_chart, right)
+        self.account_dock = self._dock("Account and positions", "accountDock",
+                                       self.account_panel, right)
+        self.splitDockWidget(self.pnl_dock, self.account_dock, Qt.Orientation.Vertical)
         self.strategies_dock = self._dock("Strategies", "strategiesDock", self.strategies_panel,
                                           bottom)
         self.blotter_dock = self._dock("Trades", "blotterDock", self.blotter, bottom)
@@ -244,22 +275,28 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.blotter_dock, self.log_dock)
         self.blotter_dock.raise_()
         self.resizeDocks([self.pnl_dock], [520], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.pnl_dock, self.account_dock], [300, 230], Qt.Orientation.Vertical)
         self.resizeDocks([self.strategies_dock, self.blotter_dock], [780, 820],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.strategies_dock], [330], Qt.Orientation.Vertical)
         view = self.menuBar().addMenu("&View")
-        for dock in (self.pnl_dock, self.strategies_dock, self.blotter_dock, self.log_dock):
+        for dock in (self.pnl_dock, self.account_dock, self.strategies_dock, self.blotter_dock,
+                     self.log_dock):
             view.addAction(dock.toggleViewAction())
         panel = self.strategies_panel
         panel.add_requested.connect(self.open_add_strategy)
         panel.edit_requested.connect(self.open_edit_strategy)
-        panel.remove_requested.connect(lambda sid: self._control(
-            self.engine.unregister, sid, f"removed {sid}"))
+        panel.remove_requested.connect(self.remove_strategy)
         panel.pause_requested.connect(lambda sid: self._control(
             self.engine.pause, sid, f"paused {sid}"))
         panel.resume_requested.connect(lambda sid: self._control(
             self.engine.resume, sid, f"resumed {sid}"))
         self.blotter.export_finished.connect(self._export_finished)
+        account = self.account_panel
+        account.close_requested.connect(lambda sid: self._control(
+            self.engine.close_position, sid, f"closed the position of {sid}"))
+        account.flatten_requested.connect(self.ask_flatten_all)
+        account.stop_trading_requested.connect(self.stop_all_trading)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -316,9 +353,13 @@ class MainWindow(QMainWindow):
         self.last_metrics = snapshot
         glob = snapshot["global"]
         self.kpis.show_metrics(glob)
+        self.account_panel.show_snapshot(snapshot)
+        self.market_time = max(self.market_time, (glob.get("clock") or {}).get("time") or 0.0)
         status = glob.get("status")
         live = status in (EngineStatus.RUNNING, EngineStatus.PAUSED)
-        if live or status == EngineStatus.STOPPING or snapshot["strategies"]:
+        # on the data clock only: a snapshot before any price has no place on the chart
+        if self.market_time and (live or status == EngineStatus.STOPPING
+                                 or snapshot["strategies"]):
             final = not live and status != EngineStatus.STARTING
             self.pnl_chart.add_snapshot(snapshot, self.market_time or None, force=final)
         self.refresh_strategies()
@@ -417,6 +458,15 @@ class MainWindow(QMainWindow):
         return session_config(self.session_request(), words=TOOLBAR)
 
     def start_engine(self) -> None:
+        """Start: the last session goes on when the toolbar names its market; otherwise a
+        new one begins, asking first what becomes of open positions."""
+        self._start(new=False)
+
+    def start_new_session(self) -> None:
+        """New session…: a new session begins, asking what becomes of open positions."""
+        self._start(new=True)
+
+    def _start(self, new: bool) -> None:
         if self.busy or self.engine.status.stoppable:
             return
         try:
@@ -424,11 +474,61 @@ class MainWindow(QMainWindow):
         except VelocitasError as exc:
             self.show_error(f"{exc}.")
             return
+        engine = self.engine
+
+        def last_session() -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+            try:
+                return engine.session_settings(), engine.account()["positions"]
+            except EngineError:  # its process died: Start opens a new one, which restores
+                return self._last_seen_session()
+
+        self._set_busy("Starting…")
+        # what the last session ran on and holds, read off the Qt thread
+        run_in_background(last_session, lambda known: self._choose_session(config, new, *known),
+                          self._start_failed)
+
+    def _last_seen_session(self) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        """The last session as the window last saw it: its source and open positions."""
+        glob = self.last_metrics.get("global") or {}
+        if glob.get("session_id") is None:
+            return None, []
+        return ({"source": glob.get("source", "simulated")},
+                open_positions(self.last_metrics.get("strategies") or {}))
+
+    def _choose_session(self, config: EngineConfig, new: bool, last: dict[str, Any] | None,
+                        positions: list[dict[str, Any]]) -> None:
+        """Go on with the last session, or ask how to begin a new one (with its positions)."""
+        self._set_busy("")
+        reason = why_not_go_on(EngineConfig.from_dict(last) if last else None, config)
+        if not new and reason is None:
+            self._launch(dataclasses.replace(config, session=SessionChoice.CONTINUE))
+            return
+        if last is None or (not new and not positions):
+            self._launch(dataclasses.replace(config, session=SessionChoice.NEW))
+            return
+        dialog = NewSessionDialog(self.engine.session_id, positions,
+                                  "" if new else reason, parent=self)
+        self._open_dialog(dialog)
+        dialog.accepted.connect(lambda: self._launch(dataclasses.replace(
+            config, session=SessionChoice.NEW, positions=dialog.positions)))
+
+    def _launch(self, config: EngineConfig) -> None:
+        """Start ``config``'s session in the background; a new one clears what the window
+        shows of the last, one that goes on keeps its fills and P&L chart (after the last
+        session's fills, if they are still being read)."""
+        if self.busy or self.engine.status.stoppable:
+            return
+        if config.session == SessionChoice.CONTINUE and self.restoring_trades:
+            self.pending_launch = config
+            self._set_busy("Reading the last session's fills…")
+            return
         self.banner.hide()
-        self.blotter.clear()
-        self.pnl_chart.clear()
-        self.last_metrics = {}
-        self.market_time = 0.0
+        if config.session != SessionChoice.CONTINUE:
+            self.showing_restored = False  # fills of the last session read late stay out
+            self.blotter.clear()
+            self.pnl_chart.clear()
+            self.last_metrics = {}
+            self.market_time = 0.0
         self.feed_failure = None
         self.paused_for = None
         self.charts.set_coins(config.coins)
@@ -494,6 +594,8 @@ class MainWindow(QMainWindow):
         running = status.busy
         self.kpis.show_status(status)  # the same truth as the buttons
         self.start_action.setEnabled(not running and not self.busy)
+        self.new_session_action.setEnabled(not running and not self.busy
+                                           and self.engine.session_id is not None)
         self.stop_action.setEnabled(running and not self.busy)
         self.resume_trading_action.setVisible(status == EngineStatus.PAUSED)
         self.resume_trading_action.setEnabled(not self.busy)
@@ -555,21 +657,93 @@ class MainWindow(QMainWindow):
         form.finished.connect(lambda _: self.forms.remove(form) if form in self.forms else None)
         form.open()
 
+    def remove_strategy(self, strategy_id: str) -> None:
+        """Remove a strategy; one that holds a position asks first, since removing it closes
+        the position with a fill."""
+        held = [row for row in open_positions(self.last_metrics.get("strategies") or {})
+                if row["strategy_id"] == strategy_id]
+        if not held:
+            held = [row for row in self.account_panel_rows() if row["strategy_id"] == strategy_id]
+        if not held:
+            self._control(self.engine.unregister, strategy_id, f"removed {strategy_id}")
+            return
+        row = held[0]
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove strategy",
+                          f"{strategy_id} holds {abs(row['current_position']):,.6g} "
+                          f"{row['coin']} ({'long' if row['current_position'] > 0 else 'short'}"
+                          f" from {row['entry_price']:,.2f}). Removing it first closes the "
+                          "position at the last price, with the fee, as a fill in the blotter. "
+                          "Remove it?", QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("removeStrategyDialog")
+        self.confirm_remove = box.addButton("Close position and remove",
+                                            QMessageBox.ButtonRole.AcceptRole)
+        box.accepted.connect(lambda: self._control(
+            self.engine.unregister, strategy_id,
+            f"closed the position of {strategy_id} and removed it"))
+        self._open_dialog(box)
+
+    def account_panel_rows(self) -> list[dict[str, Any]]:
+        """The open positions the account dock shows."""
+        model = self.account_panel.model
+        return [{c.key: model.value(r, c.key) for c in model.columns}
+                for r in range(model.rowCount())]
+
+    def ask_flatten_all(self) -> None:
+        """Flatten all, after one question: every open position closes with a fill."""
+        count = self.account_panel.model.rowCount()
+        box = QMessageBox(QMessageBox.Icon.Question, "Flatten all",
+                          f"Close all {count} open position{'s' if count != 1 else ''} at their "
+                          "last prices, each with a fill and its fee? The strategies go on and "
+                          "may open again on their next signals; Stop all trading pauses "
+                          "them.", QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("flattenDialog")
+        self.confirm_flatten = box.addButton("Flatten all", QMessageBox.ButtonRole.AcceptRole)
+        box.accepted.connect(self.flatten_all)
+        self._open_dialog(box)
+
+    def flatten_all(self) -> None:
+        def done(trades: list[dict[str, Any]]) -> None:
+            self.log_panel.add("info", f"flattened: {len(trades)} position"
+                                       f"{'s' if len(trades) != 1 else ''} closed with fills")
+
+        run_in_background(self.engine.flatten_all, done, self._control_failed)
+
+    def stop_all_trading(self) -> None:
+        """One click: every active strategy is paused; positions stay open."""
+        def done(paused: list[str]) -> None:
+            self.log_panel.add("info", f"stopped all trading: paused {len(paused)} "
+                                       f"strateg{'ies' if len(paused) != 1 else 'y'}; open "
+                                       "positions stay open (Flatten all closes them)")
+            self.refresh_strategies()
+
+        run_in_background(self.engine.pause_all, done, self._control_failed)
+
+    def _open_dialog(self, dialog: QWidget) -> None:
+        """Show a question without blocking the window (the engine's events go on); it is
+        deleted once answered."""
+        self.dialogs.append(dialog)
+
+        def answered(_: int) -> None:
+            if dialog in self.dialogs:
+                self.dialogs.remove(dialog)
+            dialog.deleteLater()
+
+        dialog.finished.connect(answered)  # type: ignore[attr-defined]
+        dialog.open()  # type: ignore[attr-defined]
+
+    def _control_failed(self, exc: BaseException) -> None:
+        if not isinstance(exc, VelocitasError):
+            raise exc
+        self.show_error(f"{exc}.")
+        self.refresh_strategies()
+
     def _control(self, call: Any, target: Any, done_text: str, *more: Any) -> None:
         """A strategy change, applied by the engine between batches, off the Qt thread."""
         def done(_: Any) -> None:
             self.log_panel.add("info", done_text)
             self.refresh_strategies()
 
-        def failed(exc: BaseException) -> None:
-            if isinstance(exc, ParameterError | UnknownStrategyError | EngineError
-                          | VelocitasError):
-                self.show_error(f"{exc}.")
-                self.refresh_strategies()
-            else:
-                raise exc
-
-        run_in_background(lambda: call(target, *more), done, failed)
+        run_in_background(lambda: call(target, *more), done, self._control_failed)
 
     def add_strategies(self, specs: list[StrategySpec]) -> None:
         """Register specs now (quick when the engine is stopped); problems go to the banner."""
@@ -702,18 +876,66 @@ class MainWindow(QMainWindow):
 
     # --- restored session ------------------------------------------------------------------
 
+    def _restore_toolbar(self, settings: dict[str, Any] | None) -> None:
+        """The toolbar as the last session ran: source, coins, pace, workers, files."""
+        if not settings:
+            return
+        index = self.source_box.findData(settings.get("source"))
+        if index >= 0:
+            self.source_box.setCurrentIndex(index)
+        if settings.get("coins"):
+            self.coins_edit.setText(",".join(settings["coins"]))
+        for edit, key in ((self.rate_edit, "rate"), (self.speed_edit, "speed")):
+            pace = settings.get(key)
+            edit.setText("max" if pace is None else f"{pace:g}")
+        if isinstance(settings.get("workers"), int):
+            self.workers_box.setValue(settings["workers"])
+        files = settings.get("csv_files") or {}
+        if files:
+            self.csv_edit.setText("; ".join(f"{coin}={path}" for coin, path in files.items()))
+
+    def _show_restored_figures(self, snapshot: dict[str, Any]) -> None:
+        self.last_metrics = snapshot
+        self.kpis.show_metrics(snapshot["global"])
+        self.account_panel.show_snapshot(snapshot)
+        self.market_time = (snapshot["global"].get("clock") or {}).get("time") or 0.0
+
+    def _load_restored_pnl(self) -> None:
+        if self.engine.session_id is None:
+            return
+        engine = self.engine
+        run_in_background(lambda: engine.pnl_history(limit=PNL_RESTORE_LIMIT),
+                          self._show_restored_pnl,
+                          lambda exc: self.show_error(f"Could not read the P&L history: {exc}"))
+
+    def _show_restored_pnl(self, rows: list[dict[str, Any]]) -> None:
+        if rows and self.showing_restored and not self.engine.status.busy:
+            self.pnl_chart.show_history(rows)
+
     def _load_restored_trades(self) -> None:
         if self.engine.session_id is None:
             return
         engine = self.engine
+        self.restoring_trades = True
         run_in_background(lambda: engine.trades(limit=RESTORE_LIMIT),
-                          self._show_restored_trades,
-                          lambda exc: self.show_error(f"Could not read past trades: {exc}"))
+                          self._show_restored_trades, self._restored_trades_failed)
 
     def _show_restored_trades(self, trades: list[dict[str, Any]]) -> None:
-        if trades:  # shown at once: the window has just opened and nothing else is drawn yet
+        if trades and self.showing_restored:  # shown at once: nothing else is drawn yet
             self.blotter.add_trades(trades)
             self.blotter.flush()
+        self._restored_trades_read()
+
+    def _restored_trades_failed(self, exc: BaseException) -> None:
+        self.show_error(f"Could not read past trades: {exc}")
+        self._restored_trades_read()
+
+    def _restored_trades_read(self) -> None:
+        self.restoring_trades = False
+        config, self.pending_launch = self.pending_launch, None
+        if config is not None:
+            self._set_busy("")
+            self._launch(config)
 
     # --- layout and closing ----------------------------------------------------------------
 
@@ -732,6 +954,10 @@ class MainWindow(QMainWindow):
         store.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.engine.status.stoppable and not self.close_confirmed and self._confirm_close():
+            event.ignore()
+            self.ask_to_close()
+            return
         gc.unfreeze()
         self.save_layout()
         self.optimization.shutdown()  # cancels a running job and waits for it
@@ -744,6 +970,40 @@ class MainWindow(QMainWindow):
         except Exception:
             log.exception("the engine did not close cleanly")
         event.accept()
+
+    def ask_to_close(self) -> None:
+        """The engine runs: say what closing does, and close only if the trader agrees."""
+        count = len(open_positions(self.last_metrics.get("strategies") or {}))
+        held = (f" {count} position{'s' if count != 1 else ''} {'are' if count != 1 else 'is'}"
+                " open; they" if count else " The session")
+        box = QMessageBox(QMessageBox.Icon.Question, "Close Velocitas",
+                          "The engine is running. Closing the window stops it." + held
+                          + " stay in the journal and go on at the next Start.",
+                          QMessageBox.StandardButton.Cancel, self)
+        box.setObjectName("closeWindowDialog")
+        # made as the box's child: a parentless one is deleted with its Python wrapper
+        self.dont_ask_again = QCheckBox("Don't ask again", box)
+        box.setCheckBox(self.dont_ask_again)
+        self.confirm_close = box.addButton("Stop and close", QMessageBox.ButtonRole.AcceptRole)
+        box.accepted.connect(self._close_agreed)
+        self._open_dialog(box)
+
+    def _close_agreed(self) -> None:
+        if self.dont_ask_again.isChecked():
+            store = layout_store()
+            store.setValue(CONFIRM_CLOSE, False)
+            store.sync()
+        # once the question has gone: closing tears down the window it belongs to
+        QTimer.singleShot(0, self.close_without_asking)
+
+    def _confirm_close(self) -> bool:
+        """Whether closing while the engine runs asks first (until "Don't ask again")."""
+        return str(layout_store().value(CONFIRM_CLOSE, True)).lower() not in ("false", "0")
+
+    def close_without_asking(self) -> bool:
+        """Close now, running or not (--quit-after, and the tests' tidying up)."""
+        self.close_confirmed = True
+        return self.close()
 
     def screenshot(self, path: str | Path) -> bool:
         """Save a picture of the whole window."""

@@ -405,7 +405,7 @@ class BlotterPanel(QWidget):
         self.coin_filter.setObjectName("coinFilter")
         self.coin_filter.setMinimumContentsLength(6)
         bar.addWidget(self.coin_filter)
-        self.count_label = QLabel("0 trades")
+        self.count_label = QLabel("0 fills")
         bar.addWidget(self.count_label)
         bar.addStretch(1)
         self.progress = QProgressBar()

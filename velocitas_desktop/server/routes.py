@@ -16,11 +16,13 @@ from velocitas_desktop.server.hub import Hub, dumps, dumps_rows
 from velocitas_desktop.server.schemas import (
     MAX_ID,
     QUERY_WORDS,
+    AccountOut,
     AvailableOut,
     EngineStatusOut,
     HealthOut,
     MetricsOut,
     ParamsIn,
+    PausedOut,
     PnlPointOut,
     RegisterIn,
     RemovedOut,
@@ -81,7 +83,7 @@ def get_engine_status(request: Request) -> dict[str, Any]:
 
 
 @router.post("/engine/start", response_model=EngineStatusOut, tags=["engine"],
-             summary="Start a session on a data source")
+             summary="Start a session on a data source: the last one goes on, or a new one")
 def start_engine(request: Request, query: Annotated[StartQuery, Query()]) -> dict[str, Any]:
     engine = _engine(request)
     state = request.app.state
@@ -110,6 +112,12 @@ def register_strategy(request: Request, body: RegisterIn) -> dict[str, Any]:
     engine = _engine(request)
     spec = engine.register(body.to_spec())
     return engine.strategy(spec.id)
+
+
+@router.post("/strategies/pause-all", response_model=PausedOut, tags=["strategies"],
+             summary="Stop all trading at once: pause every active strategy")
+def pause_all(request: Request) -> dict[str, Any]:
+    return {"paused": _engine(request).pause_all()}
 
 
 @router.get("/strategies", response_model=list[StrategyOut], tags=["strategies"])
@@ -156,6 +164,26 @@ def resume_strategy(request: Request, strategy_id: str = StrategyId) -> dict[str
     engine = _engine(request)
     engine.resume(strategy_id)
     return engine.strategy(strategy_id)
+
+
+# --- the account and its positions -------------------------------------------------------
+
+@router.get("/account", response_model=AccountOut, tags=["account"],
+            summary="Starting capital, cash, equity, return and the open positions")
+def get_account(request: Request) -> dict[str, Any]:
+    return _engine(request).account()
+
+
+@router.post("/positions/flatten", response_model=list[TradeOut], tags=["account"],
+             summary="Close every open position at its last price (one fill each)")
+def flatten_all(request: Request) -> list[dict[str, Any]]:
+    return _engine(request).flatten_all()
+
+
+@router.post("/positions/{strategy_id}/close", response_model=TradeOut, tags=["account"],
+             summary="Close one strategy's position at its last price with a fill")
+def close_position(request: Request, strategy_id: str = StrategyId) -> dict[str, Any]:
+    return _engine(request).close_position(strategy_id)
 
 
 # --- metrics, trades, P&L ---------------------------------------------------------------

@@ -69,6 +69,8 @@ class EngineStatusOut(BaseModel):
     strategies: int = Field(description="registered strategies")
     feed: FeedOut
     clock: ClockOut | None = None
+    continued: bool | None = Field(None, description="the session went on from an earlier "
+                                                     "start (true) or began new (false)")
 
 
 # How the start query spells the session request's fields, for the messages.
@@ -117,6 +119,14 @@ class StartQuery(BaseModel):
     risk_free_rate: float | None = Field(None, gt=-1, lt=1, allow_inf_nan=False,
                                          description="yearly risk-free rate for Sharpe "
                                                      "(0.04 = 4 %; default 0)")
+    session: Literal["auto", "continue", "new"] = Field(
+        "auto", description="auto: the last session goes on when its market does (the same "
+                            "data_source, not csv), else a new one begins; continue: it goes "
+                            "on, or 409 saying why it cannot; new: a new session")
+    positions: Literal["close", "carry"] = Field(
+        "close", description="a new session: close the last one's open positions at their "
+                             "last prices, as its first fills, or carry them over at their "
+                             "entry prices")
 
     def to_request(self) -> SessionRequest:
         """The session request this query asks for (ParameterError for a bad coin or file
@@ -129,7 +139,8 @@ class StartQuery(BaseModel):
             slippage=self.slippage, duration=self.duration, ticks=self.max_ticks,
             seed=self.seed, binance_rest_url=self.binance_rest_url,
             binance_ws_url=self.binance_ws_url, quote_asset=self.quote_asset,
-            capital=self.capital, risk_free_rate=self.risk_free_rate)
+            capital=self.capital, risk_free_rate=self.risk_free_rate, session=self.session,
+            positions=self.positions)
 
 
 class RegisterIn(BaseModel):
@@ -205,6 +216,8 @@ SHARPE = ("annualised Sharpe of daily account returns (flat days included, ddof=
 SHARPE_NOTE = "why sharpe_ratio is null (empty when it has a value)"
 CAPITAL = "starting capital of the account(s), quote currency"
 RETURN_PCT = "equity / capital × 100"
+CASH = ("quote currency held: capital + realised P&L − the open positions' cost (entry × "
+        "quantity and fee; a short adds its proceeds)")
 
 
 class StrategyMetricsOut(BaseModel):
@@ -291,6 +304,40 @@ class TradeOut(BaseModel):
     profit_loss: float = Field(description="realised P&L, net of both legs' fees (0 on opening)")
     position_size: float = Field(description="the strategy's position after the fill")
     fee: float
+
+
+class PositionOut(BaseModel):
+    """One strategy's open position."""
+
+    strategy_id: str
+    coin: str
+    strategy_name: str
+    current_position: float = Field(description="units held; negative when short")
+    entry_price: float = Field(description="the opening fill's price (slippage applied)")
+    last_price: float | None = Field(description="the mark: the last price it was valued at")
+    unrealized_pnl: float = Field(description="(mark − entry) × position − entry fee")
+    capital: float = Field(description=CAPITAL)
+    cash: float = Field(description=CASH)
+    carried: bool = Field(description="carried over from the last session at its entry price")
+
+
+class AccountOut(BaseModel):
+    """The paper account (``GET /api/account``): every strategy's accounts added up, with
+    the open positions."""
+
+    capital: float = Field(description=CAPITAL + ": each strategy's, added up")
+    cash: float = Field(description=CASH)
+    equity: float = Field(description="realised + unrealised P&L")
+    account_value: float = Field(description="capital + equity = cash + positions at mark")
+    return_pct: float = Field(description=RETURN_PCT)
+    net_pnl: float = Field(description="realised P&L, fees included")
+    unrealized_pnl: float
+    fees: float
+    positions: list[PositionOut]
+
+
+class PausedOut(BaseModel):
+    paused: list[str] = Field(description="ids of the strategies it paused (those active)")
 
 
 class PnlPointOut(BaseModel):

@@ -209,6 +209,28 @@ class Journal:
             self._prune_in_background(self.retention)
         return self.session_id
 
+    def resume_session(self, session_id: int, config: dict[str, Any] | None = None) -> None:
+        """Write into ``session_id`` again: a session that goes on after a restart or a
+        stop, or whose positions are closed while no session runs. With ``config`` (a start
+        that goes on), it is kept as the settings the session now runs with (a later restart
+        reads them back) and, as at any start, a retention policy drops old sessions in the
+        background. SessionError if the journal has no such session."""
+        with self._lock:
+            if self._conn.execute("SELECT 1 FROM sessions WHERE id = ?",
+                                  (session_id,)).fetchone() is None:
+                raise SessionError(f"no session {session_id} in {self.path} to go on with")
+            if self.session_id != session_id:
+                self._mark_end()
+                self._books.clear()
+                self._book_of.clear()
+                self._last_commit = self._last_write = 0.0
+            if config is not None:
+                self._conn.execute("UPDATE sessions SET config = ? WHERE id = ?",
+                                   (json.dumps(config, default=str), session_id))
+            self.session_id = session_id
+        if config is not None and self.retention is not None:
+            self._prune_in_background(self.retention)
+
     def save_strategy(self, spec: dict[str, Any], status: str = "active",
                       removed: bool = False) -> None:
         if self.session_id is None:
