@@ -479,14 +479,20 @@ class MainWindow(QMainWindow):
     # --- strategies ------------------------------------------------------------------------
 
     def _coins_for_forms(self) -> list[str]:
+        return self._feed_coins() or ["BTC", "ETH"]
+
+    def _feed_coins(self) -> list[str] | None:
+        """The coins of the toolbar's session (the running one's, as the toolbar is locked
+        then); None while the toolbar cannot say."""
         try:
-            return self.engine_config().coins or ["BTC"]
+            return self.engine_config().coins or None
         except VelocitasError:
-            return ["BTC", "ETH"]
+            return None
 
     def open_add_strategy(self) -> StrategyForm:
         ids = {s["strategy_id"] for s in self.engine.strategies()}
-        form = StrategyForm(self.engine.catalog, self._coins_for_forms(), ids, parent=self)
+        form = StrategyForm(self.engine.catalog, self._coins_for_forms(), ids, parent=self,
+                            feed_coins=self._feed_coins())
         form.setObjectName("strategyForm")
         form.accepted.connect(lambda: self._control(self.engine.register, form.spec,
                                                     f"added {form.spec.id}"))
