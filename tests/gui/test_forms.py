@@ -13,6 +13,7 @@ from gui_helpers import (
     click,
     click_row,
     retype,
+    start_simulated,
     table_column,
     type_number,
 )
@@ -118,6 +119,41 @@ def test_the_form_grows_with_its_message_instead_of_squeezing_its_fields(qtbot, 
     assert (form.description.height(), form.id_edit.height()) == (description, id_field)
     error = form.error
     assert error.height() >= error.heightForWidth(error.width())  # every line of it shows
+
+
+def test_a_strategys_timeframe_changes_in_the_edit_form_keeping_its_position(qtbot, window):
+    add_strategy(qtbot, window, "SMA", "BTC", {"fast": "2", "slow": "3"})
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    start_simulated(qtbot, window)
+    engine, sid = window.engine, "BTC_SMA_Crossover"
+
+    def position() -> float:
+        return engine.snapshot()["strategies"][sid]["current_position"]
+
+    click_row(qtbot, window.strategies_panel.table, 0)
+    for _ in range(100):  # pause it while it holds a position
+        qtbot.waitUntil(lambda: position() != 0, timeout=WAIT_MS)
+        qtbot.waitUntil(window.strategies_panel.pause_button.isEnabled, timeout=WAIT_MS)
+        click(qtbot, window.strategies_panel.pause_button)
+        qtbot.waitUntil(lambda: engine.strategy(sid)["status"] == "paused", timeout=WAIT_MS)
+        if position() != 0:
+            break
+        qtbot.waitUntil(window.strategies_panel.resume_button.isEnabled, timeout=WAIT_MS)
+        click(qtbot, window.strategies_panel.resume_button)
+    held = position()
+    assert held != 0
+
+    click(qtbot, window.strategies_panel.edit_button)
+    qtbot.waitUntil(lambda: bool(window.forms), timeout=WAIT_MS)
+    form = window.forms[-1]
+    assert form.timeframe_box.isEnabled() and not form.coin_box.isEnabled()
+    choose(qtbot, form.timeframe_box, "5m")
+    click(qtbot, form.ok_button)
+    qtbot.waitUntil(lambda: engine.strategy(sid)["timeframe"] == "5m", timeout=WAIT_MS)
+    assert position() == held  # not removed and added again: the position is still there
+    assert table_column(window.strategies_panel.table, "strategy_id") == [sid]
+    qtbot.waitUntil(lambda: "it now decides on 5m bars" in window.log_panel.toPlainText(),
+                    timeout=WAIT_MS)
 
 
 def test_settings_refuse_numbers_out_of_range_with_the_reason_at_the_field(qtbot, window,

@@ -62,8 +62,8 @@ def editor_value(editor: QWidget) -> Any:
 
 
 class StrategyForm(QDialog):
-    """Add a strategy (or edit one's parameters) through a form generated from its
-    declaration.
+    """Add a strategy (or edit one's parameters and timeframe) through a form generated from
+    its declaration.
 
     Problems (a number out of its bounds, a bad coin or id, a broken relation such as
     ``fast < slow``, a taken id) are shown under the field or the form, which stays open until
@@ -110,8 +110,8 @@ class StrategyForm(QDialog):
             self.coin_box.setCurrentText(editing["coin"])
             self.id_edit.setText(editing["strategy_id"])
             self.short_box.setChecked(bool(editing.get("allow_short")))
-            for widget in (self.name_box, self.coin_box, self.id_edit, self.timeframe_box,
-                           self.short_box):
+            # the parameters and the timeframe change in place; the rest makes another strategy
+            for widget in (self.name_box, self.coin_box, self.id_edit, self.short_box):
                 widget.setEnabled(False)
         self._build_params(self.name_box.currentText())
         for signal in (self.coin_box.currentTextChanged, self.id_edit.textChanged,

@@ -65,6 +65,15 @@ LAYOUT_VERSION = 1
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
 
 
+def _edit_text(before: dict[str, Any], after: StrategySpec) -> str:
+    """What the log says of an edit: new parameters, and the timeframe if it changed."""
+    text = f"new parameters for {after.id}"
+    if after.timeframe != before.get("timeframe"):
+        text += f"; it now decides on {after.timeframe}"
+        text += "s" if after.timeframe == "tick" else " bars"
+    return text
+
+
 class MainWindow(QMainWindow):
     """One view of one engine. Widgets read the engine only through the bridge's signals and
     quick locked copies; start, stop and strategy changes run on the thread pool."""
@@ -509,8 +518,8 @@ class MainWindow(QMainWindow):
                             parent=self)
         form.setObjectName("strategyForm")
         form.accepted.connect(lambda: self._control(
-            self.engine.update_params, strategy_id, f"new parameters for {strategy_id}",
-            dict(form.spec.params)))
+            self.engine.update_params, strategy_id, _edit_text(current, form.spec),
+            dict(form.spec.params), form.spec.timeframe))
         self._open_form(form)
         return form
 
