@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -46,12 +46,14 @@ from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.charts import PnlChart, PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
+from velocitas_desktop.gui.menus import build_menus, reach_toolbars_by_keyboard
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
 from velocitas_desktop.gui.sessions import add_sessions_menu
-from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
+from velocitas_desktop.gui.settings import Settings, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
 from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
+from velocitas_desktop.gui.workspace import WindowLayout
 from velocitas_desktop.server.embedded import embedded_server
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,6 @@ SOURCES = (("Simulated", "simulated"), ("CSV files", "csv"), ("Binance", "binanc
 TOOLBAR = Vocabulary({"source": "Source", "coins": "Coins", "csv_files": "Files",
                       "rate": "Ticks/s", "speed": "Speed", "workers": "Workers"}, assign=": ",
                      hints={"csv_files": "choose the files with Browse…"})
-LAYOUT_VERSION = 1
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
 
 
@@ -101,6 +102,8 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(engine, self)
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
+        build_menus(self)
+        reach_toolbars_by_keyboard(self)
         self._restore_layout()
         self._source_changed()
         self.refresh_strategies()
@@ -247,7 +250,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.strategies_dock, self.blotter_dock], [780, 820],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.strategies_dock], [330], Qt.Orientation.Vertical)
-        view = self.menuBar().addMenu("&View")
+        self.view_menu = view = self.menuBar().addMenu("&View")
         for dock in (self.pnl_dock, self.strategies_dock, self.blotter_dock, self.log_dock):
             view.addAction(dock.toggleViewAction())
         panel = self.strategies_panel
@@ -641,8 +644,9 @@ class MainWindow(QMainWindow):
     def _server_failed(self, exc: BaseException) -> None:
         self.server_label.setText("server: failed")
         self.copy_token_button.hide()
-        self.show_error(f"The embedded server could not start: {exc}. Choose another port in "
-                        "Settings, or turn the server off.")
+        # the reason already says what to do ("…or choose another port"): say only where
+        self.show_error(f"The embedded server could not start: {exc}. The port and the "
+                        "server's switch are in Settings (Ctrl+,).")
 
     def stop_server(self) -> None:
         server, self.server = self.server, None
@@ -691,18 +695,21 @@ class MainWindow(QMainWindow):
     # --- layout and closing ----------------------------------------------------------------
 
     def _restore_layout(self) -> None:
-        store = layout_store()
-        geometry, state = store.value("geometry"), store.value("state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
+        self.window_layout = WindowLayout(self)
+        self.window_layout.restore()
 
     def save_layout(self) -> None:
-        store = layout_store()
-        store.setValue("geometry", self.saveGeometry())
-        store.setValue("state", self.saveState(LAYOUT_VERSION))
-        store.sync()
+        self.window_layout.save()
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every dock back where the window first put it."""
+        self.window_layout.reset()
+        self.log_panel.add("info", "layout reset")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not event.spontaneous():
+            self.window_layout.shown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         gc.unfreeze()
