@@ -139,12 +139,17 @@ class MainWindow(QMainWindow):
         self.coins_edit = QLineEdit("BTC,ETH")
         self.coins_edit.setObjectName("coinsEdit")
         self.coins_edit.setMaximumWidth(160)
+        # three coins in view even when the toolbar is crowded (CSV at 1280 px showed "ETH")
+        self.coins_edit.setMinimumWidth(self.coins_edit.fontMetrics().horizontalAdvance(
+            "BTC,ETH,SOL") + 18)
         self.coins_edit.setToolTip("comma-separated symbols, e.g. BTC,ETH,SOL")
         bar.addWidget(self.coins_edit)
         self.csv_label = QLabel("Files")
         self.csv_edit = QLineEdit()
         self.csv_edit.setObjectName("csvEdit")
-        self.csv_edit.setMinimumWidth(280)
+        # the placeholder may be cut, the toolbar's Settings may not: at 280 px a 1280 px
+        # window put Settings behind the toolbar's » button
+        self.csv_edit.setMinimumWidth(100)
         self.csv_edit.setPlaceholderText("BTC=/path/btc-1m.csv; ETH=/path/eth-1m.csv")
         self.csv_browse = QPushButton("Browse…")
         self.csv_browse.clicked.connect(self._browse_csv)
@@ -159,7 +164,10 @@ class MainWindow(QMainWindow):
         self.speed_label = QLabel("Speed")
         self.speed_edit = QLineEdit("max")
         self.speed_edit.setObjectName("speedEdit")
-        self.speed_edit.setMaximumWidth(60)
+        # wide enough for a pace of 360000 (an hour a second of 1 s bars): at 60 px it
+        # scrolled, showing "nax" for max and "l60000"
+        self.speed_edit.setFixedWidth(self.speed_edit.fontMetrics().horizontalAdvance(
+            "3600000") + 18)
         self.speed_edit.setToolTip("replay speed: 1 = real time, 60 = a minute per second, max")
         self.speed_actions = [bar.addWidget(w) for w in (self.speed_label, self.speed_edit)]
         bar.addWidget(QLabel("Workers"))
@@ -209,6 +217,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         layout.addWidget(self.banner)
         self.welcome = WelcomePanel(builtin_names(self.engine.catalog))
+        self.welcome_wanted = True  # no strategy yet: the welcome shows beside live work
         self.welcome.ready_set_requested.connect(lambda: add_ready_set(self))
         layout.addWidget(self.welcome)
         self.charts = PriceCharts(self.palette_colours)
@@ -216,8 +225,10 @@ class MainWindow(QMainWindow):
         self.modes = QTabWidget()
         self.modes.setObjectName("modes")
         self.modes.addTab(self.charts, "Live")
-        self.optimization = OptimizationTab(self.engine, palette=self.palette_colours)
+        self.optimization = OptimizationTab(self.engine, palette=self.palette_colours,
+                                            slippage=self.settings.slippage)
         self.modes.addTab(self.optimization, "Optimisation")
+        self.modes.currentChanged.connect(self._mode_changed)
         layout.addWidget(self.modes, 1)
         self.setCentralWidget(central)
 
@@ -374,7 +385,9 @@ class MainWindow(QMainWindow):
             snapshot = self.engine.snapshot()
             specs, metrics = self.engine.strategies(), snapshot["strategies"]
         self.strategies_panel.show_strategies(specs, metrics)
-        self.welcome.setVisible(not specs)
+        self.welcome_wanted = not specs
+        self.welcome.setVisible(self.welcome_wanted
+                                and self.modes.currentWidget() is not self.optimization)
 
     # --- start / stop ----------------------------------------------------------------------
 
@@ -577,6 +590,7 @@ class MainWindow(QMainWindow):
         if settings.theme != old.theme:
             self.set_theme(settings.theme)
         self.workers_box.setValue(settings.workers)
+        self.optimization.set_default_slippage(settings.slippage)
         self.blotter.default_folder = settings.csv_folder
         if settings.strategy_folders != old.strategy_folders:
             self._reload_catalog()
@@ -701,8 +715,15 @@ class MainWindow(QMainWindow):
     def save_layout(self) -> None:
         self.window_layout.save()
 
+    def _mode_changed(self, _index: int) -> None:
+        """The Optimisation tab takes the whole window; Live brings the docks back."""
+        research = self.modes.currentWidget() is self.optimization
+        self.window_layout.make_room(research)
+        self.welcome.setVisible(self.welcome_wanted and not research)
+
     def reset_layout(self) -> None:
         """View → Reset layout: every dock back where the window first put it."""
+        self.modes.setCurrentWidget(self.charts)  # the docks' place is beside the live charts
         self.window_layout.reset()
         self.log_panel.add("info", "layout reset")
 

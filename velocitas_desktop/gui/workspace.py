@@ -43,6 +43,8 @@ class WindowLayout:
         self.window = window
         self.default_state = QByteArray()
         self._titled: set[QDockWidget] = set()
+        self.live_state: QByteArray | None = None  # the live layout, while research has room
+        self.set_aside: list[QDockWidget] = []
 
     def restore(self) -> None:
         """Remember the layout as built (for Reset layout), then the one of the last run."""
@@ -66,13 +68,34 @@ class WindowLayout:
         store.setValue("place", window.normalGeometry() if window.isMaximized()
                        or window.isFullScreen() else window.geometry())
         store.setValue("maximized", window.isMaximized())
-        store.setValue("state", window.saveState(LAYOUT_VERSION))
+        state = self.live_state if self.live_state is not None else window.saveState(
+            LAYOUT_VERSION)  # closed on the Optimisation tab: its docks come back next run
+        store.setValue("state", state)
         store.remove("geometry")
         store.sync()
+
+    def make_room(self, research: bool) -> None:
+        """The whole window for research, or the live docks back where they were.
+
+        Beside the P&L dock and under the bottom docks the Optimisation tab had about a
+        sixth of a 1280x720 window: one result row, the Run button out of sight. Docked
+        panels step aside while it is shown; floating ones take no room and stay."""
+        window = self.window
+        if research and self.live_state is None:
+            self.live_state = window.saveState(LAYOUT_VERSION)
+            self.set_aside = [dock for dock in docks(window)
+                              if dock.isVisible() and not dock.isFloating()]
+            for dock in self.set_aside:
+                dock.hide()
+        elif not research and self.live_state is not None:
+            for dock in self.set_aside:
+                dock.show()
+            self.live_state, self.set_aside = None, []
 
     def reset(self) -> None:
         """Every dock back where the window first put it, docked and shown."""
         window = self.window
+        self.live_state, self.set_aside = None, []
         for dock in docks(window):
             if dock.isFloating():
                 dock.setFloating(False)
