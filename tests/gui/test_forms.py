@@ -201,3 +201,22 @@ def test_up_and_down_step_a_number_within_its_bounds(qtbot, window):
     for _ in range(3):
         qtbot.keyClick(dialog.port, Qt.Key.Key_Up)
     assert dialog.port.text() == "65535"
+
+
+def test_browse_opens_at_the_nearest_folder_that_exists(qtbot, window, tmp_path: Path,
+                                                        monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QPushButton
+
+    from velocitas_desktop.paths import data_dir
+
+    opened: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory",  # the system's folder picker
+                        lambda parent, title, start: opened.append(start) or "")
+    dialog = open_settings(qtbot, window)
+    browse = next(button for button in dialog.data_folder.parentWidget()
+                  .findChildren(QPushButton) if button.text() == "Browse…")
+    for typed, start in ((str(tmp_path / "gone" / "deeper"), tmp_path), ("folder", data_dir()),
+                         ("", data_dir())):
+        retype(qtbot, dialog.data_folder, typed)
+        click(qtbot, browse)
+        assert opened[-1] == str(start), typed  # never the current directory

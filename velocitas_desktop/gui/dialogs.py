@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -32,6 +33,7 @@ from velocitas_desktop.engine.request import DEFAULT_TIMEFRAME
 from velocitas_desktop.gui.fields import FieldError, NumberField, first_problem, number_text
 from velocitas_desktop.gui.optimization.helpers import unique_id
 from velocitas_desktop.gui.settings import THEMES, Settings
+from velocitas_desktop.paths import data_dir
 from velocitas_desktop.tokens import new_token
 
 
@@ -473,10 +475,22 @@ def _with_browse(edit: QLineEdit, parent: QWidget) -> QWidget:
     button = QPushButton("Browse…")
 
     def browse() -> None:
-        folder = QFileDialog.getExistingDirectory(parent, "Choose a folder", edit.text())
+        folder = QFileDialog.getExistingDirectory(parent, "Choose a folder",
+                                                  str(nearest_folder(edit.text())))
         if folder:
             edit.setText(folder)
 
     button.clicked.connect(browse)
     row.addWidget(button)
     return holder
+
+
+def nearest_folder(text: str) -> Path:
+    """The folder typed, or its nearest parent that exists, or the user's data folder: a file
+    dialog given a missing folder opened in the current directory, the name typed as a file."""
+    path = Path(text.strip()).expanduser()
+    if not text.strip() or not path.is_absolute():  # a relative name reads from the cwd
+        return data_dir()
+    while not path.is_dir() and path.parent != path:
+        path = path.parent
+    return path

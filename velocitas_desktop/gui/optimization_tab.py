@@ -429,7 +429,10 @@ class OptimizationTab(QWidget):
         return str(Path(text).expanduser()) if text else ""
 
     def _browse(self) -> None:
+        # a dialog given no folder opens in the current directory
         start = str(Path(self.current_path()).parent) if self.current_path() else ""
+        if not start or not Path(start).is_dir():
+            start = str(sample_data_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a bar file", start,
                                               "Bar files (*.csv *.csv.gz);;All files (*)")
         if path:
