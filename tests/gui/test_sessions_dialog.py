@@ -64,7 +64,7 @@ def test_the_journal_menu_lists_the_sessions_with_fills_pnl_and_size(qtbot, make
     path = tmp_path / "journal.sqlite3"
     past_sessions(path, (400, 1200, 40))
     window = make_window()
-    assert [a.text() for a in window.menuBar().actions()][-1] == "&Journal"
+    assert "&Journal" in [a.text() for a in window.menuBar().actions()]
     dialog = open_sessions(qtbot, window)
     model = dialog.model
     assert [model.value(r, "id") for r in range(3)] == [1, 2, 3]
