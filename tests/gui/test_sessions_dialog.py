@@ -64,7 +64,7 @@ def test_the_journal_menu_lists_the_sessions_with_fills_pnl_and_size(qtbot, make
     path = tmp_path / "journal.sqlite3"
     past_sessions(path, (400, 1200, 40))
     window = make_window()
-    assert [a.text() for a in window.menuBar().actions()][-1] == "&Journal"
+    assert "&Journal" in [a.text() for a in window.menuBar().actions()]
     dialog = open_sessions(qtbot, window)
     model = dialog.model
     assert [model.value(r, "id") for r in range(3)] == [1, 2, 3]
@@ -159,7 +159,8 @@ def test_the_retention_limits_are_set_and_explained_in_the_settings(qtbot, make_
     window = make_window()
     click(qtbot, window.settings_button)
     dialog = window.settings_dialog
-    assert dialog.keep_sessions.text() == "20 sessions" and dialog.keep_gb.text() == "2.00 GB"
+    assert (dialog.keep_sessions.text(), dialog.keep_sessions.unit) == ("20", "sessions")
+    assert (dialog.keep_gb.text(), dialog.keep_gb.unit) == ("2", "GB")
     type_number(qtbot, dialog.keep_sessions, "5")
     type_number(qtbot, dialog.keep_gb, "0")
     click(qtbot, dialog.save_button)
@@ -169,7 +170,7 @@ def test_the_retention_limits_are_set_and_explained_in_the_settings(qtbot, make_
     assert window.settings.retention.describe() == "the last 5 sessions, no size limit"
     click(qtbot, window.settings_button)  # opened again, 0 reads as what it means
     again = window.settings_dialog
-    assert again.keep_sessions.text() == "5 sessions" and again.keep_gb.text() == "no limit"
+    assert again.keep_sessions.text() == "5" and again.keep_gb.text() == "no limit"
 
 
 def test_starting_a_session_drops_what_the_policy_no_longer_keeps(qtbot, make_any_window,

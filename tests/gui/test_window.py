@@ -76,16 +76,16 @@ def test_parameters_that_break_a_rule_are_explained_in_the_form(qtbot, window):
     assert window.engine.strategy("BTC_SMA_Crossover")["params"]["slow"] == 80
 
 
-def test_a_bad_coin_and_a_duplicate_id_are_explained(qtbot, window):
+def test_a_bad_coin_is_explained_and_a_taken_id_gets_the_next_number(qtbot, window):
     form = add_strategy(qtbot, window, "RSI", "BT-C")
     qtbot.waitUntil(form.error.isVisible, timeout=WAIT_MS)
     assert "not a coin symbol" in form.error.text()
     form.reject()
     add_strategy(qtbot, window, "RSI", "ETH")
     qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
-    form = add_strategy(qtbot, window, "RSI", "ETH")
-    qtbot.waitUntil(form.error.isVisible, timeout=WAIT_MS)
-    assert "already running" in form.error.text()
+    add_strategy(qtbot, window, "RSI", "ETH")  # as Apply to live does: the next free id
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 2, timeout=WAIT_MS)
+    assert table_column(window.strategies_panel.table, "strategy_id") == ["ETH_RSI", "ETH_RSI_2"]
 
 
 def test_editing_parameters_while_running_applies_them(qtbot, window):

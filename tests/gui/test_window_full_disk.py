@@ -73,7 +73,7 @@ def test_the_free_space_kept_is_a_setting_the_next_session_uses(qtbot, window,
                                                                  home: Path) -> None:
     click(qtbot, window.settings_button)
     dialog = window.settings_dialog
-    assert dialog.min_free.text() == "200 MB"
+    assert (dialog.min_free.text(), dialog.min_free.unit) == ("200", "MB")
     type_number(qtbot, dialog.min_free, "750")
     click(qtbot, dialog.save_button)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)

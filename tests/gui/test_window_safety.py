@@ -168,6 +168,7 @@ def test_the_embedded_server_serves_the_same_engine(qtbot, any_window):
         click(qtbot, dialog.save_button)
         qtbot.waitUntil(lambda: "already in use" in window.banner.text, timeout=WAIT_MS)
         assert "another port" in window.banner.text
+        assert window.banner.text.lower().count("another port") == 1  # said once, not twice
     finally:
         holder.close()
 

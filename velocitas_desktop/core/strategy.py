@@ -539,6 +539,22 @@ def check_coin(coin: str) -> str:
     return text
 
 
+# A strategy's id is part of the API's addresses (/api/strategies/{id}): no spaces, no slashes.
+STRATEGY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
+_STRATEGY_ID = re.compile(STRATEGY_ID_PATTERN)
+
+
+def check_strategy_id(strategy_id: str) -> str:
+    """The id as typed, or ParameterError saying what an id may hold, with one that would do."""
+    text = strategy_id.strip()
+    if _STRATEGY_ID.match(text):
+        return text
+    fixed = re.sub(r"[^A-Za-z0-9_.\-]+", "_", text).strip("_.-")[:64]
+    hint = f", e.g. {fixed}" if fixed else ""
+    raise ParameterError(f"the id {text!r} cannot be used: an id is up to 64 letters, digits, "
+                         f"_ . or - (it is part of the API's addresses){hint}")
+
+
 @dataclass(frozen=True, slots=True)
 class StrategySpec:
     """Everything needed to (re)create one running strategy, in any process.

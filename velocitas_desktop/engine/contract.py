@@ -213,9 +213,10 @@ class TradingEngine(Protocol):
 
     def resume(self, strategy_id: str) -> None: ...
 
-    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
-        """New parameter values merged over the current ones; the strategy is re-created and
-        warmed up from recent prices, keeping its position."""
+    def update_params(self, strategy_id: str, params: dict[str, Any],
+                      timeframe: str | None = None) -> StrategySpec:
+        """New parameter values merged over the current ones, and a new timeframe if given;
+        the strategy is re-created and warmed up from recent prices, keeping its position."""
         ...
 
     def pause_all(self) -> list[str]:

@@ -225,14 +225,15 @@ class Engine:
 
         self._control_call(apply)
 
-    def update_params(self, strategy_id: str, params: dict[str, Any]) -> StrategySpec:
-        """New parameter values (merged over the current ones); the strategy is re-created
-        and warmed up from recent prices, keeping its position."""
+    def update_params(self, strategy_id: str, params: dict[str, Any],
+                      timeframe: str | None = None) -> StrategySpec:
+        """New parameter values (merged over the current ones), and a new timeframe if given;
+        the strategy is re-created and warmed up from recent prices, keeping its position."""
         def apply() -> StrategySpec:
             entry = self._entry(strategy_id)
             merged = {**dict(entry.spec.params), **params}
             spec = self.catalog.validate(StrategySpec(
-                entry.spec.name, entry.spec.coin, merged, entry.spec.timeframe,
+                entry.spec.name, entry.spec.coin, merged, timeframe or entry.spec.timeframe,
                 entry.spec.strategy_id, entry.spec.allow_short))
             session = self._live_session()
             if session is not None:

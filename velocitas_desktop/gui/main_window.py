@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -55,12 +55,14 @@ from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.charts import PnlChart, PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
+from velocitas_desktop.gui.menus import build_menus, reach_toolbars_by_keyboard
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
 from velocitas_desktop.gui.sessions import add_sessions_menu
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
 from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
+from velocitas_desktop.gui.workspace import WindowLayout
 from velocitas_desktop.server.embedded import embedded_server
 
 log = logging.getLogger(__name__)
@@ -70,10 +72,18 @@ SOURCES = (("Simulated", "simulated"), ("CSV files", "csv"), ("Binance", "binanc
 TOOLBAR = Vocabulary({"source": "Source", "coins": "Coins", "csv_files": "Files",
                       "rate": "Ticks/s", "speed": "Speed", "workers": "Workers"}, assign=": ",
                      hints={"csv_files": "choose the files with Browse…"})
-LAYOUT_VERSION = 1
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
 PNL_RESTORE_LIMIT = 100_000  # P&L points of the restored session drawn (~8 strategies, 8 days)
 CONFIRM_CLOSE = "confirm_close"  # the window.ini key of "ask before closing while running"
+
+
+def _edit_text(before: dict[str, Any], after: StrategySpec) -> str:
+    """What the log says of an edit: new parameters, and the timeframe if it changed."""
+    text = f"new parameters for {after.id}"
+    if after.timeframe != before.get("timeframe"):
+        text += f"; it now decides on {after.timeframe}"
+        text += "s" if after.timeframe == "tick" else " bars"
+    return text
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +108,8 @@ class MainWindow(QMainWindow):
         self.close_confirmed = False  # the trader said to close although the engine runs
         self.showing_restored = True  # the blotter and P&L chart show the restored session
         self.restoring_trades = False  # its fills are being read
+        # fills made meanwhile (a position closed at once): shown above the restored ones
+        self.trades_while_restoring: list[dict[str, Any]] = []
         self.pending_launch: EngineConfig | None = None  # a start waiting for them
         self.dialogs: list[QWidget] = []  # questions open now (new session, remove, close)
         self.setWindowTitle("Velocitas — crypto trading terminal")
@@ -109,6 +121,8 @@ class MainWindow(QMainWindow):
         self.bridge = EngineBridge(engine, self)
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
+        build_menus(self)
+        reach_toolbars_by_keyboard(self)
         self._restore_layout()
         self._restore_toolbar(engine.session_settings())
         self._source_changed()
@@ -146,12 +160,17 @@ class MainWindow(QMainWindow):
         self.coins_edit = QLineEdit("BTC,ETH")
         self.coins_edit.setObjectName("coinsEdit")
         self.coins_edit.setMaximumWidth(160)
+        # three coins in view even when the toolbar is crowded (CSV at 1280 px showed "ETH")
+        self.coins_edit.setMinimumWidth(self.coins_edit.fontMetrics().horizontalAdvance(
+            "BTC,ETH,SOL") + 18)
         self.coins_edit.setToolTip("comma-separated symbols, e.g. BTC,ETH,SOL")
         bar.addWidget(self.coins_edit)
         self.csv_label = QLabel("Files")
         self.csv_edit = QLineEdit()
         self.csv_edit.setObjectName("csvEdit")
-        self.csv_edit.setMinimumWidth(280)
+        # the placeholder may be cut, the toolbar's Settings may not: at 280 px a 1280 px
+        # window put Settings behind the toolbar's » button
+        self.csv_edit.setMinimumWidth(100)
         self.csv_edit.setPlaceholderText("BTC=/path/btc-1m.csv; ETH=/path/eth-1m.csv")
         self.csv_browse = QPushButton("Browse…")
         self.csv_browse.clicked.connect(self._browse_csv)
@@ -166,7 +185,10 @@ class MainWindow(QMainWindow):
         self.speed_label = QLabel("Speed")
         self.speed_edit = QLineEdit("max")
         self.speed_edit.setObjectName("speedEdit")
-        self.speed_edit.setMaximumWidth(60)
+        # wide enough for a pace of 360000 (an hour a second of 1 s bars): at 60 px it
+        # scrolled, showing "nax" for max and "l60000"
+        self.speed_edit.setFixedWidth(self.speed_edit.fontMetrics().horizontalAdvance(
+            "3600000") + 18)
         self.speed_edit.setToolTip("replay speed: 1 = real time, 60 = a minute per second, max")
         self.speed_actions = [bar.addWidget(w) for w in (self.speed_label, self.speed_edit)]
         bar.addWidget(QLabel("Workers"))
@@ -233,6 +255,7 @@ class MainWindow(QMainWindow):
         self.banner = Banner()
         layout.addWidget(self.banner)
         self.welcome = WelcomePanel(builtin_names(self.engine.catalog))
+        self.welcome_wanted = True  # no strategy yet: the welcome shows beside live work
         self.welcome.ready_set_requested.connect(lambda: add_ready_set(self))
         layout.addWidget(self.welcome)
         self.charts = PriceCharts(self.palette_colours)
@@ -240,8 +263,10 @@ class MainWindow(QMainWindow):
         self.modes = QTabWidget()
         self.modes.setObjectName("modes")
         self.modes.addTab(self.charts, "Live")
-        self.optimization = OptimizationTab(self.engine, palette=self.palette_colours)
+        self.optimization = OptimizationTab(self.engine, palette=self.palette_colours,
+                                            slippage=self.settings.slippage)
         self.modes.addTab(self.optimization, "Optimisation")
+        self.modes.currentChanged.connect(self._mode_changed)
         layout.addWidget(self.modes, 1)
         self.setCentralWidget(central)
 
@@ -279,7 +304,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.strategies_dock, self.blotter_dock], [780, 820],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.strategies_dock], [330], Qt.Orientation.Vertical)
-        view = self.menuBar().addMenu("&View")
+        self.view_menu = view = self.menuBar().addMenu("&View")
         for dock in (self.pnl_dock, self.account_dock, self.strategies_dock, self.blotter_dock,
                      self.log_dock):
             view.addAction(dock.toggleViewAction())
@@ -346,6 +371,9 @@ class MainWindow(QMainWindow):
                 self.market_time = max(self.market_time, float(stamps[-1]))
 
     def _on_trades(self, trades: list[dict[str, Any]]) -> None:
+        if self.restoring_trades:  # newer than the fills being read: they wait to go on top
+            self.trades_while_restoring.extend(trades)
+            return
         self.blotter.add_trades(trades)
         self.charts.add_fills(trades)
 
@@ -429,7 +457,9 @@ class MainWindow(QMainWindow):
             snapshot = self.engine.snapshot()
             specs, metrics = self.engine.strategies(), snapshot["strategies"]
         self.strategies_panel.show_strategies(specs, metrics)
-        self.welcome.setVisible(not specs)
+        self.welcome_wanted = not specs
+        self.welcome.setVisible(self.welcome_wanted
+                                and self.modes.currentWidget() is not self.optimization)
 
     # --- start / stop ----------------------------------------------------------------------
 
@@ -623,14 +653,20 @@ class MainWindow(QMainWindow):
     # --- strategies ------------------------------------------------------------------------
 
     def _coins_for_forms(self) -> list[str]:
+        return self._feed_coins() or ["BTC", "ETH"]
+
+    def _feed_coins(self) -> list[str] | None:
+        """The coins of the toolbar's session (the running one's, as the toolbar is locked
+        then); None while the toolbar cannot say."""
         try:
-            return self.engine_config().coins or ["BTC"]
+            return self.engine_config().coins or None
         except VelocitasError:
-            return ["BTC", "ETH"]
+            return None
 
     def open_add_strategy(self) -> StrategyForm:
         ids = {s["strategy_id"] for s in self.engine.strategies()}
-        form = StrategyForm(self.engine.catalog, self._coins_for_forms(), ids, parent=self)
+        form = StrategyForm(self.engine.catalog, self._coins_for_forms(), ids, parent=self,
+                            feed_coins=self._feed_coins())
         form.setObjectName("strategyForm")
         form.accepted.connect(lambda: self._control(self.engine.register, form.spec,
                                                     f"added {form.spec.id}"))
@@ -647,8 +683,8 @@ class MainWindow(QMainWindow):
                             parent=self)
         form.setObjectName("strategyForm")
         form.accepted.connect(lambda: self._control(
-            self.engine.update_params, strategy_id, f"new parameters for {strategy_id}",
-            dict(form.spec.params)))
+            self.engine.update_params, strategy_id, _edit_text(current, form.spec),
+            dict(form.spec.params), form.spec.timeframe))
         self._open_form(form)
         return form
 
@@ -775,6 +811,7 @@ class MainWindow(QMainWindow):
         if settings.theme != old.theme:
             self.set_theme(settings.theme)
         self.workers_box.setValue(settings.workers)
+        self.optimization.set_default_slippage(settings.slippage)
         self.blotter.default_folder = settings.csv_folder
         if settings.strategy_folders != old.strategy_folders:
             self._reload_catalog()
@@ -842,8 +879,9 @@ class MainWindow(QMainWindow):
     def _server_failed(self, exc: BaseException) -> None:
         self.server_label.setText("server: failed")
         self.copy_token_button.hide()
-        self.show_error(f"The embedded server could not start: {exc}. Choose another port in "
-                        "Settings, or turn the server off.")
+        # the reason already says what to do ("…or choose another port"): say only where
+        self.show_error(f"The embedded server could not start: {exc}. The port and the "
+                        "server's switch are in Settings (Ctrl+,).")
 
     def stop_server(self) -> None:
         server, self.server = self.server, None
@@ -924,14 +962,18 @@ class MainWindow(QMainWindow):
         if trades and self.showing_restored:  # shown at once: nothing else is drawn yet
             self.blotter.add_trades(trades)
             self.blotter.flush()
-        self._restored_trades_read()
+        self._restored_trades_read(trades[-1]["id"] if trades else None)
 
     def _restored_trades_failed(self, exc: BaseException) -> None:
         self.show_error(f"Could not read past trades: {exc}")
         self._restored_trades_read()
 
-    def _restored_trades_read(self) -> None:
+    def _restored_trades_read(self, last_id: int | None = None) -> None:
         self.restoring_trades = False
+        waiting, self.trades_while_restoring = self.trades_while_restoring, []
+        waiting = [t for t in waiting if last_id is None or t["id"] > last_id]  # not read twice
+        if waiting:
+            self._on_trades(waiting)
         config, self.pending_launch = self.pending_launch, None
         if config is not None:
             self._set_busy("")
@@ -940,18 +982,28 @@ class MainWindow(QMainWindow):
     # --- layout and closing ----------------------------------------------------------------
 
     def _restore_layout(self) -> None:
-        store = layout_store()
-        geometry, state = store.value("geometry"), store.value("state")
-        if isinstance(geometry, QByteArray):
-            self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state, LAYOUT_VERSION)
+        self.window_layout = WindowLayout(self)
+        self.window_layout.restore()
 
     def save_layout(self) -> None:
-        store = layout_store()
-        store.setValue("geometry", self.saveGeometry())
-        store.setValue("state", self.saveState(LAYOUT_VERSION))
-        store.sync()
+        self.window_layout.save()
+
+    def _mode_changed(self, _index: int) -> None:
+        """The Optimisation tab takes the whole window; Live brings the docks back."""
+        research = self.modes.currentWidget() is self.optimization
+        self.window_layout.make_room(research)
+        self.welcome.setVisible(self.welcome_wanted and not research)
+
+    def reset_layout(self) -> None:
+        """View → Reset layout: every dock back where the window first put it."""
+        self.modes.setCurrentWidget(self.charts)  # the docks' place is beside the live charts
+        self.window_layout.reset()
+        self.log_panel.add("info", "layout reset")
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not event.spontaneous():
+            self.window_layout.shown()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.engine.status.stoppable and not self.close_confirmed and self._confirm_close():

@@ -41,6 +41,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
+from velocitas_desktop.gui.fields import NumberField
 from velocitas_desktop.gui.optimization.equity import EquityChart
 from velocitas_desktop.gui.optimization.heatmap import Heatmap
 from velocitas_desktop.gui.optimization.helpers import (
@@ -105,9 +106,11 @@ class OptimizationTab(QWidget):
     def __init__(self, engine: TradingEngine, parent: QWidget | None = None,
                  data_dirs: list[Path] | None = None,
                  palette: ChartColours | None = None,
-                 service: OptimizationService | None = None) -> None:
+                 service: OptimizationService | None = None,
+                 slippage: float = 0.0) -> None:
         super().__init__(parent)
         self.engine = engine
+        self.default_slippage = slippage  # a fraction, the live engine's (Settings)
         self.palette = palette or DARK
         self.data_dirs = list(data_dirs) if data_dirs is not None else [
             sample_data_dir(), data_dir() / "history"]
@@ -152,10 +155,8 @@ class OptimizationTab(QWidget):
 
     def _build_settings(self) -> QWidget:
         panel = QWidget()
-        panel.setMinimumWidth(300)
-        panel.setMaximumWidth(420)
         column = QVBoxLayout(panel)
-        column.setContentsMargins(0, 0, 6, 0)
+        column.setContentsMargins(0, 0, 4, 0)
 
         data = QGroupBox("Data")
         data_layout = QHBoxLayout(data)
@@ -212,6 +213,14 @@ class OptimizationTab(QWidget):
         self.fee_box.setValue(0.1)
         self.fee_box.setSuffix(" %")
         form.addRow("Fee per fill", self.fee_box)
+        # the live engine fills at the price moved by its slippage: without it here a row read
+        # +65.14% and its live replay +63.2% (0.05% slippage, the sample file's SMA best row)
+        self.slippage_box = NumberField(self.default_slippage * 100, label="slippage", low=0,
+                                        high=10, step=0.01, unit="%")
+        self.slippage_box.setObjectName("slippageBox")
+        self.slippage_box.setToolTip("How far each fill moves against the order, as the live "
+                                     "engine's Settings → Slippage (default from there)")
+        form.addRow("Slippage per fill", self.slippage_box.row())
         self.workers_box = QSpinBox()
         self.workers_box.setObjectName("workersBox")
         self.workers_box.setRange(-1, max(os.cpu_count() or 1, 1) * 4)
@@ -234,6 +243,28 @@ class OptimizationTab(QWidget):
         ranges_layout.addWidget(self.count_label)
         column.addWidget(ranges)
 
+        column.addStretch(1)
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        # the form scrolls, Run and its progress stay in view: at 1280x720 the form is taller
+        # than the tab and Run had scrolled out of sight
+        side = QWidget()
+        side.setObjectName("optimizeSide")
+        side.setMinimumWidth(310)
+        side.setMaximumWidth(440)
+        side_column = QVBoxLayout(side)
+        side_column.setContentsMargins(0, 0, 6, 0)
+        side_column.addWidget(scroll, 1)
+        side_column.addWidget(self._build_run_controls())
+        return side
+
+    def _build_run_controls(self) -> QWidget:
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(0, 4, 0, 0)
         buttons = QHBoxLayout()
         self.run_button = QPushButton("Run optimisation")
         self.run_button.setObjectName("runButton")
@@ -256,15 +287,7 @@ class OptimizationTab(QWidget):
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         column.addWidget(self.message)
-        column.addStretch(1)
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(panel)
-        scroll.setMinimumWidth(310)
-        scroll.setMaximumWidth(440)
-        return scroll
+        return controls
 
     def _build_results(self) -> QWidget:
         self.results_model = ColumnTableModel(self._result_columns([]))
@@ -406,7 +429,10 @@ class OptimizationTab(QWidget):
         return str(Path(text).expanduser()) if text else ""
 
     def _browse(self) -> None:
+        # a dialog given no folder opens in the current directory
         start = str(Path(self.current_path()).parent) if self.current_path() else ""
+        if not start or not Path(start).is_dir():
+            start = str(sample_data_dir())
         path, _ = QFileDialog.getOpenFileName(self, "Choose a bar file", start,
                                               "Bar files (*.csv *.csv.gz);;All files (*)")
         if path:
@@ -482,10 +508,13 @@ class OptimizationTab(QWidget):
     def settings(self) -> OptimizeSettings:
         """The search as typed; OptimizeError for a bad range or an empty grid."""
         workers = self.workers_box.value()
+        if not self.slippage_box.check():
+            raise OptimizeError(self.slippage_box.problem or "check the slippage")
         return OptimizeSettings(
             strategy=self.strategy_box.currentText(), grid=self.read_grid(),
             random=self.random_box.value() or None, metric=self.metric_box.currentData(),
-            fee=self.fee_box.value() / 100.0, workers=None if workers < 0 else workers,
+            fee=self.fee_box.value() / 100.0, slippage=self.slippage_box.value() / 100.0,
+            workers=None if workers < 0 else workers,
             in_sample=round(self.in_sample.value(), 4))
 
     @property
@@ -648,20 +677,26 @@ class OptimizationTab(QWidget):
             self.heat_note.setText("Choose two different parameters for the axes.")
             return
         best = self.results[0]["params"]
-        anchor = {n: best[n] for n in self.varied}
-        xs, ys, grid = heatmap_grid(self.results, x_name, y_name, anchor)
         metric = METRICS[self.result["metric"] if self.result else DEFAULT_METRIC]
+        sampled = bool(self.run_settings and self.run_settings.random)
+        anchor = None if sampled else {n: best[n] for n in self.varied}
+        xs, ys, grid = heatmap_grid(self.results, x_name, y_name, anchor,
+                                    not metric.higher_is_better)
         self.heatmap.show_grid(x_name, y_name, xs, ys, grid, not metric.higher_is_better,
                                (best[x_name], best[y_name]))
-        held = params_text(best, [n for n in self.varied if n not in (x_name, y_name)])
+        others = [n for n in self.varied if n not in (x_name, y_name)]
         note = f"{metric.title} in sample; the best row is outlined"
-        if held:
-            note += f"; other parameters held at the best row's {held}"
+        if sampled and others:
+            note += "; each cell the best of the sampled rows in it"
+        elif others:
+            note += f"; other parameters held at the best row's {params_text(best, others)}"
         self.heat_note.setText(note + ". Click a cell to select its row.")
 
     def _select_cell(self, cell: dict[str, Any]) -> None:
+        """Select the cell's row: the best ranked one in it (the results are in rank order)."""
+        sampled = bool(self.run_settings and self.run_settings.random)
         best = self.results[0]["params"]
-        wanted = {**{n: best[n] for n in self.varied}, **cell}
+        wanted = {**({} if sampled else {n: best[n] for n in self.varied}), **cell}
         for item in self.results:
             if all(item["params"].get(n) == v for n, v in wanted.items()):
                 row = self.results_model.row_of(item["rank"])  # where it is, however sorted
@@ -750,6 +785,13 @@ class OptimizationTab(QWidget):
         self.apply_message.show()
 
     # --- theme and shutdown ------------------------------------------------------------
+
+    def set_default_slippage(self, slippage: float) -> None:
+        """The live engine's slippage changed in Settings: follow it unless one was typed."""
+        field = self.slippage_box
+        if field.problem is None and math.isclose(field.value(), self.default_slippage * 100):
+            field.setValue(slippage * 100)
+        self.default_slippage = slippage
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette

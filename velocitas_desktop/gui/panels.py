@@ -177,8 +177,9 @@ class Banner(QFrame):
 
     def show_message(self, text: str, level: str = "error") -> None:
         self.setProperty("level", level)
-        self.style().unpolish(self)
-        self.style().polish(self)
+        for widget in (self, self.label):  # the label's colour hangs on the banner's level too
+            widget.style().unpolish(widget)
+            widget.style().polish(widget)
         self.label.setText(text)
         self.show()
 

@@ -83,6 +83,8 @@ class Settings:
                                    ("Binance WebSocket", self.binance_ws_url, ("ws://", "wss://"))):
             if not url.startswith(schemes):
                 found.append(f"the {name} address starts with {' or '.join(schemes)}")
+        if self.data_folder and not Path(self.data_folder).expanduser().is_dir():
+            found.append(f"data folder {self.data_folder} does not exist")
         for folder in self.strategy_folders:
             if not Path(folder).expanduser().is_dir():
                 found.append(f"strategy folder {folder} does not exist")
@@ -93,7 +95,11 @@ class Settings:
 
     @property
     def csv_folder(self) -> Path:
-        return Path(self.data_folder).expanduser() if self.data_folder else data_dir()
+        """Where Browse… and Export… open: the data folder, or the user's data folder when it
+        is not set or no longer exists (a dialog given a missing folder opens in the current
+        directory, with the folder's name typed in as a file name)."""
+        chosen = Path(self.data_folder).expanduser() if self.data_folder else None
+        return chosen if chosen is not None and chosen.is_dir() else data_dir()
 
 
 def settings_path() -> Path:

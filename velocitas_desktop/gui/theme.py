@@ -93,8 +93,11 @@ def colours(theme: str) -> ChartColours:
 
 
 def style_sheet(theme: str) -> str:
+    """The theme's style sheet, its ``{icons}`` naming the shipped icons' folder (a style
+    sheet's relative url is read from the current directory, not from the sheet's own)."""
     path = resources_dir() / "styles" / f"{'light' if theme == 'light' else 'dark'}.qss"
-    return path.read_text(encoding="utf-8")
+    icons = (resources_dir() / "icons").as_posix()
+    return path.read_text(encoding="utf-8").replace("{icons}", icons)
 
 
 def apply_theme(app: QApplication, theme: str) -> ChartColours:

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.core.strategy import STRATEGY_ID_PATTERN, StrategySpec
 from velocitas_desktop.core.types import TICK, TIMEFRAMES
 from velocitas_desktop.engine.config import MAX_WORKERS
 from velocitas_desktop.engine.request import (
@@ -19,7 +19,6 @@ from velocitas_desktop.engine.request import (
 
 Timeframe = Literal[tuple([TICK, *TIMEFRAMES])]  # type: ignore[valid-type]
 ParamValue = bool | int | float | str
-STRATEGY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 MAX_ID = 2**62  # SQLite integers are 64-bit; larger query values would overflow
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from velocitas_desktop.gui.plots import paint_note, paint_plot, placeholder, time_value_plot
 from velocitas_desktop.gui.theme import ChartColours
@@ -27,17 +27,21 @@ class EquityChart(QWidget):
         self.cash_line = pg.InfiniteLine(angle=0, movable=False)
         self.split_line = pg.InfiniteLine(angle=90, movable=False,
                                           label="out of sample →",
-                                          labelOpts={"position": 0.95, "anchors": [(0, 0),
-                                                                                  (0, 0)]})
+                                          labelOpts={"position": 0.04, "anchors": [(0, 1),
+                                                                                  (0, 1)]})
         self.plot.addItem(self.cash_line)
         self.plot.addItem(self.split_line)
         self.split_line.hide()
-        self.title = pg.TextItem(anchor=(0, 0))
-        self.title.setParentItem(self.plot.getPlotItem().vb)
-        self.title.setPos(6, 4)
+        # the caption above the plot, not in it: drawn over the view box, the row's title
+        # and the "out of sample" label ran into each other and over the curve at 1600x960
+        self.title = QLabel()
+        self.title.setObjectName("equityCaption")
+        self.title.setWordWrap(True)
+        self.title.hide()
         self.placeholder = placeholder("Select a row of the results: its backtest over the "
                                        "whole file shows here, equity curve and trades.")
-        layout.addWidget(self.plot)
+        layout.addWidget(self.title)
+        layout.addWidget(self.plot, 1)
         layout.addWidget(self.placeholder)
         self.plot.hide()
         self.set_palette(palette)
@@ -53,14 +57,15 @@ class EquityChart(QWidget):
         else:
             self.split_line.setPos(split)
             self.split_line.show()
-        self.title.setHtml(f"<span style='color:{self.palette.foreground};font-size:9pt'>"
-                           f"{caption}</span>")
+        self.title.setText(caption)
+        self.title.show()
         self.plot.enableAutoRange()
 
     def clear(self) -> None:
         self.curve.clear()
         self.split_line.hide()
-        self.title.setHtml("")
+        self.title.clear()
+        self.title.hide()
         self.plot.hide()
         self.placeholder.show()
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtGui import QFontMetrics, QResizeEvent
 from PySide6.QtWidgets import QGraphicsRectItem, QVBoxLayout, QWidget
 
 from velocitas_desktop.gui.optimization.helpers import cell_ticks
@@ -86,6 +87,7 @@ class Heatmap(QWidget):
         self.plot.setYRange(0, len(ys), padding=0.02)
         if grid.size <= MAX_CELL_LABELS:
             self._label_cells(grid)
+        self.fit_labels()
         self.marker.setRect(QRectF(xs.index(best[0]), ys.index(best[1]), 1, 1))
         self.marker.show()
 
@@ -97,6 +99,28 @@ class Heatmap(QWidget):
             label.setPos(i + 0.5, j + 0.5)
             self.plot.addItem(label)
             self.labels.append(label)
+
+    def labels_fit(self) -> bool:
+        """Whether every cell is wide and tall enough for its score's text."""
+        if not self.labels or not self.xs or not self.ys:
+            return False
+        box = self.plot.getPlotItem().vb.sceneBoundingRect()
+        metrics = QFontMetrics(self.labels[0].textItem.font())
+        widest = max(metrics.horizontalAdvance(label.toPlainText()) for label in self.labels)
+        # TextItem pads its text by a few pixels on each side
+        return (box.width() / len(self.xs) >= widest + 6
+                and box.height() / len(self.ys) >= metrics.height() + 2)
+
+    def fit_labels(self) -> None:
+        """Scores written in the cells only where they fit: at 1600x960 a 10x10 grid's
+        labels ran into each other as unreadable digits (the colour bar still reads)."""
+        fit = self.labels_fit()
+        for label in self.labels:
+            label.setVisible(fit)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self.fit_labels)  # once the plot has laid out its view box
 
     def clear(self) -> None:
         for label in self.labels:

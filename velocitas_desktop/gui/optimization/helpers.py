@@ -79,24 +79,32 @@ def varied_params(grid: Mapping[str, Sequence[Any]], results: list[dict[str, Any
 # --- the heatmap --------------------------------------------------------------------------
 
 def heatmap_grid(results: list[dict[str, Any]], x_name: str, y_name: str,
-                 anchor: dict[str, Any]) -> tuple[list[Any], list[Any], np.ndarray]:
-    """Scores over two parameters, the others held at ``anchor`` (the best row's values).
+                 anchor: dict[str, Any] | None,
+                 lower_is_better: bool = False) -> tuple[list[Any], list[Any], np.ndarray]:
+    """Scores over two parameters: the others held at ``anchor`` (the best row's values), or
+    with ``anchor`` None the best score of every row in the cell, whatever its others.
 
+    A random search samples the grid, so few of its rows share the best row's other values
+    (one cell of 200 MACD rows did): the best per cell shows its surface instead.
     Returns the sorted x values, the sorted y values and a (len(x), len(y)) array of scores,
-    NaN where no result has that pair (a constraint such as ``fast < slow`` ruled it out).
+    NaN where no result has that pair (not sampled, or ruled out by a constraint).
     """
-    others = [n for n in anchor if n not in (x_name, y_name)]
+    others = [n for n in (anchor or {}) if n not in (x_name, y_name)]
     rows = [r for r in results
-            if all(r["params"].get(n) == anchor[n] for n in others)]
+            if anchor is None or all(r["params"].get(n) == anchor[n] for n in others)]
     xs = sorted({r["params"][x_name] for r in results})
     ys = sorted({r["params"][y_name] for r in results})
     grid = np.full((len(xs), len(ys)), np.nan)
     x_at = {v: i for i, v in enumerate(xs)}
     y_at = {v: i for i, v in enumerate(ys)}
+    better = min if lower_is_better else max
     for row in rows:
         score = row.get("score")
-        if score is not None:
-            grid[x_at[row["params"][x_name]], y_at[row["params"][y_name]]] = score
+        if score is None:
+            continue
+        cell = x_at[row["params"][x_name]], y_at[row["params"][y_name]]
+        held = grid[cell]
+        grid[cell] = score if math.isnan(held) else better(held, score)
     return xs, ys, grid
 
 
