@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.gui.candles import INTERVALS, CandleSeries, TickRing
+from velocitas_desktop.core.candles import CandleSeries
+from velocitas_desktop.gui.candles import INTERVALS, TickRing
 from velocitas_desktop.gui.plots import (
     paint_axes,
     paint_plot,
