@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from velocitas_desktop.gui.candles import TickRing
 from velocitas_desktop.gui.panels import STRATEGY_COLUMNS, TRADE_COLUMNS
 from velocitas_desktop.gui.table import CATEGORY, INT, MONEY, TIME, Column, ColumnTableModel
 
@@ -99,17 +95,6 @@ def test_a_million_rows_are_stored_compactly_and_served_by_row(qapp):
     assert model.rowCount() == n // 3
     assert model.value(0, "id") == 999_998  # the newest SOL row
     assert model.data(QModelIndex(), DISPLAY) is None
-
-
-def test_the_tick_ring_keeps_the_newest_ticks_in_order():
-    ring = TickRing(capacity=5)
-    ring.add(np.arange(3.0), np.arange(3.0))
-    ring.add(np.arange(3.0, 7.0), np.arange(3.0, 7.0))
-    prices, stamps = ring.arrays()
-    assert prices.tolist() == [2.0, 3.0, 4.0, 5.0, 6.0] and ring.count == 7
-    ring.add(np.arange(7.0, 20.0), np.arange(7.0, 20.0))
-    assert ring.arrays()[0].tolist() == [15.0, 16.0, 17.0, 18.0, 19.0]
-    assert not math.isnan(stamps.sum())
 
 
 @pytest.mark.parametrize("name, expected", [("BTCUSDT-1m-2024-01.csv", "BTC"),

@@ -1,43 +1,20 @@
-"""The chart's candle intervals, and the newest ticks kept to rebuild candles (numpy, no Qt)."""
+"""The window's candles: every interval a strategy may decide on, kept per coin (numpy, no Qt)."""
 
 from __future__ import annotations
 
-import numpy as np
+from velocitas_desktop.core.candles import CandleSet
+from velocitas_desktop.core.types import TIMEFRAMES
 
-from velocitas_desktop.core.types import INTERVAL_SECONDS
+# The chart offers every bar interval a strategy may decide on, 1s to 1d, so a strategy's
+# indicators can be drawn on the very bars it decides on.
+INTERVALS: dict[str, float] = {name: float(seconds) for name, seconds in TIMEFRAMES.items()}
+DEFAULT_INTERVAL = "1m"  # the strategy form's default timeframe, and the ready set's
+# Bars kept per interval and coin: 83 minutes of 1s bars, 3.5 days of 1m, 208 days of 1h,
+# 13 years of 1d; 16 intervals x 6 columns x 8 bytes x twice this (the growth buffer) is
+# 7.7 MB a coin.
+CANDLES_KEPT = 5_000
 
-# The chart's choice of candle intervals, in seconds.
-INTERVALS: dict[str, float] = {name: float(INTERVAL_SECONDS[name])
-                               for name in ("1s", "5s", "15s", "1m", "5m", "15m", "1h")}
 
-
-class TickRing:
-    """The newest ``capacity`` ticks of one coin, so candles can be rebuilt at a new interval."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self.capacity = capacity
-        self.prices = np.zeros(capacity)
-        self.stamps = np.zeros(capacity)
-        self.count = 0  # ticks ever added
-
-    def add(self, prices: np.ndarray, stamps: np.ndarray) -> None:
-        n = prices.shape[0]
-        if n >= self.capacity:
-            prices, stamps = prices[-self.capacity:], stamps[-self.capacity:]
-            self.count += n - self.capacity
-            n = self.capacity
-        start = self.count % self.capacity
-        first = min(n, self.capacity - start)
-        self.prices[start:start + first] = prices[:first]
-        self.stamps[start:start + first] = stamps[:first]
-        self.prices[: n - first] = prices[first:]
-        self.stamps[: n - first] = stamps[first:]
-        self.count += n
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Kept ticks, oldest first."""
-        if self.count <= self.capacity:
-            return self.prices[: self.count].copy(), self.stamps[: self.count].copy()
-        start = self.count % self.capacity
-        order = np.r_[start:self.capacity, 0:start]
-        return self.prices[order], self.stamps[order]
+def coin_candles() -> CandleSet:
+    """A coin's candles at every interval the chart offers."""
+    return CandleSet(INTERVALS.values(), capacity=CANDLES_KEPT)

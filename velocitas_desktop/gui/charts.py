@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.core.candles import CandleSeries
-from velocitas_desktop.gui.candles import INTERVALS, TickRing
+from velocitas_desktop.core.candles import Candles
+from velocitas_desktop.gui.candles import DEFAULT_INTERVAL, INTERVALS, coin_candles
 from velocitas_desktop.gui.plots import (
     paint_axes,
     paint_plot,
@@ -134,19 +134,21 @@ class GridLines(pg.GraphicsObject):
 
 
 class CandleItem(pg.GraphicsObject):
-    """Candles (``mode="price"``) or tick-count bars (``mode="volume"``) of a CandleSeries."""
+    """Candles (``mode="price"``) or volume bars (``mode="volume"``) of a coin's Candles."""
 
-    def __init__(self, series: CandleSeries, palette: ChartColours, mode: str = "price") -> None:
+    def __init__(self, series: Candles, palette: ChartColours, mode: str = "price") -> None:
         super().__init__()
         self.series = series
         self.mode = mode
         self.palette = palette
         self._chunks: dict[int, QPicture] = {}
         self._chunk_versions: dict[int, int] = {}
+        self._generation = series.generation
         self._bounds = QRectF()
 
-    def set_series(self, series: CandleSeries) -> None:
+    def set_series(self, series: Candles) -> None:
         self.series = series
+        self._generation = series.generation
         self._chunks.clear()
         self._chunk_versions.clear()
         self.refresh()
@@ -162,6 +164,10 @@ class CandleItem(pg.GraphicsObject):
         recorded here: ``paint`` records only the chunks in view, so a frame costs the same
         however many bars the ticks of one frame closed."""
         s = self.series
+        if s.generation != self._generation:  # bars were put in front: every index moved
+            self._generation = s.generation
+            self._chunks.clear()
+            self._chunk_versions.clear()
         for key in [k for k in self._chunks if (k + 1) * CHUNK <= s.dropped]:
             del self._chunks[key], self._chunk_versions[key]
         bounds = self._compute_bounds()
@@ -269,8 +275,9 @@ class PriceChart(QWidget):
         super().__init__()
         self.coin = coin
         self.palette = palette
-        self.ticks = TickRing()
-        self.series = CandleSeries(interval)
+        self.interval = interval
+        self.book = coin_candles()
+        self.series = self.book.series_for(interval)
         self.follow = True
         self.buys: deque[tuple[float, float]] = deque(maxlen=MAX_MARKERS)
         self.sells: deque[tuple[float, float]] = deque(maxlen=MAX_MARKERS)
@@ -324,18 +331,16 @@ class PriceChart(QWidget):
     # --- data ----------------------------------------------------------------------------
 
     def add_ticks(self, prices: np.ndarray, stamps: np.ndarray) -> None:
-        self.ticks.add(prices, stamps)
-        self.series.add(prices, stamps)
+        self.book.add_ticks(prices, stamps)
 
     def add_fill(self, action: str, timestamp: float, price: float) -> None:
         (self.buys if action == "BUY" else self.sells).append((timestamp, price))
         self._markers_dirty = True
 
     def set_interval(self, seconds: float) -> None:
-        """Rebuild the candles from the kept ticks at a new interval."""
-        self.series = CandleSeries(seconds)
-        prices, stamps = self.ticks.arrays()
-        self.series.add(prices, stamps)
+        """Show the candles of another interval (each is kept as the prices come)."""
+        self.interval = seconds
+        self.series = self.book.series_for(seconds)
         self.candles.set_series(self.series)
         self.volume.set_series(self.series)
         self.follow = True
@@ -344,11 +349,11 @@ class PriceChart(QWidget):
         self.redraw()
 
     def clear(self) -> None:
-        self.ticks = TickRing()
+        self.book.clear()
         self.buys.clear()
         self.sells.clear()
         self._markers_dirty = True
-        self.set_interval(self.series.interval)
+        self.set_interval(self.interval)
 
     # --- drawing (at most once a frame) -----------------------------------------------
 
@@ -469,7 +474,7 @@ class PriceCharts(QWidget):
         self.interval_box = QComboBox()
         self.interval_box.setObjectName("intervalBox")
         self.interval_box.addItems(list(INTERVALS))
-        self.interval_box.setCurrentText("5s")
+        self.interval_box.setCurrentText(DEFAULT_INTERVAL)
         self.interval_box.currentTextChanged.connect(self._interval_changed)
         bar.addWidget(self.interval_box)
         self.follow_button = QPushButton("Follow latest")
