@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from velocitas_desktop.core.candles import CandleSet
-from velocitas_desktop.core.types import TIMEFRAMES
+from velocitas_desktop.core.types import INTERVAL_SECONDS, TIMEFRAMES
 
 # The chart offers every bar interval a strategy may decide on, 1s to 1d, so a strategy's
 # indicators can be drawn on the very bars it decides on.
@@ -18,3 +18,11 @@ CANDLES_KEPT = 5_000
 def coin_candles() -> CandleSet:
     """A coin's candles at every interval the chart offers."""
     return CandleSet(INTERVALS.values(), capacity=CANDLES_KEPT)
+
+
+def interval_name(seconds: float) -> str:
+    """``3600`` -> ``1h``: the name of a bar length, or its seconds when it has none."""
+    for name, length in INTERVAL_SECONDS.items():
+        if length == seconds:
+            return name
+    return f"{seconds:g}s"

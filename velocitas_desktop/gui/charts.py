@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.core.candles import Candles
-from velocitas_desktop.gui.candles import DEFAULT_INTERVAL, INTERVALS, coin_candles
+from velocitas_desktop.core.candles import Candles, Pieces
+from velocitas_desktop.gui.candles import DEFAULT_INTERVAL, INTERVALS, coin_candles, interval_name
 from velocitas_desktop.gui.plots import (
     paint_axes,
     paint_plot,
@@ -331,7 +331,17 @@ class PriceChart(QWidget):
     # --- data ----------------------------------------------------------------------------
 
     def add_ticks(self, prices: np.ndarray, stamps: np.ndarray) -> None:
-        self.book.add_ticks(prices, stamps)
+        if self.book.bar_seconds is None:  # a replay of bar files shows the file's bars
+            self.book.add_ticks(prices, stamps)
+
+    def add_bars(self, bars: Pieces, seconds: float) -> None:
+        """A replayed file's bars: the candles are made of them from now on."""
+        self.book.add_bars(bars, seconds)
+        series = self.book.series_for(self.interval)
+        if series is not self.series:
+            self.series = series
+            self.candles.set_series(series)
+            self.volume.set_series(series)
 
     def add_fill(self, action: str, timestamp: float, price: float) -> None:
         (self.buys if action == "BUY" else self.sells).append((timestamp, price))
@@ -434,13 +444,14 @@ class PriceChart(QWidget):
         s = self.series
         stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(s.times[i])))
         colour = self.palette.up if s.close[i] >= s.open[i] else self.palette.down
+        volume = (f"ticks {int(s.volume[i]):,}" if self.book.bar_seconds is None
+                  else f"vol {s.volume[i]:,.2f}")
         self.legend.setHtml(
             f"<span style='color:{self.palette.foreground};font-size:10pt'>"
             f"<b>{self.coin}</b> {stamp} UTC &nbsp; O <span style='color:{colour}'>"
             f"{s.open[i]:,.2f}</span> H <span style='color:{colour}'>{s.high[i]:,.2f}</span> "
             f"L <span style='color:{colour}'>{s.low[i]:,.2f}</span> C "
-            f"<span style='color:{colour}'>{s.close[i]:,.2f}</span> &nbsp; ticks "
-            f"{int(s.volume[i]):,}</span>")
+            f"<span style='color:{colour}'>{s.close[i]:,.2f}</span> &nbsp; {volume}</span>")
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
@@ -482,6 +493,9 @@ class PriceCharts(QWidget):
                                       "panning (drag to pan, wheel to zoom)")
         self.follow_button.clicked.connect(self._follow)
         bar.addWidget(self.follow_button)
+        self.interval_note = QLabel("")
+        self.interval_note.setObjectName("mutedLabel")
+        bar.addWidget(self.interval_note)
         bar.addStretch(1)
         layout.addLayout(bar)
         self.tabs = QTabWidget()
@@ -519,6 +533,12 @@ class PriceCharts(QWidget):
             self.chart(coin).add_ticks(prices, stamps)
         self._dirty = True
 
+    def add_bars(self, per_coin: dict[str, tuple[Pieces, float]]) -> None:
+        """Fold a replayed file's bars into the candles now; drawn on the next chart tick."""
+        for coin, (bars, seconds) in per_coin.items():
+            self.chart(coin).add_bars(bars, seconds)
+        self._dirty = True
+
     def add_fills(self, trades: list[dict[str, Any]]) -> None:
         # only the newest can still be marked, whatever the size of the burst
         for trade in trades[-2 * MAX_MARKERS * max(len(self.charts), 1):]:
@@ -533,6 +553,16 @@ class PriceCharts(QWidget):
         current = self.tabs.currentWidget()
         if isinstance(current, PriceChart) and self.isVisible():
             current.redraw()
+            self._explain_interval(current)
+
+    def _explain_interval(self, chart: PriceChart) -> None:
+        """Say so when the candles shown are not of the interval chosen (a file's bars)."""
+        shown = chart.series.interval
+        note = "" if shown == self.interval else (
+            f"the file's bars are {interval_name(shown)}: shorter or uneven candles cannot be "
+            f"made from them")
+        if note != self.interval_note.text():
+            self.interval_note.setText(note)
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette

@@ -273,6 +273,7 @@ class MainWindow(QMainWindow):
     def _connect_bridge(self) -> None:
         b = self.bridge
         b.ticks.connect(self._on_ticks)
+        b.bars.connect(self.charts.add_bars)
         b.trades.connect(self._on_trades)
         b.metrics.connect(self._on_metrics)
         b.strategies.connect(self.refresh_strategies)
