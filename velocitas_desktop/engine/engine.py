@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
+from velocitas_desktop.core.candles import Pieces
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.ledger import Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
@@ -42,7 +43,7 @@ from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
-from velocitas_desktop.engine.session import Session
+from velocitas_desktop.engine.session import CANDLE_SECONDS, CANDLES_KEPT, Session
 from velocitas_desktop.feeds.base import Feed, FeedState
 from velocitas_desktop.store.journal import Journal
 
@@ -527,6 +528,18 @@ class Engine:
             rows = [r for r in self.ledger.pnl_history
                     if strategy_id is None or r["strategy_id"] == strategy_id]
         return rows[-limit:]
+
+    def candles(self, coin: str, limit: int = CANDLES_KEPT) -> dict[str, Any]:
+        """The session's candles of ``coin`` (see the contract), oldest first."""
+        coin = check_coin(coin)
+        session = self._session
+        kept = session.candle_pieces(coin, max(int(limit), 0)) if session is not None else None
+        bars, interval, unit = kept if kept is not None else (Pieces.empty(), CANDLE_SECONDS,
+                                                               "ticks")
+        return {"coin": coin, "interval": interval, "volume_unit": unit,
+                "time": bars.start.tolist(), "open": bars.open.tolist(),
+                "high": bars.high.tolist(), "low": bars.low.tolist(),
+                "close": bars.close.tolist(), "volume": bars.volume.tolist()}
 
     # --- restoring -----------------------------------------------------------------------
 
