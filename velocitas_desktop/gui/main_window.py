@@ -43,10 +43,11 @@ from velocitas_desktop.engine.request import (
 from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
-from velocitas_desktop.gui.charts import PnlChart, PriceCharts
+from velocitas_desktop.gui.charts import PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
+from velocitas_desktop.gui.pnl import PnlChart
 from velocitas_desktop.gui.sessions import add_sessions_menu
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
