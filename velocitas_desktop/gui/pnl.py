@@ -10,8 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from velocitas_desktop.gui.charts import GridLines, cache_axes
-from velocitas_desktop.gui.plots import paint_plot, time_value_plot
+from velocitas_desktop.gui.plots import GridLines, cache_axes, paint_plot, time_value_plot
 from velocitas_desktop.gui.theme import ChartColours
 
 PNL_SECONDS = 1.0       # the P&L lines are redrawn at most this often
