@@ -1,10 +1,24 @@
-"""How the window's pyqtgraph plots look: value scale, axes and background from the theme."""
+"""How the window's pyqtgraph plots look: value and time scales, axes and colours from the theme."""
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.DateAxisItem import (
+    DAY_SPACING,
+    HOUR_SPACING,
+    MINUTE_SPACING,
+    MONTH_SPACING,
+    SECOND_SPACING,
+    YEAR_MONTH_ZOOM_LEVEL,
+    TickSpec,
+    ZoomLevel,
+    makeMStepper,
+    makeSStepper,
+)
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QLabel
@@ -13,12 +27,99 @@ from velocitas_desktop.gui.theme import ChartColours
 
 # wide enough for a price like 104,250.00, and fixed: a scale that followed its widest label
 # would shift the whole plot sideways whenever the range moved
-VALUE_AXIS_PX = 70
+VALUE_AXIS_PX = 78
+
+
+MAX_DECIMALS = 8  # a coin priced in hundred-millionths still reads; beyond, it is noise
+
+
+def amount(value: float, step: float) -> str:
+    """``value`` with thousands separators and as many decimals as ``step`` needs
+    (step 0.25 -> two, step 0.2 -> one, step 500 -> none)."""
+    return f"{value:,.{_decimals(step)}f}"
+
+
+def _decimals(step: float) -> int:
+    if step >= 1 or step <= 0:
+        return 0
+    decimals = math.ceil(-math.log10(step) - 1e-9)
+    if decimals < MAX_DECIMALS and abs(round(step, decimals) - step) > step * 1e-6:
+        decimals += 1  # 0.25 needs the second digit its first one rounds away
+    return min(decimals, MAX_DECIMALS)
+
+
+def price_text(value: float) -> str:
+    """A price as a trader reads it: separators, and cents or significant digits."""
+    size = abs(value)
+    if size >= 1:
+        return f"{value:,.2f}"
+    if size == 0:
+        return "0"
+    return amount(value, 10 ** (math.floor(math.log10(size)) - 3))
+
+
+def time_text(stamp: float) -> str:
+    """An epoch time as the crosshair's time tag reads it (UTC)."""
+    when = time.gmtime(stamp)
+    return time.strftime("%a %d %b %Y %H:%M:%S" if stamp % 60 else "%a %d %b %Y %H:%M", when)
+
+
+class ValueAxis(pg.AxisItem):
+    """A value scale with thousands separators and as many decimals as its tick step needs.
+
+    With ``log`` set, the plot's values are the logarithms (base 10) of prices: ticks fall on
+    round prices and read as prices.
+    """
+
+    def __init__(self, orientation: str = "right", **kwargs: Any) -> None:
+        super().__init__(orientation, **kwargs)
+        self.enableAutoSIPrefix(False)
+        self.log = False
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        if not self.log:
+            return super().tickValues(minVal, maxVal, size)
+        low, high = 10.0 ** minVal, 10.0 ** maxVal
+        return [(spacing, [math.log10(v) for v in values if v > 0])
+                for spacing, values in super().tickValues(low, high, size)]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        if self.log:
+            return [amount(10.0 ** v, spacing) for v in values]
+        return [amount(v, spacing) for v in values]
+
+
+# Dates at the day boundaries carry the month ("06 Oct"), so a range of days reads without a
+# calendar; no zoom level goes below whole seconds (a range that short labels nothing useful).
+_DAY = TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%d %b")
+_TIME_LEVELS = {
+    float("inf"): YEAR_MONTH_ZOOM_LEVEL,
+    5 * 3600 * 24: ZoomLevel([TickSpec(MONTH_SPACING, makeMStepper(1), "%b %Y"),
+                              TickSpec(DAY_SPACING, makeSStepper(DAY_SPACING), "%d %b",
+                                       autoSkip=[1, 5])], "00 MMM"),
+    6 * 3600: ZoomLevel([_DAY, TickSpec(HOUR_SPACING, makeSStepper(HOUR_SPACING), "%H:%M",
+                                        autoSkip=[1, 6])], "00 MMM"),
+    15 * 60: ZoomLevel([_DAY, TickSpec(MINUTE_SPACING, makeSStepper(MINUTE_SPACING), "%H:%M",
+                                       autoSkip=[1, 5, 15])], "00 MMM"),
+    30: ZoomLevel([_DAY, TickSpec(SECOND_SPACING, makeSStepper(SECOND_SPACING), "%H:%M:%S",
+                                  autoSkip=[1, 5, 15, 30])], "99:99:99"),
+}
+
+
+class TimeAxis(pg.DateAxisItem):
+    """UTC dates and times, with the month wherever the day changes."""
+
+    def __init__(self, orientation: str = "bottom", **kwargs: Any) -> None:
+        super().__init__(orientation, utcOffset=0, **kwargs)
+        self.zoomLevels = dict(_TIME_LEVELS)
+        # the label sizes are measured with the last painter's font; until one has painted
+        # (a hidden axis never does), with the axis's own
+        self.fontMetrics = QFontMetrics(self.font())
 
 
 def time_value_plot() -> pg.PlotWidget:
     """A plot of values over time: UTC dates along the bottom, the value scale on the right."""
-    plot = pg.PlotWidget(axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
+    plot = pg.PlotWidget(axisItems={"bottom": TimeAxis(), "right": ValueAxis()})
     value_scale_on_right(plot.getPlotItem())
     return plot
 
@@ -94,6 +195,14 @@ class GridLines(pg.GraphicsObject):
         self.setZValue(-1000)  # under everything the plot shows
         box.sigRangeChanged.connect(self._moved)
         box.sigResized.connect(self._resized)
+
+    def set_log(self, log: bool) -> None:
+        """Lines at the round prices of a log scale (or back at a linear scale's ticks)."""
+        for ruler, _ in self.rulers:
+            if isinstance(ruler, ValueAxis):
+                ruler.log = log
+        self._key = None
+        self.update()
 
     def set_colour(self, colour: str, alpha: int) -> None:
         tint = QColor(colour)
