@@ -331,7 +331,7 @@ class CandleSet:
         if not len(bars):
             return
         if self.bar_seconds != seconds:
-            self._use_bars(float(seconds))
+            self.use_bars(float(seconds))
         if self.first_time is None:
             self.first_time = float(bars.start[0])
         made: dict[float, Pieces] = {}
@@ -339,7 +339,7 @@ class CandleSet:
             series = self.series[interval]
             made[interval] = series.add(bars if source is None else made[source])
 
-    def _use_bars(self, seconds: float) -> None:
+    def use_bars(self, seconds: float) -> None:
         """From now on the set is fed bars of ``seconds``: it keeps those and each kept
         interval that is a whole multiple of them."""
         self.bar_seconds = seconds

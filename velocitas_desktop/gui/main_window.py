@@ -43,6 +43,7 @@ from velocitas_desktop.engine.request import (
 from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
+from velocitas_desktop.gui.chart_session import ChartSession
 from velocitas_desktop.gui.charts import PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self.bridge = EngineBridge(engine, self)
+        self.chart_session = ChartSession(engine, self.charts, self.pnl_chart, self.show_error)
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
         self._restore_layout()
@@ -303,16 +305,23 @@ class MainWindow(QMainWindow):
             final = status not in (EngineStatus.RUNNING, EngineStatus.STARTING)
             self.pnl_chart.add_snapshot(snapshot, self.market_time or None, force=final)
         self.refresh_strategies()
-        self.rate_status.setText(f"{glob.get('ticks_per_second', 0):,.0f} ticks/s · "
-                                 f"{glob.get('ticks_processed', 0):,} ticks")
+        self._show_rate(glob)
         latency = glob.get("latency_ms") or {}
         p50, p99 = latency.get("batch_p50"), latency.get("batch_p99")
         if p50 is not None:
             self.latency_label.setText(f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms")
         self._on_feed(glob.get("feed") or {})
 
+    def _show_rate(self, glob: dict[str, Any]) -> None:
+        """Ticks per second while a session runs; afterwards 0, with the session's count."""
+        rate = glob.get("ticks_per_second", 0) if self.engine.status.busy else 0
+        self.rate_status.setText(f"{rate:,.0f} ticks/s · {glob.get('ticks_processed', 0):,} "
+                                 "ticks")
+
     def _on_feed(self, feed: dict[str, Any]) -> None:
         state = feed.get("state", FeedState.IDLE)
+        if not self.engine.status.busy and state not in (FeedState.FAILED, FeedState.FINISHED):
+            state = FeedState.IDLE  # a stopped session's feed is no longer live
         self.feed_label.setText(f"feed: {state}")
         self.feed_label.setToolTip(feed.get("message", ""))
         message = feed.get("message", "")
@@ -332,6 +341,10 @@ class MainWindow(QMainWindow):
         elif status == EngineStatus.FINISHED:
             self.show_info("The session finished: the data ran out or a limit was reached.")
         self.kpis.show_metrics({**self.last_metrics.get("global", {}), "status": status})
+        if status in (EngineStatus.STOPPED, EngineStatus.FINISHED, EngineStatus.ERROR):
+            self.chart_session.session_ended()
+            self._show_rate(self.last_metrics.get("global", {}))
+            self._on_feed(self.last_metrics.get("global", {}).get("feed") or {})
         self._update_controls()
 
     def _on_log(self, lines: list[dict[str, Any]]) -> None:
@@ -394,19 +407,24 @@ class MainWindow(QMainWindow):
         self.last_metrics = {}
         self.market_time = 0.0
         self.feed_failure = None
+        self.chart_session.session_starting()
         self.charts.set_coins(config.coins)
+        self.feed_label.setText("feed: idle")
+        self.rate_status.setText("0 ticks/s · 0 ticks")
         what = "loading the CSV files" if config.source == "csv" else f"opening the {config.source} feed"
         self._set_busy(f"Starting: {what}…")
         run_in_background(lambda: self.engine.start(config), self._started, self._start_failed)
 
     def _started(self, _: Any) -> None:
         self._set_busy("")
+        self.chart_session.session_started(list(self.charts.charts))
         self.log_panel.add("info", f"started on {self.source_box.currentText()}")
         self._update_controls()
 
     def _start_failed(self, exc: BaseException) -> None:
         self._set_busy("")
         self._update_controls()
+        self.feed_label.setText("feed: idle")
         if isinstance(exc, FeedError):
             self.show_error(f"The data could not be opened: {exc}")
         elif isinstance(exc, VelocitasError):
@@ -650,6 +668,7 @@ class MainWindow(QMainWindow):
         if trades:  # shown at once: the window has just opened and nothing else is drawn yet
             self.blotter.add_trades(trades)
             self.blotter.flush()
+        self.chart_session.window_opened(trades)
 
     # --- layout and closing ----------------------------------------------------------------
 
