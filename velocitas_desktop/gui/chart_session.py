@@ -1,13 +1,17 @@
-"""What the charts ask of the engine, off the Qt thread: earlier candles and the P&L history."""
+"""What the charts ask of the engine, off the Qt thread: earlier candles, P&L history, a strategy's indicators."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from velocitas_desktop.catalog import Catalog
+from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.charts import PriceCharts
+from velocitas_desktop.gui.indicators import StrategyStudy, strategy_study
 from velocitas_desktop.gui.pnl import PnlChart
 
 # P&L rows read back for the chart when a session ends or is restored: 200,000 is the most
@@ -22,13 +26,18 @@ class ChartSession:
       history) come from the engine's ``candles`` call.
     - When a session ends, and when the window opens on a restored one, the P&L curves are
       drawn from the engine's P&L history, which a replay at full speed outruns in snapshots.
+    - The strategy selected in the strategies table has its indicators drawn, with its fills
+      alone, on its coin's chart.
     """
 
     def __init__(self, engine: TradingEngine, charts: PriceCharts, pnl: PnlChart,
+                 selected: Callable[[], str | None], catalog: Callable[[], Catalog],
                  show_error: Callable[[str], None]) -> None:
         self.engine = engine
         self.charts = charts
         self.pnl = pnl
+        self.selected = selected
+        self.catalog = catalog
         self.show_error = show_error
         self.session = 0  # answers that come back after the next start are dropped
 
@@ -79,3 +88,25 @@ class ChartSession:
     def _backfill(self, found: list[dict[str, Any]], running: bool) -> None:
         for candles in found:
             self.charts.backfill(candles, running)
+
+    def strategy_selected(self, *_: Any) -> None:
+        """Draw the selected strategy's own indicators (None selected: none)."""
+        strategy_id = self.selected()
+        if strategy_id is None:
+            self.charts.show_strategy(None)
+            return
+        engine = self.engine
+        run_in_background(lambda: engine.strategy(strategy_id), self._show_strategy,
+                          lambda exc: self.charts.show_strategy(None))
+
+    def _show_strategy(self, described: dict[str, Any]) -> None:
+        if described["strategy_id"] != self.selected():
+            return  # another row was selected meanwhile
+        try:
+            strategy = self.catalog().create(StrategySpec.from_dict(described))
+            study: StrategyStudy | None = strategy_study(strategy, described["strategy_id"])
+        except (VelocitasError, KeyError, ValueError) as exc:
+            self.show_error(f"The indicators of {described['strategy_id']} cannot be drawn: "
+                            f"{exc}.")
+            study = None
+        self.charts.show_strategy(study)

@@ -1,4 +1,4 @@
-"""The price chart: candles, volume, fills, crosshair, in pyqtgraph.
+"""The price chart: candles, volume, fills, indicators, crosshair, in pyqtgraph.
 
 Candles are one custom GraphicsObject: finished bars in view are recorded once into QPictures of
 ``CHUNK`` bars (only the newest chunk is re-recorded when a bar closes) and the forming bar
@@ -34,6 +34,12 @@ from velocitas_desktop.gui.chart_tools import (
     fill_arrow,
     settle_range,
 )
+from velocitas_desktop.gui.indicator_chart import (
+    ChartIndicators,
+    IndicatorDialog,
+    indicator_menu_button,
+)
+from velocitas_desktop.gui.indicators import StrategyStudy, Study
 from velocitas_desktop.gui.plots import amount, paint_note, placeholder, price_text
 from velocitas_desktop.gui.theme import ChartColours
 
@@ -199,7 +205,7 @@ class CandleItem(pg.GraphicsObject):
 
 
 class PriceChart(QWidget):
-    """One coin's candles, volume and fill arrows, with a crosshair that tags the
+    """One coin's candles, volume, fill arrows and indicators, with a crosshair that tags the
     price and the time on the axes, time-only pan and zoom, and a price scale that fits the
     candles in view."""
 
@@ -252,6 +258,7 @@ class PriceChart(QWidget):
         self.empty_note.setWordWrap(True)
         self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.indicators = ChartIndicators(self)
         for pane in self.panes:
             self._connect(pane)
         self.price_pane.box.sigXRangeChanged.connect(self._time_moved)
@@ -376,6 +383,7 @@ class PriceChart(QWidget):
             if self.follow:
                 self._follow()
             self._fit()
+            self.indicators.redraw()
         now = time.monotonic()
         if self._markers_dirty and now - self._markers_drawn >= MARKER_SECONDS:
             self._place_markers()
@@ -432,6 +440,7 @@ class PriceChart(QWidget):
             low, high = float(s.low[lo:hi].min()), float(s.high[lo:hi].max())
             settle_range(self.price_pane.box, self._y(low), self._y(high))
         settle_range(self.volume_pane.box, 0.0, float(s.volume[lo:hi].max()), from_zero=True)
+        self.indicators.fit(left, right)
         self.last_tag.refresh()
 
     def _stop_following(self) -> None:
@@ -467,6 +476,7 @@ class PriceChart(QWidget):
         self._drawn_version = -1
         self._markers_dirty = True
         self.price_pane.box.setYRange(*self._log_range(log), padding=0)
+        self.indicators.set_log(log)
         self.redraw()
 
     def _log_range(self, log: bool) -> tuple[float, float]:
@@ -484,7 +494,8 @@ class PriceChart(QWidget):
         left, right = self.price_pane.box.viewRange()[0]
         s = self.series
         for side, item, edge in ((1, self.buy_markers, s.low), (-1, self.sell_markers, s.high)):
-            stamps, prices = self.fills.in_range(side, left - s.interval, right + s.interval)
+            stamps, prices = self.fills.in_range(side, left - s.interval, right + s.interval,
+                                                 self.indicators.strategy_id)
             if not stamps.size:
                 item.clear()
                 continue
@@ -536,7 +547,7 @@ class PriceChart(QWidget):
         colour = self.palette.up if s.close[i] >= s.open[i] else self.palette.down
         volume = (f"ticks {int(s.volume[i]):,}" if self.book.bar_seconds is None
                   else f"vol {s.volume[i]:,.2f}")
-        buys, sells = self.fills.count(start, start + s.interval)
+        buys, sells = self.fills.count(start, start + s.interval, self.indicators.strategy_id)
         fills = "".join([f" &nbsp;<span style='color:{self.palette.up}'>▲ {buys}</span>"
                          if buys else "",
                          f" &nbsp;<span style='color:{self.palette.down}'>▼ {sells}</span>"
@@ -563,6 +574,7 @@ class PriceChart(QWidget):
         self.candles.set_palette(palette)
         self.volume.set_palette(palette)
         self.empty_note.setStyleSheet(f"color: {palette.muted}; font-size: 11pt;")
+        self.indicators.set_palette(palette)
         self._drawn_version = -1
         self.redraw()
         if len(self.series) and self._hover is None:
@@ -581,44 +593,55 @@ def _step_of(pane: Pane) -> float:
 
 
 class FillBook:
-    """A coin's newest fills (time, price, side), for the arrows and the legend."""
+    """A coin's newest fills (time, price, side, strategy), for the arrows and the legend."""
 
     def __init__(self) -> None:
-        self._rows: list[tuple[float, float, int]] = []
-        self._table = np.zeros((0, 3))
+        self._rows: list[tuple[float, float, int, int]] = []
+        self._table = np.zeros((0, 4))
+        self._strategies: dict[str, int] = {}
 
     def add(self, trade: dict[str, Any]) -> None:
+        code = self._strategies.setdefault(trade.get("strategy_id", ""), len(self._strategies))
         self._rows.append((float(trade["timestamp"]), float(trade["price"]),
-                           1 if trade["action"] == "BUY" else -1))
+                           1 if trade["action"] == "BUY" else -1, code))
 
     def clear(self) -> None:
         self._rows.clear()
-        self._table = np.zeros((0, 3))
+        self._table = np.zeros((0, 4))
+        self._strategies.clear()
 
     def table(self) -> np.ndarray:
-        """Every kept fill as rows of (time, price, side), oldest first."""
+        """Every kept fill as rows of (time, price, side, strategy code), oldest first."""
         if self._rows:
             table = np.concatenate([self._table, np.array(self._rows, dtype=float)])
             self._table = table[-MAX_FILLS:]
             self._rows.clear()
         return self._table
 
-    def in_range(self, side: int, left: float, right: float) -> tuple[np.ndarray, np.ndarray]:
-        """(times, prices) of the fills of ``side`` (1 buy, -1 sell) between two times."""
+    def _mine(self, strategy_id: str | None) -> np.ndarray:
         table = self.table()
+        if strategy_id is None:
+            return table
+        code = self._strategies.get(strategy_id)
+        return table[table[:, 3] == code] if code is not None else table[:0]
+
+    def in_range(self, side: int, left: float, right: float, strategy_id: str | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(times, prices) of the fills of ``side`` (1 buy, -1 sell) between two times."""
+        table = self._mine(strategy_id)
         keep = (table[:, 2] == side) & (table[:, 0] >= left) & (table[:, 0] <= right)
         return table[keep, 0], table[keep, 1]
 
-    def count(self, start: float, end: float) -> tuple[int, int]:
+    def count(self, start: float, end: float, strategy_id: str | None) -> tuple[int, int]:
         """(buys, sells) from ``start`` to just before ``end``."""
-        table = self.table()
+        table = self._mine(strategy_id)
         inside = (table[:, 0] >= start) & (table[:, 0] < end)
         sides = table[inside, 2]
         return int((sides > 0).sum()), int((sides < 0).sum())
 
 
 class PriceCharts(QWidget):
-    """A tab per coin, with the interval and the view (follow, fit, log)."""
+    """A tab per coin, with the interval, the view (follow, fit, log) and the indicators."""
 
     def __init__(self, palette: ChartColours) -> None:
         super().__init__()
@@ -657,6 +680,8 @@ class PriceCharts(QWidget):
         for button in (self.fit_button, self.log_button):  # on or off at a glance, either theme
             button.setStyleSheet(f"QPushButton:checked {{ border: 1px solid {ACCENT}; "
                                  f"background: rgba(41, 98, 255, 0.28); }}")
+        self.indicator_button = indicator_menu_button(self)
+        bar.addWidget(self.indicator_button)
         self.interval_note = QLabel("")
         self.interval_note.setObjectName("mutedLabel")
         bar.addWidget(self.interval_note)
@@ -672,6 +697,9 @@ class PriceCharts(QWidget):
         layout.addWidget(self.no_coins, 1)
         self.tabs.hide()
         self.tabs.currentChanged.connect(self._tab_changed)
+        self.strategy: StrategyStudy | None = None
+        self.added: list[Study] = []  # indicators added by hand, on every coin's chart
+        self.indicator_dialog: IndicatorDialog | None = None
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(CHART_MS)
@@ -697,6 +725,9 @@ class PriceCharts(QWidget):
             chart = self.charts[coin] = PriceChart(coin, self.palette, self.interval)
             chart.set_log(self.log_button.isChecked())
             chart.values_touched.connect(lambda: self.fit_button.setChecked(False))
+            chart.indicators.added = list(self.added)
+            chart.indicators.show_strategy(self.strategy if self.strategy is not None
+                                           and self.strategy.coin == coin else None)
             self.tabs.addTab(chart, coin)
             self._show_tabs()
         return chart
@@ -754,6 +785,41 @@ class PriceCharts(QWidget):
             f"made from them")
         if note != self.interval_note.text():
             self.interval_note.setText(note)
+
+    def show_strategy(self, study: StrategyStudy | None) -> None:
+        """Draw this strategy's indicators and only its fills (None: no strategy's, every
+        fill) on its coin's chart, and show that chart."""
+        self.strategy = study
+        for chart in self.charts.values():
+            chart.indicators.show_strategy(study if study and study.coin == chart.coin
+                                           else None)
+        if study is not None and study.coin in self.charts:
+            self.tabs.setCurrentWidget(self.charts[study.coin])
+        self.redraw()
+
+    def open_indicator_dialog(self, name: str) -> IndicatorDialog:
+        """Ask the values of a ``name`` indicator (SMA, RSI...) and draw it when they work."""
+        dialog = IndicatorDialog(name, self)
+        dialog.setObjectName("indicatorDialog")
+        dialog.accepted.connect(lambda: self.add_indicator(dialog.study)
+                                if dialog.study is not None else None)
+        self.indicator_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def add_indicator(self, study: Study) -> None:
+        """Draw ``study`` on every coin's chart, computed on each chart's candles."""
+        self.added.append(study)
+        for chart in self.charts.values():
+            chart.indicators.set_added(self.added)
+        self.redraw()
+
+    def remove_indicator(self, study: Study) -> None:
+        if study in self.added:
+            self.added.remove(study)
+        for chart in self.charts.values():
+            chart.indicators.set_added(self.added)
+        self.redraw()
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette

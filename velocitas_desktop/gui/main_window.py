@@ -91,7 +91,11 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self.bridge = EngineBridge(engine, self)
-        self.chart_session = ChartSession(engine, self.charts, self.pnl_chart, self.show_error)
+        self.chart_session = ChartSession(engine, self.charts, self.pnl_chart,
+                                          self.strategies_panel.selected_id,
+                                          lambda: self.engine.catalog, self.show_error)
+        self.strategies_panel.table.selectionModel().selectionChanged.connect(
+            self.chart_session.strategy_selected)
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
         self._restore_layout()
@@ -280,6 +284,7 @@ class MainWindow(QMainWindow):
         b.trades.connect(self._on_trades)
         b.metrics.connect(self._on_metrics)
         b.strategies.connect(self.refresh_strategies)
+        b.strategies.connect(self.chart_session.strategy_selected)  # new parameters
         b.feed.connect(self._on_feed)
         b.engine_status.connect(self._on_engine_status)
         b.log.connect(self._on_log)
