@@ -243,13 +243,30 @@ class GridLines(pg.GraphicsObject):
             pixels = area.width() if across else area.height()
             if pixels <= 0 or not hi > lo:
                 continue
-            for _, values in ruler.tickValues(lo, hi, pixels)[:2]:  # major and minor labels
-                for v in values:
-                    if across:
-                        x = to_box.map(QPointF(v, 0.0)).x()
-                        lines.append(QLineF(x, area.top(), x, area.bottom()))
-                    else:
-                        y = to_box.map(QPointF(0.0, v)).y()
-                        lines.append(QLineF(area.left(), y, area.right(), y))
+            for v in _ticks(ruler, lo, hi, pixels):
+                if across:
+                    x = to_box.map(QPointF(v, 0.0)).x()
+                    lines.append(QLineF(x, area.top(), x, area.bottom()))
+                else:
+                    y = to_box.map(QPointF(0.0, v)).y()
+                    lines.append(QLineF(area.left(), y, area.right(), y))
         self._key, self._lines = key, lines
         return lines
+
+
+# The labelled ticks of recent ranges, shared by every grid: the panes of a chart share one
+# time range, and a date axis took ~1 ms to place its ticks, once per pane and redraw.
+_TICKS: dict[tuple, list[float]] = {}
+_TICKS_KEPT = 32
+
+
+def _ticks(ruler: pg.AxisItem, lo: float, hi: float, pixels: float) -> list[float]:
+    """The values an axis like ``ruler`` labels (major and minor) from ``lo`` to ``hi``."""
+    key = (type(ruler), getattr(ruler, "log", False), lo, hi, pixels)
+    found = _TICKS.get(key)
+    if found is None:
+        if len(_TICKS) >= _TICKS_KEPT:
+            _TICKS.clear()
+        found = _TICKS[key] = [v for _, values in ruler.tickValues(lo, hi, pixels)[:2]
+                               for v in values]
+    return found
