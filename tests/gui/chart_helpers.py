@@ -7,11 +7,13 @@ from typing import Any
 from gui_helpers import WAIT_MS, choose, click, retype
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from velocitas_desktop.paths import sample_data_dir
 
 NO_KEY = Qt.KeyboardModifier.NoModifier
+MOVE_GAP_MS = 12  # pyqtgraph drops mouse moves closer than 10 ms (100 a second): a hand is slower
 SAMPLE = sample_data_dir() / "BTCUSD-1h-sample.csv"
 
 
@@ -37,6 +39,7 @@ def middle_of(chart: Any, pane: Any) -> QPoint:
 
 def point_at(qtbot: Any, chart: Any, where: QPoint) -> None:
     """Move the mouse there (no button held)."""
+    QTest.qWait(MOVE_GAP_MS)
     qtbot.mouseMove(chart.view.viewport(), where)
     _send(chart, QMouseEvent.Type.MouseMove, where, Qt.MouseButton.NoButton,
           Qt.MouseButton.NoButton, NO_KEY)
@@ -58,6 +61,7 @@ def drag(chart: Any, start: QPoint, end: QPoint, keys: Qt.KeyboardModifier = NO_
     _send(chart, QMouseEvent.Type.MouseButtonPress, start, left, left, keys)
     for i in range(1, steps + 1):
         point = start + (end - start) * (i / steps)
+        QTest.qWait(MOVE_GAP_MS)
         _send(chart, QMouseEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left, keys)
     _send(chart, QMouseEvent.Type.MouseButtonRelease, end, left, Qt.MouseButton.NoButton, keys)
 
