@@ -86,6 +86,20 @@ def test_a_strategy_still_warming_up_says_how_many_bars_it_has(qtbot, window, tm
     assert "warming up: 20 of 34 bars" in macd.pane.legend.toPlainText()
 
 
+def test_an_oscillator_pane_fits_the_values_in_view_as_soon_as_it_is_shown(qtbot, window):
+    add_strategy(qtbot, window, "MACD", "BTC", timeframe="1h")
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    replay_sample(qtbot, window)  # the session is over: no new bar will move the scales
+    choose(qtbot, window.charts.interval_box, "1h")
+    chart = window.charts.charts["BTC"]
+    select_strategy(qtbot, window, "BTC_MACD")
+    (macd,) = chart.indicators.drawn
+    low, high = macd.visible_range(*chart.price_pane.box.viewRange()[0])
+    bottom, top = macd.pane.box.viewRange()[1]
+    assert bottom <= low and high <= top  # every value in view fits
+    assert top - bottom <= 3.5 * (high - low)  # and fills the pane, not the whole history's
+
+
 def pick_from_menu(qtbot, button, text: str) -> None:  # type: ignore[no-untyped-def]
     """Open a button's menu and choose an entry with the arrow keys and Enter."""
     def choose_entry() -> None:

@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor
 
 from velocitas_desktop.feeds.csvdata import load_ohlcv
 from velocitas_desktop.gui.plots import price_text
+from velocitas_desktop.gui.theme import colours
 
 
 def test_a_csv_replay_shows_the_files_candles_while_strategies_trade_on_its_closes(
@@ -238,3 +239,17 @@ def test_a_restored_session_shows_its_fills_and_pnl_and_says_why_there_are_no_ca
     again.charts.redraw()
     assert chart.empty_note.isVisible()
     assert "the journal keeps fills and P&L, not prices" in chart.empty_note.text()
+
+
+def test_a_theme_change_repaints_the_candle_legend_in_the_new_text_colour(qtbot, window):
+    replay_sample(qtbot, window)
+    chart = window.charts.charts["BTC"]
+    window.charts.redraw()
+    point_at(qtbot, chart, middle_of(chart, chart.price_pane))  # a look at an older candle
+    click(qtbot, window.settings_button)
+    dialog = window.settings_dialog
+    choose(qtbot, dialog.theme, "light")
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    legend = chart.legend.shown_html  # the text's colour is written in its HTML
+    assert colours("light").foreground in legend and colours("dark").foreground not in legend

@@ -383,8 +383,8 @@ class PriceChart(QWidget):
                     self._show_bar(len(s) - 1)
             if self.follow:
                 self._follow()
-            self._fit()
             self.indicators.redraw()
+            self._fit()  # after the indicators took the new bars, so their panes fit them too
         now = time.monotonic()
         if self._markers_dirty and now - self._markers_drawn >= MARKER_SECONDS:
             self._place_markers()
@@ -535,11 +535,14 @@ class PriceChart(QWidget):
         s = self.series
         if not len(s):
             return
+        self._show_bar(self._bar_at(x))
+
+    def _bar_at(self, x: float | None) -> int:
+        """The candle at time ``x`` (the newest when ``x`` is None); the series is not empty."""
+        s = self.series
         if x is None:
-            self._show_bar(len(s) - 1)
-            return
-        index = int(np.clip(np.searchsorted(s.times, x + s.interval / 2) - 1, 0, len(s) - 1))
-        self._show_bar(index)
+            return len(s) - 1
+        return int(np.clip(np.searchsorted(s.times, x + s.interval / 2) - 1, 0, len(s) - 1))
 
     def _show_bar(self, i: int) -> None:
         s = self.series
@@ -578,8 +581,8 @@ class PriceChart(QWidget):
         self.indicators.set_palette(palette)
         self._drawn_version = -1
         self.redraw()
-        if len(self.series) and self._hover is None:
-            self._show_bar(len(self.series) - 1)
+        if len(self.series):  # the legend's text is coloured in its HTML: write it again
+            self._show_bar(self._bar_at(self._hover))
 
 
 EMPTY_NOTE = ("No prices yet. Candles appear here as the session's prices arrive; the "

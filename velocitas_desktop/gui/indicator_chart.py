@@ -203,6 +203,7 @@ class ChartIndicators:
         for drawn in self.drawn:
             drawn.redraw(force=True)
         self._legends()
+        self.fit(*self.chart.price_pane.box.viewRange()[0])  # new panes fit the time in view
 
     def redraw(self) -> None:
         changed = False
