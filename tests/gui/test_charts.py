@@ -132,6 +132,7 @@ def test_zoom_and_pan_move_time_and_the_price_scale_fits_the_candles_in_view(qtb
     assert bottom <= lows.min() and highs.max() <= top  # every candle in view fits
     assert (top - bottom) <= 3.5 * (highs.max() - lows.min())  # and fills the height
     assert window.charts.fit_button.isChecked()
+    assert not any(pane.plot.autoBtn.isVisible() for pane in chart.panes)  # no second "auto"
 
     # Shift+drag moves the price scale by hand: it stays where the trader put it
     drag(chart, middle_of(chart, chart.price_pane),

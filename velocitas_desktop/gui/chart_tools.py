@@ -174,6 +174,7 @@ class Pane:
         self.plot = pg.PlotItem(viewBox=self.box,
                                 axisItems={"bottom": TimeAxis(), "right": ValueAxis()})
         value_scale_on_right(self.plot)
+        self.plot.hideButtons()  # its "A" fits all the data at once: Auto scale fits the view
         cache_axes(self.plot)
         self.grid = GridLines(self.plot, grid)
         self.axis: ValueAxis = self.plot.getAxis("right")
