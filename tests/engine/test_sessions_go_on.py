@@ -121,21 +121,25 @@ def test_stop_then_start_goes_on_in_the_same_process(engines: list[Engine]) -> N
     assert after["capital"] == before["capital"] and held
 
 
-def test_a_new_session_closes_the_open_positions_as_its_first_fills_at_the_last_prices(
+def test_a_new_session_closes_the_open_positions_in_the_last_one_at_its_last_prices(
         tmp_path: Path, engines: list[Engine]) -> None:
+    """Each position is closed where it was opened: the last session's last fills, at its
+    last prices and time; the new session begins flat, on its own clock."""
     path = tmp_path / "journal.sqlite3"
     shown = a_session_with_open_positions(path, engines)
     again = reopened(path, engines)
-    heard: list[dict[str, Any]] = []
-    again.subscribe(lambda e: heard.extend(e.data) if e.kind == EventKind.TRADES else None)
+    for sid in ("BTC_SMA_Crossover", "ETH_SMA_Crossover", "BTC_RSI", "ETH_RSI"):
+        again.pause(sid)  # no fill of the new session's own
     again.start(EngineConfig(coins=["BTC", "ETH"], rate=None, seed=4, max_ticks=1,
                              session=SessionChoice.NEW, positions=PositionsChoice.CLOSE))
     assert again.wait(60)
     assert again.session_id == shown["session"] + 1 and not again.state()["continued"]
+    assert again.trades(limit=10) == [] and again.account()["positions"] == []
     held = shown["account"]["positions"]
-    closing = again.trades(limit=len(held))
+    last = Journal(path).trades(shown["session"], limit=-1)
+    assert last[:-len(held)] == shown["trades"]  # what it had, then the closing fills
+    closing = last[-len(held):]
     assert [t["strategy_id"] for t in closing] == [p["strategy_id"] for p in held]
-    assert heard[:len(held)] == closing  # told to every view, as any fill
     last_id = shown["trades"][-1]["id"]
     for number, (fill, position) in enumerate(zip(closing, held, strict=True), 1):
         quantity = position["current_position"]
@@ -149,11 +153,6 @@ def test_a_new_session_closes_the_open_positions_as_its_first_fills_at_the_last_
         assert fill["profit_loss"] == pytest.approx(
             (fill["price"] - position["entry_price"]) * quantity - entry_fee - fill["fee"])
         assert fill["timestamp"] == shown["clock"]
-    # the last session's figures stay as they were, with its positions still open there
-    assert Journal(path).trades(shown["session"], limit=-1) == shown["trades"]
-    # a restart shows the new session, its closing fills included
-    third = reopened(path, engines)
-    assert third.trades(limit=len(held)) == closing
 
 
 def test_a_new_session_carries_the_positions_over_at_their_entry_prices_across_a_restart(
@@ -189,10 +188,10 @@ def test_a_replay_after_a_simulation_begins_a_new_session_and_closes_the_positio
                              max_ticks=10))
     assert again.wait(60)
     assert again.session_id == shown["session"] + 1 and not again.state()["continued"]
-    closing = again.trades(limit=len(shown["account"]["positions"]))
+    held = shown["account"]["positions"]
+    closing = Journal(path).trades(shown["session"], limit=-1)[-len(held):]
     assert all(t["position_size"] == 0.0 for t in closing)
-    assert {t["strategy_id"] for t in closing} == {
-        p["strategy_id"] for p in shown["account"]["positions"]}
+    assert {t["strategy_id"] for t in closing} == {p["strategy_id"] for p in held}
 
 
 @pytest.mark.parametrize(("config", "reason"), [

@@ -84,9 +84,20 @@ def start_simulated(qtbot: Any, window: Any, coins: str = "BTC", rate: str = "20
     choose(qtbot, window.source_box, "Simulated")
     retype(qtbot, window.coins_edit, coins)
     retype(qtbot, window.rate_edit, rate)
-    click(qtbot, window.start_button)
+    press_start(qtbot, window)
     qtbot.waitUntil(lambda: window.engine.status == "running" and not window.busy,
                     timeout=WAIT_MS)
+
+
+def press_start(qtbot: Any, window: Any) -> None:
+    """Press Start; when the toolbar names another market while the last session holds open
+    positions, the window asks what becomes of them: keep its choice (close them)."""
+    asked = len(window.dialogs)
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: len(window.dialogs) > asked or not window.busy, timeout=WAIT_MS)
+    dialog = window.dialogs[-1] if len(window.dialogs) > asked else None
+    if dialog is not None and hasattr(dialog, "close_choice"):
+        click(qtbot, dialog.start_button)
 
 
 def stop(qtbot: Any, window: Any) -> None:

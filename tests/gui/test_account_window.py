@@ -97,7 +97,7 @@ def test_a_restart_shows_the_session_as_it_ended_and_start_goes_on_with_it(
     assert len(window.pnl_chart.points["Total"][0]) > history  # the P&L chart went on
 
 
-def test_a_new_session_asks_about_the_open_positions_and_closes_them_as_its_first_fills(
+def test_a_new_session_asks_about_the_open_positions_and_closes_them_in_the_last_one(
         qtbot, make_window, tmp_path):
     shown = a_session_with_open_positions(tmp_path / "journal.sqlite3")
     window = make_window()
@@ -111,18 +111,19 @@ def test_a_new_session_asks_about_the_open_positions_and_closes_them_as_its_firs
         assert position["strategy_id"] in listed.text()
     assert dialog.close_choice.isChecked()
     for sid in ("BTC_SMA_Crossover", "ETH_SMA_Crossover", "BTC_RSI", "ETH_RSI"):
-        window.engine.pause(sid)  # the closing fills are the only ones of the new session
+        window.engine.pause(sid)  # the new session makes no fill of its own
     click(qtbot, dialog.start_button)
     qtbot.waitUntil(lambda: window.engine.status == "running" and not window.busy,
                     timeout=WAIT_MS)
     assert window.engine.session_id == shown["session"] + 1
-    qtbot.waitUntil(lambda: window.blotter.model.total_rows == len(held), timeout=WAIT_MS)
-    closing = window.blotter.model
-    sids = {closing.value(row, "strategy_id") for row in range(len(held))}
-    assert sids == {p["strategy_id"] for p in held}
-    assert {closing.value(row, "position_size") for row in range(len(held))} == {0.0}
     qtbot.waitUntil(lambda: window.account_panel.empty.isVisible(), timeout=WAIT_MS)
+    assert window.blotter.model.total_rows == 0  # the new session begins flat
     stop(qtbot, window)
+    # the last session ends with the closing fills, at its last prices (Journal → Sessions)
+    closing = Journal(tmp_path / "journal.sqlite3").trades(shown["session"], limit=-1)
+    closing = closing[-len(held):]
+    assert {t["strategy_id"] for t in closing} == {p["strategy_id"] for p in held}
+    assert {t["position_size"] for t in closing} == {0.0}
 
 
 def test_a_new_session_can_carry_the_positions_over_at_their_entry_prices(

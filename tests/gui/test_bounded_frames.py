@@ -91,14 +91,14 @@ def test_the_grid_is_drawn_at_the_labelled_ticks_not_by_the_axes(qtbot):
     chart.grab()
     # pyqtgraph's grid would make each axis as large as the plot; ours stay small
     assert all(chart.price_plot.getAxis(side).grid is False for side in ("right", "bottom"))
-    grid = chart.grids[0]
+    grid = chart.price_pane.grid
     box = chart.price_plot.getViewBox()
     view, area = box.viewRect(), box.rect()
     lines = grid.lines()
     vertical = [ln.x1() for ln in lines if ln.x1() == ln.x2()]
     horizontal = [ln.y1() for ln in lines if ln.y1() == ln.y2()]
     assert vertical and horizontal
-    ruler = chart.price_plot.getAxis("bottom")  # the date axis on screen labels these times
+    ruler = chart.volume_plot.getAxis("bottom")  # the date axis on screen labels these times
     ticks = [v for _, values in ruler.tickValues(view.left(), view.right(), area.width())[:2]
              for v in values]
     assert vertical == [box.mapFromView(QPointF(t, 0)).x() for t in ticks]

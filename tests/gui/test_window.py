@@ -22,6 +22,8 @@ from gui_helpers import (
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
+from velocitas_desktop.gui.candles import INTERVALS
+
 
 def test_trader_adds_strategies_starts_sees_trades_pauses_and_stops(qtbot, any_window):
     window = any_window
@@ -190,16 +192,18 @@ def test_blotter_filters_by_strategy_and_coin_and_exports(qtbot, window, tmp_pat
     assert float(rows[0]["Price"]) == pytest.approx(first["price"], abs=0.01)  # as shown
 
 
-def test_the_chart_interval_rebuilds_candles(qtbot, window):
+def test_every_chart_interval_holds_every_tick_of_the_session(qtbot, window):
     start_simulated(qtbot, window, rate="3000")
     chart = window.charts.charts["BTC"]
-    qtbot.waitUntil(lambda: chart.ticks.count > 3000, timeout=WAIT_MS)
+    assert window.charts.interval_box.currentText() == "1m"  # as the strategies decide
+    qtbot.waitUntil(lambda: chart.book[1.0].volume.sum() > 3000, timeout=WAIT_MS)
     stop(qtbot, window)
-    choose(qtbot, window.charts.interval_box, "1s")
-    one_second = len(chart.series)
-    choose(qtbot, window.charts.interval_box, "1m")
-    assert len(chart.series) <= one_second
-    assert chart.series.volume.sum() == min(chart.ticks.count, chart.ticks.capacity)
+    ticks = window.engine.snapshot()["global"]["ticks_processed"]
+    qtbot.waitUntil(lambda: chart.book[60.0].volume.sum() == ticks, timeout=WAIT_MS)
+    for name in ("1s", "15s", "1m", "15m", "1h", "1d"):
+        choose(qtbot, window.charts.interval_box, name)
+        assert chart.series.interval == INTERVALS[name]
+        assert chart.series.volume.sum() == ticks, name  # no interval lost a tick
 
 
 def test_bridge_coalesces_a_flood_of_ticks_into_frames(qtbot, window):

@@ -35,7 +35,7 @@ class SessionChoice(StrEnum):
 class PositionsChoice(StrEnum):
     """What a new session does with the last session's open positions."""
 
-    CLOSE = "close"  # closed at their last prices, as the new session's first fills
+    CLOSE = "close"  # closed at their last prices and time, as the last session's last fills
     CARRY = "carry"  # taken over at their entry prices (docs/metrics.md)
 
 

@@ -299,6 +299,17 @@ class TradingEngine(Protocol):
         """Sampled P&L and position per strategy, oldest first."""
         ...
 
+    def candles(self, coin: str, limit: int = 10_080) -> dict[str, Any]:
+        """The current (or last) session's candles of ``coin``, oldest first, for a view that
+        opens mid-session: ``{"coin", "interval"`` (seconds per bar), ``"volume_unit"``
+        (``"ticks"``: prices counted, or ``"coin"``: a replayed file's volume), ``"time"``
+        (each bar's open, epoch seconds), ``"open", "high", "low", "close", "volume"}`` as
+        lists. One-minute candles of every price since the session began, after the feed's own
+        history (Binance's warm-up klines, counted in trades); a replayed file's own bars when
+        they are longer. The newest ``limit`` (at most a week of minutes); empty lists when no
+        session ran here or the coin had no price."""
+        ...
+
     # --- views beside the engine, and the end ------------------------------------------------
 
     def attach(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> AttachedView:

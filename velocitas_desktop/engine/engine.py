@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
+from velocitas_desktop.core.candles import Pieces
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.core.ledger import Book, Ledger, OpenPosition
+from velocitas_desktop.core.ledger import Book, Ledger
 from velocitas_desktop.core.strategy import StrategySpec, check_coin
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import (
@@ -55,7 +56,7 @@ from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.request import check_config
-from velocitas_desktop.engine.session import Session
+from velocitas_desktop.engine.session import CANDLE_SECONDS, CANDLES_KEPT, Session
 from velocitas_desktop.engine.writer import MB, Figures, free_bytes, low_space
 from velocitas_desktop.feeds.base import Feed, FeedState
 from velocitas_desktop.store.journal import Journal, JournalError
@@ -570,11 +571,14 @@ class Engine:
         return f"session {self.session_id} goes on" if self.session_id else "the session goes on"
 
     def _new_session(self, config: EngineConfig) -> str:
-        """A new ledger and journal session; the last session's open positions are carried
-        over, or closed at their last prices as its first fills."""
+        """A new ledger and journal session. The last session's open positions are carried
+        over, or closed in the last session, at its last prices and time, as its last fills:
+        a round trip is the session's that opened it, and the new session begins flat, on
+        its own clock (closed in the new one, its P&L chart began years before a replay)."""
         last_id = self.session_id
+        closed = self._close_in_last_session() if config.positions == PositionsChoice.CLOSE else 0
         if self.journal is not None:
-            # first, so that a journal that refuses (JournalError) leaves the last session whole
+            # before the ledger changes, so that a refusal (JournalError) leaves it whole
             session_id = self.journal.begin_session(config.to_dict())
         with self.lock:
             old = self.ledger
@@ -596,15 +600,26 @@ class Engine:
             for entry in self._ordered():
                 self._save(entry)
         what = f"new session {self.session_id}" if self.session_id else "a new session"
+        if closed:
+            return f"{what}; {_count(closed)} of session {last_id} closed there at the last prices"
         if not held:
             return what
         self._record_carried()
-        if config.positions == PositionsChoice.CARRY:
-            return f"{what}, carrying {_count(held)} of session {last_id} over"
+        return f"{what}, carrying {_count(len(held))} of session {last_id} over"
+
+    def _close_in_last_session(self) -> int:
+        """Close every open position of the last session at its last price and time, as that
+        session's last fills (journaled there, not published: the views have moved on to the
+        new session; the journal's sessions show them). Returns how many were closed."""
         with self.lock:
-            closing = [self.ledger.close_position(h.strategy_id) for h in held]
-        self._hand_on([trade for trade in closing if trade is not None])
-        return f"{what}; {_count(held)} of session {last_id} closed at the last prices"
+            ledger = self.ledger
+            closing = [ledger.close_position(p.strategy_id) for p in ledger.open_positions()]
+            trades = [trade for trade in closing if trade is not None]
+            state = ledger.take_metric_state() if trades else None
+        if trades and self.journal is not None and self.session_id is not None:
+            self._write_into_session()
+            self.journal_batch(trades, [], state)
+        return len(trades)
 
     def _open_books(self) -> None:
         """A book for every strategy (lock held); a failed one is given another go."""
@@ -904,6 +919,18 @@ class Engine:
             rows = [r for r in rows if r["strategy_id"] == strategy_id]
         return rows[-limit:]
 
+    def candles(self, coin: str, limit: int = CANDLES_KEPT) -> dict[str, Any]:
+        """The session's candles of ``coin`` (see the contract), oldest first."""
+        coin = check_coin(coin)
+        session = self._session
+        kept = session.candle_pieces(coin, max(int(limit), 0)) if session is not None else None
+        bars, interval, unit = kept if kept is not None else (Pieces.empty(), CANDLE_SECONDS,
+                                                               "ticks")
+        return {"coin": coin, "interval": interval, "volume_unit": unit,
+                "time": bars.start.tolist(), "open": bars.open.tolist(),
+                "high": bars.high.tolist(), "low": bars.low.tolist(),
+                "close": bars.close.tolist(), "volume": bars.volume.tolist()}
+
     # --- restoring -----------------------------------------------------------------------
 
     def _restore_last_session(self) -> None:
@@ -949,8 +976,8 @@ class Engine:
         self.ledger = ledger
 
 
-def _count(held: list[OpenPosition]) -> str:
-    return f"{len(held)} open position{'s' if len(held) != 1 else ''}"
+def _count(positions: int) -> str:
+    return f"{positions} open position{'s' if positions != 1 else ''}"
 
 def _journal_state(journal: Journal | None) -> dict[str, Any]:
     """The snapshot's ``journal``: where it is, whether it takes what the session makes (and

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from velocitas_desktop.core.candles import Candles, Pieces
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import StrategyStatus
@@ -60,6 +61,8 @@ MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this m
 # 62 µs here; the writer makes the snapshot of them, ~0.5 ms, once they are saved)
 METRICS_INTERVAL = 0.25
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
+CANDLE_SECONDS = 60.0        # the candles kept per coin for views that open mid-session
+CANDLES_KEPT = 10_080        # a week of them
 
 
 class SessionOwner(JournalOwner, Protocol):
@@ -117,6 +120,14 @@ class Session:
             recent = feed.history(coin, WARMUP_TICKS)
             if recent is not None:
                 self.history[coin].extend(*recent)
+        self.candles_lock = threading.Lock()  # the consumer adds, views copy
+        self.candles: dict[str, Candles] = {}
+        # what a candle's volume counts: "ticks", or "coin" for a replayed file's own volume
+        self.volume_units: dict[str, str] = {}
+        for coin in self.coins:
+            earlier = feed.history_bars(coin)
+            if earlier is not None:
+                self._add_bars(coin, *earlier)
         self.shard = Shard()
         self.workers = [Worker(i) for i in range(config.workers)]
         self.started_at = 0.0
@@ -405,6 +416,7 @@ class Session:
                     per_coin[coin] = (batch.prices[where], batch.timestamps[where])
         for coin, (prices, stamps) in per_coin.items():
             self.history[coin].extend(prices, stamps)
+        self._add_candles(per_coin, batch)
         pending = []
         for worker in list(self.workers):
             wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
@@ -418,6 +430,46 @@ class Session:
         signals, failures = self.shard.process(per_coin)
         return _InFlight(batches, batch, positions, per_coin, signals, failures, pending,
                          time.perf_counter() - began)
+
+    def _add_candles(self, per_coin: CoinPrices, batch: TickBatch) -> None:
+        """Fold the batch into each coin's kept candles: the replayed file's bars when it
+        has some, else its ticks (one numpy pass per coin and batch)."""
+        if batch.bars is not None:
+            for index, coin in enumerate(self.coins):
+                mine = batch.bars.of_coin(index)
+                if mine is not None:
+                    self._add_bars(coin, *mine)
+            return
+        with self.candles_lock:
+            for coin, (prices, stamps) in per_coin.items():
+                candles = self.candles.get(coin)
+                if candles is None:
+                    candles = self.candles[coin] = Candles(CANDLE_SECONDS, CANDLES_KEPT)
+                    self.volume_units[coin] = "ticks"
+                candles.add_ticks(prices, stamps)
+
+    def _add_bars(self, coin: str, bars: Pieces, seconds: float) -> None:
+        """Bars of ``seconds`` each: kept as minutes when they divide a minute, else as they
+        are (an hourly file's candles are hours). A replayed file's volume is the coin's;
+        a live feed's history counts trades, as its ticks do."""
+        with self.candles_lock:
+            candles = self.candles.get(coin)
+            if candles is None:
+                whole = CANDLE_SECONDS % seconds == 0
+                candles = self.candles[coin] = Candles(CANDLE_SECONDS if whole else seconds,
+                                                       CANDLES_KEPT)
+                self.volume_units[coin] = "coin" if self.feed.replay else "ticks"
+            candles.add(bars)
+
+    def candle_pieces(self, coin: str, limit: int) -> tuple[Pieces, float, str] | None:
+        """A copy of the newest ``limit`` candles of ``coin``, their length and volume unit."""
+        with self.candles_lock:
+            candles = self.candles.get(coin)
+            if candles is None:
+                return None
+            kept = candles.pieces()
+        return (kept.where(slice(max(len(kept) - limit, 0), None)), candles.interval,
+                self.volume_units[coin])
 
     def _finish(self, job: _InFlight) -> None:
         """Collect the workers' signals for a batch, fill them, and hand on the results."""

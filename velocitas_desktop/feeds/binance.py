@@ -24,6 +24,7 @@ import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from velocitas_desktop.core.candles import Pieces
 from velocitas_desktop.feeds.base import Feed, FeedError, FeedState, TickBatch
 from velocitas_desktop.feeds.binance_rest import (
     MAX_KLINES,
@@ -92,6 +93,7 @@ class BinanceFeed(Feed):
         self._buffer_lock = threading.Lock()
         self._arrived = threading.Event()
         self._warmup: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._warmup_bars: dict[str, Pieces] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -109,9 +111,10 @@ class BinanceFeed(Feed):
         with self._rest() as rest:
             self._check_symbols(rest)
             for coin, symbol in zip(self.coins, self.symbols, strict=True):
-                closes, stamps = self._closed_klines(rest, symbol, None,
-                                                     self.settings.warmup_klines)
+                rows = self._kline_rows(rest, symbol, None, self.settings.warmup_klines)
+                closes, stamps = _closes(rows)
                 self._warmup[coin] = (closes, stamps)
+                self._warmup_bars[coin] = _bars(rows)
                 if stamps.size:
                     self._last_time[self._index[symbol]] = float(stamps[-1])
 
@@ -149,31 +152,37 @@ class BinanceFeed(Feed):
     def _closed_klines(self, rest: BinanceRest, symbol: str, start_ms: int | None,
                        limit: int) -> tuple[np.ndarray, np.ndarray]:
         """(close prices, close times in s) of closed 1m klines, oldest first, paged."""
-        closes: list[float] = []
-        stamps: list[float] = []
+        return _closes(self._kline_rows(rest, symbol, start_ms, limit))
+
+    def _kline_rows(self, rest: BinanceRest, symbol: str, start_ms: int | None,
+                    limit: int) -> list[list]:
+        """Closed 1m klines as Binance sends them, oldest first, paged."""
+        kept: list[list] = []
         now_ms = rest.server_time_ms()
         while True:
             params: dict = {"symbol": symbol, "interval": "1m",
-                            "limit": min(MAX_KLINES, limit - len(closes))}
+                            "limit": min(MAX_KLINES, limit - len(kept))}
             if start_ms is not None:
                 params["startTime"] = start_ms
             rows = rest.get("/api/v3/klines", params)
             if not isinstance(rows, list):
                 raise FeedError(f"Binance sent an unexpected klines answer for {symbol}")
-            for row in rows:
-                close_ms = int(row[6])
-                if close_ms >= now_ms:  # the still-open kline
-                    continue
-                closes.append(float(row[4]))
-                stamps.append((close_ms + 1) / 1000.0)
-            if start_ms is None or len(rows) < params["limit"] or len(closes) >= limit:
+            # the still-open kline is left out
+            kept.extend(row for row in rows if int(row[6]) < now_ms)
+            if start_ms is None or len(rows) < params["limit"] or len(kept) >= limit:
                 break
             start_ms = int(rows[-1][0]) + KLINE_MS
-        return np.array(closes, dtype=float), np.array(stamps, dtype=float)
+        return kept
 
     def history(self, coin: str, count: int) -> tuple[np.ndarray, np.ndarray] | None:
         closes, stamps = self._warmup.get(coin, (np.empty(0), np.empty(0)))
         return closes[-count:], stamps[-count:]
+
+    def history_bars(self, coin: str) -> tuple[Pieces, float] | None:
+        """The warm-up klines as one-minute candles, their volume the number of trades (as
+        the live trades are counted, one tick each)."""
+        bars = self._warmup_bars.get(coin)
+        return (bars, KLINE_MS / 1000.0) if bars is not None and len(bars) else None
 
     # --- the run ------------------------------------------------------------------------
 
@@ -411,3 +420,16 @@ def _describe(exc: BaseException) -> str:
     with contextlib.suppress(Exception):
         return f"cannot connect ({exc.strerror or exc})"  # type: ignore[attr-defined]
     return f"cannot connect ({exc})"
+
+
+def _closes(rows: list[list]) -> tuple[np.ndarray, np.ndarray]:
+    """(close prices, close times in s) of klines: each close is a tick at the full minute."""
+    return (np.array([float(row[4]) for row in rows], dtype=float),
+            np.array([(int(row[6]) + 1) / 1000.0 for row in rows], dtype=float))
+
+
+def _bars(rows: list[list]) -> Pieces:
+    """Klines as candles: open time in s, OHLC, and the number of trades as the volume."""
+    table = np.array([[int(r[0]) / 1000.0, float(r[1]), float(r[2]), float(r[3]), float(r[4]),
+                       float(r[8])] for r in rows], dtype=float).reshape(-1, 6)
+    return Pieces(*table.T.copy())

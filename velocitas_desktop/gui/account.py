@@ -195,7 +195,8 @@ def position_text(row: dict[str, Any]) -> str:
 
 class NewSessionDialog(QDialog):
     """Asks what a new session does with the last one's open positions: close them at their
-    last prices, as its first fills, or carry them over at their entry prices."""
+    last prices, as the last session's last fills, or carry them over at their entry
+    prices."""
 
     def __init__(self, session_id: int | None, positions: list[dict[str, Any]],
                  reason: str = "", parent: QWidget | None = None) -> None:
@@ -224,8 +225,8 @@ class NewSessionDialog(QDialog):
             self.close_choice.setText("Close them at their last prices")
             self.carry_choice.setText("Carry them over")
             explained = (
-                (self.close_choice, "Each is sold (or bought back) with the fee, as the first "
-                 "fills of the new session; its P&L since entry is realised there."),
+                (self.close_choice, "Each is sold (or bought back) with the fee, as the last "
+                 "fills of the session that opened it; the new session begins flat."),
                 (self.carry_choice, "The new session holds them at their entry prices and "
                  "marks them at the new prices; its drawdown and returns start from its "
                  "opening value."))

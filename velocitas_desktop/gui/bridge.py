@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from velocitas_desktop.core.candles import Pieces
 from velocitas_desktop.engine.contract import Event, EventKind, TradingEngine
+from velocitas_desktop.feeds.base import BarBatch
 
 FRAME_MS = 33  # ~30 redraws a second
 MAX_LOG_LINES = 500  # per frame; a flood of log lines is cut, not queued forever
@@ -37,13 +39,15 @@ class EngineBridge(QObject):
 
     Signals: ``trades(list[dict])`` new fills in id order; ``metrics(dict)`` the latest
     snapshot; ``ticks(dict[coin, (prices, stamps)])`` every tick since the last frame, per
-    coin; ``strategies()`` the strategy list changed; ``feed(dict)`` / ``engine(dict)`` the
-    latest state; ``log(list[dict])`` new log lines.
+    coin; ``bars(dict[coin, (Pieces, seconds)])`` the replayed file's bars those ticks close
+    (a csv replay only; emitted before the ticks); ``strategies()`` the strategy list changed;
+    ``feed(dict)`` / ``engine(dict)`` the latest state; ``log(list[dict])`` new log lines.
     """
 
     trades = Signal(object)
     metrics = Signal(object)
     ticks = Signal(object)
+    bars = Signal(object)
     strategies = Signal()
     feed = Signal(object)
     engine_status = Signal(object)
@@ -69,6 +73,7 @@ class EngineBridge(QObject):
     def _reset_buffers(self) -> None:
         """The buffers emptied every frame (fills and metrics wait for each other)."""
         self._ticks: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+        self._bars: list[dict[str, tuple[Pieces, float]]] = []
         self._feed: dict[str, Any] | None = None
         self._engine: list[dict[str, Any]] = []
         self._strategies_dirty = False
@@ -83,6 +88,8 @@ class EngineBridge(QObject):
                 # split by coin here, on the engine's (or the host reader's) thread: the Qt
                 # thread only joins the pieces once a frame
                 self._ticks.append(_split_by_coin(data["coins"], data["batch"]))
+                if data["batch"].bars is not None:
+                    self._bars.append(_bars_by_coin(data["coins"], data["batch"].bars))
             elif kind == EventKind.TRADES:
                 self._trades.extend(data)
             elif kind == EventKind.METRICS:
@@ -103,12 +110,15 @@ class EngineBridge(QObject):
 
     def drain(self) -> None:
         with self._lock:
-            ticks, feed, engine, dirty, logs = (self._ticks, self._feed, self._engine,
-                                                self._strategies_dirty, self._logs)
+            ticks, bars, feed, engine, dirty, logs = (self._ticks, self._bars, self._feed,
+                                                      self._engine, self._strategies_dirty,
+                                                      self._logs)
             self._reset_buffers()
             trades = self._take_counted_trades()
             metrics = self._take_metrics()
         self.frames += 1
+        if bars:  # first: a chart that gets a file's bars builds no candles from its prices
+            self.bars.emit(_bars_per_coin(bars))
         if ticks:
             self.ticks.emit(_ticks_per_coin(ticks))
         if trades:
@@ -188,3 +198,28 @@ def _ticks_per_coin(items: list[dict[str, tuple[np.ndarray, np.ndarray]]]
             prices.append(p)
             stamps.append(t)
     return {coin: (np.concatenate(p), np.concatenate(s)) for coin, (p, s) in parts.items()}
+
+
+def _bars_by_coin(coins: list[str], bars: BarBatch) -> dict[str, tuple[Pieces, float]]:
+    """One batch's bars by coin: ``{coin: (bars, their length in seconds)}``."""
+    parts = {}
+    for index, coin in enumerate(coins):
+        mine = bars.of_coin(index)
+        if mine is not None:
+            parts[coin] = mine
+    return parts
+
+
+def _bars_per_coin(items: list[dict[str, tuple[Pieces, float]]]
+                   ) -> dict[str, tuple[Pieces, float]]:
+    """The buffered bars joined per coin, in time order."""
+    if len(items) == 1:
+        return items[0]
+    parts: dict[str, list[tuple[Pieces, float]]] = {}
+    for item in items:
+        for coin, piece in item.items():
+            parts.setdefault(coin, []).append(piece)
+    return {coin: (Pieces(*(np.concatenate([getattr(p, name) for p, _ in pieces])
+                            for name in ("start", "open", "high", "low", "close", "volume"))),
+                   pieces[-1][1])
+            for coin, pieces in parts.items()}

@@ -1,4 +1,4 @@
-"""The price chart (candles, volume, fills, crosshair) and the P&L chart, in pyqtgraph.
+"""The price chart: candles, volume, fills, indicators, crosshair, in pyqtgraph.
 
 Candles are one custom GraphicsObject: finished bars in view are recorded once into QPictures of
 ``CHUNK`` bars (only the newest chunk is re-recorded when a bar closes) and the forming bar
@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFontMetrics, QPainter, QPen, QPicture
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPicture
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -26,126 +25,57 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.gui.candles import INTERVALS, CandleSeries, TickRing
-from velocitas_desktop.gui.plots import (
-    paint_axes,
-    paint_plot,
-    time_value_plot,
-    value_scale_on_right,
+from velocitas_desktop.core.candles import Candles, Pieces
+from velocitas_desktop.gui.candles import DEFAULT_INTERVAL, INTERVALS, coin_candles, interval_name
+from velocitas_desktop.gui.chart_tools import (
+    ARROW_SYMBOL_PX,
+    AxisTag,
+    Pane,
+    fill_arrow,
+    set_html,
+    settle_range,
 )
+from velocitas_desktop.gui.indicator_chart import (
+    ChartIndicators,
+    IndicatorDialog,
+    indicator_menu_button,
+)
+from velocitas_desktop.gui.indicators import StrategyStudy, Study
+from velocitas_desktop.gui.plots import amount, paint_note, placeholder, price_text
 from velocitas_desktop.gui.theme import ChartColours
 
 CHUNK = 128
 FOLLOW_BARS = 120       # bars in view while following the newest price
 FOLLOW_MARGIN = 12      # room on the right for new bars; the view steps on by this much
-MAX_MARKERS = 300       # newest fills marked per coin and side
+MAX_FILLS = 50_000      # newest fills kept per coin for the arrows
 CHART_MS = 200          # the price chart is redrawn at most five times a second
-POINTER_SECONDS = 3.0   # the legend follows the mouse this long after it last moved
-MARKER_SECONDS = 0.25   # fill markers are redrawn at most this often
-PNL_SECONDS = 1.0       # the P&L lines are redrawn at most this often
+MARKER_SECONDS = 0.25   # fill arrows are placed again at most this often
 BODY = 0.7              # candle body width, as a fraction of the interval
-
-
-def cache_axes(plot: pg.PlotItem) -> None:
-    """Keep each axis (its labels and ticks) as a pixmap, redrawn only when its range or style
-    changes: otherwise every repaint of any item in the plot replays all the axis text."""
-    for name in ("left", "right", "top", "bottom"):
-        plot.getAxis(name).setCacheMode(pg.QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-
-
-class GridLines(pg.GraphicsObject):
-    """Faint lines at the labelled ticks of a plot's axes, drawn inside its view in one call.
-
-    pyqtgraph's own grid is drawn by each axis across the whole plot, which makes every axis
-    as large as the plot: its text and lines were re-rendered over the whole area whenever the
-    range moved (~5 ms an axis, the largest part of a chart's frame). Here the axes stay small
-    and the grid costs a handful of lines. The item lives in the view box's own (pixel)
-    coordinates, so a change of range only asks for a repaint, never for new geometry.
-    """
-
-    def __init__(self, plot: pg.PlotItem, axes: tuple[str, ...] = ("bottom", "right")) -> None:
-        super().__init__()
-        self.plot = plot
-        # Tick positions come from axis items of the same kinds that are in no scene, so that
-        # asking for them never changes the state of the axes on screen.
-        self.rulers = [(type(plot.getAxis(name))(orientation=name), name in ("bottom", "top"))
-                       for name in axes]
-        for ruler, _ in self.rulers:  # a date axis sizes its labels with the metrics of the
-            ruler.fontMetrics = QFontMetrics(ruler.font())  # last painter, which is gone here
-        self.pen = QPen()
-        self._key: tuple | None = None
-        self._lines: list[QLineF] = []
-        box = plot.getViewBox()
-        self.setParentItem(box)
-        self.setZValue(-1000)  # under everything the plot shows
-        box.sigRangeChanged.connect(self._moved)
-        box.sigResized.connect(self._resized)
-
-    def set_colour(self, colour: str, alpha: int) -> None:
-        tint = QColor(colour)
-        tint.setAlpha(alpha)
-        self.pen = QPen(tint)
-        self.pen.setCosmetic(True)
-        self.update()
-
-    def _moved(self, *_: Any) -> None:
-        self.update()
-
-    def _resized(self, *_: Any) -> None:
-        self.prepareGeometryChange()
-        self.update()
-
-    def boundingRect(self) -> QRectF:
-        return QRectF(self.plot.getViewBox().rect())
-
-    def paint(self, painter: QPainter, *args: Any) -> None:
-        lines = self.lines()
-        if lines:
-            painter.setPen(self.pen)
-            painter.drawLines(lines)
-
-    def lines(self) -> list[QLineF]:
-        """The grid's lines in the view box's pixels, at the ticks the axes label (worked
-        out again only when the range or the size changed: a date axis takes a while)."""
-        box = self.plot.getViewBox()
-        area = box.rect()
-        view = box.viewRect()
-        key = (view.getRect(), area.getRect())
-        if key == self._key:
-            return self._lines
-        to_box = box.childGroup.transform()  # data coordinates -> this item's pixels
-        lines: list[QLineF] = []
-        for ruler, across in self.rulers:  # across: vertical lines at the x ticks
-            lo, hi = (view.left(), view.right()) if across else (view.top(), view.bottom())
-            pixels = area.width() if across else area.height()
-            if pixels <= 0 or not hi > lo:
-                continue
-            for _, values in ruler.tickValues(lo, hi, pixels)[:2]:  # major and minor labels
-                for v in values:
-                    if across:
-                        x = to_box.map(QPointF(v, 0.0)).x()
-                        lines.append(QLineF(x, area.top(), x, area.bottom()))
-                    else:
-                        y = to_box.map(QPointF(0.0, v)).y()
-                        lines.append(QLineF(area.left(), y, area.right(), y))
-        self._key, self._lines = key, lines
-        return lines
+VOLUME_PX = 110         # the volume pane's height at most
+PANE_PX = 140           # an indicator pane's height at most
+ACCENT = "#2962ff"      # the themes' accent: a view option that is on
 
 
 class CandleItem(pg.GraphicsObject):
-    """Candles (``mode="price"``) or tick-count bars (``mode="volume"``) of a CandleSeries."""
+    """Candles (``mode="price"``) or volume bars (``mode="volume"``) of a coin's Candles.
 
-    def __init__(self, series: CandleSeries, palette: ChartColours, mode: str = "price") -> None:
+    With ``log`` set, prices are drawn at their logarithm (base 10): the chart's log scale.
+    """
+
+    def __init__(self, series: Candles, palette: ChartColours, mode: str = "price") -> None:
         super().__init__()
         self.series = series
         self.mode = mode
         self.palette = palette
+        self.log = False
         self._chunks: dict[int, QPicture] = {}
         self._chunk_versions: dict[int, int] = {}
+        self._generation = series.generation
         self._bounds = QRectF()
 
-    def set_series(self, series: CandleSeries) -> None:
+    def set_series(self, series: Candles) -> None:
         self.series = series
+        self._generation = series.generation
         self._chunks.clear()
         self._chunk_versions.clear()
         self.refresh()
@@ -156,11 +86,21 @@ class CandleItem(pg.GraphicsObject):
         self._chunk_versions.clear()
         self.refresh()
 
+    def set_log(self, log: bool) -> None:
+        self.log = log
+        self._chunks.clear()
+        self._chunk_versions.clear()
+        self.refresh()
+
     def refresh(self) -> None:
         """Forget what changed since the last frame and schedule a repaint. Nothing is
         recorded here: ``paint`` records only the chunks in view, so a frame costs the same
         however many bars the ticks of one frame closed."""
         s = self.series
+        if s.generation != self._generation:  # bars were put in front: every index moved
+            self._generation = s.generation
+            self._chunks.clear()
+            self._chunk_versions.clear()
         for key in [k for k in self._chunks if (k + 1) * CHUNK <= s.dropped]:
             del self._chunks[key], self._chunk_versions[key]
         bounds = self._compute_bounds()
@@ -211,6 +151,8 @@ class CandleItem(pg.GraphicsObject):
         if self.mode == "volume":
             return QRectF(left, 0.0, span, float(s.volume.max()))
         low, high = float(s.low.min()), float(s.high.max())
+        if self.log:
+            low, high = math.log10(low), math.log10(high)
         return QRectF(left, low, span, max(high - low, 1e-9))
 
     def _record(self, start_abs: int, end_abs: int) -> QPicture:
@@ -245,6 +187,8 @@ class CandleItem(pg.GraphicsObject):
             painter.setBrush(QBrush(colour))
             t, o, h, low, c = (s.times[where], s.open[where], s.high[where], s.low[where],
                                s.close[where])
+            if self.log:
+                o, h, low, c = (np.log10(a) for a in (o, h, low, c))
             for ti, oi, hi_, li, ci in zip(t.tolist(), o.tolist(), h.tolist(), low.tolist(),
                                            c.tolist(), strict=True):
                 painter.drawLine(QPointF(ti, li), QPointF(ti, hi_))
@@ -262,199 +206,468 @@ class CandleItem(pg.GraphicsObject):
 
 
 class PriceChart(QWidget):
-    """One coin's candles, tick-count volume and fill markers, with crosshair, zoom and pan."""
+    """One coin's candles, volume, fill arrows and indicators, with a crosshair that tags the
+    price and the time on the axes, time-only pan and zoom, and a price scale that fits the
+    candles in view."""
+
+    values_touched = Signal()  # the trader moved the price scale by hand: it no longer fits
 
     def __init__(self, coin: str, palette: ChartColours, interval: float) -> None:
         super().__init__()
         self.coin = coin
         self.palette = palette
-        self.ticks = TickRing()
-        self.series = CandleSeries(interval)
+        self.interval = interval
+        self.book = coin_candles()
+        self.series = self.book.series_for(interval)
         self.follow = True
-        self.buys: deque[tuple[float, float]] = deque(maxlen=MAX_MARKERS)
-        self.sells: deque[tuple[float, float]] = deque(maxlen=MAX_MARKERS)
+        self.fit_prices = True
+        self.log = False
+        self.fills = FillBook()
+        self._waiting: tuple[Pieces, float] | None = None  # a backfill for the first prices
         self._markers_dirty = False
         self._markers_drawn = 0.0
-        self._pointed_at = -math.inf
-        self._shown: tuple[float, float, float, float] | None = None  # follow's last ranges
+        self._hover: float | None = None  # the time under the mouse
+        self._shown: tuple[float, float] | None = None  # follow's last time range
         self._drawn_version = -1
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.view = pg.GraphicsLayoutWidget()
+        self.view.ci.layout.setVerticalSpacing(0)
         layout.addWidget(self.view)
-        self.price_plot = self.view.addPlot(row=0, col=0,
-                                            axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.volume_plot = self.view.addPlot(row=1, col=0,
-                                             axisItems={"bottom": pg.DateAxisItem(utcOffset=0)})
-        self.view.ci.layout.setRowStretchFactor(0, 4)
-        self.view.ci.layout.setRowStretchFactor(1, 1)
-        self.volume_plot.setXLink(self.price_plot)
-        self.price_plot.getAxis("bottom").setStyle(showValues=False)
-        self.volume_plot.setMaximumHeight(130)
-        for plot in (self.price_plot, self.volume_plot):
-            value_scale_on_right(plot)
-        self.volume_plot.getViewBox().setMouseEnabled(x=True, y=False)
-        for plot in (self.price_plot, self.volume_plot):
-            cache_axes(plot)
-        self.grids = [GridLines(self.price_plot), GridLines(self.volume_plot, ("bottom",))]
+        self.price_pane = Pane("price", palette, price_text)
+        self.volume_pane = Pane("volume", palette, lambda v: f"{v:,.0f}", grid=("bottom",))
+        self.panes: list[Pane] = [self.price_pane, self.volume_pane]
+        self.price_plot, self.volume_plot = self.price_pane.plot, self.volume_pane.plot
+        self.volume_plot.setMaximumHeight(VOLUME_PX)
+        self._lay_out_panes()
         self.candles = CandleItem(self.series, palette)
         self.volume = CandleItem(self.series, palette, mode="volume")
         self.price_plot.addItem(self.candles)
         self.volume_plot.addItem(self.volume)
-        self.buy_markers = pg.ScatterPlotItem(symbol="t1", size=11, pen=None)
-        self.sell_markers = pg.ScatterPlotItem(symbol="t", size=11, pen=None)
+        self.buy_markers = pg.ScatterPlotItem(symbol=fill_arrow(True), size=ARROW_SYMBOL_PX,
+                                              pen=None)
+        self.sell_markers = pg.ScatterPlotItem(symbol=fill_arrow(False), size=ARROW_SYMBOL_PX,
+                                               pen=None)
         self.price_plot.addItem(self.buy_markers)
         self.price_plot.addItem(self.sell_markers)
         self.last_line = pg.InfiniteLine(angle=0, movable=False)
-        self.price_plot.addItem(self.last_line)
-        self.v_line = pg.InfiniteLine(angle=90, movable=False)
-        self.h_line = pg.InfiniteLine(angle=0, movable=False)
-        self.v_line_volume = pg.InfiniteLine(angle=90, movable=False)
-        self.price_plot.addItem(self.v_line, ignoreBounds=True)
-        self.price_plot.addItem(self.h_line, ignoreBounds=True)
-        self.volume_plot.addItem(self.v_line_volume, ignoreBounds=True)
-        self.legend = pg.TextItem(anchor=(0, 0))
-        self.legend.setParentItem(self.price_plot.getViewBox())
-        self.legend.setPos(6, 4)
-        self.price_plot.getViewBox().sigRangeChangedManually.connect(self._stop_following)
+        self.price_plot.addItem(self.last_line, ignoreBounds=True)
+        self.last_tag = AxisTag(self.price_pane.axis, self.price_pane.box, price_text)
+        self.legend = self.price_pane.legend
+        self.empty_note = QLabel(EMPTY_NOTE, self)
+        self.empty_note.setObjectName("chartNote")
+        self.empty_note.setWordWrap(True)
+        self.empty_note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.indicators = ChartIndicators(self)
+        for pane in self.panes:
+            self._connect(pane)
+        self.price_pane.box.sigXRangeChanged.connect(self._time_moved)
         self.view.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.view.installEventFilter(self)
         self.set_palette(palette)
+
+    # --- panes ---------------------------------------------------------------------------
+
+    def add_pane(self, name: str) -> Pane:
+        """A new pane under the others (an indicator's), sharing their time axis."""
+        pane = Pane(name, self.palette, lambda v: amount(v, _step_of(pane)))
+        pane.plot.setMaximumHeight(PANE_PX)
+        pane.plot.setXLink(self.price_plot)
+        self.panes.append(pane)
+        self._connect(pane)
+        self._lay_out_panes()
+        return pane
+
+    def remove_pane(self, pane: Pane) -> None:
+        if pane in self.panes and pane not in (self.price_pane, self.volume_pane):
+            self.panes.remove(pane)
+            self.view.ci.removeItem(pane.plot)
+            self._lay_out_panes()
+
+    def _connect(self, pane: Pane) -> None:
+        pane.box.time_touched.connect(self._stop_following)
+        if pane is self.price_pane:
+            pane.box.values_touched.connect(self._prices_touched)
+
+    def _lay_out_panes(self) -> None:
+        """The panes in rows, top to bottom, the dates under the last one only."""
+        for pane in self.panes:
+            if pane.plot.scene() is not None:
+                self.view.ci.removeItem(pane.plot)
+        for row, pane in enumerate(self.panes):
+            self.view.ci.addItem(pane.plot, row=row, col=0)
+            self.view.ci.layout.setRowStretchFactor(row, 4 if pane is self.price_pane else 1)
+            pane.show_time(pane is self.panes[-1])
+            if pane is not self.price_pane:
+                pane.plot.setXLink(self.price_plot)
 
     # --- data ----------------------------------------------------------------------------
 
     def add_ticks(self, prices: np.ndarray, stamps: np.ndarray) -> None:
-        self.ticks.add(prices, stamps)
-        self.series.add(prices, stamps)
+        if self.book.bar_seconds is None:  # a replay of bar files shows the file's bars
+            self.book.add_ticks(prices, stamps)
+            self._backfill_waiting()
 
-    def add_fill(self, action: str, timestamp: float, price: float) -> None:
-        (self.buys if action == "BUY" else self.sells).append((timestamp, price))
+    def add_bars(self, bars: Pieces, seconds: float) -> None:
+        """A replayed file's bars: the candles are made of them from now on."""
+        self.book.add_bars(bars, seconds)
+        self._backfill_waiting()
+        self._show_series()
+
+    def backfill(self, candles: dict[str, Any], running: bool) -> None:
+        """The engine's candles from before the first price this chart saw (``candles``
+        as the engine contract's ``candles`` call gives them). While the session runs and
+        no price has come yet, they wait for it, so no price is counted twice."""
+        if not candles.get("time"):
+            return
+        bars = Pieces(*(np.asarray(candles[key], dtype=float) for key in
+                        ("time", "open", "high", "low", "close", "volume")))
+        seconds = float(candles["interval"])
+        if candles.get("volume_unit") == "coin" and self.book.bar_seconds is None:
+            self.book.use_bars(seconds)
+        if self.book.first_time is None and running:
+            self._waiting = (bars, seconds)
+            return
+        self.book.backfill(bars, seconds)
+        self._show_series()
+
+    def _backfill_waiting(self) -> None:
+        if self._waiting is not None and self.book.first_time is not None:
+            bars, seconds = self._waiting
+            self._waiting = None
+            self.book.backfill(bars, seconds)
+
+    def add_fill(self, trade: dict[str, Any]) -> None:
+        self.fills.add(trade)
         self._markers_dirty = True
 
     def set_interval(self, seconds: float) -> None:
-        """Rebuild the candles from the kept ticks at a new interval."""
-        self.series = CandleSeries(seconds)
-        prices, stamps = self.ticks.arrays()
-        self.series.add(prices, stamps)
-        self.candles.set_series(self.series)
-        self.volume.set_series(self.series)
+        """Show the candles of another interval (each is kept as the prices come)."""
+        self.interval = seconds
+        self._show_series(force=True)
         self.follow = True
         self._shown = None
-        self._drawn_version = -1
         self.redraw()
 
+    def _show_series(self, force: bool = False) -> None:
+        series = self.book.series_for(self.interval)
+        if force or series is not self.series:
+            self.series = series
+            self.candles.set_series(series)
+            self.volume.set_series(series)
+            self._drawn_version = -1
+            self._markers_dirty = True
+
     def clear(self) -> None:
-        self.ticks = TickRing()
-        self.buys.clear()
-        self.sells.clear()
+        """Forget the candles and fills (a new session)."""
+        self.book.clear()
+        self.fills.clear()
+        self._waiting = None
         self._markers_dirty = True
-        self.set_interval(self.series.interval)
+        self.fit_prices = True
+        self.set_interval(self.interval)
 
     # --- drawing (at most once a frame) -----------------------------------------------
 
     def redraw(self) -> None:
-        if self.series.version != self._drawn_version:
-            self._drawn_version = self.series.version
+        s = self.series
+        if s.version != self._drawn_version:
+            self._drawn_version = s.version
             self.candles.refresh()
             self.volume.refresh()
-            if len(self.series):
-                self.last_line.setPos(float(self.series.close[-1]))
-                # the newest candle's figures, unless the trader is pointing at another one
-                if time.monotonic() - self._pointed_at > POINTER_SECONDS:
-                    self._show_bar(len(self.series) - 1)
+            self.empty_note.setVisible(not len(s))
+            if len(s):
+                self._show_last_price()
+                if self._hover is None:  # the newest candle, unless the trader points at one
+                    self._show_bar(len(s) - 1)
             if self.follow:
                 self._follow()
+            self.indicators.redraw()
+            self._fit()  # after the indicators took the new bars, so their panes fit them too
         now = time.monotonic()
         if self._markers_dirty and now - self._markers_drawn >= MARKER_SECONDS:
-            self._markers_dirty = False
+            self._place_markers()
             self._markers_drawn = now
-            for items, item in ((self.buys, self.buy_markers), (self.sells, self.sell_markers)):
-                if items:
-                    data = np.array(items)
-                    item.setData(x=data[:, 0], y=data[:, 1])
-                else:
-                    item.clear()
+
+    def _show_last_price(self) -> None:
+        s = self.series
+        last = float(s.close[-1])
+        self.last_line.setPos(self._y(last))
+        rising = last >= float(s.open[-1])
+        colour = self.palette.up if rising else self.palette.down
+        self.last_line.setPen(pg.mkPen(colour, style=Qt.PenStyle.DotLine))
+        self.last_tag.set_colours(colour, "#ffffff")
+        self.last_tag.text_of = lambda _: price_text(last)
+        self.last_tag.show_at(self._y(last))
+
+    def _y(self, price: float) -> float:
+        """Where a price goes on the price pane: itself, or its logarithm on a log scale."""
+        return math.log10(price) if self.log and price > 0 else price
 
     def _follow(self) -> None:
         """Keep the newest candles in view. The time range moves in steps: when the newest
         bar reaches the right edge the view jumps ``FOLLOW_MARGIN`` bars on, so a replay at
         full speed re-lays out the plots and their axes a few times a second at most, not
-        on every bar. The price range moves only when the price leaves the visible band."""
+        on every bar."""
         s = self.series
-        n = len(s)
-        if not n:
+        if not len(s):
             return
         newest = float(s.times[-1])
         shown = self._shown
         if shown is not None and shown[0] < newest and newest + s.interval <= shown[1]:
-            left, right = shown[0], shown[1]
-        else:
-            right = newest + FOLLOW_MARGIN * s.interval
-            left = right - (FOLLOW_BARS + FOLLOW_MARGIN) * s.interval
-        first = int(np.searchsorted(s.times, left))
-        low, high = float(s.low[first:].min()), float(s.high[first:].max())
-        if shown is not None and (left, right) == shown[:2] and shown[2] <= low \
-                and high <= shown[3] and (shown[3] - shown[2]) <= 3 * max(high - low, 1e-9):
             return
-        pad = max((high - low) * 0.08, abs(high) * 1e-5)
-        if shown is None or (left, right) != shown[:2]:
-            self.price_plot.setXRange(left, right, padding=0)
-        self._shown = (left, right, low - pad, high + pad)
-        self.price_plot.setYRange(low - pad, high + pad, padding=0)
-        self.volume_plot.setYRange(0, float(s.volume[first:].max()) * 1.5, padding=0)
+        right = newest + FOLLOW_MARGIN * s.interval
+        left = right - (FOLLOW_BARS + FOLLOW_MARGIN) * s.interval
+        self._shown = (left, right)
+        self.price_plot.setXRange(left, right, padding=0)
 
-    def _stop_following(self, *_: Any) -> None:
+    def _time_moved(self, *_: Any) -> None:
+        """Time was panned or zoomed: fit the scales to what is now in view."""
+        self._fit()
+        self._markers_dirty = True
+
+    def _fit(self) -> None:
+        """Each pane's scale fits the values in view (the prices only while ``fit_prices``)."""
+        s = self.series
+        if not len(s):
+            return
+        left, right = self.price_pane.box.viewRange()[0]
+        lo = int(np.searchsorted(s.times, left - s.interval, side="left"))
+        hi = int(np.searchsorted(s.times, right, side="right"))
+        if hi <= lo:
+            return
+        if self.fit_prices:
+            low, high = float(s.low[lo:hi].min()), float(s.high[lo:hi].max())
+            settle_range(self.price_pane.box, self._y(low), self._y(high))
+        settle_range(self.volume_pane.box, 0.0, float(s.volume[lo:hi].max()), from_zero=True)
+        self.indicators.fit(left, right)
+        self.last_tag.refresh()
+
+    def _stop_following(self) -> None:
         self.follow = False
+
+    def _prices_touched(self) -> None:
+        self.fit_prices = False
+        self.values_touched.emit()
 
     def follow_latest(self) -> None:
         self.follow = True
+        self.fit_prices = True
         self._shown = None
         self._follow()
+        self._fit()
+
+    def fit_to_view(self) -> None:
+        """Fit the price scale to the candles in view again, and keep it fitted."""
+        self.fit_prices = True
+        self._fit()
+
+    def set_log(self, log: bool) -> None:
+        """A logarithmic price scale (equal moves in percent look equal) or a linear one."""
+        if log == self.log:
+            return
+        self.log = log
+        self.candles.set_log(log)
+        self.price_pane.axis.log = log
+        self.price_pane.axis.picture = None
+        self.price_pane.axis.update()
+        self.price_pane.grid.set_log(log)
+        self.fit_prices = True
+        self._drawn_version = -1
+        self._markers_dirty = True
+        self.price_pane.box.setYRange(*self._log_range(log), padding=0)
+        self.indicators.set_log(log)
+        self.redraw()
+
+    def _log_range(self, log: bool) -> tuple[float, float]:
+        bottom, top = self.price_pane.box.viewRange()[1]
+        if log:
+            return (math.log10(bottom) if bottom > 0 else 0.0), (math.log10(top) if top > 0
+                                                                  else 1.0)
+        return 10.0 ** bottom, 10.0 ** top
+
+    def _place_markers(self) -> None:
+        """An arrow under the candle of each buy and over the candle of each sell (one per
+        candle and side, whatever the number of fills in it); fills outside the kept candles
+        at their own price. Only the fills in view are placed."""
+        self._markers_dirty = False
+        left, right = self.price_pane.box.viewRange()[0]
+        s = self.series
+        for side, item, edge in ((1, self.buy_markers, s.low), (-1, self.sell_markers, s.high)):
+            stamps, prices = self.fills.in_range(side, left - s.interval, right + s.interval,
+                                                 self.indicators.strategy_id)
+            if not stamps.size:
+                item.clear()
+                continue
+            x, y = stamps, prices
+            if len(s):
+                index = np.searchsorted(s.times, stamps, side="right") - 1
+                inside = (index >= 0) & (stamps < s.times[-1] + s.interval)
+                bars = np.unique(index[inside])
+                x = np.r_[s.times[bars], stamps[~inside]]
+                y = np.r_[edge[bars], prices[~inside]]
+            item.setData(x=x, y=np.log10(y) if self.log else y)
+
+    # --- the crosshair -------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.view and event.type() == QEvent.Type.Leave:
+            self._point_at(None, None)
+        return super().eventFilter(watched, event)
 
     def _mouse_moved(self, pos: QPointF) -> None:
-        box = self.price_plot.getViewBox()
-        if not self.price_plot.sceneBoundingRect().contains(pos):
-            return
-        point = box.mapSceneToView(pos)
-        self._pointed_at = time.monotonic()
-        self.v_line.setPos(point.x())
-        self.v_line_volume.setPos(point.x())
-        self.h_line.setPos(point.y())
+        for pane in self.panes:
+            if pane.plot.sceneBoundingRect().contains(pos):
+                point = pane.box.mapSceneToView(pos)
+                self._point_at(point.x(), point.y(), pane)
+                return
+        self._point_at(None, None)
+
+    def _point_at(self, x: float | None, y: float | None, under: Pane | None = None) -> None:
+        """The crosshair at time ``x`` across the panes, the value ``y`` on the pane under
+        the mouse, the time on the bottom axis, and the figures of the candle at ``x`` in the
+        legend (the newest candle's when the mouse is off the chart)."""
+        self._hover = x
+        for pane in self.panes:
+            pane.point_at(x, y if pane is under else None)
+            pane.time_tag.show_at(x if pane is self.panes[-1] else None)
         s = self.series
-        if len(s):
-            i = int(np.clip(np.searchsorted(s.times, point.x() - s.interval / 2), 0, len(s) - 1))
-            self._show_bar(i)
+        if not len(s):
+            return
+        self._show_bar(self._bar_at(x))
+
+    def _bar_at(self, x: float | None) -> int:
+        """The candle at time ``x`` (the newest when ``x`` is None); the series is not empty."""
+        s = self.series
+        if x is None:
+            return len(s) - 1
+        return int(np.clip(np.searchsorted(s.times, x + s.interval / 2) - 1, 0, len(s) - 1))
 
     def _show_bar(self, i: int) -> None:
         s = self.series
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(float(s.times[i])))
+        start = float(s.times[i])
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(start))
         colour = self.palette.up if s.close[i] >= s.open[i] else self.palette.down
-        self.legend.setHtml(
+        volume = (f"ticks {int(s.volume[i]):,}" if self.book.bar_seconds is None
+                  else f"vol {s.volume[i]:,.2f}")
+        buys, sells = self.fills.count(start, start + s.interval, self.indicators.strategy_id)
+        fills = "".join([f" &nbsp;<span style='color:{self.palette.up}'>▲ {buys}</span>"
+                         if buys else "",
+                         f" &nbsp;<span style='color:{self.palette.down}'>▼ {sells}</span>"
+                         if sells else ""])
+        figures = " ".join(f"{name} <span style='color:{colour}'>{price_text(value)}</span>"
+                           for name, value in (("O", s.open[i]), ("H", s.high[i]),
+                                               ("L", s.low[i]), ("C", s.close[i])))
+        set_html(self.legend,
             f"<span style='color:{self.palette.foreground};font-size:10pt'>"
-            f"<b>{self.coin}</b> {stamp} UTC &nbsp; O <span style='color:{colour}'>"
-            f"{s.open[i]:,.2f}</span> H <span style='color:{colour}'>{s.high[i]:,.2f}</span> "
-            f"L <span style='color:{colour}'>{s.low[i]:,.2f}</span> C "
-            f"<span style='color:{colour}'>{s.close[i]:,.2f}</span> &nbsp; ticks "
-            f"{int(s.volume[i]):,}</span>")
+            f"<b>{self.coin}</b> · {interval_name(s.interval)} &nbsp;{stamp} UTC &nbsp; "
+            f"{figures} &nbsp; {volume}{fills}</span>")
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.empty_note.setGeometry(self.rect().adjusted(40, 40, -110, -140))
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
         self.view.setBackground(palette.background)
-        for grid in self.grids:
-            grid.set_colour(palette.foreground, palette.grid)
-        for plot in (self.price_plot, self.volume_plot):
-            paint_axes(plot, palette)
-        dash = pg.mkPen(palette.crosshair, style=Qt.PenStyle.DashLine)
-        for line in (self.v_line, self.h_line, self.v_line_volume):
-            line.setPen(dash)
-        self.last_line.setPen(pg.mkPen(palette.lines[0], style=Qt.PenStyle.DotLine))
+        for pane in self.panes:
+            pane.set_palette(palette)
         self.buy_markers.setBrush(pg.mkBrush(palette.up))
         self.sell_markers.setBrush(pg.mkBrush(palette.down))
         self.candles.set_palette(palette)
         self.volume.set_palette(palette)
+        self.empty_note.setStyleSheet(f"color: {palette.muted}; font-size: 11pt;")
+        self.indicators.set_palette(palette)
+        self._drawn_version = -1
+        self.redraw()
+        if len(self.series):  # the legend's text is coloured in its HTML: write it again
+            self._show_bar(self._bar_at(self._hover))
+
+
+EMPTY_NOTE = ("No prices yet. Candles appear here as the session's prices arrive; the "
+              "journal keeps fills and P&L, not prices, so a restored session shows its fills "
+              "and P&L until the next one starts.")
+
+
+def _step_of(pane: Pane) -> float:
+    """The value of one pixel of a pane's scale: how finely its crosshair tag is written."""
+    bottom, top = pane.box.viewRange()[1]
+    return max((top - bottom) / max(pane.box.height(), 1.0), 1e-12)
+
+
+class FillBook:
+    """A coin's newest ``MAX_FILLS`` fills (time, price, side, strategy), in time order, for
+    the arrows and the legend.
+
+    Rows are appended to a buffer twice that size and compacted once every ``MAX_FILLS``
+    fills, and a time range is found by bisection, so marking the fills in view costs the
+    same with fifty fills or fifty thousand (a masked copy of the whole table took ~3 ms a
+    redraw at full speed).
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[tuple[float, float, int, int]] = []
+        self._buffer = np.zeros((2 * MAX_FILLS, 4))
+        self._end = 0
+        self._strategies: dict[str, int] = {}
+
+    def add(self, trade: dict[str, Any]) -> None:
+        code = self._strategies.setdefault(trade.get("strategy_id", ""), len(self._strategies))
+        self._rows.append((float(trade["timestamp"]), float(trade["price"]),
+                           1 if trade["action"] == "BUY" else -1, code))
+
+    def clear(self) -> None:
+        self._rows.clear()
+        self._end = 0
+        self._strategies.clear()
+
+    def table(self) -> np.ndarray:
+        """Every kept fill as rows of (time, price, side, strategy code), oldest first."""
+        if self._rows:
+            rows = np.array(self._rows[-MAX_FILLS:], dtype=float)
+            self._rows.clear()
+            if self._end + len(rows) > self._buffer.shape[0]:
+                keep = MAX_FILLS - len(rows)
+                self._buffer[:keep] = self._buffer[self._end - keep:self._end]
+                self._end = keep
+            newest = self._buffer[self._end - 1, 0] if self._end else -np.inf
+            self._buffer[self._end:self._end + len(rows)] = rows
+            self._end += len(rows)
+            if rows[0, 0] < newest or np.any(np.diff(rows[:, 0]) < 0):  # a restored batch
+                kept = self._buffer[:self._end]
+                kept[:] = kept[np.argsort(kept[:, 0], kind="stable")]
+        return self._buffer[max(self._end - MAX_FILLS, 0):self._end]
+
+    def _between(self, start: float, end: float, strategy_id: str | None,
+                 closed: bool) -> np.ndarray:
+        """The fills from ``start`` to ``end`` (included when ``closed``) of one strategy
+        (None: of all)."""
+        table = self.table()
+        lo, hi = np.searchsorted(table[:, 0], (start, end), side="left")
+        if closed:
+            hi = np.searchsorted(table[:, 0], end, side="right")
+        rows = table[lo:hi]
+        if strategy_id is None:
+            return rows
+        code = self._strategies.get(strategy_id)
+        return rows[rows[:, 3] == code] if code is not None else rows[:0]
+
+    def in_range(self, side: int, left: float, right: float, strategy_id: str | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """(times, prices) of the fills of ``side`` (1 buy, -1 sell) between two times."""
+        rows = self._between(left, right, strategy_id, closed=True)
+        rows = rows[rows[:, 2] == side]
+        return rows[:, 0], rows[:, 1]
+
+    def count(self, start: float, end: float, strategy_id: str | None) -> tuple[int, int]:
+        """(buys, sells) from ``start`` to just before ``end``."""
+        sides = self._between(start, end, strategy_id, closed=False)[:, 2]
+        return int((sides > 0).sum()), int((sides < 0).sum())
 
 
 class PriceCharts(QWidget):
-    """A tab per coin, with the candle interval chooser and a button to follow the price."""
+    """A tab per coin, with the interval, the view (follow, fit, log) and the indicators."""
 
     def __init__(self, palette: ChartColours) -> None:
         super().__init__()
@@ -468,20 +681,51 @@ class PriceCharts(QWidget):
         self.interval_box = QComboBox()
         self.interval_box.setObjectName("intervalBox")
         self.interval_box.addItems(list(INTERVALS))
-        self.interval_box.setCurrentText("5s")
+        self.interval_box.setCurrentText(DEFAULT_INTERVAL)
         self.interval_box.currentTextChanged.connect(self._interval_changed)
         bar.addWidget(self.interval_box)
         self.follow_button = QPushButton("Follow latest")
-        self.follow_button.setToolTip("Scroll with the newest candle again after zooming or "
-                                      "panning (drag to pan, wheel to zoom)")
+        self.follow_button.setToolTip("Scroll with the newest candle again and fit the price "
+                                      "scale (drag or wheel to move in time; hold Shift, or "
+                                      "drag the price scale, to move the prices)")
         self.follow_button.clicked.connect(self._follow)
         bar.addWidget(self.follow_button)
+        self.fit_button = QPushButton("Auto scale")
+        self.fit_button.setObjectName("autoScaleButton")
+        self.fit_button.setCheckable(True)
+        self.fit_button.setChecked(True)
+        self.fit_button.setToolTip("Fit the price scale to the candles in view")
+        self.fit_button.clicked.connect(self._fit_clicked)
+        bar.addWidget(self.fit_button)
+        self.log_button = QPushButton("Log")
+        self.log_button.setObjectName("logButton")
+        self.log_button.setCheckable(True)
+        self.log_button.setToolTip("Logarithmic price scale: equal moves in percent look equal")
+        self.log_button.toggled.connect(self._log_toggled)
+        bar.addWidget(self.log_button)
+        for button in (self.fit_button, self.log_button):  # on or off at a glance, either theme
+            button.setStyleSheet(f"QPushButton:checked {{ border: 1px solid {ACCENT}; "
+                                 f"background: rgba(41, 98, 255, 0.28); }}")
+        self.indicator_button = indicator_menu_button(self)
+        bar.addWidget(self.indicator_button)
+        self.interval_note = QLabel("")
+        self.interval_note.setObjectName("mutedLabel")
+        bar.addWidget(self.interval_note)
         bar.addStretch(1)
         layout.addLayout(bar)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
-        layout.addWidget(self.tabs)
-        self.tabs.currentChanged.connect(lambda _: self.redraw())
+        layout.addWidget(self.tabs, 1)
+        self.no_coins = placeholder("Each coin of a session gets a chart here: press Start. "
+                                    "Candles are built from the prices as they come.")
+        self.no_coins.setObjectName("noCoinsNote")
+        paint_note(self.no_coins, palette)
+        layout.addWidget(self.no_coins, 1)
+        self.tabs.hide()
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self.strategy: StrategyStudy | None = None
+        self.added: list[Study] = []  # indicators added by hand, on every coin's chart
+        self.indicator_dialog: IndicatorDialog | None = None
         self._dirty = False
         self._timer = QTimer(self)
         self._timer.setInterval(CHART_MS)
@@ -496,16 +740,37 @@ class PriceCharts(QWidget):
     def interval(self) -> float:
         return INTERVALS[self.interval_box.currentText()]
 
+    @property
+    def current(self) -> PriceChart | None:
+        current = self.tabs.currentWidget()
+        return current if isinstance(current, PriceChart) else None
+
     def chart(self, coin: str) -> PriceChart:
         chart = self.charts.get(coin)
         if chart is None:
             chart = self.charts[coin] = PriceChart(coin, self.palette, self.interval)
+            chart.set_log(self.log_button.isChecked())
+            chart.values_touched.connect(lambda: self.fit_button.setChecked(False))
+            chart.indicators.added = list(self.added)
+            chart.indicators.show_strategy(self.strategy if self.strategy is not None
+                                           and self.strategy.coin == coin else None)
             self.tabs.addTab(chart, coin)
+            self._show_tabs()
         return chart
 
     def set_coins(self, coins: list[str]) -> None:
+        """A tab for each of a new session's coins, empty; the other coins' tabs go."""
+        for coin in [c for c in self.charts if c not in coins]:
+            chart = self.charts.pop(coin)
+            self.tabs.removeTab(self.tabs.indexOf(chart))
+            chart.deleteLater()
+        self._show_tabs()
         for coin in coins:
             self.chart(coin).clear()
+
+    def _show_tabs(self) -> None:
+        self.tabs.setVisible(bool(self.charts))
+        self.no_coins.setVisible(not self.charts)
 
     def add_ticks(self, per_coin: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
         """Fold ticks into the candles now; they are drawn on the next chart tick."""
@@ -513,117 +778,107 @@ class PriceCharts(QWidget):
             self.chart(coin).add_ticks(prices, stamps)
         self._dirty = True
 
+    def add_bars(self, per_coin: dict[str, tuple[Pieces, float]]) -> None:
+        """Fold a replayed file's bars into the candles now; drawn on the next chart tick."""
+        for coin, (bars, seconds) in per_coin.items():
+            self.chart(coin).add_bars(bars, seconds)
+        self._dirty = True
+
+    def backfill(self, candles: dict[str, Any], running: bool) -> None:
+        """The engine's kept candles of one coin, in front of the chart's own."""
+        if candles.get("time"):
+            self.chart(candles["coin"]).backfill(candles, running)
+        self._dirty = True
+
     def add_fills(self, trades: list[dict[str, Any]]) -> None:
-        # only the newest can still be marked, whatever the size of the burst
-        for trade in trades[-2 * MAX_MARKERS * max(len(self.charts), 1):]:
-            chart = self.charts.get(trade["coin"])
-            if chart is not None:
-                chart.add_fill(trade["action"], trade["timestamp"], trade["price"])
+        for trade in trades:
+            self.chart(trade["coin"]).add_fill(trade)
         self._dirty = True
 
     def redraw(self) -> None:
         # only the chart on screen is drawn; the others catch up when their tab is shown
         self._dirty = False
-        current = self.tabs.currentWidget()
-        if isinstance(current, PriceChart) and self.isVisible():
+        current = self.current
+        if current is not None and self.isVisible():
             current.redraw()
+            self._explain_interval(current)
+
+    def _explain_interval(self, chart: PriceChart) -> None:
+        """Say so when the candles shown are not of the interval chosen (a file's bars)."""
+        shown = chart.series.interval
+        note = "" if shown == self.interval else (
+            f"the file's bars are {interval_name(shown)}: shorter or uneven candles cannot be "
+            f"made from them")
+        if note != self.interval_note.text():
+            self.interval_note.setText(note)
+
+    def show_strategy(self, study: StrategyStudy | None) -> None:
+        """Draw this strategy's indicators and only its fills (None: no strategy's, every
+        fill) on its coin's chart, and show that chart."""
+        self.strategy = study
+        for chart in self.charts.values():
+            chart.indicators.show_strategy(study if study and study.coin == chart.coin
+                                           else None)
+        if study is not None and study.coin in self.charts:
+            self.tabs.setCurrentWidget(self.charts[study.coin])
+        self.redraw()
+
+    def open_indicator_dialog(self, name: str) -> IndicatorDialog:
+        """Ask the values of a ``name`` indicator (SMA, RSI...) and draw it when they work."""
+        dialog = IndicatorDialog(name, self)
+        dialog.setObjectName("indicatorDialog")
+        dialog.accepted.connect(lambda: self.add_indicator(dialog.study)
+                                if dialog.study is not None else None)
+        self.indicator_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def add_indicator(self, study: Study) -> None:
+        """Draw ``study`` on every coin's chart, computed on each chart's candles."""
+        self.added.append(study)
+        for chart in self.charts.values():
+            chart.indicators.set_added(self.added)
+        self.redraw()
+
+    def remove_indicator(self, study: Study) -> None:
+        if study in self.added:
+            self.added.remove(study)
+        for chart in self.charts.values():
+            chart.indicators.set_added(self.added)
+        self.redraw()
 
     def set_palette(self, palette: ChartColours) -> None:
         self.palette = palette
+        paint_note(self.no_coins, palette)
         for chart in self.charts.values():
             chart.set_palette(palette)
 
     def _interval_changed(self, text: str) -> None:
         for chart in self.charts.values():
             chart.set_interval(INTERVALS[text])
-
-    def _follow(self) -> None:
-        current = self.tabs.currentWidget()
-        if isinstance(current, PriceChart):
-            current.follow_latest()
-
-
-class PnlChart(QWidget):
-    """Equity (realised + unrealised P&L) of each strategy and of the total, over time."""
-
-    def __init__(self, palette: ChartColours) -> None:
-        super().__init__()
-        self.palette = palette
-        self.points: dict[str, tuple[list[float], list[float]]] = {}
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        self._drawn = 0.0
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.plot = time_value_plot()
-        self.plot.setDownsampling(auto=True, mode="peak")
-        cache_axes(self.plot.getPlotItem())
-        self.grid = GridLines(self.plot.getPlotItem())
-        self.plot.setClipToView(True)
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextSize="8pt")
-        self.zero = pg.InfiniteLine(pos=0, angle=0, movable=False)
-        self.plot.addItem(self.zero)
-        layout.addWidget(self.plot)
-        self.set_palette(palette)
-
-    def clear(self) -> None:
-        for curve in self.curves.values():
-            self.plot.removeItem(curve)
-        self.legend.clear()
-        self.points.clear()
-        self.curves.clear()
-
-    def add_snapshot(self, snapshot: dict[str, Any], when: float | None = None,
-                     force: bool = False) -> None:
-        """Record each strategy's equity and the total; redraw at most once a second."""
-        when = time.time() if when is None else when
-        for sid, metrics in snapshot.get("strategies", {}).items():
-            self._add(sid, when, float(metrics.get("equity", metrics.get("net_pnl", 0.0))))
-        glob = snapshot.get("global", {})
-        self._add("Total", when, float(glob.get("equity", glob.get("net_pnl", 0.0))))
-        now = time.monotonic()
-        if force or now - self._drawn >= PNL_SECONDS:
-            self._drawn = now
-            self.redraw()
-
-    def show_history(self, rows: list[dict[str, Any]]) -> None:
-        """Draw a session's P&L history (the engine's ``pnl_history`` rows, oldest first) in
-        place of what is shown: each strategy's points, and at each time the total of every
-        strategy's latest value (a removed one's last value stays in it)."""
-        self.clear()
-        latest: dict[str, float] = {}
-        for index, row in enumerate(rows):
-            when, pnl = float(row["timestamp"]), float(row["pnl"])
-            self._add(row["strategy_id"], when, pnl)
-            latest[row["strategy_id"]] = pnl
-            if index + 1 == len(rows) or float(rows[index + 1]["timestamp"]) != when:
-                self._add("Total", when, sum(latest.values()))
         self.redraw()
 
-    def redraw(self) -> None:
-        for key, (xs, ys) in self.points.items():
-            curve = self.curves.get(key)
-            if curve is None:
-                curve = self.curves[key] = self.plot.plot(name=key, pen=self._pen(key))
-                curve.setDownsampling(auto=True, method="peak")
-                curve.setClipToView(True)
-            curve.setData(np.asarray(xs), np.asarray(ys))
+    def _tab_changed(self, _: int) -> None:
+        current = self.current
+        if current is not None:
+            self.fit_button.setChecked(current.fit_prices)
+        self.redraw()
 
-    def _add(self, key: str, when: float, value: float) -> None:
-        xs, ys = self.points.setdefault(key, ([], []))
-        xs.append(when)
-        ys.append(value)
+    def _follow(self) -> None:
+        current = self.current
+        if current is not None:
+            current.follow_latest()
+            self.fit_button.setChecked(True)
 
-    def _pen(self, key: str) -> Any:
-        if key == "Total":
-            return pg.mkPen(self.palette.total, width=2)
-        index = len(self.curves)  # the curves drawn so far pick the next colour
-        return pg.mkPen(self.palette.lines[index % len(self.palette.lines)], width=1)
+    def _fit_clicked(self, checked: bool) -> None:
+        current = self.current
+        if current is None:
+            return
+        if checked:
+            current.fit_to_view()
+        else:
+            current.fit_prices = False
 
-    def set_palette(self, palette: ChartColours) -> None:
-        self.palette = palette
-        paint_plot(self.plot, palette)
-        self.grid.set_colour(palette.foreground, palette.grid)
-        self.zero.setPen(pg.mkPen(palette.crosshair, style=Qt.PenStyle.DotLine))
-        for i, (key, curve) in enumerate(self.curves.items()):
-            curve.setPen(pg.mkPen(palette.total, width=2) if key == "Total"
-                         else pg.mkPen(palette.lines[i % len(palette.lines)]))
+    def _log_toggled(self, log: bool) -> None:
+        for chart in self.charts.values():
+            chart.set_log(log)

@@ -53,11 +53,13 @@ from velocitas_desktop.feeds.base import FeedError, FeedState
 from velocitas_desktop.gui.account import AccountPanel, NewSessionDialog, open_positions
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
-from velocitas_desktop.gui.charts import PnlChart, PriceCharts
+from velocitas_desktop.gui.chart_session import ChartSession
+from velocitas_desktop.gui.charts import PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
 from velocitas_desktop.gui.menus import build_menus, reach_toolbars_by_keyboard
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
+from velocitas_desktop.gui.pnl import PnlChart
 from velocitas_desktop.gui.sessions import add_sessions_menu
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
@@ -73,7 +75,6 @@ TOOLBAR = Vocabulary({"source": "Source", "coins": "Coins", "csv_files": "Files"
                       "rate": "Ticks/s", "speed": "Speed", "workers": "Workers"}, assign=": ",
                      hints={"csv_files": "choose the files with Browse…"})
 RESTORE_LIMIT = 1_000_000  # trades of the restored session loaded into the blotter
-PNL_RESTORE_LIMIT = 100_000  # P&L points of the restored session drawn (~8 strategies, 8 days)
 CONFIRM_CLOSE = "confirm_close"  # the window.ini key of "ask before closing while running"
 
 
@@ -119,6 +120,11 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self.bridge = EngineBridge(engine, self)
+        self.chart_session = ChartSession(engine, self.charts, self.pnl_chart,
+                                          self.strategies_panel.selected_id,
+                                          lambda: self.engine.catalog, self.show_error)
+        self.strategies_panel.table.selectionModel().selectionChanged.connect(
+            self.chart_session.strategy_selected)
         self._connect_bridge()
         self.sessions_action = add_sessions_menu(self, journal_path)
         build_menus(self)
@@ -130,7 +136,6 @@ class MainWindow(QMainWindow):
         self._show_restored_figures(engine.snapshot())
         self._update_controls()
         self._load_restored_trades()
-        self._load_restored_pnl()
         for problem in engine.catalog.problems:
             self.log_panel.add("warning", f"strategy file not loaded: {problem}")
         # The widgets, Qt wrappers and modules live as long as the window: exempt them from
@@ -355,9 +360,11 @@ class MainWindow(QMainWindow):
     def _connect_bridge(self) -> None:
         b = self.bridge
         b.ticks.connect(self._on_ticks)
+        b.bars.connect(self.charts.add_bars)
         b.trades.connect(self._on_trades)
         b.metrics.connect(self._on_metrics)
         b.strategies.connect(self.refresh_strategies)
+        b.strategies.connect(self.chart_session.strategy_selected)  # new parameters
         b.feed.connect(self._on_feed)
         b.engine_status.connect(self._on_engine_status)
         b.log.connect(self._on_log)
@@ -391,8 +398,7 @@ class MainWindow(QMainWindow):
             final = not live and status != EngineStatus.STARTING
             self.pnl_chart.add_snapshot(snapshot, self.market_time or None, force=final)
         self.refresh_strategies()
-        self.rate_status.setText(f"{glob.get('ticks_per_second', 0):,.0f} ticks/s · "
-                                 f"{glob.get('ticks_processed', 0):,} ticks")
+        self._show_rate(glob)
         self.clock_label.setText(clock_text(glob.get("clock") or {}))
         latency = glob.get("latency_ms") or {}
         p50, p99 = latency.get("batch_p50"), latency.get("batch_p99")
@@ -400,8 +406,16 @@ class MainWindow(QMainWindow):
             self.latency_label.setText(f"latency p50 {p50:.1f} ms · p99 {p99:.1f} ms")
         self._on_feed(glob.get("feed") or {})
 
+    def _show_rate(self, glob: dict[str, Any]) -> None:
+        """Ticks per second while a session runs; afterwards 0, with the session's count."""
+        rate = glob.get("ticks_per_second", 0) if self.engine.status.busy else 0
+        self.rate_status.setText(f"{rate:,.0f} ticks/s · {glob.get('ticks_processed', 0):,} "
+                                 "ticks")
+
     def _on_feed(self, feed: dict[str, Any]) -> None:
         state = feed.get("state", FeedState.IDLE)
+        if not self.engine.status.busy and state not in (FeedState.FAILED, FeedState.FINISHED):
+            state = FeedState.IDLE  # a stopped session's feed is no longer live
         self.feed_label.setText(f"feed: {state}")
         self.feed_label.setToolTip(feed.get("message", ""))
         message = feed.get("message", "")
@@ -437,6 +451,10 @@ class MainWindow(QMainWindow):
         elif status == EngineStatus.FINISHED:
             self.show_info("The session finished: the data ran out or a limit was reached.")
         self.kpis.show_metrics({**self.last_metrics.get("global", {}), "status": status})
+        if status in (EngineStatus.STOPPED, EngineStatus.FINISHED, EngineStatus.ERROR):
+            self.chart_session.session_ended()
+            self._show_rate(self.last_metrics.get("global", {}))
+            self._on_feed(self.last_metrics.get("global", {}).get("feed") or {})
         self._update_controls()
 
     def _on_log(self, lines: list[dict[str, Any]]) -> None:
@@ -561,19 +579,24 @@ class MainWindow(QMainWindow):
             self.market_time = 0.0
         self.feed_failure = None
         self.paused_for = None
+        self.chart_session.session_starting()
         self.charts.set_coins(config.coins)
+        self.feed_label.setText("feed: idle")
+        self.rate_status.setText("0 ticks/s · 0 ticks")
         what = "loading the CSV files" if config.source == "csv" else f"opening the {config.source} feed"
         self._set_busy(f"Starting: {what}…")
         run_in_background(lambda: self.engine.start(config), self._started, self._start_failed)
 
     def _started(self, _: Any) -> None:
         self._set_busy("")
+        self.chart_session.session_started(list(self.charts.charts))
         self.log_panel.add("info", f"started on {self.source_box.currentText()}")
         self._update_controls()
 
     def _start_failed(self, exc: BaseException) -> None:
         self._set_busy("")
         self._update_controls()
+        self.feed_label.setText("feed: idle")
         if isinstance(exc, FeedError):
             self.show_error(f"The data could not be opened: {exc}")
         elif isinstance(exc, VelocitasError):
@@ -938,18 +961,6 @@ class MainWindow(QMainWindow):
         self.account_panel.show_snapshot(snapshot)
         self.market_time = (snapshot["global"].get("clock") or {}).get("time") or 0.0
 
-    def _load_restored_pnl(self) -> None:
-        if self.engine.session_id is None:
-            return
-        engine = self.engine
-        run_in_background(lambda: engine.pnl_history(limit=PNL_RESTORE_LIMIT),
-                          self._show_restored_pnl,
-                          lambda exc: self.show_error(f"Could not read the P&L history: {exc}"))
-
-    def _show_restored_pnl(self, rows: list[dict[str, Any]]) -> None:
-        if rows and self.showing_restored and not self.engine.status.busy:
-            self.pnl_chart.show_history(rows)
-
     def _load_restored_trades(self) -> None:
         if self.engine.session_id is None:
             return
@@ -962,6 +973,7 @@ class MainWindow(QMainWindow):
         if trades and self.showing_restored:  # shown at once: nothing else is drawn yet
             self.blotter.add_trades(trades)
             self.blotter.flush()
+        self.chart_session.window_opened(trades)
         self._restored_trades_read(trades[-1]["id"] if trades else None)
 
     def _restored_trades_failed(self, exc: BaseException) -> None:

@@ -124,7 +124,7 @@ class StartQuery(BaseModel):
                             "on, or 409 saying why it cannot; new: a new session")
     positions: Literal["close", "carry"] = Field(
         "close", description="a new session: close the last one's open positions at their "
-                             "last prices, as its first fills, or carry them over at their "
+                             "last prices, as its last fills, or carry them over at their "
                              "entry prices")
 
     def to_request(self) -> SessionRequest:
