@@ -195,3 +195,36 @@ def test_a_large_sorted_blotter_takes_fills_in_fewer_larger_batches_and_loses_no
         panel._flush_timer.timeout.emit()
     assert len(batches) == 2  # one placing per SORTED_FLUSH_EVERY ticks, not one per tick
     assert panel.pending == 0 and ids(panel.model) == by_pnl_descending(fills)
+
+
+# --- a bounded blotter ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("sort_by_pnl", [False, True])
+def test_a_full_blotter_forgets_its_oldest_fills_and_still_counts_every_one(
+        qtbot, monkeypatch, sort_by_pnl: bool) -> None:
+    """The blotter keeps the newest BLOTTER_ROWS fills (a soak's 1.5 million grew the window
+    without end); the count goes on saying how many the session made, as the KPIs do."""
+    from velocitas_desktop.gui import panels
+
+    monkeypatch.setattr(panels, "BLOTTER_ROWS", 100)
+    monkeypatch.setattr(panels, "BLOTTER_SLACK", 10)
+    blotter = panels.BlotterPanel()
+    qtbot.addWidget(blotter)
+    if sort_by_pnl:
+        blotter.model.sort(KEYS.index("profit_loss"), DESCENDING)
+    made = [fill(i, pnl=float(i % 7), strategy=("BTC_RSI", "ETH_MACD")[i % 2])
+            for i in range(1, 251)]
+    for start in range(0, 250, 25):
+        blotter.add_trades(made[start:start + 25])
+        blotter.flush()
+    assert 100 <= blotter.model.total_rows <= 110
+    kept = sorted(ids(blotter.model))
+    assert kept == list(range(251 - len(kept), 251))  # the newest, none missing
+    assert blotter.fills == 250
+    assert blotter.count_label.text().startswith("250 fills (the newest 100 here")
+    if sort_by_pnl:
+        assert ids(blotter.model) == by_pnl_descending([f for f in made if f["id"] in kept])
+    else:
+        assert ids(blotter.model)[0] == 250  # newest first, as before
+    blotter.clear()
+    assert blotter.fills == 0 and blotter.count_label.text() == "0 fills"

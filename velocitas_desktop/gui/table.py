@@ -262,6 +262,13 @@ class _Store:
         except (TypeError, ValueError):  # None or text among them
             self.array[start:end] = [_number(v) for v in values]
 
+    def drop(self, count: int, size: int) -> None:
+        """Forget the first ``count`` of ``size`` stored values (one move of the rest)."""
+        if self.storage == TEXTS:
+            del self.texts[:count]
+            return
+        self.array[: size - count] = self.array[count:size]
+
     def get(self, row: int) -> Any:
         if self.storage == TEXTS:
             return self.texts[row]
@@ -573,6 +580,31 @@ class ColumnTableModel(QAbstractTableModel):
 
     def clear(self) -> None:
         self.set_rows([])
+
+    def drop_oldest(self, count: int) -> None:
+        """Forget the ``count`` rows stored first (a bounded table; the journal keeps them).
+        In the table's own order they leave from one end; sorted or filtered, the order is
+        made again without them."""
+        count = min(count, self._size)
+        if count <= 0:
+            return
+        plain = self._order.rows is None
+        if plain:
+            first = self._size - count if self.newest_first else 0
+            self.beginRemoveRows(QModelIndex(), first, first + count - 1)
+        else:
+            self.beginResetModel()
+        for store in self._stores.values():
+            store.drop(count, self._size)
+        self._size -= count
+        self._cells.clear()  # cached by stored row, and every stored row moved
+        if plain:
+            self.endRemoveRows()
+            return
+        later = self._reset_order()
+        self.endResetModel()
+        if later:
+            self._reorder()
 
     def row_of(self, key_value: Any) -> int | None:
         """The shown row whose key column equals ``key_value``."""
