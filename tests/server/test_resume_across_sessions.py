@@ -15,10 +15,10 @@ from websockets.sync.client import connect
 pytestmark = pytest.mark.slow  # a real server on 127.0.0.1
 
 
-def run_session(api: httpx.Client) -> list[int]:
+def run_session(api: httpx.Client, **choice: str) -> list[int]:
     """A short simulated session run to its end; the ids of its fills."""
     started = api.post("/api/engine/start", params={"coins": "BTC", "rate": 200_000,
-                                                    "max_ticks": 3_000, "seed": 11})
+                                                    "max_ticks": 3_000, "seed": 11, **choice})
     assert started.status_code == 200, started.text
     wait_until(lambda: api.get("/api/engine/status").json()["status"] == "finished",
                "the session to run to its end")
@@ -31,7 +31,9 @@ def run_session(api: httpx.Client) -> list[int]:
 def two_sessions(api) -> tuple[list[int], list[int]]:
     api.post("/api/strategies/register", json={"name": "SMA_Crossover", "coin": "BTC",
                                                "params": {"fast": 2, "slow": 3}})
-    return run_session(api), run_session(api)
+    # a new session, not the first going on (the default); carrying its open position over
+    # leaves the first session's fills as they were
+    return run_session(api), run_session(api, session="new", positions="carry")
 
 
 def first_frame(server, query: str) -> dict:
