@@ -115,6 +115,9 @@ def test_every_trade_a_websocket_client_received_is_in_the_journal_across_a_paus
         assert figures["journal"]["state"] == "paused"
         assert figures["total_trades"] == len(journaled(path))
 
+        refused = api.post("/api/engine/resume-trading")  # the window's Resume trading
+        assert refused.status_code == 409 and "full" in refused.json()["detail"]
+
         make_room()
         wait_until(lambda: api.get("/api/engine/status").json()["status"] == "running",
                    what="trading to resume by itself", timeout=60)

@@ -104,6 +104,17 @@ def stop_engine(request: Request) -> dict[str, Any]:
     return engine.state()
 
 
+@router.post("/engine/resume-trading", response_model=EngineStatusOut, tags=["engine"],
+             summary="Trading paused because the journal could not be written: try it now")
+def resume_trading(request: Request) -> dict[str, Any]:
+    """The window's **Resume trading**: write the held fills now and, if the journal takes
+    them (and its disk has room), make fills again; 409 saying why not. Trading also resumes
+    by itself when a retry succeeds."""
+    engine = _engine(request)
+    engine.resume_trading()
+    return engine.state()
+
+
 # --- strategies -------------------------------------------------------------------------
 
 @router.post("/strategies/register", response_model=StrategyOut, tags=["strategies"],
