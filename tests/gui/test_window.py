@@ -193,10 +193,13 @@ def test_blotter_filters_by_strategy_and_coin_and_exports(qtbot, window, tmp_pat
 
 
 def test_every_chart_interval_holds_every_tick_of_the_session(qtbot, window):
-    start_simulated(qtbot, window, rate="3000")
+    # the simulated market's activity swings (a quiet hour, a quiet minute: a twentieth of
+    # the pace and less), so ask a pace that fills several seconds' bars even then
+    start_simulated(qtbot, window, rate="50000")
     chart = window.charts.charts["BTC"]
     assert window.charts.interval_box.currentText() == "1m"  # as the strategies decide
-    qtbot.waitUntil(lambda: chart.book[1.0].volume.sum() > 3000, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: len(chart.book[1.0]) >= 3 and chart.book[1.0].volume.sum() > 3000,
+                    timeout=WAIT_MS)
     stop(qtbot, window)
     ticks = window.engine.snapshot()["global"]["ticks_processed"]
     qtbot.waitUntil(lambda: chart.book[60.0].volume.sum() == ticks, timeout=WAIT_MS)
