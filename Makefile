@@ -20,8 +20,10 @@ app: $(STAMP)
 test: $(STAMP)
 	@bash scripts/system-deps.sh
 	$(BIN)/ruff check .
-	@# pytest exits 5 when it collected no tests: that is a failure, not a pass
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q; code=$$?; \
+	@# pytest exits 5 when it collected no tests: that is a failure, not a pass. Three
+	@# processes: most tests wait on a paced feed, a server or a window, so even two cores
+	@# run the suite in about a third of the time.
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n 3; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "no tests ran: failing" >&2; exit 1; fi; exit $$code
 
 lint: $(STAMP)
