@@ -56,6 +56,12 @@ def test_bad_toolbar_values_are_explained(qtbot, window):
     qtbot.waitUntil(lambda: "Ticks/s must be a positive number or max" in window.banner.text,
                     timeout=WAIT_MS)
     assert window.engine.status == "stopped"
+    retype(qtbot, window.rate_edit, "2000")
+    retype(qtbot, window.workers_box, "99")  # a spin box took the 9 and dropped the next
+    click(qtbot, window.start_button)
+    qtbot.waitUntil(lambda: "99 is above the highest number of workers, 64" in window.banner.text,
+                    timeout=WAIT_MS)
+    assert window.workers_box.text() == "99" and window.engine.status == "stopped"
 
 
 def test_an_unreachable_exchange_is_explained(qtbot, any_window):

@@ -231,6 +231,47 @@ def test_a_range_with_low_above_high_is_explained_and_nothing_runs(qtbot, tab):
     assert tab.run_button.isEnabled()
 
 
+def retype(qtbot, field, text: str) -> None:  # type: ignore[no-untyped-def]
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClick(field, Qt.Key.Key_Delete)
+    qtbot.keyClicks(field, text)
+    field.clearFocus()  # leaving the field is when it checks itself
+
+
+@pytest.mark.parametrize(("field", "typed", "reason"), [
+    ("in_sample", "0.05", "0.05 is below the lowest in-sample share, 0.1"),
+    ("fee_box", "12", "12 is above the highest fee, 5"),
+    ("workers_box", "999", "999 is above the highest number of workers"),
+    ("random_box", "2.5", "the number of random combinations is a whole number, not 2.5"),
+])
+def test_an_out_of_range_setting_is_refused_with_its_reason_and_kept_as_typed(
+        qtbot, tab, field, typed, reason):
+    set_up_small_grid(qtbot, tab)
+    box = getattr(tab, field)
+    retype(qtbot, box, typed)
+    assert box.message.isVisible() and reason in box.message.text()  # said at the field
+    click(qtbot, tab.run_button)
+    assert reason in tab.message.text() and tab.message.property("error") is True
+    assert tab.job is None and not tab.running
+    assert box.text() == typed  # kept, never clamped or put back
+
+
+def test_random_search_and_workers_read_their_words_and_numbers(qtbot, tab):
+    assert tab.random_box.text() == "full grid" and tab.workers_box.text() == "auto"
+    retype(qtbot, tab.random_box, "")
+    retype(qtbot, tab.workers_box, "")
+    settings = tab.settings()
+    assert settings.random is None and settings.workers is None  # empty reads as the word
+    retype(qtbot, tab.random_box, "40")
+    retype(qtbot, tab.workers_box, "0")
+    retype(qtbot, tab.fee_box, "0.075")
+    retype(qtbot, tab.in_sample, "0.8")
+    settings = tab.settings()
+    assert (settings.random, settings.workers) == (40, 0)
+    assert settings.fee == pytest.approx(0.00075) and settings.in_sample == 0.8
+
+
 def test_an_empty_grid_is_explained(qtbot, tab):
     set_up_small_grid(qtbot, tab)
     tick(qtbot, tab.range_row("fast").vary)

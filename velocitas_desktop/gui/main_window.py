@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QToolBar,
     QToolButton,
@@ -30,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.core.errors import ParameterError, VelocitasError
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.config import (
     EngineConfig,
@@ -56,6 +55,7 @@ from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.chart_session import ChartSession
 from velocitas_desktop.gui.charts import PriceCharts
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
+from velocitas_desktop.gui.fields import FieldError, NumberField
 from velocitas_desktop.gui.menus import build_menus, reach_toolbars_by_keyboard
 from velocitas_desktop.gui.optimization_tab import OptimizationTab
 from velocitas_desktop.gui.panels import Banner, BlotterPanel, KpiBar, LogPanel, StrategiesPanel
@@ -197,11 +197,14 @@ class MainWindow(QMainWindow):
         self.speed_edit.setToolTip("replay speed: 1 = real time, 60 = a minute per second, max")
         self.speed_actions = [bar.addWidget(w) for w in (self.speed_label, self.speed_edit)]
         bar.addWidget(QLabel("Workers"))
-        self.workers_box = QSpinBox()
+        # typed, not spun: 99 is refused at Start with the reason, never cut to 9 as typed
+        self.workers_box = NumberField(self.settings.workers, label="number of workers",
+                                       integer=True, low=0, high=64)
         self.workers_box.setObjectName("workersBox")
-        self.workers_box.setRange(0, 64)
-        self.workers_box.setValue(self.settings.workers)
-        self.workers_box.setToolTip("0 = strategies run in the engine thread; N = N processes")
+        self.workers_box.setFixedWidth(self.workers_box.fontMetrics().horizontalAdvance(
+            "6464") + 24)
+        self.workers_box.setToolTip("0 = strategies run in the engine thread; N = N processes "
+                                    "(Up and Down step)")
         bar.addWidget(self.workers_box)
         bar.addSeparator()
         self.start_action = QAction("▶  Start", self)
@@ -484,7 +487,11 @@ class MainWindow(QMainWindow):
     def session_request(self) -> SessionRequest:
         """The session the toolbar describes; ParameterError saying what to fix."""
         source = self.source_box.currentData()
-        common = {"workers": self.workers_box.value(), "fee": self.settings.fee,
+        try:
+            workers = self.workers_box.value()
+        except FieldError as exc:
+            raise ParameterError(f"{exc} (toolbar: Workers)") from None
+        common = {"workers": workers, "fee": self.settings.fee,
                   "slippage": self.settings.slippage, "min_free_mb": self.settings.min_free_mb}
         if source == "csv":
             files = parse_csv_files(self.csv_edit.text().replace("\n", ";").split(";"),

@@ -19,7 +19,6 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -31,7 +30,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -41,7 +39,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
-from velocitas_desktop.gui.fields import NumberField
+from velocitas_desktop.gui.fields import NumberField, first_problem
 from velocitas_desktop.gui.optimization.equity import EquityChart
 from velocitas_desktop.gui.optimization.heatmap import Heatmap
 from velocitas_desktop.gui.optimization.helpers import (
@@ -190,29 +188,25 @@ class OptimizationTab(QWidget):
         for metric in METRICS.values():
             self.metric_box.addItem(metric.title, metric.key)
         form.addRow("Rank by", self.metric_box)
-        self.in_sample = QDoubleSpinBox()
+        # number fields, not spin boxes: what is typed stays, and out of range it is refused
+        # with the reason under the field (a spin box dropped a digit or put its old value back)
+        self.in_sample = NumberField(0.7, label="in-sample share", low=0.1, high=1.0, step=0.05)
         self.in_sample.setObjectName("inSample")
-        self.in_sample.setRange(0.1, 1.0)
-        self.in_sample.setSingleStep(0.05)
-        self.in_sample.setValue(0.7)
         self.in_sample.setToolTip("Share of the bars the ranking uses; the rest scores each "
                                   "row out of sample (1.0: no out-of-sample score)")
-        form.addRow("In-sample share", self.in_sample)
-        self.random_box = QSpinBox()
+        form.addRow("In-sample share", self.in_sample.row())
+        self.random_box = NumberField(0, label="number of random combinations", integer=True,
+                                      low=0, high=MAX_COMBINATIONS, step=10,
+                                      words={0: "full grid"})
         self.random_box.setObjectName("randomBox")
-        self.random_box.setRange(0, MAX_COMBINATIONS)
-        self.random_box.setSpecialValueText("full grid")
-        self.random_box.setToolTip("Backtest N random combinations instead of the whole grid")
-        self.random_box.valueChanged.connect(self._update_count)
-        form.addRow("Random search N", self.random_box)
-        self.fee_box = QDoubleSpinBox()
+        self.random_box.setToolTip("Backtest N random combinations instead of the whole grid "
+                                   "(empty or “full grid”: every combination)")
+        self.random_box.textChanged.connect(self._update_count)
+        form.addRow("Random search N", self.random_box.row())
+        self.fee_box = NumberField(0.1, label="fee", low=0.0, high=5.0, step=0.01, unit=" %")
         self.fee_box.setObjectName("feeBox")
-        self.fee_box.setRange(0.0, 5.0)
-        self.fee_box.setDecimals(3)
-        self.fee_box.setSingleStep(0.01)
-        self.fee_box.setValue(0.1)
-        self.fee_box.setSuffix(" %")
-        form.addRow("Fee per fill", self.fee_box)
+        self.fee_box.setToolTip("Fee per fill, in % of the fill's value")
+        form.addRow("Fee per fill", self.fee_box.row())
         # the live engine fills at the price moved by its slippage: without it here a row read
         # +65.14% and its live replay +63.2% (0.05% slippage, the sample file's SMA best row)
         self.slippage_box = NumberField(self.default_slippage * 100, label="slippage", low=0,
@@ -221,14 +215,13 @@ class OptimizationTab(QWidget):
         self.slippage_box.setToolTip("How far each fill moves against the order, as the live "
                                      "engine's Settings → Slippage (default from there)")
         form.addRow("Slippage per fill", self.slippage_box.row())
-        self.workers_box = QSpinBox()
+        self.workers_box = NumberField(-1, label="number of workers", integer=True, low=0,
+                                       high=max(os.cpu_count() or 1, 1) * 4,
+                                       words={-1: "auto"})
         self.workers_box.setObjectName("workersBox")
-        self.workers_box.setRange(-1, max(os.cpu_count() or 1, 1) * 4)
-        self.workers_box.setValue(-1)
-        self.workers_box.setSpecialValueText("auto")
-        self.workers_box.setToolTip("Worker processes (auto: one per core; 0: one background "
-                                    "thread, best for small grids)")
-        form.addRow("Workers", self.workers_box)
+        self.workers_box.setToolTip("Worker processes (auto or empty: one per core; 0: one "
+                                    "background thread, best for small grids)")
+        form.addRow("Workers", self.workers_box.row())
         column.addWidget(setup)
 
         ranges = QGroupBox("Parameter ranges")
@@ -492,7 +485,8 @@ class OptimizationTab(QWidget):
             return
         size = math.prod(len(v) for v in grid.values())
         text = combinations_text(grid, self._constraints)
-        if size > MAX_COMBINATIONS and not self.random_box.value():
+        random = self.random_box.problem is None and self.random_box.value()
+        if size > MAX_COMBINATIONS and not random:
             self._set_count(f"{text}: over the {MAX_COMBINATIONS:,} limit; widen the steps "
                             "or use random search", error=True)
             return
@@ -507,9 +501,12 @@ class OptimizationTab(QWidget):
 
     def settings(self) -> OptimizeSettings:
         """The search as typed; OptimizeError for a bad range or an empty grid."""
+        problem = first_problem({"in-sample share": self.in_sample,
+                                 "random search": self.random_box, "fee": self.fee_box,
+                                 "slippage": self.slippage_box, "workers": self.workers_box})
+        if problem is not None:
+            raise OptimizeError(problem)
         workers = self.workers_box.value()
-        if not self.slippage_box.check():
-            raise OptimizeError(self.slippage_box.problem or "check the slippage")
         return OptimizeSettings(
             strategy=self.strategy_box.currentText(), grid=self.read_grid(),
             random=self.random_box.value() or None, metric=self.metric_box.currentData(),
