@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui.gui_helpers import retype
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtWidgets import QLineEdit
 
@@ -231,11 +232,8 @@ def test_a_range_with_low_above_high_is_explained_and_nothing_runs(qtbot, tab):
     assert tab.run_button.isEnabled()
 
 
-def retype(qtbot, field, text: str) -> None:  # type: ignore[no-untyped-def]
-    field.setFocus()
-    field.selectAll()
-    qtbot.keyClick(field, Qt.Key.Key_Delete)
-    qtbot.keyClicks(field, text)
+def type_and_leave(qtbot, field, text: str) -> None:  # type: ignore[no-untyped-def]
+    retype(qtbot, field, text)
     field.clearFocus()  # leaving the field is when it checks itself
 
 
@@ -249,7 +247,7 @@ def test_an_out_of_range_setting_is_refused_with_its_reason_and_kept_as_typed(
         qtbot, tab, field, typed, reason):
     set_up_small_grid(qtbot, tab)
     box = getattr(tab, field)
-    retype(qtbot, box, typed)
+    type_and_leave(qtbot, box, typed)
     assert box.message.isVisible() and reason in box.message.text()  # said at the field
     click(qtbot, tab.run_button)
     assert reason in tab.message.text() and tab.message.property("error") is True
@@ -259,14 +257,14 @@ def test_an_out_of_range_setting_is_refused_with_its_reason_and_kept_as_typed(
 
 def test_random_search_and_workers_read_their_words_and_numbers(qtbot, tab):
     assert tab.random_box.text() == "full grid" and tab.workers_box.text() == "auto"
-    retype(qtbot, tab.random_box, "")
-    retype(qtbot, tab.workers_box, "")
+    type_and_leave(qtbot, tab.random_box, "")
+    type_and_leave(qtbot, tab.workers_box, "")
     settings = tab.settings()
     assert settings.random is None and settings.workers is None  # empty reads as the word
-    retype(qtbot, tab.random_box, "40")
-    retype(qtbot, tab.workers_box, "0")
-    retype(qtbot, tab.fee_box, "0.075")
-    retype(qtbot, tab.in_sample, "0.8")
+    type_and_leave(qtbot, tab.random_box, "40")
+    type_and_leave(qtbot, tab.workers_box, "0")
+    type_and_leave(qtbot, tab.fee_box, "0.075")
+    type_and_leave(qtbot, tab.in_sample, "0.8")
     settings = tab.settings()
     assert (settings.random, settings.workers) == (40, 0)
     assert settings.fee == pytest.approx(0.00075) and settings.in_sample == 0.8
