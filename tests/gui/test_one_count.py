@@ -122,9 +122,15 @@ def test_the_window_the_api_and_the_command_line_agree_on_a_replay(qtbot, window
     keys = ("total_trades", "closed_trades", "winning_trades", "net_pnl", "unrealized_pnl",
             "fees", "win_rate", "max_drawdown", "max_drawdown_pct", "sharpe_ratio",
             "capital", "return_pct")
-    for figures in (api["global"], cli["global"]):
-        assert {k: figures[k] for k in keys} == {k: window.last_metrics["global"][k]
-                                                 for k in keys}
+    shown = {k: window.last_metrics["global"][k] for k in keys}
+    assert {k: api["global"][k] for k in keys} == shown  # one engine: the very same floats
+    # another run batches the same ticks at other boundaries, and the whole account's equity
+    # is summed per batch: its drawdown may differ in the last bits, nothing else may
+    loose = ("max_drawdown", "max_drawdown_pct")
+    assert {k: cli["global"][k] for k in keys if k not in loose} == {
+        k: shown[k] for k in keys if k not in loose}
+    for k in loose:
+        assert cli["global"][k] == pytest.approx(shown[k], rel=1e-12, abs=0.0)
     whole = api["global"]
     assert whole["sharpe_ratio"] is not None  # 208 days of data: a ratio to compare
     assert kpi(window, "total_trades") == f"{whole['total_trades']:,}"
