@@ -256,3 +256,81 @@ def test_a_call_that_cannot_be_sent_is_a_clear_error_and_the_next_works(hosted):
     with pytest.raises(EngineError, match=r"register\(\) could not be sent"):
         hosted.register(StrategySpec("RSI", "BTC", {"period": lambda: 14}))
     assert hosted.register(StrategySpec("RSI", "BTC")).id == "BTC_RSI"
+
+
+def test_what_waits_for_a_window_that_does_not_read_is_bounded_and_counted():
+    """The host's side, at any pace: ticks and fills beyond the backlog are dropped oldest
+    first, every other event is kept, and the next batch starts with what was dropped."""
+    import numpy as np
+
+    from velocitas_desktop.engine.contract import Event, EventKind
+    from velocitas_desktop.engine.host import _Host
+    from velocitas_desktop.feeds.base import TickBatch
+
+    host = _Host(conn=None, engine=None, backlog=(10_000, 100))  # type: ignore[arg-type]
+    ids = iter(range(1, 1_000_000))
+    for n in range(5_000):  # 500,000 ticks and 5,000 fills the window never reads
+        batch = TickBatch(np.zeros(100, np.int16), np.full(100, 1.0), np.arange(100.0))
+        host._on_event(Event(EventKind.TICKS, {"coins": ["BTC"], "batch": batch}))
+        host._on_event(Event(EventKind.TRADES, [{"id": next(ids)}]))
+        if n % 1_000 == 0:
+            host._on_event(Event(EventKind.LOG, {"level": "info", "message": f"line {n}"}))
+        assert host._held_ticks <= 10_000 and host._held_trades <= 100
+        assert len(host._events) <= 10_000 // 100 + 100 + 5
+    events = host._take()
+    kinds = [kind for kind, _ in events]
+    assert kinds[:2] == [EventKind.GAP, EventKind.LOG]
+    gap = events[0][1]
+    trades = [t["id"] for kind, data in events if kind == EventKind.TRADES for t in data]
+    ticks = sum(len(data["batch"]) for kind, data in events if kind == EventKind.TICKS)
+    assert gap["trades"] + len(trades) == 5_000 and gap["ticks"] + ticks == 500_000
+    assert (gap["first_trade_id"], gap["last_trade_id"]) == (1, trades[0] - 1)
+    assert trades == list(range(trades[0], 5_001))  # the newest, none lost after the gap
+    assert "the window fell behind the engine" in events[1][1]["message"]
+    assert [d["message"] for kind, d in events if kind == EventKind.LOG][1:] == [
+        f"line {n}" for n in range(0, 5_000, 1_000)]  # log lines are never dropped
+    assert host._take() == []  # counted once
+
+
+@pytest.mark.slow
+def test_a_window_that_stops_reading_hears_what_it_missed_and_every_fill_is_counted(tmp_path):
+    import threading
+
+    hosted = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False,
+                          backlog=(20_000, 2_000))
+    try:
+        hosted.register(StrategySpec("SMA_Crossover", "BTC", FAST_SMA))
+        recorder = Recorder()
+        reading = threading.Event()
+
+        def stalled_window(event):  # type: ignore[no-untyped-def]
+            recorder(event)
+            if event.kind == "ticks":
+                reading.wait(30)  # the reader thread stops here: the pipe fills
+
+        hosted.subscribe(stalled_window)
+        hosted.start(EngineConfig(coins=["BTC"], rate=None, seed=3, start_time=0.0,
+                                  max_ticks=400_000))
+        time.sleep(4)  # the engine goes on, far past the backlog, with no one reading
+        reading.set()
+        wait_until(lambda: hosted.status == "finished", what="the run to finish")
+        wait_until(lambda: recorder.of("metrics")
+                   and recorder.of("metrics")[-1]["global"]["status"] == "finished",
+                   what="the last metrics")
+        gaps = recorder.of("gap")
+        assert gaps, "nothing was dropped: the stall was too short to test the bound"
+        whole = recorder.of("metrics")[-1]["global"]
+        trades = [t["id"] for t in recorder.trades()]
+        assert sum(g["trades"] for g in gaps) + len(trades) == whole["total_trades"]
+        _, prices, _ = recorder.ticks()
+        assert sum(g["ticks"] for g in gaps) + len(prices) == 400_000
+        received = set(trades)
+        for g in gaps:
+            if g["trades"]:
+                dropped = set(range(g["first_trade_id"], g["last_trade_id"] + 1))
+                assert not dropped & received and len(dropped) == g["trades"]
+                received |= dropped
+        assert received == set(range(min(received), min(received) + whole["total_trades"]))
+        assert any("fell behind" in line["message"] for line in recorder.of("log"))
+    finally:
+        hosted.close()

@@ -146,3 +146,29 @@ def test_the_window_the_api_and_the_command_line_agree_on_a_replay(qtbot, window
                 "total_trades"]
             assert panel.model.text(row, "sharpe_ratio") == ratio_text(
                 source["strategies"][sid]["sharpe_ratio"])
+
+
+def test_a_window_that_falls_behind_drops_the_oldest_and_still_counts_every_fill(
+        qtbot, window, monkeypatch):
+    import time as clock
+
+    from velocitas_desktop.gui import bridge
+
+    monkeypatch.setattr(bridge, "BACKLOG_TRADES", 400)
+    monkeypatch.setattr(bridge, "BACKLOG_TICKS", 20_000)
+    add_strategy(qtbot, window, "SMA", "BTC", {"fast": "2", "slow": "3"})
+    qtbot.waitUntil(lambda: window.strategies_panel.model.rowCount() == 1, timeout=WAIT_MS)
+    start_simulated(qtbot, window, rate="50000")
+    clock.sleep(3)  # the Qt thread is busy elsewhere: nothing is drawn, the engine goes on
+    qtbot.waitUntil(lambda: window.blotter.missed > 0, timeout=WAIT_MS)
+    stop(qtbot, window)
+    qtbot.waitUntil(lambda: window.last_metrics.get("global", {}).get("status") == "stopped"
+                    and window.blotter.pending == 0, timeout=WAIT_MS)
+    total = window.last_metrics["global"]["total_trades"]
+    blotter = window.blotter
+    assert blotter.fills == total and kpi(window, "total_trades") == f"{total:,}"
+    assert blotter.model.total_rows == total - blotter.missed
+    assert blotter.count_label.text() == (
+        f"{total:,} fills ({blotter.missed:,} not listed: the window fell behind; all in the "
+        "journal)")
+    assert "WARNING the window fell behind the engine: " in window.log_panel.toPlainText()

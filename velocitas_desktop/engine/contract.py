@@ -85,6 +85,9 @@ class EventKind(StrEnum):
                              # paused or resumed (the message says why)
     LOG = "log"              # {"level", "message", "time"}
     TICKS = "ticks"          # {"coins": [...], "batch": TickBatch}: every tick processed
+    GAP = "gap"              # {"ticks", "trades", "first_trade_id", "last_trade_id"}: a view
+                             # fell behind and these were dropped, not delivered to it (only
+                             # a hosted engine's window; in-process subscribers miss nothing)
 
 
 # Events of which a view needs only the newest; a batch of events may drop the older ones.

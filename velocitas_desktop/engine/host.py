@@ -12,7 +12,10 @@ back with the engine's own exceptions (ParameterError, FeedError, EngineError...
 calls that need more on this side (``start`` may replace a dead process, ``wait`` reads the
 mirrored status, ``subscribe``, ``attach``, ``reload_catalog``, ``close``) are written out here.
 Events are forwarded in batches, every ``FORWARD_SECONDS``, so their cost over the pipe is per
-batch, never per tick. A host whose process dies is reported as an engine error (its trades are
+batch, never per tick. What waits for a window that does not read (hung, stopped, its pipe
+full) is bounded: beyond ``BACKLOG_TICKS`` ticks or ``BACKLOG_TRADES`` fills the oldest are
+dropped, and the window hears a ``gap`` event with their counts (and a log line) before the
+rest, so its fill count stays honest and the engine's memory stays flat. A host whose process dies is reported as an engine error (its trades are
 already in the journal); the next ``start()`` opens a new host that restores the last session.
 """
 
@@ -30,6 +33,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -67,6 +71,10 @@ HOST_SWITCH_INTERVAL = 0.001  # as `velocitas serve`: the server's loop answers 
 # thread that must wait for a core stalls however little it has to do. A lower priority
 # costs the engine nothing while the window is idle (bench/gui.py measures both).
 ENGINE_NICE = 10
+# What may wait for the window before the oldest is dropped: about 50 MB of ticks (24 bytes
+# each) and of fills (a dict each). A window that reads keeps a few frames' worth.
+BACKLOG_TICKS = 2_000_000
+BACKLOG_TRADES = 50_000
 CONTRACT_CALLS = frozenset(contract_calls())
 
 
@@ -79,6 +87,7 @@ class HostOptions:
     strategy_folders: tuple[str, ...] = ()
     log_file: str | None = None       # the child's log lines are appended here
     nice: int = ENGINE_NICE           # how much lower the engine's CPU priority is
+    backlog: tuple[int, int] = (BACKLOG_TICKS, BACKLOG_TRADES)  # ticks, fills waiting at most
 
 
 # --- the child ------------------------------------------------------------------------------
@@ -103,7 +112,7 @@ def host_main(conn: Connection, options: HostOptions) -> None:
         finally:
             conn.close()
         return
-    _Host(conn, engine).run()
+    _Host(conn, engine, options.backlog).run()
 
 
 class _Host:
@@ -114,14 +123,18 @@ class _Host:
     give back across a pipe (views attached beside it, the catalogue's problems, shutdown).
     """
 
-    def __init__(self, conn: Connection, engine: Engine) -> None:
+    def __init__(self, conn: Connection, engine: Engine,
+                 backlog: tuple[int, int] = (BACKLOG_TICKS, BACKLOG_TRADES)) -> None:
         self.conn = conn
+        self.backlog_ticks, self.backlog_trades = backlog
         self.engine = engine
         self.views: dict[int, AttachedView] = {}
         self._view_ids = itertools.count(1)
         self._send_lock = threading.Lock()
-        self._events: list[tuple[str, Any]] = []
+        self._events: deque[tuple[str, Any]] = deque()
         self._events_lock = threading.Lock()
+        self._held_ticks = self._held_trades = 0  # in _events
+        self._gap = Gap()
         self._done = threading.Event()
         self._closed = False
         self._calls = ThreadPoolExecutor(4, thread_name_prefix="velocitas-host-call")
@@ -232,16 +245,47 @@ class _Host:
     # events
 
     def _on_event(self, event: Event) -> None:
+        kind, data = event.kind, event.data
         with self._events_lock:
-            self._events.append((event.kind, event.data))
+            self._events.append((kind, data))
+            if kind == EventKind.TICKS:
+                self._held_ticks += len(data["batch"])
+            elif kind == EventKind.TRADES:
+                self._held_trades += len(data)
+            else:
+                return
+            if self._held_ticks > self.backlog_ticks or self._held_trades > self.backlog_trades:
+                self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        """The window is not reading: drop the oldest ticks and fills until half of each
+        bound is left (so this runs once per half a backlog, not per event), and count them
+        (the lock is held). Every other event is kept."""
+        kept: deque[tuple[str, Any]] = deque()
+        ticks, trades = self._held_ticks, self._held_trades
+        gap = self._gap
+        for kind, data in self._events:
+            if kind == EventKind.TICKS and ticks > self.backlog_ticks // 2:
+                ticks -= len(data["batch"])
+                gap.ticks += len(data["batch"])
+            elif kind == EventKind.TRADES and trades > self.backlog_trades // 2:
+                trades -= len(data)
+                gap.add_trades(data)
+            else:
+                kept.append((kind, data))
+        self._events, self._held_ticks, self._held_trades = kept, ticks, trades
 
     def _take(self) -> list[tuple[str, Any]]:
         with self._events_lock:
-            events, self._events = self._events, []
+            events, self._events = list(self._events), deque()
+            self._held_ticks = self._held_trades = 0
+            gap, self._gap = self._gap, Gap()
         if len(events) > 1:
             last = {kind: i for i, (kind, _) in enumerate(events) if kind in LATEST_ONLY}
             events = [e for i, e in enumerate(events)
                       if e[0] not in LATEST_ONLY or last[e[0]] == i]
+        if gap:  # first: what was dropped came before everything still here
+            events[:0] = [(EventKind.GAP, gap.data()), (EventKind.LOG, gap.log_line())]
         return events
 
     def _flush(self) -> None:
@@ -273,6 +317,40 @@ class _Host:
                 sent_state = state
                 if not self._send_events(events, state):
                     return
+
+
+class Gap:
+    """What a host dropped for a window that did not read: counts, and the fills' id range."""
+
+    __slots__ = ("first_trade_id", "last_trade_id", "ticks", "trades")
+
+    def __init__(self) -> None:
+        self.ticks = self.trades = 0
+        self.first_trade_id: int | None = None
+        self.last_trade_id: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.ticks or self.trades)
+
+    def add_trades(self, trades: list[dict[str, Any]]) -> None:
+        if not trades:
+            return
+        self.trades += len(trades)
+        if self.first_trade_id is None:
+            self.first_trade_id = trades[0]["id"]
+        self.last_trade_id = trades[-1]["id"]
+
+    def data(self) -> dict[str, Any]:
+        return {"ticks": self.ticks, "trades": self.trades,
+                "first_trade_id": self.first_trade_id, "last_trade_id": self.last_trade_id}
+
+    def log_line(self) -> dict[str, Any]:
+        fills = (f"{self.trades:,} fills (ids {self.first_trade_id}-{self.last_trade_id}) are "
+                 "not listed here, all are in the journal" if self.trades else "")
+        ticks = f"{self.ticks:,} ticks are not on the charts" if self.ticks else ""
+        return {"level": "warning", "time": time.time(),
+                "message": "the window fell behind the engine: "
+                           + "; ".join(part for part in (fills, ticks) if part)}
 
 
 def _lower_priority(steps: int) -> None:
@@ -322,10 +400,12 @@ class HostedEngine:
 
     def __init__(self, strategy_folders: Iterable[str] = (), journal_path: str | None = None,
                  restore: bool = True, log_file: str | None = None,
-                 open_timeout: float = OPEN_TIMEOUT) -> None:
+                 open_timeout: float = OPEN_TIMEOUT,
+                 backlog: tuple[int, int] = (BACKLOG_TICKS, BACKLOG_TRADES)) -> None:
         folders = tuple(str(f) for f in strategy_folders)
         self.catalog = load_catalog(folders)  # the same folders as the engine process reads
-        self._options = HostOptions(journal_path, restore, folders, log_file)
+        self._options = HostOptions(journal_path, restore, folders, log_file,
+                                    backlog=backlog)
         self.status = EngineStatus.STOPPED
         self.status_message = ""
         self.session_id: int | None = None

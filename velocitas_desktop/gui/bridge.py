@@ -29,6 +29,11 @@ MAX_LOG_LINES = 500  # per frame; a flood of log lines is cut, not queued foreve
 # Fills handed to the window per frame. Beyond it they wait for the next frames, so a burst
 # of fills costs a few more frames instead of one long one (they are in the journal already).
 MAX_TRADES_PER_FRAME = 20_000
+# What waits for a Qt thread that does not drain (a modal stall, a debugger) before the oldest
+# is dropped and counted: fills as dicts, ticks as arrays (24 bytes each). A hosted engine
+# bounds what waits for this process the same way and says so with a GAP event.
+BACKLOG_TRADES = 200_000
+BACKLOG_TICKS = 4_000_000
 # A snapshot whose fills have not come after this long is shown anyway: a view that froze on
 # a lost event would be worse than a count briefly ahead of the blotter.
 MAX_METRICS_WAIT = 1.0
@@ -41,7 +46,9 @@ class EngineBridge(QObject):
     snapshot; ``ticks(dict[coin, (prices, stamps)])`` every tick since the last frame, per
     coin; ``bars(dict[coin, (Pieces, seconds)])`` the replayed file's bars those ticks close
     (a csv replay only; emitted before the ticks); ``strategies()`` the strategy list changed;
-    ``feed(dict)`` / ``engine(dict)`` the latest state; ``log(list[dict])`` new log lines.
+    ``feed(dict)`` / ``engine(dict)`` the latest state; ``log(list[dict])`` new log lines;
+    ``missed(int)`` fills the window will never get (dropped while it did not read: they are
+    in the journal), emitted before the fills that came after them.
     """
 
     trades = Signal(object)
@@ -52,6 +59,7 @@ class EngineBridge(QObject):
     feed = Signal(object)
     engine_status = Signal(object)
     log = Signal(object)
+    missed = Signal(int)
 
     def __init__(self, engine: TradingEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +71,7 @@ class EngineBridge(QObject):
         self._metrics_since = 0.0
         self._counted = math.inf  # fills up to this id may be shown (inf: no snapshot says)
         self._shown = 0           # the newest fill handed to the window
+        self._missed = 0          # fills dropped since the last frame (see BACKLOG_TRADES)
         self.frames = 0
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
@@ -73,6 +82,7 @@ class EngineBridge(QObject):
     def _reset_buffers(self) -> None:
         """The buffers emptied every frame (fills and metrics wait for each other)."""
         self._ticks: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+        self._held_ticks = 0
         self._bars: list[dict[str, tuple[Pieces, float]]] = []
         self._feed: dict[str, Any] | None = None
         self._engine: list[dict[str, Any]] = []
@@ -90,8 +100,20 @@ class EngineBridge(QObject):
                 self._ticks.append(_split_by_coin(data["coins"], data["batch"]))
                 if data["batch"].bars is not None:
                     self._bars.append(_bars_by_coin(data["coins"], data["batch"].bars))
+                self._held_ticks += len(data["batch"])
+                if self._held_ticks > BACKLOG_TICKS:
+                    self._drop_ticks()
             elif kind == EventKind.TRADES:
                 self._trades.extend(data)
+                if len(self._trades) > BACKLOG_TRADES:
+                    dropped = len(self._trades) - BACKLOG_TRADES // 2
+                    self._shown = max(self._shown, self._trades[dropped - 1]["id"])
+                    del self._trades[:dropped]
+                    self._missed += dropped
+            elif kind == EventKind.GAP:
+                self._missed += data["trades"]
+                if data["last_trade_id"] is not None:
+                    self._shown = max(self._shown, data["last_trade_id"])
             elif kind == EventKind.METRICS:
                 if self._metrics is None:
                     self._metrics_since = time.monotonic()
@@ -106,6 +128,21 @@ class EngineBridge(QObject):
             elif kind == EventKind.LOG and len(self._logs) < MAX_LOG_LINES:
                 self._logs.append(data)
 
+    def _drop_ticks(self) -> None:
+        """The Qt thread is not draining: keep the newest half of BACKLOG_TICKS (the lock is
+        held). The charts miss the rest; a log line says so."""
+        held, kept = 0, 0
+        for kept in range(len(self._ticks) - 1, -1, -1):
+            held += sum(p.shape[0] for p, _ in self._ticks[kept].values())
+            if held > BACKLOG_TICKS // 2:
+                break
+        dropped = self._held_ticks - held
+        del self._ticks[:kept]
+        self._held_ticks = held
+        self._logs.append({"level": "warning", "time": time.time(),
+                           "message": f"the window fell behind the engine: {dropped:,} ticks "
+                                      "are not on the charts"})
+
     # --- Qt thread: drain once a frame --------------------------------------------------
 
     def drain(self) -> None:
@@ -116,7 +153,10 @@ class EngineBridge(QObject):
             self._reset_buffers()
             trades = self._take_counted_trades()
             metrics = self._take_metrics()
+            missed, self._missed = self._missed, 0
         self.frames += 1
+        if missed:
+            self.missed.emit(missed)
         if bars:  # first: a chart that gets a file's bars builds no candles from its prices
             self.bars.emit(_bars_per_coin(bars))
         if ticks:

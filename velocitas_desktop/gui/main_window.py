@@ -364,6 +364,7 @@ class MainWindow(QMainWindow):
         b = self.bridge
         b.ticks.connect(self._on_ticks)
         b.bars.connect(self.charts.add_bars)
+        b.missed.connect(self.blotter.add_missed)
         b.trades.connect(self._on_trades)
         b.metrics.connect(self._on_metrics)
         b.strategies.connect(self.refresh_strategies)

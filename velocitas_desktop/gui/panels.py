@@ -433,6 +433,7 @@ class BlotterPanel(QWidget):
         # fills are shown in a few batches a second: each insert repaints the whole view
         self._pending: list[dict[str, Any]] = []
         self.forgotten = 0  # the session's oldest fills, no longer held here (BLOTTER_ROWS)
+        self.missed = 0  # fills never received: dropped while the window did not read
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush_due)
@@ -462,6 +463,12 @@ class BlotterPanel(QWidget):
         """Queue fills for the next flush (within FLUSH_MS); the count includes them at once,
         so it always says what the KPIs count."""
         self._pending.extend(trades)
+        self._count()
+
+    def add_missed(self, count: int) -> None:
+        """Count fills the window will never list (dropped while it fell behind the engine;
+        they are in the journal), so the count still says what the KPIs count."""
+        self.missed += count
         self._count()
 
     def _flush_due(self) -> None:
@@ -502,15 +509,15 @@ class BlotterPanel(QWidget):
 
     def clear(self) -> None:
         self._pending = []
-        self.forgotten = 0
+        self.forgotten = self.missed = 0
         self.model.clear()
         self._count()
 
     @property
     def fills(self) -> int:
         """Every fill of the session: shown, about to be, or older than the newest
-        BLOTTER_ROWS (those only in the journal)."""
-        return self.model.total_rows + len(self._pending) + self.forgotten
+        BLOTTER_ROWS or missed while the window fell behind (those only in the journal)."""
+        return self.model.total_rows + len(self._pending) + self.forgotten + self.missed
 
     def _count(self) -> None:
         filtered = any(self.model.filter_value(key) for _, key in self._filters())
@@ -519,6 +526,9 @@ class BlotterPanel(QWidget):
                 else f"{total:,} fills")
         if self.forgotten:
             text += f" (the newest {BLOTTER_ROWS:,} here; all in the journal)"
+        if self.missed:
+            text += (f" ({self.missed:,} not listed: the window fell behind; all in the "
+                     "journal)")
         self.count_label.setText(text)
 
     def _filters(self) -> tuple[tuple[QComboBox, str], ...]:
