@@ -16,15 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing as mp
 import os
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import websockets
@@ -69,7 +70,11 @@ def engine_pid(window_pid: int, timeout: float = 60.0) -> int:
 
 
 def open_window(home: Path, port: int, seconds: float) -> subprocess.Popen:
-    """``velocitas gui`` offscreen, its embedded server on ``port``, closing after ``seconds``."""
+    """``velocitas gui`` offscreen, its embedded server on ``port``, closing after ``seconds``.
+
+    Its output goes to a file, never an unread pipe: a pipe left unread fills after 64 kB
+    of Qt's warnings and the window would block in its next write (an earlier version of
+    this script did so; its window stopped reading at 36 minutes)."""
     config = home / "config"
     config.mkdir(parents=True)
     (config / "settings.json").write_text(json.dumps(
@@ -77,7 +82,8 @@ def open_window(home: Path, port: int, seconds: float) -> subprocess.Popen:
     env = {**os.environ, "VELOCITAS_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
     return subprocess.Popen(
         [sys.executable, "-m", "velocitas_desktop", "gui", "--quit-after", str(seconds)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=home)
+        env=env, stdout=subprocess.DEVNULL, stderr=(home / "window-stderr.txt").open("wb"),
+        cwd=home)
 
 
 def start_trading(url: str, rate: float) -> None:
@@ -94,39 +100,57 @@ def start_trading(url: str, rate: float) -> None:
 
 
 class Readers:
-    """WebSocket clients on /ws/trades, each counting trades and checking the ids ascend."""
+    """WebSocket clients on /ws/trades, each counting trades and checking the ids ascend.
 
-    def __init__(self, url: str, clients: int) -> None:
+    They run in ``processes`` processes (each an asyncio loop over its share), so that one
+    Python process parsing 20 clients' JSON never makes the clients the slow readers."""
+
+    def __init__(self, url: str, clients: int, processes: int = 4) -> None:
+        context = mp.get_context("spawn")
         self.url = url.replace("http://", "ws://") + "/ws/trades"
-        self.counts = [0] * clients
-        self.out_of_order = 0
+        self._counts = context.Array("q", clients, lock=False)
+        self._disorder = context.Array("q", clients, lock=False)
+        self._closed = context.Queue()
+        self._stop = context.Event()
+        shares = [list(range(i, clients, processes)) for i in range(min(processes, clients))]
+        self._workers = [context.Process(target=_read_trades, daemon=True,
+                                         args=(self.url, share, self._counts, self._disorder,
+                                               self._closed, self._stop))
+                         for share in shares]
         self.closed: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(clients,), daemon=True)
+
+    @property
+    def counts(self) -> list[int]:
+        return list(self._counts)
+
+    @property
+    def out_of_order(self) -> int:
+        return sum(self._disorder)
 
     def start(self) -> None:
-        self._thread.start()
+        for worker in self._workers:
+            worker.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(30)
+        for worker in self._workers:
+            worker.join(30)
+        while not self._closed.empty():
+            self.closed.append(self._closed.get())
 
-    def _run(self, clients: int) -> None:
-        asyncio.run(self._all(clients))
 
-    async def _all(self, clients: int) -> None:
-        await asyncio.gather(*(self._one(i) for i in range(clients)))
-
-    async def _one(self, index: int) -> None:
+def _read_trades(url: str, share: list[int], counts: Any, disorder: Any, closed: Any,
+                 stop: Any) -> None:
+    async def one(index: int) -> None:
         last = 0
-        async with websockets.connect(self.url, max_size=None, open_timeout=30) as ws:
-            while not self._stop.is_set():
+        async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
+            while not stop.is_set():
                 try:
                     text = await asyncio.wait_for(ws.recv(), timeout=1.0)
                 except TimeoutError:
                     continue
                 except websockets.ConnectionClosed as exc:
-                    self.closed.append(f"client {index}: {exc}")
+                    closed.put(f"client {index}: {exc}")
                     return
                 message = json.loads(text)
                 kind = message.get("type")
@@ -135,9 +159,14 @@ class Readers:
                 for trade in trades:
                     trade_id = trade.get("id", 0)
                     if trade_id <= last:
-                        self.out_of_order += 1
+                        disorder[index] += 1
                     last = max(last, trade_id)
-                    self.counts[index] += 1
+                counts[index] += len(trades)
+
+    async def every() -> None:
+        await asyncio.gather(*(one(i) for i in share))
+
+    asyncio.run(every())
 
 
 def growth(rows: list[dict], key: str) -> float:
@@ -174,7 +203,7 @@ def main() -> int:
                     pass
                 if time.monotonic() > deadline or window.poll() is not None:
                     raise RuntimeError("the window's server did not come up: "
-                                       + (window.stderr.read().decode() if window.stderr else ""))
+                                       + (home / "window-stderr.txt").read_text())
                 time.sleep(0.5)
             engine = engine_pid(window.pid)
             start_trading(url, args.rate)
@@ -189,7 +218,19 @@ def main() -> int:
             except subprocess.TimeoutExpired:
                 window.kill()
         print_table(args, rows, readers)
+        print_output((home / "window-stderr.txt").read_text(errors="replace"))
     return 0
+
+
+def print_output(text: str) -> None:
+    """What the window wrote to stderr, by distinct line, most frequent first."""
+    lines = text.splitlines()
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line] = counts.get(line, 0) + 1
+    print(f"  window stderr: {len(text.encode()):,} bytes, {len(lines):,} lines")
+    for line, count in sorted(counts.items(), key=lambda item: -item[1])[:5]:
+        print(f"    {count:>6,} x {line[:120]}")
 
 
 def sample(window: int, engine: int, readers: Readers, seconds: float, every: float,
