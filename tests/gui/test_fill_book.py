@@ -24,6 +24,17 @@ def test_the_newest_fills_are_kept_in_time_order():
     assert np.all(np.diff(table[:, 0]) > 0)
 
 
+def test_a_coin_whose_chart_is_never_read_keeps_no_more_than_its_newest_fills():
+    book = FillBook()  # a coin's tab never shown: nothing reads its table while fills come
+    for i in range(5 * MAX_FILLS + 7):
+        book.add(fill(float(i), "SELL" if i % 3 else "BUY"))
+        assert len(book._rows) < MAX_FILLS
+    table = book.table()
+    assert table.shape == (MAX_FILLS, 4)
+    assert table[0, 0] == 4 * MAX_FILLS + 7 and table[-1, 0] == 5 * MAX_FILLS + 6
+    assert np.all(np.diff(table[:, 0]) > 0) and set(table[:, 2]) == {1.0, -1.0}
+
+
 def test_fills_restored_out_of_order_are_put_in_time_order():
     book = FillBook()
     for stamp in (10.0, 30.0):
