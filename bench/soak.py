@@ -100,7 +100,8 @@ def start_trading(url: str, rate: float) -> None:
 
 
 class Readers:
-    """WebSocket clients on /ws/trades, each counting trades and checking the ids ascend.
+    """WebSocket clients on /ws/trades, each counting trades and checking each id follows the
+    last (a session's fill ids are consecutive).
 
     They run in ``processes`` processes (each an asyncio loop over its share), so that one
     Python process parsing 20 clients' JSON never makes the clients the slow readers."""
@@ -141,27 +142,36 @@ class Readers:
 
 def _read_trades(url: str, share: list[int], counts: Any, disorder: Any, closed: Any,
                  stop: Any) -> None:
+    """Each client reads until told to stop. Dropped by the server (too slow on a busy
+    market: point 5 of the server's contract), it reconnects as a real client does, with
+    ``after_id`` = the last trade it saw, and counts on: no trade may be missed or repeated."""
+
     async def one(index: int) -> None:
         last = 0
-        async with websockets.connect(url, max_size=None, open_timeout=30) as ws:
-            while not stop.is_set():
-                try:
-                    text = await asyncio.wait_for(ws.recv(), timeout=1.0)
-                except TimeoutError:
-                    continue
-                except websockets.ConnectionClosed as exc:
-                    closed.put(f"client {index}: {exc}")
-                    return
-                message = json.loads(text)
-                kind = message.get("type")
-                trades = (message["trades"] if kind == "trades"
-                          else [message] if kind == "trade" else [])
-                for trade in trades:
-                    trade_id = trade.get("id", 0)
-                    if trade_id <= last:
-                        disorder[index] += 1
-                    last = max(last, trade_id)
-                counts[index] += len(trades)
+        while not stop.is_set():
+            try:
+                async with websockets.connect(f"{url}?after_id={last}", max_size=None,
+                                              open_timeout=30) as ws:
+                    while not stop.is_set():
+                        try:
+                            text = await asyncio.wait_for(ws.recv(), timeout=1.0)
+                        except TimeoutError:
+                            continue
+                        message = json.loads(text)
+                        kind = message.get("type")
+                        trades = (message["trades"] if kind == "trades"
+                                  else [message] if kind == "trade" else [])
+                        for trade in trades:
+                            trade_id = trade.get("id", 0)
+                            if trade_id != last + 1:  # out of order, repeated or missed
+                                disorder[index] += 1
+                            last = max(last, trade_id)
+                        counts[index] += len(trades)
+            except websockets.ConnectionClosed as exc:
+                closed.put(f"client {index}: {exc}")
+            except OSError as exc:
+                closed.put(f"client {index} could not connect: {exc}")
+                await asyncio.sleep(1.0)
 
     async def every() -> None:
         await asyncio.gather(*(one(i) for i in share))
@@ -271,7 +281,14 @@ def print_table(args: argparse.Namespace, rows: list[dict], readers: Readers) ->
     spread = max(readers.counts) - min(readers.counts)
     print(f"  clients: {min(readers.counts):,}-{max(readers.counts):,} trades each "
           f"(spread {spread:,} at the last read), {readers.out_of_order} out of order, "
-          f"{len(readers.closed)} closed by the server")
+          f"repeated or missed; closed by the server {len(readers.closed)} times, each "
+          "client resuming with after_id")
+    reasons: dict[str, int] = {}
+    for line in readers.closed:
+        reason = line.split(": ", 1)[-1][:100]
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1])[:3]:
+        print(f"    {count:>4} x {reason}")
 
 
 if __name__ == "__main__":
