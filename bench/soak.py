@@ -150,7 +150,8 @@ def _read_trades(url: str, share: list[int], counts: Any, disorder: Any, closed:
         last = 0
         while not stop.is_set():
             try:
-                async with websockets.connect(f"{url}?after_id={last}", max_size=None,
+                resume = f"?after_id={last}" if last else ""  # the first: live from now
+                async with websockets.connect(url + resume, max_size=None,
                                               open_timeout=30) as ws:
                     while not stop.is_set():
                         try:
@@ -163,7 +164,7 @@ def _read_trades(url: str, share: list[int], counts: Any, disorder: Any, closed:
                                   else [message] if kind == "trade" else [])
                         for trade in trades:
                             trade_id = trade.get("id", 0)
-                            if trade_id != last + 1:  # out of order, repeated or missed
+                            if last and trade_id != last + 1:  # out of order, repeated, missed
                                 disorder[index] += 1
                             last = max(last, trade_id)
                         counts[index] += len(trades)
