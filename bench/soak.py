@@ -8,7 +8,7 @@ gets a row: resident memory, open descriptors and threads of the engine's proces
 window's, and the trades delivered. Flat means no steady growth: the last third of the run
 against the middle third (warm-up excluded), within --tolerance.
 
-    python bench/soak.py [--minutes 30] [--rate 5000] [--clients 20] [--sample 30]
+    python bench/soak.py [--minutes 30] [--rate 5000] [--clients 20] [--batch] [--sample 30]
 """
 
 from __future__ import annotations
@@ -106,9 +106,9 @@ class Readers:
     They run in ``processes`` processes (each an asyncio loop over its share), so that one
     Python process parsing 20 clients' JSON never makes the clients the slow readers."""
 
-    def __init__(self, url: str, clients: int, processes: int = 4) -> None:
+    def __init__(self, url: str, clients: int, batch: bool = False, processes: int = 4) -> None:
         context = mp.get_context("spawn")
-        self.url = url.replace("http://", "ws://") + "/ws/trades"
+        self.url = url.replace("http://", "ws://") + "/ws/trades?batch=" + str(batch).lower()
         self._counts = context.Array("q", clients, lock=False)
         self._disorder = context.Array("q", clients, lock=False)
         self._closed = context.Queue()
@@ -150,7 +150,7 @@ def _read_trades(url: str, share: list[int], counts: Any, disorder: Any, closed:
         last = 0
         while not stop.is_set():
             try:
-                resume = f"?after_id={last}" if last else ""  # the first: live from now
+                resume = f"&after_id={last}" if last else ""  # the first: live from now
                 async with websockets.connect(url + resume, max_size=None,
                                               open_timeout=30) as ws:
                     while not stop.is_set():
@@ -194,6 +194,8 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=30.0, help="length of the run")
     parser.add_argument("--rate", type=float, default=5_000, help="simulated ticks per second")
     parser.add_argument("--clients", type=int, default=20, help="WebSocket clients on /ws/trades")
+    parser.add_argument("--batch", action="store_true",
+                        help="clients read batched frames (?batch=true), not one per trade")
     parser.add_argument("--sample", type=float, default=30.0, help="seconds between rows")
     parser.add_argument("--tolerance", type=float, default=0.10,
                         help="growth from the middle to the last third still called flat")
@@ -218,7 +220,7 @@ def main() -> int:
                 time.sleep(0.5)
             engine = engine_pid(window.pid)
             start_trading(url, args.rate)
-            readers = Readers(url, args.clients)
+            readers = Readers(url, args.clients, args.batch)
             readers.start()
             rows = sample(window.pid, engine, readers, seconds, args.sample, url)
             readers.stop()
@@ -251,9 +253,11 @@ def sample(window: int, engine: int, readers: Readers, seconds: float, every: fl
     while True:
         elapsed = time.monotonic() - started
         status = httpx.get(url + "/api/engine/status", timeout=10).json()
+        fills = httpx.get(url + "/api/metrics", timeout=10).json()["global"]["total_trades"]
         rows.append({"t": elapsed, **{f"engine_{k}": v for k, v in proc_figures(engine).items()},
                      **{f"window_{k}": v for k, v in proc_figures(window).items()},
-                     "ticks": status["ticks_processed"], "delivered": min(readers.counts)})
+                     "ticks": status["ticks_processed"], "fills": fills,
+                     "delivered": min(readers.counts)})
         print(f"{elapsed / 60:5.1f} min  engine {rows[-1]['engine_rss_mb']:.0f} MB "
               f"{rows[-1]['engine_fds']} fds  window {rows[-1]['window_rss_mb']:.0f} MB  "
               f"{rows[-1]['delivered']:,} trades to each client", file=sys.stderr, flush=True)
@@ -264,15 +268,19 @@ def sample(window: int, engine: int, readers: Readers, seconds: float, every: fl
 
 def print_table(args: argparse.Namespace, rows: list[dict], readers: Readers) -> None:
     print(f"\nVelocitas soak — {args.minutes:g} min, simulated feed at {args.rate:,.0f} ticks/s, "
-          f"2 coins x 4 built-ins on every tick, {args.clients} WebSocket clients, "
+          f"2 coins x 4 built-ins on every tick, {args.clients} WebSocket clients "
+          f"({'batched' if args.batch else 'one message per trade'}), "
           f"{os.cpu_count()} cores\n")
     print("| min | engine RSS MB | engine fds | engine threads | window RSS MB | window fds | "
-          "window threads | ticks | trades to each client |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "window threads | ticks | fills/s | trades to the slowest client |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    previous = {"t": 0.0, "fills": 0}
     for r in rows:
+        pace = (r["fills"] - previous["fills"]) / max(r["t"] - previous["t"], 1e-9)
+        previous = r
         print(f"| {r['t'] / 60:.1f} | {r['engine_rss_mb']:.0f} | {r['engine_fds']} | "
               f"{r['engine_threads']} | {r['window_rss_mb']:.0f} | {r['window_fds']} | "
-              f"{r['window_threads']} | {r['ticks']:,} | {r['delivered']:,} |")
+              f"{r['window_threads']} | {r['ticks']:,} | {pace:,.0f} | {r['delivered']:,} |")
     print()
     for key in ("engine_rss_mb", "engine_fds", "engine_threads", "window_rss_mb", "window_fds",
                 "window_threads"):
