@@ -15,8 +15,9 @@ Events are forwarded in batches, every ``FORWARD_SECONDS``, so their cost over t
 batch, never per tick. What waits for a window that does not read (hung, stopped, its pipe
 full) is bounded: beyond ``BACKLOG_TICKS`` ticks or ``BACKLOG_TRADES`` fills the oldest are
 dropped, and the window hears a ``gap`` event with their counts (and a log line) before the
-rest, so its fill count stays honest and the engine's memory stays flat. A host whose process dies is reported as an engine error (its trades are
-already in the journal); the next ``start()`` opens a new host that restores the last session.
+rest, so its fill count stays honest and the engine's memory stays flat. A host whose process
+dies is reported as an engine error (its trades are already in the journal); the next
+``start()`` opens a new host that restores the last session.
 """
 
 from __future__ import annotations
