@@ -1,0 +1,117 @@
+// The shell: the token gate, the two pages (Live at /, Optimisation at /optimize) and the
+// status bar. The pages talk to the server only through lib/api.ts and lib/stream.ts.
+import { useCallback, useEffect, useState } from "react";
+import { ApiError, UNAUTHORIZED, api } from "./lib/api";
+import { getToken, setToken } from "./lib/token";
+import type { EngineStatus } from "./lib/types";
+import { LivePage } from "./live/LivePage";
+import { OptimizePage } from "./optimize/OptimizePage";
+
+export type Page = "live" | "optimize";
+
+const PATHS: Record<Page, string> = { live: "/", optimize: "/optimize" };
+
+function pageOf(pathname: string): Page {
+  return pathname.replace(/\/+$/, "") === "/optimize" ? "optimize" : "live";
+}
+
+type Access = { state: "checking" } | { state: "open" } | { state: "locked"; reason: string }
+  | { state: "down"; reason: string };
+
+export function App() {
+  const [page, setPage] = useState<Page>(() => pageOf(window.location.pathname));
+  const [access, setAccess] = useState<Access>({ state: "checking" });
+
+  const check = useCallback(async () => {
+    try {
+      await api.get<EngineStatus>("/api/engine/status");
+      setAccess({ state: "open" });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) {
+        setAccess({
+          state: "locked",
+          reason: getToken() ? `The server refused this token: ${error.detail}` : "",
+        });
+      } else {
+        setAccess({ state: "down", reason: (error as Error).message });
+      }
+    }
+  }, []);
+
+  useEffect(() => {
+    void check();
+    const onUnauthorized = () => setAccess({
+      state: "locked",
+      reason: "The server refused the token (it may have been restarted with another one).",
+    });
+    const onPop = () => setPage(pageOf(window.location.pathname));
+    window.addEventListener(UNAUTHORIZED, onUnauthorized);
+    window.addEventListener("popstate", onPop);
+    return () => {
+      window.removeEventListener(UNAUTHORIZED, onUnauthorized);
+      window.removeEventListener("popstate", onPop);
+    };
+  }, [check]);
+
+  const navigate = (next: Page) => (event: React.MouseEvent) => {
+    event.preventDefault();
+    if (next === page) return;
+    window.history.pushState(null, "", PATHS[next]);
+    setPage(next);
+  };
+
+  if (access.state === "checking") return <div className="gate" role="status">Connecting…</div>;
+  if (access.state === "down") {
+    return (
+      <div className="gate" role="alert">
+        <h1>Velocitas cannot be reached</h1>
+        <p>{access.reason}</p>
+        <button type="button" onClick={() => void check()}>Try again</button>
+      </div>
+    );
+  }
+  if (access.state === "locked") {
+    return <TokenGate reason={access.reason} onToken={(token) => { setToken(token); void check(); }} />;
+  }
+  return (
+    <div className="app">
+      <header className="topbar">
+        <span className="brand">VELOCITAS</span>
+        <nav className="tabs" aria-label="Pages">
+          <a href={PATHS.live} aria-current={page === "live" ? "page" : undefined}
+             onClick={navigate("live")}>Live</a>
+          <a href={PATHS.optimize} aria-current={page === "optimize" ? "page" : undefined}
+             onClick={navigate("optimize")}>Optimisation</a>
+        </nav>
+        <span className="spacer" />
+      </header>
+      <main className="main">
+        {page === "live" ? <LivePage /> : <OptimizePage />}
+      </main>
+    </div>
+  );
+}
+
+function TokenGate({ reason, onToken }: { reason: string; onToken: (token: string) => void }) {
+  const [value, setValue] = useState("");
+  return (
+    <div className="gate">
+      <h1>Access token</h1>
+      <p>
+        This Velocitas server asks for its access token. <code>velocitas serve</code> printed it
+        when it started (and a link that carries it); the desktop window has a <b>Copy token</b>
+        {" "}button in its status bar.
+      </p>
+      <form onSubmit={(event) => { event.preventDefault(); onToken(value); }}>
+        <label htmlFor="token-input">Token</label>
+        <input id="token-input" type="password" autoComplete="off" autoFocus value={value}
+               aria-invalid={reason ? true : undefined}
+               aria-describedby={reason ? "token-error" : undefined}
+               onChange={(event) => setValue(event.target.value)} />
+        {reason && <p id="token-error" role="alert" className="error-text">{reason}</p>}
+        <button type="submit" className="primary" disabled={!value.trim()}>Connect</button>
+      </form>
+      <p className="muted">The token is kept for this browser tab only.</p>
+    </div>
+  );
+}

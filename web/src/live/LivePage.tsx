@@ -1,0 +1,3 @@
+export function LivePage() {
+  return <section aria-label="Live trading">Live page (in progress)</section>;
+}

@@ -1,0 +1,3 @@
+export function OptimizePage() {
+  return <section aria-label="Optimisation">Optimisation page (in progress)</section>;
+}
