@@ -8,11 +8,12 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
@@ -25,7 +26,7 @@ from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.request import OutsideDataFolders
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
-from velocitas_desktop.server import routes, sockets
+from velocitas_desktop.server import pages, routes, sockets
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
 from velocitas_desktop.server.optimization import install as install_optimization
@@ -33,6 +34,7 @@ from velocitas_desktop.server.schemas import ErrorOut
 from velocitas_desktop.server.security import (
     MAX_WEBSOCKETS,
     OPEN_PATHS,
+    OPEN_PREFIXES,
     SCRIPT_HEADER,
     Access,
     Forbidden,
@@ -84,12 +86,14 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
                max_workers: int | None = None,
                optimization: OptimizationService | None = None,
                access: Access | None = None,
-               max_websockets: int = MAX_WEBSOCKETS) -> FastAPI:
-    """The app serving ``engine``. With ``token``, every call but /api/health and the API
-    reference must present it. ``engine_defaults`` fills what a start request leaves out
-    (exchange URLs, fee...); ``max_workers`` caps the worker processes a request may ask.
-    ``access`` says which host names and pages the server answers (default: a server on
-    127.0.0.1, plus ``cors_origins``)."""
+               max_websockets: int = MAX_WEBSOCKETS,
+               webview_folder: Path | None = None) -> FastAPI:
+    """The app serving ``engine``. With ``token``, every call but /api/health, the API
+    reference and the browser view's page must present it. ``engine_defaults`` fills what a
+    start request leaves out (exchange URLs, fee...); ``max_workers`` caps the worker
+    processes a request may ask. ``access`` says which host names and pages the server
+    answers (default: a server on 127.0.0.1, plus ``cors_origins``). ``webview_folder`` is
+    where the built browser view is (default: the package's webview/dist)."""
     hub = Hub(engine)
     access = access or Access.serving("127.0.0.1", cors_origins=cors_origins)
 
@@ -120,12 +124,11 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
     opt_service = optimization or default_optimization_service(engine)
     install_optimization(app, opt_service)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    # the browser view at / and /optimize, or a page saying how to build it
+    pages.install(app, webview_folder)
 
     app.add_middleware(Guard, token=token, max_body=max_body,
-                       open_paths=OPEN_PATHS | docs_asset_paths(),
+                       open_paths=OPEN_PATHS | docs_asset_paths(), open_prefixes=OPEN_PREFIXES,
                        upload_limits={UPLOAD_PATH: MAX_UPLOAD}, access=access,
                        max_websockets=max_websockets)
     if cors_origins:

@@ -19,7 +19,8 @@ A web page the user visits can send requests to 127.0.0.1 too. Four checks keep 
 
 A refused WebSocket is accepted and at once closed with 1008 (policy violation) or 1013 (too
 many clients: try again later), which a browser can see, unlike a refused handshake. The API
-reference and the health check need no token: they reveal nothing private.
+reference, the health check and the browser view's page and files need no token: they reveal
+nothing private.
 """
 
 from __future__ import annotations
@@ -36,8 +37,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from velocitas_desktop.core.errors import VelocitasError
 
-OPEN_PATHS = frozenset({"/", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json",
-                        "/api/health"})
+# open without a token: they hold nothing private (the browser view's page asks for the token
+# before it calls the API; its files are scripts and styles anyone could build from web/)
+OPEN_PATHS = frozenset({"/", "/optimize", "/docs", "/docs/oauth2-redirect", "/redoc",
+                        "/openapi.json", "/api/health"})
+OPEN_PREFIXES = ("/assets/",)  # the browser view's built files
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # the ones that change state
 SCRIPT_HEADER = b"x-velocitas"  # a page cannot add it to another origin's request unasked
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -197,12 +201,14 @@ class Guard:
 
     def __init__(self, app: Any, token: str | None, max_body: int,
                  open_paths: Iterable[str] = OPEN_PATHS,
+                 open_prefixes: Iterable[str] = OPEN_PREFIXES,
                  upload_limits: dict[str, int] | None = None,
                  access: Access | None = None, max_websockets: int = MAX_WEBSOCKETS) -> None:
         self.app = app
         self.token = token
         self.max_body = max_body
         self.open_paths = frozenset(open_paths)
+        self.open_prefixes = tuple(open_prefixes)
         self.upload_limits = dict(upload_limits or {})  # paths that take files: their limit
         self.access = access or Access()
         self.max_websockets = max_websockets
@@ -235,6 +241,14 @@ class Guard:
                     "--cors-origin)")
         return None
 
+    def is_open(self, scope: Scope) -> bool:
+        """True for a read of a path that needs no token. Only reads: a POST to an open path
+        is not a page load."""
+        if scope.get("method") not in ("GET", "HEAD"):
+            return False
+        path = scope["path"]
+        return path in self.open_paths or path.startswith(self.open_prefixes)
+
     async def _websocket(self, scope: Scope, receive: Any, send: Any) -> None:
         refused = self.refusal(scope)
         if refused is None and self.token is not None \
@@ -259,7 +273,7 @@ class Guard:
         if refused is not None:
             await _reply(send, 403, refused)
             return
-        if (self.token is not None and scope["path"] not in self.open_paths
+        if (self.token is not None and not self.is_open(scope)
                 and scope.get("method") != "OPTIONS"
                 and not token_matches(presented_token(scope), self.token)):
             await _reply(send, 401, "missing or wrong access token: send the header "

@@ -1,0 +1,71 @@
+"""The browser view's files: ``/`` and ``/optimize`` (its page), ``/assets/*`` (its scripts
+and styles), served from the built ``dist/`` folder, or a page saying how to build it.
+
+They are open without a token (the Guard's open paths): they hold nothing private, and the
+page asks for the token before it calls the API. The Host and Origin checks still apply.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from velocitas_desktop import webview
+
+# the page's own routes: each serves index.html, and the page's router shows the right view
+PAGE_PATHS = ("/", "/optimize")
+ASSETS_PREFIX = "/assets/"
+# index.html is asked again on every load (it names the current build's files); the files
+# under assets/ carry a hash of their content in their name, so a browser may keep them
+PAGE_CACHE = "no-cache"
+ASSET_CACHE = "public, max-age=31536000, immutable"
+# set here, not left to the platform's mimetypes table: some map .js to a type a browser
+# refuses for a module script
+CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8",
+    ".json": "application/json", ".map": "application/json", ".svg": "image/svg+xml",
+    ".png": "image/png", ".ico": "image/x-icon", ".woff2": "font/woff2", ".woff": "font/woff",
+    ".wasm": "application/wasm", ".txt": "text/plain; charset=utf-8",
+}
+# the page is never framed by another site (a framed page could be clicked through), and
+# its files are taken for what they are declared as
+PAGE_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer"}
+
+
+def content_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return (CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]
+            or "application/octet-stream")
+
+
+def install(app: FastAPI, folder: Path | None = None) -> None:
+    """Serve the browser view built in ``folder`` (default: the package's ``dist/``). Looked
+    up on each request, so a build made while the server runs shows on the next reload."""
+    dist = (folder or webview.dist_folder()).resolve()
+
+    def page() -> Response:
+        if not webview.is_built(dist):
+            return HTMLResponse(webview.not_built_page(),
+                                headers={"Cache-Control": PAGE_CACHE, **PAGE_HEADERS})
+        return FileResponse(dist / webview.INDEX, media_type=content_type(dist / webview.INDEX),
+                            headers={"Cache-Control": PAGE_CACHE, **PAGE_HEADERS})
+
+    for path in PAGE_PATHS:
+        app.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
+
+    def asset(path: str) -> Response:
+        assets = dist / webview.ASSETS
+        wanted = (assets / path).resolve()
+        if not wanted.is_relative_to(assets) or not wanted.is_file():
+            return Response('{"detail":"no such file in the browser view"}', status_code=404,
+                            media_type="application/json")
+        return FileResponse(wanted, media_type=content_type(wanted),
+                            headers={"Cache-Control": ASSET_CACHE, **PAGE_HEADERS})
+
+    app.add_api_route(ASSETS_PREFIX + "{path:path}", asset, methods=["GET", "HEAD"],
+                      include_in_schema=False)
