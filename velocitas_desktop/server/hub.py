@@ -30,6 +30,7 @@ from typing import Any
 from velocitas_desktop.core.finite import finite_or_none
 from velocitas_desktop.engine.contract import Event, EventKind, TradingEngine
 from velocitas_desktop.server.frames import FrameTransport, text_frame
+from velocitas_desktop.server.logbook import LogBook
 
 log = logging.getLogger(__name__)
 
@@ -279,6 +280,7 @@ class Hub:
         self.close_grace = close_grace
         self.flush_interval = flush_interval
         self.metrics = MetricsCache(engine)
+        self.log = LogBook()            # the recent log lines GET /api/log serves
         self.clients: set[TradeClient] = set()
         self.dropped = 0                # clients dropped for being too slow, since start
         self.fan_outs = 0               # fan-outs of live trades, since start
@@ -333,6 +335,9 @@ class Hub:
             self.metrics.offer(event.data)
         elif kind in (EventKind.STRATEGY, EventKind.ENGINE, EventKind.FEED):
             self.metrics.invalidate()
+            self.log.on_event(kind, event.data)
+        elif kind == EventKind.LOG:
+            self.log.on_event(kind, event.data)
 
     # --- the loop ------------------------------------------------------------------------
 

@@ -13,13 +13,16 @@ from velocitas_desktop.engine.errors import NotFoundError
 from velocitas_desktop.engine.request import session_config
 from velocitas_desktop.server.exposure import confine_session, quiet_file_errors
 from velocitas_desktop.server.hub import Hub, dumps, dumps_rows
+from velocitas_desktop.server.logbook import KEPT_LINES
 from velocitas_desktop.server.schemas import (
     MAX_ID,
     QUERY_WORDS,
     AccountOut,
     AvailableOut,
+    CandlesOut,
     EngineStatusOut,
     HealthOut,
+    LogLineOut,
     MetricsOut,
     ParamsIn,
     PausedOut,
@@ -34,6 +37,8 @@ from velocitas_desktop.server.schemas import (
 )
 
 StrategyId = Path(min_length=1, max_length=100, description="e.g. BTC_SMA_Crossover")
+Coin = Path(min_length=1, max_length=20, description="e.g. BTC")
+MAX_CANDLES = 10_080  # a week of one-minute bars: what the engine keeps
 
 router = APIRouter(prefix="/api")
 
@@ -229,6 +234,24 @@ def get_pnl_history(
     limit: int = Query(10_000, ge=1, le=100_000, description="the most recent N points"),
 ) -> list[dict[str, Any]]:
     return _engine(request).pnl_history(strategy_id, limit)
+
+
+@router.get("/candles/{coin}", response_model=CandlesOut, tags=["trades"],
+            summary="A coin's one-minute candles of the session, oldest first")
+def get_candles(request: Request, coin: str = Coin,
+                limit: int = Query(1440, ge=1, le=MAX_CANDLES,
+                                   description="the newest N bars (default a day)")) -> Response:
+    # a week of bars is 70,000 numbers: dumped here rather than validated one by one
+    return Response(dumps(_engine(request).candles(coin, limit)), media_type="application/json")
+
+
+@router.get("/log", response_model=list[LogLineOut], tags=["engine"],
+            summary="The engine's recent log lines (the last 1,000), oldest first")
+def get_log(request: Request,
+            after_id: int = Query(0, ge=0, le=MAX_ID, description="only lines after this id"),
+            limit: int = Query(KEPT_LINES, ge=1, le=KEPT_LINES,
+                               description="the newest N of them")) -> list[dict[str, Any]]:
+    return _hub(request).log.after(after_id, limit)
 
 
 # --- the journal ------------------------------------------------------------------------

@@ -360,3 +360,27 @@ class SessionOut(BaseModel):
     net_pnl: float = Field(description="sum of its fills' realised P&L, fees included")
     samples: int = Field(description="P&L samples of the equity clock")
     size_bytes: int = Field(description="its share of the journal file on disk")
+
+
+class CandlesOut(BaseModel):
+    """A coin's candles of the current (or last) session, oldest first, as parallel lists."""
+
+    coin: str
+    interval: float = Field(description="seconds per bar: 60, or a replayed file's longer bars")
+    volume_unit: Literal["ticks", "coin"] = Field(
+        description="ticks: prices counted in the bar; coin: a replayed file's volume")
+    time: list[float] = Field(description="each bar's open, epoch seconds")
+    open: list[float]
+    high: list[float]
+    low: list[float]
+    close: list[float]
+    volume: list[float]
+
+
+class LogLineOut(BaseModel):
+    """One line of the engine's log (its messages, status and feed changes)."""
+
+    id: int = Field(description="grows by one per line: poll with after_id=<the last seen>")
+    time: float = Field(description="epoch seconds (wall clock)")
+    level: Literal["info", "warning", "error"]
+    message: str
