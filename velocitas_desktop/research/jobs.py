@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from velocitas_desktop.core.errors import VelocitasError
-from velocitas_desktop.research.backtest import BacktestError, BarSeries, load_bars
+from velocitas_desktop.core.finite import finite_or_none
+from velocitas_desktop.research.backtest import BacktestError, BarSeries, backtest, load_bars
 from velocitas_desktop.research.optimize import (
     JobStatus,
     OptimizationJob,
     OptimizeError,
     OptimizeSettings,
+    plan_windows,
 )
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,120}\.(csv|csv\.gz|zip)$")
@@ -352,6 +354,31 @@ class OptimizationService:
         if limit is not None:
             result["results"] = result["results"][:limit]
         return result
+
+    def row_backtest(self, job_id: str, rank: int) -> dict[str, Any]:
+        """A backtest of the result ranked ``rank`` over the job's whole bar file, as the
+        window's tab shows a selected row: ``{"rank", "params", "score", "stats", "time"``
+        (bar closes), ``"equity"`` (at each), ``"split_time"`` (the first out-of-sample bar's
+        time, or None), ``"cash", "trades"}``. JobStateError while the job runs, JobNotFound
+        for a rank it does not have. Takes a few hundred ms on 10,000 bars: off an event loop
+        or a GUI thread."""
+        rows = self.results(job_id)["results"]
+        if not 1 <= rank <= len(rows):
+            raise JobNotFound(f"job {job_id} has no rank {rank}: its results are ranked 1 to "
+                              f"{len(rows)}" if rows else f"job {job_id} has no results")
+        row = rows[rank - 1]
+        job = self.get(job_id).job
+        settings, bars = job.settings, job.bars
+        result = backtest(job.cls, bars, row["params"], fee=settings.fee,
+                          slippage=settings.slippage, cash=settings.cash, coin=settings.coin)
+        split = None
+        if settings.in_sample < 1.0:
+            out_of_sample = plan_windows(len(bars), settings.in_sample)[1]
+            split = float(bars.stamps[out_of_sample.start])
+        return {"rank": rank, "params": row["params"], "score": row["score"],
+                "stats": finite_or_none(result.stats), "time": result.stamps.tolist(),
+                "equity": result.equity.tolist(), "split_time": split, "cash": settings.cash,
+                "trades": result.trade_dicts()}
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Start no more jobs, cancel the running ones and wait up to ``timeout`` for them."""
