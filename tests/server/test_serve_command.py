@@ -42,6 +42,20 @@ def test_a_malformed_origin_or_host_name_is_a_usage_error(capsys, home, flags, w
     assert words in capsys.readouterr().err
 
 
+def test_the_browser_view_is_printed_with_the_token_in_the_fragment():
+    from velocitas_desktop.cli.serve import browser_lines
+
+    assert browser_lines("http://127.0.0.1:8000", "127.0.0.1", None) == [
+        "browser view: http://127.0.0.1:8000/"]
+    assert browser_lines("http://192.168.1.5:8000", "192.168.1.5", "a b/c") == [
+        "browser view: http://192.168.1.5:8000/",
+        "browser view with the token: http://192.168.1.5:8000/#token=a%20b%2Fc"]
+    anywhere = browser_lines("http://0.0.0.0:8000", "0.0.0.0", "t0k")
+    assert anywhere[:2] == ["browser view: http://127.0.0.1:8000/",
+                            "browser view with the token: http://127.0.0.1:8000/#token=t0k"]
+    assert "another machine" in anywhere[2]
+
+
 @pytest.mark.slow
 def test_a_taken_port_is_a_usage_error(capsys, home):
     with socket.socket() as taken:
@@ -64,12 +78,15 @@ def test_a_non_local_address_prints_a_generated_token_once(home):
          str(port), "--db", str(home / "j.sqlite3"), "--binance-rest-url", "http://127.0.0.1:9"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lines = [process.stdout.readline(), process.stdout.readline()]
+        lines = [process.stdout.readline() for _ in range(4)]
         assert lines[0].startswith(f"Velocitas API on http://0.0.0.0:{port}")
         token = lines[1].split(":", 1)[1].strip()
         assert lines[1].startswith("access token (shown once):") and len(token) >= 20
         url = f"http://127.0.0.1:{port}"
+        assert lines[2].strip() == f"browser view: {url}/"
+        assert lines[3].strip() == f"browser view with the token: {url}/#token={token}"
         wait_until(lambda: httpx.get(url + "/api/health", timeout=5).is_success)
+        assert httpx.get(url + "/", timeout=30).status_code == 200  # the page asks for it
         assert httpx.get(url + "/api/strategies", timeout=30).status_code == 401
         good = {"Authorization": f"Bearer {token}"}
         assert httpx.get(url + "/api/strategies", headers=good, timeout=30).status_code == 200

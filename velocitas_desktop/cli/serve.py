@@ -87,6 +87,26 @@ def folder(text: str) -> str:
     return str(path.resolve())
 
 
+def browser_lines(url: str, bind: str, token: str | None) -> list[str]:
+    """Where to open the browser view: the page, and with a token the link that carries it
+    in the fragment (a browser never sends it, so it reaches no server or proxy log). A
+    server on every address is opened here by 127.0.0.1 and elsewhere by this machine's
+    name."""
+    from velocitas_desktop.server.embedded import browser_link
+    from velocitas_desktop.server.security import WILDCARDS
+
+    wildcard = bind.strip() in WILDCARDS
+    if wildcard:
+        url = url.replace(f"//{bind}:", "//127.0.0.1:").replace(f"//[{bind}]:", "//127.0.0.1:")
+    lines = [f"browser view: {browser_link(url)}"]
+    if token:
+        lines.append(f"browser view with the token: {browser_link(url, token)}")
+    if wildcard:
+        lines.append("  (from another machine: this machine's name or address in place of "
+                     "127.0.0.1)")
+    return lines
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from velocitas_desktop.engine.engine import Engine, EngineConfig
     from velocitas_desktop.server.runner import ServerError, ServerThread
@@ -118,6 +138,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"Velocitas API on {server.url} (reference: {server.url}/docs)", flush=True)
     if generated:
         print(f"access token (shown once): {server.token}", flush=True)
+    for line in browser_lines(server.url, args.host, server.token):
+        print(line, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -1,9 +1,11 @@
-"""The API server as a view attached beside an engine, wherever the engine runs."""
+"""The API server as a view attached beside an engine, wherever the engine runs, and the
+address of its browser view."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from velocitas_desktop.engine.contract import TradingEngine
@@ -19,3 +21,11 @@ def embedded_server(engine: TradingEngine, host: str = "127.0.0.1", port: int = 
 
     return ServerThread(engine, host=host, port=port, token=token,
                         allowed_hosts=allowed_hosts, data_folders=data_folders)
+
+
+def browser_link(url: str, token: str | None = None) -> str:
+    """The browser view of the server at ``url``; with ``token``, carried in the fragment
+    (``http://HOST:PORT/#token=T``), which a browser never sends, so it reaches no server or
+    proxy log. The page keeps it for the tab and takes it out of the address."""
+    page = url.rstrip("/") + "/"
+    return f"{page}#token={quote(token, safe='')}" if token else page
