@@ -1,0 +1,32 @@
+"""The optimisation page runs a small grid on the bundled sample to its ranked results, draws
+the heatmap, and shows the equity curve of the row chosen."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(server, page):
+    page.goto(server.url + "/optimize")
+    form = page.get_by_role("form", name="Optimisation job")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
+    for param, (low, high, step) in {"fast": (5, 10, 5), "slow": (20, 40, 20)}.items():
+        form.get_by_label(f"{param} from", exact=True).fill(str(low))
+        form.get_by_label(f"{param} to", exact=True).fill(str(high))
+        form.get_by_label(f"{param} step", exact=True).fill(str(step))
+    expect(page.get_by_test_id("combinations")).to_contain_text("4 combinations")
+    form.get_by_role("button", name="Run", exact=True).click()
+
+    results = page.get_by_role("region", name="Results")
+    expect(results.locator("[data-rank]")).to_have_count(4, timeout=60_000)
+    heatmap = page.get_by_role("region", name="Heatmap")
+    expect(heatmap.get_by_test_id("heatmap")).to_have_attribute("data-cells", "4")  # fast x slow
+    results.locator('[data-rank="1"]').click()
+    equity = page.get_by_role("region", name="Equity curve")
+    expect(equity.locator("canvas").first).to_be_visible()
+    job = server.api.get("/api/optimization/jobs").json()[0]
+    assert job["status"] == "finished" and job["total"] == 4
