@@ -96,8 +96,6 @@ def browser_lines(url: str, bind: str, token: str | None) -> list[str]:
     from velocitas_desktop.server.security import WILDCARDS
 
     wildcard = bind.strip() in WILDCARDS
-    if wildcard:
-        url = url.replace(f"//{bind}:", "//127.0.0.1:").replace(f"//[{bind}]:", "//127.0.0.1:")
     lines = [f"browser view: {browser_link(url)}"]
     if token:
         lines.append(f"browser view with the token: {browser_link(url, token)}")

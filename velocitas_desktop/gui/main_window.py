@@ -8,8 +8,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -65,7 +65,7 @@ from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
 from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
 from velocitas_desktop.gui.workspace import WindowLayout
-from velocitas_desktop.server.embedded import embedded_server
+from velocitas_desktop.server.embedded import browser_link, embedded_server
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +241,18 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(spacer.sizePolicy().horizontalPolicy().Expanding,
                              spacer.sizePolicy().verticalPolicy())
         bar.addWidget(spacer)
+        # the embedded server's page: disabled until the server listens
+        self.open_browser_action = QAction("Open in &browser", self)
+        self.open_browser_action.setObjectName("openBrowserAction")
+        # short on the toolbar, which at 1280 px has no room for the menu's words
+        self.open_browser_action.setIconText("Browser")
+        self.open_browser_action.setToolTip("Open this engine's browser view (the embedded "
+                                            "server's page, with its token)")
+        self.open_browser_action.setEnabled(False)
+        self.open_browser_action.triggered.connect(self.open_in_browser)
+        bar.addAction(self.open_browser_action)
+        self.open_browser_button = bar.widgetForAction(self.open_browser_action)
+        self.open_browser_button.setObjectName("openBrowserButton")
         self.settings_action = QAction("⚙  Settings", self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.triggered.connect(self.open_settings)
@@ -898,7 +910,20 @@ class MainWindow(QMainWindow):
         token = " · token ••••••••" if server.token else ""
         self.server_label.setText(f"server: {server.url}{token}")
         self.copy_token_button.setVisible(bool(server.token))
+        self.open_browser_action.setEnabled(True)
         self.log_panel.add("info", f"server listening on {server.url}")
+
+    def open_in_browser(self) -> bool:
+        """The embedded server's browser view in the system's browser, with its token in the
+        link's fragment (the page keeps it; no log sees it)."""
+        server = self.server
+        if server is None:
+            self.show_info("The browser view is served by the embedded server: turn it on in "
+                           "Settings (Ctrl+,).")
+            return False
+        link = browser_link(server.url, server.token)
+        self.log_panel.add("info", f"opening the browser view at {browser_link(server.url)}")
+        return QDesktopServices.openUrl(QUrl(link))
 
     def copy_token(self) -> None:
         server = self.server
@@ -910,6 +935,7 @@ class MainWindow(QMainWindow):
     def _server_failed(self, exc: BaseException) -> None:
         self.server_label.setText("server: failed")
         self.copy_token_button.hide()
+        self.open_browser_action.setEnabled(False)
         # the reason already says what to do ("…or choose another port"): say only where
         self.show_error(f"The embedded server could not start: {exc}. The port and the "
                         "server's switch are in Settings (Ctrl+,).")
@@ -920,6 +946,7 @@ class MainWindow(QMainWindow):
             server.stop()
         self.server_label.setText("server: off")
         self.copy_token_button.hide()
+        self.open_browser_action.setEnabled(False)
 
     def restart_server(self) -> None:
         self.stop_server()

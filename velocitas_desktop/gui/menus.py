@@ -84,6 +84,8 @@ def build_menus(window: Any) -> None:
         "Every panel docked back where it started")
     view.addAction(window.full_screen_action)
     view.addAction(window.reset_layout_action)
+    view.addSeparator()
+    view.addAction(window.open_browser_action)  # the toolbar's, enabled while the server runs
 
     help_menu = bar.addMenu("&Help")
     help_menu.setObjectName("helpMenu")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 if TYPE_CHECKING:
     from velocitas_desktop.engine.contract import TradingEngine
@@ -26,6 +26,10 @@ def embedded_server(engine: TradingEngine, host: str = "127.0.0.1", port: int = 
 def browser_link(url: str, token: str | None = None) -> str:
     """The browser view of the server at ``url``; with ``token``, carried in the fragment
     (``http://HOST:PORT/#token=T``), which a browser never sends, so it reaches no server or
-    proxy log. The page keeps it for the tab and takes it out of the address."""
+    proxy log. The page keeps it for the tab and takes it out of the address. A server on
+    every address (0.0.0.0) is opened on this machine by 127.0.0.1."""
+    parts = urlsplit(url)
+    if parts.hostname in ("0.0.0.0", "::") and parts.port is not None:
+        url = f"{parts.scheme}://127.0.0.1:{parts.port}"
     page = url.rstrip("/") + "/"
     return f"{page}#token={quote(token, safe='')}" if token else page
