@@ -1,11 +1,20 @@
 # Two entry points: `make app` installs and starts Velocitas; `make test` installs and runs
-# every test. Both build a private virtual environment in .venv.
+# every test. Both build a private virtual environment in .venv, and the browser view (web/)
+# into the package when its build is missing or older than its sources.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB := web
+# what `npm run build` writes (vite.config.ts: outDir), and what it is built from
+WEB_BUILD := velocitas_desktop/webview/dist/index.html
+WEB_SOURCES := $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/index.html \
+	$(WEB)/vite.config.ts $(WEB)/tsconfig.json \
+	$(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null)
+# npm ci writes this file last: older than the lock file means the modules are stale
+WEB_MODULES := $(WEB)/node_modules/.package-lock.json
 
-.PHONY: app test lint bench clean
+.PHONY: app test web lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,16 +22,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+$(WEB_MODULES): $(WEB)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: run scripts/system-deps.sh" \
+	  "as root, or install Node 20.19+ and npm" >&2; exit 1; }
+	npm --prefix $(WEB) ci --no-audit --no-fund
+	touch $@
+
+$(WEB_BUILD): $(WEB_MODULES) $(WEB_SOURCES)
+	npm --prefix $(WEB) run build
+	touch $@
+
+web: $(WEB_BUILD)
+
 app: $(STAMP)
 	@bash scripts/system-deps.sh
+	@$(MAKE) --no-print-directory web
 	$(BIN)/velocitas
 
 test: $(STAMP)
-	@bash scripts/system-deps.sh
+	@bash scripts/system-deps.sh --test
+	@$(MAKE) --no-print-directory web
 	$(BIN)/ruff check .
+	npm --prefix $(WEB) test
 	@# pytest exits 5 when it collected no tests: that is a failure, not a pass. Three
 	@# processes: most tests wait on a paced feed, a server or a window, so even two cores
-	@# run the suite in about a third of the time.
+	@# run the suite in about a third of the time. The browser tests (tests/web) run in it.
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q -n 3; code=$$?; \
 	  if [ $$code -eq 5 ]; then echo "no tests ran: failing" >&2; exit 1; fi; exit $$code
 
@@ -33,4 +57,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info velocitas_desktop/webview/dist
