@@ -88,6 +88,7 @@ export function EquityChart({ time, equity, split, cash }: Props) {
     }
     return () => {
       window.cancelAnimationFrame(frame);
+      if (series.current !== line) return; // unmounting: the chart went first, and these with it
       line.removePriceLine(cashLine);
       markers.detach();
     };

@@ -3,7 +3,7 @@
 import { useId, useMemo, useState } from "react";
 import { scoreText } from "./columns";
 import { numberText } from "./grid";
-import { cellColour, heatmapGrid } from "./heatmap";
+import { cellColour, cellText, heatmapGrid } from "./heatmap";
 import type { Metric, ResultRow } from "./types";
 
 const MAX_LABELLED = 15; // per axis: past it the scores no longer fit in their cells
@@ -92,7 +92,7 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
                     <span key={`${i}-${j}`} className={classes} title={text}
                           style={{ background: cellColour(cell.score, grid.low, grid.high, !metric.higherIsBetter) }}
                           onMouseEnter={() => setHover(text)} onClick={() => onSelect(cell.rank)}>
-                      {labelled ? scoreText(metric, cell.score).replace(/^\+/, "") : ""}
+                      {labelled ? cellText(cell.score) : ""}
                     </span>
                   );
                 }),

@@ -126,10 +126,10 @@ export function JobForm({ form, onChange, strategies, dataFiles, running, busy, 
                     aria-label="Use a server file instead of the upload">Clear</button>
           )}
         </div>
-        <span id={`${id}-upload-note`} className="note">
+        <span id={`${id}-upload-note`} className={form.upload ? "note" : "sr-only"}>
           {form.upload
-            ? `${form.upload.name} (${sizeText(form.upload.size)}) is sent with the job`
-            : "timestamp,open,high,low,close,volume; up to 200 MB; kept 24 hours"}
+            ? `${form.upload.name} (${sizeText(form.upload.size)}) is sent with the job and kept 24 hours`
+            : "a bar file (timestamp,open,high,low,close,volume), up to 200 MB, kept 24 hours"}
         </span>
       </div>
       <div className="field">
@@ -184,7 +184,7 @@ export function JobForm({ form, onChange, strategies, dataFiles, running, busy, 
           </span>
           {plan.isDefault && <span className="note"> the default search</span>}
           {valid !== null && valid !== size && (
-            <span className="note" data-testid="valid-combinations">
+            <span className={valid === 0 ? "loss" : "note"} data-testid="valid-combinations">
               {" "}· {valid.toLocaleString("en-US")} after {strategy?.constraints.join(", ") || "the bounds"}
             </span>
           )}

@@ -2,7 +2,7 @@
 // progress polled every 300 ms, and, once it ends, its ranked results, a heatmap over two
 // parameters, the selected row's equity and fills, and "Apply to live". Earlier jobs are
 // listed so that a reloaded page can reopen one.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, api } from "../lib/api";
 import { count, utc } from "../lib/format";
 import type { AvailableStrategy } from "../lib/types";
@@ -155,8 +155,6 @@ export function OptimizePage() {
       return;
     }
     setSubmitting(true);
-    setResults(null);
-    setSelectedRank(null);
     try {
       let started: Job;
       if (form.upload) {
@@ -211,7 +209,7 @@ export function OptimizePage() {
           <JobForm form={form} onChange={setForm} strategies={strategies} dataFiles={dataFiles}
                    running={running} busy={submitting} onRun={() => void run()} onCancel={() => void cancel()}>
             <Progress job={job} uploading={uploading} />
-            {error && <p role="alert" className="error-text alert">{error}</p>}
+            <ErrorLine text={error} />
           </JobForm>
         </div>
         <JobsList jobs={jobs} current={job?.job_id ?? null} onOpen={(j) => openJob(j)}
@@ -222,7 +220,7 @@ export function OptimizePage() {
         <div className="panel ranked-panel">
           <h2>
             Results
-            <span className="count">{summary(job, results)}</span>
+            <span className="count" title={summary(job, results)}>{summary(job, results)}</span>
             <span className="spacer" />
             <button type="button" className="primary" disabled={!selected || !results}
                     onClick={() => setApplying(true)}>Apply to live</button>
@@ -251,12 +249,19 @@ export function OptimizePage() {
 
 function summary(job: Job | null, results: Results | null): string {
   if (!job) return "";
-  const head = `${job.job_id} · ${job.strategy} on ${job.data}`;
+  const head = `${job.job_id} · ${job.strategy} · ${job.data}`;
   if (!results) return `${head} · ${job.status}`;
-  const shown = results.results.length < results.completed
-    ? ` (best ${count(results.results.length)} shown)` : "";
-  const state = results.cancelled ? "cancelled after" : "ranked";
-  return `${head} · ${state} ${count(results.completed)} of ${count(results.combinations)} by ${metricOf(results.metric).title}${shown}`;
+  const done = results.completed < results.combinations
+    ? `${count(results.completed)} of ${count(results.combinations)}` : count(results.completed);
+  const shown = results.results.length < results.completed ? `, best ${count(results.results.length)} shown` : "";
+  return `${head} · ${done} ranked by ${metricOf(results.metric).title}${results.cancelled ? " (cancelled)" : ""}${shown}`;
+}
+
+/** The API's refusal as it is, scrolled into view in the form's column. */
+function ErrorLine({ text }: { text: string }) {
+  const line = useRef<HTMLParagraphElement>(null);
+  useEffect(() => line.current?.scrollIntoView({ block: "nearest" }), [text]);
+  return text ? <p role="alert" className="error-text alert" ref={line}>{text}</p> : null;
 }
 
 function Progress({ job, uploading }: { job: Job | null; uploading: number | null }) {
@@ -286,7 +291,9 @@ function Progress({ job, uploading }: { job: Job | null; uploading: number | nul
            aria-valuenow={job.done} aria-valuetext={`${count(job.done)} of ${count(job.total)} done`} className="bar">
         <span style={{ width: `${Math.round(job.progress * 100)}%` }} />
       </div>
-      <span className="progress-text" data-testid="job-status">{count(job.done)} / {count(job.total)} done</span>
+      <span className="progress-text" data-testid="job-status">
+        {count(job.done)} / {count(job.total)} done · {Math.floor(job.progress * 100)}%
+      </span>
     </div>
   );
 }

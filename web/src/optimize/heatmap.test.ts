@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cellColour, heatmapGrid, variedParams } from "./heatmap";
+import { cellColour, cellText, heatmapGrid, variedParams } from "./heatmap";
 import { barInterval, barTimeframe, coinFromFile, timeframeFromFile, uniqueId } from "./live";
 import type { ResultRow, RowStats } from "./types";
 
@@ -52,6 +52,16 @@ describe("the colour scale", () => {
 
   it("turns round for a metric where lower is better", () => {
     expect(cellColour(0, 0, 10, true)).toBe("rgb(38, 166, 154)");
+  });
+});
+
+describe("a cell's text", () => {
+  it("stays short whatever the metric", () => {
+    expect(cellText(4.0532)).toBe("4.05");
+    expect(cellText(-1.452)).toBe("-1.45");
+    expect(cellText(987.4)).toBe("987");
+    expect(cellText(9886.68)).toBe("9.9k");
+    expect(cellText(-12345)).toBe("-12k");
   });
 });
 

@@ -79,3 +79,12 @@ export function cellColour(score: number, low: number, high: number, lowerIsBett
   const mix = from.map((c, k) => Math.round(c + (to[k] - c) * u));
   return `rgb(${mix[0]}, ${mix[1]}, ${mix[2]})`;
 }
+
+/** A score short enough for its cell: 4.05, -1.45, 987, 9.9k, 12k. */
+export function cellText(score: number): string {
+  const size = Math.abs(score);
+  if (size >= 9999.5) return `${(score / 1000).toFixed(0)}k`;
+  if (size >= 999.5) return `${(score / 1000).toFixed(1)}k`;
+  if (size >= 99.5) return score.toFixed(0);
+  return score.toFixed(2);
+}
