@@ -46,7 +46,7 @@ export function RowDetail({ detail }: { detail: State }) {
   const trades = row?.trades.map((t, i) => ({ ...t, rank: i })) ?? [];
   const stats = row?.stats ?? {};
   const caption = row
-    ? `#${row.rank}  ${Object.entries(row.params).map(([k, v]) => `${k}=${numberText(v)}`).join(" ")}  ·  return ${pct(stats.total_return_pct ?? null, 2, true)}  ·  max DD ${pct(stats.max_drawdown_pct ?? null, 2)}`
+    ? `#${row.rank}  ${Object.entries(row.params).filter(([k, v]) => !(k === "quantity" && v === 0)).map(([k, v]) => `${k}=${numberText(v)}`).join(" ")}  ·  return ${pct(stats.total_return_pct ?? null, 2, true)}  ·  max DD ${pct(stats.max_drawdown_pct ?? null, 2)}`
     : "";
   const message = detail.state === "loading" ? `Backtesting rank ${detail.rank}…`
     : detail.state === "failed" ? detail.message

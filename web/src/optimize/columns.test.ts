@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { resultColumns, scoreText, sortRows } from "./columns";
+import { fillTime, resultColumns, scoreText, sortRows } from "./columns";
 import { metricOf, type ResultRow, type RowStats } from "./types";
 
 const row = (rank: number, fast: number, score: number | null, oos?: number | null): ResultRow => ({
@@ -31,5 +31,12 @@ describe("the ranked table", () => {
     expect(scoreText(metricOf("net_pnl"), 9886.678)).toBe("+9,886.68");
     expect(scoreText(metricOf("total_return"), 101.1686)).toBe("+101.17%");
     expect(scoreText(sharpe, null)).toBe("—");
+  });
+});
+
+describe("the trades list", () => {
+  it("writes a fill's time as its bar's, with seconds only when there are some", () => {
+    expect(fillTime(1553493600)).toBe("2019-03-25 06:00");
+    expect(fillTime(1553493605)).toBe("2019-03-25 06:00:05");
   });
 });

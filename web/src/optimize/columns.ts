@@ -94,15 +94,21 @@ export function sortRows<Row extends { rank: number }>(rows: Row[], column: Colu
   });
 }
 
+/** A fill's time as its bar's: 2019-03-25 06:00, seconds only when the bars have them. */
+export function fillTime(seconds: number): string {
+  const text = utc(seconds, false);
+  return text.endsWith(":00") ? text.slice(0, -3) : text;
+}
+
 export const TRADE_COLUMNS: Column<BacktestTrade & { rank: number }>[] = [
-  { key: "timestamp", title: "Time (UTC)", value: (t) => t.timestamp, text: (t) => utc(t.timestamp, false) },
+  { key: "timestamp", title: "Time (UTC)", value: (t) => t.timestamp, text: (t) => fillTime(t.timestamp) },
   { key: "action", title: "Side", value: (t) => t.action, text: (t) => t.action,
     className: (t) => (t.action === "BUY" ? "buy" : "sell") },
   { key: "price", title: "Price", numeric: true, value: (t) => t.price, text: (t) => price(t.price) },
-  { key: "quantity", title: "Qty", numeric: true, value: (t) => t.quantity, text: (t) => quantity(t.quantity) },
   { key: "profit_loss", title: "Realised P&L", numeric: true, value: (t) => t.profit_loss,
     text: (t) => money(t.profit_loss), className: (t) => signClass(t.profit_loss) },
+  { key: "quantity", title: "Qty", numeric: true, value: (t) => t.quantity, text: (t) => quantity(t.quantity) },
+  { key: "fee", title: "Fee", numeric: true, value: (t) => t.fee, text: (t) => amount(t.fee) },
   { key: "position_size", title: "Position", numeric: true, value: (t) => t.position_size,
     text: (t) => quantity(t.position_size) },
-  { key: "fee", title: "Fee", numeric: true, value: (t) => t.fee, text: (t) => amount(t.fee) },
 ];
