@@ -1,3 +1,85 @@
+// The live page: what the window shows, over the REST and WebSocket contract. The hub holds
+// the connections; each panel subscribes to the part it shows.
+import { useEffect, useMemo, useState } from "react";
+import { count } from "../lib/format";
+import type { EngineStatusName } from "../lib/types";
+import { Blotter } from "./Blotter";
+import { CandleChart } from "./CandleChart";
+import { Connection } from "./Connection";
+import { EngineBar } from "./EngineBar";
+import { LiveHub, useObservable } from "./hub";
+import { KpiStrip } from "./KpiStrip";
+import { LogPanel } from "./LogPanel";
+import { PnlChart } from "./PnlChart";
+import { StrategiesPanel } from "./StrategiesPanel";
+import "./live.css";
+
+const DEFAULT_COINS = ["BTC", "ETH"];
+
 export function LivePage() {
-  return <section aria-label="Live trading">Live page (in progress)</section>;
+  const [hub] = useState(() => new LiveHub());
+  useEffect(() => {
+    hub.start();
+    return () => hub.stop();
+  }, [hub]);
+
+  const metrics = useObservable(hub.metrics);
+  const engine = useObservable(hub.engine);
+  const global = metrics?.global ?? null;
+  const status: EngineStatusName = global?.status ?? engine?.status ?? "stopped";
+  const strategies = useMemo(() => metrics?.strategies ?? {}, [metrics]);
+  const strategyIds = useMemo(() => Object.keys(strategies), [strategies]);
+
+  // the engine's coins, else those the strategies trade, else the default start's
+  const coinsKey = [
+    ...(global?.coins?.length ? global.coins : engine?.coins?.length ? engine.coins : []),
+    ...Object.values(strategies).map((s) => s.coin),
+  ].filter((c, i, all) => all.indexOf(c) === i).join(",");
+  const coins = useMemo(() => (coinsKey ? coinsKey.split(",") : DEFAULT_COINS), [coinsKey]);
+
+  const changed = () => {
+    void hub.refresh();
+    void hub.refreshEngine();
+  };
+
+  return (
+    <section aria-label="Live trading" className="live">
+      <KpiStrip global={global} />
+      <div className="live-bar">
+        <EngineBar status={status} onChanged={changed} />
+        <Connection hub={hub} />
+      </div>
+      <div className="live-grid">
+        <div className="live-col">
+          <CandleChart hub={hub} coins={coins} running={status === "running" || status === "paused"} />
+          <PnlChart hub={hub} sessionId={global?.session_id ?? null} />
+        </div>
+        <div className="live-col">
+          <StrategiesPanel strategies={strategies} coins={coins} onChanged={changed} />
+          <Blotter hub={hub} strategies={strategyIds} />
+        </div>
+      </div>
+      <LogPanel hub={hub} />
+      <StatusLine hub={hub} status={status} />
+    </section>
+  );
+}
+
+function StatusLine({ hub, status }: { hub: LiveHub; status: EngineStatusName }) {
+  const metrics = useObservable(hub.metrics);
+  const log = useObservable(hub.log);
+  const engine = useObservable(hub.engine);
+  const global = metrics?.global;
+  const feed = global?.feed ?? engine?.feed;
+  const newest = log[log.length - 1];
+  const message = engine?.message || global?.journal?.message;
+  return (
+    <footer className="statusbar live-status" aria-label="Status">
+      <span className={`status-${status}`}>{status.toUpperCase()}</span>
+      <span className="num">{count(global?.ticks_per_second ?? 0)} ticks/s</span>
+      {feed && <span title={feed.message}>feed {feed.state}{feed.message ? `: ${feed.message}` : ""}</span>}
+      {message && <span className="warn">{message}</span>}
+      <span className="grow" title={newest?.message}>{newest ? newest.message : ""}</span>
+    </footer>
+  );
 }
