@@ -70,4 +70,6 @@ def add_strategy(page: Page, name: str, coin: str, params: dict[str, float],
 
 def trade_counters(page: Page) -> dict:
     """The trade store's debug counters: received, lastId, duplicates, gaps, resumes."""
-    return page.evaluate("() => ({...window.__velocitas.trades})")
+    return page.evaluate("""() => window.__velocitas && window.__velocitas.trades
+        ? {...window.__velocitas.trades}
+        : {received: 0, lastId: null, duplicates: 0, gaps: 0, resumes: 0}""")
