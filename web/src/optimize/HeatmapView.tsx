@@ -1,12 +1,31 @@
 // The heatmap: the ranking metric over two chosen parameters as a grid of coloured cells,
 // the desktop's scale; hovering a cell shows its parameters and score, clicking selects its row.
-import { useId, useMemo, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import { scoreText } from "./columns";
 import { numberText } from "./grid";
 import { cellColour, cellText, heatmapGrid } from "./heatmap";
 import type { Metric, ResultRow } from "./types";
 
-const MAX_LABELLED = 15; // per axis: past it the scores no longer fit in their cells
+// a cell's score is written in it only when it fits (the window measures the same way)
+const LABEL_WIDTH = 34;
+const LABEL_HEIGHT = 14;
+
+/** The size of an element, kept current as the layout changes. */
+function useSize(): [React.RefObject<HTMLDivElement | null>, { width: number; height: number }] {
+  const ref = useRef<HTMLDivElement>(null);
+  const [size, setSize] = useState({ width: 0, height: 0 });
+  useEffect(() => {
+    const element = ref.current;
+    if (!element) return undefined;
+    const observer = new ResizeObserver(([entry]) => {
+      const { width, height } = entry.contentRect;
+      setSize((old) => (old.width === width && old.height === height ? old : { width, height }));
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+  return [ref, size];
+}
 
 interface Props {
   results: ResultRow[];
@@ -37,7 +56,10 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
     note = `Other parameters held at the best row's ${others.map((n) => `${n}=${numberText(best.params[n])}`).join(" ")}.`;
   } else if (others.length) note = "Each cell the best row with that pair.";
 
-  const labelled = grid !== null && grid.xs.length <= MAX_LABELLED && grid.ys.length <= MAX_LABELLED;
+  const [body, size] = useSize();
+  const labelled = grid !== null && grid.xs.length > 0
+    && (size.width - 40) / grid.xs.length >= LABEL_WIDTH
+    && (size.height - 40) / grid.ys.length >= LABEL_HEIGHT;
   const describe = (xv: number | boolean, yv: number | boolean, score: number, rank: number) =>
     `${x}=${numberText(xv)} ${y}=${numberText(yv)}: ${metric.title} ${scoreText(metric, score)} (rank ${rank})`;
 
@@ -46,12 +68,12 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
       <h2>
         Heatmap
         <span className="spacer" />
-        <label htmlFor={`${id}-x`}>Heatmap X</label>
+        <label htmlFor={`${id}-x`}><span className="sr-only">Heatmap </span>X</label>
         <select id={`${id}-x`} value={x} disabled={varied.length < 2}
                 onChange={(e) => setAxes([e.target.value, y === e.target.value ? x : y])}>
           {varied.map((n) => <option key={n}>{n}</option>)}
         </select>
-        <label htmlFor={`${id}-y`}>Heatmap Y</label>
+        <label htmlFor={`${id}-y`}><span className="sr-only">Heatmap </span>Y</label>
         <select id={`${id}-y`} value={y} disabled={varied.length < 2}
                 onChange={(e) => setAxes([x === e.target.value ? y : x, e.target.value])}>
           {varied.map((n) => <option key={n}>{n}</option>)}
@@ -62,12 +84,12 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
             <select id={`${id}-mode`} value={held ? "held" : "best"}
                     onChange={(e) => setMode(e.target.value as "held" | "best")}>
               <option value="held">others at best row</option>
-              <option value="best">best per cell</option>
+              <option value="best">best in each cell</option>
             </select>
           </>
         )}
       </h2>
-      <div className="heatmap-body">
+      <div className="heatmap-body" ref={body}>
         {!grid || varied.length < 2 ? (
           <p className="muted empty">
             {results.length ? note : "Run an optimisation over two or more parameters: the ranking metric shows here over two of them."}
@@ -100,7 +122,7 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
               <span className="axis corner">{y} / {x}</span>
               {grid.xs.map((xv, i) => <span key={`x${i}`} className="axis x">{numberText(xv)}</span>)}
             </div>
-            <p className="heat-note" aria-live="polite">
+            <p className="heat-note" aria-live="polite" title={hover || note}>
               {hover || `${metric.title} in sample; the best row is outlined. ${note} Click a cell to select its row.`}
             </p>
           </>
