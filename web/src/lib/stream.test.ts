@@ -298,6 +298,24 @@ describe("TradeStream", () => {
     expect(world.socket.url).toContain("after_id=7");
   });
 
+  it("delivers the first load once when it is stopped and started again before it answers", async () => {
+    const world = new World();
+    const delivered: Trade[] = [];
+    const stream = new TradeStream({
+      deps: world.deps,
+      url: (afterId) => `ws://x?after_id=${afterId}`,
+      fetchTrades: async () => range(1, 5).reverse(),
+      onTrades: (trades) => delivered.push(...trades),
+    });
+    const first = stream.start();
+    stream.stop();
+    const second = stream.start();
+    await Promise.all([first, second]);
+    world.frame();
+    expect(ids(delivered)).toEqual([1, 2, 3, 4, 5]);
+    expect(world.sockets).toHaveLength(1);
+  });
+
   it("publishes its counters on window.__velocitas.trades, kept current", async () => {
     const { world, stream } = await follow([]);
     const target: { __velocitas?: { trades?: unknown } } = {};

@@ -239,6 +239,8 @@ export class TradeStream {
   private repairing = false;
   private resumedTimer: unknown = null;
   private stopped = false;
+  /** Starts so far: a load that outlives a stop and a new start is dropped. */
+  private runs = 0;
 
   constructor(private readonly options: TradeStreamOptions) {
     this.socket = new ReconnectingSocket(
@@ -255,9 +257,10 @@ export class TradeStream {
   /** Loads the newest trades, then follows the socket from the newest of them. */
   async start(): Promise<void> {
     this.stopped = false;
+    const run = ++this.runs;
     this.setState({ kind: "connecting" });
     let newest: Trade[] = [];
-    for (let attempt = 0; !this.stopped; attempt++) {
+    for (let attempt = 0; run === this.runs && !this.stopped; attempt++) {
       try {
         newest = await this.options.fetchTrades({ order: "desc", limit: INITIAL_TRADES });
         break;
@@ -268,8 +271,10 @@ export class TradeStream {
         await new Promise<void>((resolve) => this.options.deps.setTimeout(resolve, delayMs));
       }
     }
-    if (this.stopped) return;
-    for (const trade of [...newest].sort((a, b) => a.id - b.id)) this.take(trade);
+    if (this.stopped || run !== this.runs) return;
+    for (const trade of [...newest].sort((a, b) => a.id - b.id)) {
+      if (this.stats.lastId === null || trade.id > this.stats.lastId) this.take(trade);
+    }
     this.socket.start();
   }
 

@@ -127,6 +127,17 @@ describe("TradeStore", () => {
   });
 });
 
+describe("TradeStore across sessions", () => {
+  it("forgets the fills before a new session's first", () => {
+    const store = new TradeStore({ fetchTrades: async () => [] });
+    store.ingest(range(1, 20));
+    store.ingest([trade(31, { coin: "SOL", strategy_id: "SOL_RSI" })]);
+    store.dropBefore(31);
+    expect(ids(store.getView().rows)).toEqual([31]);
+    expect(store.getView().coins).toEqual(["SOL"]);
+  });
+});
+
 describe("blotterCount", () => {
   const metrics = {
     global: { total_trades: 1000, last_trade_id: 1000 },

@@ -159,7 +159,24 @@ export class TradeStore {
     this.publish(0);
   }
 
-  /** Everything (a new session replaced the journal's fills). */
+  /** Forget the fills before `firstId` (a new session began: /api/trades serves its fills
+   * only, as the metrics count them only). */
+  dropBefore(firstId: number): void {
+    if (!this.live.length || this.live[this.live.length - 1].id >= firstId) return;
+    this.live = this.live.filter((trade) => trade.id >= firstId);
+    this.liveFiltered = this.liveFiltered.filter((trade) => trade.id >= firstId);
+    this.strategies.clear();
+    this.coins.clear();
+    for (const trade of this.live) {
+      this.strategies.add(trade.strategy_id);
+      this.coins.add(trade.coin);
+    }
+    this.generation += 1;
+    this.resetOlder();
+    this.publish(0);
+  }
+
+  /** Everything. */
   clear(): void {
     this.live = [];
     this.liveFiltered = [];
@@ -235,11 +252,17 @@ export class TradeStore {
       loadingOlder: this.loading,
       exhausted: this.exhausted,
       capped: this.older.length >= this.maxOlder,
-      strategies: this.strategies.size === this.view?.strategies.length
-        ? this.view.strategies : [...this.strategies].sort(),
-      coins: this.coins.size === this.view?.coins.length ? this.view.coins : [...this.coins].sort(),
+      strategies: this.listed(this.strategies, this.view?.strategies),
+      coins: this.listed(this.coins, this.view?.coins),
       prepended,
     };
+  }
+
+  /** The names in `seen`, sorted; the last list again when nothing changed (no new array
+   * for the filters to re-render on each frame). */
+  private listed(seen: Set<string>, last: readonly string[] | undefined): readonly string[] {
+    if (last && last.length === seen.size && last.every((name) => seen.has(name))) return last;
+    return [...seen].sort();
   }
 
   private publish(prepended: number): void {

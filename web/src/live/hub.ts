@@ -61,6 +61,7 @@ export class LiveHub {
   private localLogId = 0;
   private logTimer: number | null = null;
   private stopped = false;
+  private runs = 0;
 
   constructor(deps: StreamDeps = browserDeps()) {
     this.store = new TradeStore({
@@ -92,7 +93,7 @@ export class LiveHub {
     void this.refreshEngine();
     void this.trades.start();
     this.metricsStream.start();
-    void this.pollLog();
+    void this.pollLog(++this.runs);
   }
 
   stop(): void {
@@ -129,8 +130,24 @@ export class LiveHub {
     const before = this.metrics.get();
     this.metrics.set(metrics);
     const status = metrics.global.status;
-    if (before?.global.status !== status || before?.global.session_id !== metrics.global.session_id) {
+    const session = metrics.global.session_id ?? null;
+    if (before?.global.status !== status || (before?.global.session_id ?? null) !== session) {
       void this.refreshEngine();
+    }
+    if (before && before.global.session_id != null && session !== null && before.global.session_id !== session) {
+      void this.newSession();
+    }
+  }
+
+  /** A new session began while the page was open: the blotter keeps its fills only. */
+  private async newSession(): Promise<void> {
+    const seen = this.trades.stats.lastId ?? 0;
+    try {
+      const [first] = await api.get<Trade[]>("/api/trades", { order: "asc", limit: 1 });
+      this.store.dropBefore(first ? first.id : seen + 1);
+      this.addLocal("info", `a new session began (session ${this.metrics.get()?.global.session_id})`);
+    } catch {
+      // the blotter keeps the earlier session's fills until the page is reloaded
     }
   }
 
@@ -145,8 +162,8 @@ export class LiveHub {
     this.log.set(next.length > LOG_KEPT ? next.slice(next.length - LOG_KEPT) : next);
   }
 
-  private async pollLog(): Promise<void> {
-    if (this.stopped) return;
+  private async pollLog(run: number): Promise<void> {
+    if (this.stopped || run !== this.runs) return;
     let wait = LOG_POLL_MS;
     try {
       const lines = await api.get<LogLine[]>("/api/log", { after_id: this.logAfter, limit: LOG_KEPT });
@@ -161,6 +178,6 @@ export class LiveHub {
         wait = LOG_ABSENT_POLL_MS;
       }
     }
-    if (!this.stopped) this.logTimer = window.setTimeout(() => void this.pollLog(), wait);
+    if (!this.stopped && run === this.runs) this.logTimer = window.setTimeout(() => void this.pollLog(run), wait);
   }
 }
