@@ -22,13 +22,20 @@ def start_engine(page: Page, rate: int = 2000, seed: int = 7, coins: str = "BTC,
     engine.get_by_label("Coins", exact=True).fill(coins)
     engine.get_by_label("Rate", exact=True).fill(str(rate))
     engine.get_by_label("Seed", exact=True).fill(str(seed))
-    engine.get_by_role("button", name="Start", exact=True).click()
+    start = engine.get_by_role("button", name="Start", exact=True)
+    expect(engine.get_by_role("button", name="Stop", exact=True)).to_be_disabled()
+    start.click()
     expect(page.get_by_test_id("engine-status")).to_have_text(RUNNING)
+    expect(start).to_be_disabled()
 
 
 def stop_engine(page: Page) -> None:
-    page.get_by_role("form", name="Engine").get_by_role("button", name="Stop", exact=True).click()
+    engine = page.get_by_role("form", name="Engine")
+    stop = engine.get_by_role("button", name="Stop", exact=True)
+    stop.click()
     expect(page.get_by_test_id("engine-status")).to_have_text(STOPPED)
+    expect(stop).to_be_disabled()
+    expect(engine.get_by_role("button", name="Start", exact=True)).to_be_enabled()
 
 
 def open_add_strategy(page: Page) -> Locator:
