@@ -1,0 +1,137 @@
+"""Regenerate the browser view's screenshots (docs/images/web-live.png, web-optimize.png).
+
+Starts a ``velocitas serve`` of its own (a temporary journal and user folder), drives a
+session as a trader would, and photographs each page at 1440x900 in Debian's chromium:
+
+  * live: three strategies (SMA crossover, RSI, MACD) trading BTC on a replay of the bundled
+    hourly sample at 10 hours a second, so the chart holds a few hundred bars with their fills,
+    the blotter and the P&L lines have something to show, and the engine is still running;
+  * optimisation: SMA_Crossover's default search (80 combinations) over the same sample, run
+    from the page's form to its results, the best row selected (its equity curve and fills).
+
+    python scripts/screenshots.py [--out docs/images] [--replay-seconds 40]
+
+Needs the built page (``make app`` / ``make test`` build it, or ``cd web && npm run build``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = {"width": 1440, "height": 900}
+STRATEGIES = (("SMA_Crossover", {"fast": 10, "slow": 30}), ("RSI", {}), ("MACD", {}))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "VELOCITAS_HOME": str(folder / "home")}
+    with (folder / "serve.log").open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "velocitas_desktop", "serve", "--port", str(port),
+             "--db", str(folder / "journal.sqlite3")],
+            env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise SystemExit("the server did not start:\n" + (folder / "serve.log").read_text())
+
+
+def live_session(api: httpx.Client, replay_seconds: float) -> None:
+    """Three strategies on BTC, replaying the bundled sample until the chart has bars."""
+    for name, params in STRATEGIES:
+        api.post("/api/strategies/register", json={
+            "name": name, "coin": "BTC", "params": params}).raise_for_status()
+    api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=sample:BTCUSD-1h", "speed": 36_000,
+    }).raise_for_status()
+    time.sleep(replay_seconds)
+
+
+def shoot_live(page: Page, url: str, path: Path) -> None:
+    page.goto(url + "/")
+    expect(page.get_by_test_id("engine-status")).to_have_text("RUNNING", ignore_case=True)
+    trades = page.get_by_role("region", name="Trades").locator("[data-trade-id]")
+    expect(trades.first).to_be_visible()
+    chart = page.get_by_role("region", name="Chart").locator("[data-markers]")
+    expect(chart).not_to_have_attribute("data-markers", "0")
+    page.wait_for_timeout(2_000)  # a P&L point or two and the status bar's next line
+    page.screenshot(path=str(path))
+
+
+def shoot_optimize(page: Page, url: str, path: Path) -> None:
+    page.goto(url + "/optimize")
+    form = page.get_by_role("form", name="Optimisation job")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
+    expect(page.get_by_test_id("combinations")).to_contain_text("combinations")
+    form.get_by_role("button", name="Run", exact=True).click()
+    results = page.get_by_role("region", name="Results")
+    best = results.locator('[data-rank="1"]')
+    expect(best).to_be_visible(timeout=180_000)
+    best.click()
+    expect(page.get_by_role("region", name="Equity curve").locator("canvas").first
+           ).to_be_visible()
+    page.wait_for_timeout(1_000)  # the curve's first paint
+    page.screenshot(path=str(path))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
+    parser.add_argument("--replay-seconds", type=float, default=40.0,
+                        help="how long the replay runs before the live page is photographed")
+    args = parser.parse_args()
+    built = ROOT / "velocitas_desktop" / "webview" / "dist" / "index.html"
+    if not built.is_file():
+        raise SystemExit(f"{built} is missing: build the page first (cd web && npm run build)")
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        raise SystemExit("chromium is not installed: scripts/system-deps.sh installs it")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as driver:
+        process, url = start_server(Path(folder))
+        browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            with httpx.Client(base_url=url, timeout=30) as api:
+                live_session(api, args.replay_seconds)
+            context = browser.new_context(viewport=SIZE, device_scale_factor=1)
+            context.set_default_timeout(60_000)
+            page = context.new_page()
+            shoot_live(page, url, out / "web-live.png")
+            shoot_optimize(page, url, out / "web-optimize.png")
+        finally:
+            browser.close()
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    print(f"wrote {out / 'web-live.png'} and {out / 'web-optimize.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
