@@ -1,6 +1,6 @@
 // Start and stop the engine: the source, its coins and its pace (POST /api/engine/start's
 // query parameters, docs/api.md).
-import { useState } from "react";
+import { memo, useState } from "react";
 import { ApiError, api } from "../lib/api";
 import type { EngineStatusName } from "../lib/types";
 
@@ -14,7 +14,7 @@ export function csvParams(text: string): string[] {
   return text.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
 }
 
-export function EngineBar({ status, onChanged }: {
+export const EngineBar = memo(function EngineBar({ status, onChanged }: {
   status: EngineStatusName;
   onChanged: () => void;
 }) {
@@ -108,4 +108,4 @@ export function EngineBar({ status, onChanged }: {
       {error && <p role="alert" className="error-text engine-error">{error}</p>}
     </form>
   );
-}
+});

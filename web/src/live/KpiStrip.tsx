@@ -40,19 +40,25 @@ const TILES: Tile[] = [
     tone: (g) => STATUS_TONE[g.status] ?? "" },
 ];
 
-export const KpiStrip = memo(function KpiStrip({ global }: { global: GlobalMetrics | null }) {
+/** `stale`: the metrics stream is down, so the figures are the last ones received. */
+export const KpiStrip = memo(function KpiStrip({ global, stale }: { global: GlobalMetrics | null; stale: boolean }) {
   return (
-    <section role="region" aria-label="Key figures" className="kpis">
-      {TILES.map((tile) => (
-        <div key={tile.key} className="kpi" data-testid={`kpi-${tile.key}`}
-             title={global && tile.tip ? tile.tip(global) : undefined}>
-          <span className="kpi-title" id={`kpi-${tile.key}-title`}>{tile.title}</span>
-          <span className={`kpi-value num ${global && tile.tone ? tile.tone(global) : ""}`}
-                data-testid={`kpi-${tile.key}-value`} aria-labelledby={`kpi-${tile.key}-title`}>
-            {global ? tile.text(global) : "—"}
-          </span>
-        </div>
-      ))}
+    <section role="region" aria-label="Key figures" className={`kpis ${stale ? "stale" : ""}`}
+             title={stale ? "Not connected: the last figures received" : undefined}>
+      {TILES.map((tile) => {
+        const text = global ? tile.text(global) : "—";
+        const tip = global && tile.tip ? tile.tip(global) : "";
+        return (
+          <div key={tile.key} className="kpi" data-testid={`kpi-${tile.key}`}
+               title={tip ? `${text}: ${tip}` : text}>
+            <span className="kpi-title" id={`kpi-${tile.key}-title`}>{tile.title}</span>
+            <span className={`kpi-value num ${global && tile.tone ? tile.tone(global) : ""}`}
+                  data-testid={`kpi-${tile.key}-value`} aria-labelledby={`kpi-${tile.key}-title`}>
+              {text}
+            </span>
+          </div>
+        );
+      })}
     </section>
   );
 });

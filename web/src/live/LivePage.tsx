@@ -1,6 +1,6 @@
 // The live page: what the window shows, over the REST and WebSocket contract. The hub holds
 // the connections; each panel subscribes to the part it shows.
-import { useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { count } from "../lib/format";
 import type { EngineStatusName } from "../lib/types";
 import { Blotter } from "./Blotter";
@@ -25,10 +25,14 @@ export function LivePage() {
 
   const metrics = useObservable(hub.metrics);
   const engine = useObservable(hub.engine);
+  const metricsLink = useObservable(hub.metricsConnection);
   const global = metrics?.global ?? null;
   const status: EngineStatusName = global?.status ?? engine?.status ?? "stopped";
   const strategies = useMemo(() => metrics?.strategies ?? {}, [metrics]);
-  const strategyIds = useMemo(() => Object.keys(strategies), [strategies]);
+  // the ids as one string first: a new metrics snapshot (twice a second) with the same
+  // strategies must not re-render the blotter
+  const idsKey = Object.keys(strategies).join("\n");
+  const strategyIds = useMemo(() => (idsKey ? idsKey.split("\n") : []), [idsKey]);
 
   // the engine's coins, else those the strategies trade, else the default start's
   const coinsKey = [
@@ -37,14 +41,14 @@ export function LivePage() {
   ].filter((c, i, all) => all.indexOf(c) === i).join(",");
   const coins = useMemo(() => (coinsKey ? coinsKey.split(",") : DEFAULT_COINS), [coinsKey]);
 
-  const changed = () => {
+  const changed = useCallback(() => {
     void hub.refresh();
     void hub.refreshEngine();
-  };
+  }, [hub]);
 
   return (
     <section aria-label="Live trading" className="live">
-      <KpiStrip global={global} />
+      <KpiStrip global={global} stale={metricsLink.kind === "reconnecting"} />
       <div className="live-bar">
         <EngineBar status={status} onChanged={changed} />
         <Connection hub={hub} />

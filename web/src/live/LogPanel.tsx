@@ -16,7 +16,7 @@ export const LogPanel = memo(function LogPanel({ hub }: { hub: LiveHub }) {
       <h2 className="panel-title">Log {!available && <span className="muted note">(the server's log is not served yet: page events only)</span>}</h2>
       <div className="scroll log-lines" ref={scroller} role="log" aria-live="off">
         {lines.map((line) => (
-          <div key={line.id} className={`log-line level-${line.level}`}>
+          <div key={line.key} className={`log-line level-${line.level}`}>
             <span className="num muted">{utc(line.time, false)}</span>
             <span className={`level ${line.level}`}>{line.level.toUpperCase()}</span>
             <span className="msg">{line.local ? "page: " : ""}{line.message}</span>

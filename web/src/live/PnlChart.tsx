@@ -85,8 +85,13 @@ export const PnlChart = memo(function PnlChart({ hub, sessionId }: { hub: LiveHu
       }
     };
 
+    // one point a second: each update redraws the chart
+    let lastDrawn = 0;
     const take = (metrics: Metrics | null) => {
       if (!metrics || !loaded || metrics.global.status !== "running") return;
+      const now = performance.now();
+      if (now - lastDrawn < 1000) return;
+      lastDrawn = now;
       const clock = metrics.global.clock?.time;
       const time = Math.floor(clock ?? Date.now() / 1000) as UTCTimestamp;
       const add = (name: string, value: number | null | undefined) => {

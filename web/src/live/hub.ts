@@ -38,6 +38,8 @@ export interface LogLine {
   message: string;
   /** Written by this page (a resume), not by the server. */
   local?: boolean;
+  /** Unique on the page (a restarted server numbers its lines from 1 again). */
+  key?: number;
 }
 
 const LOG_KEPT = 200;
@@ -58,6 +60,8 @@ export class LiveHub {
   private readonly metricsStream: MetricsStream;
   private readonly fillListeners = new Set<(trades: readonly Trade[]) => void>();
   private logAfter = 0;
+  private logResync = false;
+  private logKeys = 0;
   private localLogId = 0;
   private logTimer: number | null = null;
   private stopped = false;
@@ -75,7 +79,12 @@ export class LiveHub {
         this.store.ingest(trades);
         for (const listener of this.fillListeners) listener(trades);
       },
-      onState: (state) => this.tradeConnection.set(state),
+      onState: (state) => {
+        this.tradeConnection.set(state);
+        // the server may have restarted, its log's ids with it: read the log from its start
+        // again and keep the lines newer than the last one shown
+        if (state.kind === "live" && state.resumedAfter !== null) this.logResync = true;
+      },
       onLog: (level, message) => this.addLocal(level, message),
     });
     this.metricsStream = new MetricsStream({
@@ -158,7 +167,7 @@ export class LiveHub {
 
   private appendLog(lines: LogLine[]): void {
     if (!lines.length) return;
-    const next = this.log.get().concat(lines);
+    const next = this.log.get().concat(lines.map((line) => ({ ...line, key: ++this.logKeys })));
     this.log.set(next.length > LOG_KEPT ? next.slice(next.length - LOG_KEPT) : next);
   }
 
@@ -166,10 +175,20 @@ export class LiveHub {
     if (this.stopped || run !== this.runs) return;
     let wait = LOG_POLL_MS;
     try {
-      const lines = await api.get<LogLine[]>("/api/log", { after_id: this.logAfter, limit: LOG_KEPT });
+      const resync = this.logResync;
+      this.logResync = false;
+      let lines = await api.get<LogLine[]>("/api/log", { after_id: resync ? 0 : this.logAfter, limit: LOG_KEPT });
       this.logAvailable.set(true);
       if (lines.length) {
         this.logAfter = lines[lines.length - 1].id;
+        if (resync) {
+          const shown = this.log.get().filter((line) => !line.local);
+          const newest = shown.length ? shown[shown.length - 1] : null;
+          if (newest) {
+            lines = lines.filter((line) => line.time > newest.time
+              || (line.time === newest.time && line.message !== newest.message && line.id > newest.id));
+          }
+        }
         this.appendLog(lines);
       }
     } catch (error) {
