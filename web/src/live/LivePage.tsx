@@ -1,20 +1,31 @@
 // The live page: what the window shows, over the REST and WebSocket contract. The hub holds
 // the connections; each panel subscribes to the part it shows.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useMemo, useState } from "react";
 import { count } from "../lib/format";
 import type { EngineStatusName } from "../lib/types";
 import { Blotter } from "./Blotter";
-import { CandleChart } from "./CandleChart";
 import { Connection } from "./Connection";
 import { EngineBar } from "./EngineBar";
 import { LiveHub, useObservable } from "./hub";
 import { KpiStrip } from "./KpiStrip";
 import { LogPanel } from "./LogPanel";
-import { PnlChart } from "./PnlChart";
 import { StrategiesPanel } from "./StrategiesPanel";
 import "./live.css";
 
 const DEFAULT_COINS = ["BTC", "ETH"];
+
+// The charts (lightweight-charts, ~50 KB gzipped) load after the first paint: the KPIs and the
+// strategies do not wait for them
+const CandleChart = lazy(() => import("./CandleChart").then((m) => ({ default: m.CandleChart })));
+const PnlChart = lazy(() => import("./PnlChart").then((m) => ({ default: m.PnlChart })));
+
+function ChartPlaceholder({ name, className }: { name: string; className: string }) {
+  return (
+    <section role="region" aria-label={name} aria-busy="true" className={`panel ${className}`}>
+      <h2 className="panel-title">{name}</h2>
+    </section>
+  );
+}
 
 export function LivePage() {
   const [hub] = useState(() => new LiveHub());
@@ -55,8 +66,12 @@ export function LivePage() {
       </div>
       <div className="live-grid">
         <div className="live-col">
-          <CandleChart hub={hub} coins={coins} running={status === "running" || status === "paused"} />
-          <PnlChart hub={hub} sessionId={global?.session_id ?? null} />
+          <Suspense fallback={<ChartPlaceholder name="Chart" className="chart-panel" />}>
+            <CandleChart hub={hub} coins={coins} running={status === "running" || status === "paused"} />
+          </Suspense>
+          <Suspense fallback={<ChartPlaceholder name="P&L" className="pnl-panel" />}>
+            <PnlChart hub={hub} sessionId={global?.session_id ?? null} />
+          </Suspense>
         </div>
         <div className="live-col">
           <StrategiesPanel strategies={strategies} coins={coins} onChanged={changed} />
