@@ -20,6 +20,14 @@ const MARKERS_MS = 1_000;
 
 interface BarFills { buys: number; sells: number }
 
+/** 60 -> "1m", 3600 -> "1h", 86400 -> "1d". */
+export function intervalLabel(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
+  if (seconds % 3_600 === 0) return `${seconds / 3_600}h`;
+  if (seconds % 60 === 0) return `${seconds / 60}m`;
+  return `${seconds}s`;
+}
+
 export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
   hub: LiveHub;
   coins: string[];
@@ -27,6 +35,7 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
 }) {
   const [coin, setCoin] = useState(coins[0] ?? "BTC");
   const [note, setNote] = useState("");
+  const [barSeconds, setBarSeconds] = useState(60);
   const holder = useRef<HTMLDivElement>(null);
   const chart = useRef<{ chart: IChartApi; series: ISeriesApi<"Candlestick">; markers: ISeriesMarkersPluginApi<Time> } | null>(null);
   const shown = coins.includes(coin) ? coin : coins[0] ?? coin;
@@ -101,6 +110,7 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
 
     const mergeBars = (candles: Candles, replace: boolean) => {
       interval = candles.interval || 60;
+      setBarSeconds(interval);
       const bars = candles.time.map((time, i) => ({
         time: time as UTCTimestamp, open: candles.open[i], high: candles.high[i],
         low: candles.low[i], close: candles.close[i],
@@ -155,8 +165,22 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
     const poll = async () => {
       if (!runningRef.current || loading || absent) return;
       try {
-        const candles = await api.get<Candles>(`/api/candles/${encodeURIComponent(shown)}`, { limit: 2 });
-        if (!cancelled) mergeBars(candles, !barTimes.size);
+        let candles = await api.get<Candles>(`/api/candles/${encodeURIComponent(shown)}`, { limit: 2 });
+        // a replay faster than the poll skipped bars, or the chart holds twice what it loads:
+        // load the whole window again (bounded, and without holes)
+        const skipped = candles.time.length && barTimes.size
+          && candles.time[0] > lastBar + (candles.interval || interval);
+        const replace = !barTimes.size || skipped || barTimes.size > 2 * BARS;
+        if (replace && !cancelled) {
+          candles = await api.get<Candles>(`/api/candles/${encodeURIComponent(shown)}`, { limit: BARS });
+        }
+        if (!cancelled) {
+          mergeBars(candles, Boolean(replace));
+          if (replace) {
+            markersDue = true;
+            drawMarkers();
+          }
+        }
       } catch {
         // the next poll tries again
       }
@@ -182,7 +206,7 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
                     aria-pressed={c === shown} onClick={() => setCoin(c)}>{c}</button>
           ))}
         </span>
-        <span className="muted">1m</span>
+        <span className="muted">{intervalLabel(barSeconds)}</span>
         {note && <span className="muted note">{note}</span>}
       </h2>
       <div className="chart-holder" ref={holder} data-testid="candle-chart" data-bars="0" data-markers="0" />
