@@ -10,9 +10,11 @@ export interface DialogProps {
   /** Called on submit of the dialog's form (Enter in a field, or the submit button). */
   onSubmit?: () => void;
   className?: string;
+  /** The id of what describes the dialog now (its error message), read with its name. */
+  describedBy?: string;
 }
 
-export function Dialog({ title, onClose, children, onSubmit, className }: DialogProps) {
+export function Dialog({ title, onClose, children, onSubmit, className, describedBy }: DialogProps) {
   const ref = useRef<HTMLDialogElement>(null);
   const titleId = useId();
   const closeRef = useRef(onClose);
@@ -36,7 +38,8 @@ export function Dialog({ title, onClose, children, onSubmit, className }: Dialog
   }, []);
 
   return (
-    <dialog ref={ref} aria-labelledby={titleId} className={`dialog ${className ?? ""}`}>
+    <dialog ref={ref} aria-labelledby={titleId} aria-describedby={describedBy}
+            className={`dialog ${className ?? ""}`}>
       <form method="dialog" onSubmit={(event) => {
         event.preventDefault();
         onSubmit?.();

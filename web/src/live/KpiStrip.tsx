@@ -51,9 +51,9 @@ export const KpiStrip = memo(function KpiStrip({ global, stale }: { global: Glob
         return (
           <div key={tile.key} className="kpi" data-testid={`kpi-${tile.key}`}
                title={tip ? `${text}: ${tip}` : text}>
-            <span className="kpi-title" id={`kpi-${tile.key}-title`}>{tile.title}</span>
+            <span className="kpi-title">{tile.title}</span>
             <span className={`kpi-value num ${global && tile.tone ? tile.tone(global) : ""}`}
-                  data-testid={`kpi-${tile.key}-value`} aria-labelledby={`kpi-${tile.key}-title`}>
+                  data-testid={`kpi-${tile.key}-value`}>
               {text}
             </span>
           </div>

@@ -171,7 +171,8 @@ function AddDialog({ catalogue, coins, onClose, onDone }: {
   };
 
   return (
-    <Dialog title="Add strategy" onClose={onClose} onSubmit={() => void submit()} className="wide">
+    <Dialog title="Add strategy" onClose={onClose} onSubmit={() => void submit()} className="wide"
+            describedBy={error ? "add-error" : undefined}>
       <div className="form-grid">
         <div className="field">
           <label htmlFor="add-strategy">Strategy</label>
@@ -217,10 +218,11 @@ function AddDialog({ catalogue, coins, onClose, onDone }: {
           <small id="add-id-doc" className="muted field-doc">Optional: letters, digits, _ . -</small>
         </div>
       </div>
-      {error && <p role="alert" className="error-text dialog-error">{error}</p>}
+      {error && <p id="add-error" role="alert" className="error-text dialog-error">{error}</p>}
       <footer className="dialog-foot">
         <button type="button" onClick={onClose}>Cancel</button>
-        <button type="submit" className="primary" disabled={busy || !spec}>Add</button>
+        <button type="submit" className="primary" disabled={busy || !spec}
+                aria-describedby={error ? "add-error" : undefined}>Add</button>
       </footer>
     </Dialog>
   );
@@ -265,7 +267,8 @@ function EditDialog({ row, specs, onClose, onDone }: {
   };
 
   return (
-    <Dialog title={`Edit ${row.strategy_id}`} onClose={onClose} onSubmit={() => void submit()} className="wide">
+    <Dialog title={`Edit ${row.strategy_id}`} onClose={onClose} onSubmit={() => void submit()} className="wide"
+            describedBy={error ? "edit-error" : undefined}>
       <p className="muted">{row.strategy_name} on {row.coin}: the strategy is re-created and warmed up on
         recent prices; its position is kept.</p>
       <div className="form-grid">
@@ -274,10 +277,11 @@ function EditDialog({ row, specs, onClose, onDone }: {
                       onChange={(value) => setValues((old) => ({ ...old, [spec.name]: value }))} />
         ))}
       </div>
-      {error && <p role="alert" className="error-text dialog-error">{error}</p>}
+      {error && <p id="edit-error" role="alert" className="error-text dialog-error">{error}</p>}
       <footer className="dialog-foot">
         <button type="button" onClick={onClose}>Cancel</button>
-        <button type="submit" className="primary" disabled={busy}>Save</button>
+        <button type="submit" className="primary" disabled={busy}
+                aria-describedby={error ? "edit-error" : undefined}>Save</button>
       </footer>
     </Dialog>
   );
