@@ -27,12 +27,19 @@ def type_number(qtbot: Any, spin: QAbstractSpinBox, text: str) -> None:
 def choose(qtbot: Any, combo: QComboBox, text: str) -> None:
     """Pick an entry of a drop-down by typing its first letters, as the keyboard allows."""
     combo.setFocus()
-    # a pause first, as a person makes: quick keys extend the previous search instead
-    qtbot.wait(QApplication.keyboardInputInterval() + 50)
-    if combo.isEditable():
-        retype(qtbot, combo.lineEdit(), text)
-    else:
-        qtbot.keyClicks(combo, text)
+    # Qt searches a drop-down by the keys typed within keyboardInputInterval (400 ms) of each
+    # other; a machine busy enough to hold the window's thread longer between two keys makes
+    # each key a search of its own ("S", "M": MACD). A person then types the name again, and
+    # so does this, after the pause that starts a new search.
+    for _attempt in range(3):
+        # a pause first, as a person makes: quick keys extend the previous search instead
+        qtbot.wait(QApplication.keyboardInputInterval() + 50)
+        if combo.isEditable():
+            retype(qtbot, combo.lineEdit(), text)
+        else:
+            qtbot.keyClicks(combo, text)
+        if combo.currentText().lower().startswith(text.lower()):
+            return
     assert combo.currentText().lower().startswith(text.lower()), combo.currentText()
 
 
