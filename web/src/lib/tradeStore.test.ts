@@ -88,6 +88,26 @@ describe("TradeStore", () => {
     expect(server.queries.every((q) => q.strategy_id === "ETH_RSI")).toBe(true);
   });
 
+  it("keeps what leaves the window while held, then pages on from it without a hole", async () => {
+    const server = journal(3000);
+    const store = new TradeStore({ fetchTrades: server.fetchTrades, windowSize: 100, pageSize: 50 });
+    store.ingest(server.all.slice(0, 100));
+    store.hold(true);
+    store.ingest(server.all.slice(100, 250));
+    expect(ids(store.getView().rows)).toEqual(ids(range(1, 250)).reverse());
+    store.hold(false);
+    store.dropOlderPages();
+    expect(store.getView().rows).toHaveLength(100);
+    store.setFilter({ strategy: null, coin: "BTC", side: null });
+    store.hold(true);
+    store.ingest(server.all.slice(250, 400));
+    await store.loadOlder();
+    const rows = ids(store.getView().rows);
+    const btc = ids(server.all.slice(0, 400).filter((t) => t.coin === "BTC")).reverse();
+    expect(rows).toEqual(btc.slice(0, rows.length));
+    expect(rows.length).toBeGreaterThan(100);
+  });
+
   it("stops at the session's first fill", async () => {
     const server = journal(120);
     const store = new TradeStore({ fetchTrades: server.fetchTrades, windowSize: 100, pageSize: 50 });

@@ -62,6 +62,8 @@ export interface TradeView {
   readonly coins: readonly string[];
   /** Rows added at the top by the last change (the blotter keeps its place by them). */
   readonly prepended: number;
+  /** Changes when the older pages or the filter change (not when new fills arrive). */
+  readonly pages: number;
 }
 
 export class TradeStore {
@@ -79,6 +81,9 @@ export class TradeStore {
   private olderExamined = 0;
   private filter: TradeFilter = NO_FILTER;
   private generation = 0;
+  private pages = 0;
+  /** The blotter is scrolled away from the newest: nothing leaves it until it comes back. */
+  private holding = false;
   private loading = false;
   private exhausted = false;
   private readonly strategies = new Set<string>();
@@ -123,6 +128,7 @@ export class TradeStore {
       // the blotter is in the older pages: what leaves the window joins them, so that they
       // stay contiguous with it
       const dropped = all.slice(this.windowSize);
+      if (this.olderCursor === null) this.olderCursor = dropped[dropped.length - 1].id;
       this.older = dropped.filter((trade) => matches(trade, this.filter)).concat(this.older);
       this.olderExamined += dropped.filter((trade) => matchesServer(trade, this.filter)).length;
       if (this.older.length > this.maxOlder) {
@@ -138,7 +144,13 @@ export class TradeStore {
   }
 
   private browsingOlder(): boolean {
-    return this.older.length > 0 || this.olderCursor !== null;
+    return this.holding || this.older.length > 0 || this.olderCursor !== null;
+  }
+
+  /** Keep what leaves the window (as older rows, up to their bound) while the blotter is
+   * scrolled away from the newest fills, so the rows being read stay contiguous. */
+  hold(on: boolean): void {
+    this.holding = on;
   }
 
   setFilter(filter: TradeFilter): void {
@@ -146,6 +158,7 @@ export class TradeStore {
         && filter.side === this.filter.side) return;
     this.filter = filter;
     this.generation += 1;
+    this.pages += 1;
     this.liveFiltered = this.live.filter((trade) => matches(trade, filter));
     this.resetOlder();
     this.publish(0);
@@ -155,6 +168,7 @@ export class TradeStore {
   dropOlderPages(): void {
     if (!this.older.length && this.olderCursor === null) return;
     this.generation += 1;
+    this.pages += 1;
     this.resetOlder();
     this.publish(0);
   }
@@ -172,6 +186,7 @@ export class TradeStore {
       this.coins.add(trade.coin);
     }
     this.generation += 1;
+    this.pages += 1;
     this.resetOlder();
     this.publish(0);
   }
@@ -235,6 +250,7 @@ export class TradeStore {
       }
       this.older = this.older.concat(found);
       this.olderCursor = cursor;
+      this.pages += 1;
       this.olderExamined += examined;
     } finally {
       if (generation === this.generation) {
@@ -255,6 +271,7 @@ export class TradeStore {
       strategies: this.listed(this.strategies, this.view?.strategies),
       coins: this.listed(this.coins, this.view?.coins),
       prepended,
+      pages: this.pages,
     };
   }
 

@@ -1,6 +1,7 @@
 // The trades blotter: the newest fills first, virtualised (only the rows in view exist in the
-// page), filters, the count, and a CSV export of every filtered fill of the session. A frame
-// of new fills re-renders the few rows in view; each row is memoised by its fill.
+// page), filters, the count, and a CSV export of every filtered fill of the session. New
+// fills re-render the few rows in view, at most 8 times a second; each row is memoised by its
+// fill. Scrolled down, it holds still and counts the fills that came since.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { api } from "../lib/api";
@@ -14,6 +15,14 @@ const ROW_HEIGHT = 22;
 const NEAR_END = 40;
 
 const COLUMNS = ["Time (UTC)", "ID", "Strategy", "Coin", "Side", "Price", "Qty", "Realised P&L", "Position", "Fee"];
+
+/** Fills in `latest` newer than the newest `shown` has. */
+function countNewer(latest: TradeView, shown: TradeView): number {
+  const top = shown.rows.length ? shown.rows[0].id : -1;
+  let n = 0;
+  while (n < latest.liveRows && latest.rows[n].id > top) n++;
+  return n;
+}
 
 /** The date part of the time column (shown when the blotter is wide enough). */
 function day(seconds: number): string {
@@ -77,8 +86,18 @@ function BlotterCount({ hub, view }: { hub: LiveHub; view: TradeView }) {
 }
 
 export const Blotter = memo(function Blotter({ hub, strategies }: { hub: LiveHub; strategies: string[] }) {
-  const view = useThrottledView(hub.store, SHOWN_EVERY_MS);
+  const latest = useThrottledView(hub.store, SHOWN_EVERY_MS);
   const scroller = useRef<HTMLDivElement>(null);
+  // scrolled away from the newest fills, the blotter holds still: it shows what it showed
+  // (rows being read do not slide away at 2,000 fills a second) and says how many came since;
+  // older pages loaded meanwhile, or a new filter, are taken in at once
+  const [paused, setPaused] = useState(false);
+  const [view, setView] = useState(latest);
+  useEffect(() => {
+    setView((shown) => (!paused || latest.pages !== shown.pages || latest.loadingOlder !== shown.loadingOlder
+      || latest.exhausted !== shown.exhausted ? latest : shown));
+  }, [latest, paused]);
+  const newer = paused ? countNewer(latest, view) : 0;
   const [exporting, setExporting] = useState("");
   const rows = view.rows;
 
@@ -161,7 +180,7 @@ export const Blotter = memo(function Blotter({ hub, strategies }: { hub: LiveHub
   return (
     <section role="region" aria-label="Trades" className="panel blotter">
       <h2 className="panel-title">
-        Trades <BlotterCount hub={hub} view={view} />
+        Trades <BlotterCount hub={hub} view={latest} />
         <span className="spacer" />
         <label className="sr-only" htmlFor="filter-strategy">Strategy filter</label>
         <select id="filter-strategy" className="small" value={filter.strategy ?? ""}
@@ -187,6 +206,13 @@ export const Blotter = memo(function Blotter({ hub, strategies }: { hub: LiveHub
         </button>
         {exporting && <span className="muted" role="status">{exporting}</span>}
       </h2>
+      {paused && (
+        <button type="button" className="newer" onClick={() => {
+          if (scroller.current) scroller.current.scrollTop = 0;
+        }}>
+          {newer ? `${count(newer)}${newer >= latest.liveRows ? "+" : ""} new fills` : "Paused"} · back to the newest
+        </button>
+      )}
       <div role="table" aria-label="Fills" aria-rowcount={rows.length + 1} className="btable">
         <div role="rowgroup" className="bhead">
           <div role="row" className="brow head">
@@ -196,7 +222,14 @@ export const Blotter = memo(function Blotter({ hub, strategies }: { hub: LiveHub
           </div>
         </div>
         <div role="rowgroup" className="bbody" ref={scroller} tabIndex={0} aria-label="Fills, newest first"
-             onScroll={(event) => { scrolledTo.current = event.currentTarget.scrollTop; }}>
+             onScroll={(event) => {
+               scrolledTo.current = event.currentTarget.scrollTop;
+               const away = scrolledTo.current > ROW_HEIGHT;
+               if (away !== paused) {
+                 hub.store.hold(away);
+                 setPaused(away);
+               }
+             }}>
           {/* rows in flow below a spacer: a new fill moves no row's props, so the memo holds */}
           <div style={{ height: virtualizer.getTotalSize(), paddingTop: items[0]?.start ?? 0 }}>
             {items.map((item) => {
