@@ -36,6 +36,7 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
   const [coin, setCoin] = useState(coins[0] ?? "BTC");
   const [note, setNote] = useState("");
   const [barSeconds, setBarSeconds] = useState(60);
+  const [empty, setEmpty] = useState(true);
   const holder = useRef<HTMLDivElement>(null);
   const chart = useRef<{ chart: IChartApi; series: ISeriesApi<"Candlestick">; markers: ISeriesMarkersPluginApi<Time> } | null>(null);
   const shown = coins.includes(coin) ? coin : coins[0] ?? coin;
@@ -134,6 +135,7 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
         }
       }
       element.dataset.bars = String(barTimes.size);
+      setEmpty(barTimes.size === 0);
     };
 
     const detach = hub.onFills(addFills);
@@ -209,7 +211,9 @@ export const CandleChart = memo(function CandleChart({ hub, coins, running }: {
         <span className="muted">{intervalLabel(barSeconds)}</span>
         {note && <span className="muted note">{note}</span>}
       </h2>
-      <div className="chart-holder" ref={holder} data-testid="candle-chart" data-bars="0" data-markers="0" />
+      <div className="chart-holder" ref={holder} data-testid="candle-chart" data-bars="0" data-markers="0">
+        {empty && !note && <p className="chart-empty muted">No bars for {shown} yet: they come with the engine's prices.</p>}
+      </div>
     </section>
   );
 });
