@@ -54,3 +54,18 @@ def test_a_missing_file_inside_the_folders_is_a_plain_parameter_error(folders):
     with pytest.raises(ParameterError, match=r"no such file sol\.csv") as missing:
         confine_csv_files({"SOL": "sol.csv"}, folders)
     assert not isinstance(missing.value, OutsideDataFolders)
+
+
+def test_on_loopback_a_bare_name_is_looked_up_in_the_folders_and_other_paths_kept(
+        folders, tmp_path):
+    """A bare name with no file where the server runs is the data folders' file; any other
+    path (absolute, relative with a folder, or missing everywhere) is left for the feed to
+    open or refuse, as a caller on the server's own machine may name any file."""
+    from velocitas_desktop.engine.request import find_bare_names
+
+    first, second = folders
+    elsewhere = tmp_path / "outside.csv"
+    assert find_bare_names({"BTC": "btc.csv", "ETH": "eth.csv", "SOL": "sol.csv",
+                            "XRP": str(elsewhere), "ADA": "more/eth.csv"}, folders) == {
+        "BTC": str(first / "btc.csv"), "ETH": str(second / "eth.csv"), "SOL": "sol.csv",
+        "XRP": str(elsewhere), "ADA": "more/eth.csv"}

@@ -252,3 +252,18 @@ def test_sessions_are_listed_from_the_journal_behind_the_same_token(engine):
             assert api.delete("/api/sessions").status_code == 405  # read-only
     finally:
         server.stop()
+
+
+def test_a_csv_start_on_loopback_finds_a_bare_file_name_in_the_data_folders(api):
+    """The browser view's Engine bar takes ``BTC=BTCUSD-1h-sample.csv``, the name the
+    optimisation page lists: the bundled sample, not a file in the server's working
+    directory (which used to answer "no such file")."""
+    reply = api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=BTCUSD-1h-sample.csv", "max_ticks": 50})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["source"] == "csv"
+    stopped = api.post("/api/engine/stop")  # 409 when its 50 ticks already ran out
+    assert stopped.status_code in (200, 409)
+    reply = api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=no-such-file.csv", "session": "new"})
+    assert reply.status_code == 422 and "no-such-file.csv" in reply.json()["detail"]

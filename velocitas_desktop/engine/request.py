@@ -300,6 +300,24 @@ def confine_csv_files(files: Mapping[str, str], folders: Sequence[Path],
     return confined
 
 
+def find_bare_names(files: Mapping[str, str], folders: Sequence[Path]) -> dict[str, str]:
+    """``files`` (coin → path) with each bare file name that names no file where the server
+    runs looked up in ``folders`` (the first holding it wins); other paths as given. On
+    loopback a caller may name any file, but one typing ``BTCUSD-1h-sample.csv`` in a browser
+    means the file in the data folders, not one in the server's working directory."""
+    found: dict[str, str] = {}
+    for coin, text in files.items():
+        path = Path(text).expanduser()
+        if path.name == text and not path.is_file():
+            for folder in folders:
+                candidate = Path(folder).expanduser() / text
+                if candidate.is_file():
+                    text = str(candidate.resolve())
+                    break
+        found[coin] = text
+    return found
+
+
 def _locate(path: Path, roots: Sequence[Path]) -> Path | None:
     """The file ``path`` names inside ``roots``, or None; OutsideDataFolders if it leads out."""
     candidates = [path.resolve()] if path.is_absolute() else \

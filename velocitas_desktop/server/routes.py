@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -10,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from velocitas_desktop import __version__
 from velocitas_desktop.engine.contract import StrategyStatus, TradingEngine
 from velocitas_desktop.engine.errors import NotFoundError
-from velocitas_desktop.engine.request import session_config
+from velocitas_desktop.engine.request import find_bare_names, session_config
 from velocitas_desktop.server.exposure import confine_session, quiet_file_errors
 from velocitas_desktop.server.hub import Hub, dumps, dumps_rows
 from velocitas_desktop.server.logbook import KEPT_LINES
@@ -95,6 +96,9 @@ def start_engine(request: Request, query: Annotated[StartQuery, Query()]) -> dic
     session = query.to_request()
     if state.access.network:  # csv from the data folders only, the configured exchange only
         session = confine_session(session, state.access, state.engine_defaults, QUERY_WORDS)
+    elif session.csv_files:  # on loopback any file, and a bare name in the data folders too
+        session = dataclasses.replace(
+            session, csv_files=find_bare_names(session.csv_files, state.access.data_folders))
     config = session_config(session, state.engine_defaults, max_workers=state.max_workers,
                             words=QUERY_WORDS)
     with quiet_file_errors(state.access, config):
