@@ -30,3 +30,15 @@ def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(serv
     expect(equity.locator("canvas").first).to_be_visible()
     job = server.api.get("/api/optimization/jobs").json()[0]
     assert job["status"] == "finished" and job["total"] == 4
+
+    # the chosen row becomes a live strategy with its parameters
+    best = server.api.get(f"/api/optimization/jobs/{job['job_id']}/results").json()["results"][0]
+    results.get_by_role("button", name="Apply to live").click()
+    apply = page.get_by_role("dialog", name="Apply to live")
+    apply.get_by_label("Coin", exact=True).fill("ETH")
+    apply.get_by_label("Strategy id", exact=True).fill("ETH_best")
+    apply.get_by_role("button", name="Register").click()
+    expect(apply.get_by_role("status")).to_be_visible()
+    live = server.api.get("/api/strategies/ETH_best").json()
+    assert live["coin"] == "ETH" and {k: live["params"][k] for k in ("fast", "slow")} == {
+        k: best["params"][k] for k in ("fast", "slow")}
