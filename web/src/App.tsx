@@ -1,11 +1,15 @@
 // The shell: the token gate, the two pages (Live at /, Optimisation at /optimize) and the
 // status bar. The pages talk to the server only through lib/api.ts and lib/stream.ts.
-import { useCallback, useEffect, useState } from "react";
+import { Suspense, lazy, useCallback, useEffect, useState } from "react";
 import { ApiError, UNAUTHORIZED, api } from "./lib/api";
 import { getToken, setToken } from "./lib/token";
 import type { EngineStatus } from "./lib/types";
 import { LivePage } from "./live/LivePage";
-import { OptimizePage } from "./optimize/OptimizePage";
+
+// The optimisation page (and its charts) loads when it is first opened: the live page, where
+// a trader lands, starts with less script to fetch and parse.
+const OptimizePage = lazy(() =>
+  import("./optimize/OptimizePage").then((module) => ({ default: module.OptimizePage })));
 
 export type Page = "live" | "optimize";
 
@@ -60,7 +64,8 @@ export function App() {
     setPage(next);
   };
 
-  if (access.state === "checking") return <div className="gate" role="status">Connecting…</div>;
+  // While the check runs the page renders and starts its own requests (a round trip sooner
+  // on the common open server); a refused token turns it into the gate.
   if (access.state === "down") {
     return (
       <div className="gate" role="alert">
@@ -86,7 +91,11 @@ export function App() {
         <span className="spacer" />
       </header>
       <main className="main">
-        {page === "live" ? <LivePage /> : <OptimizePage />}
+        {page === "live" ? <LivePage /> : (
+          <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
+            <OptimizePage />
+          </Suspense>
+        )}
       </main>
     </div>
   );

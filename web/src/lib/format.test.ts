@@ -80,15 +80,21 @@ describe("colours", () => {
 // owns format.ts). Intl.NumberFormat rounds the shortest decimal that reads back as the
 // number (2.675 -> 2.68); Python rounds the double's exact value (2.67499999... -> 2.67), as
 // Number.prototype.toFixed does. And Python's "+" flag signs a zero: "+0.00%".
-// When format.ts is fixed these fail: turn `it.fails` into `it`.
-describe("known differences from the window", () => {
-  it.fails("rounds the double's exact value, as Python does: money(2.675) is +2.67", () => {
+describe("rounds as the window (Python's format) does", () => {
+  it("an exact half goes to the even neighbour: 0.125 is 0.12, 0.375 is 0.38", () => {
+    expect(amount(0.125)).toBe("0.12");
+    expect(amount(0.375)).toBe("0.38");
+    expect(amount(-0.125)).toBe("-0.12");
+    expect(money(1234567.891)).toBe("+1,234,567.89");
+    expect(money(-0.001)).toBe("-0.00");
+  });
+  it("rounds the double's exact value, as Python does: money(2.675) is +2.67", () => {
     expect(money(2.675)).toBe("+2.67");
   });
-  it.fails("pct(40.55) is 40.5% (40.549999... in binary)", () => {
+  it("pct(40.55) is 40.5% (40.549999... in binary)", () => {
     expect(pct(40.55)).toBe("40.5%");
   });
-  it.fails("a signed zero return is +0.00%", () => {
+  it("a signed zero return is +0.00%", () => {
     expect(pct(0, 2, true)).toBe("+0.00%");
   });
 });

@@ -1,16 +1,25 @@
 // Numbers as the desktop window writes them (gui/table.py, gui/panels.py), so a figure reads the
 // same in both views.
 
-const grouped = (decimals: number) =>
-  new Intl.NumberFormat("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
-const cache = new Map<number, Intl.NumberFormat>();
+/** ``value`` with ``decimals`` decimals and thousands separators, rounded as Python's
+ * f"{value:,.2f}" rounds: by the double's exact value (2.675 is 2.67499999… so 2.67), and an
+ * exact half to even (0.125 → 0.12). Intl.NumberFormat rounds the decimal text instead
+ * (2.675 → 2.68), so a figure would read differently in the window and the page. */
 function fixed(value: number, decimals: number): string {
-  let format = cache.get(decimals);
-  if (!format) {
-    format = grouped(decimals);
-    cache.set(decimals, format);
+  let text = value.toFixed(decimals);  // exact value; an exact tie goes up (away from zero)
+  // A tie is exact only when the double's decimal expansion (toFixed writes it exactly) is
+  // a 5 and then zeros past the last decimal kept; multiplying by 10^decimals would round.
+  const digits = Math.abs(value).toFixed(Math.min(100, decimals + 40));
+  const rest = digits.slice(digits.indexOf(".") + 1 + decimals);
+  if (/^50*$/.test(rest)) {
+    const kept = digits.slice(0, digits.indexOf(".") + 1 + decimals).replace(/\.$/, "");
+    const last = Number(kept[kept.length - 1]);
+    if (last % 2 === 0) text = (value < 0 ? "-" : "") + kept;  // down to the even neighbour
   }
-  return format.format(value);
+  const negative = text.startsWith("-");
+  const [whole, fraction] = (negative ? text.slice(1) : text).split(".");
+  const groupedWhole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return (negative ? "-" : "") + groupedWhole + (fraction ? `.${fraction}` : "");
 }
 
 const DASH = "—";
@@ -35,7 +44,7 @@ export function amount(value: number | null | undefined, decimals = 2): string {
 /** A percentage: pct(1.234) is "1.2%", signed(…) "+1.23%". */
 export function pct(value: number | null | undefined, decimals = 1, signed = false): string {
   if (missing(value)) return DASH;
-  return (signed && value > 0 ? "+" : "") + fixed(value, decimals) + "%";
+  return (signed && value >= 0 ? "+" : "") + fixed(value, decimals) + "%";
 }
 
 /** A whole count with separators: 12,345. */
