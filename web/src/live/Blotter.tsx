@@ -32,7 +32,7 @@ function day(seconds: number): string {
 const Row = memo(function Row({ trade }: { trade: Trade }) {
   return (
     <div role="row" className="brow" data-trade-id={trade.id}>
-      <span role="cell" className="num"><span className="day">{day(trade.timestamp)}</span>{utc(trade.timestamp).slice(11)}</span>
+      <span role="cell" className="num" title={utc(trade.timestamp)}><span className="day">{day(trade.timestamp)}</span>{utc(trade.timestamp).slice(11)}</span>
       <span role="cell" className="num">{trade.id}</span>
       <span role="cell" className="ellipsis">{trade.strategy_id}</span>
       <span role="cell">{trade.coin}</span>

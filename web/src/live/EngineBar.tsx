@@ -1,8 +1,8 @@
 // Start and stop the engine: the source, its coins and its pace (POST /api/engine/start's
 // query parameters, docs/api.md).
-import { memo, useState } from "react";
+import { memo, useEffect, useState } from "react";
 import { ApiError, api } from "../lib/api";
-import type { EngineStatusName } from "../lib/types";
+import type { EngineStatus, EngineStatusName } from "../lib/types";
 
 type Source = "simulated" | "csv" | "binance";
 
@@ -14,8 +14,9 @@ export function csvParams(text: string): string[] {
   return text.split(/[,\n]/).map((part) => part.trim()).filter(Boolean);
 }
 
-export const EngineBar = memo(function EngineBar({ status, onChanged }: {
+export const EngineBar = memo(function EngineBar({ status, engine, onChanged }: {
   status: EngineStatusName;
+  engine: EngineStatus | null;
   onChanged: () => void;
 }) {
   const [source, setSource] = useState<Source>("simulated");
@@ -26,6 +27,20 @@ export const EngineBar = memo(function EngineBar({ status, onChanged }: {
   const [seed, setSeed] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState("");
+
+  // The form shows the session the engine runs (or ran last), whoever started it: the window,
+  // a script or this page; a trader then changes what they want and starts again.
+  const sessionKey = engine ? `${engine.session_id}|${engine.source}|${BUSY.includes(engine.status)}` : "";
+  useEffect(() => {
+    if (!engine || engine.session_id === null || !engine.source) return;
+    if (engine.source === "simulated" || engine.source === "csv" || engine.source === "binance") {
+      setSource(engine.source);
+    }
+    if (engine.coins?.length) setCoins(engine.coins.join(","));
+    if (engine.rate !== null && engine.rate !== undefined) setRate(String(engine.rate));
+    setSpeed(engine.speed === null || engine.speed === undefined ? "" : String(engine.speed));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [sessionKey]);
 
   const canStart = !busy && !BUSY.includes(status);
   const canStop = !busy && RUNNING.includes(status);

@@ -61,7 +61,7 @@ export function LivePage() {
     <section aria-label="Live trading" className="live">
       <KpiStrip global={global} stale={metricsLink.kind === "reconnecting"} />
       <div className="live-bar">
-        <EngineBar status={status} onChanged={changed} />
+        <EngineBar status={status} engine={engine} onChanged={changed} />
         <Connection hub={hub} />
       </div>
       <div className="live-grid">
