@@ -7,10 +7,12 @@ page asks for the token before it calls the API. The Host and Origin checks stil
 
 from __future__ import annotations
 
+import gzip
 import mimetypes
+from functools import lru_cache
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from velocitas_desktop import webview
@@ -37,6 +39,23 @@ PAGE_HEADERS = {"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
                 "Referrer-Policy": "no-referrer"}
 
 
+# Scripts and styles go out gzipped to a browser that takes it (every one does): 93 KB of
+# the live page's first script instead of 303 KB, which counts for a trader on another
+# machine. Compressed once per file and build (its name, size and time), then kept.
+COMPRESSED_SUFFIXES = frozenset({".js", ".mjs", ".css", ".html", ".json", ".svg", ".map",
+                                 ".txt"})
+
+
+@lru_cache(maxsize=64)
+def _gzipped(path: str, size: int, mtime_ns: int) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
+
+
+def accepts_gzip(request: Request) -> bool:
+    return any(part.split(";")[0].strip() == "gzip"
+               for part in request.headers.get("accept-encoding", "").split(","))
+
+
 def content_type(path: Path) -> str:
     suffix = path.suffix.lower()
     return (CONTENT_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0]
@@ -58,14 +77,19 @@ def install(app: FastAPI, folder: Path | None = None) -> None:
     for path in PAGE_PATHS:
         app.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False)
 
-    def asset(path: str) -> Response:
+    def asset(path: str, request: Request) -> Response:
         assets = dist / webview.ASSETS
         wanted = (assets / path).resolve()
         if not wanted.is_relative_to(assets) or not wanted.is_file():
             return Response('{"detail":"no such file in the browser view"}', status_code=404,
                             media_type="application/json")
-        return FileResponse(wanted, media_type=content_type(wanted),
-                            headers={"Cache-Control": ASSET_CACHE, **PAGE_HEADERS})
+        headers = {"Cache-Control": ASSET_CACHE, "Vary": "Accept-Encoding", **PAGE_HEADERS}
+        if wanted.suffix.lower() in COMPRESSED_SUFFIXES and accepts_gzip(request):
+            stat = wanted.stat()
+            body = _gzipped(str(wanted), stat.st_size, stat.st_mtime_ns)
+            return Response(body, media_type=content_type(wanted),
+                            headers={**headers, "Content-Encoding": "gzip"})
+        return FileResponse(wanted, media_type=content_type(wanted), headers=headers)
 
     app.add_api_route(ASSETS_PREFIX + "{path:path}", asset, methods=["GET", "HEAD"],
                       include_in_schema=False)
