@@ -13,8 +13,10 @@ describe("the ranked table", () => {
 
   it("shows rank, the varied parameters and the score, with the out-of-sample score beside it", () => {
     const titles = resultColumns(sharpe, ["fast"], true).map((c) => c.title);
-    expect(titles.slice(0, 5)).toEqual(["#", "fast", "Sharpe ratio IS", "Sharpe ratio OOS", "Return"]);
+    expect(titles.slice(0, 5)).toEqual(["#", "fast", "Sharpe ratio IS", "Sharpe ratio OOS", "Return IS"]);
     expect(resultColumns(sharpe, ["fast"], false).map((c) => c.title)).not.toContain("Sharpe ratio OOS");
+    // without a split the stats are the whole file's, as the equity curve beside them
+    expect(resultColumns(sharpe, ["fast"], false).map((c) => c.title)).toContain("Return");
   });
 
   it("sorts by a column, rows without a value last either way", () => {

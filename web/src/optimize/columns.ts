@@ -57,21 +57,24 @@ export function resultColumns(metric: Metric, varied: string[], withOos: boolean
       className: (r) => signClass(r.oos_score ?? null),
     });
   }
+  // with an in-sample split, a row's stats are its in-sample backtest's (the equity curve
+  // beside the table is the whole file's): the titles say so
+  const part = withOos ? " IS" : "";
   columns.push(
-    { key: "total_return_pct", title: "Return", numeric: true, value: (r) => stat(r, "total_return_pct"),
+    { key: "total_return_pct", title: `Return${part}`, numeric: true, value: (r) => stat(r, "total_return_pct"),
       text: (r) => pct(stat(r, "total_return_pct"), 2, true),
       className: (r) => signClass(stat(r, "total_return_pct")) },
-    { key: "net_pnl", title: "Net P&L", numeric: true, value: (r) => stat(r, "net_pnl"),
+    { key: "net_pnl", title: `Net P&L${part}`, numeric: true, value: (r) => stat(r, "net_pnl"),
       text: (r) => money(stat(r, "net_pnl")), className: (r) => signClass(stat(r, "net_pnl")) },
-    { key: "total_trades", title: "Fills", numeric: true, value: (r) => stat(r, "total_trades"),
+    { key: "total_trades", title: `Fills${part}`, numeric: true, value: (r) => stat(r, "total_trades"),
       text: (r) => count(stat(r, "total_trades")) },
-    { key: "win_rate", title: "Win rate", numeric: true, value: (r) => stat(r, "win_rate"),
+    { key: "win_rate", title: `Win rate${part}`, numeric: true, value: (r) => stat(r, "win_rate"),
       text: (r) => pct(stat(r, "win_rate")) },
-    { key: "max_drawdown_pct", title: "Max DD", numeric: true, value: (r) => stat(r, "max_drawdown_pct"),
+    { key: "max_drawdown_pct", title: `Max DD${part}`, numeric: true, value: (r) => stat(r, "max_drawdown_pct"),
       text: (r) => pct(stat(r, "max_drawdown_pct"), 2) },
-    { key: "sharpe_ratio", title: "Sharpe", numeric: true, value: (r) => stat(r, "sharpe_ratio"),
+    { key: "sharpe_ratio", title: `Sharpe${part}`, numeric: true, value: (r) => stat(r, "sharpe_ratio"),
       text: (r) => ratio(stat(r, "sharpe_ratio")) },
-    { key: "profit_factor", title: "PF", numeric: true, value: (r) => stat(r, "profit_factor"),
+    { key: "profit_factor", title: `PF${part}`, numeric: true, value: (r) => stat(r, "profit_factor"),
       text: (r) => ratio(stat(r, "profit_factor")) },
   );
   return columns;
