@@ -34,7 +34,11 @@ export function App() {
       if (error instanceof ApiError && error.status === 401) {
         setAccess({
           state: "locked",
-          reason: getToken() ? `The server refused this token: ${error.detail}` : "",
+          // the server's own words are for scripts (which header to send): a person needs
+          // to know the token is not the server's, and where the right one is
+          reason: getToken() ? "The server refused this token: it is not the one this " +
+            "server was started with. Copy it again from where velocitas serve printed it " +
+            "(or the window's Copy token), or open the link with #token= it printed." : "",
         });
       } else {
         setAccess({ state: "down", reason: (error as Error).message });
