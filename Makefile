@@ -13,6 +13,9 @@ WEB_SOURCES := $(WEB)/package.json $(WEB)/package-lock.json $(WEB)/index.html \
 	$(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null)
 # npm ci writes this file last: older than the lock file means the modules are stale
 WEB_MODULES := $(WEB)/node_modules/.package-lock.json
+# npm with a Node that can build the view first on PATH: the system's, or one scripts/node.sh
+# fetches into .venv/node when the system's is older than 20.19 (Debian 12's is 18)
+NPM := node_bin=$$(bash scripts/node.sh) && PATH="$$node_bin:$$PATH" npm
 
 .PHONY: app test web lint bench clean
 
@@ -25,11 +28,11 @@ $(STAMP): pyproject.toml
 $(WEB_MODULES): $(WEB)/package-lock.json
 	@command -v npm >/dev/null 2>&1 || { echo "npm is missing: run scripts/system-deps.sh" \
 	  "as root, or install Node 20.19+ and npm" >&2; exit 1; }
-	npm --prefix $(WEB) ci --no-audit --no-fund
+	$(NPM) --prefix $(WEB) ci --no-audit --no-fund
 	touch $@
 
 $(WEB_BUILD): $(WEB_MODULES) $(WEB_SOURCES)
-	npm --prefix $(WEB) run build
+	$(NPM) --prefix $(WEB) run build
 	touch $@
 
 web: $(WEB_BUILD)
@@ -43,7 +46,7 @@ test: $(STAMP)
 	@bash scripts/system-deps.sh --test
 	@$(MAKE) --no-print-directory web
 	$(BIN)/ruff check .
-	npm --prefix $(WEB) test
+	$(NPM) --prefix $(WEB) test
 	@# pytest exits 5 when it collected no tests: that is a failure, not a pass. Three
 	@# processes: most tests wait on a paced feed, a server or a window, so even two cores
 	@# run the suite in about a third of the time. The browser tests (tests/web) run in it.

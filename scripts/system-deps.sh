@@ -35,8 +35,8 @@ check_node() {
   command -v node >/dev/null 2>&1 || return 0
   if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number);
                 process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then
-    echo "system-deps: Node $(node --version) is too old to build the browser view: it" \
-         "needs 20.19 or later (Debian 13's nodejs, or NodeSource's for older releases)" >&2
+    echo "system-deps: Node $(node --version) is too old to build the browser view (it" \
+         "needs 20.19 or later): make fetches Node 20 into .venv/node (scripts/node.sh)" >&2
   fi
 }
 
