@@ -3,6 +3,8 @@ the heatmap, and shows the equity curve of the row chosen."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -25,6 +27,11 @@ def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(serv
     expect(results.locator("[data-rank]")).to_have_count(4, timeout=60_000)
     heatmap = page.get_by_role("region", name="Heatmap")
     expect(heatmap.get_by_test_id("heatmap")).to_have_attribute("data-cells", "4")  # fast x slow
+    # a cell is reached and chosen from the keyboard too: its row becomes the selected one
+    cell = heatmap.get_by_role("button", name=re.compile(r"\(rank 3\)"))
+    cell.focus()
+    page.keyboard.press("Enter")
+    expect(results.locator('[data-rank="3"]')).to_have_attribute("aria-selected", "true")
     results.locator('[data-rank="1"]').click()
     equity = page.get_by_role("region", name="Equity curve")
     expect(equity.locator("canvas").first).to_be_visible()

@@ -112,8 +112,18 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
                     cell.rank === selectedRank ? "chosen" : ""].join(" ");
                   return (
                     <span key={`${i}-${j}`} className={classes} title={text}
+                          role="button" tabIndex={0} aria-label={text}
+                          aria-pressed={cell.rank === selectedRank}
                           style={{ background: cellColour(cell.score, grid.low, grid.high, !metric.higherIsBetter) }}
-                          onMouseEnter={() => setHover(text)} onClick={() => onSelect(cell.rank)}>
+                          onMouseEnter={() => setHover(text)} onFocus={() => setHover(text)}
+                          onClick={() => onSelect(cell.rank)}
+                          onKeyDown={(event) => {
+                            // a cell is a button for the keyboard too: Enter or Space selects its row
+                            if (event.key === "Enter" || event.key === " ") {
+                              event.preventDefault();
+                              onSelect(cell.rank);
+                            }
+                          }}>
                       {labelled ? cellText(cell.score) : ""}
                     </span>
                   );
@@ -123,7 +133,7 @@ export function HeatmapView({ results, varied, metric, sampled, selectedRank, on
               {grid.xs.map((xv, i) => <span key={`x${i}`} className="axis x">{numberText(xv)}</span>)}
             </div>
             <p className="heat-note" aria-live="polite" title={hover || note}>
-              {hover || `${metric.title} in sample; the best row is outlined. ${note} Click a cell to select its row.`}
+              {hover || `${metric.title} in sample; the best row is outlined. ${note} Click a cell (or Tab to it and press Enter) to select its row.`}
             </p>
           </>
         )}
