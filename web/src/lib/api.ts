@@ -107,3 +107,8 @@ export function socketUrl(path: string, query?: Query, base: Location = window.l
   const token = getToken();
   return `${scheme}//${base.host}${path}${queryString({ ...query, token: token ?? undefined })}`;
 }
+
+/** What to show a person for a failed call: the server's detail, else the error's message. */
+export function errorText(error: unknown): string {
+  return error instanceof ApiError ? error.detail : (error as Error).message;
+}

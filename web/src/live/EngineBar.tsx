@@ -1,8 +1,9 @@
 // Start and stop the engine: the source, its coins and its pace (POST /api/engine/start's
 // query parameters, docs/api.md).
 import { memo, useEffect, useState } from "react";
-import { ApiError, api } from "../lib/api";
+import { api } from "../lib/api";
 import type { EngineStatus, EngineStatusName } from "../lib/types";
+import { useAction } from "../lib/useAction";
 
 type Source = "simulated" | "csv" | "binance";
 
@@ -25,8 +26,7 @@ export const EngineBar = memo(function EngineBar({ status, engine, onChanged }: 
   const [speed, setSpeed] = useState("");
   const [csv, setCsv] = useState("");
   const [seed, setSeed] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState("");
+  const { busy, error, run } = useAction();
 
   // The form shows the session the engine runs (or ran last), whoever started it: the window,
   // a script or this page; a trader then changes what they want and starts again.
@@ -46,36 +46,20 @@ export const EngineBar = memo(function EngineBar({ status, engine, onChanged }: 
   const canStop = !busy && RUNNING.includes(status);
 
   const start = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      await api.post("/api/engine/start", undefined, {
-        data_source: source,
-        coins: coins.replace(/\s+/g, "") || undefined,
-        rate: source === "simulated" ? rate.trim() || undefined : undefined,
-        speed: source === "csv" ? speed.trim() || undefined : undefined,
-        csv: source === "csv" ? csvParams(csv) : undefined,
-        seed: source === "simulated" ? seed.trim() || undefined : undefined,
-      });
-    } catch (caught) {
-      setError(caught instanceof ApiError ? caught.detail : (caught as Error).message);
-    } finally {
-      setBusy(false);
-      onChanged();
-    }
+    await run(() => api.post("/api/engine/start", undefined, {
+      data_source: source,
+      coins: coins.replace(/\s+/g, "") || undefined,
+      rate: source === "simulated" ? rate.trim() || undefined : undefined,
+      speed: source === "csv" ? speed.trim() || undefined : undefined,
+      csv: source === "csv" ? csvParams(csv) : undefined,
+      seed: source === "simulated" ? seed.trim() || undefined : undefined,
+    }));
+    onChanged();
   };
 
   const stop = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      await api.post("/api/engine/stop");
-    } catch (caught) {
-      setError(caught instanceof ApiError ? caught.detail : (caught as Error).message);
-    } finally {
-      setBusy(false);
-      onChanged();
-    }
+    await run(() => api.post("/api/engine/stop"));
+    onChanged();
   };
 
   return (

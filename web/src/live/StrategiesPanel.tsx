@@ -4,13 +4,10 @@
 import { memo, useEffect, useState } from "react";
 import { Dialog } from "../components/Dialog";
 import { ParamField, initialValue, parsedValue, type ParamValue } from "../components/ParamField";
-import { ApiError, api } from "../lib/api";
+import { api } from "../lib/api";
 import { count, money, quantity, signClass } from "../lib/format";
 import type { AvailableStrategy, ParamSpec, StrategyMetrics } from "../lib/types";
-
-function message(error: unknown): string {
-  return error instanceof ApiError ? error.detail : (error as Error).message;
-}
+import { useAction } from "../lib/useAction";
 
 function paramsText(params: Record<string, unknown>): string {
   return Object.entries(params).map(([key, value]) => `${key}=${value}`).join(" ");
@@ -35,19 +32,14 @@ export const StrategiesPanel = memo(function StrategiesPanel({ strategies, coins
 }) {
   const [catalogue, setCatalogue] = useState<AvailableStrategy[]>([]);
   const [pending, setPending] = useState<Pending | null>(null);
-  const [rowError, setRowError] = useState("");
+  const { error: rowError, run: runRow } = useAction();
   useEffect(() => {
     api.get<AvailableStrategy[]>("/api/strategies/available").then(setCatalogue, () => undefined);
   }, []);
 
   const rows = Object.values(strategies);
   const act = async (id: string, action: "pause" | "resume") => {
-    setRowError("");
-    try {
-      await api.post(`/api/strategies/${encodeURIComponent(id)}/${action}`);
-    } catch (error) {
-      setRowError(message(error));
-    }
+    await runRow(() => api.post(`/api/strategies/${encodeURIComponent(id)}/${action}`));
     onChanged();
   };
 
@@ -140,8 +132,7 @@ function AddDialog({ catalogue, coins, onClose, onDone }: {
   const [values, setValues] = useState<Record<string, ParamValue>>(() => defaults(spec));
   const [allowShort, setAllowShort] = useState(false);
   const [strategyId, setStrategyId] = useState("");
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const choose = (next: string) => {
     setName(next);
@@ -151,23 +142,15 @@ function AddDialog({ catalogue, coins, onClose, onDone }: {
 
   const submit = async () => {
     if (!spec) return;
-    setBusy(true);
-    setError("");
-    try {
-      await api.post("/api/strategies/register", {
-        name,
-        coin: (coin === OTHER ? otherCoin : coin).trim().toUpperCase(),
-        params: collect(spec.params, values),
-        timeframe,
-        allow_short: allowShort,
-        ...(strategyId.trim() ? { strategy_id: strategyId.trim() } : {}),
-      });
-      onDone();
-    } catch (caught) {
-      setError(message(caught));
-    } finally {
-      setBusy(false);
-    }
+    const added = await run(() => api.post("/api/strategies/register", {
+      name,
+      coin: (coin === OTHER ? otherCoin : coin).trim().toUpperCase(),
+      params: collect(spec.params, values),
+      timeframe,
+      allow_short: allowShort,
+      ...(strategyId.trim() ? { strategy_id: strategyId.trim() } : {}),
+    }));
+    if (added) onDone();
   };
 
   return (
@@ -249,21 +232,12 @@ function EditDialog({ row, specs, onClose, onDone }: {
     for (const spec of known) initial[spec.name] = initialValue(spec, row.params[spec.name]);
     return initial;
   });
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   const submit = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      await api.put(`/api/strategies/${encodeURIComponent(row.strategy_id)}/params`,
-                    { params: collect(known, values) });
-      onDone();
-    } catch (caught) {
-      setError(message(caught));
-    } finally {
-      setBusy(false);
-    }
+    const saved = await run(() => api.put(`/api/strategies/${encodeURIComponent(row.strategy_id)}/params`,
+                                          { params: collect(known, values) }));
+    if (saved) onDone();
   };
 
   return (
@@ -288,19 +262,9 @@ function EditDialog({ row, specs, onClose, onDone }: {
 }
 
 function RemoveDialog({ id, onClose, onDone }: { id: string; onClose: () => void; onDone: () => void }) {
-  const [error, setError] = useState("");
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const submit = async () => {
-    setBusy(true);
-    setError("");
-    try {
-      await api.del(`/api/strategies/${encodeURIComponent(id)}`);
-      onDone();
-    } catch (caught) {
-      setError(message(caught));
-    } finally {
-      setBusy(false);
-    }
+    if (await run(() => api.del(`/api/strategies/${encodeURIComponent(id)}`))) onDone();
   };
   return (
     <Dialog title={`Remove ${id}?`} onClose={onClose} onSubmit={() => void submit()}>

@@ -1,7 +1,7 @@
 // "Apply to live": register the selected row's parameters as a live strategy on a coin the
 // trader confirms, deciding on bars of the file's interval, with the API's reply shown as is.
 import { useEffect, useId, useRef, useState } from "react";
-import { ApiError, api } from "../lib/api";
+import { api, errorText } from "../lib/api";
 import type { Strategy } from "../lib/types";
 import { numberText } from "./grid";
 import { TIMEFRAMES, uniqueId } from "./live";
@@ -48,7 +48,7 @@ export function ApplyDialog({ strategy, params, rank, defaultCoin, defaultTimefr
       const shown = Object.entries(registered.params).map(([k, v]) => `${k}=${numberText(Number(v))}`).join(" ");
       setReply({ ok: true, text: `Registered ${registered.strategy_id} (${registered.timeframe}) with ${shown}` });
     } catch (error) {
-      setReply({ ok: false, text: error instanceof ApiError ? error.detail : (error as Error).message });
+      setReply({ ok: false, text: errorText(error) });
     } finally {
       setBusy(false);
     }

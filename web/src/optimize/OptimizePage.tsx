@@ -3,7 +3,7 @@
 // parameters, the selected row's equity and fills, and "Apply to live". Earlier jobs are
 // listed so that a reloaded page can reopen one.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { ApiError, api } from "../lib/api";
+import { api, errorText } from "../lib/api";
 import { count, utc } from "../lib/format";
 import type { AvailableStrategy } from "../lib/types";
 import { ApplyDialog } from "./ApplyDialog";
@@ -24,10 +24,6 @@ const RESULT_LIMIT = 500;
 const JOBS = "/api/optimization/jobs";
 
 const jobPath = (jobId: string) => `${JOBS}/${encodeURIComponent(jobId)}`;
-
-function message(error: unknown): string {
-  return error instanceof ApiError ? error.detail : (error as Error).message;
-}
 
 export function OptimizePage() {
   const [strategies, setStrategies] = useState<AvailableStrategy[]>([]);
@@ -54,7 +50,7 @@ export function OptimizePage() {
       setJobs(list);
       return list;
     } catch (e) {
-      setError(message(e));
+      setError(errorText(e));
       return [];
     }
   }, []);
@@ -75,7 +71,7 @@ export function OptimizePage() {
       setResults(reply);
       setSelectedRank(reply.results.length ? reply.results[0].rank : null);
     } catch (e) {
-      setError(message(e));
+      setError(errorText(e));
     }
   }, []);
 
@@ -107,7 +103,7 @@ export function OptimizePage() {
         }));
         if (list.length) openJob(list[0]);
       } catch (e) {
-        if (live) setError(message(e));
+        if (live) setError(errorText(e));
       }
     })();
     return () => {
@@ -134,7 +130,7 @@ export function OptimizePage() {
         }
       } catch (e) {
         if (stopped) return;
-        setError(message(e));
+        setError(errorText(e));
       }
       timer = window.setTimeout(poll, POLL_MS);
     };
@@ -172,7 +168,7 @@ export function OptimizePage() {
       openJob(started, request.job.random != null);
       void loadJobs();
     } catch (e) {
-      setError(message(e));
+      setError(errorText(e));
     } finally {
       setSubmitting(false);
       setUploading(null);
@@ -184,7 +180,7 @@ export function OptimizePage() {
     try {
       setJob(await api.post<Job>(`${jobPath(job.job_id)}/cancel`));
     } catch (e) {
-      setError(message(e));
+      setError(errorText(e));
     }
   };
 

@@ -1,7 +1,7 @@
 // The selected row backtested over the whole bar file (GET …/results/{rank}): its equity
 // curve with the in-sample / out-of-sample cut, and its fills.
 import { useEffect, useState } from "react";
-import { ApiError, api } from "../lib/api";
+import { ApiError, api, errorText } from "../lib/api";
 import { count, pct } from "../lib/format";
 import { TRADE_COLUMNS } from "./columns";
 import { EquityChart, IN_SAMPLE_COLOUR, OUT_OF_SAMPLE_COLOUR } from "./EquityChart";
@@ -19,7 +19,7 @@ function failure(error: unknown, jobId: string, rank: number): string {
   if (error instanceof ApiError && error.status === 404 && error.detail === "Not Found") {
     return `This server cannot backtest a single row yet (GET /api/optimization/jobs/${jobId}/results/${rank} is missing): update Velocitas.`;
   }
-  return error instanceof ApiError ? error.detail : (error as Error).message;
+  return errorText(error);
 }
 
 export function useRowBacktest(jobId: string | null, rank: number | null): State {
