@@ -29,11 +29,7 @@ import argparse
 import gzip
 import json
 import os
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +38,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import Error as PlaywrightError
+from served import chromium, start_server, stop_server
 
 BUILTINS = ("SMA_Crossover", "Momentum", "RSI", "MACD")
 COINS = ("BTC", "ETH")
@@ -87,34 +84,6 @@ PROBE = """
   };
 })();
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(folder: str) -> tuple[subprocess.Popen, str]:
-    """``velocitas serve`` in its own process; its output goes to a file (a pipe nobody reads
-    fills in a long run and blocks the server)."""
-    port = free_port()
-    env = {**os.environ, "VELOCITAS_HOME": os.path.join(folder, "home")}
-    with open(os.path.join(folder, "serve.log"), "wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "velocitas_desktop", "serve", "--port", str(port),
-             "--db", os.path.join(folder, "journal.sqlite3")],
-            env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start: " + Path(folder, "serve.log").read_text())
 
 
 def metrics(url: str) -> dict:
@@ -365,9 +334,7 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="also write the tables to this file")
     args = parser.parse_args()
     out_path = Path(args.out) if args.out else None
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        raise SystemExit("chromium is not installed: scripts/system-deps.sh installs it")
+    executable = chromium()
     out: list[str] = []
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as driver:
         process, url = start_server(folder)
@@ -376,8 +343,7 @@ def main() -> int:
             run(args, browser, url, out)
         finally:
             browser.close()
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            stop_server(process)
     if out_path is not None:
         out_path.write_text("\n".join(out) + "\n")
         print(f"\n(written to {out_path})")

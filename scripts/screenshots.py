@@ -17,11 +17,6 @@ Needs the built page (``make app`` / ``make test`` build it, or ``cd web && npm 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,34 +26,11 @@ import httpx
 from playwright.sync_api import Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))  # the server and browser the web bench starts too
+from served import chromium, start_server, stop_server  # noqa: E402
+
 SIZE = {"width": 1440, "height": 900}
 STRATEGIES = (("SMA_Crossover", {"fast": 10, "slow": 30}), ("RSI", {}), ("MACD", {}))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(folder: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "VELOCITAS_HOME": str(folder / "home")}
-    with (folder / "serve.log").open("wb") as sink:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "velocitas_desktop", "serve", "--port", str(port),
-             "--db", str(folder / "journal.sqlite3")],
-            env=env, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/api/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the server did not start:\n" + (folder / "serve.log").read_text())
 
 
 def live_session(api: httpx.Client, replay_seconds: float) -> None:
@@ -109,9 +81,7 @@ def main() -> int:
     built = ROOT / "velocitas_desktop" / "webview" / "dist" / "index.html"
     if not built.is_file():
         raise SystemExit(f"{built} is missing: build the page first (cd web && npm run build)")
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        raise SystemExit("chromium is not installed: scripts/system-deps.sh installs it")
+    executable = chromium()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as driver:
@@ -127,8 +97,7 @@ def main() -> int:
             shoot_optimize(page, url, out / "web-optimize.png")
         finally:
             browser.close()
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            stop_server(process)
     print(f"wrote {out / 'web-live.png'} and {out / 'web-optimize.png'}")
     return 0
 
