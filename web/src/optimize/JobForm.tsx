@@ -2,7 +2,7 @@
 // parameter with the combination count as it is typed, the ranking metric, the in-sample
 // share and the fee. It only gathers and checks; the page runs the job.
 import { useId, useMemo } from "react";
-import { amount } from "../lib/format";
+import { DataFileField } from "../components/DataFileField";
 import type { AvailableStrategy, ParamSpec } from "../lib/types";
 import {
   combinationsText, defaultRange, gridSize, MAX_COMBINATIONS, numberText, planGrid, type RangeInput,
@@ -53,19 +53,6 @@ export function jobRequest(form: FormState, strategy: AvailableStrategy | undefi
   };
 }
 
-function folderKind(file: DataFile): string {
-  const folder = file.folder.replace(/[\\/]+$/, "");
-  if (/[\\/]uploads$/.test(folder)) return "Uploads";
-  if (/[\\/]resources[\\/]data$/.test(folder) || /sample/i.test(file.name)) return "Samples";
-  return "History";
-}
-
-function sizeText(bytes: number): string {
-  if (bytes >= 1e6) return `${amount(bytes / 1e6, 1)} MB`;
-  if (bytes >= 1e3) return `${amount(bytes / 1e3, 0)} kB`;
-  return `${bytes} B`;
-}
-
 interface Props {
   form: FormState;
   onChange: (form: FormState) => void;
@@ -86,52 +73,14 @@ export function JobForm({ form, onChange, strategies, dataFiles, running, busy, 
   const size = gridSize(plan.values);
   const valid = useMemo(() => (size > 0 && size <= MAX_COMBINATIONS && strategy
     ? validCount(strategy.params, strategy.constraints, plan.values) : null), [plan, size, strategy]);
-  const groups = useMemo(() => {
-    const byKind = new Map<string, DataFile[]>();
-    for (const file of dataFiles) {
-      const kind = folderKind(file);
-      byKind.set(kind, [...(byKind.get(kind) ?? []), file]);
-    }
-    const uploads = byKind.get("Uploads");
-    if (uploads) uploads.sort((a, b) => b.name.localeCompare(a.name)); // newest first
-    return ["Samples", "History", "Uploads"].filter((k) => byKind.has(k)).map((k) => [k, byKind.get(k)!] as const);
-  }, [dataFiles]);
   const rowProblem = (param: ParamSpec) =>
     plan.problems.find((p) => p.startsWith(`${param.name}:`) || p.startsWith(`grid of ${param.name}:`));
 
   return (
     <form role="form" aria-label="Optimisation job" className="job-form"
           onSubmit={(event) => { event.preventDefault(); if (!running && !busy) onRun(); }}>
-      <div className="field">
-        <label htmlFor={`${id}-file`}>Data file</label>
-        <select id={`${id}-file`} value={form.dataFile} disabled={running || form.upload !== null}
-                onChange={(e) => set({ dataFile: e.target.value })}>
-          {!dataFiles.length && <option value="">(no bar files on the server)</option>}
-          {groups.map(([kind, files]) => (
-            <optgroup key={kind} label={kind}>
-              {files.map((f) => <option key={`${f.folder}/${f.name}`} value={f.name}>{f.name} · {sizeText(f.size)}</option>)}
-            </optgroup>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor={`${id}-upload`}>Upload a bar file</label>
-        <div className="upload-row">
-          <input id={`${id}-upload`} type="file" accept=".csv,.gz,.zip,text/csv" disabled={running}
-                 aria-describedby={`${id}-upload-note`}
-                 onChange={(e) => set({ upload: e.target.files?.[0] ?? null })}
-                 key={form.upload ? "chosen" : "empty"} />
-          {form.upload && (
-            <button type="button" onClick={() => set({ upload: null })} disabled={running}
-                    aria-label="Use a server file instead of the upload">Clear</button>
-          )}
-        </div>
-        <span id={`${id}-upload-note`} className={form.upload ? "note" : "sr-only"}>
-          {form.upload
-            ? `${form.upload.name} (${sizeText(form.upload.size)}) is sent with the job and kept 24 hours`
-            : "a bar file (timestamp,open,high,low,close,volume), up to 200 MB, kept 24 hours"}
-        </span>
-      </div>
+      <DataFileField dataFiles={dataFiles} dataFile={form.dataFile} upload={form.upload} disabled={running}
+                     onDataFile={(dataFile) => set({ dataFile })} onUpload={(upload) => set({ upload })} />
       <div className="field">
         <label htmlFor={`${id}-strategy`}>Strategy</label>
         <select id={`${id}-strategy`} value={form.strategy} disabled={running}

@@ -6,12 +6,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorText } from "../lib/api";
 import { count, utc } from "../lib/format";
 import type { AvailableStrategy } from "../lib/types";
-import { ApplyDialog } from "./ApplyDialog";
+import { ApplyDialog } from "../components/ApplyDialog";
+import { JobProgress } from "../components/JobProgress";
 import { resultColumns, sortRows } from "./columns";
 import { HeatmapView } from "./HeatmapView";
 import { variedParams } from "./heatmap";
 import { defaultRows, type FormState, JobForm, jobRequest } from "./JobForm";
-import { barInterval, barTimeframe, coinFromFile, timeframeFromFile } from "./live";
+import { barInterval, barTimeframe, coinFromFile, timeframeFromFile } from "../lib/live";
 import { RowDetail, useRowBacktest } from "./RowDetail";
 import {
   DEFAULT_METRIC, type DataFile, ENDED, type Job, metricOf, type Results, type ResultRow,
@@ -204,7 +205,7 @@ export function OptimizePage() {
           <h2>Optimisation job</h2>
           <JobForm form={form} onChange={setForm} strategies={strategies} dataFiles={dataFiles}
                    running={running} busy={submitting} onRun={() => void run()} onCancel={() => void cancel()}>
-            <Progress job={job} uploading={uploading} />
+            <JobProgress job={job} uploading={uploading} label="Optimisation progress" />
             <ErrorLine text={error} />
           </JobForm>
         </div>
@@ -258,40 +259,6 @@ function ErrorLine({ text }: { text: string }) {
   const line = useRef<HTMLParagraphElement>(null);
   useEffect(() => line.current?.scrollIntoView({ block: "nearest" }), [text]);
   return text ? <p role="alert" className="error-text alert" ref={line}>{text}</p> : null;
-}
-
-function Progress({ job, uploading }: { job: Job | null; uploading: number | null }) {
-  if (uploading !== null) {
-    const percent = Math.round(uploading * 100);
-    return (
-      <div className="progress">
-        <div role="progressbar" aria-label="Upload" aria-valuemin={0} aria-valuemax={100}
-             aria-valuenow={percent} aria-valuetext={`${percent}% uploaded`} className="bar">
-          <span style={{ width: `${percent}%` }} />
-        </div>
-        <span className="progress-text">uploading {percent}%</span>
-      </div>
-    );
-  }
-  if (!job) return null;
-  if (job.status !== "running") {
-    return (
-      <p className="progress-text" data-testid="job-status">
-        {job.job_id} {job.status}: {count(job.done)} of {count(job.total)} done
-      </p>
-    );
-  }
-  return (
-    <div className="progress">
-      <div role="progressbar" aria-label="Optimisation progress" aria-valuemin={0} aria-valuemax={job.total}
-           aria-valuenow={job.done} aria-valuetext={`${count(job.done)} of ${count(job.total)} done`} className="bar">
-        <span style={{ width: `${Math.round(job.progress * 100)}%` }} />
-      </div>
-      <span className="progress-text" data-testid="job-status">
-        {count(job.done)} / {count(job.total)} done · {Math.floor(job.progress * 100)}%
-      </span>
-    </div>
-  );
 }
 
 function JobsList({ jobs, current, onOpen, onRefresh }: {

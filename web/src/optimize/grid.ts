@@ -1,8 +1,11 @@
 // The parameter ranges of an optimisation as the server reads them (research/optimize.py:
 // parse_range, search_range, default_grid, grid_combinations), so the page can show the
 // combination count, and what the strategy's rules leave of it, as the trader types.
+import { numberText } from "../lib/params";
 import type { ParamSpec } from "../lib/types";
 import type { ParamValue } from "./types";
+
+export { numberText };
 
 export const MAX_COMBINATIONS = 100_000;
 /** Values per parameter in the search a job runs when it is given no ranges. */
@@ -19,12 +22,6 @@ export const EMPTY_RANGE: RangeInput = { from: "", to: "", step: "" };
 
 function roundTo(value: number, digits: number): number {
   return Math.abs(value) < 1e21 ? Number.parseFloat(value.toFixed(digits)) : value;
-}
-
-/** A number as a trader types it in a range: 5, not 5.0; 0.25 as is. */
-export function numberText(value: number | boolean): string {
-  const number = Number(value);
-  return Number.isInteger(number) ? String(number) : String(Number(number.toPrecision(12)));
 }
 
 /** `low, low+step, …` up to `high`, including `high` when it falls on a step (grid_values). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { cellColour, cellText, heatmapGrid, variedParams } from "./heatmap";
-import { barInterval, barTimeframe, coinFromFile, timeframeFromFile, uniqueId } from "./live";
+import { barInterval, barTimeframe, coinFromFile, timeframeFromFile, uniqueId } from "../lib/live";
 import type { ResultRow, RowStats } from "./types";
 
 const row = (rank: number, fast: number, slow: number, signal: number, score: number | null): ResultRow =>

@@ -1,15 +1,16 @@
-// "Apply to live": register the selected row's parameters as a live strategy on a coin the
-// trader confirms, deciding on bars of the file's interval, with the API's reply shown as is.
+// "Apply to live": register a ranked parameter set (an optimisation row, a trend suggestion) as
+// a live strategy on a coin the trader confirms, deciding on bars of the interval it was tuned
+// on, with the API's reply shown as is.
 import { useEffect, useId, useRef, useState } from "react";
 import { api, errorText } from "../lib/api";
+import { TIMEFRAMES, uniqueId } from "../lib/live";
+import { numberText, type ParamValue, paramsText } from "../lib/params";
 import type { Strategy } from "../lib/types";
-import { numberText } from "./grid";
-import { TIMEFRAMES, uniqueId } from "./live";
-import type { Params } from "./types";
+import "./ApplyDialog.css";
 
 interface Props {
   strategy: string;
-  params: Params;
+  params: Record<string, ParamValue>;
   rank: number;
   defaultCoin: string;
   defaultTimeframe: string;
@@ -61,7 +62,7 @@ export function ApplyDialog({ strategy, params, rank, defaultCoin, defaultTimefr
         <h2 id={`${id}-title`}>Apply to live</h2>
         <p className="muted">
           Register {strategy} with rank {rank}'s parameters:{" "}
-          <code>{Object.entries(params).map(([k, v]) => `${k}=${numberText(v)}`).join(" ")}</code>.
+          <code>{paramsText(params)}</code>.
           It trades at once if the engine runs.
         </p>
         <div className="field">
