@@ -24,7 +24,7 @@ from velocitas_desktop.research.jobs import JobNotFound, JobStateError, Optimiza
 from velocitas_desktop.research.optimize import JobStatus
 
 if TYPE_CHECKING:
-    from velocitas_desktop.research.trend import Bars
+    from velocitas_desktop.research.trend import Bars, TrendReport
 
 ProgressCallback = Callable[[int, int], None]
 MAX_CANDLES = 5000  # bars per timeframe a report may carry for its chart
@@ -53,6 +53,15 @@ def run_trend(bars: Bars, request: TrendRequest, *, source: str = "", catalog: A
     suggestions' own steps follow it. TrendError for bad input (a timeframe the bars cannot
     make, too few bars...). A set ``cancel`` stops the suggestions; the report then carries
     what they finished, or None."""
+    return run_trend_report(bars, request, source=source, catalog=catalog,
+                            on_progress=on_progress, cancel=cancel)[1]
+
+
+def run_trend_report(bars: Bars, request: TrendRequest, *, source: str = "",
+                     catalog: Any = None, on_progress: ProgressCallback | None = None,
+                     cancel: threading.Event | None = None) -> tuple[TrendReport, dict[str, Any]]:
+    """:func:`run_trend`, with the analysis's TrendReport beside its JSON (for its
+    ``text()``, which the command line prints)."""
     from velocitas_desktop.research.trend import analyze
 
     progress = on_progress or (lambda done, total: None)
@@ -62,10 +71,10 @@ def run_trend(bars: Bars, request: TrendRequest, *, source: str = "", catalog: A
     result["suggestions"] = None
     if not request.suggest or (cancel is not None and cancel.is_set()):
         progress(1, 1)
-        return result
+        return report, result
     progress(1, 2)  # the suggestions' total is known once they have planned their search
     result["suggestions"] = _suggestions(bars, request, catalog, progress, cancel)
-    return result
+    return report, result
 
 
 def _suggestions(bars: Bars, request: TrendRequest, catalog: Any, progress: ProgressCallback,
