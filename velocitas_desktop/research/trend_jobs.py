@@ -50,8 +50,8 @@ def run_trend(bars: Bars, request: TrendRequest, *, source: str = "", catalog: A
     request asks for them (else None).
 
     Progress ``(done, total)`` covers both steps: the analysis counts as one, the
-    suggestions' own steps follow it. TrendError for bad input (a timeframe the bars cannot
-    make, too few bars...). A set ``cancel`` stops the suggestions; the report then carries
+    suggestions' own steps follow it. TrendError for bad input: a timeframe the bars cannot
+    make, or no timeframe with enough bars (or any price movement) to analyse. A set ``cancel`` stops the suggestions; the report then carries
     what they finished, or None."""
     return run_trend_report(bars, request, source=source, catalog=catalog,
                             on_progress=on_progress, cancel=cancel)[1]
@@ -62,11 +62,14 @@ def run_trend_report(bars: Bars, request: TrendRequest, *, source: str = "",
                      cancel: threading.Event | None = None) -> tuple[TrendReport, dict[str, Any]]:
     """:func:`run_trend`, with the analysis's TrendReport beside its JSON (for its
     ``text()``, which the command line prints)."""
-    from velocitas_desktop.research.trend import analyze
+    from velocitas_desktop.research.trend import TrendError, analyze
 
     progress = on_progress or (lambda done, total: None)
     progress(0, 1)
     report = analyze(bars, request.timeframes, source=source, coin=request.coin)
+    if not any(timeframe.ok for timeframe in report.timeframes):
+        # nothing to show and nothing to suggest on: the first reason is the answer
+        raise TrendError(f"{source or 'the bars'}: {report.timeframes[0].message}")
     result = report.to_json(candles=request.candles)
     result["suggestions"] = None
     if not request.suggest or (cancel is not None and cancel.is_set()):
