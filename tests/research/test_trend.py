@@ -1,0 +1,228 @@
+"""The trend analyzer's API: bars, resampling, timeframes, the report's JSON and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from research_helpers import SAMPLE
+
+from velocitas_desktop.research.trend import (
+    MIN_BARS,
+    Bars,
+    TrendError,
+    analyze,
+    default_timeframes,
+    load_bars,
+    resample,
+)
+
+START = 1_700_000_000.0 - 1_700_000_000.0 % 86_400  # a midnight UTC
+
+
+def walk_bars(count: int, interval: float = 60.0, seed: int = 1, start: float = START) -> Bars:
+    """OHLC bars of a seeded geometric random walk (1% per bar scaled to the interval)."""
+    rng = np.random.default_rng(seed)
+    sigma = 0.01 * math.sqrt(interval / 3600.0)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, sigma, count)))
+    open_ = np.concatenate(([100.0], close[:-1]))
+    spread = np.abs(rng.normal(0.0, sigma / 2, count))
+    high = np.maximum(open_, close) * np.exp(spread)
+    low = np.minimum(open_, close) * np.exp(-spread)
+    time = start + interval * np.arange(count)
+    return Bars.from_arrays(time, open_, high, low, close, rng.uniform(1, 10, count), interval)
+
+
+def strict_json(report, candles: int = 0) -> dict:
+    """The report's JSON after a round trip that refuses NaN and infinities."""
+    return json.loads(json.dumps(report.to_json(candles), allow_nan=False))
+
+
+# --- bars ------------------------------------------------------------------------------------
+
+def test_load_bars_reads_the_sample_file_with_its_interval():
+    bars = load_bars(SAMPLE)
+    assert len(bars) == 5000 and bars.interval == 3600.0
+    assert bars.time.dtype == np.float64 and (np.diff(bars.time) > 0).all()
+
+
+def test_load_bars_names_a_missing_file():
+    with pytest.raises(TrendError, match="no such file"):
+        load_bars("/nonexistent/prices.csv")
+
+
+def test_bars_infer_the_interval_and_tail_keeps_the_latest():
+    bars = walk_bars(100, 300.0)
+    again = Bars.from_arrays(bars.time, bars.open, bars.high, bars.low, bars.close)
+    assert again.interval == 300.0 and (again.volume == 0).all()
+    tail = bars.tail(10)
+    assert len(tail) == 10 and tail.time[-1] == bars.time[-1] and tail.interval == 300.0
+
+
+def test_from_candles_takes_the_engines_dict():
+    bars = walk_bars(80)
+    candles = {"coin": "BTC", "interval": 60, "volume_unit": "ticks",
+               **{name: getattr(bars, name).tolist()
+                  for name in ("time", "open", "high", "low", "close", "volume")}}
+    again = Bars.from_candles(candles)
+    assert np.array_equal(again.close, bars.close) and again.interval == 60.0
+    with pytest.raises(TrendError, match="no 'close' list"):
+        Bars.from_candles({"time": [1.0], "open": [1.0], "high": [1.0], "low": [1.0]})
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda c: c["time"].__setitem__(5, c["time"][4]), r"bar 5 .* repeats the time of bar 4"),
+    (lambda c: c["time"].__setitem__(5, c["time"][3]), r"bar 5 .* is earlier than bar 4"),
+    (lambda c: c["close"].__setitem__(7, math.nan), r"bar 7 .* close is nan"),
+    (lambda c: c["low"].__setitem__(8, 0.0), r"bar 8 .* low is 0.0; prices must be finite"),
+    (lambda c: c["high"].__setitem__(9, -1.0), r"bar 9 .* high is -1.0"),
+    (lambda c: c["high"].__setitem__(3, c["low"][3] * 0.5), r"bar 3 .* high .* below low"),
+])
+def test_bad_bars_are_refused_naming_the_first_bad_bar(change, message):
+    bars = walk_bars(20)
+    columns = {name: getattr(bars, name).copy() for name in ("time", "open", "high", "low",
+                                                             "close")}
+    change(columns)
+    with pytest.raises(TrendError, match=message):
+        Bars.from_arrays(**columns)
+
+
+def test_columns_of_different_lengths_and_no_bars_are_refused():
+    with pytest.raises(TrendError, match="close has 2 values for 3 bar times"):
+        Bars.from_arrays([1, 2, 3], [1, 1, 1], [1, 1, 1], [1, 1, 1], [1, 1])
+    with pytest.raises(TrendError, match="no bars"):
+        Bars.from_arrays([], [], [], [], [])
+    with pytest.raises(TrendError, match="one bar and no interval"):
+        Bars.from_arrays([1.0], [1.0], [1.0], [1.0], [1.0])
+
+
+# --- resampling and timeframes ---------------------------------------------------------------
+
+def test_resample_aggregates_epoch_aligned_buckets_and_skips_gaps():
+    bars = walk_bars(600, 60.0, start=START + 1800)  # starts half-way into an hour
+    keep = np.ones(600, bool)
+    keep[120:300] = False  # three hours with no bar at all
+    gappy = Bars.from_arrays(bars.time[keep], bars.open[keep], bars.high[keep], bars.low[keep],
+                             bars.close[keep], bars.volume[keep], 60.0)
+    hourly = resample(gappy, 3600.0)
+    assert (hourly.time % 3600 == 0).all() and hourly.interval == 3600.0
+    assert len(hourly) == 11 - 2  # minutes 30 to 629: 11 hours, two of them wholly missing
+    first = gappy.time < START + 3600
+    assert hourly.open[0] == gappy.open[first][0] and hourly.close[0] == gappy.close[first][-1]
+    assert hourly.high[0] == gappy.high[first].max() and hourly.low[0] == gappy.low[first].min()
+    assert hourly.volume.sum() == pytest.approx(gappy.volume.sum())
+
+
+def test_default_timeframes_follow_the_input_interval_and_length():
+    assert default_timeframes(60.0) == ["1m", "1h", "4h", "1d"]
+    assert default_timeframes(3600.0, 8760) == ["1h", "4h", "1d"]
+    assert default_timeframes(86_400.0) == ["1d", "1w"]
+    assert default_timeframes(60.0, 2000) == ["1m", "15m"]
+
+
+def test_analyze_refuses_a_finer_or_uneven_or_unknown_timeframe_listing_the_valid_ones():
+    bars = walk_bars(200, 900.0)
+    with pytest.raises(TrendError, match=r"5m is shorter than the bars' interval \(15m\): "
+                                         r"choose from 15m, 30m, 1h"):
+        analyze(bars, ["5m"])
+    with pytest.raises(TrendError, match="unknown timeframe '2m'"):
+        analyze(bars, ["2m"])
+    with pytest.raises(TrendError, match="3d is not a whole multiple"):
+        analyze(walk_bars(200, 172_800.0), ["3d"])
+    odd = walk_bars(200, 7200.0)
+    assert [tf.timeframe for tf in analyze(odd, ["1d", "2h", "4h"]).timeframes] == [
+        "2h", "4h", "1d"]
+
+
+# --- the report ------------------------------------------------------------------------------
+
+def test_report_json_has_every_field_of_the_spec_and_no_nan():
+    report = analyze(load_bars(SAMPLE), source="BTCUSD-1h-sample.csv", coin="BTC")
+    data = strict_json(report, candles=50)
+    assert data["source"] == "BTCUSD-1h-sample.csv" and data["coin"] == "BTC"
+    assert data["bars"] == 5000 and data["interval"] == 3600
+    assert data["suggestions"] is None and len(data["summary"]) == len(data["timeframes"])
+    assert [tf["timeframe"] for tf in data["timeframes"]] == ["1h", "4h", "1d"]
+    for tf in data["timeframes"]:
+        assert tf["ok"] and tf["message"] == ""
+        assert set(tf) == {"timeframe", "seconds", "bars", "ok", "message", "time", "direction",
+                           "strength", "adx", "regression", "moving_averages", "volatility",
+                           "character", "levels", "breakouts", "trend_line", "summary",
+                           "candles"}
+        assert tf["direction"] in {"up", "down", "sideways"}
+        assert tf["strength"] in {"weak", "moderate", "strong"}
+        assert set(tf["adx"]) == {"period", "adx", "plus_di", "minus_di"}
+        assert set(tf["regression"]) == {"bars", "slope_pct_per_bar", "t_stat", "r2"}
+        assert tf["moving_averages"]["alignment"] in {"bullish", "bearish", "mixed"}
+        assert tf["volatility"]["regime"] in {"calm", "normal", "high", "extreme"}
+        assert tf["character"]["label"] in {"trending", "mean_reverting", "random"}
+        assert tf["character"]["confidence"] == 0.95
+        assert len(tf["levels"]) <= 8 and len(tf["breakouts"]) <= 5
+        for level in tf["levels"]:
+            assert level["low"] <= level["price"] <= level["high"] and level["touches"] >= 2
+            assert level["kind"] == ("resistance" if level["price"] > data["price"]
+                                     else "support")
+        distances = [level["distance_pct"] for level in tf["levels"]]
+        assert distances == sorted(distances)
+        assert len(tf["candles"]["close"]) == 50 and tf["summary"].startswith(tf["timeframe"])
+    assert report.regimes()["4h"].keys() == {"direction", "strength", "volatility", "character"}
+    assert "Trend of BTCUSD-1h-sample.csv BTC: 5,000 bars of 1h" in report.text()
+
+
+def test_figures_match_their_definitions_on_the_sample():
+    bars = load_bars(SAMPLE)
+    tf = strict_json(analyze(bars, ["1h"]))["timeframes"][0]
+    closes = bars.close
+    assert tf["moving_averages"]["values"] == pytest.approx(
+        [closes[-20:].mean(), closes[-50:].mean(), closes[-200:].mean()])
+    slope = np.polyfit(np.arange(100), np.log(closes[-100:]), 1)[0]
+    assert tf["regression"]["slope_pct_per_bar"] == pytest.approx(100 * math.expm1(slope),
+                                                                  abs=1e-4)
+    assert tf["trend_line"]["time"] == [bars.time[-100], bars.time[-1]]
+    assert tf["time"] == bars.time[-1]
+
+
+def test_too_few_bars_give_ok_false_with_a_message_per_timeframe():
+    bars = walk_bars(1000, 60.0)  # 1000 minutes: 17 hours
+    data = strict_json(analyze(bars, ["1m", "15m", "1h"]))
+    first, fifteen, hourly = data["timeframes"]
+    assert first["ok"] and fifteen["ok"] and fifteen["bars"] == 67 and not hourly["ok"]
+    assert hourly["message"] == (f"only 17 1h bars; at least {MIN_BARS} are needed (give "
+                                 "more history or choose a finer timeframe)")
+    assert set(hourly) == {"timeframe", "seconds", "bars", "ok", "message", "summary"}
+    assert hourly["summary"] == "1h: " + hourly["message"]
+
+
+def test_a_flat_series_is_reported_not_analysed():
+    flat = np.full(300, 50.0)
+    bars = Bars.from_arrays(START + 60 * np.arange(300), flat, flat, flat, flat)
+    data = strict_json(analyze(bars, ["1m"]))
+    assert not data["timeframes"][0]["ok"]
+    assert "the price never moves on 1m" in data["timeframes"][0]["message"]
+
+
+def test_a_series_flat_at_its_end_gives_none_not_nan():
+    bars = walk_bars(1000)
+    close = bars.close.copy()
+    close[-600:] = close[-601]
+    flat_end = Bars.from_arrays(bars.time, close, close, close, close)
+    data = strict_json(analyze(flat_end, ["1m"]))  # would raise on NaN
+    tf = data["timeframes"][0]
+    assert tf["ok"] and tf["character"]["label"] == "random"
+    assert tf["character"]["variance_ratio"] is None and tf["regression"]["t_stat"] is None
+
+
+def test_gaps_are_warned_about_with_the_largest_and_skipped():
+    bars = walk_bars(3000, 60.0)
+    keep = np.ones(3000, bool)
+    keep[1000:1300] = False   # 5 hours missing
+    keep[2000:2010] = False
+    gappy = Bars.from_arrays(bars.time[keep], bars.open[keep], bars.high[keep], bars.low[keep],
+                             bars.close[keep], None, 60.0)
+    data = strict_json(analyze(gappy, ["1m", "1h"]))
+    when = "2023-11-14 16:40 UTC"
+    assert data["warnings"] == [f"2 gaps in the bars, the largest 5h from {when}: resampled "
+                                "bars skip them"]
+    assert data["timeframes"][0]["bars"] == 2690
