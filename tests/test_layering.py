@@ -251,7 +251,7 @@ MAY_IMPORT = {
     "paths": {"."},
     "tokens": set(),
     "webview": set(),  # the browser view's built files and the page shown without them
-    "engine": {"core", "feeds", "store", "catalog", "paths"},
+    "engine": {"core", "feeds", "store", "catalog", "paths", "research"},
     "research": {"core", "feeds", "catalog", "paths"},
     "server": {".", "core", "engine", "research", "feeds", "store", "catalog", "paths", "tokens",
                "webview"},

@@ -85,6 +85,9 @@ class EventKind(StrEnum):
                              # paused or resumed (the message says why)
     LOG = "log"              # {"level", "message", "time"}
     TICKS = "ticks"          # {"coins": [...], "batch": TickBatch}: every tick processed
+    TREND = "trend"          # {"coin", "timeframe", "time", "previous", "current", "summary"}:
+                             # a coin's regime on a timeframe is new or changed (previous is
+                             # None the first time); previous/current as TrendReport.regimes()
     GAP = "gap"              # {"ticks", "trades", "first_trade_id", "last_trade_id"}: a view
                              # fell behind and these were dropped, not delivered to it (only
                              # a hosted engine's window; in-process subscribers miss nothing)
@@ -311,6 +314,17 @@ class TradingEngine(Protocol):
         history (Binance's warm-up klines, counted in trades); a replayed file's own bars when
         they are longer. The newest ``limit`` (at most a week of minutes); empty lists when no
         session ran here or the coin had no price."""
+        ...
+
+    def trend(self, coin: str, candles: int = 0) -> dict[str, Any]:
+        """The latest live trend report of ``coin`` (the report JSON of docs/trend.md, source
+        ``"live"``), made from the current (or last) session's closed candles on 1m, 15m, 1h
+        and 4h of one-minute candles (a replayed file's longer bars: the analyzer's default
+        timeframes); a timeframe with too few bars yet is ``ok`` false with a message.
+        ``candles`` adds each timeframe's newest bars. Re-made off the engine's hot path as
+        bars close, at most about once a second per coin; each change of regime is a TREND
+        event. NotFoundError when no session ran here, or the coin is not in it or has no
+        closed bar yet."""
         ...
 
     # --- views beside the engine, and the end ------------------------------------------------

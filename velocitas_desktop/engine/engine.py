@@ -931,6 +931,15 @@ class Engine:
                 "high": bars.high.tolist(), "low": bars.low.tolist(),
                 "close": bars.close.tolist(), "volume": bars.volume.tolist()}
 
+    def trend(self, coin: str, candles: int = 0) -> dict[str, Any]:
+        """The latest live trend report of ``coin`` (see the contract)."""
+        coin = check_coin(coin)
+        session = self._session
+        if session is None:
+            raise NotFoundError(f"no live trend of {coin}: no session has run in this engine "
+                                "yet; start one and its trend appears as its bars close")
+        return session.trend.report(coin, candles)
+
     # --- restoring -----------------------------------------------------------------------
 
     def _restore_last_session(self) -> None:

@@ -5,6 +5,8 @@ consumer: queue → strategies (inline, or one message per batch to each worker 
           fills in the ledger (engine/fills.py) → outbox. It is the only writer of the ledger,
           and applies the engine's control calls between batches.
 writer:   outbox → journal (committed first) → subscribers, in order (engine/writer.py).
+trend:    re-makes each coin's trend report as its candles close, off the hot path
+          (engine/trend.py); the consumer only tells it which coins closed a bar.
 
 With workers, batch k is sent to them before batch k−1's fills are applied, so the ledger's
 work in the consumer overlaps the strategies' work in the workers.
@@ -25,13 +27,14 @@ import numpy as np
 from velocitas_desktop.core.candles import Candles, Pieces
 from velocitas_desktop.core.types import Trade
 from velocitas_desktop.engine.config import EngineConfig
-from velocitas_desktop.engine.contract import StrategyStatus
+from velocitas_desktop.engine.contract import EventKind, StrategyStatus
 from velocitas_desktop.engine.errors import EngineError
 from velocitas_desktop.engine.fills import OrderedSignal, Positions, fill_batch, order_signals
 from velocitas_desktop.engine.history import PriceHistory
 from velocitas_desktop.engine.latency import LatencyStats
 from velocitas_desktop.engine.registry import Registration
 from velocitas_desktop.engine.shard import CoinPrices, RawSignal, Shard
+from velocitas_desktop.engine.trend import LiveTrend
 from velocitas_desktop.engine.workers import Worker, WorkerDied
 from velocitas_desktop.engine.writer import (
     MB,
@@ -62,7 +65,11 @@ MAX_DRAIN_TICKS = 65_536     # a natural batch: whatever is queued, up to this m
 METRICS_INTERVAL = 0.25
 WARMUP_TICKS = 5_000         # recent prices kept per coin to warm re-created strategies
 CANDLE_SECONDS = 60.0        # the candles kept per coin for views that open mid-session
-CANDLES_KEPT = 10_080        # a week of them
+CANDLES_KEPT = 10_080        # a week of them: what a view is served at most by default
+# what is held, for the live trend: its 4h needs 60 bars (10 days), and the volatility
+# percentiles read better against a month (4 MB a coin)
+CANDLES_HELD = 43_200
+TREND_JOIN = 5.0             # seconds the session's end waits for the trend's last report
 
 
 class SessionOwner(JournalOwner, Protocol):
@@ -79,6 +86,7 @@ class SessionOwner(JournalOwner, Protocol):
 
     def disk_free(self, path: Path) -> int | None: ...
     def log(self, level: str, message: str) -> None: ...
+    def publish(self, kind: EventKind, data: object) -> None: ...
     def figures(self) -> Figures: ...
     def strategy_failed(self, strategy_id: str, message: str) -> None: ...
     def feed_status(self, state: str, message: str) -> None: ...
@@ -128,6 +136,8 @@ class Session:
             earlier = feed.history_bars(coin)
             if earlier is not None:
                 self._add_bars(coin, *earlier)
+        self.trend = LiveTrend(self.coins, self.closed_candles, engine.publish, engine.log)
+        self._closes_told: dict[str, int] = {}  # each coin's candles' closed_version, told
         self.shard = Shard()
         self.workers = [Worker(i) for i in range(config.workers)]
         self.started_at = 0.0
@@ -158,6 +168,7 @@ class Session:
     def start(self) -> None:
         self.started_at = time.perf_counter()
         self.writer.start()
+        self.trend.start()
         self.consumer.start()
         self.producer.start()
 
@@ -217,6 +228,7 @@ class Session:
                 thread.join(max(0.05, deadline - time.monotonic() - 0.2))
         if self.writer.is_alive() and self.writer is not current:
             self.writer.join(max(0.05, deadline - time.monotonic() - 0.1))
+        self.trend.finish(final=False, timeout=max(0.05, deadline - time.monotonic()))
         self.stop_workers()  # in case the consumer could not
 
     # --- strategies in shards ------------------------------------------------------------
@@ -373,6 +385,8 @@ class Session:
         # close() waits for the rest before it closes the journal
         self.writer.join(1.0 if stopped else None)
         self.producer.join(1.0)
+        # the data ended: the last reports cover every bar before the views hear it ended
+        self.trend.finish(final=not stopped, timeout=0.5 if stopped else TREND_JOIN)
         self.run_seconds = time.perf_counter() - self.started_at
         if self.run_seconds > 0:
             self.ticks_per_second = self.ticks_processed / self.run_seconds
@@ -439,14 +453,25 @@ class Session:
                 mine = batch.bars.of_coin(index)
                 if mine is not None:
                     self._add_bars(coin, *mine)
-            return
-        with self.candles_lock:
-            for coin, (prices, stamps) in per_coin.items():
-                candles = self.candles.get(coin)
-                if candles is None:
-                    candles = self.candles[coin] = Candles(CANDLE_SECONDS, CANDLES_KEPT)
-                    self.volume_units[coin] = "ticks"
-                candles.add_ticks(prices, stamps)
+        else:
+            with self.candles_lock:
+                for coin, (prices, stamps) in per_coin.items():
+                    candles = self.candles.get(coin)
+                    if candles is None:
+                        candles = self.candles[coin] = Candles(CANDLE_SECONDS, CANDLES_HELD)
+                        self.volume_units[coin] = "ticks"
+                    candles.add_ticks(prices, stamps)
+        self._tell_closes()
+
+    def _tell_closes(self) -> None:
+        """Tell the live trend which coins closed a bar since it was last told (a few int
+        comparisons a batch; the analysis runs on its own thread)."""
+        told = self._closes_told
+        for coin, candles in self.candles.items():
+            version = candles.closed_version
+            if told.get(coin) != version:
+                told[coin] = version
+                self.trend.closed(coin)
 
     def _add_bars(self, coin: str, bars: Pieces, seconds: float) -> None:
         """Bars of ``seconds`` each: kept as minutes when they divide a minute, else as they
@@ -457,8 +482,10 @@ class Session:
             if candles is None:
                 whole = CANDLE_SECONDS % seconds == 0
                 candles = self.candles[coin] = Candles(CANDLE_SECONDS if whole else seconds,
-                                                       CANDLES_KEPT)
+                                                       CANDLES_HELD)
                 self.volume_units[coin] = "coin" if self.feed.replay else "ticks"
+                # a replayed file's own bars come closed; finer ones make minutes that are
+                candles.whole_bars = self.feed.replay and candles.interval == seconds
             candles.add(bars)
 
     def candle_pieces(self, coin: str, limit: int) -> tuple[Pieces, float, str] | None:
@@ -467,9 +494,27 @@ class Session:
             candles = self.candles.get(coin)
             if candles is None:
                 return None
-            kept = candles.pieces()
-        return (kept.where(slice(max(len(kept) - limit, 0), None)), candles.interval,
-                self.volume_units[coin])
+            newest = slice(max(len(candles) - limit, 0), len(candles))
+            kept = Pieces(*(column[newest].copy() for column in (
+                candles.times, candles.open, candles.high, candles.low, candles.close,
+                candles.volume)))
+        return kept, candles.interval, self.volume_units[coin]
+
+    def closed_candles(self, coin: str, final: bool = False) -> dict[str, object] | None:
+        """The closed candles of ``coin`` (with ``final``, the forming one too: the data
+        ended) as the live trend reads them: the dict of Engine.candles, with arrays."""
+        with self.candles_lock:
+            candles = self.candles.get(coin)
+            if candles is None:
+                return None
+            count = len(candles) if final else candles.closed
+            columns = [column[:count].copy() for column in (
+                candles.times, candles.open, candles.high, candles.low, candles.close,
+                candles.volume)]
+            interval, unit = candles.interval, self.volume_units[coin]
+        return {"coin": coin, "interval": interval, "volume_unit": unit,
+                **dict(zip(("time", "open", "high", "low", "close", "volume"), columns,
+                           strict=True))}
 
     def _finish(self, job: _InFlight) -> None:
         """Collect the workers' signals for a batch, fill them, and hand on the results."""

@@ -1,0 +1,249 @@
+"""The live trend: each coin's trend report, re-made on its own thread as the coin's bars close.
+
+The session's consumer only says "a bar of BTC closed" (:meth:`LiveTrend.closed`, a set and a
+notify); this thread copies the closed candles, runs the analyzer (research/trend.py) on them
+and keeps the report. Closes are coalesced: a coin is analysed at most once every
+``MIN_SECONDS``, and all analyses together take at most ``BUDGET`` of one core, so a replay
+whose minutes close thousands of times a second costs the engine what a live market does. A
+regime that changes on a timeframe (its direction, strength, volatility or character) is a
+TREND event and an info line in the log; a failed analysis is logged once and the last report
+stands.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from velocitas_desktop.engine.contract import EventKind
+from velocitas_desktop.engine.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from velocitas_desktop.research.trend import TrendReport
+
+log = logging.getLogger(__name__)
+
+LIVE_TIMEFRAMES = ("1m", "15m", "1h", "4h")  # of one-minute candles
+MIN_SECONDS = 1.0   # a coin's report is re-made at most this often
+# The analyses' share of one core. The thread shares the interpreter lock with the consumer,
+# so what it runs in Python is taken from trading: after an analysis of c seconds the next
+# waits c / BUDGET − c, keeping the cost near BUDGET whatever the coins and the speed of their
+# bars (bench/live_trend.py measures it).
+BUDGET = 0.02
+REGIME_FIELDS = ("direction", "strength", "volatility", "character")
+
+CandleSource = Callable[[str, bool], "dict[str, Any] | None"]
+Publish = Callable[[EventKind, Any], None]
+Log = Callable[[str, str], None]
+
+
+def live_timeframes(interval: float) -> list[str]:
+    """The timeframes analysed for candles of ``interval`` seconds: 1m, 15m, 1h and 4h of
+    one-minute candles; a replayed file's longer bars, the analyzer's defaults for them."""
+    if interval == 60.0:
+        return list(LIVE_TIMEFRAMES)
+    return _analyzer().default_timeframes(interval)
+
+
+def _analyzer() -> Any:
+    """research/trend.py, imported on the trend thread's first analysis: an engine whose
+    analyzer cannot load still trades (the failure is logged like any other)."""
+    from velocitas_desktop.research import trend
+
+    return trend
+
+
+class LiveTrend:
+    """The live trend reports of one session's coins, and the thread that re-makes them.
+
+    ``source(coin, final)`` gives the coin's closed candles (the dict of
+    :meth:`~velocitas_desktop.engine.contract.TradingEngine.candles`, arrays welcome; with
+    ``final`` the forming bar too, as the data has ended), or None when it has none.
+    """
+
+    def __init__(self, coins: Sequence[str], source: CandleSource, publish: Publish,
+                 say: Log, clock: Callable[[], float] = time.monotonic) -> None:
+        self.coins = list(coins)
+        self._source = source
+        self._publish = publish
+        self._say = say
+        self._clock = clock
+        self._wake = threading.Condition()
+        self._pending: set[str] = set()
+        self._due: dict[str, float] = {}     # a coin is not analysed again before this
+        self._quiet_until = 0.0              # no analysis before this (the budget)
+        self._ending = False
+        self._final = False                  # the data ended: analyse what is pending, now
+        self._work = threading.Lock()        # one analysis at a time, events in order
+        self._reports: dict[str, TrendReport] = {}
+        self._regimes: dict[str, dict[str, dict[str, str]]] = {}
+        self._failing: dict[str, str] = {}   # coin → what its last analysis raised
+        self.analyses = 0
+        self.busy_seconds = 0.0
+        self._thread = threading.Thread(target=self._run, name="velocitas-trend", daemon=True)
+
+    # --- life -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the thread; every coin that already has bars (a feed's history) is due."""
+        with self._wake:
+            self._pending.update(self.coins)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def closed(self, coin: str) -> None:
+        """A bar of ``coin`` closed (the consumer's word): its report is due."""
+        with self._wake:
+            if coin not in self._pending:
+                self._pending.add(coin)
+                self._wake.notify()
+
+    def finish(self, final: bool, timeout: float) -> None:
+        """End the thread within about ``timeout``. ``final``: the data ended, so every coin
+        with bars closed since its last report is analysed once more, on all its bars."""
+        with self._wake:
+            self._ending = True
+            self._final = final
+            if final:  # the forming bars count now, whether or not a bar closed
+                self._pending.update(self.coins)
+            self._wake.notify()
+        if self._thread.ident is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("the live trend thread did not end within %.1f s", timeout)
+
+    # --- reading --------------------------------------------------------------------------
+
+    def report(self, coin: str, candles: int = 0) -> dict[str, Any]:
+        """The latest report of ``coin`` as JSON; made now if none was made yet (the first
+        call of a view may come before the first close). NotFoundError when it cannot be."""
+        if coin not in self.coins:
+            carried = ", ".join(self.coins) or "no coin"
+            raise NotFoundError(f"{coin} is not in the session (it carries {carried}): "
+                                "start one with that coin to see its live trend")
+        report = self._reports.get(coin)
+        if report is None:
+            report = self._analyse(coin, final=self._final)
+        if report is None:
+            reason = self._failing.get(coin)
+            raise NotFoundError(f"no live trend of {coin}: "
+                                + (f"its analysis failed ({reason})" if reason else
+                                   "it has no closed bars yet; the report appears as its "
+                                   "first candles close"))
+        return report.to_json(candles=max(int(candles), 0))
+
+    # --- the thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while (coin := self._next()) is not None:
+            self._analyse(coin, final=self._final)
+
+    def _next(self) -> str | None:
+        """The next coin to analyse, once its time and the budget allow; None: end."""
+        with self._wake:
+            while True:
+                if self._ending and (not self._final or not self._pending):
+                    return None
+                if not self._pending:
+                    self._wake.wait()
+                    continue
+                coin = min(self._pending, key=lambda c: self._due.get(c, 0.0))
+                wait = max(self._due.get(coin, 0.0), self._quiet_until) - self._clock()
+                if self._final or wait <= 0:
+                    self._pending.discard(coin)
+                    return coin
+                self._wake.wait(wait)
+
+    def _analyse(self, coin: str, final: bool) -> TrendReport | None:
+        """Re-make the report of ``coin`` from its closed bars and publish what changed;
+        returns the report now kept. Never raises: a failure is logged once until the coin's
+        analysis works again, and its last report stands."""
+        with self._work:
+            began = self._clock()
+            try:
+                made = self._make(coin, final)
+            except Exception as exc:
+                made = None
+                self._failed(coin, exc)
+            finally:
+                self._spent(coin, began)
+            if made is None:
+                return self._reports.get(coin)
+            report, view = made
+            self._reports[coin] = report
+            if self._failing.pop(coin, None) is not None:
+                self._say("info", f"the live trend of {coin} is made again")
+            self._compare(coin, report.regimes(), view)
+            return report
+
+    def _make(self, coin: str, final: bool) -> tuple[TrendReport, dict[str, Any]] | None:
+        """The report of the coin's bars and its JSON; None when it has no bars yet."""
+        candles = self._source(coin, final)
+        if candles is None or not len(candles["time"]):
+            return None
+        analyzer = _analyzer()
+        bars = analyzer.Bars.from_candles(candles)
+        report = analyzer.analyze(bars, live_timeframes(float(candles["interval"])),
+                                  source="live", coin=coin)
+        return report, report.to_json()
+
+    def _spent(self, coin: str, began: float) -> None:
+        """Count an analysis and set when the coin, and any coin, may be analysed again."""
+        ended = self._clock()
+        spent = ended - began
+        self.analyses += 1
+        self.busy_seconds += spent
+        with self._wake:
+            self._due[coin] = began + MIN_SECONDS
+            self._quiet_until = ended + spent * (1.0 / BUDGET - 1.0)
+
+    def _failed(self, coin: str, exc: Exception) -> None:
+        message = str(exc) or type(exc).__name__
+        first = coin not in self._failing
+        self._failing[coin] = message
+        if not first:
+            return
+        # the line says what failed; the traceback of a fault (not bad input) is for a debug log
+        log.debug("the live trend of %s failed", coin, exc_info=True)
+        self._say("warning", f"the live trend of {coin} could not be made: {message}; its last "
+                             "report stands and trading goes on (said once until it works)")
+
+    def _compare(self, coin: str, regimes: dict[str, dict[str, str]],
+                 view: dict[str, Any]) -> None:
+        """A TREND event (and a log line) for each timeframe whose regime is new or changed.
+        A timeframe that has too few bars again keeps its last regime, so it is not told
+        again when it comes back unchanged."""
+        known = self._regimes.setdefault(coin, {})
+        frames = {frame["timeframe"]: frame for frame in view.get("timeframes", ())}
+        for timeframe, current in regimes.items():
+            previous = known.get(timeframe)
+            if previous == current:
+                continue
+            known[timeframe] = dict(current)
+            frame = frames.get(timeframe, {})
+            summary = frame.get("summary", "")
+            self._publish(EventKind.TREND, {
+                "coin": coin, "timeframe": timeframe, "time": frame.get("time"),
+                "previous": None if previous is None else dict(previous),
+                "current": dict(current), "summary": summary})
+            if previous is not None:
+                self._say("info", f"{coin} {timeframe}: trend changed "
+                                  f"{_changes(previous, current)} ({summary})")
+
+
+def _changes(previous: dict[str, str], current: dict[str, str]) -> str:
+    """"up → sideways, strength strong → weak": the direction first, then each other field
+    that changed, by name."""
+    parts = []
+    for field in REGIME_FIELDS:
+        before, after = previous.get(field), current.get(field)
+        if before != after:
+            change = f"{before} → {after}"
+            parts.append(change if field == "direction" else f"{field} {change}")
+    return ", ".join(parts)
