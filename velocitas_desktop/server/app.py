@@ -26,6 +26,7 @@ from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.engine.request import OutsideDataFolders
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
+from velocitas_desktop.research.trend_jobs import TrendService
 from velocitas_desktop.server import pages, routes, sockets
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
@@ -40,6 +41,9 @@ from velocitas_desktop.server.security import (
     Forbidden,
     Guard,
 )
+from velocitas_desktop.server.trend import MAX_UPLOAD as TREND_MAX_UPLOAD
+from velocitas_desktop.server.trend import UPLOAD_PATH as TREND_UPLOAD_PATH
+from velocitas_desktop.server.trend import install as install_trend
 from velocitas_desktop.server.validation import describe_validation
 from velocitas_desktop.store.journal import JournalError
 
@@ -85,6 +89,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
                max_body: int = 1_000_000, *, engine_defaults: EngineConfig | None = None,
                max_workers: int | None = None,
                optimization: OptimizationService | None = None,
+               trend: TrendService | None = None,
                access: Access | None = None,
                max_websockets: int = MAX_WEBSOCKETS,
                webview_folder: Path | None = None) -> FastAPI:
@@ -123,13 +128,17 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
     # the optimisation mode: jobs on bar files from the user's data folders
     opt_service = optimization or default_optimization_service(engine)
     install_optimization(app, opt_service)
+    # the trend mode: analyses of the same files, and the live engine's report of a coin
+    install_trend(app, trend or TrendService(opt_service, catalog=engine.catalog))
 
-    # the browser view at / and /optimize, or a page saying how to build it
+    # the browser view at /, /optimize and /trend, or a page saying how to build it
     pages.install(app, webview_folder)
 
     app.add_middleware(Guard, token=token, max_body=max_body,
-                       open_paths=OPEN_PATHS | docs_asset_paths(), open_prefixes=OPEN_PREFIXES,
-                       upload_limits={UPLOAD_PATH: MAX_UPLOAD}, access=access,
+                       open_paths=OPEN_PATHS | docs_asset_paths() | frozenset(pages.PAGE_PATHS),
+                       open_prefixes=OPEN_PREFIXES, access=access,
+                       upload_limits={UPLOAD_PATH: MAX_UPLOAD,
+                                      TREND_UPLOAD_PATH: TREND_MAX_UPLOAD},
                        max_websockets=max_websockets)
     if cors_origins:
         # outermost, so preflight requests (which carry no token) are answered here

@@ -1,5 +1,6 @@
-"""The browser view's files: ``/`` and ``/optimize`` (its page), ``/assets/*`` (its scripts
-and styles), served from the built ``dist/`` folder, or a page saying how to build it.
+"""The browser view's files: ``/``, ``/optimize`` and ``/trend`` (its page), ``/assets/*``
+(its scripts and styles), served from the built ``dist/`` folder, or a page saying how to
+build it.
 
 They are open without a token (the Guard's open paths): they hold nothing private, and the
 page asks for the token before it calls the API. The Host and Origin checks still apply.
@@ -18,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from velocitas_desktop import webview
 
 # the page's own routes: each serves index.html, and the page's router shows the right view
-PAGE_PATHS = ("/", "/optimize")
+PAGE_PATHS = ("/", "/optimize", "/trend")
 ASSETS_PREFIX = "/assets/"
 # index.html is asked again on every load (it names the current build's files); the files
 # under assets/ carry a hash of their content in their name, so a browser may keep them
