@@ -63,6 +63,7 @@ from velocitas_desktop.gui.pnl import PnlChart
 from velocitas_desktop.gui.sessions import add_sessions_menu
 from velocitas_desktop.gui.settings import Settings, layout_store, save_settings
 from velocitas_desktop.gui.theme import apply_theme, colours
+from velocitas_desktop.gui.trend_tab import TrendTab
 from velocitas_desktop.gui.welcome import WelcomePanel, add_ready_set, builtin_names
 from velocitas_desktop.gui.workspace import WindowLayout
 from velocitas_desktop.server.embedded import browser_link, embedded_server
@@ -286,6 +287,8 @@ class MainWindow(QMainWindow):
         self.optimization = OptimizationTab(self.engine, palette=self.palette_colours,
                                             slippage=self.settings.slippage)
         self.modes.addTab(self.optimization, "Optimisation")
+        self.trend = TrendTab(self.engine, palette=self.palette_colours)
+        self.modes.addTab(self.trend, "Trend")
         self.modes.currentChanged.connect(self._mode_changed)
         layout.addWidget(self.modes, 1)
         self.setCentralWidget(central)
@@ -888,6 +891,7 @@ class MainWindow(QMainWindow):
         self.charts.set_palette(self.palette_colours)
         self.pnl_chart.set_palette(self.palette_colours)
         self.optimization.set_palette(self.palette_colours)
+        self.trend.set_palette(self.palette_colours)
         self.charts.redraw()
 
     def start_server(self) -> None:
@@ -1036,8 +1040,8 @@ class MainWindow(QMainWindow):
         self.window_layout.save()
 
     def _mode_changed(self, _index: int) -> None:
-        """The Optimisation tab takes the whole window; Live brings the docks back."""
-        research = self.modes.currentWidget() is self.optimization
+        """The Optimisation and Trend tabs take the whole window; Live brings the docks back."""
+        research = self.modes.currentWidget() in (self.optimization, self.trend)
         self.window_layout.make_room(research)
         self.welcome.setVisible(self.welcome_wanted and not research)
 
@@ -1060,6 +1064,7 @@ class MainWindow(QMainWindow):
         gc.unfreeze()
         self.save_layout()
         self.optimization.shutdown()  # cancels a running job and waits for it
+        self.trend.shutdown()
         self.bridge.close()
         self.stop_server()
         self.busy_label.setText("Stopping the engine…")

@@ -99,8 +99,12 @@ class TrendTab(QWidget):
         self.timeframe_boxes: dict[str, QCheckBox] = {}
         self.dialogs: list[QWidget] = []   # error and Apply dialogs shown, newest last
         self.running = False
+        # the suggestions' worker processes: None, one per core (as the optimiser's "auto")
+        self.workers: int | None = None
         self._cancel: threading.Event | None = None
         self._load_request = 0
+        self._loading = ""   # the file being read, so a second ask does not read it again
+        self._failed = ""    # the last file that could not be read: not read again unasked
         self._closed = False
         self._build()
         self.refresh_files()
@@ -277,6 +281,8 @@ class TrendTab(QWidget):
         super().showEvent(event)
         if not self.running:
             self.refresh_coins()
+            if self.file_radio.isChecked() and self.current_path() != self._failed:
+                self.load_file()  # the file chosen before the tab was first shown
 
     # --- choosing the bars ---------------------------------------------------------------
 
@@ -296,14 +302,16 @@ class TrendTab(QWidget):
         self.select_file(current or str(sample_data_dir() / SAMPLE_FILE))
 
     def select_file(self, path: str) -> None:
-        """Choose ``path`` (listed or not) and load it."""
+        """Choose ``path`` (listed or not) and load it once the tab is shown (a window that
+        never opens the tab never reads a file for it)."""
         index = self.file_box.findData(path)
         if index < 0 and path:
             self.file_box.addItem(Path(path).name, path)
             index = self.file_box.count() - 1
         if index >= 0:
             self.file_box.setCurrentIndex(index)
-        self.load_file()
+        if self.isVisible():
+            self.load_file()
 
     def current_path(self) -> str:
         """The chosen file: a listed one by its name, else the text typed as a path."""
@@ -349,8 +357,9 @@ class TrendTab(QWidget):
     def load_file(self) -> None:
         """Read the chosen file off the Qt thread; chart it and offer its timeframes."""
         path = self.current_path()
-        if not path or path == self.bars_path or self.running:
+        if not path or path == self.bars_path or path == self._loading or self.running:
             return
+        self._loading = path
         self._load_request += 1
         request = self._load_request
         self.show_message(f"Reading {Path(path).name}…", error=False)
@@ -366,6 +375,7 @@ class TrendTab(QWidget):
     def _loaded(self, request: int, path: str, bars: Bars) -> None:
         if self._closed or request != self._load_request:
             return  # another file was chosen meanwhile
+        self._loading = ""
         from velocitas_desktop.research.trend import default_timeframes
 
         self.bars, self.bars_path = bars, path
@@ -379,6 +389,7 @@ class TrendTab(QWidget):
     def _load_failed(self, request: int, path: str, exc: BaseException) -> None:
         if self._closed or request != self._load_request:
             return
+        self._loading, self._failed = "", path
         self.bars, self.bars_path = None, ""
         self._set_timeframes([], [])
         self.timeframes_note.setText("Choose bars to see their timeframes.")
@@ -424,7 +435,8 @@ class TrendTab(QWidget):
             self.show_message("tick at least one timeframe", error=True)
             return
         request = TrendRequest(timeframes=timeframes or None,
-                               suggest=self.suggest_box.isChecked(), coin=coin or None)
+                               suggest=self.suggest_box.isChecked(),
+                               coin=coin if live else None, workers=self.workers)
         cancel = self._cancel = threading.Event()
         cached = self.bars if self.bars_path == path else None
         engine, catalog = self.engine, self.engine.catalog
@@ -566,8 +578,8 @@ class TrendTab(QWidget):
         fit_columns(self.suggestions_view)
         hold = (suggestions.get("hold") or {}).get("oos_return_pct")
         held = "" if hold is None else f"; holding returned {hold:+.2f}% out of sample"
-        if suggestions.get("verdict"):
-            self.verdict.setText(f"{suggestions['verdict']}{held}")
+        if suggestions.get("verdict"):  # it names holding's return itself
+            self.verdict.setText(suggestions["verdict"])
         else:
             self.verdict.setText(f"{len(items)} beat holding and cash out of sample after "
                                  f"fees ({suggestions.get('folds')} walk-forward folds over "
@@ -672,7 +684,8 @@ def _live_report(engine: TradingEngine, coin: str, request: TrendRequest, catalo
         from velocitas_desktop.research.suggest import SuggestSettings, suggest
 
         report["suggestions"] = suggest(
-            bars, SuggestSettings(bars=request.suggest_bars, folds=request.folds),
+            bars, SuggestSettings(bars=request.suggest_bars, folds=request.folds,
+                                  workers=request.workers),
             catalog=catalog, on_progress=lambda done, total: progress(1 + done, 1 + total),
             cancel=cancel)
     progress(1, 1)
