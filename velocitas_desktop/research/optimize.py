@@ -51,10 +51,12 @@ from velocitas_desktop.research.backtest import (
 from velocitas_desktop.research.ranking import DEFAULT_METRIC, METRICS, RankingMetric
 
 MAX_COMBINATIONS = 100_000
-# stats kept per window in a result row (numbers only: rows cross process boundaries)
+# stats kept per window in a result row (numbers only: rows cross process boundaries);
+# open_position lets the trend suggestions charge the sale of a position open at a window's end
 ROW_STATS = ("final_equity", "total_return_pct", "net_pnl", "total_trades", "closed_trades",
              "win_rate", "max_drawdown", "max_drawdown_pct", "sharpe_ratio", "sortino_ratio",
-             "calmar_ratio", "profit_factor", "expectancy", "exposure_pct", "fees")
+             "calmar_ratio", "profit_factor", "expectancy", "exposure_pct", "fees",
+             "open_position")
 
 
 class OptimizeError(VelocitasError, ValueError):
