@@ -90,6 +90,11 @@ def _print_suggestions(suggestions: dict[str, Any]) -> None:
     console = Console(highlight=False)
     console.print()
     console.print(suggestions_view(console, suggestions), markup=False)
+    for warning in suggestions.get("warnings") or []:
+        console.print(f"note: {warning}", markup=False)
+    for skipped in suggestions.get("skipped") or []:
+        console.print(f"not searched: {skipped['strategy']}: {skipped['reason']}",
+                      markup=False)
     for check in suggestions.get("lookahead") or []:
         if not check.get("ok", True):
             console.print(f"look-ahead: {check['strategy']}: {check['message']}", markup=False,

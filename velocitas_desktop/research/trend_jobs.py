@@ -75,7 +75,8 @@ def run_trend_report(bars: Bars, request: TrendRequest, *, source: str = "",
     if not request.suggest or (cancel is not None and cancel.is_set()):
         progress(1, 1)
         return report, result
-    progress(1, 2)  # the suggestions' total is known once they have planned their search
+    # the next report comes from the suggestions once they have checked and planned their
+    # search: a job counts as started from then on (research/trend_jobs.TrendService)
     result["suggestions"] = _suggestions(bars, request, catalog, progress, cancel)
     return report, result
 
@@ -142,7 +143,7 @@ class TrendJob:
 
     def _on_progress(self, done: int, total: int) -> None:
         self._progress = (done, max(total, done, 1))
-        if done >= 1:
+        if done >= 1:  # analysed, and the suggestions (if any) have planned their search
             self._analysed.set()
 
     def _run(self) -> None:
@@ -216,7 +217,8 @@ class TrendService:
 
     def submit_bars(self, request: TrendRequest, bars: Bars, name: str) -> TrendJob:
         """Start a job on bars the caller has read itself (``name`` names them). Returns once
-        the analysis is done, so its errors (TrendError) reach the caller, not the job; the
+        the analysis is done and the suggestions have planned their search, so a bad request
+        (TrendError, OptimizeError) reaches the caller rather than a failed job; the
         suggestions go on in the background."""
         request = self._within_cores(request)
         with self._lock:
