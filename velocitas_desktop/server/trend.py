@@ -182,12 +182,36 @@ class TimeframeOut(_Open):
 
 
 class HoldOut(_Open):
-    return_pct: float | None
-    oos_return_pct: float | None
+    """Buying at the first close and selling at the last, each leg paying the fee."""
+
+    return_pct: float | None = Field(description="over all the bars searched")
+    oos_return_pct: float | None = Field(description="over the out-of-sample windows, "
+                                                     "compounded")
     fees: float | None
 
 
+class SpanOut(_Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    from_: float = Field(alias="from", description="first bar's open time")
+    to: float = Field(description="last bar's open time")
+
+
+class WindowOut(SpanOut):
+    window: str
+    bars: int
+
+
+class FittedOut(SpanOut):
+    """The window the suggested parameters were chosen on (the most recent one)."""
+
+    bars: int
+    score: float | None
+
+
 class FoldOut(_Open):
+    """One walk-forward step: the best parameters on one window, scored on the next."""
+
     fold: int
     params: dict[str, Any]
     in_sample_score: float | None
@@ -195,48 +219,70 @@ class FoldOut(_Open):
     oos_return_pct: float | None
     trades: int
     fees: float | None
+    hold_return_pct: float | None = None
+    in_sample: SpanOut | None = None
+    out_of_sample: SpanOut | None = None
 
 
 class SuggestionOut(_Open):
     rank: int
     strategy: str
-    params: dict[str, Any]
+    params: dict[str, Any] = Field(description="chosen on the most recent window: what "
+                                               "Apply registers")
     timeframe: str | None = Field(description="the timeframe Apply registers it on")
-    in_sample_score: float | None
-    out_of_sample_score: float | None
-    oos_return_pct: float | None
+    in_sample_score: float | None = Field(description="mean over the folds")
+    out_of_sample_score: float | None = Field(description="mean over the folds")
+    oos_return_pct: float | None = Field(description="compounded over the out-of-sample "
+                                                     "windows, after fees")
     trades: int
     fees: float | None
     hold_return_pct: float | None
     beats_hold: bool
     beats_cash: bool
     folds: list[FoldOut]
+    fitted_on: FittedOut | None = None
+    combinations: int | None = None
+    reason: str | None = Field(None, description="a rejected one: why it is no suggestion")
 
 
 class LookaheadOut(_Open):
     strategy: str
     ok: bool
     message: str
+    prefix_bars: int | None = None
+    first_difference: int | None = None
+
+
+class SkippedOut(_Open):
+    strategy: str
+    reason: str
 
 
 class SuggestionsOut(_Open):
     """The walk-forward search's verdict: ``items`` beat holding and cash out of sample
-    after fees (best first); ``verdict`` says so when none did."""
+    after fees (best first); ``verdict`` says so when none did (docs/suggestions.md)."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
     bars: int
     timeframe: str | None
     folds: int
-    metric: str
+    metric: str = Field(description="the metric the folds were ranked by")
+    requested_metric: str | None = None
     fee: float
     from_: float | None = Field(alias="from")
     to: float | None
+    windows: list[WindowOut] | None = None
     hold: HoldOut
     verdict: str
     items: list[SuggestionOut]
     rejected: list[SuggestionOut]
+    skipped: list[SkippedOut] | None = None
     lookahead: list[LookaheadOut]
+    warnings: list[str] | None = None
+    combinations: int | None = None
+    completed: int | None = None
+    cancelled: bool | None = None
     elapsed_s: float
 
 
