@@ -1,5 +1,5 @@
-// The shell: the token gate, the two pages (Live at /, Optimisation at /optimize) and the
-// status bar. The pages talk to the server only through lib/api.ts and lib/stream.ts.
+// The shell: the token gate, the three pages (Live at /, Optimisation at /optimize, Trend at
+// /trend) and the status bar. The pages talk to the server only through lib/api.ts and lib/stream.ts.
 import { Suspense, lazy, useCallback, useEffect, useState } from "react";
 import { ApiError, UNAUTHORIZED, api } from "./lib/api";
 import { getToken, setToken } from "./lib/token";
@@ -10,13 +10,15 @@ import { LivePage } from "./live/LivePage";
 // a trader lands, starts with less script to fetch and parse.
 const OptimizePage = lazy(() =>
   import("./optimize/OptimizePage").then((module) => ({ default: module.OptimizePage })));
+const TrendPage = lazy(() => import("./trend/TrendPage").then((module) => ({ default: module.TrendPage })));
 
-export type Page = "live" | "optimize";
+export type Page = "live" | "optimize" | "trend";
 
-const PATHS: Record<Page, string> = { live: "/", optimize: "/optimize" };
+const PATHS: Record<Page, string> = { live: "/", optimize: "/optimize", trend: "/trend" };
 
 function pageOf(pathname: string): Page {
-  return pathname.replace(/\/+$/, "") === "/optimize" ? "optimize" : "live";
+  const path = pathname.replace(/\/+$/, "");
+  return path === "/optimize" ? "optimize" : path === "/trend" ? "trend" : "live";
 }
 
 type Access = { state: "checking" } | { state: "open" } | { state: "locked"; reason: string }
@@ -91,13 +93,15 @@ export function App() {
              onClick={navigate("live")}>Live</a>
           <a href={PATHS.optimize} aria-current={page === "optimize" ? "page" : undefined}
              onClick={navigate("optimize")}>Optimisation</a>
+          <a href={PATHS.trend} aria-current={page === "trend" ? "page" : undefined}
+             onClick={navigate("trend")}>Trend</a>
         </nav>
         <span className="spacer" />
       </header>
       <main className="main">
         {page === "live" ? <LivePage /> : (
           <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
-            <OptimizePage />
+            {page === "optimize" ? <OptimizePage /> : <TrendPage />}
           </Suspense>
         )}
       </main>
