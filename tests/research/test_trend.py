@@ -154,7 +154,8 @@ def test_report_json_has_every_field_of_the_spec_and_no_nan():
         assert tf["direction"] in {"up", "down", "sideways"}
         assert tf["strength"] in {"weak", "moderate", "strong"}
         assert set(tf["adx"]) == {"period", "adx", "plus_di", "minus_di"}
-        assert set(tf["regression"]) == {"bars", "slope_pct_per_bar", "t_stat", "r2"}
+        assert set(tf["regression"]) == {"bars", "slope_pct_per_bar", "t_stat", "r2",
+                                         "trend_noise"}
         assert tf["moving_averages"]["alignment"] in {"bullish", "bearish", "mixed"}
         assert tf["volatility"]["regime"] in {"calm", "normal", "high", "extreme"}
         assert tf["character"]["label"] in {"trending", "mean_reverting", "random"}
@@ -180,6 +181,9 @@ def test_figures_match_their_definitions_on_the_sample():
     slope = np.polyfit(np.arange(100), np.log(closes[-100:]), 1)[0]
     assert tf["regression"]["slope_pct_per_bar"] == pytest.approx(100 * math.expm1(slope),
                                                                   abs=1e-4)
+    returns = np.diff(np.log(closes[-100:]))
+    assert tf["regression"]["trend_noise"] == pytest.approx(
+        slope * 99 / (returns.std(ddof=1) * math.sqrt(99)), abs=1e-3)
     assert tf["trend_line"]["time"] == [bars.time[-100], bars.time[-1]]
     assert tf["time"] == bars.time[-1]
 

@@ -43,9 +43,11 @@ MIN_BARS = 60  # fewer bars on a timeframe -> that timeframe has ok=False and a 
 
 # The figures' settings; docs/trend.md defines each figure with these numbers.
 ADX_PERIOD = 14
-TREND_ADX = 20.0           # ADX below this: no trend (sideways, weak)
+TREND_ADX = 20.0           # ADX below this: a weak trend, or none
 STRONG_ADX = 30.0          # ADX at or above this: a strong trend
 REGRESSION_BARS = 100      # the log-price regression and the trend line
+TREND_R2 = 0.4             # direction: the line explains at least 40% of the log price...
+TREND_NOISE = 1.0          # ...and rises (falls) at least one random-walk move over the window
 MA_PERIODS = (20, 50, 200)
 ATR_PERIOD = 14
 VOL_WINDOW = 30            # bars of log returns in the realised volatility
@@ -55,7 +57,7 @@ CHARACTER_LAG = 4          # the variance ratio compares 4-bar with 1-bar return
 CONFIDENCE = 0.95          # two-sided; not significant -> "random"
 SWING_BARS = 5             # a swing high is the highest high of the 5 bars each side
 LEVEL_BARS = 500           # levels come from the swings of the most recent 500 bars
-LEVEL_TOLERANCE = 0.5      # swings within 0.5 ATR of a level's first swing join it (width 1 ATR)
+LEVEL_TOLERANCE = 0.5      # swings within 0.5 ATR of a level's central swing join it
 MIN_TOUCHES = 2
 MAX_LEVELS = 8
 MAX_BREAKOUTS = 5
@@ -394,7 +396,7 @@ def _analyze_timeframe(bars: Bars, name: str, seconds: float) -> TimeframeReport
     figures: dict[str, Any] = {"time": float(bars.time[-1])}
     adx = _adx_figures(bars)
     regression, trend_line = _regression(bars)
-    figures["direction"] = _direction(adx, regression)
+    figures["direction"] = _direction(regression)
     figures["strength"] = _strength(adx["adx"])
     figures["adx"] = adx
     figures["regression"] = regression
@@ -460,11 +462,14 @@ def _wilder_adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: in
 
 def _regression(bars: Bars) -> tuple[dict[str, Any], dict[str, Any]]:
     count = min(REGRESSION_BARS, len(bars))
-    closes = bars.close[-count:]
-    fit = stats.linear_fit(np.log(closes))
+    log_close = np.log(bars.close[-count:])
+    fit = stats.linear_fit(log_close)
     slope_pct = 100.0 * math.expm1(fit.slope) if math.isfinite(fit.slope) else math.nan
+    noise = float(np.std(np.diff(log_close), ddof=1)) * math.sqrt(count - 1)
+    trend_noise = fit.slope * (count - 1) / noise if noise > 0.0 else math.nan
     regression = {"bars": count, "slope_pct_per_bar": _round(slope_pct, 4),
-                  "t_stat": _round(fit.t_stat, 2), "r2": _round(fit.r2, 4)}
+                  "t_stat": _round(fit.t_stat, 2), "r2": _round(fit.r2, 4),
+                  "trend_noise": _round(trend_noise, 3)}
     start = fit.intercept
     end = fit.intercept + fit.slope * (count - 1)
     channel = 100.0 * math.expm1(2.0 * fit.residual_std)
@@ -473,17 +478,16 @@ def _regression(bars: Bars) -> tuple[dict[str, Any], dict[str, Any]]:
     return regression, trend_line
 
 
-def _direction(adx: Mapping[str, float], regression: Mapping[str, float]) -> str:
-    """up / down when ADX shows a trend, the DIs agree and the regression slope agrees."""
-    value, plus, minus = adx["adx"], adx["plus_di"], adx["minus_di"]
-    slope = regression["slope_pct_per_bar"]
-    if not all(map(math.isfinite, (value, plus, minus, slope))) or value < TREND_ADX:
+def _direction(regression: Mapping[str, float]) -> str:
+    """up / down when the regression line explains enough of the price (R² >= TREND_R2) and
+    its rise or fall over the window is at least TREND_NOISE random-walk moves; else
+    sideways."""
+    r2, score = regression["r2"], regression["trend_noise"]
+    if not (math.isfinite(r2) and math.isfinite(score)) or r2 < TREND_R2:
         return "sideways"
-    if plus > minus and slope > 0.0:
+    if score >= TREND_NOISE:
         return "up"
-    if minus > plus and slope < 0.0:
-        return "down"
-    return "sideways"
+    return "down" if score <= -TREND_NOISE else "sideways"
 
 
 def _strength(adx: float) -> str:
@@ -577,15 +581,17 @@ def _levels(bars: Bars, atr: np.ndarray) -> tuple[list[dict[str, Any]], list[dic
     times, prices = _swings(recent)
     if not prices.size or not tolerance > 0.0:
         return [], []
-    order = np.argsort(prices, kind="stable")
-    prices, times = prices[order], times[order]
     clusters = []
-    begin = 0
-    for i in range(1, len(prices) + 1):
-        if i == len(prices) or prices[i] - prices[begin] > 2.0 * tolerance:
-            if i - begin >= MIN_TOUCHES:
-                clusters.append((prices[begin:i], np.sort(times[begin:i])))
-            begin = i
+    near = np.abs(prices[:, None] - prices[None, :]) <= tolerance
+    left = np.ones(prices.size, dtype=bool)
+    while True:  # the swing with the most others near it founds a level; they join it
+        counts = np.where(left, (near & left).sum(axis=1), 0)
+        centre = int(np.argmax(counts))
+        if counts[centre] < MIN_TOUCHES:
+            break
+        members = near[centre] & left
+        clusters.append((prices[members], np.sort(times[members])))
+        left &= ~members
     levels = []
     for members, touched in clusters:
         level = float(members.mean())
