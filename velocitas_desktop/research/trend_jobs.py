@@ -249,9 +249,13 @@ class TrendService:
             return
         names = ", ".join(f"{job.job_id} ({job.progress[0]:,} of {job.progress[1]:,} done)"
                           for job in busy)
+        if self.max_running == 1:
+            rule = "one trend analysis runs at a time here: wait for it to finish or cancel it"
+        else:
+            rule = (f"{self.max_running} trend analyses run at a time here: wait for one to "
+                    "finish or cancel one")
         raise JobStateError(f"{names} {'is' if len(busy) == 1 else 'are'} running already; "
-                            f"{self.max_running} trend analysis at a time here: wait for it "
-                            "to finish or cancel it")
+                            + rule)
 
     def _within_cores(self, request: TrendRequest) -> TrendRequest:
         """``request`` with its worker processes within the optimisation service's cap."""
