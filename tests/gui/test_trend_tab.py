@@ -235,3 +235,50 @@ def test_the_window_has_a_trend_tab_after_optimisation_that_reads_the_sample_whe
     qtbot.waitUntil(lambda: window.trend.bars is not None, timeout=WAIT_MS)
     assert len(window.trend.chart.bars.time) == len(window.trend.bars) == 5000
     assert not window.welcome.isVisible()  # the tab takes the room, as Optimisation does
+
+
+def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window):
+    from gui_helpers import start_simulated
+
+    from velocitas_desktop.core.errors import VelocitasError
+
+    start_simulated(qtbot, window, coins="BTC", rate="max")
+
+    def reported() -> bool:
+        try:
+            return bool(window.engine.trend("BTC")["timeframes"])
+        except VelocitasError:  # no candle closed yet
+            return False
+
+    qtbot.waitUntil(reported, timeout=WAIT_MS)
+    tab = window.trend
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    tick(qtbot, tab.live_radio, True)
+    assert tab.coin_box.isEnabled() and not tab.file_box.isEnabled()
+    assert tab.chosen_timeframes() == ["1m", "15m", "1h", "4h"]  # the engine's, not editable
+    assert not tab.timeframe_boxes["1m"].isEnabled()
+    retype(qtbot, tab.coin_box.lineEdit(), "BTC")
+    tick(qtbot, tab.suggest_box, False)
+    press_analyze(qtbot, tab)
+    report = tab.analysis.report
+    assert report["source"] == "live" and report["coin"] == "BTC"
+    assert timeframes_shown(tab) == [f["timeframe"] for f in report["timeframes"]]
+    assert timeframes_shown(tab)[0] == "1m"
+    # the chart holds the session's one-minute candles (the newest, as the engine keeps them)
+    assert tab.chart_box.currentText() == "1m"
+    assert 0 < len(tab.chart.bars.time) <= len(window.engine.candles("BTC")["time"])
+
+
+def test_cancel_stops_the_suggestions_and_keeps_the_analysis(qtbot, tab):
+    click(qtbot, tab.analyze_button)
+    assert tab.progress.maximum() == 0  # busy until the steps are known
+    # the analysis is the first step; the suggestions' backtests follow it
+    qtbot.waitUntil(lambda: tab.progress.maximum() > 2 and tab.progress.value() >= 1,
+                    timeout=WAIT_MS)
+    click(qtbot, tab.cancel_button)
+    assert "Cancelling" in tab.message.text()
+    qtbot.waitUntil(lambda: not tab.running, timeout=WAIT_MS)
+    assert tab.message.text().startswith("Cancelled: 5,000 bars, 3 of 3 timeframes")
+    assert timeframes_shown(tab) == ["1h", "4h", "1d"]
+    assert tab.analyze_button.isEnabled() and not tab.cancel_button.isEnabled()
