@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from research_helpers import SAMPLE
 
+from velocitas_desktop.core.indicators import sma
 from velocitas_desktop.research.trend import (
     MIN_BARS,
     Bars,
@@ -230,3 +231,31 @@ def test_gaps_are_warned_about_with_the_largest_and_skipped():
     assert data["warnings"] == [f"2 gaps in the bars, the largest 5h from {when}: resampled "
                                 "bars skip them"]
     assert data["timeframes"][0]["bars"] == 2690
+
+
+def _full_history_cross(close: np.ndarray, fast: int, slow: int) -> tuple[str, int] | None:
+    spread = sma(close, fast) - sma(close, slow)
+    sign = np.sign(spread)
+    index = np.flatnonzero(np.isfinite(spread) & (sign != 0))
+    changes = np.flatnonzero(sign[index][1:] != sign[index][:-1])
+    if not changes.size:
+        return None
+    at = index[changes[-1] + 1]
+    return ("golden" if sign[at] > 0 else "death"), len(close) - 1 - int(at)
+
+
+@pytest.mark.parametrize(("count", "fast", "slow"), [(30_000, 50, 200), (150, 20, 50)])
+def test_last_cross_is_the_latest_sign_change_of_the_fast_minus_slow_average(count, fast, slow):
+    # a slow rise for most of the history, then a fall: the last cross is a death cross far
+    # back (beyond the first 4096 bars the search looks at) on the long series
+    time = START + 60.0 * np.arange(count)
+    trend = np.where(np.arange(count) < count * 0.6, 1.0, -1.0)
+    close = 100.0 * np.exp(np.cumsum(trend * 0.001 + np.sin(np.arange(count) / 7) * 1e-4))
+    bars = Bars.from_arrays(time, close, close, close, close, None, 60.0)
+    cross = strict_json(analyze(bars, ["1m"]))["timeframes"][0]["moving_averages"]["last_cross"]
+    kind, bars_ago = _full_history_cross(close, fast, slow)
+    assert (cross["kind"], cross["bars_ago"], cross["fast"], cross["slow"]) == (
+        kind, bars_ago, fast, slow)
+    assert kind == "death" and cross["time"] == time[-1 - bars_ago]
+    if count > 10_000:
+        assert bars_ago > 4096

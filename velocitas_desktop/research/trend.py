@@ -498,8 +498,7 @@ def _strength(adx: float) -> str:
 
 def _moving_averages(bars: Bars) -> dict[str, Any]:
     close = bars.close
-    lines = {period: indicators.sma(close, period) for period in MA_PERIODS}
-    values = [_last(line) for line in lines.values()]
+    values = [_last(indicators.sma(close[-period:], period)) for period in MA_PERIODS]
     defined = [value for value in values if math.isfinite(value)]
     price = float(close[-1])
     alignment = "mixed"
@@ -511,25 +510,33 @@ def _moving_averages(bars: Bars) -> dict[str, Any]:
             alignment = "bearish"
     fast, slow = (50, 200) if math.isfinite(values[2]) else (20, 50)
     return {"periods": list(MA_PERIODS), "values": values, "alignment": alignment,
-            "last_cross": _last_cross(bars, lines[fast], lines[slow], fast, slow)}
+            "last_cross": _last_cross(bars, fast, slow)}
 
 
-def _last_cross(bars: Bars, fast_line: np.ndarray, slow_line: np.ndarray, fast: int,
-                slow: int) -> dict[str, Any] | None:
-    spread = fast_line - slow_line
-    sign = np.sign(spread)
-    defined = np.isfinite(spread) & (sign != 0)
-    index = np.flatnonzero(defined)
-    if index.size < 2:
-        return None
-    signs = sign[index]
-    changes = np.flatnonzero(signs[1:] != signs[:-1])
-    if not changes.size:
-        return None
-    at = int(index[changes[-1] + 1])
-    kind = "golden" if signs[changes[-1] + 1] > 0 else "death"
-    return {"kind": kind, "time": float(bars.time[at]), "bars_ago": len(bars) - 1 - at,
-            "fast": fast, "slow": slow}
+def _last_cross(bars: Bars, fast: int, slow: int) -> dict[str, Any] | None:
+    """The most recent bar where SMA(fast) - SMA(slow) changed sign (zeros skipped).
+
+    Searched over the most recent bars first, eight times as many each time, as a cross is
+    usually recent: on 1,000,000 bars this saves the two averages of the whole history
+    (about 0.1 s). Each window's average is summed on its own, so the values do not depend
+    on where the search starts."""
+    close = bars.close
+    span = 4096
+    while True:
+        start = max(0, len(close) - span - slow + 1)
+        spread = indicators.sma(close[start:], fast) - indicators.sma(close[start:], slow)
+        sign = np.sign(spread)
+        index = np.flatnonzero(np.isfinite(spread) & (sign != 0))
+        signs = sign[index]
+        changes = np.flatnonzero(signs[1:] != signs[:-1])
+        if changes.size:
+            at = start + int(index[changes[-1] + 1])
+            kind = "golden" if signs[changes[-1] + 1] > 0 else "death"
+            return {"kind": kind, "time": float(bars.time[at]), "bars_ago": len(bars) - 1 - at,
+                    "fast": fast, "slow": slow}
+        if start == 0:
+            return None
+        span *= 8
 
 
 def _volatility(bars: Bars, atr: np.ndarray) -> dict[str, Any]:
