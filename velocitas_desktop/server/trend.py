@@ -88,6 +88,8 @@ class RegressionOut(_Open):
     slope_pct_per_bar: float | None
     t_stat: float | None
     r2: float | None
+    trend_noise: float | None = Field(None, description="the fit's rise or fall over the "
+                                                        "bars in random-walk moves")
 
 
 class CrossOut(_Open):
