@@ -638,9 +638,12 @@ class TrendTab(QWidget):
         box.open()
 
     def set_palette(self, palette: ChartColours) -> None:
+        """The theme's colours, the chart's view kept where the trader left it."""
         self.palette = palette
         self.chart.set_palette(palette)
-        self._chart_timeframe_changed(self.chart_box.currentText())
+        frame = self.frame(self.chart_box.currentText())
+        if frame is not None:
+            self.chart.show_analysis(frame)  # the levels' colours are the theme's
 
     def shutdown(self) -> None:
         """Stop a running analysis's suggestions (call when the window closes)."""

@@ -29,6 +29,7 @@ from velocitas_desktop.gui.plots import (
     cache_axes,
     paint_axes,
     price_text,
+    time_text,
     value_scale_on_right,
 )
 from velocitas_desktop.gui.theme import ChartColours
@@ -151,6 +152,13 @@ class LodBarsItem(pg.GraphicsObject):
                 painter.setPen(_pen(self.palette.up if up else self.palette.down))
                 painter.drawPath(_strokes(x[pick], env.low[pick], env.high[pick]))
         self.drawn, self.mode = len(env), "envelope"
+
+
+def _breakout_tip(x: float, y: float, data: dict[str, Any]) -> str:
+    """A breakout marker's tooltip: which way, through which level, when."""
+    through = "resistance" if data.get("direction") == "up" else "support"
+    return (f"break {data.get('direction')} through {through} {price_text(data['level'])}\n"
+            f"close {price_text(data['close'])}, {time_text(data['time'])} UTC")
 
 
 def _strokes(x: np.ndarray, low: np.ndarray, high: np.ndarray) -> Any:
@@ -382,7 +390,7 @@ class TrendChart(QWidget):
                           "symbol": "t1" if up else "t", "size": 13,
                           "brush": QBrush(QColor(colour)), "pen": _pen("#000000"),
                           "data": b})
-        marks = pg.ScatterPlotItem(spots=spots)
+        marks = pg.ScatterPlotItem(spots=spots, hoverable=True, tip=_breakout_tip)
         marks.setZValue(10)
         self._add(marks)
         self.breakout_marks = marks
