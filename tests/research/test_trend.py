@@ -135,6 +135,9 @@ def test_analyze_refuses_a_finer_or_uneven_or_unknown_timeframe_listing_the_vali
     odd = walk_bars(200, 7200.0)
     assert [tf.timeframe for tf in analyze(odd, ["1d", "2h", "4h"]).timeframes] == [
         "2h", "4h", "1d"]
+    assert [tf.timeframe for tf in analyze(odd, "4h, 2h,4h").timeframes] == ["2h", "4h"]
+    with pytest.raises(TrendError, match="no timeframe given"):
+        analyze(odd, [])
 
 
 # --- the report ------------------------------------------------------------------------------

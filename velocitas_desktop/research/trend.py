@@ -61,6 +61,7 @@ LEVEL_TOLERANCE = 0.5      # swings within 0.5 ATR of a level's central swing jo
 MIN_TOUCHES = 2
 MAX_LEVELS = 8
 MAX_BREAKOUTS = 5
+BREAKOUT_BARS = 5          # a breakout's previous 5 closes were all on the other side
 COARSER = ("15m", "1h", "4h", "1d", "1w")
 MAX_RATIO = 1440           # default timeframes stay within a day of the input's bars
 YEAR_SECONDS = 365 * 86_400  # crypto trades every day: realised volatility is annualised by it
@@ -347,7 +348,8 @@ class TrendReport:
 
 def analyze(bars: Bars, timeframes: Sequence[str] | None = None, *, source: str = "",
             coin: str | None = None) -> TrendReport:
-    """Analyse ``bars`` on each timeframe (default: :func:`default_timeframes`).
+    """Analyse ``bars`` on each timeframe (names like "4h", or one comma-separated string;
+    default: :func:`default_timeframes` of the bars' interval and span).
 
     A timeframe finer than the bars, or not a whole multiple of their interval, or unknown
     raises TrendError listing the valid ones; a timeframe with too few bars or no price
@@ -358,6 +360,8 @@ def analyze(bars: Bars, timeframes: Sequence[str] | None = None, *, source: str 
     if len(bars) == 0:
         raise TrendError("no bars to analyse")
     span = int((bars.time[-1] - bars.time[0]) // bars.interval) + 1
+    if isinstance(timeframes, str):  # "1h,4h,1d", as typed on the command line
+        timeframes = [name for name in timeframes.split(",") if name.strip()]
     names = default_timeframes(bars.interval, span) if timeframes is None else timeframes
     reports = []
     for name, seconds in _timeframe_seconds(names, bars.interval):
@@ -635,16 +639,24 @@ def _swings(bars: Bars) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _breakouts(bars: Bars, levels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Closes through a level after its second touch, the BREAKOUT_BARS closes before on the
+    other side (so a close that chops around the level is not a breakout every bar)."""
     close = bars.close
+    k = BREAKOUT_BARS
+    if len(close) <= k:
+        return []
+    before = sliding_window_view(close[:-1], k)  # row j: the k closes before bar j + k
+    highest, lowest = before.max(axis=1), before.min(axis=1)
+    now, times = close[k:], bars.time[k:]
     found = []
     for level in levels:
-        after = bars.time[1:] > level["_established"]
-        up = np.flatnonzero(after & (close[:-1] <= level["high"]) & (close[1:] > level["high"]))
-        down = np.flatnonzero(after & (close[:-1] >= level["low"]) & (close[1:] < level["low"]))
+        after = times > level["_established"]
+        up = np.flatnonzero(after & (highest <= level["high"]) & (now > level["high"]))
+        down = np.flatnonzero(after & (lowest >= level["low"]) & (now < level["low"]))
         for index, direction in ((up, "up"), (down, "down")):
             for i in index[-MAX_BREAKOUTS:].tolist():
-                found.append({"time": float(bars.time[i + 1]), "direction": direction,
-                              "level": level["price"], "close": float(close[i + 1])})
+                found.append({"time": float(times[i]), "direction": direction,
+                              "level": level["price"], "close": float(now[i])})
     found.sort(key=lambda breakout: breakout["time"], reverse=True)
     return found[:MAX_BREAKOUTS]
 
