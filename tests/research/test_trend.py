@@ -262,3 +262,18 @@ def test_last_cross_is_the_latest_sign_change_of_the_fast_minus_slow_average(cou
     assert kind == "death" and cross["time"] == time[-1 - bars_ago]
     if count > 10_000:
         assert bars_ago > 4096
+
+
+def test_adx_and_atr_figures_are_ta_libs_on_each_timeframe():
+    talib = pytest.importorskip("talib")
+    bars = load_bars(SAMPLE)
+    for tf in strict_json(analyze(bars, ["1h", "4h"]))["timeframes"]:
+        frame = bars if tf["timeframe"] == "1h" else resample(bars, tf["seconds"])
+        high, low, close = frame.high, frame.low, frame.close
+        assert tf["adx"]["adx"] == pytest.approx(talib.ADX(high, low, close, 14)[-1], abs=0.006)
+        assert tf["adx"]["plus_di"] == pytest.approx(talib.PLUS_DI(high, low, close, 14)[-1],
+                                                     abs=0.006)
+        assert tf["adx"]["minus_di"] == pytest.approx(
+            talib.MINUS_DI(high, low, close, 14)[-1], abs=0.006)
+        atr_pct = 100 * talib.ATR(high, low, close, 14)[-1] / close[-1]
+        assert tf["volatility"]["atr_pct"] == pytest.approx(atr_pct, abs=1e-4)

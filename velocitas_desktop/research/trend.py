@@ -424,44 +424,9 @@ def _round(value: float, digits: int) -> float:
 
 
 def _adx_figures(bars: Bars) -> dict[str, Any]:
-    adx, plus, minus = _adx(bars.high, bars.low, bars.close, ADX_PERIOD)
+    adx, plus, minus = indicators.adx(bars.high, bars.low, bars.close, ADX_PERIOD)
     return {"period": ADX_PERIOD, "adx": _round(_last(adx), 2),
             "plus_di": _round(_last(plus), 2), "minus_di": _round(_last(minus), 2)}
-
-
-def _adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    adx_function = getattr(indicators, "adx", None)
-    if adx_function is not None:
-        return adx_function(high, low, close, period)
-    return _wilder_adx(high, low, close, period)
-
-
-def _wilder_adx(high: np.ndarray, low: np.ndarray, close: np.ndarray, period: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Wilder's ADX, +DI, −DI (nan where undefined); used until core/indicators has adx()."""
-    n = len(close)
-    adx = np.full(n, np.nan)
-    plus_di = np.full(n, np.nan)
-    minus_di = np.full(n, np.nan)
-    if n <= 2 * period:
-        return adx, plus_di, minus_di
-    up = high[1:] - high[:-1]
-    down = low[:-1] - low[1:]
-    plus_dm = np.where((up > down) & (up > 0.0), up, 0.0)
-    minus_dm = np.where((down > up) & (down > 0.0), down, 0.0)
-    true_range = np.maximum.reduce([high[1:] - low[1:], np.abs(high[1:] - close[:-1]),
-                                    np.abs(low[1:] - close[:-1])])
-    smooth_tr = indicators._wilder(true_range, period)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plus = 100.0 * indicators._wilder(plus_dm, period) / smooth_tr
-        minus = 100.0 * indicators._wilder(minus_dm, period) / smooth_tr
-        total = plus + minus
-        dx = np.where(total > 0.0, 100.0 * np.abs(plus - minus) / total, 0.0)
-    plus_di[period:] = plus
-    minus_di[period:] = minus
-    adx[2 * period - 1:] = indicators._wilder(dx, period)
-    return adx, plus_di, minus_di
 
 
 def _regression(bars: Bars) -> tuple[dict[str, Any], dict[str, Any]]:
