@@ -78,12 +78,15 @@ class Engine:
 
     def __init__(self, catalog: Catalog | None = None, journal: Journal | None = None,
                  restore: bool = True, recent_trades: int = 10_000,
-                 disk_free: Callable[[Path], int | None] = free_bytes) -> None:
+                 disk_free: Callable[[Path], int | None] = free_bytes,
+                 live_trend: bool = True) -> None:
         """``disk_free(path)`` reads the free bytes of the journal's disk (the free-space
-        guard's one reading: the default asks the system)."""
+        guard's one reading: the default asks the system). ``live_trend`` False: sessions
+        make no trend reports (bench/live_trend.py measures what they cost)."""
         self.catalog = catalog or load_catalog()
         self.journal = journal
         self.disk_free = disk_free
+        self.live_trend = live_trend
         self.lock = threading.Lock()        # guards the ledger and the registry
         self._admin = threading.RLock()     # serialises start/stop and direct control calls
         self._status_lock = threading.Lock()  # status changes that depend on the status
@@ -467,7 +470,8 @@ class Engine:
                 config = self._picking_up(config)
             self.status = EngineStatus.STARTING
             try:
-                feed = feed or build_feed(config)
+                # not `feed or`: a replay feed not yet opened has no prices, so len() 0, falsy
+                feed = feed if feed is not None else build_feed(config)
                 feed.on_status = self.feed_status
                 feed.open()
             except BaseException:
@@ -523,7 +527,7 @@ class Engine:
         """Make the session's threads, its ledger and journal ready, and start it; returns
         what became of the last session, for the log."""
         self.config = config
-        session = self._session = Session(self, config, feed)
+        session = self._session = Session(self, config, feed, self.live_trend)
         self.trading_paused = False
         self.journal_state = _journal_state(self.journal)
         try:
@@ -938,6 +942,9 @@ class Engine:
         if session is None:
             raise NotFoundError(f"no live trend of {coin}: no session has run in this engine "
                                 "yet; start one and its trend appears as its bars close")
+        if session.trend is None:
+            raise NotFoundError(f"no live trend of {coin}: this engine makes none (it was "
+                                "created with live_trend=False)")
         return session.trend.report(coin, candles)
 
     # --- restoring -----------------------------------------------------------------------

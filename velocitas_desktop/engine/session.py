@@ -113,7 +113,8 @@ class _InFlight:
 class Session:
     """The threads, shards and counters of one run of an engine on one feed."""
 
-    def __init__(self, engine: SessionOwner, config: EngineConfig, feed: Feed) -> None:
+    def __init__(self, engine: SessionOwner, config: EngineConfig, feed: Feed,
+                 live_trend: bool = True) -> None:
         self.engine = engine
         self.config = config
         self.feed = feed
@@ -136,7 +137,8 @@ class Session:
             earlier = feed.history_bars(coin)
             if earlier is not None:
                 self._add_bars(coin, *earlier)
-        self.trend = LiveTrend(self.coins, self.closed_candles, engine.publish, engine.log)
+        self.trend = (LiveTrend(self.coins, self.closed_candles, engine.publish, engine.log)
+                      if live_trend else None)
         self._closes_told: dict[str, int] = {}  # each coin's candles' closed_version, told
         self.shard = Shard()
         self.workers = [Worker(i) for i in range(config.workers)]
@@ -168,7 +170,8 @@ class Session:
     def start(self) -> None:
         self.started_at = time.perf_counter()
         self.writer.start()
-        self.trend.start()
+        if self.trend is not None:
+            self.trend.start()
         self.consumer.start()
         self.producer.start()
 
@@ -228,7 +231,8 @@ class Session:
                 thread.join(max(0.05, deadline - time.monotonic() - 0.2))
         if self.writer.is_alive() and self.writer is not current:
             self.writer.join(max(0.05, deadline - time.monotonic() - 0.1))
-        self.trend.finish(final=False, timeout=max(0.05, deadline - time.monotonic()))
+        if self.trend is not None:
+            self.trend.finish(final=False, timeout=max(0.05, deadline - time.monotonic()))
         self.stop_workers()  # in case the consumer could not
 
     # --- strategies in shards ------------------------------------------------------------
@@ -386,7 +390,8 @@ class Session:
         self.writer.join(1.0 if stopped else None)
         self.producer.join(1.0)
         # the data ended: the last reports cover every bar before the views hear it ended
-        self.trend.finish(final=not stopped, timeout=0.5 if stopped else TREND_JOIN)
+        if self.trend is not None:
+            self.trend.finish(final=not stopped, timeout=0.5 if stopped else TREND_JOIN)
         self.run_seconds = time.perf_counter() - self.started_at
         if self.run_seconds > 0:
             self.ticks_per_second = self.ticks_processed / self.run_seconds
@@ -461,9 +466,10 @@ class Session:
                         candles = self.candles[coin] = Candles(CANDLE_SECONDS, CANDLES_HELD)
                         self.volume_units[coin] = "ticks"
                     candles.add_ticks(prices, stamps)
-        self._tell_closes()
+        if self.trend is not None:
+            self._tell_closes(self.trend)
 
-    def _tell_closes(self) -> None:
+    def _tell_closes(self, trend: LiveTrend) -> None:
         """Tell the live trend which coins closed a bar since it was last told (a few int
         comparisons a batch; the analysis runs on its own thread)."""
         told = self._closes_told
@@ -471,7 +477,7 @@ class Session:
             version = candles.closed_version
             if told.get(coin) != version:
                 told[coin] = version
-                self.trend.closed(coin)
+                trend.closed(coin)
 
     def _add_bars(self, coin: str, bars: Pieces, seconds: float) -> None:
         """Bars of ``seconds`` each: kept as minutes when they divide a minute, else as they

@@ -81,6 +81,7 @@ class LiveTrend:
         self._reports: dict[str, TrendReport] = {}
         self._regimes: dict[str, dict[str, dict[str, str]]] = {}
         self._failing: dict[str, str] = {}   # coin → what its last analysis raised
+        self.closes = 0         # closes told (coalesced into analyses)
         self.analyses = 0
         self.busy_seconds = 0.0
         self._thread = threading.Thread(target=self._run, name="velocitas-trend", daemon=True)
@@ -100,6 +101,7 @@ class LiveTrend:
     def closed(self, coin: str) -> None:
         """A bar of ``coin`` closed (the consumer's word): its report is due."""
         with self._wake:
+            self.closes += 1
             if coin not in self._pending:
                 self._pending.add(coin)
                 self._wake.notify()
