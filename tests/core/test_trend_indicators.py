@@ -9,17 +9,35 @@ import pytest
 import talib
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 from test_indicators import (  # the helpers and real bars the other indicators are checked with
+    LONG,
     PROPERTY,
     assert_matches_library,
     assert_same_numbers,
     bars,
+    feed,
+    feed_bars,
+    long_price_series,
+    price_series,
     real_bars,
 )
 
 from velocitas_desktop.core import indicators
 from velocitas_desktop.core.errors import ParameterError
-from velocitas_desktop.core.indicators import ADX, adx, minus_di, plus_di
+from velocitas_desktop.core.indicators import (
+    ADX,
+    ATRPercent,
+    LogRegression,
+    RealisedVolatility,
+    adx,
+    atr,
+    atr_percent,
+    log_regression,
+    minus_di,
+    plus_di,
+    realised_volatility,
+)
 
 nan = math.nan
 __all__ = ["real_bars"]  # the fixture, imported for the tests below
@@ -196,3 +214,280 @@ def test_adx_of_too_few_bars_is_undefined():
         line, plus, minus = adx(np.ones(count), np.ones(count), np.ones(count), 14)
         assert line.shape == plus.shape == minus.shape == (count,)
         assert np.isnan(line).all()
+
+
+# --- log-price regression --------------------------------------------------------------------
+
+def feed_regression(indicator: LogRegression, prices) -> np.ndarray:
+    """(slope, t_stat, r2, intercept) after each price, as four rows."""
+    seen = [(indicator.update(float(p)), indicator.t_stat, indicator.r2, indicator.intercept)
+            for p in prices]
+    return np.array(seen, dtype=np.float64).reshape(-1, 4).T
+
+
+def assert_same_fit(actual, expected) -> None:
+    """Two (slope, t_stat, r2) results alike: slope and r2 to 1e-9, t to 1e-9 of itself times
+    1 / (1 - r2), its condition number (t = sqrt((n - 2) * r2 / (1 - r2))); inf for inf, except
+    where 1 - r2 is within rounding of the 1e-12 that makes a line straight."""
+    slope, t_stat, r2 = (np.asarray(a) for a in actual)
+    want_slope, want_t, want_r2 = (np.asarray(a) for a in expected)
+    assert_same_numbers(slope, want_slope, rtol=1e-9, atol=1e-12)
+    assert_same_numbers(r2, want_r2, atol=1e-9)
+    np.testing.assert_array_equal(np.isnan(t_stat), np.isnan(want_t))
+    defined = ~np.isnan(want_t)
+    unsure = defined & (np.isinf(t_stat) != np.isinf(want_t)) & (1 - want_r2 < 1e-10)
+    finite = defined & ~unsure & np.isfinite(want_t)
+    np.testing.assert_array_equal(t_stat[defined & ~unsure & ~finite],
+                                  want_t[defined & ~unsure & ~finite])
+    condition = 1.0 / np.maximum(1.0 - want_r2[finite], 1e-300)
+    error = np.abs(t_stat[finite] - want_t[finite])
+    assert np.all(error <= 1e-9 * np.abs(want_t[finite]) * np.maximum(1.0, condition) + 1e-9)
+
+
+def test_log_regression_of_three_prices_by_hand():
+    prices = np.exp([0.0, 1.0, 3.0, 2.0])
+    # ln prices 0, 1, 3 at x = 0, 1, 2: Sxx = 2, Sxy = 3, slope 1.5, SST = 14/3, SSE = 1/6,
+    # r2 = 27/28, t = 1.5 / sqrt(1/6 / 2) = 3 sqrt(3), intercept 4/3 - 1.5 = -1/6.
+    # Then 1, 3, 2: Sxy = 1, slope 0.5, SST 2, SSE 1.5, r2 0.25, t = 1/sqrt(3), intercept 1.5.
+    expected = ([nan, nan, 1.5, 0.5], [nan, nan, 3 * math.sqrt(3), 1 / math.sqrt(3)],
+                [nan, nan, 27 / 28, 0.25])
+    for actual, want in zip(log_regression(prices, 3), expected, strict=True):
+        assert_same_numbers(actual, want, rtol=1e-12)
+    seen = feed_regression(LogRegression(3), prices)
+    for actual, want in zip(seen, [*expected, [nan, nan, -1 / 6, 1.5]], strict=True):
+        assert_same_numbers(actual, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("period", [3, 20, 100])
+def test_log_regression_matches_scipy_linregress_and_polyfit_on_real_prices(real_bars, period):
+    close = real_bars.Close.to_numpy(dtype=np.float64)
+    slope, t_stat, r2 = log_regression(close, period)
+    incremental = feed_regression(LogRegression(period), close)
+    for end in range(period - 1, len(close), max(1, len(close) // 200)):
+        y = np.log(close[end - period + 1:end + 1])
+        fit = stats.linregress(np.arange(period), y)
+        expected_t = fit.slope / fit.stderr
+        for ours in (slope[end], incremental[0, end]):
+            assert ours == pytest.approx(fit.slope, rel=1e-9, abs=1e-12)
+        assert slope[end] == pytest.approx(np.polyfit(np.arange(period), y, 1)[0], rel=1e-8)
+        for ours in (t_stat[end], incremental[1, end]):
+            assert ours == pytest.approx(expected_t, rel=1e-9)
+        for ours in (r2[end], incremental[2, end]):
+            assert ours == pytest.approx(fit.rvalue**2, abs=1e-9)
+        assert incremental[3, end] == pytest.approx(fit.intercept, abs=1e-9)
+
+
+@PROPERTY
+@given(prices=price_series(), period=st.integers(3, 60))
+def test_incremental_and_vectorised_log_regression_agree(prices, period):
+    assert_same_fit(LogRegression(period).update_many(prices), log_regression(prices, period))
+
+
+@LONG
+@given(prices=long_price_series(), period=st.sampled_from([3, 50, 500]))
+def test_incremental_and_vectorised_log_regression_agree_on_long_series(prices, period):
+    assert_same_fit(LogRegression(period).update_many(prices), log_regression(prices, period))
+
+
+def test_log_regression_update_many_is_update_on_each_price():
+    prices = 100 * np.exp(np.cumsum(np.random.default_rng(2).normal(0, 0.01, 300)))
+    one, many = LogRegression(20), LogRegression(20)
+    expected = feed_regression(one, prices)[:3]
+    got = np.array(many.update_many(prices[:150]))
+    got = np.concatenate([got, np.array(many.update_many(prices[150:]))], axis=1)
+    np.testing.assert_array_equal(got, expected)
+    assert many.intercept == one.intercept
+
+
+def test_a_straight_line_has_r2_one_and_an_infinite_t_with_the_slope_sign():
+    for rate in (0.001, -0.02):
+        prices = 250.0 * np.exp(rate * np.arange(120))
+        for slope, t_stat, r2 in (log_regression(prices, 30),
+                                  feed_regression(LogRegression(30), prices)[:3]):
+            np.testing.assert_allclose(slope[29:], rate, rtol=1e-9)
+            assert (t_stat[29:] == math.copysign(math.inf, rate)).all()
+            assert (r2[29:] == 1.0).all()
+
+
+def test_a_flat_window_has_slope_t_and_r2_zero_even_after_moves():
+    rng = np.random.default_rng(4)
+    moving = 30_000 * np.exp(np.cumsum(rng.normal(0, 0.02, 500)))
+    prices = np.concatenate([moving, np.full(200, moving[-1]), moving[:100]])
+    vectorised = log_regression(prices, 25)
+    incremental = feed_regression(LogRegression(25), prices)
+    for values in (*vectorised, *incremental[:3]):
+        assert (values[524:700] == 0.0).all()  # every window inside the flat stretch
+        assert not np.isnan(values[24:]).any()
+    assert_same_fit(incremental[:3], vectorised)
+    assert incremental[3, 650] == math.log(moving[-1])
+
+
+def test_log_regression_stays_exact_after_a_huge_move_leaves_the_window():
+    # From 100,000 to cents: the running sums carry the rounding of the big numbers
+    rng = np.random.default_rng(9)
+    prices = np.concatenate([1e5 * np.exp(np.cumsum(rng.normal(0, 0.05, 300))),
+                             0.01 * np.exp(np.cumsum(rng.normal(0, 1e-6, 300)))])
+    incremental = LogRegression(40).update_many(prices)
+    assert_same_fit(incremental, log_regression(prices, 40))
+
+
+def test_log_regression_stays_exact_over_200_000_prices():
+    rng = np.random.default_rng(12)
+    prices = 1e5 * np.exp(np.cumsum(rng.normal(0, 1e-4, 200_000)))
+    incremental = LogRegression(50).update_many(prices)
+    assert_same_fit(incremental, log_regression(prices, 50))
+    fit = stats.linregress(np.arange(50), np.log(prices[-50:]))
+    assert incremental[0][-1] == pytest.approx(fit.slope, rel=1e-9)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64])
+def test_log_regression_is_the_same_whatever_chunk_the_windows_are_worked_in(monkeypatch,
+                                                                             chunk):
+    prices = 10 * np.exp(np.cumsum(np.random.default_rng(chunk).normal(0, 0.01, 400)))
+    for period in (3, 7, 150):
+        whole = log_regression(prices, period)
+        monkeypatch.setattr(indicators, "_WINDOW_CHUNK", chunk)
+        assert_same_fit(log_regression(prices, period), whole)
+        monkeypatch.undo()
+
+
+def test_log_regression_of_too_few_prices_is_undefined():
+    for count in (0, 1, 9):
+        for values in log_regression(np.ones(count), 10):
+            assert values.shape == (count,) and np.isnan(values).all()
+
+
+def test_log_regression_reset_forgets_every_price():
+    indicator = LogRegression(3)
+    feed(indicator, [5.0, 900.0, 7.0, 1.0])
+    indicator.reset()
+    assert math.isnan(indicator.value) and math.isnan(indicator.intercept)
+    prices = [10.0, 11.0, 10.5, 12.0, 13.0]
+    assert_same_numbers(feed(indicator, prices), log_regression(np.array(prices), 3)[0],
+                        rtol=1e-12)
+    assert not hasattr(indicator, "__dict__")
+
+
+@pytest.mark.parametrize("period", [2, 1, 0])
+def test_log_regression_needs_at_least_three_prices(period):
+    with pytest.raises(ParameterError, match="period must be at least 3 bars"):
+        LogRegression(period)
+    with pytest.raises(ParameterError, match="period must be at least 3 bars"):
+        log_regression(np.ones(10), period)
+
+
+@pytest.mark.parametrize("bad", [0.0, -5.0, math.nan, math.inf])
+def test_log_price_indicators_refuse_prices_a_logarithm_cannot_be_taken_of(bad):
+    prices = np.array([10.0, 11.0, bad, 12.0, 13.0])
+    with pytest.raises(ParameterError, match=r"finite prices above 0, got .* at index 2"):
+        log_regression(prices, 3)
+    with pytest.raises(ParameterError, match=r"finite prices above 0, got .* at index 2"):
+        realised_volatility(prices, 2, 365)
+    for make in (lambda: LogRegression(3), lambda: RealisedVolatility(2, 365)):
+        indicator, unbothered = make(), make()
+        feed(indicator, prices[:2])
+        with pytest.raises(ParameterError, match="finite prices above 0"):
+            indicator.update(bad)
+        # the refused price left no trace
+        assert_same_numbers(feed(indicator, prices[3:]), feed(unbothered, prices[[0, 1, 3, 4]])[2:],
+                            rtol=0.0)
+
+
+# --- ATR in percent of the price -------------------------------------------------------------
+
+def test_atr_percent_is_the_atr_over_the_close_of_the_same_bar():
+    high, low, close = [10, 12, 11, 15], [8, 9, 10, 14], [9, 11, 10, 14.5]
+    # ATR(2): nan, nan, 2, 3.5 (see test_indicators): 2 / 10 and 3.5 / 14.5 in percent
+    expected = [nan, nan, 20.0, 100 * 3.5 / 14.5]
+    assert_same_numbers(atr_percent(high, low, close, 2), expected, rtol=1e-12)
+    assert_same_numbers(feed_bars(ATRPercent(2), high, low, close), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("period", [7, 14])
+def test_atr_percent_matches_talib_atr_over_the_close_on_real_bars(real_bars, period):
+    high, low, close = ohlc(real_bars)
+    expected = 100 * talib.ATR(high, low, close, timeperiod=period) / close
+    assert_matches_library(atr_percent(high, low, close, period), expected)
+    assert_matches_library(feed_bars(ATRPercent(period), high, low, close), expected)
+
+
+@PROPERTY
+@given(ohlc_bars=bars(), period=st.integers(1, 40))
+def test_incremental_and_vectorised_atr_percent_agree(ohlc_bars, period):
+    high, low, close = ohlc_bars
+    assert_same_numbers(feed_bars(ATRPercent(period), high, low, close),
+                        atr_percent(high, low, close, period), rtol=1e-9, atol=1e-12)
+
+
+def test_atr_percent_is_undefined_where_the_close_is_zero_and_zero_when_flat():
+    high, low, close = [2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0, 0.0], [1.0, 1.0, 0.0, 1.0]
+    assert_same_numbers(atr_percent(high, low, close, 1), [nan, 200.0, nan, 200.0])
+    assert_same_numbers(feed_bars(ATRPercent(1), high, low, close), [nan, 200.0, nan, 200.0])
+    flat = np.full(10, 3.0)
+    assert_same_numbers(atr_percent(flat, flat, flat, 3), [nan] * 3 + [0.0] * 7)
+    assert_same_numbers(atr(flat, flat, flat, 3), [nan] * 3 + [0.0] * 7)
+
+
+def test_atr_percent_checks_its_arguments_like_atr():
+    with pytest.raises(ParameterError, match="period must be at least 1"):
+        ATRPercent(0)
+    with pytest.raises(ParameterError, match="one value per bar"):
+        atr_percent(np.ones(5), np.ones(5), np.ones(4))
+    indicator = ATRPercent(3)
+    feed_bars(indicator, [5, 6, 7, 8], [1, 2, 3, 4], [2, 3, 4, 5])
+    indicator.reset()
+    assert math.isnan(indicator.value)
+    assert_same_numbers(feed_bars(indicator, [9, 9], [8, 8], [8.5, 8.5]), [nan, nan])
+
+
+# --- realised volatility ---------------------------------------------------------------------
+
+def test_realised_volatility_is_the_annualised_sample_deviation_of_log_returns():
+    prices = [100.0, 110.0, 99.0, 108.9]  # returns ln 1.1, ln 0.9, ln 1.1
+    up, down = math.log(1.1), math.log(0.9)
+    # period 2, ddof 1: |a - b| / sqrt(2) for two returns a, b; times sqrt(365)
+    expected = [nan, nan, (up - down) / math.sqrt(2) * math.sqrt(365),
+                (up - down) / math.sqrt(2) * math.sqrt(365)]
+    assert_same_numbers(realised_volatility(np.array(prices), 2, 365), expected, rtol=1e-12)
+    assert_same_numbers(feed(RealisedVolatility(2, 365), prices), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize(("period", "bars_per_year"), [(2, 252), (30, 8760), (50, 525_600)])
+def test_realised_volatility_matches_pandas_on_real_prices(real_bars, period, bars_per_year):
+    expected = (np.log(real_bars.Close).diff().rolling(period).std(ddof=1)
+                * math.sqrt(bars_per_year))
+    close = real_bars.Close.to_numpy(dtype=np.float64)
+    assert_matches_library(realised_volatility(close, period, bars_per_year), expected)
+    assert_matches_library(feed(RealisedVolatility(period, bars_per_year), close), expected)
+
+
+@PROPERTY
+@given(prices=price_series(), period=st.integers(2, 60))
+def test_incremental_and_vectorised_realised_volatility_agree(prices, period):
+    assert_same_numbers(feed(RealisedVolatility(period, 8760), prices),
+                        realised_volatility(prices, period, 8760), rtol=1e-9, atol=1e-12)
+
+
+def test_realised_volatility_of_a_flat_market_is_zero():
+    flat = np.full(30, 64_000.0)
+    assert_same_numbers(realised_volatility(flat, 10, 365), [nan] * 10 + [0.0] * 20)
+    assert_same_numbers(feed(RealisedVolatility(10, 365), flat), [nan] * 10 + [0.0] * 20)
+
+
+@pytest.mark.parametrize("bars_per_year", [0, -365, math.nan, math.inf, True, "365", None])
+def test_realised_volatility_needs_a_positive_number_of_bars_per_year(bars_per_year):
+    with pytest.raises(ParameterError, match="bars_per_year must be the number of bars in a year"):
+        RealisedVolatility(20, bars_per_year)
+    with pytest.raises(ParameterError, match="bars_per_year must be the number of bars in a year"):
+        realised_volatility(np.ones(30), 20, bars_per_year)
+
+
+def test_realised_volatility_needs_two_returns_and_forgets_on_reset():
+    with pytest.raises(ParameterError, match="period must be at least 2 bars"):
+        RealisedVolatility(1, 365)
+    indicator = RealisedVolatility(2, 365.0)
+    feed(indicator, [1.0, 1000.0, 2.0])
+    indicator.reset()
+    assert math.isnan(indicator.value)
+    assert_same_numbers(feed(indicator, [5.0, 5.0, 5.0]), [nan, nan, 0.0])
+    assert not hasattr(indicator, "__dict__")

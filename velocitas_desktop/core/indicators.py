@@ -16,6 +16,12 @@ Seeding conventions, chosen to match an established library from the first defin
 - ADX, +DI and -DI: Wilder's, as in TA-Lib: +DM, -DM and TR smoothed from the sum of their
   first ``n - 1`` values by ``S = S - S / n + x``; the ADX seeded with the mean of the first
   ``n`` DX values (at bar ``2n - 1``), then Wilder smoothing.
+- ATR in percent: ATR's, divided by the same bar's close. Realised volatility: the sample
+  deviation (ddof 1) of ``n`` log returns (pandas ``rolling(n).std()``), annualised by
+  ``sqrt(bars_per_year)``; defined from the ``n + 1``-th price.
+- Log-price regression: ordinary least squares of ln(price) on the bar index over each full
+  window (``scipy.stats.linregress``); defined from the ``n``-th price, and 0 / 0 / 0 (slope,
+  t, r2) for a flat window, r2 1 and t ``±inf`` for a straight line, never nan after that.
 """
 
 from __future__ import annotations
@@ -41,13 +47,19 @@ __all__ = [
     "ROC",
     "RSI",
     "SMA",
+    "ATRPercent",
+    "LogRegression",
+    "RealisedVolatility",
     "RollingStd",
     "adx",
     "atr",
+    "atr_percent",
     "ema",
+    "log_regression",
     "macd",
     "minus_di",
     "plus_di",
+    "realised_volatility",
     "roc",
     "rolling_std",
     "rsi",
@@ -815,6 +827,220 @@ class ROC:
         return out
 
 
+class ATRPercent:
+    """Average True Range as a percentage of the price: ``100 * ATR_t / close_t``, with
+    :class:`ATR`'s formula and seeding (defined from bar ``period + 1``); nan where the close
+    is 0. Volatility comparable across prices and coins (1.9 is a typical bar range of 1.9 %).
+
+    ``update(high, low, close)`` takes one bar, as :class:`ATR` does.
+    """
+
+    __slots__ = ("_atr", "period", "value")
+
+    def __init__(self, period: int = 14) -> None:
+        self._atr = ATR(period)
+        self.period = self._atr.period
+        self.value = math.nan
+
+    def reset(self) -> None:
+        """Forget every bar seen, as if just created."""
+        self._atr.reset()
+        self.value = math.nan
+
+    def update(self, high: float, low: float, close: float) -> float:
+        """Add one bar and return the new ATR in percent of its close (nan until
+        ``period + 1`` bars)."""
+        average = self._atr.update(high, low, close)
+        self.value = 100.0 * average / close if close != 0.0 else math.nan
+        return self.value
+
+
+class RealisedVolatility:
+    """Annualised realised volatility: the sample standard deviation (ddof 1) of the last
+    ``period`` log returns ``r_t = ln(x_t / x_{t-1})``, times ``sqrt(bars_per_year)``.
+
+    0.64 reads 64 % a year. ``bars_per_year`` says how many bars make a year: 365 for daily
+    crypto bars, 8,760 for hourly ones, 525,600 for one-minute ones, 252 for stock days.
+    Defined from the ``period + 1``-th price (``period`` returns). The deviation is a
+    :class:`RollingStd` of the returns, with its accuracy over long sessions. Prices must be
+    finite and above 0 (ParameterError otherwise).
+    """
+
+    __slots__ = ("_prev", "_scale", "_std", "bars_per_year", "period", "value")
+
+    def __init__(self, period: int, bars_per_year: float) -> None:
+        self.period = _check_period(
+            period, minimum=2, why="the sample deviation of a single return is undefined")
+        self.bars_per_year = _check_bars_per_year(bars_per_year)
+        self._scale = math.sqrt(self.bars_per_year)
+        self._std = RollingStd(self.period, ddof=1)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every price seen, as if just created."""
+        self._std.reset()
+        self._prev = math.nan
+        self.value = math.nan
+
+    def update(self, x: float) -> float:
+        """Add one price and return the new volatility (nan until ``period + 1`` prices)."""
+        _check_log_price(x)
+        prev = self._prev
+        self._prev = x
+        if math.isnan(prev):
+            return self.value
+        deviation = self._std.update(math.log(x / prev))
+        if not math.isnan(deviation):
+            self.value = deviation * self._scale
+        return self.value
+
+
+def _check_bars_per_year(value: object) -> float:
+    if (isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating)
+            or not math.isfinite(value) or value <= 0):
+        raise ParameterError(
+            "bars_per_year must be the number of bars in a year, above 0 (365 for daily bars, "
+            f"525,600 for one-minute bars), got {value!r}")
+    return float(value)
+
+
+def _check_log_price(x: float) -> None:
+    if not 0.0 < x < math.inf:
+        raise ParameterError(
+            f"a log-price indicator needs finite prices above 0, got {x!r}")
+
+
+class LogRegression:
+    """Least-squares line through the logarithm of the last ``period`` prices: the trend's pace
+    per bar, how clearly it stands out of the noise, and how much of the moves it explains.
+
+    Over the window, ``y_i = ln(price)`` at ``x_i = 0 .. n - 1`` (oldest first), ``n = period``,
+    ``x̄ = (n - 1) / 2``, ``Sxx = Σ (x_i - x̄)² = n (n² - 1) / 12``, ``Sxy = Σ (x_i - x̄) y_i``,
+    ``SST = Σ (y_i - ȳ)²``:
+
+    - ``slope = Sxy / Sxx``, the change of ln(price) per bar (0.001 is about +0.1 % a bar);
+      ``intercept = ȳ - slope * x̄``, the fitted ln(price) at the window's oldest bar;
+    - ``SSE = SST - slope * Sxy``, the squared residuals, and ``r2 = 1 - SSE / SST``;
+    - ``t_stat = slope / sqrt(SSE / ((n - 2) * Sxx))``: the slope over its standard error,
+      Student's t with ``n - 2`` degrees of freedom (|t| above about 2: unlikely to be noise).
+
+    Defined from the ``period``-th price, and never nan after that: a flat window
+    (``SST == 0``) has slope 0, t 0 and r2 0 (no trend, nothing explained); a straight line
+    (``SSE <= 1e-12 * SST``: residuals at the level of rounding) has r2 1 and t ``±inf``
+    (``math.inf`` with the slope's sign). Prices must be finite and above 0 (ParameterError).
+
+    O(1) per price: running sums of ``d = y - c``, ``x * d`` and ``d²`` over the window, ``c``
+    a recent log price so the sums stay small. They are recomputed exactly (``math.fsum``),
+    re-centred on the newest price, once per window and whenever ``SST`` has fallen below
+    1/1000 of its value at the last recompute (after a big move, the rounding it left in the
+    sums would otherwise read as a trend in a calm window). A window of equal log prices is
+    recognised as flat by counting them, not from the sums.
+    """
+
+    __slots__ = ("_centre", "_count", "_pos", "_same", "_sst_peak", "_sum", "_sum_sq", "_sum_x",
+                 "_window", "intercept", "period", "r2", "t_stat", "value")
+
+    # The lines a chart draws (or a rule compares), each with the attribute holding its value.
+    lines: ClassVar[dict[str, str]] = {"slope": "value", "t_stat": "t_stat", "r2": "r2"}
+    _DROP = 1e-3  # recompute when SST falls below this share of its last exact value
+
+    def __init__(self, period: int) -> None:
+        self.period = _check_regression_period(period)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every price seen, as if just created."""
+        self.value = self.t_stat = self.r2 = self.intercept = math.nan
+        self._window = [0.0] * self.period  # log prices, oldest at _pos once full
+        self._pos = 0
+        self._count = 0
+        self._centre = 0.0
+        self._sum = self._sum_x = self._sum_sq = 0.0
+        self._sst_peak = 0.0
+        self._same = 0  # log prices in a row equal to the one before
+
+    def update(self, x: float) -> float:
+        """Add one price and return the new slope (nan until ``period`` prices)."""
+        _check_log_price(x)
+        y = math.log(x)
+        n = self.period
+        window, pos = self._window, self._pos
+        if self._count == 0:
+            self._centre = y
+        self._same = self._same + 1 if y == window[pos - 1] and self._count else 0
+        d = y - self._centre
+        if self._count < n:  # filling: the new price takes the next x
+            self._sum_x += self._count * d
+            self._sum += d
+            self._sum_sq += d * d
+            self._count += 1
+        else:  # the oldest leaves, every other x moves down by one, the new one takes n - 1
+            old = window[pos] - self._centre
+            self._sum_x += (n - 1) * d - (self._sum - old)
+            self._sum += d - old
+            self._sum_sq += d * d - old * old
+        window[pos] = y
+        pos = pos + 1 if pos + 1 < n else 0
+        self._pos = pos
+        if self._count < n:
+            return self.value
+        sst = self._sum_sq - self._sum * self._sum / n
+        if pos == 0 or sst < self._sst_peak * self._DROP:
+            sst = self._recompute()
+        elif sst > self._sst_peak:
+            self._sst_peak = sst
+        if self._same >= n - 1:  # a flat window, whatever rounding the sums carry
+            self.value = self.t_stat = self.r2 = 0.0
+            self.intercept = y
+            return self.value
+        sxy = self._sum_x - (n - 1) / 2.0 * self._sum
+        self.value, self.t_stat, self.r2 = _line_fit(sxy, sst, n)
+        self.intercept = self._centre + self._sum / n - self.value * (n - 1) / 2.0
+        return self.value
+
+    def update_many(self, xs: ArrayLike) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """:meth:`update` on each price in turn; returns the (slope, t_stat, r2) arrays."""
+        seen = [(self.update(x), self.t_stat, self.r2)
+                for x in np.asarray(xs, dtype=float).tolist()]
+        table = np.array(seen, dtype=float).reshape(-1, 3)
+        return table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy()
+
+    def _recompute(self) -> float:
+        """Exact sums of the window, oldest first, centred on the newest log price; its SST."""
+        pos, n = self._pos, self.period
+        ordered = self._window[pos:] + self._window[:pos]
+        centre = ordered[-1]
+        d = [y - centre for y in ordered]
+        self._centre = centre
+        self._sum = math.fsum(d)
+        self._sum_x = math.fsum(i * v for i, v in enumerate(d))
+        self._sum_sq = math.fsum(v * v for v in d)
+        sst = self._sum_sq - self._sum * self._sum / n
+        self._sst_peak = sst
+        return sst
+
+
+_STRAIGHT = 1e-12  # SSE below this share of SST is rounding: the prices lie on a line
+
+
+def _line_fit(sxy: float, sst: float, n: int) -> tuple[float, float, float]:
+    """(slope, t_stat, r2) of :class:`LogRegression` from its sums, with its edge values."""
+    if not sst > 0.0:
+        return 0.0, 0.0, 0.0
+    sxx = n * (n * n - 1) / 12.0
+    slope = sxy / sxx
+    sse = sst - slope * sxy
+    if sse <= _STRAIGHT * sst:
+        return slope, math.copysign(math.inf, slope), 1.0
+    return slope, slope / math.sqrt(sse / ((n - 2) * sxx)), 1.0 - sse / sst
+
+
+def _check_regression_period(period: object) -> int:
+    return _check_period(
+        period, minimum=3, why="a line through two prices always fits: its t-statistic needs "
+        "at least one degree of freedom")
+
+
 # --- vectorised indicators ------------------------------------------------------------------
 
 def sma(x: ArrayLike, period: int) -> FloatArray:
@@ -1082,3 +1308,124 @@ def roc(x: ArrayLike, period: int) -> FloatArray:
         with np.errstate(divide="ignore", invalid="ignore"):
             out[period:] = np.where(base != 0.0, 100.0 * (x[period:] - base) / base, np.nan)
     return out
+
+
+def atr_percent(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int = 14
+                ) -> FloatArray:
+    """``100 * atr(high, low, close, period) / close``: ATR in percent of the price; nan before
+    index ``period`` and where the close is 0.
+
+    Same numbers as :class:`ATRPercent`.
+    """
+    average = atr(high, low, close, period)
+    close = _prices(close, "close")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(close != 0.0, 100.0 * average / close, np.nan)
+
+
+def realised_volatility(prices: ArrayLike, period: int, bars_per_year: float) -> FloatArray:
+    """Annualised realised volatility: the sample deviation (ddof 1) of the last ``period`` log
+    returns ``ln(x_t / x_{t-1})``, times ``sqrt(bars_per_year)``; nan before index ``period``.
+
+    Same numbers as :class:`RealisedVolatility`.
+    """
+    indicator = RealisedVolatility(period, bars_per_year)  # validates, with the same messages
+    prices = _log_prices(prices)
+    out = _undefined(len(prices))
+    if len(prices) > indicator.period:
+        returns = np.log(prices[1:] / prices[:-1])
+        out[1:] = rolling_std(returns, indicator.period, ddof=1) * math.sqrt(
+            indicator.bars_per_year)
+    return out
+
+
+def log_regression(prices: ArrayLike, period: int
+                   ) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Least squares of ln(price) on the bar index over each window of ``period`` prices:
+    ``slope = Sxy / Sxx`` per bar, ``t_stat = slope / sqrt(SSE / ((period - 2) * Sxx))``,
+    ``r2 = 1 - SSE / SST``; nan before index ``period - 1``. A flat window gives 0, 0, 0; a
+    straight line r2 1 and t ``±inf``.
+
+    Same numbers as :class:`LogRegression` (whose docstring has the formulas in full), in
+    O(len(prices)) whatever the period (1M prices: about 40 ms). Returns
+    ``(slope, t_stat, r2)``.
+    """
+    n = _check_regression_period(period)
+    logs = np.log(_log_prices(prices))
+    slope, t_stat, r2 = _undefined(len(logs)), _undefined(len(logs)), _undefined(len(logs))
+    if len(logs) < n:
+        return slope, t_stat, r2
+    sums, sums_x, sums_sq = _window_sums(logs, n)
+    sst = sums_sq - sums * sums / n
+    sxy = sums_x - (n - 1) / 2.0 * sums
+    sxx = n * (n * n - 1) / 12.0
+    fitted, t_fitted, r2_fitted = slope[n - 1:], t_stat[n - 1:], r2[n - 1:]
+    np.divide(sxy, sxx, out=fitted)
+    sse = sst - fitted * sxy
+    flat = ~(sst > 0.0)
+    straight = ~flat & (sse <= _STRAIGHT * sst)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(fitted, np.sqrt(sse / ((n - 2) * sxx)), out=t_fitted)
+        np.subtract(1.0, sse / sst, out=r2_fitted)
+    t_fitted[straight] = np.copysign(np.inf, fitted[straight])
+    r2_fitted[straight] = 1.0
+    fitted[flat] = t_fitted[flat] = r2_fitted[flat] = 0.0
+    return slope, t_stat, r2
+
+
+_WINDOW_CHUNK = 1 << 16  # values per pass of _window_sums, so its temporaries stay in cache
+
+
+def _window_sums(logs: FloatArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """For each window of ``n`` values: the sums of ``d = y - r``, ``x * d`` (``x = 0 .. n - 1``
+    from the window's oldest value) and ``d²``, with ``r`` one of the window's values.
+
+    O(len(logs)): windows are taken ``n`` at a time, all sharing the middle value of the
+    ``2n - 1`` they span (``r``). A window is a tail of the span's first ``n`` values plus a
+    head of the rest, so each sum is a running sum from the middle outwards, over the window's
+    own values only: a flat window's sums are exactly 0, and a huge price just outside a window
+    leaves no rounding in it (a running sum from the span's start would).
+    """
+    count = len(logs)
+    windows = count - n + 1
+    blocks = -(-windows // n)
+    padded = np.empty(blocks * n + n - 1)
+    padded[:count] = logs
+    padded[count:] = logs[-1]
+    spans = sliding_window_view(padded, 2 * n - 1)[::n]  # block k: windows k*n .. k*n + n-1
+    offsets = np.arange(1.0 - n, n)  # each value's place in the span, from the middle
+    starts = np.arange(n - 1.0, -1.0, -1.0)  # x of the middle value in window 0 .. n-1
+    sums, sums_x, sums_sq = (np.empty(blocks * n) for _ in range(3))
+    rows = max(1, _WINDOW_CHUNK // (2 * n))
+    for first in range(0, blocks, rows):
+        last = min(blocks, first + rows)
+        span = spans[first:last]
+        d = span - span[:, n - 1:n]
+        around = [_tail_plus_head(values, n) for values in (d, d * offsets, d * d)]
+        out = slice(first * n, last * n)
+        sums[out] = around[0].ravel()
+        sums_x[out] = (around[1] + starts * around[0]).ravel()
+        sums_sq[out] = around[2].ravel()
+    return sums[:windows], sums_x[:windows], sums_sq[:windows]
+
+
+def _tail_plus_head(values: FloatArray, n: int) -> FloatArray:
+    """Column ``s`` (0 .. n-1): the sum of ``values[:, s:s + n]`` (rows of ``2n - 1``), as the
+    sum of ``values[:, s:n]`` (accumulated from the middle backwards) and
+    ``values[:, n:s + n]`` (from the middle forwards)."""
+    tails = np.cumsum(values[:, n - 1::-1], axis=1)[:, ::-1]
+    tails[:, 1:] += np.cumsum(values[:, n:], axis=1)
+    return tails
+
+
+def _log_prices(values: ArrayLike) -> FloatArray:
+    """``values`` as prices a logarithm can be taken of (finite, above 0), or ParameterError
+    naming the first that is not."""
+    prices = _prices(values)
+    bad = ~((prices > 0.0) & (prices < np.inf))
+    if bad.any():
+        index = int(np.argmax(bad))
+        raise ParameterError(
+            f"a log-price indicator needs finite prices above 0, got {prices[index]!r} at "
+            f"index {index}")
+    return prices
