@@ -47,7 +47,8 @@ def test_a_label_names_the_class_and_the_values_it_was_made_with():
     assert label_of(indicators.MACD(12, 26, 9)) == "MACD(12, 26, 9)"
     assert label_of(indicators.RollingStd(20, ddof=1)) == "RollingStd(20, 1)"
     assert parameters(indicators.MACD) == [("fast", 12), ("slow", 26), ("signal", 9)]
-    assert set(CATALOGUE) == {"ADX", "ATR", "EMA", "MACD", "ROC", "RSI", "SMA", "RollingStd"}
+    assert set(CATALOGUE) == {"ADX", "ATR", "ATRPercent", "EMA", "LogRegression", "MACD",
+                              "ROC", "RSI", "RealisedVolatility", "SMA", "RollingStd"}
 
 
 def test_an_sma_strategy_is_drawn_over_the_candles_with_the_vectorised_numbers():
