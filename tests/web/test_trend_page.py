@@ -1,10 +1,11 @@
 """The trend page analyses the bundled sample to a table of its timeframes with their
-summaries and a chart with the levels, runs and cancels a job with a progress bar, and
-registers a suggested strategy on the live engine with Apply."""
+summaries and a chart with the levels, runs and cancels a job with a progress bar, analyses
+an upload and a live coin, and registers a suggested strategy on the live engine with Apply."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,6 +13,7 @@ from web_helpers import SOME
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "BTCUSD-1h-sample.csv"
 
 
@@ -105,3 +107,44 @@ def test_a_suggestion_is_applied_as_a_live_strategy(server, page):
     assert live["name"] == best["strategy"] and live["coin"] == "BTC"
     assert live["timeframe"] == best["timeframe"]
     assert {k: live["params"][k] for k in best["params"]} == best["params"]
+
+
+def test_an_uploaded_bar_file_is_analysed_and_then_listed_as_a_server_file(server, page, tmp_path):
+    upload = tmp_path / "ethusdt-1h.csv"
+    upload.write_bytes((ROOT / "resources" / "data" / SAMPLE).read_bytes())
+    page.goto(server.url + "/trend")
+    form = page.get_by_role("form", name="Trend analysis")
+    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(upload))
+    form.get_by_label("Suggest strategies").uncheck()
+    form.get_by_role("button", name="Analyze", exact=True).click()
+    expect(page.get_by_test_id("job-status")).to_contain_text("finished", timeout=60_000)
+
+    report = newest_report(server)
+    assert report["source"].endswith("ethusdt-1h.csv") and report["bars"] == 5_000
+    table = page.get_by_role("table", name="Timeframes")
+    expect(table.locator("[data-timeframe]")).to_have_count(len(report["timeframes"]))
+    # the upload is a server file now: the form names it rather than sending it again
+    expect(form.get_by_label("Data file", exact=True)).to_have_value(
+        server.api.get("/api/trend/jobs").json()[0]["data"])
+
+
+def test_a_live_coin_is_read_from_the_engine_and_again_while_it_runs(server, page):
+    server.api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=sample:BTCUSD-1h", "speed": 36_000,
+    }).raise_for_status()
+    page.goto(server.url + "/trend")
+    form = page.get_by_role("form", name="Trend analysis")
+    form.get_by_label("Live coin", exact=True).check()
+    form.get_by_label("Coin", exact=True).select_option("BTC")
+    form.get_by_role("button", name="Analyze", exact=True).click()
+
+    chart = page.get_by_test_id("trend-chart")
+    expect(chart).to_have_attribute("data-bars", SOME, timeout=60_000)
+    first = int(chart.get_attribute("data-bars"))
+    expect(page.get_by_role("table", name="Timeframes").locator("[data-timeframe]").first
+           ).to_be_visible()
+    # the replay makes an hour's bar every 0.1 s: the next read, 5 s on, has more of them
+    expect(chart).not_to_have_attribute("data-bars", str(first), timeout=30_000)
+    live = server.api.get("/api/trend/BTC").json()
+    assert live["source"] == "live" and live["coin"] == "BTC"
+    server.api.post("/api/engine/stop").raise_for_status()

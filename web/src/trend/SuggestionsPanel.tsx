@@ -1,7 +1,8 @@
 // The suggestions: strategies and parameters that beat both holding and cash out of sample
 // after fees, best first, with the evidence (in- and out-of-sample scores, return beside
 // holding's, trades, fees) and Apply; when none did, the verdict saying so. Those tried and
-// rejected follow, greyed and without Apply, so the verdict can be checked.
+// rejected follow, greyed and without Apply, so the verdict can be checked. The timeframe and
+// holding's return are the same for every row: the caption gives them once.
 import { suggestionRow, suggestionsCaption } from "./report";
 import type { Suggestion, Suggestions } from "./types";
 
@@ -47,8 +48,8 @@ function SuggestionTable({ suggestions, onApply }: { suggestions: Suggestions; o
       <thead>
         <tr>
           <th scope="col" className="num">#</th><th scope="col">Strategy</th><th scope="col">Parameters</th>
-          <th scope="col">TF</th><th scope="col" className="num">IS score</th><th scope="col" className="num">OOS score</th>
-          <th scope="col" className="num">OOS return</th><th scope="col" className="num">Hold</th>
+          <th scope="col" className="num">IS score</th><th scope="col" className="num">OOS score</th>
+          <th scope="col" className="num">OOS return</th>
           <th scope="col" className="num">vs hold</th><th scope="col" className="num">Trades</th>
           <th scope="col" className="num">Fees</th><th scope="col"><span className="sr-only">Apply</span></th>
         </tr>
@@ -62,12 +63,10 @@ function SuggestionTable({ suggestions, onApply }: { suggestions: Suggestions; o
               <td className="num">{rejected ? "" : row.rank}</td>
               <td>{row.strategy}</td>
               <td className="params" title={row.params}>{row.params}</td>
-              <td>{row.timeframe}</td>
               <td className="num">{row.inSample}</td>
               <td className="num">{row.outOfSample}</td>
               <td className={`num ${row.oosReturnClass}`}>{row.oosReturn}</td>
-              <td className="num">{row.hold}</td>
-              <td className={`num ${row.versusHoldClass}`}>{row.versusHold}</td>
+              <td className={`num ${row.versusHoldClass}`} title={`holding ${row.hold} in the same windows`}>{row.versusHold}</td>
               <td className="num">{row.trades}</td>
               <td className="num">{row.fees}</td>
               <td>

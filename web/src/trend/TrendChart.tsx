@@ -32,9 +32,15 @@ function precision(last: number | undefined): number {
   return Math.min(8, Math.max(2, 4 - Math.floor(Math.log10(last))));
 }
 
-export function TrendChart({ timeframe }: { timeframe: TimeframeReport | null }) {
+export function TrendChart({ timeframe, view }: {
+  timeframe: TimeframeReport | null;
+  /** What is drawn (source and timeframe): the view goes to the newest bars when it changes,
+   * and stays where the trader scrolled when the same report is read again (a live coin). */
+  view: string;
+}) {
   const holder = useRef<HTMLDivElement>(null);
   const parts = useRef<Parts | null>(null);
+  const shownView = useRef("");
 
   useEffect(() => {
     const chart = createChart(holder.current!, CHART_OPTIONS);
@@ -85,14 +91,17 @@ export function TrendChart({ timeframe }: { timeframe: TimeframeReport | null })
       position: m.direction === "up" ? "belowBar" as const : "aboveBar" as const,
       shape: m.direction === "up" ? "arrowUp" as const : "arrowDown" as const,
     })));
-    if (bars.length > IN_VIEW) p.chart.timeScale().setVisibleLogicalRange({ from: bars.length - IN_VIEW, to: bars.length + 2 });
-    else p.chart.timeScale().fitContent();
+    if (view !== shownView.current && bars.length) {
+      shownView.current = view;
+      if (bars.length > IN_VIEW) p.chart.timeScale().setVisibleLogicalRange({ from: bars.length - IN_VIEW, to: bars.length + 2 });
+      else p.chart.timeScale().fitContent();
+    }
 
     element.dataset.bars = String(bars.length);
     element.dataset.levels = String(levels.length);
     element.dataset.trendPoints = String(trend.middle.length);
     element.dataset.markers = String(markers.length);
-  }, [timeframe]);
+  }, [timeframe, view]);
 
   const empty = !timeframe ? "Analyze a bar file or a live coin to see its chart."
     : !timeframe.candles?.time.length ? `${timeframe.timeframe}: ${timeframe.message || "no bars to draw"}` : "";

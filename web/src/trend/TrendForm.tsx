@@ -3,7 +3,7 @@
 // the page runs the analysis.
 import { useId } from "react";
 import { type DataFile, DataFileField } from "../components/DataFileField";
-import { LIVE_TIMEFRAMES, toggleTimeframe, type TrendForm as FormState } from "./report";
+import { toggleTimeframe, type TrendForm as FormState } from "./report";
 
 interface Props {
   form: FormState;
@@ -14,6 +14,8 @@ interface Props {
   choices: string[];
   /** Those ticked when the trader has ticked none: the last report's, else none. */
   shown: string[];
+  /** The live report's timeframes (the engine's own bars and coarser ones), when it has one. */
+  liveTimeframes: string[];
   running: boolean;
   busy: boolean;
   onAnalyze: () => void;
@@ -21,7 +23,7 @@ interface Props {
   children?: React.ReactNode; // progress, messages
 }
 
-export function TrendForm({ form, onChange, dataFiles, coins, choices, shown, running, busy, onAnalyze, onCancel, children }: Props) {
+export function TrendForm({ form, onChange, dataFiles, coins, choices, shown, liveTimeframes, running, busy, onAnalyze, onCancel, children }: Props) {
   const id = useId();
   const set = (patch: Partial<FormState>) => onChange({ ...form, ...patch });
   const live = form.source === "live";
@@ -47,7 +49,7 @@ export function TrendForm({ form, onChange, dataFiles, coins, choices, shown, ru
             {coins.map((coin) => <option key={coin} value={coin}>{coin}</option>)}
           </select>
           <span id={`${id}-coin-note`} className="note">
-            the engine's one-minute candles, read again every 5 s while it runs
+            the engine's candles of the coin, read again every 5 s while it runs
           </span>
         </div>
       ) : (
@@ -59,7 +61,7 @@ export function TrendForm({ form, onChange, dataFiles, coins, choices, shown, ru
       <fieldset className="timeframes" disabled={running || live} aria-describedby={`${id}-tf-note`}>
         <legend>Timeframes</legend>
         <div className="checks">
-          {(live ? LIVE_TIMEFRAMES : choices).map((name) => (
+          {(live ? liveTimeframes : choices).map((name) => (
             <label key={name}>
               <input type="checkbox" checked={live || ticked.includes(name)}
                      onChange={() => set({ timeframes: toggleTimeframe(ticked, name, choices) })} /> {name}
@@ -67,7 +69,7 @@ export function TrendForm({ form, onChange, dataFiles, coins, choices, shown, ru
           ))}
         </div>
         <span id={`${id}-tf-note`} className="note">
-          {live ? "the live analysis's own timeframes"
+          {live ? "the engine's own bars and coarser ones, as the live analysis picks them"
             : form.timeframes === null && !shown.length
               ? "none ticked: the input's own and up to three coarser"
               : "the input's own bar size and coarser ones resampled from it"}

@@ -199,7 +199,8 @@ export function TrendPage() {
   const shown = sameInput ? report.timeframes.map((tf) => tf.timeframe).filter((tf) => choices.includes(tf)) : [];
 
   const chosen = chartTimeframe(report, wanted);
-  const timeframe = report?.timeframes.find((tf) => tf.timeframe === chosen) ?? null;
+  // with nothing to draw, the finest timeframe still says why (too few bars yet)
+  const timeframe = report?.timeframes.find((tf) => tf.timeframe === chosen) ?? report?.timeframes[0] ?? null;
   const drawable = report?.timeframes.filter((tf) => tf.ok && tf.candles?.time.length) ?? [];
   const heading = report ? reportHeading(report) : "";
   const applyCoin = report?.coin ?? coinFromFile(report?.source ?? input);
@@ -211,6 +212,7 @@ export function TrendPage() {
           <h2>Trend analysis</h2>
           <TrendForm form={form} onChange={setForm} dataFiles={dataFiles} coins={coins} choices={choices}
                      shown={shown} running={running} busy={submitting}
+                     liveTimeframes={report?.source === "live" ? report.timeframes.map((tf) => tf.timeframe) : []}
                      onAnalyze={() => void analyze()} onCancel={() => void cancel()}>
             <JobProgress job={job} uploading={uploading} label="Trend analysis progress" />
             {following && <p className="progress-text" role="status">following {following} live</p>}
@@ -247,7 +249,7 @@ export function TrendPage() {
               <span className="trend-key">— trend ± channel</span>
             </span>
           </h2>
-          <TrendChart timeframe={timeframe} />
+          <TrendChart timeframe={timeframe} view={`${job?.job_id ?? ""}:${report?.source ?? ""}:${timeframe?.timeframe ?? ""}`} />
         </section>
         <SuggestionsPanel suggestions={report?.suggestions ?? null} asked={asked || Boolean(report?.suggestions)}
                           running={running} onApply={setApplying} />

@@ -16,8 +16,6 @@ export const CHART_CANDLES = 2000;
 export const COARSER: ReadonlyArray<[string, number]> = [
   ["15m", 900], ["1h", 3_600], ["4h", 14_400], ["1d", 86_400], ["1w", 604_800],
 ];
-/** The live engine's timeframes: its one-minute candles and three coarser. */
-export const LIVE_TIMEFRAMES = ["1m", "15m", "1h", "4h"];
 
 /** 60 → "1m", 3600 → "1h", 604800 → "1w": the analyzer's name of a bar size. */
 export function timeframeName(seconds: number): string {
