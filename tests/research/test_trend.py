@@ -277,3 +277,33 @@ def test_adx_and_atr_figures_are_ta_libs_on_each_timeframe():
             talib.MINUS_DI(high, low, close, 14)[-1], abs=0.006)
         atr_pct = 100 * talib.ATR(high, low, close, 14)[-1] / close[-1]
         assert tf["volatility"]["atr_pct"] == pytest.approx(atr_pct, abs=1e-4)
+
+
+def test_odd_but_valid_bars_never_crash_nor_give_nan():
+    # 150 random shapes: 2 to 400 bars, tiny and huge prices, whole-number prices (ties), flat
+    # stretches, gaps of up to a week, any interval; every timeframe is either analysed or
+    # says why not.
+    rng = np.random.default_rng(7)
+    for _ in range(150):
+        count = int(rng.integers(2, 400))
+        interval = float(rng.choice([60, 300, 3600, 14_400, 86_400]))
+        scale = float(10.0 ** rng.uniform(-8, 9))
+        close = scale * np.exp(np.cumsum(rng.normal(0.0, rng.uniform(0, 0.05), count)))
+        if rng.random() < 0.3:
+            close = np.maximum(np.round(close), 1.0)
+        if rng.random() < 0.3:
+            start = int(rng.integers(0, count))
+            close[start:] = close[start]
+        open_ = np.concatenate(([close[0]], close[:-1]))
+        high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.01, count))
+        low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.01, count))
+        steps = interval * (1 + (rng.random(count) < 0.05) * rng.integers(1, 10_080 * 60 //
+                                                                           int(interval) + 2))
+        time = START + np.cumsum(steps)
+        bars = Bars.from_arrays(time, open_, high, low, close, None, interval)
+        report = analyze(bars)
+        data = strict_json(report, candles=5)
+        for tf in data["timeframes"]:
+            assert tf["ok"] or tf["message"]
+        report.text()
+        report.regimes()

@@ -126,6 +126,11 @@ class Bars:
                 i = int(np.argmax(bad))
                 raise TrendError(f"bar {i} ({_when(stamps[i])}): {name} is {float(column[i])!r}; "
                                  "prices must be finite numbers above 0")
+        bad = ~(np.isfinite(volume) & (volume >= 0.0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise TrendError(f"bar {i} ({_when(stamps[i])}): volume is {float(volume[i])!r}; "
+                             "volumes must be finite numbers, 0 or more")
         inverted = columns[2] < columns[3]
         if inverted.any():
             i = int(np.argmax(inverted))
