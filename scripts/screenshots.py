@@ -1,4 +1,5 @@
-"""Regenerate the browser view's screenshots (docs/images/web-live.png, web-optimize.png).
+"""Regenerate the browser view's screenshots (docs/images/web-live.png, web-optimize.png,
+web-trend.png).
 
 Starts a ``velocitas serve`` of its own (a temporary journal and user folder), drives a
 session as a trader would, and photographs each page at 1440x900 in Debian's chromium:
@@ -7,9 +8,12 @@ session as a trader would, and photographs each page at 1440x900 in Debian's chr
     hourly sample at 10 hours a second, so the chart holds a few hundred bars with their fills,
     the blotter and the P&L lines have something to show, and the engine is still running;
   * optimisation: SMA_Crossover's default search (80 combinations) over the same sample, run
-    from the page's form to its results, the best row selected (its equity curve and fills).
+    from the page's form to its results, the best row selected (its equity curve and fills);
+  * trend: the same sample analysed on its default timeframes with suggestions (its last 5,000
+    bars in 2 walk-forward folds, where two strategies beat holding and cash), the 1h chart
+    with its levels, trend line and breakouts.
 
-    python scripts/screenshots.py [--out docs/images] [--replay-seconds 40]
+    python scripts/screenshots.py [--out docs/images] [--replay-seconds 40] [--pages trend]
 
 Needs the built page (``make app`` / ``make test`` build it, or ``cd web && npm run build``).
 """
@@ -72,12 +76,36 @@ def shoot_optimize(page: Page, url: str, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def shoot_trend(page: Page, url: str, path: Path) -> None:
+    page.goto(url + "/trend")
+    form = page.get_by_role("form", name="Trend analysis")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Suggest strategies").check()
+    form.get_by_label("Bars for suggestions", exact=True).fill("5000")
+    form.get_by_label("Folds", exact=True).fill("2")
+    form.get_by_role("button", name="Analyze", exact=True).click()
+    expect(page.get_by_test_id("job-status")).to_contain_text("finished", timeout=180_000)
+    expect(page.get_by_test_id("trend-chart")).not_to_have_attribute("data-levels", "0")
+    page.wait_for_timeout(1_000)  # the chart's first paint
+    page.screenshot(path=str(path))
+
+
+PAGES = {"live": ("web-live.png", shoot_live), "optimize": ("web-optimize.png", shoot_optimize),
+         "trend": ("web-trend.png", shoot_trend)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "images"))
     parser.add_argument("--replay-seconds", type=float, default=40.0,
                         help="how long the replay runs before the live page is photographed")
+    parser.add_argument("--pages", default=",".join(PAGES),
+                        help=f"which pages to photograph, comma-separated (default: {','.join(PAGES)})")
     args = parser.parse_args()
+    pages = [name.strip() for name in args.pages.split(",") if name.strip()]
+    unknown = [name for name in pages if name not in PAGES]
+    if unknown or not pages:
+        parser.error(f"--pages: choose from {', '.join(PAGES)} (got {args.pages!r})")
     built = ROOT / "velocitas_desktop" / "webview" / "dist" / "index.html"
     if not built.is_file():
         raise SystemExit(f"{built} is missing: build the page first (cd web && npm run build)")
@@ -88,17 +116,19 @@ def main() -> int:
         process, url = start_server(Path(folder))
         browser = driver.chromium.launch(executable_path=executable, args=["--no-sandbox"])
         try:
-            with httpx.Client(base_url=url, timeout=30) as api:
-                live_session(api, args.replay_seconds)
+            if "live" in pages:
+                with httpx.Client(base_url=url, timeout=30) as api:
+                    live_session(api, args.replay_seconds)
             context = browser.new_context(viewport=SIZE, device_scale_factor=1)
             context.set_default_timeout(60_000)
             page = context.new_page()
-            shoot_live(page, url, out / "web-live.png")
-            shoot_optimize(page, url, out / "web-optimize.png")
+            for name in pages:
+                file_name, shoot = PAGES[name]
+                shoot(page, url, out / file_name)
         finally:
             browser.close()
             stop_server(process)
-    print(f"wrote {out / 'web-live.png'} and {out / 'web-optimize.png'}")
+    print("wrote " + ", ".join(str(out / PAGES[name][0]) for name in pages))
     return 0
 
 
