@@ -71,8 +71,8 @@ def test_the_sample_analysed_shows_each_timeframe_its_summary_and_its_levels_on_
         "button", name=coarser["timeframe"], exact=True).click()
     expect(chart).to_have_attribute("data-bars", str(len(coarser["candles"]["time"])))
     expect(chart).to_have_attribute("data-levels", str(len(coarser["levels"])))
-    expect(table.locator(f'[data-timeframe="{coarser["timeframe"]}"]')).to_have_attribute(
-        "aria-selected", "true")
+    expect(table.get_by_role("button", name=f"Chart {coarser['timeframe']}")).to_have_attribute(
+        "aria-pressed", "true")
 
     # a long search shows its progress and stops on Cancel
     analyze(page, suggest=True, suggest_bars=100_000, folds=4)
@@ -114,9 +114,18 @@ def test_an_uploaded_bar_file_is_analysed_and_then_listed_as_a_server_file(serve
     upload.write_bytes((ROOT / "resources" / "data" / SAMPLE).read_bytes())
     page.goto(server.url + "/trend")
     form = page.get_by_role("form", name="Trend analysis")
-    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(upload))
     form.get_by_label("Suggest strategies").uncheck()
+    # a file that is not bars: the server's reason, as it words it
+    garbage = tmp_path / "notes.csv"
+    garbage.write_text("hello,world\nnot,bars\n")
+    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(garbage))
     form.get_by_role("button", name="Analyze", exact=True).click()
+    alert = form.get_by_role("alert")
+    expect(alert).to_contain_text("notes.csv")
+
+    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(upload))
+    form.get_by_role("button", name="Analyze", exact=True).click()
+    expect(alert).to_be_hidden()
     expect(page.get_by_test_id("job-status")).to_contain_text("finished", timeout=60_000)
 
     report = newest_report(server)

@@ -25,8 +25,7 @@ export function TimeframeTable({ timeframes, chosen, onChoose }: {
           const choose = row.ok ? () => onChoose(row.timeframe) : undefined;
           return (
             <Fragment key={row.timeframe}>
-              <tr data-timeframe={row.timeframe} className={selected ? "selected" : undefined}
-                  aria-selected={row.ok ? selected : undefined} onClick={choose}>
+              <tr data-timeframe={row.timeframe} className={selected ? "selected" : undefined} onClick={choose}>
                 <th scope="row">
                   {row.ok ? (
                     <button type="button" className="link" aria-pressed={selected}

@@ -137,6 +137,10 @@ export function TrendPage() {
     };
   }, [following]);
 
+  useEffect(() => {
+    if (form.source !== "live") setFollowing(null);
+  }, [form.source]);
+
   const analyze = async () => {
     setError("");
     if (form.source === "live") {
@@ -195,7 +199,8 @@ export function TrendPage() {
   const sameInput = report !== null && form.source === "file" && report.source !== "live"
     && (report.source === input || report.source === job?.data);
   const interval = sameInput ? report.interval : timeframeSeconds(timeframeFromFile(input) ?? "");
-  const choices = useMemo(() => timeframeChoices(interval ?? 60), [interval]);
+  // unknown until analysed: the sizes an hour's bars allow, the commonest bar files' size
+  const choices = useMemo(() => timeframeChoices(interval ?? 3_600), [interval]);
   const shown = sameInput ? report.timeframes.map((tf) => tf.timeframe).filter((tf) => choices.includes(tf)) : [];
 
   const chosen = chartTimeframe(report, wanted);

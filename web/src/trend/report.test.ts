@@ -52,8 +52,9 @@ describe("timeframes", () => {
   });
 
   it("offers the input's own size and each coarser one that is a whole number of its bars", () => {
-    expect(timeframeChoices(60)).toEqual(["1m", "15m", "1h", "4h", "1d", "1w"]);
-    expect(timeframeChoices(3_600)).toEqual(["1h", "4h", "1d", "1w"]);
+    expect(timeframeChoices(3_600)).toEqual(["1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]);
+    expect(timeframeChoices(900)).toEqual(["15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w"]);
+    expect(timeframeChoices(86_400)).toEqual(["1d", "3d", "1w"]);
     // 13 minutes: no standard size is a whole number of them but its own
     expect(timeframeChoices(780)).toEqual(["13m"]);
     expect(timeframeChoices(420)).toEqual(["7m", "1w"]);  // a week is 1,440 of them

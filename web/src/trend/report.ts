@@ -10,11 +10,13 @@ import type {
 
 /** Bars per timeframe the page asks for: enough for the chart to show months of 1h bars. */
 export const CHART_CANDLES = 2000;
-/** The coarser timeframes the analyzer resamples to (research/trend.py default_timeframes).
- * Which of them it picks by default is its own rule: the page sends no timeframes until the
- * trader ticks some, and then shows the ones the report has. */
-export const COARSER: ReadonlyArray<[string, number]> = [
-  ["15m", 900], ["1h", 3_600], ["4h", 14_400], ["1d", 86_400], ["1w", 604_800],
+/** The bar sizes the analyzer resamples to (core/types.py INTERVAL_SECONDS). Which of them
+ * it picks by default is its own rule: the page sends no timeframes until the trader ticks
+ * some, and then shows the ones the report has. */
+export const BAR_SIZES: ReadonlyArray<[string, number]> = [
+  ["1s", 1], ["5s", 5], ["15s", 15], ["30s", 30], ["1m", 60], ["3m", 180], ["5m", 300], ["15m", 900],
+  ["30m", 1_800], ["1h", 3_600], ["2h", 7_200], ["4h", 14_400], ["6h", 21_600], ["8h", 28_800],
+  ["12h", 43_200], ["1d", 86_400], ["3d", 259_200], ["1w", 604_800],
 ];
 
 /** 60 → "1m", 3600 → "1h", 604800 → "1w": the analyzer's name of a bar size. */
@@ -37,7 +39,7 @@ export function timeframeSeconds(name: string): number | null {
 /** What an input of bars `interval` seconds long may be analysed on: its own size, then each
  * coarser one that is a whole number of its bars (the analyzer refuses the others). */
 export function timeframeChoices(interval: number): string[] {
-  const coarser = COARSER.filter(([, seconds]) => seconds > interval && seconds % interval === 0);
+  const coarser = BAR_SIZES.filter(([, seconds]) => seconds > interval && seconds % interval === 0);
   return [timeframeName(interval), ...coarser.map(([name]) => name)];
 }
 
