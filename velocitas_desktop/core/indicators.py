@@ -1126,23 +1126,22 @@ def rolling_std(x: ArrayLike, period: int, ddof: int = 0) -> FloatArray:
     """Standard deviation of each window of ``period`` values,
     ``sqrt(sum((x_i - mean)**2) / (period - ddof))``; nan before index ``period - 1``.
 
-    Same numbers as :class:`RollingStd` (and pandas ``rolling(period).std(ddof)``). Each window
-    is computed exactly in two passes, so the cost is O(len(x) * period), done in chunks to
-    bound memory.
+    Same numbers as :class:`RollingStd` (and pandas ``rolling(period).std(ddof)``). O(len(x))
+    whatever the period: each window's sums of ``x - r`` and ``(x - r)²`` with ``r`` one of
+    its own values, over its own values only (see :func:`_window_sums`), so a window's
+    rounding stays relative to its spread. 1M prices: about 35 ms at any period, where
+    summing each window on its own took 77 ms at period 30 and 1.5 s at period 1000.
     """
     RollingStd(period, ddof)  # validates the arguments with the same messages
     x = _prices(x)
     out = _undefined(len(x))
     if len(x) < period:
         return out
-    windows = sliding_window_view(x, period)
-    means = _rolling_sums(x, period) / period
+    sums, _, sums_sq = _window_sums(x, period, weighted=False)
     result = out[period - 1:]
-    rows = max(1, (1 << 17) // period)
-    for start in range(0, len(windows), rows):
-        stop = start + rows
-        deviations = windows[start:stop] - means[start:stop, None]
-        result[start:stop] = np.einsum("ij,ij->i", deviations, deviations)
+    np.multiply(sums, sums / period, out=result)
+    np.subtract(sums_sq, result, out=result)
+    np.maximum(result, 0.0, out=result)  # rounding may leave -0.0 or a hair below
     np.sqrt(result / (period - ddof), out=result)
     return out
 
@@ -1355,7 +1354,7 @@ def log_regression(prices: ArrayLike, period: int
     slope, t_stat, r2 = _undefined(len(logs)), _undefined(len(logs)), _undefined(len(logs))
     if len(logs) < n:
         return slope, t_stat, r2
-    sums, sums_x, sums_sq = _window_sums(logs, n)
+    sums, sums_x, sums_sq = _window_sums(logs, n, weighted=True)
     sst = sums_sq - sums * sums / n
     sxy = sums_x - (n - 1) / 2.0 * sums
     sxx = n * (n * n - 1) / 12.0
@@ -1376,36 +1375,41 @@ def log_regression(prices: ArrayLike, period: int
 _WINDOW_CHUNK = 1 << 16  # values per pass of _window_sums, so its temporaries stay in cache
 
 
-def _window_sums(logs: FloatArray, n: int) -> tuple[FloatArray, FloatArray, FloatArray]:
+def _window_sums(values: FloatArray, n: int, *, weighted: bool
+                 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """For each window of ``n`` values: the sums of ``d = y - r``, ``x * d`` (``x = 0 .. n - 1``
-    from the window's oldest value) and ``d²``, with ``r`` one of the window's values.
+    from the window's oldest value; zeros unless ``weighted``) and ``d²``, with ``r`` one of
+    the window's values.
 
-    O(len(logs)): windows are taken ``n`` at a time, all sharing the middle value of the
+    O(len(values)): windows are taken ``n`` at a time, all sharing the middle value of the
     ``2n - 1`` they span (``r``). A window is a tail of the span's first ``n`` values plus a
     head of the rest, so each sum is a running sum from the middle outwards, over the window's
-    own values only: a flat window's sums are exactly 0, and a huge price just outside a window
-    leaves no rounding in it (a running sum from the span's start would).
+    own values only: a flat window's sums are exactly 0, a huge value just outside a window
+    leaves no rounding in it (a running sum from the span's start would), and a nan spoils
+    only the windows holding it.
     """
-    count = len(logs)
+    count = len(values)
     windows = count - n + 1
     blocks = -(-windows // n)
     padded = np.empty(blocks * n + n - 1)
-    padded[:count] = logs
-    padded[count:] = logs[-1]
+    padded[:count] = values
+    padded[count:] = values[-1]
     spans = sliding_window_view(padded, 2 * n - 1)[::n]  # block k: windows k*n .. k*n + n-1
     offsets = np.arange(1.0 - n, n)  # each value's place in the span, from the middle
     starts = np.arange(n - 1.0, -1.0, -1.0)  # x of the middle value in window 0 .. n-1
-    sums, sums_x, sums_sq = (np.empty(blocks * n) for _ in range(3))
+    sums, sums_x, sums_sq = (np.zeros(blocks * n) for _ in range(3))
     rows = max(1, _WINDOW_CHUNK // (2 * n))
     for first in range(0, blocks, rows):
         last = min(blocks, first + rows)
         span = spans[first:last]
         d = span - span[:, n - 1:n]
-        around = [_tail_plus_head(values, n) for values in (d, d * offsets, d * d)]
         out = slice(first * n, last * n)
-        sums[out] = around[0].ravel()
-        sums_x[out] = (around[1] + starts * around[0]).ravel()
-        sums_sq[out] = around[2].ravel()
+        around = _tail_plus_head(d, n)
+        sums[out] = around.ravel()
+        if weighted:
+            sums_x[out] = (_tail_plus_head(d * offsets, n) + starts * around).ravel()
+        d *= d
+        sums_sq[out] = _tail_plus_head(d, n).ravel()
     return sums[:windows], sums_x[:windows], sums_sq[:windows]
 
 
