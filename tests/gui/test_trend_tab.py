@@ -13,7 +13,7 @@ from gui_helpers import click, click_row, retype
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
-from velocitas_desktop.research.trend import analyze, load_bars
+from velocitas_desktop.research.trend import LEVEL_BARS, analyze, load_bars
 
 WAIT_MS = 60_000  # generous: the suggestions backtest on a machine shared by seven people
 SAMPLE = "BTCUSD-1h-sample.csv"
@@ -138,6 +138,16 @@ def test_the_chart_draws_the_chosen_timeframes_levels_trend_line_and_breakouts(q
     assert marks is not None and len(marks.data) == len(frame["breakouts"])
     # the 4h bars are charted whole: 5,000 hourly bars make 1,251 four-hour ones
     assert len(tab.chart.bars.time) == frame["bars"]
+
+    def bars_in_view() -> int:
+        lo, hi = tab.chart.bars.in_view(*tab.chart.box.viewRange()[0])
+        return hi - lo
+
+    assert bars_in_view() == frame["bars"]
+    click(qtbot, tab.recent_button)  # the bars the levels were found in
+    assert bars_in_view() == pytest.approx(LEVEL_BARS, abs=2)
+    click(qtbot, tab.all_button)
+    assert bars_in_view() == frame["bars"]
 
 
 def test_suggestions_list_the_evidence_and_apply_registers_on_the_engine(qtbot, tab, engine,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from chart_helpers import drag, middle_of, wheel
 from PySide6.QtWidgets import QApplication
 
 from velocitas_desktop.gui.trend.pyramid import MinMaxPyramid
@@ -53,7 +54,9 @@ def test_the_extent_of_any_range_is_numpys_min_and_max():
         assert pyramid.extent(lo, hi) == (bars["low"][lo:hi].min(), bars["high"][lo:hi].max())
 
 
-def test_a_million_bars_paint_a_bounded_number_of_strokes_at_every_zoom(qtbot):
+@pytest.fixture
+def million(qtbot):  # type: ignore[no-untyped-def]
+    """A Trend chart on screen showing a million one-minute bars, and those bars."""
     from velocitas_desktop.gui.theme import DARK, apply_theme
     from velocitas_desktop.gui.trend.chart import TrendChart
 
@@ -65,15 +68,22 @@ def test_a_million_bars_paint_a_bounded_number_of_strokes_at_every_zoom(qtbot):
     qtbot.waitExposed(chart)
     bars = random_bars(MILLION)
     chart.show_bars(bars["time"], bars["open"], bars["high"], bars["low"], bars["close"], 60)
+    return chart, bars
+
+
+def painted(chart) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """What the bars item drew in a frame rendered now, as the screen would show it."""
+    chart.bars.drawn = -1
+    chart.grab()
+    return chart.bars.mode, chart.bars.drawn
+
+
+def test_a_million_bars_paint_a_bounded_number_of_strokes_at_every_zoom(million):
+    chart, bars = million
     time = bars["time"]
 
-    def painted() -> tuple[str, int]:
-        chart.bars.drawn = -1
-        chart.grab()  # a frame rendered now, as the screen would show it
-        return chart.bars.mode, chart.bars.drawn
-
     pixels = int(chart.box.width())
-    mode, drawn = painted()  # the whole history in view
+    mode, drawn = painted(chart)  # the whole history in view
     assert mode == "envelope" and 0 < drawn <= 2 * pixels + 2
     # the price scale spans every bar's low and high
     bottom, top = chart.box.viewRange()[1]
@@ -82,14 +92,41 @@ def test_a_million_bars_paint_a_bounded_number_of_strokes_at_every_zoom(qtbot):
     for span in (300_000, 20_000, 2_000):  # zooming in on the middle
         middle = time[MILLION // 2]
         chart.show_range(middle - span * 30, middle + span * 30)
-        mode, drawn = painted()
+        mode, drawn = painted(chart)
         assert mode == "envelope" and 0 < drawn <= 2 * pixels + 2
 
     chart.show_range(time[-100], time[-1] + 60)  # 100 bars in view: candles, one a bar
-    mode, drawn = painted()
+    mode, drawn = painted(chart)
     assert mode == "candles" and drawn == 101
     lo, hi = chart.bars.in_view(time[-100], time[-1] + 60)
     bottom, top = chart.box.viewRange()[1]
     assert bottom <= bars["low"][lo:hi].min() and bars["high"][lo:hi].max() <= top
     # fitted to the bars in view, not to the whole history
     assert top - bottom < (bars["high"].max() - bars["low"].min()) / 10
+
+
+def test_the_wheel_and_a_drag_zoom_and_pan_a_million_bars_down_to_candles(qtbot, million):
+    chart, bars = million
+    pixels = int(chart.box.width())
+    left, right = chart.box.viewRange()[0]
+    for _ in range(6):  # six notches away from the trader: zoom in at the middle
+        wheel(chart, middle_of(chart, chart), 5)
+        mode, drawn = painted(chart)
+        assert 0 < drawn <= 2 * pixels + 2
+    zoomed = chart.box.viewRange()[0]
+    assert zoomed[1] - zoomed[0] < (right - left) / 10
+    before = chart.box.viewRange()[0]
+    start = middle_of(chart, chart)
+    drag(chart, start, start + type(start)(300, 0))  # the history moves right: back in time
+    after = chart.box.viewRange()[0]
+    assert after[0] < before[0] and after[1] < before[1]
+    assert 0 < painted(chart)[1] <= 2 * pixels + 2
+    while chart.bars.in_view(*chart.box.viewRange()[0])[1] \
+            - chart.bars.in_view(*chart.box.viewRange()[0])[0] > 200:
+        wheel(chart, middle_of(chart, chart), 5)
+    mode, drawn = painted(chart)
+    assert mode == "candles" and drawn <= 200
+    chart.show_all()
+    assert painted(chart)[0] == "envelope"
+    low, high = chart.box.viewRange()[0]
+    assert low <= bars["time"][0] and bars["time"][-1] <= high

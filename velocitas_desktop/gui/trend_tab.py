@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QShowEvent
@@ -53,10 +53,14 @@ from velocitas_desktop.gui.trend.tables import (
     timeframe_row,
 )
 from velocitas_desktop.paths import data_dir, sample_data_dir
+from velocitas_desktop.research.trend import (
+    LEVEL_BARS,
+    Bars,
+    default_timeframes,
+    load_bars,
+    resample,
+)
 from velocitas_desktop.research.trend_jobs import TrendRequest, run_trend
-
-if TYPE_CHECKING:
-    from velocitas_desktop.research.trend import Bars
 
 # the timeframes offered beside the input's own: the coarser ones its bars divide into evenly
 OFFERED = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
@@ -226,6 +230,7 @@ class TrendTab(QWidget):
         top_layout.addWidget(self.summary)
         top_layout.addWidget(self.table, 1)
 
+        self.chart = TrendChart(self.palette)
         chart = QWidget()
         chart_layout = QVBoxLayout(chart)
         chart_layout.setContentsMargins(0, 0, 0, 0)
@@ -239,8 +244,18 @@ class TrendTab(QWidget):
         self.chart_note = QLabel()
         self.chart_note.setObjectName("mutedLabel")
         header.addWidget(self.chart_note, 1)
+        self.all_button = QPushButton("All")
+        self.all_button.setObjectName("chartAll")
+        self.all_button.setToolTip("The whole history in view")
+        self.recent_button = QPushButton("Recent")
+        self.recent_button.setObjectName("chartRecent")
+        self.recent_button.setToolTip(f"The newest {LEVEL_BARS} bars: those the levels and "
+                                      "the trend line were measured on")
+        self.all_button.clicked.connect(self.chart.show_all)
+        self.recent_button.clicked.connect(lambda: self.chart.show_recent(LEVEL_BARS))
+        header.addWidget(self.all_button)
+        header.addWidget(self.recent_button)
         chart_layout.addLayout(header)
-        self.chart = TrendChart(self.palette)
         chart_layout.addWidget(self.chart, 1)
 
         suggestions = QWidget()
@@ -365,8 +380,6 @@ class TrendTab(QWidget):
         self.show_message(f"Reading {Path(path).name}…", error=False)
 
         def read() -> Bars:
-            from velocitas_desktop.research.trend import load_bars
-
             return load_bars(path)
 
         run_in_background(read, lambda bars: self._loaded(request, path, bars),
@@ -376,8 +389,6 @@ class TrendTab(QWidget):
         if self._closed or request != self._load_request:
             return  # another file was chosen meanwhile
         self._loading = ""
-        from velocitas_desktop.research.trend import default_timeframes
-
         self.bars, self.bars_path = bars, path
         self._set_timeframes(offered_timeframes(bars.interval),
                              default_timeframes(bars.interval, len(bars)))
@@ -449,8 +460,6 @@ class TrendTab(QWidget):
             if live:
                 bars, report = _live_report(engine, coin, request, catalog, progress, cancel)
             else:
-                from velocitas_desktop.research.trend import load_bars
-
                 bars = cached if cached is not None else load_bars(path)
                 report = run_trend(bars, request, source=Path(path).name, catalog=catalog,
                                    on_progress=progress, cancel=cancel)
@@ -662,8 +671,6 @@ def _problem(exc: BaseException) -> str:
 
 def _series(bars: Bars, report: dict[str, Any]) -> dict[str, Bars]:
     """Each analysed timeframe's bars for the chart: the input's own, the others resampled."""
-    from velocitas_desktop.research.trend import resample
-
     series: dict[str, Bars] = {}
     for frame in report["timeframes"]:
         seconds = float(frame["seconds"])
@@ -677,8 +684,6 @@ def _live_report(engine: TradingEngine, coin: str, request: TrendRequest, catalo
                  progress: Any, cancel: threading.Event) -> tuple[Bars, dict[str, Any]]:
     """The engine's live report of ``coin`` and its candles; the suggestions on those
     candles when asked for."""
-    from velocitas_desktop.research.trend import Bars
-
     progress(0, 1)
     report = dict(engine.trend(coin))
     bars = Bars.from_candles(engine.candles(coin))

@@ -239,6 +239,7 @@ class TrendChart(QWidget):
         self.box = ChartViewBox()
         self.plot_widget = pg.PlotWidget(viewBox=self.box,
                                          axisItems={"bottom": TimeAxis(), "right": ValueAxis()})
+        self.view = self.plot_widget  # the graphics view the mouse and wheel act on
         self.plot: pg.PlotItem = self.plot_widget.getPlotItem()
         value_scale_on_right(self.plot)
         self.plot.hideButtons()
@@ -277,7 +278,21 @@ class TrendChart(QWidget):
         span = right - left
         self.box.setLimits(xMin=left - span * 0.05, xMax=right + span * 0.05,
                            minXRange=interval * MIN_BARS_IN_VIEW)
-        self.show_range(left, right)
+        self.show_all()
+
+    def show_all(self) -> None:
+        """The whole history in view."""
+        time = self.bars.time
+        if len(time):
+            self.show_range(float(time[0]) - self.bars.interval,
+                            float(time[-1]) + 2 * self.bars.interval)
+
+    def show_recent(self, bars: int) -> None:
+        """The newest ``bars`` bars in view (and a little room on the right)."""
+        time = self.bars.time
+        if len(time):
+            first = float(time[max(len(time) - bars, 0)])
+            self.show_range(first, float(time[-1]) + 3 * self.bars.interval)
 
     def show_range(self, left: float, right: float) -> None:
         """Time ``left``..``right`` in view (as a drag or the wheel would leave it)."""
