@@ -321,6 +321,22 @@ def test_rolling_std_stays_exact_after_a_huge_price_leaves_the_window():
     assert_same_numbers(values, rolling_std(np.array(prices), 5), rtol=1e-9)
 
 
+def test_rolling_std_spoils_only_the_windows_that_hold_a_nan_as_pandas_does():
+    prices = 100.0 + np.sin(np.arange(40.0))
+    prices[[3, 17, 18, 39]] = nan
+    for period in (2, 5, 7):
+        expected = pd.Series(prices).rolling(period).std(ddof=0)
+        assert_matches_library(rolling_std(prices, period), expected)
+
+
+def test_rolling_std_over_long_windows_matches_pandas_and_the_class():
+    prices = 1e5 * np.exp(np.cumsum(np.random.default_rng(8).normal(0, 1e-3, 6000)))
+    expected = pd.Series(prices).rolling(1000).std(ddof=1)
+    assert_matches_library(rolling_std(prices, 1000, ddof=1), expected)
+    assert_same_numbers(feed(RollingStd(1000, ddof=1), prices), rolling_std(prices, 1000, 1),
+                        atol=1e-12 * price_level(prices, 1000))
+
+
 def test_sma_stays_exact_after_a_huge_price_leaves_the_window():
     prices = [100_000.3] * 7 + [1.1, 1.2, 1.3]
     assert feed(SMA(3), prices)[-1] == pytest.approx(1.2, rel=1e-9)
