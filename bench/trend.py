@@ -8,10 +8,15 @@ Bars: 1,000,000 one-minute bars of a seeded random walk generated here (numpy de
   * the baseline, in the same process: pandas ``resample`` to 1h, 4h and 1d plus TA-Lib's ADX,
     +DI, -DI, ATR and three SMAs and a pandas rolling deviation on each timeframe (the indicator
     part of the work only, done the usual way); its last ADX must agree with ours.
-Data set-up and imports are not timed; each time is the best of ``--repeat`` runs. The machine
-is shared, so the load average is printed with the table.
+  * the suggestions (``research.suggest.suggest``) with their default settings: a 4-fold
+    walk-forward of the four built-ins' default grids (1,094 combinations) over the last
+    ``--suggest-bars`` bars, in ``--workers`` processes (spawn; the pool's start is timed),
+    with a progress callback; and the same inline, in one process, as the baseline.
+Data set-up and imports are not timed; each time is the best of ``--repeat`` runs (the inline
+suggestions: of ``--suggest-repeat``). The machine is shared, so the load average is printed
+with the table.
 
-    python bench/trend.py [--bars 1000000] [--repeat 5]
+    python bench/trend.py [--bars 1000000] [--repeat 5] [--suggest-bars 100000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from velocitas_desktop.research.suggest import SuggestSettings, suggest
 from velocitas_desktop.research.trend import Bars, analyze
 
 TIMEFRAMES = ("1m", "1h", "4h", "1d")
 RULES = {"1h": "1h", "4h": "4h", "1d": "1D"}  # pandas' names of the coarser timeframes
 TARGET_SECONDS = 1.0  # issue #16: the full analysis of 1,000,000 minutes in at most 1 s
+SUGGEST_TARGET_SECONDS = 10.0  # issue #16: suggestions over the last 100,000 bars in <= 10 s
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,12 +129,51 @@ def analysis_rows(bars: Bars, repeat: int) -> list[Row]:
     return rows
 
 
+# --- the suggestions -----------------------------------------------------------------------
+
+def suggestions(bars: Bars, workers: int) -> tuple[dict, list[tuple[int, int]]]:
+    """One suggest() with its defaults, and every progress call it made."""
+    calls: list[tuple[int, int]] = []
+    result = suggest(bars, SuggestSettings(bars=len(bars), workers=workers),
+                     on_progress=lambda done, total: calls.append((done, total)))
+    return result, calls
+
+
+def suggestion_rows(bars: Bars, count: int, workers: int, repeat: int,
+                    inline_repeat: int) -> list[Row]:
+    recent = bars.tail(count)
+    task = (f"suggestions: {SuggestSettings().folds}-fold walk-forward, four built-ins' "
+            f"default grids, last {len(recent):,} 1m bars")
+    pooled, (result, calls) = best_of(repeat, lambda: suggestions(recent, workers),
+                                      f"suggest, {workers} workers")
+    json.dumps(result, allow_nan=False)  # valid JSON, no NaN
+    done, total = calls[-1]
+    check = (f"{result['combinations']:,} combinations, progress {done:,}/{total:,} in "
+             f"{len(calls)} calls, ranked by {result['metric']}; "
+             f"{len(result['items'])} suggested" + ("" if result["items"] else
+                                                    " (verdict: nothing beat hold or cash)"))
+    rows = [Row(task, f"Velocitas suggest(), {workers} worker processes (spawn, one pool)",
+                pooled, len(recent), None, check)]
+    if inline_repeat:
+        inline, _ = best_of(inline_repeat, lambda: suggestions(recent, 0), "suggest, inline")
+        rows[0] = Row(task, rows[0].implementation, pooled, len(recent), inline, check)
+        rows.append(Row(task, "baseline: the same suggest() inline (workers=0, one process)",
+                        inline, len(recent)))
+    return rows
+
+
 # --- the table -----------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--suggest-bars", type=int, default=100_000,
+                        help="the most recent bars the suggestions search (0: none)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="the suggestions' worker processes")
+    parser.add_argument("--suggest-repeat", type=int, default=1,
+                        help="runs of the inline suggestions baseline (0: skip it)")
     return parser
 
 
@@ -136,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     bars = minute_bars(args.bars)
     rows = analysis_rows(bars, args.repeat)
+    if args.suggest_bars:
+        rows += suggestion_rows(bars, args.suggest_bars, args.workers, args.repeat,
+                                args.suggest_repeat)
     print_table(rows, load_before)
     return 0
 
@@ -159,6 +208,11 @@ def print_table(rows: list[Row], load_before: float) -> None:
         verdict = "within" if analysis[0].seconds <= TARGET_SECONDS else "OVER"
         print(f"\nFull analysis: {analysis[0].seconds:.3f} s, {verdict} the "
               f"{TARGET_SECONDS:g} s target.")
+    pooled = [row for row in rows if row.implementation.startswith("Velocitas suggest")]
+    if pooled:
+        verdict = "within" if pooled[0].seconds <= SUGGEST_TARGET_SECONDS else "OVER"
+        print(f"Suggestions: {pooled[0].seconds:.3f} s, {verdict} the "
+              f"{SUGGEST_TARGET_SECONDS:g} s target.")
 
 
 if __name__ == "__main__":
