@@ -5,8 +5,14 @@ it searches, ``--json`` for the report JSON, and one line with exit code 2 for b
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from velocitas_desktop.cli import main
@@ -134,3 +140,37 @@ def test_too_few_bars_is_one_line_and_exit_code_2(capsys, tmp_path) -> None:
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("velocitas trend: ")
     assert "bars" in err
+
+
+def write_walk(path: Path, count: int, seed: int = 7) -> Path:
+    rng = np.random.default_rng(seed)
+    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, count)))
+    lines = ["timestamp,open,high,low,close,volume"]
+    previous = 100.0
+    for i, price in enumerate(close):
+        high, low = max(previous, price) * 1.002, min(previous, price) * 0.998
+        lines.append(f"{1_600_000_000 + 3600 * i},{previous:.4f},{high:.4f},{low:.4f},"
+                     f"{price:.4f},1")
+        previous = price
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_still_prints_the_report(tmp_path) -> None:
+    walk = write_walk(tmp_path / "walk.csv", 40_000)  # a search of many seconds on one thread
+    running = subprocess.Popen(
+        [sys.executable, "-m", "velocitas_desktop", "trend", "--csv", str(walk), "--json",
+         "--workers", "0"], cwd=tmp_path, env=os.environ.copy(), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(4.0)
+    running.send_signal(signal.SIGINT)
+    out, err = running.communicate(timeout=120)
+    assert running.returncode == 130, err
+    assert "Traceback" not in err
+    assert err.startswith("velocitas trend: stopped: you pressed Ctrl-C; ")
+    report = json.loads(out)
+    assert [t["timeframe"] for t in report["timeframes"]] == ["1h", "4h", "1d", "1w"]
+    suggestions = report["suggestions"]  # None if Ctrl-C came before the search began
+    assert suggestions is None or (suggestions["cancelled"]
+                                   and suggestions["completed"] < suggestions["combinations"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -72,16 +75,50 @@ def cmd_trend(args: argparse.Namespace) -> int:
     request = TrendRequest(timeframes=args.timeframes, suggest=args.suggest,
                            suggest_bars=args.suggest_bars, folds=args.folds, coin=coin,
                            workers=args.workers)
+    cancel = threading.Event()
     with ProgressBar("trend: analysis, then suggestions", "steps") as bar:
-        report, result = run_trend_report(bars, request, source=Path(path).name,
-                                          on_progress=bar.update)
+        report, result = _until_done(lambda: run_trend_report(
+            bars, request, source=Path(path).name, on_progress=bar.update, cancel=cancel),
+            cancel)
     if args.json:
         print(json.dumps(finite_or_none(result)))
+    else:
+        print(report.text())
+        if result["suggestions"] is not None:
+            _print_suggestions(result["suggestions"])
+    if not cancel.is_set():
         return 0
-    print(report.text())
-    if result["suggestions"] is not None:
-        _print_suggestions(result["suggestions"])
-    return 0
+    said = ("before the search began" if result["suggestions"] is None else
+            "the suggestions cover only the strategies whose search had finished")
+    print(f"velocitas trend: stopped: you pressed Ctrl-C; {said}", file=sys.stderr)
+    return 130
+
+
+def _until_done(work: Callable[[], Any], cancel: threading.Event) -> Any:
+    """``work()`` on a thread, so that Ctrl-C stops the search (the report and what the
+    search finished are still printed, as optimize prints the rows it finished); a second
+    Ctrl-C leaves at once."""
+    outcome: dict[str, Any] = {}
+    finished = threading.Event()  # not Thread.join: Ctrl-C inside join can end it early
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:  # raised again on the calling thread
+            outcome["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name="trend", daemon=True).start()
+    try:
+        while not finished.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        cancel.set()
+        finished.wait()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _print_suggestions(suggestions: dict[str, Any]) -> None:
@@ -92,7 +129,8 @@ def _print_suggestions(suggestions: dict[str, Any]) -> None:
     console.print(suggestions_view(console, suggestions), markup=False)
     for warning in suggestions.get("warnings") or []:
         console.print(f"note: {warning}", markup=False)
-    for skipped in suggestions.get("skipped") or []:
+    judged = suggestions.get("items") or suggestions.get("rejected")
+    for skipped in (suggestions.get("skipped") or []) if judged else []:  # else the verdict
         console.print(f"not searched: {skipped['strategy']}: {skipped['reason']}",
                       markup=False)
     for check in suggestions.get("lookahead") or []:
