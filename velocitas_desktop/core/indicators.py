@@ -1274,14 +1274,14 @@ def _movements(high: FloatArray, low: FloatArray, close: FloatArray
 def _directional_index(up: FloatArray, down: FloatArray, dx: FloatArray,
                        has_dx: NDArray[np.bool_]) -> None:
     """DX from the smoothed +DM and -DM (the true range cancels out) into ``dx``, and whether
-    it is defined (``+DM + -DM > 0``) into ``has_dx``; ``dx`` is left 0 where it is not."""
+    it is defined (``+DM + -DM > 0``) into ``has_dx``; ``dx`` is 0 where it is not (both
+    sums are 0 there, so is their difference)."""
     total = up + down
     np.greater(total, 0.0, out=has_dx)
     np.subtract(up, down, out=dx)
     np.abs(dx, out=dx)
     dx *= 100.0
     np.divide(dx, total, out=dx, where=has_dx)
-    dx[~has_dx] = 0.0
 
 
 def _smooth_held(values: FloatArray, defined: NDArray[np.bool_], alpha: float,
@@ -1426,9 +1426,8 @@ def _log_prices(values: ArrayLike) -> FloatArray:
     """``values`` as prices a logarithm can be taken of (finite, above 0), or ParameterError
     naming the first that is not."""
     prices = _prices(values)
-    bad = ~((prices > 0.0) & (prices < np.inf))
-    if bad.any():
-        index = int(np.argmax(bad))
+    if len(prices) and not (prices.min() > 0.0 and prices.max() < np.inf):  # nan fails too
+        index = int(np.argmax(~((prices > 0.0) & (prices < np.inf))))
         raise ParameterError(
             f"a log-price indicator needs finite prices above 0, got {prices[index]!r} at "
             f"index {index}")
