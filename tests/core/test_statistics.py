@@ -134,7 +134,7 @@ def test_hurst_windows_are_log_spaced_and_at_least_four_per_size():
     assert st.log_spaced_windows(20).size == 0 and math.isnan(st.hurst_rs(np.ones(20)))
 
 
-# --- percentile rank, p-value, linear fit ----------------------------------------------------
+# --- percentile rank and p-value ----------------------------------------------------
 
 def test_percentile_rank_equals_scipy_mean_kind_and_ignores_nan():
     rng = np.random.default_rng(2)
@@ -154,24 +154,3 @@ def test_two_sided_p_value_is_the_normal_tail():
                                                          rel=1e-12)
     assert st.normal_two_sided_p(1.959963984540054) == pytest.approx(0.05, rel=1e-12)
     assert st.normal_two_sided_p(math.inf) == 0.0 and math.isnan(st.normal_two_sided_p(math.nan))
-
-
-def test_linear_fit_equals_scipy_linregress():
-    rng = np.random.default_rng(4)
-    y = 0.003 * np.arange(200) + rng.normal(0.0, 0.02, 200)
-    fit = st.linear_fit(y)
-    reference = scipy_stats.linregress(np.arange(200), y)
-    assert fit.slope == pytest.approx(reference.slope, rel=1e-12)
-    assert fit.intercept == pytest.approx(reference.intercept, rel=1e-10)
-    assert fit.r2 == pytest.approx(reference.rvalue**2, rel=1e-12)
-    assert fit.t_stat == pytest.approx(reference.slope / reference.stderr, rel=1e-10)
-    residual = y - (reference.intercept + reference.slope * np.arange(200))
-    assert fit.residual_std == pytest.approx(residual.std(ddof=2), rel=1e-10)
-
-
-def test_linear_fit_of_flat_or_short_series_has_no_t_or_r2():
-    flat = st.linear_fit(np.full(50, math.log(123.0)))
-    assert flat.slope == 0.0 and math.isnan(flat.t_stat) and math.isnan(flat.r2)
-    assert math.isnan(st.linear_fit([1.0, 2.0]).slope)
-    line = st.linear_fit(np.arange(10.0))
-    assert line.slope == pytest.approx(1.0) and line.t_stat == math.inf and line.r2 == 1.0

@@ -219,7 +219,9 @@ def test_a_series_flat_at_its_end_gives_none_not_nan():
     data = strict_json(analyze(flat_end, ["1m"]))  # would raise on NaN
     tf = data["timeframes"][0]
     assert tf["ok"] and tf["character"]["label"] == "random"
-    assert tf["character"]["variance_ratio"] is None and tf["regression"]["t_stat"] is None
+    assert tf["character"]["variance_ratio"] is None and tf["regression"]["trend_noise"] is None
+    assert tf["regression"]["r2"] == 0 and tf["direction"] == "sideways"
+    assert tf["trend_line"]["channel_pct"] == 0
 
 
 def test_gaps_are_warned_about_with_the_largest_and_skipped():

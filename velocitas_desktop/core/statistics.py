@@ -1,4 +1,4 @@
-"""Statistics of a price series for the trend analyzer: variance ratio, Hurst exponent, fits.
+"""Statistics of a price series for the trend analyzer: variance ratio, Hurst exponent, ranks.
 
 Pure numpy on float64 arrays, no I/O. Each formula is written once, here, and its definition is
 in the docstring (docs/trend.md restates them for traders). A statistic that cannot be computed
@@ -15,10 +15,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
-    "LinearFit",
     "VarianceRatio",
     "hurst_rs",
-    "linear_fit",
     "log_spaced_windows",
     "normal_two_sided_p",
     "percentile_rank",
@@ -174,47 +172,3 @@ def percentile_rank(history: ArrayLike, value: float) -> float:
     below = int(np.count_nonzero(x < value))
     equal = int(np.count_nonzero(x == value))
     return 100.0 * (below + 0.5 * equal) / x.size
-
-
-@dataclass(frozen=True, slots=True)
-class LinearFit:
-    """Least-squares line ``y = intercept + slope * x`` with ``x = 0, 1, ..., n - 1``."""
-
-    slope: float
-    intercept: float
-    t_stat: float     # slope / its standard error (n - 2 degrees of freedom)
-    r2: float
-    residual_std: float  # sample standard deviation of the residuals (ddof 2)
-    count: int
-
-
-def linear_fit(y: ArrayLike) -> LinearFit:
-    """Ordinary least squares of ``y`` on the bar index ``x = 0 .. n-1``.
-
-    ``slope = sum((x - x̄)(y - ȳ)) / sum((x - x̄)**2)``, ``intercept = ȳ - slope * x̄``,
-    residual variance ``s² = SSE / (n - 2)``, ``se(slope) = s / sqrt(sum((x - x̄)**2))``,
-    ``t = slope / se``, ``R² = 1 - SSE / SST``. For a flat ``y`` the slope is 0 and ``t`` and
-    ``R²`` are nan; with fewer than three values everything is nan.
-    """
-    values = np.asarray(y, dtype=np.float64)
-    n = len(values)
-    if n < 3 or not np.isfinite(values).all():
-        return LinearFit(math.nan, math.nan, math.nan, math.nan, math.nan, n)
-    x = np.arange(n, dtype=np.float64) - (n - 1) / 2.0
-    mean = float(values.mean())
-    centred = values - mean
-    sxx = float(x @ x)
-    slope = float(x @ centred) / sxx
-    intercept = mean - slope * (n - 1) / 2.0
-    residual = centred - slope * x
-    sse = float(residual @ residual)
-    sst = float(centred @ centred)
-    residual_std = math.sqrt(sse / (n - 2))
-    if values.max() == values.min():  # flat (the mean of equal values can be off by an ulp)
-        return LinearFit(0.0, float(values[0]), math.nan, math.nan, 0.0, n)
-    r2 = 1.0 - sse / sst
-    if sse > 0.0:
-        t_stat = slope / (residual_std / math.sqrt(sxx))
-    else:  # a perfect line: infinitely significant, reported as a very large t
-        t_stat = math.copysign(math.inf, slope) if slope else math.nan
-    return LinearFit(slope, intercept, t_stat, r2, residual_std, n)

@@ -401,7 +401,7 @@ def _analyze_timeframe(bars: Bars, name: str, seconds: float) -> TimeframeReport
         message = (f"the price never moves on {name} (every bar is "
                    f"{_price_text(float(bars.close[-1]))}): there is no trend to measure")
         return TimeframeReport(name, seconds, bars, False, message, f"{name}: {message}")
-    atr = indicators.atr(bars.high, bars.low, bars.close, ATR_PERIOD)
+    atr_pct = indicators.atr_percent(bars.high, bars.low, bars.close, ATR_PERIOD)
     figures: dict[str, Any] = {"time": float(bars.time[-1])}
     adx = _adx_figures(bars)
     regression, trend_line = _regression(bars)
@@ -410,9 +410,9 @@ def _analyze_timeframe(bars: Bars, name: str, seconds: float) -> TimeframeReport
     figures["adx"] = adx
     figures["regression"] = regression
     figures["moving_averages"] = _moving_averages(bars)
-    figures["volatility"] = _volatility(bars, atr)
+    figures["volatility"] = _volatility(bars, atr_pct)
     figures["character"] = _character(bars)
-    levels, breakouts = _levels(bars, atr)
+    levels, breakouts = _levels(bars, _last(atr_pct) / 100.0 * float(bars.close[-1]))
     figures["levels"] = levels
     figures["breakouts"] = breakouts
     figures["trend_line"] = trend_line
@@ -436,17 +436,22 @@ def _adx_figures(bars: Bars) -> dict[str, Any]:
 
 def _regression(bars: Bars) -> tuple[dict[str, Any], dict[str, Any]]:
     count = min(REGRESSION_BARS, len(bars))
-    log_close = np.log(bars.close[-count:])
-    fit = stats.linear_fit(log_close)
-    slope_pct = 100.0 * math.expm1(fit.slope) if math.isfinite(fit.slope) else math.nan
+    closes = bars.close[-count:]
+    slopes, t_stats, r2s = indicators.log_regression(closes, count)
+    slope, t_stat, r2 = _last(slopes), _last(t_stats), _last(r2s)
+    log_close = np.log(closes)
     noise = float(np.std(np.diff(log_close), ddof=1)) * math.sqrt(count - 1)
-    trend_noise = fit.slope * (count - 1) / noise if noise > 0.0 else math.nan
-    regression = {"bars": count, "slope_pct_per_bar": _round(slope_pct, 4),
-                  "t_stat": _round(fit.t_stat, 2), "r2": _round(fit.r2, 4),
+    trend_noise = slope * (count - 1) / noise if noise > 0.0 else math.nan
+    regression = {"bars": count, "slope_pct_per_bar": _round(100.0 * math.expm1(slope), 4),
+                  "t_stat": _round(t_stat, 2), "r2": _round(r2, 4),
                   "trend_noise": _round(trend_noise, 3)}
-    start = fit.intercept
-    end = fit.intercept + fit.slope * (count - 1)
-    channel = 100.0 * math.expm1(2.0 * fit.residual_std)
+    # the line through the window's mean, and its residuals' deviation from SSE = (1-R²)·SST
+    mean = float(log_close.mean())
+    centred = log_close - mean
+    residual_std = math.sqrt(max(1.0 - r2, 0.0) * float(centred @ centred) / (count - 2))
+    start = mean - slope * (count - 1) / 2.0
+    end = mean + slope * (count - 1) / 2.0
+    channel = 100.0 * math.expm1(2.0 * residual_std)
     trend_line = {"time": [float(bars.time[-count]), float(bars.time[-1])],
                   "price": [math.exp(start), math.exp(end)], "channel_pct": _round(channel, 3)}
     return regression, trend_line
@@ -513,12 +518,9 @@ def _last_cross(bars: Bars, fast: int, slow: int) -> dict[str, Any] | None:
         span *= 8
 
 
-def _volatility(bars: Bars, atr: np.ndarray) -> dict[str, Any]:
-    atr_pct = 100.0 * atr / bars.close
-    returns = np.diff(np.log(bars.close))
-    per_year = math.sqrt(YEAR_SECONDS / bars.interval)
-    realised = indicators.rolling_std(returns, VOL_WINDOW, ddof=1) * per_year \
-        if len(returns) >= VOL_WINDOW else np.full(len(returns), np.nan)
+def _volatility(bars: Bars, atr_pct: np.ndarray) -> dict[str, Any]:
+    realised = indicators.realised_volatility(bars.close, VOL_WINDOW,
+                                              YEAR_SECONDS / bars.interval)
     atr_now, vol_now = _last(atr_pct), _last(realised)
     atr_rank = stats.percentile_rank(atr_pct, atr_now)
     vol_rank = stats.percentile_rank(realised, vol_now)
@@ -551,12 +553,12 @@ def _character(bars: Bars) -> dict[str, Any]:
             "confidence": CONFIDENCE, "bars": len(closes)}
 
 
-def _levels(bars: Bars, atr: np.ndarray) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Support and resistance from clustered swing highs and lows of the last LEVEL_BARS bars,
-    and the closes that broke through them."""
+def _levels(bars: Bars, atr: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Support and resistance from clustered swing highs and lows of the last LEVEL_BARS bars
+    (within LEVEL_TOLERANCE ``atr`` of each other), and the closes that broke through them."""
     recent = bars.tail(LEVEL_BARS)
     price = float(recent.close[-1])
-    tolerance = LEVEL_TOLERANCE * _last(atr)
+    tolerance = LEVEL_TOLERANCE * atr
     if not tolerance > 0.0:
         tolerance = LEVEL_TOLERANCE * float(np.median(recent.high - recent.low))
     times, prices = _swings(recent)
