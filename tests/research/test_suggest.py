@@ -290,6 +290,18 @@ def test_a_strategy_whose_first_backtest_fails_is_skipped_with_its_reason(tmp_pa
     assert [r["strategy"] for r in result["items"] + result["rejected"]] == ["Momentum"]
 
 
+def test_a_strategy_failing_on_one_combination_is_skipped_and_progress_still_ends(
+        tmp_path: Path):
+    (tmp_path / "fragile.py").write_text(BROKEN_STRATEGY)
+    seen: list[tuple[int, int]] = []
+    result = suggest(bars_of(swings()), SuggestSettings(workers=0, strategies=(
+        "Fragile", "Momentum")), catalog=load_catalog([tmp_path]),
+        on_progress=lambda done, total: seen.append((done, total)))
+    assert seen[-1] == (84, 84) and result["completed"] == 80
+    assert result["skipped"] == [{"strategy": "Fragile", "reason":
+                                  "its backtest failed: period 8 is not supported"}]
+
+
 def test_sharpe_falls_back_to_total_return_when_a_window_is_under_30_days():
     result = run(swings(), strategies=("Momentum",))
     assert result["requested_metric"] == "sharpe_ratio" and result["metric"] == "total_return"

@@ -297,29 +297,13 @@ def _dispatch(plans: Sequence[_Plan], series: BarSeries, windows: Sequence[Windo
     One pool for all the strategies: a pool per strategy would pay the workers' start (about
     a second with spawn) once per strategy."""
     stopped = (lambda: False) if cancel is None else cancel.is_set
-    done = 0
-
-    def collect(plan: _Plan, chunk: Chunk, outcome: list | BaseException) -> None:
-        nonlocal done
-        if isinstance(outcome, BaseException):
-            plan.error = plan.error or f"its backtest failed: {outcome}"
-        else:
-            plan.rows.extend(outcome)
-            plan.done += len(chunk.combos)
-        done += len(chunk.combos)
-        progress(done, total)
-
+    tally = _Tally(total, progress)
     work = _chunks(plans, windows, fee, workers, total, inline=workers == 0)
     if workers == 0:
         for plan, chunk in work:
             if stopped():
                 return True
-            if not plan.error:
-                try:
-                    outcome: list | BaseException = run_chunk(chunk, series)
-                except Exception as exc:  # one strategy's failure skips it, not the others
-                    outcome = exc
-                collect(plan, chunk, outcome)
+            tally.record(plan, chunk, _run_inline(plan, chunk, series))
         return stopped()
     folder = tempfile.mkdtemp(prefix="velocitas-suggest-")
     try:
@@ -333,13 +317,38 @@ def _dispatch(plans: Sequence[_Plan], series: BarSeries, windows: Sequence[Windo
                 finished, pending = cf.wait(pending, timeout=0.1,
                                             return_when=cf.FIRST_COMPLETED)
                 for future in finished:
-                    collect(*futures[future], future.exception() or future.result())
+                    tally.record(*futures[future], future.exception() or future.result())
                 if stopped():
                     pool.shutdown(wait=True, cancel_futures=True)
                     return True
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return False
+
+
+def _run_inline(plan: _Plan, chunk: Chunk, series: BarSeries) -> list | BaseException | None:
+    if plan.error:  # one failed batch already skips the strategy: no more of its work
+        return None
+    try:
+        return run_chunk(chunk, series)
+    except Exception as exc:  # one strategy's failure skips it, not the others
+        return exc
+
+
+class _Tally:
+    """Each batch's rows onto its strategy, and the progress callback."""
+
+    def __init__(self, total: int, progress: ProgressCallback) -> None:
+        self.done, self.total, self.progress = 0, total, progress
+
+    def record(self, plan: _Plan, chunk: Chunk, outcome: list | BaseException | None) -> None:
+        if isinstance(outcome, BaseException):
+            plan.error = plan.error or f"its backtest failed: {outcome}"
+        elif outcome is not None:
+            plan.rows.extend(outcome)
+            plan.done += len(chunk.combos)
+        self.done += len(chunk.combos)
+        self.progress(self.done, self.total)
 
 
 # --- the evidence -------------------------------------------------------------------------
