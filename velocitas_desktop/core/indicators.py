@@ -1238,14 +1238,12 @@ def _adx_lines(high: FloatArray, low: FloatArray, close: FloatArray, period: int
         ratio = 100.0 / np.where(moved > 0.0, moved, np.inf)  # DI 0 where nothing moved
         np.multiply(up, ratio, out=plus[start:stop])
         np.multiply(down, ratio, out=minus[start:stop])
-        if not with_adx or stop <= first:
-            if with_adx:
-                _directional_index(up, down, dx[start - period:stop - period],
-                                   has_dx[start - period:stop - period])
+        if not with_adx:
             continue
-        chunk_dx = dx[start - period:stop - period]
-        chunk_has = has_dx[start - period:stop - period]
-        _directional_index(up, down, chunk_dx, chunk_has)
+        chunk = slice(start - period, stop - period)  # dx and has_dx start at bar `period`
+        _directional_index(up, down, dx[chunk], has_dx[chunk])
+        if stop <= first:  # the seed needs `period` DX values
+            continue
         begin = max(start, first)
         if begin == first:  # the seed: the mean of the first `period` DX (undefined ones as 0)
             adx_state = math.fsum(dx[:period]) / period
