@@ -174,3 +174,28 @@ def test_ctrl_c_stops_the_search_and_still_prints_the_report(tmp_path) -> None:
     suggestions = report["suggestions"]  # None if Ctrl-C came before the search began
     assert suggestions is None or (suggestions["cancelled"]
                                    and suggestions["completed"] < suggestions["combinations"])
+
+
+def test_the_suggestions_table_shows_each_ones_evidence_whole() -> None:
+    from rich.console import Console
+
+    from velocitas_desktop.cli.trend import suggestions_view
+
+    item = {"rank": 1, "strategy": "Momentum", "params": {"period": 36, "threshold": 0.9,
+                                                          "quantity": 0.0},
+            "timeframe": "1h", "in_sample_score": 4.1182, "out_of_sample_score": 0.6066,
+            "oos_return_pct": 11.7079, "trades": 170, "fees": 1703.345,
+            "hold_return_pct": 2.2004, "beats_hold": True, "beats_cash": True, "folds": []}
+    suggestions = {"bars": 5000, "timeframe": "1h", "folds": 3, "metric": "sharpe_ratio",
+                   "fee": 0.001, "hold": {"return_pct": 100.8, "oos_return_pct": 2.2004,
+                                          "fees": 61.2},
+                   "verdict": "", "items": [item], "rejected": [], "lookahead": [],
+                   "elapsed_s": 4.5}
+    for width in (160, 80, 50):
+        console = Console(width=width, record=True, highlight=False)
+        console.print(suggestions_view(console, suggestions))
+        text = console.export_text()
+        for cell in ("Momentum", "period=36, threshold=0.9", "4.12", "0.61", "+11.71%", "170",
+                     "1,703.35", "+9.51 pp"):
+            assert cell in text, (width, cell)
+    assert "ranked by out-of-sample sharpe_ratio" in text.replace("\n", " ")

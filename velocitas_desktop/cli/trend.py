@@ -127,6 +127,11 @@ def _print_suggestions(suggestions: dict[str, Any]) -> None:
     console = Console(highlight=False)
     console.print()
     console.print(suggestions_view(console, suggestions), markup=False)
+    rejected = suggestions.get("rejected") or []
+    if suggestions.get("items") and rejected:  # without items the verdict speaks of them
+        console.print("not suggested: " + ", ".join(
+            f"{item['strategy']} {_pct(item.get('oos_return_pct'))}" for item in rejected)
+            + " out of sample (less than holding or cash, or look-ahead)", markup=False)
     for warning in suggestions.get("warnings") or []:
         console.print(f"note: {warning}", markup=False)
     judged = suggestions.get("items") or suggestions.get("rejected")
