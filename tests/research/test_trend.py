@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
@@ -114,6 +115,15 @@ def test_resample_aggregates_epoch_aligned_buckets_and_skips_gaps():
     assert hourly.open[0] == gappy.open[first][0] and hourly.close[0] == gappy.close[first][-1]
     assert hourly.high[0] == gappy.high[first].max() and hourly.low[0] == gappy.low[first].min()
     assert hourly.volume.sum() == pytest.approx(gappy.volume.sum())
+
+
+def test_weekly_bars_open_on_monday_midnight_utc():
+    daily = walk_bars(70, 86_400.0)  # START is a Tuesday
+    weekly = resample(daily, 604_800.0)
+    opens = [dt.datetime.fromtimestamp(t, dt.UTC) for t in weekly.time]
+    assert all(o.weekday() == 0 and o.hour == 0 for o in opens)
+    assert weekly.time[0] == START - 86_400 and weekly.open[0] == daily.open[0]
+    assert weekly.close[0] == daily.close[5]  # Tuesday to Sunday: six days in the first week
 
 
 def test_default_timeframes_follow_the_input_interval_and_length():

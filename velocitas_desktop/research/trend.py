@@ -64,6 +64,8 @@ MAX_BREAKOUTS = 5
 BREAKOUT_BARS = 5          # a breakout's previous 5 closes were all on the other side
 COARSER = ("15m", "1h", "4h", "1d", "1w")
 MAX_RATIO = 1440           # default timeframes stay within a day of the input's bars
+WEEK = 7 * 86_400
+MONDAY = 4 * 86_400        # 1970-01-05 00:00 UTC, the first Monday after the epoch
 YEAR_SECONDS = 365 * 86_400  # crypto trades every day: realised volatility is annualised by it
 
 
@@ -198,17 +200,19 @@ def load_bars(path: str | os.PathLike[str]) -> Bars:
 
 
 def resample(bars: Bars, seconds: float) -> Bars:
-    """Bars of ``seconds`` each, aligned to the epoch (a 4h bar opens at 00:00, 04:00 UTC...):
-    open of the first bar in the bucket, highest high, lowest low, last close, summed volume.
-    A bucket with no bar (a gap) is skipped, not invented."""
+    """Bars of ``seconds`` each, aligned to the epoch (a 4h bar opens at 00:00, 04:00 UTC...;
+    weeks open on Monday 00:00 UTC, as on Binance, where the epoch was a Thursday): open of the
+    first bar in the bucket, highest high, lowest low, last close, summed volume. A bucket
+    with no bar (a gap) is skipped, not invented."""
     if not seconds > 0:
         raise TrendError(f"a timeframe must be a positive number of seconds, got {seconds!r}")
     if len(bars) == 0:
         return bars
-    bucket = np.floor(bars.time / seconds)
+    origin = MONDAY if seconds % WEEK == 0 else 0.0
+    bucket = np.floor((bars.time - origin) / seconds)
     starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
     ends = np.concatenate((starts[1:], [len(bars)])) - 1
-    return Bars(bucket[starts] * seconds, bars.open[starts],
+    return Bars(bucket[starts] * seconds + origin, bars.open[starts],
                 np.maximum.reduceat(bars.high, starts), np.minimum.reduceat(bars.low, starts),
                 bars.close[ends], np.add.reduceat(bars.volume, starts), float(seconds))
 
