@@ -207,6 +207,25 @@ def test_a_refused_upload_says_why_and_is_not_kept(client, services) -> None:
     assert not any(f["name"].startswith("upload-") for f in optimization.data_files())
 
 
+def test_a_file_too_short_for_any_timeframe_or_for_the_folds_is_a_422_saying_so(
+        client, services) -> None:
+    optimization, _ = services
+    short = client.post("/api/trend/analyze/upload", headers=SCRIPT,
+                        files={"file": ("short.csv", sample_head(20), "text/csv")},
+                        data={"request": json.dumps({"suggest": False})})
+    assert short.status_code == 422
+    detail = short.json()["detail"]  # the file as the server keeps it: upload-<ms>-short.csv
+    assert detail.startswith("upload-") and detail.endswith(
+        "-short.csv: only 20 1h bars; at least 60 are needed (give more history or choose a "
+        "finer timeframe)")
+    folds = client.post("/api/trend/analyze", json={"data_file": SAMPLE, "suggest_bars": 150,
+                                                    "folds": 4, "workers": 0})
+    assert folds.status_code == 422
+    assert folds.json()["detail"].startswith("too few bars for 4 folds")
+    assert client.get("/api/trend/jobs").json() == []
+    assert not any(f["name"].startswith("upload-") for f in optimization.data_files())
+
+
 def test_an_upload_over_the_limit_is_a_413_and_is_not_kept(client, services,
                                                           monkeypatch) -> None:
     optimization, _ = services
