@@ -127,6 +127,24 @@ def suggest(bars: Any, settings: SuggestSettings = SuggestSettings(), *, catalog
     workers = (os.cpu_count() or 1) if settings.workers is None else settings.workers
     cancelled = _dispatch(plans, series, windows, settings.fee, workers, progress, total,
                           cancel)
+    result = {"bars": len(series), "timeframe": frame, "folds": settings.folds,
+              "metric": metric.key, "requested_metric": settings.metric, "fee": settings.fee,
+              "from": float(series.stamps[0] - series.interval),
+              "to": float(series.stamps[-1] - series.interval),
+              "windows": [_window_json(series, w) for w in windows],
+              **_evidence(plans, skipped, series, windows, metric, settings, frame),
+              "warnings": warnings, "combinations": total,
+              "completed": sum(plan.done for plan in plans), "cancelled": cancelled}
+    result["verdict"] = _verdict(result)
+    result["elapsed_s"] = time.perf_counter() - began
+    return finite_or_none(result)
+
+
+def _evidence(plans: Sequence[_Plan], skipped: list[dict[str, str]], series: BarSeries,
+              windows: Sequence[Window], metric: RankingMetric, settings: SuggestSettings,
+              frame: str | None) -> dict[str, Any]:
+    """Holding's figures, the suggestions, the rejected, the skipped and the look-ahead
+    checks, from the finished rows."""
     hold = [_hold(series.slice(w.start, w.stop), settings.fee) for w in windows]
     candidates = []
     for plan in plans:
@@ -143,24 +161,11 @@ def suggest(bars: Any, settings: SuggestSettings = SuggestSettings(), *, catalog
     for ranked in (items, rejected):
         for rank, item in enumerate(ranked, start=1):
             item["rank"] = rank
-    oos_hold = _compound(h["return_pct"] for h in hold[1:])
-    whole = _hold(series, settings.fee)
-    result = {
-        "bars": len(series), "timeframe": frame, "folds": settings.folds,
-        "metric": metric.key, "requested_metric": settings.metric, "fee": settings.fee,
-        "from": float(series.stamps[0] - series.interval),
-        "to": float(series.stamps[-1] - series.interval),
-        "windows": [_window_json(series, w) for w in windows],
-        "hold": {"return_pct": whole["return_pct"], "oos_return_pct": oos_hold,
-                 "fees": sum(h["fees"] for h in hold[1:])},
-        "verdict": "", "items": items, "rejected": rejected, "skipped": skipped,
-        "lookahead": lookahead, "warnings": warnings,
-        "combinations": total, "completed": sum(plan.done for plan in plans),
-        "cancelled": cancelled,
-    }
-    result["verdict"] = _verdict(result)
-    result["elapsed_s"] = time.perf_counter() - began
-    return finite_or_none(result)
+    return {"hold": {"return_pct": _hold(series, settings.fee)["return_pct"],
+                     "oos_return_pct": _compound(h["return_pct"] for h in hold[1:]),
+                     "fees": sum(h["fees"] for h in hold[1:])},
+            "verdict": "", "items": items, "rejected": rejected, "skipped": skipped,
+            "lookahead": lookahead}
 
 
 # --- checks and inputs --------------------------------------------------------------------
@@ -169,17 +174,17 @@ def _check(settings: SuggestSettings) -> None:
     if isinstance(settings.folds, bool) or not isinstance(settings.folds, int) \
             or settings.folds < 1:
         raise SuggestError(f"folds must be a whole number of at least 1 (got "
-                            f"{settings.folds!r})")
+                           f"{settings.folds!r})")
     if isinstance(settings.bars, bool) or not isinstance(settings.bars, int) \
             or settings.bars < 1:
         raise SuggestError(f"bars must be a whole number of at least 1 (got "
-                            f"{settings.bars!r})")
+                           f"{settings.bars!r})")
     if settings.metric not in METRICS:
         raise SuggestError(f"unknown metric {settings.metric!r}: choose one of "
-                            f"{', '.join(METRICS)}")
+                           f"{', '.join(METRICS)}")
     if not (isinstance(settings.fee, int | float) and 0.0 <= settings.fee < 1.0):
         raise SuggestError(f"the fee must be a fraction from 0 to 1, like 0.001 (got "
-                            f"{settings.fee!r})")
+                           f"{settings.fee!r})")
     if not isinstance(settings.top, int) or settings.top < 1:
         raise SuggestError(f"top must be at least 1 (got {settings.top!r})")
     if settings.workers is not None and settings.workers < 0:
@@ -197,10 +202,10 @@ def _series(bars: Any, count: int) -> BarSeries:
             interval = float(bars.interval)
         except (AttributeError, TypeError, ValueError):
             raise SuggestError("suggestions need bars with time, close and interval "
-                                "(research.trend.Bars)") from None
+                               "(research.trend.Bars)") from None
         if not (interval > 0 and math.isfinite(interval)):
             raise SuggestError(f"the bars' interval must be a positive number of seconds "
-                                f"(got {interval})")
+                               f"(got {interval})")
         try:
             series = BarSeries.from_arrays(close, opened + interval, interval)
         except BacktestError as exc:
@@ -219,8 +224,8 @@ def plan_folds(bars: int, folds: int) -> list[Window]:
     size = bars // (folds + 1)
     if size < MIN_WINDOW_BARS:
         raise SuggestError(f"too few bars for {folds} folds: {folds + 1} windows of at least "
-                            f"{MIN_WINDOW_BARS} bars need {(folds + 1) * MIN_WINDOW_BARS:,} "
-                            f"bars, and there are {bars:,} (use fewer folds or more bars)")
+                           f"{MIN_WINDOW_BARS} bars need {(folds + 1) * MIN_WINDOW_BARS:,} "
+                           f"bars, and there are {bars:,} (use fewer folds or more bars)")
     return [Window(f"w{i}", i * size, bars if i == folds else (i + 1) * size)
             for i in range(folds + 1)]
 
@@ -234,7 +239,7 @@ def _timeframe(series: BarSeries, timeframe: str | None) -> str | None:
             raise SuggestError(str(exc)) from None
         if seconds != series.interval:
             raise SuggestError(f"timeframe {timeframe!r} is {seconds:g} s but the bars are "
-                                f"{series.interval:g} s apart: resample them first")
+                               f"{series.interval:g} s apart: resample them first")
         return timeframe
     return next((name for name, seconds in INTERVAL_SECONDS.items()
                  if seconds == series.interval and name in TIMEFRAMES), None)
@@ -263,7 +268,7 @@ def _plans(catalog: Any, settings: SuggestSettings, series: BarSeries,
     unknown = [name for name in names if name not in catalog.names()]
     if unknown:
         raise SuggestError(f"unknown strategy {unknown[0]!r}: available strategies are "
-                            f"{', '.join(catalog.names()) or 'none'}")
+                           f"{', '.join(catalog.names()) or 'none'}")
     plans, skipped = [], []
     first = series.slice(windows[0].start, windows[0].stop)
     for name in dict.fromkeys(names):
