@@ -9,9 +9,9 @@ import { JobProgress } from "../components/JobProgress";
 import { api, errorText } from "../lib/api";
 import { coinFromFile, TIMEFRAMES, timeframeFromFile } from "../lib/live";
 import type { EngineStatus } from "../lib/types";
-import { ENDED } from "../optimize/types";
+import { JOBS, jobPath, useJobPolling, useLiveTrend } from "./polling";
 import {
-  analyzeRequest, CHART_CANDLES, chartTimeframe, DEFAULT_FORM, reportHeading, timeframeChoices, timeframeSeconds,
+  analyzeRequest, chartTimeframe, DEFAULT_FORM, reportHeading, timeframeChoices, timeframeSeconds,
   type TrendForm as FormState,
 } from "./report";
 import { SuggestionsPanel } from "./SuggestionsPanel";
@@ -20,12 +20,6 @@ import { TrendChart } from "./TrendChart";
 import { TrendForm } from "./TrendForm";
 import type { Suggestion, TrendJob, TrendReport } from "./types";
 import "./trend.css";
-
-const POLL_MS = 300;
-const LIVE_MS = 5_000;
-const JOBS = "/api/trend/jobs";
-
-const jobPath = (jobId: string) => `${JOBS}/${encodeURIComponent(jobId)}`;
 
 export function TrendPage() {
   const [dataFiles, setDataFiles] = useState<DataFile[]>([]);
@@ -81,64 +75,26 @@ export function TrendPage() {
     };
   }, [loadDataFiles, showJob]);
 
-  // poll the running job until it ends
-  const jobId = job?.job_id;
-  useEffect(() => {
-    if (!jobId || !running) return undefined;
-    let timer: number | undefined;
-    let stopped = false;
-    const poll = async () => {
-      try {
-        const next = await api.get<TrendJob>(jobPath(jobId));
-        if (stopped) return;
-        showJob(next);
-        if (ENDED.has(next.status)) return;
-      } catch (e) {
-        if (stopped) return;
-        setError(errorText(e));
-      }
-      timer = window.setTimeout(poll, POLL_MS);
-    };
-    timer = window.setTimeout(poll, POLL_MS);
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, [jobId, running, showJob]);
+  useJobPolling(job?.job_id ?? null, running, showJob, setError);
+  useLiveTrend(following, {
+    onReport: (next) => {
+      setReport(next);
+      setError("");
+    },
+    onCoins: setCoins,
+    onError: setError,
+  });
 
-  // a live coin: its report now, then again every few seconds while the engine runs
+  // a live coin: the engine's coins as they are now; back to a bar file: stop reading the coin
   useEffect(() => {
-    if (!following) return undefined;
-    let stopped = false;
-    const read = async () => {
-      try {
-        const next = await api.get<TrendReport>(`/api/trend/${encodeURIComponent(following)}`, { candles: CHART_CANDLES });
-        if (stopped) return;
-        setReport(next);
-        setError("");
-      } catch (e) {
-        if (!stopped) setError(errorText(e));
-      }
-    };
-    void read();
-    const timer = window.setInterval(async () => {
-      try {
-        const status = await api.get<EngineStatus>("/api/engine/status");
-        if (stopped) return;
-        setCoins(status.coins);
-        if (status.status === "running") await read();
-      } catch {
-        // the next tick tries again
-      }
-    }, LIVE_MS);
-    return () => {
-      stopped = true;
-      window.clearInterval(timer);
-    };
-  }, [following]);
-
-  useEffect(() => {
-    if (form.source !== "live") setFollowing(null);
+    if (form.source !== "live") {
+      setFollowing(null);
+      return;
+    }
+    api.get<EngineStatus>("/api/engine/status").then((status) => {
+      setCoins(status.coins);
+      setForm((f) => ({ ...f, coin: status.coins.includes(f.coin) ? f.coin : status.coins[0] ?? "" }));
+    }).catch(() => undefined);
   }, [form.source]);
 
   const analyze = async () => {
