@@ -181,6 +181,10 @@ def test_report_json_has_every_field_of_the_spec_and_no_nan():
                                      else "support")
         distances = [level["distance_pct"] for level in tf["levels"]]
         assert distances == sorted(distances)
+        listed = {level["price"] for level in tf["levels"]}
+        assert all(breakout["level"] in listed for breakout in tf["breakouts"])
+        times = [breakout["time"] for breakout in tf["breakouts"]]
+        assert times == sorted(times, reverse=True)
         assert len(tf["candles"]["close"]) == 50 and tf["summary"].startswith(tf["timeframe"])
     assert report.regimes()["4h"].keys() == {"direction", "strength", "volatility", "character"}
     assert "Trend of BTCUSD-1h-sample.csv BTC: 5,000 bars of 1h" in report.text()

@@ -588,11 +588,12 @@ def _levels(bars: Bars, atr: float) -> tuple[list[dict[str, Any]], list[dict[str
                        "distance_pct": abs(level - price) / price * 100.0,
                        "_established": float(touched[MIN_TOUCHES - 1])})
     levels.sort(key=lambda level: level["distance_pct"])
+    levels = levels[:MAX_LEVELS]
     breakouts = _breakouts(recent, levels)
     for level in levels:
         del level["_established"]
         level["distance_pct"] = round(level["distance_pct"], 3)
-    return levels[:MAX_LEVELS], breakouts
+    return levels, breakouts
 
 
 def _swings(bars: Bars) -> tuple[np.ndarray, np.ndarray]:
