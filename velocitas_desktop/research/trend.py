@@ -647,7 +647,10 @@ _CHARACTER_WORDS = {"trending": "trending", "mean_reverting": "mean-reverting",
 
 def _summary(name: str, figures: Mapping[str, Any]) -> str:
     adx = figures["adx"]["adx"]
-    parts = [f"{_DIRECTION_WORDS[figures['direction']]}, {figures['strength']}"
+    # ADX grades a trend; beside "sideways" a grade would read as a contradiction ("sideways,
+    # strong"), so a sideways market shows the number alone
+    grade = "" if figures["direction"] == "sideways" else f", {figures['strength']}"
+    parts = [f"{_DIRECTION_WORDS[figures['direction']]}{grade}"
              + (f" (ADX {adx:.0f})" if adx is not None else " (ADX not defined yet)")]
     volatility = figures["volatility"]
     if volatility["regime"] is not None:
