@@ -389,12 +389,12 @@ class Session:
         # close() waits for the rest before it closes the journal
         self.writer.join(1.0 if stopped else None)
         self.producer.join(1.0)
-        # the data ended: the last reports cover every bar before the views hear it ended
-        if self.trend is not None:
-            self.trend.finish(final=not stopped, timeout=0.5 if stopped else TREND_JOIN)
         self.run_seconds = time.perf_counter() - self.started_at
         if self.run_seconds > 0:
             self.ticks_per_second = self.ticks_processed / self.run_seconds
+        # the data ended: the last reports cover every bar before the views hear it ended
+        if self.trend is not None:
+            self.trend.finish(final=not stopped, timeout=0.5 if stopped else TREND_JOIN)
         self.engine.session_ended(self, ended)
         self.finished.set()
 

@@ -83,7 +83,8 @@ class LiveTrend:
         self._failing: dict[str, str] = {}   # coin → what its last analysis raised
         self.closes = 0         # closes told (coalesced into analyses)
         self.analyses = 0
-        self.busy_seconds = 0.0
+        self.busy_seconds = 0.0  # wall clock, waits for the interpreter lock included
+        self.cpu_seconds = 0.0   # the processor time the analyses took
         self._thread = threading.Thread(target=self._run, name="velocitas-trend", daemon=True)
 
     # --- life -----------------------------------------------------------------------------
@@ -167,13 +168,14 @@ class LiveTrend:
         returns the report now kept. Never raises: a failure is logged once until the coin's
         analysis works again, and its last report stands."""
         with self._work:
-            began = self._clock()
+            began, cpu = self._clock(), time.thread_time()
             try:
                 made = self._make(coin, final)
             except Exception as exc:
                 made = None
                 self._failed(coin, exc)
             finally:
+                self.cpu_seconds += time.thread_time() - cpu
                 self._spent(coin, began)
             if made is None:
                 return self._reports.get(coin)
