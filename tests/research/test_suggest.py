@@ -182,11 +182,20 @@ def _catalog(*classes: type[Strategy]) -> Catalog:
 def test_a_strategy_that_peeks_ahead_wins_out_of_sample_but_the_lookahead_check_rejects_it():
     catalog = _catalog(PeeksAhead, load_catalog().get("SMA_Crossover"))
     result = suggest(bars_of(swings()), SuggestSettings(workers=0), catalog=catalog)
-    peek = next(r for r in result["rejected"] if r["strategy"] == "PeeksAhead")
+    assert result["rejected"][-1]["strategy"] == "PeeksAhead"  # last: the best is honest
+    peek = result["rejected"][-1]
     assert peek["beats_hold"] and peek["beats_cash"] and "look-ahead" in peek["reason"]
     checks = {check["strategy"]: check["ok"] for check in result["lookahead"]}
     assert checks == {"PeeksAhead": False, "SMA_Crossover": True}
     assert [item["strategy"] for item in result["items"]] == ["SMA_Crossover"]
+
+
+def test_when_only_a_peeking_strategy_beat_holding_the_verdict_says_it_failed_the_check():
+    result = suggest(bars_of(swings()), SuggestSettings(workers=0),
+                     catalog=_catalog(PeeksAhead))
+    assert result["items"] == [] and result["rejected"][0]["lookahead"] is False
+    assert result["verdict"].startswith("Nothing can be suggested: PeeksAhead beat holding "
+                                        "and cash out of sample but failed the look-ahead check")
 
 
 def test_progress_counts_every_combination_up_to_the_total():

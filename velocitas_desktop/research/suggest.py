@@ -436,7 +436,8 @@ def _judge(candidates: list[dict[str, Any]], metric: RankingMetric,
 def _lookahead(items: list[dict[str, Any]], rejected: list[dict[str, Any]],
                plans: Sequence[_Plan], series: BarSeries) -> list[dict[str, Any]]:
     """The project's look-ahead check on each suggested strategy with its parameters; one
-    that fails it is no suggestion (its out-of-sample figures saw the future)."""
+    that fails it is no suggestion (its out-of-sample figures saw the future) and goes last
+    among the rejected, whose first is then the best honest candidate."""
     classes = {plan.name: plan.cls for plan in plans}
     reports = []
     for item in list(items):
@@ -445,7 +446,8 @@ def _lookahead(items: list[dict[str, Any]], rejected: list[dict[str, Any]],
         if not report.ok:
             items.remove(item)
             item["reason"] = report.message
-            rejected.insert(0, item)
+            item["lookahead"] = False
+            rejected.append(item)
     return reports
 
 
@@ -468,6 +470,11 @@ def _verdict(result: dict[str, Any]) -> str:
         reasons = "; ".join(f"{s['strategy']}: {s['reason']}" for s in result["skipped"])
         return f"No strategy could be evaluated{stop}: {reasons or 'none is registered'}."
     best = result["rejected"][0]
+    if best.get("lookahead") is False:  # every candidate that beat both peeked ahead
+        names = ", ".join(r["strategy"] for r in result["rejected"])
+        return (f"Nothing can be suggested{stop}: {names} beat holding and cash out of sample "
+                "but failed the look-ahead check (their signals change when later bars are "
+                "added, so their figures used data a trader would not have had).")
     params = ", ".join(f"{k}={_plain(v)}" for k, v in best["params"].items()
                        if not (k == "quantity" and v == 0))
     return (f"Nothing beat holding or cash out of sample after fees{stop}: the best, "
