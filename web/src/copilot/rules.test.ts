@@ -1,0 +1,141 @@
+import { describe, expect, it } from "vitest";
+import {
+  emptyForm, expiresSeconds, expiresText, formFromRule, parseParamsText, ruleFromForm, templateFields,
+  templateProblem, validateForm, withType,
+} from "./rules";
+import type { ConditionType, Rule } from "./types";
+
+const CONDITIONS: ConditionType[] = [
+  { type: "price_cross", group: "price", doc: "The price crosses a level.", params: [
+    { name: "level", kind: "float", default: null, low: 0, high: null, doc: "the level" },
+    { name: "direction", kind: "choice", default: "either", choices: ["up", "down", "either"], doc: "" }] },
+  { type: "rsi", group: "indicator", doc: "RSI above or below a threshold.", params: [
+    { name: "timeframe", kind: "choice", default: "1m", choices: ["1m", "5m", "1h"] },
+    { name: "period", kind: "int", default: 14, low: 2, high: 200 },
+    { name: "above", kind: "float", default: null, low: 0, high: 100 },
+    { name: "below", kind: "float", default: null, low: 0, high: 100 }] },
+  { type: "strategy_error", group: "strategy", doc: "A strategy in its error state.", params: [] },
+];
+
+const RULE: Rule = {
+  id: "btc-70k", name: "BTC above 70k", enabled: true,
+  condition: { type: "price_cross", params: { level: 70000, direction: "up" } },
+  scope: { kind: "coin", value: "BTC" }, frequency: { mode: "every_time", cooldown_s: 60 },
+  expires: null, severity: "warning", message: "{coin} crossed {threshold} at {price:,.2f}",
+  action: { type: "pause_strategy", params: { strategy_id: "BTC_SMA" }, auto: false },
+};
+
+describe("templates", () => {
+  it("lists the placeholders a message names, with format specs and escaped braces", () => {
+    expect(templateFields("{coin} at {price:,.2f} {{literal}} {rule!r}")).toEqual(
+      { fields: ["coin", "price", "rule"] });
+  });
+
+  it("names an unknown placeholder and the ones allowed", () => {
+    expect(templateProblem("{coin} hit {level}")).toMatch(/^unknown placeholder \{level\}: use \{coin\} \{price\}/);
+  });
+
+  it("says where a template is malformed", () => {
+    expect(templateProblem("{coin at {price}")).toBe("the { at character 1 is not closed");
+    expect(templateProblem("price } high")).toBe("a single } at character 7: write }} for a brace");
+    expect(templateProblem("{price")).toBe("the { at character 1 is not closed");
+    expect(templateProblem("{} moved")).toMatch(/^an empty placeholder/);
+    expect(templateProblem("  ")).toMatch(/empty/);
+    expect(templateProblem("{coin} {{ok}}")).toBe("");
+  });
+});
+
+describe("form and rule JSON", () => {
+  it("a rule read into the form comes back as the same JSON", () => {
+    const form = formFromRule(RULE, CONDITIONS);
+    expect(form.params).toEqual({ level: "70000", direction: "up" });
+    expect(validateForm(form, CONDITIONS)).toEqual({});
+    const { created: _c, fired: _f, ...written } = ruleFromForm(form, CONDITIONS) as Rule;
+    expect(written).toEqual(RULE);
+  });
+
+  it("a new rule leaves out the id (the server makes it from the name) and the empty optional params", () => {
+    const form = { ...withType(emptyForm(CONDITIONS), "rsi", CONDITIONS), name: "RSI low" };
+    form.params = { ...form.params, below: "30" };
+    const rule = ruleFromForm(form, CONDITIONS);
+    expect("id" in rule).toBe(false);
+    expect(rule.condition).toEqual({ type: "rsi", params: { timeframe: "1m", period: 14, below: 30 } });
+    expect(rule.scope).toEqual({ kind: "coin", value: "BTC" });
+    expect(rule.action).toBeNull();
+  });
+
+  it("writes the frequency each mode takes: a cooldown for every time, a bar for the bar modes", () => {
+    const form = { ...emptyForm(CONDITIONS), name: "x", params: { level: "1", direction: "up" } };
+    expect(ruleFromForm({ ...form, frequency: "once_per_bar_close", bar: "5m", cooldown: "60" }, CONDITIONS).frequency)
+      .toEqual({ mode: "once_per_bar_close", bar: "5m" });
+    expect(ruleFromForm({ ...form, frequency: "once", bar: "5m" }, CONDITIONS).frequency).toEqual({ mode: "once" });
+    expect(ruleFromForm({ ...form, frequency: "every_time", cooldown: "30" }, CONDITIONS).frequency)
+      .toEqual({ mode: "every_time", cooldown_s: 30 });
+  });
+
+  it("scope all has no value, a coin is upper-cased", () => {
+    const form = { ...emptyForm(CONDITIONS), name: "x", params: { level: "1", direction: "up" } };
+    expect(ruleFromForm({ ...form, scopeKind: "all", scopeValue: "BTC" }, CONDITIONS).scope).toEqual({ kind: "all", value: null });
+    expect(ruleFromForm({ ...form, scopeValue: " eth " }, CONDITIONS).scope).toEqual({ kind: "coin", value: "ETH" });
+  });
+
+  it("an action's numbers and parameters are sent typed", () => {
+    const form = {
+      ...emptyForm(CONDITIONS), name: "x", params: { level: "1", direction: "up" },
+      actionType: "apply_suggestion" as const, auto: true,
+      actionParams: { strategy: "SMA_Crossover", params: "fast=10 slow=30", coin: "BTC" },
+    };
+    expect(ruleFromForm(form, CONDITIONS).action).toEqual({
+      type: "apply_suggestion", auto: true,
+      params: { strategy: "SMA_Crossover", params: { fast: 10, slow: 30 }, coin: "BTC" } });
+    expect(ruleFromForm({ ...form, actionType: "set_quantity", actionParams: { quantity: "0.5" } }, CONDITIONS).action)
+      .toEqual({ type: "set_quantity", auto: true, params: { quantity: 0.5 } });
+  });
+
+  it("expiry is read and written as UTC", () => {
+    expect(expiresSeconds("2026-12-31T23:59")).toBe(Date.UTC(2026, 11, 31, 23, 59) / 1000);
+    expect(expiresText(Date.UTC(2026, 11, 31, 23, 59) / 1000)).toBe("2026-12-31T23:59");
+    expect(expiresSeconds("tomorrow")).toBeNaN();
+  });
+});
+
+describe("validation mirror", () => {
+  const base = { ...emptyForm(CONDITIONS), name: "ok", params: { level: "70000", direction: "up" } };
+
+  it("passes a complete form", () => {
+    expect(validateForm(base, CONDITIONS)).toEqual({});
+  });
+
+  it("names each field's problem", () => {
+    const rsi = { ...withType(base, "rsi", CONDITIONS), name: " " };
+    const problems = validateForm({
+      ...rsi, id: "bad id!", params: { ...rsi.params, period: "1.5", above: "120" },
+      scopeValue: "", frequency: "every_time", cooldown: "-1", expires: "soon", message: "{nope}",
+      actionType: "set_quantity", actionParams: { quantity: "0" },
+    }, CONDITIONS);
+    expect(problems).toEqual({
+      name: "give the rule a name",
+      id: "an id is 1 to 64 letters, digits, _ . or -",
+      "param:period": "period must be a whole number",
+      "param:above": "above must be at most 100",
+      scope: "name the coin (BTC)",
+      cooldown: "the cooldown is seconds, 0 or more",
+      expires: "not a date and time",
+      message: expect.stringMatching(/^unknown placeholder \{nope\}/),
+      "action:quantity": "quantity must be a number above 0",
+    });
+  });
+
+  it("checks bounds from below and text in a number field", () => {
+    const rsi = withType(base, "rsi", CONDITIONS);
+    expect(validateForm({ ...rsi, params: { ...rsi.params, period: "1" } }, CONDITIONS))
+      .toEqual({ "param:period": "period must be at least 2" });
+    expect(validateForm({ ...base, params: { level: "high", direction: "up" } }, CONDITIONS))
+      .toEqual({ "param:level": "level must be a number" });
+  });
+
+  it("reads apply_suggestion's parameters as name=value pairs", () => {
+    expect(parseParamsText("fast=10, slow=30 exit=false")).toEqual({ fast: 10, slow: 30, exit: false });
+    expect(parseParamsText("fast 10")).toBe('"fast" is not name=value');
+  });
+});

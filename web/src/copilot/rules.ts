@@ -1,0 +1,328 @@
+// A rule as the form holds it (text as typed) and as the API takes it (the spec's Rule JSON),
+// the way between them, and the checks the form makes before it asks the server: a mirror of
+// copilot/rules.py's for what a field alone can tell (bounds, numbers, the template's
+// placeholders, the id's letters); the server still decides, and its message is shown as is.
+import { parsedValue, type ParamValue } from "../components/ParamField";
+import type { ParamSpec } from "../lib/types";
+import type {
+  ActionType, ConditionParam, ConditionType, FrequencyMode, ParamJson, Rule, RuleAction, ScopeKind,
+  Severity,
+} from "./types";
+
+/** The placeholders a message may name, with what each becomes. */
+export const PLACEHOLDERS: ReadonlyArray<[string, string]> = [
+  ["coin", "the coin"], ["price", "the price that fired it"], ["value", "the condition's value"],
+  ["threshold", "the level or threshold"], ["strategy", "the strategy id"],
+  ["time", "the time (UTC)"], ["rule", "the rule's name"],
+];
+const PLACEHOLDER_NAMES = new Set(PLACEHOLDERS.map(([name]) => name));
+
+export const FREQUENCIES: ReadonlyArray<[FrequencyMode, string]> = [
+  ["once", "Once"], ["once_per_bar", "Once per bar"], ["once_per_bar_close", "Once per bar close"],
+  ["every_time", "Every time (with a cooldown)"],
+];
+
+export const SCOPES: ReadonlyArray<[ScopeKind, string]> = [
+  ["coin", "A coin"], ["strategy", "A strategy"], ["all", "All"],
+];
+
+interface ActionField {
+  name: string;
+  label: string;
+  kind: "strategy" | "number" | "text" | "params";
+  required: boolean;
+  note?: string;
+}
+
+/** The actions a rule may take, and the parameters each asks (the spec's action types). */
+export const ACTIONS: ReadonlyArray<{ type: ActionType; label: string; fields: ActionField[] }> = [
+  { type: "pause_strategy", label: "Pause the strategy", fields: [strategyField()] },
+  { type: "resume_strategy", label: "Resume the strategy", fields: [strategyField()] },
+  { type: "set_quantity", label: "Set the strategy's quantity", fields: [
+    strategyField(), { name: "quantity", label: "Quantity", kind: "number", required: true }] },
+  { type: "close_position", label: "Close the strategy's position", fields: [strategyField()] },
+  { type: "pause_all", label: "Pause every strategy", fields: [] },
+  { type: "stop_engine", label: "Stop the engine", fields: [] },
+  { type: "apply_suggestion", label: "Register a suggested strategy", fields: [
+    { name: "strategy", label: "Strategy", kind: "text", required: true },
+    { name: "params", label: "Parameters", kind: "params", required: false, note: "as fast=10 slow=30" },
+    { name: "coin", label: "Coin", kind: "text", required: true },
+    { name: "timeframe", label: "Timeframe", kind: "text", required: false },
+    { name: "id", label: "Strategy id", kind: "text", required: false }] },
+];
+
+function strategyField(): ActionField {
+  return { name: "strategy_id", label: "Strategy id", kind: "strategy", required: false,
+           note: "empty: the alert's strategy" };
+}
+
+export interface RuleForm {
+  /** Empty for a new rule: the server makes one from the name. */
+  id: string;
+  name: string;
+  enabled: boolean;
+  type: string;
+  params: Record<string, ParamValue>;
+  scopeKind: ScopeKind;
+  scopeValue: string;
+  frequency: FrequencyMode;
+  cooldown: string;
+  bar: string;
+  /** UTC, as a datetime-local field writes it (2026-12-31T23:59), or empty for never. */
+  expires: string;
+  severity: Severity;
+  message: string;
+  actionType: ActionType | "";
+  actionParams: Record<string, string>;
+  auto: boolean;
+}
+
+/** A declared condition parameter as the strategy form's field takes it. */
+export function paramSpec(param: ConditionParam): ParamSpec {
+  const kind = param.kind.toLowerCase();
+  const type = kind === "int" || kind === "integer" ? "int"
+    : kind === "bool" || kind === "boolean" ? "bool"
+    : ["float", "number", "price", "percent", "amount", "seconds"].includes(kind) ? "float" : "str";
+  let choices = param.choices && param.choices.length ? [...param.choices] : null;
+  // an optional choice (one of two, e.g. above or below) may be left empty
+  if (choices && param.default === null) choices = ["", ...choices];
+  return {
+    name: param.name, type, default: param.default ?? "", low: param.low ?? null, high: param.high ?? null,
+    step: param.step ?? null, choices, doc: param.doc ?? "",
+  };
+}
+
+function defaultsOf(condition: ConditionType | undefined): Record<string, ParamValue> {
+  const values: Record<string, ParamValue> = {};
+  for (const param of condition?.params ?? []) {
+    values[param.name] = param.kind === "bool" ? Boolean(param.default)
+      : param.default === null ? "" : String(param.default);
+  }
+  return values;
+}
+
+export function emptyForm(conditions: ConditionType[]): RuleForm {
+  const first = conditions[0];
+  return {
+    id: "", name: "", enabled: true, type: first?.type ?? "", params: defaultsOf(first),
+    scopeKind: "coin", scopeValue: "BTC", frequency: "every_time", cooldown: "60", bar: "",
+    expires: "", severity: "warning", message: "{rule}: {coin} at {price}", actionType: "",
+    actionParams: {}, auto: false,
+  };
+}
+
+/** The form for another condition type: its own parameters at their defaults. */
+export function withType(form: RuleForm, type: string, conditions: ConditionType[]): RuleForm {
+  return { ...form, type, params: defaultsOf(conditions.find((c) => c.type === type)) };
+}
+
+function text(value: ParamJson | undefined): string {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "object") return Object.entries(value).map(([k, v]) => `${k}=${v}`).join(" ");
+  return String(value);
+}
+
+/** The form of an existing rule (Edit). */
+export function formFromRule(rule: Rule, conditions: ConditionType[]): RuleForm {
+  const condition = conditions.find((c) => c.type === rule.condition.type);
+  const params = defaultsOf(condition);
+  for (const [name, value] of Object.entries(rule.condition.params)) {
+    params[name] = typeof value === "boolean" ? value : text(value);
+  }
+  const actionParams: Record<string, string> = {};
+  for (const [name, value] of Object.entries(rule.action?.params ?? {})) actionParams[name] = text(value);
+  return {
+    id: rule.id, name: rule.name, enabled: rule.enabled, type: rule.condition.type, params,
+    scopeKind: rule.scope.kind, scopeValue: rule.scope.value ?? "",
+    frequency: rule.frequency.mode,
+    cooldown: rule.frequency.cooldown_s === null || rule.frequency.cooldown_s === undefined
+      ? "" : String(rule.frequency.cooldown_s),
+    bar: rule.frequency.bar ?? "", expires: rule.expires === null ? "" : expiresText(rule.expires),
+    severity: rule.severity, message: rule.message, actionType: rule.action?.type ?? "",
+    actionParams, auto: rule.action?.auto ?? false,
+  };
+}
+
+/** Epoch seconds as a datetime-local value in UTC: 2026-12-31T23:59. */
+export function expiresText(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 16);
+}
+
+/** A datetime-local value read as UTC, in epoch seconds; NaN when it is not a time. */
+export function expiresSeconds(value: string): number {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/.test(value)) return Number.NaN;
+  return Date.parse(`${value}Z`) / 1000;
+}
+
+/** The placeholders a message template names, or the reason it is malformed (Python's
+ * str.format rules: {{ and }} are braces, a field is {name} or {name:spec}). */
+export function templateFields(template: string): { fields: string[] } | { problem: string } {
+  const fields: string[] = [];
+  for (let i = 0; i < template.length; i++) {
+    const char = template[i];
+    if (char === "}") {
+      if (template[i + 1] === "}") {
+        i++;
+        continue;
+      }
+      return { problem: `a single } at character ${i + 1}: write }} for a brace` };
+    }
+    if (char !== "{") continue;
+    if (template[i + 1] === "{") {
+      i++;
+      continue;
+    }
+    const end = template.indexOf("}", i);
+    if (end < 0) return { problem: `the { at character ${i + 1} is not closed` };
+    const body = template.slice(i + 1, end);
+    if (body.includes("{")) return { problem: `the { at character ${i + 1} is not closed` };
+    const name = body.split(/[:!]/)[0];
+    if (!name) return { problem: `an empty placeholder {} at character ${i + 1}: name one of ${placeholderList()}` };
+    fields.push(name);
+    i = end;
+  }
+  return { fields };
+}
+
+export function placeholderList(): string {
+  return PLACEHOLDERS.map(([name]) => `{${name}}`).join(" ");
+}
+
+/** What is wrong with the message template, or "" when nothing is. */
+export function templateProblem(template: string): string {
+  if (!template.trim()) return "the message is empty: write what the alert should say";
+  const parsed = templateFields(template);
+  if ("problem" in parsed) return parsed.problem;
+  const unknown = parsed.fields.filter((name) => !PLACEHOLDER_NAMES.has(name));
+  return unknown.length ? `unknown placeholder {${unknown[0]}}: use ${placeholderList()}` : "";
+}
+
+const ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** The params text of apply_suggestion, fast=10 slow=30, as a dict (numbers as numbers). */
+export function parseParamsText(value: string): Record<string, number | boolean | string> | string {
+  const params: Record<string, number | boolean | string> = {};
+  for (const part of value.trim().split(/[\s,]+/).filter(Boolean)) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(part);
+    if (!match) return `"${part}" is not name=value`;
+    const raw = match[2];
+    params[match[1]] = raw === "true" ? true : raw === "false" ? false
+      : Number.isFinite(Number(raw)) ? Number(raw) : raw;
+  }
+  return params;
+}
+
+/** Each field's problem (by field key: name, id, param:<name>, scope, cooldown, expires,
+ * message, action:<name>), empty when the form may be sent. */
+export function validateForm(form: RuleForm, conditions: ConditionType[]): Record<string, string> {
+  const problems: Record<string, string> = {};
+  if (!form.name.trim()) problems.name = "give the rule a name";
+  if (form.id && !ID.test(form.id)) problems.id = "an id is 1 to 64 letters, digits, _ . or -";
+  const condition = conditions.find((c) => c.type === form.type);
+  if (!condition) problems.type = "choose a condition";
+  for (const param of condition?.params ?? []) {
+    const problem = paramProblem(param, form.params[param.name] ?? "");
+    if (problem) problems[`param:${param.name}`] = problem;
+  }
+  if (form.scopeKind !== "all" && !form.scopeValue.trim()) {
+    problems.scope = form.scopeKind === "coin" ? "name the coin (BTC)" : "name the strategy id";
+  }
+  if (form.frequency === "every_time" && form.cooldown.trim() !== "") {
+    const cooldown = Number(form.cooldown);
+    if (!Number.isFinite(cooldown) || cooldown < 0) problems.cooldown = "the cooldown is seconds, 0 or more";
+  }
+  if (form.expires && !Number.isFinite(expiresSeconds(form.expires))) problems.expires = "not a date and time";
+  const template = templateProblem(form.message);
+  if (template) problems.message = template;
+  const action = ACTIONS.find((a) => a.type === form.actionType);
+  for (const field of action?.fields ?? []) {
+    const value = (form.actionParams[field.name] ?? "").trim();
+    if (!value) {
+      if (field.required) problems[`action:${field.name}`] = `${field.label.toLowerCase()} is needed`;
+    } else if (field.kind === "number" && !(Number(value) > 0)) {
+      problems[`action:${field.name}`] = `${field.label.toLowerCase()} must be a number above 0`;
+    } else if (field.kind === "params" && typeof parseParamsText(value) === "string") {
+      problems[`action:${field.name}`] = parseParamsText(value) as string;
+    }
+  }
+  return problems;
+}
+
+function paramProblem(param: ConditionParam, value: ParamValue): string {
+  const spec = paramSpec(param);
+  const parsed = parsedValue(spec, value);
+  if (parsed === undefined || typeof parsed === "boolean") return "";
+  if (spec.type !== "int" && spec.type !== "float") {
+    return spec.choices && !spec.choices.map(String).includes(String(parsed))
+      ? `choose one of ${spec.choices.filter((c) => c !== "").join(", ")}` : "";
+  }
+  if (typeof parsed !== "number") return `${param.name} must be a number`;
+  if (spec.type === "int" && !Number.isInteger(parsed)) return `${param.name} must be a whole number`;
+  if (spec.low !== null && spec.low !== undefined && parsed < spec.low) return `${param.name} must be at least ${spec.low}`;
+  if (spec.high !== null && spec.high !== undefined && parsed > spec.high) return `${param.name} must be at most ${spec.high}`;
+  return "";
+}
+
+/** The Rule JSON the form stands for (check validateForm first). */
+export function ruleFromForm(form: RuleForm, conditions: ConditionType[]): Rule {
+  const condition = conditions.find((c) => c.type === form.type);
+  const params: Record<string, ParamJson> = {};
+  for (const param of condition?.params ?? []) {
+    const value = parsedValue(paramSpec(param), form.params[param.name] ?? "");
+    if (value !== undefined) params[param.name] = value;
+  }
+  const frequency: Rule["frequency"] = { mode: form.frequency };
+  if (form.frequency === "every_time" && form.cooldown.trim() !== "") frequency.cooldown_s = Number(form.cooldown);
+  if (form.frequency.startsWith("once_per_bar") && form.bar) frequency.bar = form.bar;
+  const rule: Rule = {
+    id: form.id.trim(), name: form.name.trim(), enabled: form.enabled,
+    condition: { type: form.type, params },
+    scope: { kind: form.scopeKind, value: form.scopeKind === "all" ? null : scopeValue(form) },
+    frequency, expires: form.expires ? expiresSeconds(form.expires) : null,
+    severity: form.severity, message: form.message, action: actionOf(form),
+  };
+  if (!rule.id) delete (rule as Partial<Rule>).id;
+  return rule;
+}
+
+function scopeValue(form: RuleForm): string {
+  const value = form.scopeValue.trim();
+  return form.scopeKind === "coin" ? value.toUpperCase() : value;
+}
+
+function actionOf(form: RuleForm): RuleAction | null {
+  const action = ACTIONS.find((a) => a.type === form.actionType);
+  if (!action) return null;
+  const params: Record<string, ParamJson> = {};
+  for (const field of action.fields) {
+    const value = (form.actionParams[field.name] ?? "").trim();
+    if (!value) continue;
+    if (field.kind === "number") params[field.name] = Number(value);
+    else if (field.kind === "params") params[field.name] = parseParamsText(value) as Record<string, number>;
+    else params[field.name] = value;
+  }
+  return { type: action.type, params, auto: form.auto };
+}
+
+/** The condition as a line: price_cross level=70000 direction=up. */
+export function conditionText(rule: Pick<Rule, "condition">): string {
+  const params = Object.entries(rule.condition.params).map(([k, v]) => `${k}=${text(v)}`).join(" ");
+  return params ? `${rule.condition.type} ${params}` : rule.condition.type;
+}
+
+export function scopeText(rule: Pick<Rule, "scope">): string {
+  return rule.scope.kind === "all" ? "all" : `${rule.scope.kind} ${rule.scope.value ?? ""}`;
+}
+
+export function frequencyText(rule: Pick<Rule, "frequency">): string {
+  const { mode, cooldown_s: cooldown, bar } = rule.frequency;
+  if (mode === "every_time") return cooldown ? `every time, ${cooldown} s apart` : "every time";
+  const name = FREQUENCIES.find(([m]) => m === mode)?.[1].toLowerCase() ?? mode;
+  return bar ? `${name} (${bar})` : name;
+}
+
+export function actionText(action: { type: string; params: Record<string, ParamJson> } | null): string {
+  if (!action) return "";
+  const params = Object.entries(action.params).map(([k, v]) => `${k}=${text(v)}`).join(" ");
+  return params ? `${action.type} ${params}` : action.type;
+}
