@@ -1,0 +1,218 @@
+"""The copilot's settings in the window: the daily-loss guard, webhooks, heartbeat, throttle.
+
+It edits the Settings JSON of docs/copilot.md and hands it whole to
+``engine.update_copilot_settings`` (off the Qt thread); the engine's refusal (a bad URL, a
+negative amount) is written under the panel and nothing is half-applied.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from velocitas_desktop.gui.copilot.tables import SEVERITIES
+from velocitas_desktop.gui.fields import FieldError, NumberField, first_problem
+
+FORMATS = ("json", "discord", "slack", "telegram")
+
+
+class SettingsPanel(QWidget):
+    """The Settings JSON as a form; ``apply_requested(dict)`` when Apply is pressed with
+    values that can be used."""
+
+    apply_requested = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.loaded: dict[str, Any] = {}
+        layout = QVBoxLayout(self)
+        columns = QHBoxLayout()
+        left, right = QVBoxLayout(), QVBoxLayout()
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 2)
+        layout.addLayout(columns, 1)
+
+        guard = QGroupBox("Daily-loss guard")
+        form = QFormLayout(guard)
+        self.guard_box = QCheckBox("pause every strategy when the day's loss passes the limit")
+        self.guard_box.setObjectName("guardEnabled")
+        form.addRow(self.guard_box)
+        self.guard_amount = NumberField(None, label="loss amount", low=0,  # type: ignore[arg-type]
+                                        words={None: ""})  # type: ignore[dict-item]
+        self.guard_amount.setObjectName("guardAmount")
+        self.guard_amount.setPlaceholderText("no amount")
+        self.guard_amount.setToolTip("the day's loss in the account's currency (UTC days)")
+        self.guard_percent = NumberField(5.0, label="loss percentage", low=0, high=100,
+                                         unit="%", words={None: ""})  # type: ignore[dict-item]
+        self.guard_percent.setObjectName("guardPercent")
+        self.guard_percent.setPlaceholderText("no percentage")
+        self.guard_percent.setToolTip("the day's loss as a share of the account at the day's "
+                                      "start")
+        form.addRow("Amount", self.guard_amount.row())
+        form.addRow("Or percent", self.guard_percent.row())
+        left.addWidget(guard)
+
+        heartbeat = QGroupBox("Heartbeat")
+        form = QFormLayout(heartbeat)
+        self.heartbeat_url = QLineEdit()
+        self.heartbeat_url.setObjectName("heartbeatUrl")
+        self.heartbeat_url.setPlaceholderText("https://… (off when empty)")
+        self.heartbeat_url.setToolTip("told that the app is alive every interval, so that "
+                                      "silence itself can be noticed")
+        self.heartbeat_interval = NumberField(60, label="heartbeat interval", low=5,
+                                              high=86_400, unit=" s")
+        self.heartbeat_interval.setObjectName("heartbeatInterval")
+        form.addRow("URL", self.heartbeat_url)
+        form.addRow("Every", self.heartbeat_interval.row())
+        left.addWidget(heartbeat)
+
+        throttle = QGroupBox("Runaway rules")
+        form = QFormLayout(throttle)
+        self.throttle_count = NumberField(15, label="throttle count", integer=True, low=1,
+                                          high=10_000)
+        self.throttle_count.setObjectName("throttleCount")
+        self.throttle_window = NumberField(180, label="throttle window", low=1,
+                                           high=86_400, unit=" s")
+        self.throttle_window.setObjectName("throttleWindow")
+        form.addRow("Throttle after", self.throttle_count.row())
+        form.addRow("alerts within", self.throttle_window.row())
+        left.addWidget(throttle)
+        left.addStretch(1)
+
+        hooks = QGroupBox("Webhooks")
+        column = QVBoxLayout(hooks)
+        self.webhooks = QTableWidget(0, 4)
+        self.webhooks.setObjectName("webhooksTable")
+        self.webhooks.setHorizontalHeaderLabels(["URL", "Format", "Min severity", "On"])
+        self.webhooks.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.webhooks.verticalHeader().setVisible(False)
+        column.addWidget(self.webhooks, 1)
+        buttons = QHBoxLayout()
+        self.add_hook = QPushButton("Add webhook")
+        self.add_hook.setObjectName("addWebhook")
+        self.add_hook.clicked.connect(lambda: self.add_webhook({}))
+        self.remove_hook = QPushButton("Remove")
+        self.remove_hook.setObjectName("removeWebhook")
+        self.remove_hook.clicked.connect(self._remove_webhook)
+        buttons.addWidget(self.add_hook)
+        buttons.addWidget(self.remove_hook)
+        buttons.addStretch(1)
+        column.addLayout(buttons)
+        right.addWidget(hooks, 1)
+
+        bottom = QHBoxLayout()
+        self.message = QLabel()
+        self.message.setObjectName("settingsMessage")
+        self.message.setWordWrap(True)
+        bottom.addWidget(self.message, 1)
+        self.apply_button = QPushButton("Apply")
+        self.apply_button.setObjectName("settingsApply")
+        self.apply_button.clicked.connect(self.apply)
+        bottom.addWidget(self.apply_button)
+        layout.addLayout(bottom)
+
+    def add_webhook(self, hook: dict[str, Any]) -> None:
+        row = self.webhooks.rowCount()
+        self.webhooks.insertRow(row)
+        self.webhooks.setItem(row, 0, QTableWidgetItem(hook.get("url") or "https://"))
+        fmt = QComboBox()
+        fmt.addItems(list(FORMATS))
+        fmt.setCurrentText(hook.get("format") or "json")
+        self.webhooks.setCellWidget(row, 1, fmt)
+        severity = QComboBox()
+        severity.addItems(list(SEVERITIES))
+        severity.setCurrentText(hook.get("min_severity") or "warning")
+        self.webhooks.setCellWidget(row, 2, severity)
+        on = QCheckBox()
+        on.setChecked(hook.get("enabled", True))
+        self.webhooks.setCellWidget(row, 3, on)
+
+    def _remove_webhook(self) -> None:
+        row = self.webhooks.currentRow()
+        if row >= 0:
+            self.webhooks.removeRow(row)
+
+    def show_settings(self, settings: dict[str, Any]) -> None:
+        """Fill the form from the engine's Settings JSON."""
+        self.loaded = dict(settings)
+        guard = settings.get("daily_loss") or {}
+        self.guard_box.setChecked(bool(guard.get("enabled")))
+        self.guard_amount.setValue(guard.get("amount"))  # type: ignore[arg-type]
+        self.guard_percent.setValue(guard.get("percent"))  # type: ignore[arg-type]
+        beat = settings.get("heartbeat") or {}
+        self.heartbeat_url.setText(beat.get("url") or "")
+        self.heartbeat_interval.setValue(beat.get("interval_s") or 60)
+        throttle = settings.get("throttle") or {}
+        self.throttle_count.setValue(throttle.get("count") or 15)
+        self.throttle_window.setValue(throttle.get("window_s") or 180)
+        self.webhooks.setRowCount(0)
+        for hook in settings.get("webhooks") or []:
+            self.add_webhook(hook)
+        self.show_message("", error=False)
+
+    def settings(self) -> dict[str, Any]:
+        """The Settings JSON the form describes; FieldError for a number that cannot be used."""
+        problem = first_problem({"amount": self.guard_amount, "percent": self.guard_percent,
+                                 "interval": self.heartbeat_interval,
+                                 "count": self.throttle_count, "window": self.throttle_window})
+        if problem is not None:
+            raise FieldError(problem)
+        hooks = []
+        for row in range(self.webhooks.rowCount()):
+            item = self.webhooks.item(row, 0)
+            hooks.append({"url": (item.text() if item else "").strip(),
+                          "format": self.webhooks.cellWidget(row, 1).currentText(),
+                          "min_severity": self.webhooks.cellWidget(row, 2).currentText(),
+                          "enabled": self.webhooks.cellWidget(row, 3).isChecked()})
+        return {**self.loaded,
+                "daily_loss": {"enabled": self.guard_box.isChecked(),
+                               "amount": self.guard_amount.value(),
+                               "percent": self.guard_percent.value()},
+                "webhooks": hooks,
+                "heartbeat": {"url": self.heartbeat_url.text().strip() or None,
+                              "interval_s": self.heartbeat_interval.value()},
+                "throttle": {"count": self.throttle_count.value(),
+                             "window_s": self.throttle_window.value()}}
+
+    def apply(self) -> None:
+        try:
+            settings = self.settings()
+        except FieldError as exc:
+            self.show_message(f"Not applied: {exc}.", error=True)
+            return
+        self.apply_button.setEnabled(False)
+        self.show_message("Applying…", error=False)
+        self.apply_requested.emit(settings)
+
+    def applied(self, settings: dict[str, Any]) -> None:
+        self.apply_button.setEnabled(True)
+        self.show_settings(settings)
+        self.show_message("Applied.", error=False)
+
+    def refused(self, text: str) -> None:
+        self.apply_button.setEnabled(True)
+        self.show_message(f"Not applied: {text}", error=True)
+
+    def show_message(self, text: str, error: bool) -> None:
+        self.message.setText(text)
+        self.message.setProperty("error", error)
+        self.message.setStyleSheet("color: #ef5350;" if error else "")
+
+
+__all__: list[str] = ["FORMATS", "SettingsPanel"]
