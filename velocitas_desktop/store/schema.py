@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from velocitas_desktop.store import outbox
+
 log = logging.getLogger(__name__)
 
 LAYOUT = 2  # PRAGMA user_version of a journal in this layout
@@ -113,6 +115,7 @@ def prepare(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
     if version < LAYOUT and _has_table(conn, "trades"):
         _rename_layout_1(conn)
     conn.executescript(TABLES)
+    conn.executescript(outbox.TABLES)  # the notifications' outbox (store/outbox.py)
     if version != LAYOUT:
         conn.execute(f"PRAGMA user_version = {LAYOUT}")
     if _has_table(conn, "legacy_trades"):
