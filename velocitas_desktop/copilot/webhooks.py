@@ -22,10 +22,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from velocitas_desktop import __version__
-from velocitas_desktop.core.errors import VelocitasError
+from velocitas_desktop.copilot.rules import SEVERITIES, RuleError
 
 FORMATS = ("json", "discord", "slack", "telegram")
-SEVERITIES = ("info", "warning", "critical")
 CONNECT_TIMEOUT = 3.0    # seconds to open the connection
 READ_TIMEOUT = 5.0       # seconds for the answer (and to send the body)
 # Attempt n (1-based) that fails is followed by a pause of FIRST_PAUSE * 2**(n-1) seconds,
@@ -43,8 +42,9 @@ _COLOURS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
 _MARKS = {"info": "ℹ️", "warning": "⚠️", "critical": "🚨"}
 
 
-class WebhookError(VelocitasError, ValueError):
-    """A webhook or heartbeat setting cannot be used; the message says which and why."""
+class WebhookError(RuleError):
+    """A webhook or heartbeat setting cannot be used; the message says which and why (a
+    RuleError, so every surface answers it as it answers a bad rule)."""
 
 
 @dataclass(frozen=True, slots=True)
