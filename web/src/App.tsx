@@ -1,7 +1,13 @@
-// The shell: the token gate, the three pages (Live at /, Optimisation at /optimize, Trend at
-// /trend) and the status bar. The pages talk to the server only through lib/api.ts and lib/stream.ts.
-import { Suspense, lazy, useCallback, useEffect, useState } from "react";
-import { ApiError, UNAUTHORIZED, api } from "./lib/api";
+// The shell: the token gate, the four pages (Live at /, Optimisation at /optimize, Trend at
+// /trend, Copilot at /copilot) and the status bar. The pages talk to the server only through
+// lib/api.ts and lib/stream.ts. The copilot's alerts socket is opened here, once, so alerts
+// that arrive while another page is open show as a count on the Copilot link.
+import { Suspense, lazy, useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { NavBadge } from "./components/NavBadge";
+import type { Action, Alert } from "./copilot/types";
+import { AlertFeed, exposeAlertStats } from "./lib/alertFeed";
+import { ApiError, UNAUTHORIZED, api, socketUrl } from "./lib/api";
+import { browserDeps } from "./lib/stream";
 import { getToken, setToken } from "./lib/token";
 import type { EngineStatus } from "./lib/types";
 import { LivePage } from "./live/LivePage";
@@ -11,14 +17,27 @@ import { LivePage } from "./live/LivePage";
 const OptimizePage = lazy(() =>
   import("./optimize/OptimizePage").then((module) => ({ default: module.OptimizePage })));
 const TrendPage = lazy(() => import("./trend/TrendPage").then((module) => ({ default: module.TrendPage })));
+const CopilotPage = lazy(() => import("./copilot/CopilotPage").then((module) => ({ default: module.CopilotPage })));
 
-export type Page = "live" | "optimize" | "trend";
+export type Page = "live" | "optimize" | "trend" | "copilot";
 
-const PATHS: Record<Page, string> = { live: "/", optimize: "/optimize", trend: "/trend" };
+const PATHS: Record<Page, string> = { live: "/", optimize: "/optimize", trend: "/trend", copilot: "/copilot" };
 
 function pageOf(pathname: string): Page {
   const path = pathname.replace(/\/+$/, "");
-  return path === "/optimize" ? "optimize" : path === "/trend" ? "trend" : "live";
+  const found = (Object.keys(PATHS) as Page[]).find((page) => page !== "live" && PATHS[page] === path);
+  return found ?? "live";
+}
+
+function newAlertFeed(): AlertFeed {
+  const feed = new AlertFeed({
+    deps: browserDeps(),
+    url: (afterId) => socketUrl("/ws/alerts", { after_id: afterId }),
+    fetchAlerts: (limit) => api.get<Alert[]>("/api/copilot/alerts", { limit }),
+    fetchPending: () => api.get<Action[]>("/api/copilot/actions", { status: "pending" }),
+  });
+  exposeAlertStats(feed.stats, window);
+  return feed;
 }
 
 type Access = { state: "checking" } | { state: "open" } | { state: "locked"; reason: string }
@@ -27,6 +46,8 @@ type Access = { state: "checking" } | { state: "open" } | { state: "locked"; rea
 export function App() {
   const [page, setPage] = useState<Page>(() => pageOf(window.location.pathname));
   const [access, setAccess] = useState<Access>({ state: "checking" });
+  const [feed] = useState(newAlertFeed);
+  const unread = useSyncExternalStore(feed.subscribe, () => feed.get().unread);
 
   const check = useCallback(async () => {
     try {
@@ -63,6 +84,15 @@ export function App() {
     };
   }, [check]);
 
+  // the alerts are followed once the server took the token (a refused socket would only retry)
+  const open = access.state === "open";
+  useEffect(() => {
+    if (!open) return undefined;
+    void feed.start();
+    return () => feed.stop();
+  }, [open, feed]);
+  useEffect(() => feed.setWatching(page === "copilot"), [page, feed]);
+
   const navigate = (next: Page) => (event: React.MouseEvent) => {
     event.preventDefault();
     if (next === page) return;
@@ -95,13 +125,18 @@ export function App() {
              onClick={navigate("optimize")}>Optimisation</a>
           <a href={PATHS.trend} aria-current={page === "trend" ? "page" : undefined}
              onClick={navigate("trend")}>Trend</a>
+          <a href={PATHS.copilot} aria-current={page === "copilot" ? "page" : undefined}
+             onClick={navigate("copilot")}>
+            Copilot
+            <NavBadge count={unread} what="unread alert" testId="unread-alerts" />
+          </a>
         </nav>
         <span className="spacer" />
       </header>
       <main className="main">
         {page === "live" ? <LivePage /> : (
           <Suspense fallback={<p className="muted" role="status">Loading…</p>}>
-            {page === "optimize" ? <OptimizePage /> : <TrendPage />}
+            {page === "optimize" ? <OptimizePage /> : page === "trend" ? <TrendPage /> : <CopilotPage feed={feed} />}
           </Suspense>
         )}
       </main>

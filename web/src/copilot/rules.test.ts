@@ -5,16 +5,20 @@ import {
 } from "./rules";
 import type { ConditionType, Rule } from "./types";
 
+// as copilot/conditions.py describe_conditions() declares them (trimmed)
 const CONDITIONS: ConditionType[] = [
-  { type: "price_cross", group: "price", doc: "The price crosses a level.", params: [
-    { name: "level", kind: "float", default: null, low: 0, high: null, doc: "the level" },
-    { name: "direction", kind: "choice", default: "either", choices: ["up", "down", "either"], doc: "" }] },
-  { type: "rsi", group: "indicator", doc: "RSI above or below a threshold.", params: [
-    { name: "timeframe", kind: "choice", default: "1m", choices: ["1m", "5m", "1h"] },
-    { name: "period", kind: "int", default: 14, low: 2, high: 200 },
-    { name: "above", kind: "float", default: null, low: 0, high: 100 },
-    { name: "below", kind: "float", default: null, low: 0, high: 100 }] },
-  { type: "strategy_error", group: "strategy", doc: "A strategy in its error state.", params: [] },
+  { type: "price_cross", group: "price", doc: "The price crosses a level.", scopes: ["coin", "all"], one_of: [],
+    message: "{coin} crossed {threshold} at {price}", params: [
+      { name: "level", kind: "number", default: null, low: 0, high: null, exclusive_low: true, doc: "the level" },
+      { name: "direction", kind: "choice", default: "either", choices: ["up", "down", "either"], doc: "" }] },
+  { type: "rsi", group: "indicator", doc: "RSI above or below a threshold.", scopes: ["coin", "all"],
+    one_of: [["above", "below"]], params: [
+      { name: "timeframe", kind: "timeframe", default: "1m", choices: ["1m", "5m", "1h"] },
+      { name: "period", kind: "integer", default: 14, low: 2, high: 200 },
+      { name: "above", kind: "number", default: null, low: 0, high: 100 },
+      { name: "below", kind: "number", default: null, low: 0, high: 100 }] },
+  { type: "strategy_error", group: "strategy", doc: "A strategy in its error state.", scopes: ["strategy", "all"],
+    params: [] },
 ];
 
 const RULE: Rule = {
@@ -32,16 +36,22 @@ describe("templates", () => {
   });
 
   it("names an unknown placeholder and the ones allowed", () => {
-    expect(templateProblem("{coin} hit {level}")).toMatch(/^unknown placeholder \{level\}: use \{coin\} \{price\}/);
+    expect(templateProblem("{coin} hit {level}")).toBe("the message has an unknown placeholder {level}: " +
+      "the placeholders are {coin}, {price}, {value}, {threshold}, {strategy}, {time}, {rule}");
   });
 
   it("says where a template is malformed", () => {
-    expect(templateProblem("{coin at {price}")).toBe("the { at character 1 is not closed");
-    expect(templateProblem("price } high")).toBe("a single } at character 7: write }} for a brace");
-    expect(templateProblem("{price")).toBe("the { at character 1 is not closed");
-    expect(templateProblem("{} moved")).toMatch(/^an empty placeholder/);
-    expect(templateProblem("  ")).toMatch(/empty/);
+    const unclosed = "the message has a '{' that is not closed: close the placeholder, or write '{{' for a brace";
+    expect(templateProblem("{coin at {price}")).toBe(unclosed);
+    expect(templateProblem("{price")).toBe(unclosed);
+    expect(templateProblem("price } high")).toBe(
+      "the message has a '}' with no '{' before it: write '}}' for a brace in the text");
+    expect(templateProblem("{} moved")).toMatch(/^the message has an empty placeholder \{\}: name one of \{coin\}/);
     expect(templateProblem("{coin} {{ok}}")).toBe("");
+  });
+
+  it("takes an empty message (the condition's own is used)", () => {
+    expect(templateProblem("  ")).toBe("");
   });
 });
 
@@ -109,7 +119,7 @@ describe("validation mirror", () => {
   it("names each field's problem", () => {
     const rsi = { ...withType(base, "rsi", CONDITIONS), name: " " };
     const problems = validateForm({
-      ...rsi, id: "bad id!", params: { ...rsi.params, period: "1.5", above: "120" },
+      ...rsi, id: "bad id!", params: { ...rsi.params, period: "1.5", above: "120", below: "" },
       scopeValue: "", frequency: "every_time", cooldown: "-1", expires: "soon", message: "{nope}",
       actionType: "set_quantity", actionParams: { quantity: "0" },
     }, CONDITIONS);
@@ -121,17 +131,36 @@ describe("validation mirror", () => {
       scope: "name the coin (BTC)",
       cooldown: "the cooldown is seconds, 0 or more",
       expires: "not a date and time",
-      message: expect.stringMatching(/^unknown placeholder \{nope\}/),
+      message: expect.stringMatching(/^the message has an unknown placeholder \{nope\}/),
       "action:quantity": "quantity must be a number above 0",
     });
   });
 
   it("checks bounds from below and text in a number field", () => {
     const rsi = withType(base, "rsi", CONDITIONS);
-    expect(validateForm({ ...rsi, params: { ...rsi.params, period: "1" } }, CONDITIONS))
+    expect(validateForm({ ...rsi, params: { ...rsi.params, period: "1", below: "30" } }, CONDITIONS))
       .toEqual({ "param:period": "period must be at least 2" });
     expect(validateForm({ ...base, params: { level: "high", direction: "up" } }, CONDITIONS))
       .toEqual({ "param:level": "level must be a number" });
+    expect(validateForm({ ...base, params: { level: "0", direction: "up" } }, CONDITIONS))
+      .toEqual({ "param:level": "level must be above 0" });
+  });
+
+  it("asks for a parameter without a default, and exactly one of a one-of group", () => {
+    expect(validateForm({ ...base, params: { level: "", direction: "up" } }, CONDITIONS))
+      .toEqual({ "param:level": "level is needed" });
+    const rsi = withType(base, "rsi", CONDITIONS);
+    expect(validateForm(rsi, CONDITIONS)).toEqual({ "param:above": "give above or below" });
+    expect(validateForm({ ...rsi, params: { ...rsi.params, above: "70", below: "30" } }, CONDITIONS))
+      .toEqual({ "param:below": "give only one of above or below" });
+    expect(validateForm({ ...rsi, params: { ...rsi.params, below: "30" } }, CONDITIONS)).toEqual({});
+  });
+
+  it("keeps the scope within the condition's scopes", () => {
+    const health = withType({ ...base, scopeKind: "coin" }, "strategy_error", CONDITIONS);
+    expect(health.scopeKind).toBe("strategy");
+    expect(validateForm({ ...health, scopeKind: "coin" }, CONDITIONS))
+      .toEqual({ scope: "a strategy_error rule watches a strategy or all" });
   });
 
   it("reads apply_suggestion's parameters as name=value pairs", () => {

@@ -45,9 +45,9 @@ export const ACTIONS: ReadonlyArray<{ type: ActionType; label: string; fields: A
   { type: "stop_engine", label: "Stop the engine", fields: [] },
   { type: "apply_suggestion", label: "Register a suggested strategy", fields: [
     { name: "strategy", label: "Strategy", kind: "text", required: true },
-    { name: "params", label: "Parameters", kind: "params", required: false, note: "as fast=10 slow=30" },
+    { name: "params", label: "Parameters", kind: "params", required: true, note: "as fast=10 slow=30" },
     { name: "coin", label: "Coin", kind: "text", required: true },
-    { name: "timeframe", label: "Timeframe", kind: "text", required: false },
+    { name: "timeframe", label: "Timeframe", kind: "text", required: true, note: "tick, 1m, 1h…" },
     { name: "id", label: "Strategy id", kind: "text", required: false }] },
 ];
 
@@ -101,19 +101,27 @@ function defaultsOf(condition: ConditionType | undefined): Record<string, ParamV
   return values;
 }
 
+/** The scopes a condition type allows (all three when it does not say). */
+export function scopesOf(condition: ConditionType | undefined): ScopeKind[] {
+  return condition?.scopes?.length ? condition.scopes : SCOPES.map(([kind]) => kind);
+}
+
 export function emptyForm(conditions: ConditionType[]): RuleForm {
   const first = conditions[0];
   return {
     id: "", name: "", enabled: true, type: first?.type ?? "", params: defaultsOf(first),
-    scopeKind: "coin", scopeValue: "BTC", frequency: "every_time", cooldown: "60", bar: "",
-    expires: "", severity: "warning", message: "{rule}: {coin} at {price}", actionType: "",
-    actionParams: {}, auto: false,
+    scopeKind: scopesOf(first)[0], scopeValue: "BTC", frequency: "every_time", cooldown: "60", bar: "",
+    expires: "", severity: "warning", message: "", actionType: "", actionParams: {}, auto: false,
   };
 }
 
-/** The form for another condition type: its own parameters at their defaults. */
+/** The form for another condition type: its own parameters at their defaults, and a scope
+ * it allows. */
 export function withType(form: RuleForm, type: string, conditions: ConditionType[]): RuleForm {
-  return { ...form, type, params: defaultsOf(conditions.find((c) => c.type === type)) };
+  const condition = conditions.find((c) => c.type === type);
+  const scopes = scopesOf(condition);
+  const scopeKind = scopes.includes(form.scopeKind) ? form.scopeKind : scopes[0];
+  return { ...form, type, params: defaultsOf(condition), scopeKind };
 }
 
 function text(value: ParamJson | undefined): string {
@@ -155,7 +163,8 @@ export function expiresSeconds(value: string): number {
 }
 
 /** The placeholders a message template names, or the reason it is malformed (Python's
- * str.format rules: {{ and }} are braces, a field is {name} or {name:spec}). */
+ * str.format rules: {{ and }} are braces, a field is {name} or {name:spec}), worded as
+ * copilot/templates.py words it. */
 export function templateFields(template: string): { fields: string[] } | { problem: string } {
   const fields: string[] = [];
   for (let i = 0; i < template.length; i++) {
@@ -165,7 +174,7 @@ export function templateFields(template: string): { fields: string[] } | { probl
         i++;
         continue;
       }
-      return { problem: `a single } at character ${i + 1}: write }} for a brace` };
+      return { problem: "has a '}' with no '{' before it: write '}}' for a brace in the text" };
     }
     if (char !== "{") continue;
     if (template[i + 1] === "{") {
@@ -173,28 +182,32 @@ export function templateFields(template: string): { fields: string[] } | { probl
       continue;
     }
     const end = template.indexOf("}", i);
-    if (end < 0) return { problem: `the { at character ${i + 1} is not closed` };
-    const body = template.slice(i + 1, end);
-    if (body.includes("{")) return { problem: `the { at character ${i + 1} is not closed` };
+    const body = end < 0 ? "" : template.slice(i + 1, end);
+    if (end < 0 || body.includes("{")) return { problem: UNCLOSED };
     const name = body.split(/[:!]/)[0];
-    if (!name) return { problem: `an empty placeholder {} at character ${i + 1}: name one of ${placeholderList()}` };
+    if (!name) return { problem: `has an empty placeholder {}: name one of ${placeholderList()}` };
     fields.push(name);
     i = end;
   }
   return { fields };
 }
 
+const UNCLOSED = "has a '{' that is not closed: close the placeholder, or write '{{' for a brace";
+
+/** {coin}, {price}, …: the placeholders as the server's messages list them. */
 export function placeholderList(): string {
-  return PLACEHOLDERS.map(([name]) => `{${name}}`).join(" ");
+  return PLACEHOLDERS.map(([name]) => `{${name}}`).join(", ");
 }
 
-/** What is wrong with the message template, or "" when nothing is. */
+/** What is wrong with the message template, or "" when nothing is (an empty one is the
+ * condition's own message). */
 export function templateProblem(template: string): string {
-  if (!template.trim()) return "the message is empty: write what the alert should say";
+  if (!template.trim()) return "";
   const parsed = templateFields(template);
-  if ("problem" in parsed) return parsed.problem;
+  if ("problem" in parsed) return `the message ${parsed.problem}`;
   const unknown = parsed.fields.filter((name) => !PLACEHOLDER_NAMES.has(name));
-  return unknown.length ? `unknown placeholder {${unknown[0]}}: use ${placeholderList()}` : "";
+  return unknown.length
+    ? `the message has an unknown placeholder {${unknown[0]}}: the placeholders are ${placeholderList()}` : "";
 }
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -220,11 +233,25 @@ export function validateForm(form: RuleForm, conditions: ConditionType[]): Recor
   if (form.id && !ID.test(form.id)) problems.id = "an id is 1 to 64 letters, digits, _ . or -";
   const condition = conditions.find((c) => c.type === form.type);
   if (!condition) problems.type = "choose a condition";
+  const grouped = new Set((condition?.one_of ?? []).flat());
   for (const param of condition?.params ?? []) {
-    const problem = paramProblem(param, form.params[param.name] ?? "");
+    const value = form.params[param.name] ?? "";
+    const problem = paramProblem(param, value);
     if (problem) problems[`param:${param.name}`] = problem;
+    else if (param.default === null && !grouped.has(param.name) && value === "") {
+      problems[`param:${param.name}`] = `${param.name} is needed`;
+    }
   }
-  if (form.scopeKind !== "all" && !form.scopeValue.trim()) {
+  for (const group of condition?.one_of ?? []) {
+    const given = group.filter((name) => String(form.params[name] ?? "").trim() !== "");
+    if (given.length === 1) continue;
+    const key = `param:${given.length ? given[1] : group[0]}`;
+    problems[key] ??= given.length ? `give only one of ${group.join(" or ")}` : `give ${group.join(" or ")}`;
+  }
+  const scopes = scopesOf(condition);
+  if (condition && !scopes.includes(form.scopeKind)) {
+    problems.scope = `a ${condition.type} rule watches ${scopes.map(scopeWord).join(" or ")}`;
+  } else if (form.scopeKind !== "all" && !form.scopeValue.trim()) {
     problems.scope = form.scopeKind === "coin" ? "name the coin (BTC)" : "name the strategy id";
   }
   if (form.frequency === "every_time" && form.cooldown.trim() !== "") {
@@ -258,7 +285,10 @@ function paramProblem(param: ConditionParam, value: ParamValue): string {
   }
   if (typeof parsed !== "number") return `${param.name} must be a number`;
   if (spec.type === "int" && !Number.isInteger(parsed)) return `${param.name} must be a whole number`;
-  if (spec.low !== null && spec.low !== undefined && parsed < spec.low) return `${param.name} must be at least ${spec.low}`;
+  if (spec.low !== null && spec.low !== undefined) {
+    if (param.exclusive_low && parsed <= spec.low) return `${param.name} must be above ${spec.low}`;
+    if (parsed < spec.low) return `${param.name} must be at least ${spec.low}`;
+  }
   if (spec.high !== null && spec.high !== undefined && parsed > spec.high) return `${param.name} must be at most ${spec.high}`;
   return "";
 }
@@ -283,6 +313,10 @@ export function ruleFromForm(form: RuleForm, conditions: ConditionType[]): Rule 
   };
   if (!rule.id) delete (rule as Partial<Rule>).id;
   return rule;
+}
+
+function scopeWord(kind: ScopeKind): string {
+  return kind === "all" ? "all" : `a ${kind}`;
 }
 
 function scopeValue(form: RuleForm): string {

@@ -46,6 +46,8 @@ export interface ConditionParam {
   low?: number | null;
   high?: number | null;
   step?: number | null;
+  /** The value must be above low, not at it. */
+  exclusive_low?: boolean;
   choices?: (string | number)[] | null;
   doc?: string;
 }
@@ -54,6 +56,12 @@ export interface ConditionType {
   type: string;
   group: string;
   doc: string;
+  /** The scopes a rule of this type may have. */
+  scopes?: ScopeKind[];
+  /** Groups of parameters of which exactly one is given (RSI's above or below). */
+  one_of?: string[][];
+  /** The message an alert of this type says when the rule has none of its own. */
+  message?: string;
   params: ConditionParam[];
 }
 
