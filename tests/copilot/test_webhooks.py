@@ -239,6 +239,20 @@ def test_500s_are_retried_on_the_schedule_then_recorded_failed(running, clock) -
 
 
 @pytest.mark.slow
+def test_a_failing_endpoint_rests_longer_after_each_failure_whichever_alert_is_next(
+        running, clock) -> None:
+    with Receiver(default=Answer(503)) as receiver:
+        notifier = notifier_for([{"url": receiver.url}], clock, attempts=2)
+        for n in (1, 2, 3):
+            notifier.alert(alert(n))       # queued before the start: one batch in the outbox
+        start(running, notifier)
+        failed = delivered(notifier, "failed", 3)
+        assert [r.body["id"] for r in receiver.received] == [1, 2, 3, 1, 2, 3]
+    assert clock.sleeps == [1.05, 2.1, 4.2, 8.4, 16.8]   # not one POST per alert per second
+    assert {d["attempts"] for d in failed} == {2}
+
+
+@pytest.mark.slow
 def test_a_closed_port_is_retried_on_the_schedule_then_recorded_failed(running, clock) -> None:
     url = f"http://127.0.0.1:{closed_port()}/hook"
     notifier = start(running, notifier_for([{"url": url}], clock, attempts=4))

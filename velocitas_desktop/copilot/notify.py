@@ -35,6 +35,7 @@ from velocitas_desktop.store.outbox import Claim, OutboxStore
 
 log = logging.getLogger(__name__)
 
+ENQUEUE_BATCH = 1_000    # alerts written to the outbox in one transaction, at most
 QUEUE_LIMIT = 10_000     # alerts waiting for the notifier's thread; past this they are dropped
 IDLE_BEAT = 5.0          # seconds between looks at the settings while no heartbeat is set
 LANE_REST = 5.0          # seconds a lane rests after the outbox failed it
@@ -128,21 +129,29 @@ class Notifier:
         while not self._stopping.is_set():
             self._wake.wait()
             self._wake.clear()
-            while True:
+            while not self._queue.empty():
                 try:
-                    alert = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                try:
-                    self._enqueue(alert)
-                except Exception:  # a bad alert or settings must not end the thread
-                    log.exception("the notifier could not queue alert %s", alert.get("id"))
+                    self._enqueue()
+                except Exception:  # the outbox refused them (a full disk): the next ones
+                    log.exception("the notifier could not keep alerts in its outbox")
 
-    def _enqueue(self, alert: dict[str, Any]) -> None:
-        rows = deliveries_for(alert, self._webhooks())
+    def _enqueue(self) -> None:
+        """The waiting alerts' deliveries into the outbox in one transaction (hundreds of
+        alerts a second wrote one each, and the journal's writer waited for them)."""
+        hooks = self._webhooks()
+        rows = []
+        for _ in range(ENQUEUE_BATCH):
+            try:
+                alert = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            try:
+                rows += deliveries_for(alert, hooks)
+            except Exception:  # one malformed alert must not cost the others theirs
+                log.exception("the notifier could not render alert %s", alert.get("id"))
         if rows and self.store.add(rows, self._clock()):
-            for row in rows:
-                self._lane(row.target).wake.set()
+            for target in {row.target for row in rows}:
+                self._lane(target).wake.set()
 
     def _webhooks(self) -> list[Webhook]:
         hooks = []
@@ -203,25 +212,40 @@ class Notifier:
 
 
 class _Lane:
-    """One target's deliveries, sent one at a time on a thread of their own."""
+    """One target's deliveries, sent one at a time on a thread of their own.
+
+    A target that fails rests before its next attempt, whichever delivery that is: the pause
+    grows with its failures in a row (the same schedule as a delivery's), so a dead endpoint
+    that many alerts owe deliveries is tried about once a minute, not once per alert; the
+    deliveries wait in the outbox (each its own attempts counted) until it answers."""
 
     def __init__(self, notifier: Notifier, target: str) -> None:
         self.notifier = notifier
         self.target = target
         self.url = target.split("#chat=", 1)[0]
         self.wake = threading.Event()
+        self.failures = 0          # the target's failed attempts in a row
+        self.rest_until = 0.0      # no attempt before this time
 
     def run(self) -> None:
         n = self.notifier
         with httpx.Client(timeout=n._timeout, follow_redirects=False) as client:
             while not n._stopping.is_set():
                 self.wake.clear()
+                now = n._clock()
                 try:
-                    due = n.store.claim(self.target, n._clock())
+                    if now < self.rest_until:
+                        due = n.store.next_due(self.target)
+                        n._wait(self.wake, None if due is None
+                                else max(due, self.rest_until) - now)
+                        continue
+                    due = n.store.claim(self.target, now)
                     if isinstance(due, Claim):
                         self.send(client, due)
                         continue
                 except Exception:  # the outbox could not be read or written (a full disk)
+                    if n._stopping.is_set():
+                        return  # closed under a POST that outlived stop(): sent again later
                     log.exception("the notifier's lane for %s stumbled; trying again", self.url)
                     due = n._clock() + LANE_REST
                 n._wait(self.wake, None if due is None else due - n._clock())
@@ -231,12 +255,20 @@ class _Lane:
         outcome = webhooks.post(client, self.url, claim.body, claim.dedup_key)
         now = n._clock()
         if outcome.delivered:
+            self.failures = 0
             n.store.sent(claim.id, now)
-        elif not outcome.retryable or claim.attempt >= n.attempts:
-            n.store.failed(claim.id, f"attempt {claim.attempt}: {outcome.error}")
+            return
+        error = f"attempt {claim.attempt}: {outcome.error}"
+        if outcome.retryable:
+            self.failures += 1
+            rest = (outcome.retry_after if outcome.retry_after is not None
+                    else webhooks.pause(self.failures, n._rng))
+            self.rest_until = now + rest
+        if not outcome.retryable or claim.attempt >= n.attempts:
+            n.store.failed(claim.id, error)
             log.warning("a webhook delivery to %s failed after %d attempts: %s",
                         self.url, claim.attempt, outcome.error)
         else:
             wait = (outcome.retry_after if outcome.retry_after is not None
                     else webhooks.pause(claim.attempt, n._rng))
-            n.store.retry(claim.id, f"attempt {claim.attempt}: {outcome.error}", now + wait)
+            n.store.retry(claim.id, error, now + wait)

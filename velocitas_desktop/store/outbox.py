@@ -147,6 +147,12 @@ class OutboxStore:
                          (now, row[0]))
         return Claim(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5] + 1)
 
+    def next_due(self, target: str) -> float | None:
+        """When the target's next pending delivery falls due (None: it owes nothing)."""
+        with self._lock:
+            return self._conn.execute("SELECT MIN(next_try) FROM outbox WHERE status ="
+                                      " 'pending' AND target = ?", (target,)).fetchone()[0]
+
     def sent(self, delivery_id: int, now: float) -> None:
         with self._lock:
             self._conn.execute("UPDATE outbox SET status = 'sent', sent = ?, last_error = NULL"
