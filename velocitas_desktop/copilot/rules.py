@@ -20,6 +20,10 @@ from velocitas_desktop.copilot.conditions import (
     ALL,
     COIN,
     CONDITIONS,
+    EVERY_TIME,
+    FREQUENCIES,
+    ONCE_PER_BAR,
+    ONCE_PER_BAR_CLOSE,
     STRATEGY,
     Condition,
     describe_conditions,
@@ -38,9 +42,6 @@ class RuleError(VelocitasError, ValueError):
 
 
 SEVERITIES = ("info", "warning", "critical")
-ONCE, ONCE_PER_BAR, ONCE_PER_BAR_CLOSE, EVERY_TIME = (
-    "once", "once_per_bar", "once_per_bar_close", "every_time")
-FREQUENCIES = (ONCE, ONCE_PER_BAR, ONCE_PER_BAR_CLOSE, EVERY_TIME)
 BAR_MODES = (ONCE_PER_BAR, ONCE_PER_BAR_CLOSE)
 MAX_COOLDOWN = 7 * 86_400
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
