@@ -199,3 +199,46 @@ def test_the_suggestions_table_shows_each_ones_evidence_whole() -> None:
                      "1,703.35", "+9.51 pp"):
             assert cell in text, (width, cell)
     assert "ranked by out-of-sample sharpe_ratio" in text.replace("\n", " ")
+
+
+USER_STRATEGY = '''
+from velocitas_desktop.core.indicators import SMA
+from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below
+from velocitas_desktop.core.strategy import Param, Strategy
+
+
+class MyTrend(Strategy):
+    """A trader's own crossover, on a coarse grid."""
+
+    fast = Param(8, low=4, high=16, step=4)
+    slow = Param(40, low=20, high=80, step=20)
+    constraints = ("fast < slow",)
+
+    def init(self):
+        self.fast_ma = self.indicator(SMA, self.fast)
+        self.slow_ma = self.indicator(SMA, self.slow)
+
+    def rule(self):
+        return Rule(buy=crossed_above(self.fast_ma, self.slow_ma),
+                    sell=crossed_below(self.fast_ma, self.slow_ma))
+'''
+
+
+def test_a_strategy_folder_puts_the_traders_own_strategies_in_the_search(capsys, tmp_path):
+    (tmp_path / "my_trend.py").write_text(USER_STRATEGY, encoding="utf-8")
+    (tmp_path / "broken.py").write_text("raise RuntimeError('half written')\n",
+                                        encoding="utf-8")
+    code, out, err = run(capsys, "--csv", "sample:BTCUSD-1h", "--timeframes", "1h", "--json",
+                         "--strategy-folder", str(tmp_path), *QUICK)
+    assert code == 0, err
+    suggestions = json.loads(out)["suggestions"]
+    searched = {row["strategy"] for row in suggestions["items"] + suggestions["rejected"]}
+    assert {"MyTrend", "SMA_Crossover", "MACD"} <= searched
+    assert "skipped" in err and "broken.py" in err and "half written" in err
+
+
+def test_a_missing_strategy_folder_is_one_line_and_exit_code_2(capsys, tmp_path):
+    code, out, err = run(capsys, "--csv", "sample:BTCUSD-1h", "--no-suggest",
+                         "--strategy-folder", str(tmp_path / "nowhere"))
+    assert code == 2 and out == ""
+    assert err.strip().count("\n") == 0 and "is not a folder" in err
