@@ -10,6 +10,12 @@ import { RuleDialog } from "./RuleDialog";
 import { actionText, conditionText, frequencyText, scopeText } from "./rules";
 import type { ConditionType, Rule } from "./types";
 
+/** 19:33:08 for today (UTC), 12-07 19:33 before. */
+function shortTime(seconds: number): string {
+  const text = utc(seconds, false);
+  return text.slice(0, 10) === utc(Date.now() / 1000, false).slice(0, 10) ? text.slice(11) : text.slice(5, 16);
+}
+
 type Open = { kind: "edit"; rule: Rule | null } | { kind: "delete"; rule: Rule } | { kind: "import" };
 
 interface Props {
@@ -60,8 +66,9 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
         <table className="grid rules-table">
           <thead>
             <tr>
-              <th><span className="sr-only">Enabled</span>On</th><th>Rule</th><th>Condition</th><th>Scope</th>
-              <th>Frequency</th><th>Action</th><th className="num">Fired</th><th>Last</th>
+              <th><span className="sr-only">Enabled</span><span aria-hidden="true">On</span></th>
+              <th>Rule · scope · frequency</th><th>Condition</th><th>Action</th>
+              <th className="num">Fired</th><th>Last</th>
               <th><span className="sr-only">Edit or delete</span></th>
             </tr>
           </thead>
@@ -74,23 +81,25 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
                 </td>
                 <td className="rule-name">
                   <span className={`sev-dot sev-${rule.severity}`} title={rule.severity} aria-label={rule.severity} />
-                  <span className="ellipsis" title={`${rule.id}: ${rule.message}`}>{rule.name}</span>
+                  <span className="ellipsis name" title={`${rule.id}${rule.message ? `: ${rule.message}` : ""}`}>{rule.name}</span>
+                  <small className="muted rule-when ellipsis"
+                         title={rule.expires ? `expires ${utc(rule.expires, false)} UTC` : undefined}>
+                    {scopeText(rule)} · {frequencyText(rule)}{rule.expires ? ` · until ${utc(rule.expires, false).slice(0, 16)}` : ""}
+                  </small>
                   {rule.disabled_reason && (
                     <small className="warn disabled-reason" data-testid={`rule-disabled-${rule.id}`}>
                       disabled: {rule.disabled_reason}
                     </small>
                   )}
                 </td>
-                <td className="ellipsis mono" title={conditionText(rule)}>{conditionText(rule)}</td>
-                <td className="ellipsis">{scopeText(rule)}</td>
-                <td className="ellipsis" title={rule.expires ? `expires ${utc(rule.expires, false)} UTC` : undefined}>
-                  {frequencyText(rule)}{rule.expires ? " ⏱" : ""}
-                </td>
+                <td className="mono condition" title={conditionText(rule)}>{conditionText(rule)}</td>
                 <td className="ellipsis" title={actionText(rule.action)}>
                   {rule.action ? `${rule.action.type}${rule.action.auto ? " (auto)" : ""}` : <span className="muted">—</span>}
                 </td>
                 <td className="num">{count(rule.fired ?? 0)}</td>
-                <td className="muted">{rule.last_fired ? utc(rule.last_fired, false).slice(5) : "—"}</td>
+                <td className="muted" title={rule.last_fired ? `${utc(rule.last_fired, false)} UTC` : undefined}>
+                  {rule.last_fired ? shortTime(rule.last_fired) : "—"}
+                </td>
                 <td className="actions">
                   <button type="button" className="small" aria-label={`Edit ${rule.name}`} title="Edit"
                           onClick={() => setOpen({ kind: "edit", rule })}>✎</button>
@@ -100,7 +109,7 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
               </tr>
             ))}
             {!rules.length && (
-              <tr><td colSpan={9} className="muted empty">No rule yet: New rule writes one, Import reads a rules file.</td></tr>
+              <tr><td colSpan={7} className="muted empty">No rule yet: New rule writes one, Import reads a rules file.</td></tr>
             )}
           </tbody>
         </table>

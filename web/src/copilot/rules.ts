@@ -19,7 +19,7 @@ const PLACEHOLDER_NAMES = new Set(PLACEHOLDERS.map(([name]) => name));
 
 export const FREQUENCIES: ReadonlyArray<[FrequencyMode, string]> = [
   ["once", "Once"], ["once_per_bar", "Once per bar"], ["once_per_bar_close", "Once per bar close"],
-  ["every_time", "Every time (with a cooldown)"],
+  ["every_time", "Every time"],
 ];
 
 export const SCOPES: ReadonlyArray<[ScopeKind, string]> = [

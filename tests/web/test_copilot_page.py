@@ -1,0 +1,179 @@
+"""The Copilot page: a rule written in its form (the form's own check first, then the API's
+refusal shown as the API words it), an alert of that rule arriving live over /ws/alerts while
+a replay runs (counted on the Copilot link while another page is open), its pending action
+confirmed and the strategy paused; and the same page on a token-protected server."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import time
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from web_helpers import TOKEN
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "resources" / "data" / "BTCUSD-1h-sample.csv"
+STRATEGY = "BTC_SMA_Crossover"
+
+
+def crossed_level() -> float:
+    """A price the replay crosses within its first hours: the median close of its first 200
+    bars (prices on both sides of it, so a cross either way comes early)."""
+    with SAMPLE.open() as handle:
+        closes = [float(row["close"]) for row in islice(csv.DictReader(handle), 200)]
+    return round(statistics.median(closes), 2)
+
+
+def start_replay(server) -> None:
+    reply = server.api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=sample:BTCUSD-1h", "speed": 100_000})
+    assert reply.status_code == 200, reply.text
+
+
+def open_new_rule(page: Page) -> Locator:
+    page.get_by_role("region", name="Rules").get_by_role("button", name="New rule").click()
+    dialog = page.get_by_role("dialog", name="New rule")
+    expect(dialog).to_be_visible()
+    return dialog
+
+
+def wait_for(condition, what: str, timeout: float = 30.0):
+    """Polls ``condition`` until it returns something true; fails naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def test_a_rule_from_the_form_alerts_live_and_its_action_is_confirmed(server, page):
+    registered = server.api.post("/api/strategies/register", json={
+        "name": "SMA_Crossover", "coin": "BTC", "params": {"fast": 10, "slow": 30}})
+    assert registered.status_code == 200, registered.text
+    page.goto(server.url + "/copilot")
+    dialog = open_new_rule(page)
+    dialog.get_by_label("Name", exact=True).fill("BTC cross")
+
+    # the form's own check: a price_cross without its level is not sent
+    dialog.get_by_label("Condition", exact=True).select_option("price_cross")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.get_by_text("level is needed")).to_be_visible()
+    expect(dialog.get_by_label("level", exact=True)).to_have_attribute("aria-invalid", "true")
+    assert server.api.get("/api/copilot/rules").json() == []
+
+    # what only the rules know (a fast average as slow as the slow one): the API's words
+    dialog.get_by_label("Condition", exact=True).select_option("ma_cross")
+    dialog.get_by_label("fast", exact=True).fill("50")
+    dialog.get_by_label("slow", exact=True).fill("10")
+    with page.expect_response(lambda r: r.url.endswith("/api/copilot/rules")
+                              and r.request.method == "POST") as refused:
+        dialog.get_by_role("button", name="Save").click()
+    assert refused.value.status == 422
+    detail = refused.value.json()["detail"]
+    assert "fast" in detail and "slow" in detail
+    expect(dialog.get_by_role("alert")).to_have_text(detail)
+    assert server.api.get("/api/copilot/rules").json() == []
+
+    level = crossed_level()
+    dialog.get_by_label("Condition", exact=True).select_option("price_cross")
+    dialog.get_by_label("level", exact=True).fill(str(level))
+    dialog.get_by_label("direction", exact=True).select_option("either")
+    dialog.get_by_label("Scope", exact=True).select_option("coin")
+    dialog.get_by_label("Coin", exact=True).fill("BTC")
+    dialog.get_by_label("Severity", exact=True).select_option("critical")
+    dialog.get_by_label("Frequency", exact=True).select_option("once")
+    dialog.get_by_label("Message", exact=True).fill("{rule}: {coin} crossed {threshold} at {price:,.2f}")
+    dialog.get_by_label("Action", exact=True).select_option("pause_strategy")
+    dialog.get_by_label("Strategy id", exact=True).fill(STRATEGY)
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+
+    rules = server.api.get("/api/copilot/rules").json()
+    assert len(rules) == 1
+    rule = rules[0]
+    assert rule["condition"] == {"type": "price_cross",
+                                 "params": {"level": level, "direction": "either"}}
+    assert rule["scope"] == {"kind": "coin", "value": "BTC"}
+    assert rule["frequency"]["mode"] == "once" and rule["severity"] == "critical"
+    assert rule["action"] == {"type": "pause_strategy", "params": {"strategy_id": STRATEGY},
+                              "auto": False}
+    row = page.get_by_test_id(f"rule-row-{rule['id']}")
+    expect(row).to_contain_text("BTC cross")
+    expect(row.get_by_role("checkbox", name="Enabled: BTC cross")).to_be_checked()
+
+    # on another page, the alert is counted on the Copilot link
+    nav = page.get_by_role("navigation", name="Pages")
+    nav.get_by_role("link", name="Live").click()
+    start_replay(server)
+    expect(page.get_by_test_id("unread-alerts")).to_have_text("1", timeout=60_000)
+    nav.get_by_role("link", name="Copilot").click()
+    expect(page.get_by_test_id("unread-alerts")).to_have_count(0)
+
+    alerts = wait_for(lambda: server.api.get("/api/copilot/alerts").json(), "the rule's alert")
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert["rule_id"] == rule["id"] and alert["severity"] == "critical"
+    assert alert["message"].startswith("BTC cross: BTC crossed ")
+    shown = page.get_by_role("list", name="Live alerts").locator("[data-alert-id]")
+    expect(shown).to_have_count(1)
+    expect(shown.first).to_have_attribute("data-alert-id", str(alert["id"]))
+    expect(shown.first).to_have_attribute("data-severity", "critical")
+    expect(shown.first).to_contain_text(alert["message"])
+    assert page.evaluate("() => window.__velocitas.alerts.duplicates") == 0
+
+    # its action waits for the trader; Confirm pauses the strategy
+    pending = page.get_by_role("region", name="Pending actions")
+    actions = server.api.get("/api/copilot/actions", params={"status": "pending"}).json()
+    assert [a["alert_id"] for a in actions] == [alert["id"]]
+    action = actions[0]
+    expect(pending.locator(f'[data-action-id="{action["id"]}"]')).to_contain_text(action["reason"])
+    assert server.api.get(f"/api/strategies/{STRATEGY}").json()["status"] == "active"
+    pending.get_by_role("button", name=f"Confirm action {action['id']}").click()
+    expect(page.get_by_test_id("action-outcome")).to_contain_text("executed")
+    expect(pending.locator("[data-action-id]")).to_have_count(0)
+    wait_for(lambda: server.api.get(f"/api/strategies/{STRATEGY}").json()["status"] == "paused",
+             f"{STRATEGY} paused")
+    decided = server.api.get("/api/copilot/actions").json()
+    assert [(a["id"], a["status"], a["decided_by"]) for a in decided] == [
+        (action["id"], "executed", "browser")]
+
+    # acknowledged from the list, as the API then says
+    page.get_by_role("button", name=f"Acknowledge alert {alert['id']}").click()
+    expect(page.get_by_role("button", name=f"Acknowledge alert {alert['id']}")).to_have_count(0)
+    assert server.api.get("/api/copilot/alerts").json()[0]["acknowledged"] is True
+
+
+def test_on_a_protected_server_the_page_asks_for_the_token_and_its_alerts_socket_carries_it(
+        token_server, page):
+    level = crossed_level()
+    made = token_server.api.post("/api/copilot/rules", json={
+        "name": "BTC level", "condition": {"type": "price_cross",
+                                          "params": {"level": level, "direction": "either"}},
+        "scope": {"kind": "coin", "value": "BTC"}, "frequency": {"mode": "once"},
+        "severity": "warning"})
+    assert made.status_code == 200, made.text
+    rule_id = made.json()["id"]
+
+    page.goto(token_server.url + "/copilot")
+    expect(page.get_by_role("heading", name="Access token")).to_be_visible()
+    expect(page.get_by_role("region", name="Rules")).to_have_count(0)
+    page.get_by_label("Token", exact=True).fill(TOKEN)
+    page.get_by_role("button", name="Connect").click()
+    expect(page.get_by_test_id(f"rule-row-{rule_id}")).to_contain_text("BTC level")
+    expect(page.get_by_test_id("alerts-connection")).to_have_text("Live")
+
+    start_replay(token_server)
+    shown = page.get_by_role("list", name="Live alerts").locator("[data-alert-id]")
+    expect(shown).to_have_count(1, timeout=60_000)
+    alert = token_server.api.get("/api/copilot/alerts").json()[0]
+    expect(shown.first).to_contain_text(alert["message"])
+    expect(shown.first).to_have_attribute("data-severity", "warning")
