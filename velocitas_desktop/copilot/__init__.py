@@ -4,7 +4,13 @@ The rules, their conditions and the tester are pure (no threads, no clock reads)
 the decisions and the notifications run them inside the engine's process.
 """
 
-from velocitas_desktop.copilot.conditions import CONDITIONS, describe_conditions
+from velocitas_desktop.copilot.conditions import (
+    CONDITIONS,
+    Evaluator,
+    RuleState,
+    Trigger,
+    describe_conditions,
+)
 from velocitas_desktop.copilot.rules import (
     ACTIONS,
     FREQUENCIES,
@@ -21,5 +27,6 @@ from velocitas_desktop.copilot.rules import (
 from velocitas_desktop.copilot.templates import PLACEHOLDERS, render, template_problem
 
 __all__ = ["ACTIONS", "CONDITIONS", "FREQUENCIES", "PLACEHOLDERS", "SEVERITIES", "Action",
-           "Frequency", "Rule", "RuleCondition", "RuleError", "Scope", "describe_conditions",
-           "parse_rules_file", "render", "rules_file", "template_problem"]
+           "Evaluator", "Frequency", "Rule", "RuleCondition", "RuleError", "RuleState", "Scope",
+           "Trigger", "describe_conditions", "parse_rules_file", "render", "rules_file",
+           "template_problem"]
