@@ -1,5 +1,5 @@
 """Regenerate the browser view's screenshots (docs/images/web-live.png, web-optimize.png,
-web-trend.png).
+web-trend.png, web-copilot.png).
 
 Starts a ``velocitas serve`` of its own (a temporary journal and user folder), drives a
 session as a trader would, and photographs each page at 1440x900 in Debian's chromium:
@@ -11,7 +11,10 @@ session as a trader would, and photographs each page at 1440x900 in Debian's chr
     from the page's form to its results, the best row selected (its equity curve and fills);
   * trend: the same sample analysed on its default timeframes with suggestions (its last 5,000
     bars in 2 walk-forward folds, where two strategies beat holding and cash), the 1h chart
-    with its levels, trend line and breakouts.
+    with its levels, trend line and breakouts;
+  * copilot: five rules (a price level, a 2% move, the RSI, a drawdown guard that proposes
+    pausing its strategy, one switched off) watching a fresh replay of the sample, photographed
+    once alerts have come in and the guard's action waits for a decision.
 
     python scripts/screenshots.py [--out docs/images] [--replay-seconds 40] [--pages trend]
 
@@ -90,8 +93,59 @@ def shoot_trend(page: Page, url: str, path: Path) -> None:
     page.screenshot(path=str(path))
 
 
+def copilot_session(api: httpx.Client) -> None:
+    """A fresh replay of the sample with an SMA crossover trading it and five rules watching."""
+    if api.get("/api/engine/status").json()["status"] == "running":
+        api.post("/api/engine/stop").raise_for_status()
+    if api.get("/api/strategies/BTC_SMA_Crossover").status_code == 404:
+        api.post("/api/strategies/register", json={
+            "name": "SMA_Crossover", "coin": "BTC", "params": {"fast": 10, "slow": 30}}).raise_for_status()
+    btc = {"kind": "coin", "value": "BTC"}
+    hourly = {"mode": "every_time", "cooldown_s": 3600}
+    rules = [
+        {"name": "BTC crosses 4,000", "severity": "warning", "scope": btc, "frequency": hourly,
+         "condition": {"type": "price_cross", "params": {"level": 4000, "direction": "either"}}},
+        {"name": "BTC moves 2% in 4 hours", "severity": "info", "scope": btc, "frequency": hourly,
+         "condition": {"type": "price_move", "params": {"percent": 2, "window_s": 14400}}},
+        {"name": "RSI oversold (1h)", "severity": "warning", "scope": btc,
+         "frequency": {"mode": "once_per_bar_close"},
+         "condition": {"type": "rsi", "params": {"timeframe": "1h", "below": 30}}},
+        {"name": "SMA drawdown guard", "severity": "critical", "frequency": {"mode": "once"},
+         "scope": {"kind": "strategy", "value": "BTC_SMA_Crossover"},
+         "condition": {"type": "drawdown", "params": {"percent": 0.5}},
+         "message": "{strategy} is down {value:.2f}% from its peak",
+         "action": {"type": "pause_strategy", "params": {}, "auto": False}},
+        {"name": "ETH above 5,000", "severity": "info", "enabled": False, "frequency": {"mode": "once"},
+         "scope": {"kind": "coin", "value": "ETH"},
+         "condition": {"type": "price_cross", "params": {"level": 5000, "direction": "up"}}},
+    ]
+    api.post("/api/copilot/rules/import", json={"rules": rules, "replace": True}).raise_for_status()
+    api.post("/api/engine/start", params={
+        "data_source": "csv", "csv": "BTC=sample:BTCUSD-1h", "speed": 36_000,
+    }).raise_for_status()
+
+
+def shoot_copilot(page: Page, url: str, path: Path) -> None:
+    with httpx.Client(base_url=url, timeout=30) as api:
+        copilot_session(api)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (
+                len(api.get("/api/copilot/alerts").json()) >= 6
+                and api.get("/api/copilot/actions", params={"status": "pending"}).json()):
+            time.sleep(0.5)
+        api.post("/api/engine/stop").raise_for_status()  # the picture's alerts stay as they are
+        for alert in api.get("/api/copilot/alerts").json()[3:]:  # the older ones read
+            api.post(f"/api/copilot/alerts/{alert['id']}/acknowledge").raise_for_status()
+    page.goto(url + "/copilot")
+    expect(page.get_by_role("list", name="Live alerts").locator("[data-alert-id]").first).to_be_visible()
+    expect(page.get_by_role("region", name="Pending actions").locator("[data-action-id]").first
+           ).to_be_visible()
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(path))
+
+
 PAGES = {"live": ("web-live.png", shoot_live), "optimize": ("web-optimize.png", shoot_optimize),
-         "trend": ("web-trend.png", shoot_trend)}
+         "trend": ("web-trend.png", shoot_trend), "copilot": ("web-copilot.png", shoot_copilot)}
 
 
 def main() -> int:
