@@ -7,7 +7,7 @@ import { api } from "../lib/api";
 import { count, utc } from "../lib/format";
 import { useAction } from "../lib/useAction";
 import { RuleDialog } from "./RuleDialog";
-import { actionText, conditionText, frequencyText, scopeText } from "./rules";
+import { actionText, conditionText, frequencyText, rulesInFile, scopeText } from "./rules";
 import type { ConditionType, Rule } from "./types";
 
 /** 19:33:08 for today (UTC), 12-07 19:33 before. */
@@ -143,20 +143,6 @@ function DeleteDialog({ rule, onClose, onDone }: { rule: Rule; onClose: () => vo
       </footer>
     </Dialog>
   );
-}
-
-/** The rules in a rules file: {"rules": [...]} or a list. */
-export function rulesInFile(text: string): unknown[] | string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    return `not a rules file: ${(error as Error).message}`;
-  }
-  const rules = Array.isArray(parsed) ? parsed
-    : parsed && typeof parsed === "object" && Array.isArray((parsed as { rules?: unknown }).rules)
-      ? (parsed as { rules: unknown[] }).rules : null;
-  return rules ?? 'not a rules file: expected {"rules": [...]} or a list of rules';
 }
 
 function ImportDialog({ onClose, onDone }: { onClose: () => void; onDone: (n: number) => void }) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  emptyForm, expiresSeconds, expiresText, formFromRule, parseParamsText, ruleFromForm, templateFields,
+  emptyForm, expiresSeconds, expiresText, formFromRule, parseParamsText, ruleFromForm, rulesInFile, templateFields,
   templateProblem, validateForm, withType,
 } from "./rules";
 import type { ConditionType, Rule } from "./types";
@@ -166,5 +166,14 @@ describe("validation mirror", () => {
   it("reads apply_suggestion's parameters as name=value pairs", () => {
     expect(parseParamsText("fast=10, slow=30 exit=false")).toEqual({ fast: 10, slow: 30, exit: false });
     expect(parseParamsText("fast 10")).toBe('"fast" is not name=value');
+  });
+});
+
+describe("rules file", () => {
+  it("reads {rules: [...]} or a list, and says what else it got", () => {
+    expect(rulesInFile('{"rules": [{"name": "a"}]}')).toEqual([{ name: "a" }]);
+    expect(rulesInFile('[{"name": "a"}, {"name": "b"}]')).toHaveLength(2);
+    expect(rulesInFile('{"name": "a"}')).toBe('not a rules file: expected {"rules": [...]} or a list of rules');
+    expect(rulesInFile("{oops")).toMatch(/^not a rules file: /);
   });
 });

@@ -360,3 +360,17 @@ export function actionText(action: { type: string; params: Record<string, ParamJ
   const params = Object.entries(action.params).map(([k, v]) => `${k}=${text(v)}`).join(" ");
   return params ? `${action.type} ${params}` : action.type;
 }
+
+/** The rules in a rules file: {"rules": [...]} or a list. */
+export function rulesInFile(text: string): unknown[] | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return `not a rules file: ${(error as Error).message}`;
+  }
+  const rules = Array.isArray(parsed) ? parsed
+    : parsed && typeof parsed === "object" && Array.isArray((parsed as { rules?: unknown }).rules)
+      ? (parsed as { rules: unknown[] }).rules : null;
+  return rules ?? 'not a rules file: expected {"rules": [...]} or a list of rules';
+}
