@@ -205,7 +205,7 @@ class Condition:
         self.p = params
 
     @property
-    def threshold(self) -> float | None:
+    def limit(self) -> float | None:
         """The level the condition compares with (a placeholder of the message)."""
         return None
 
@@ -293,8 +293,9 @@ def _edges(state: bool, now: np.ndarray) -> np.ndarray:
 
 
 class PriceCross(Condition):
-    """The price crosses a level: up (from below it to at or above it), down (from above it to
-    at or below it), or either way. The first price seen only sets the side."""
+    """The price crosses a level: up (from at or below it to above it), down (from at or
+    above it to below it), or either way, as chart platforms' crossover. The first price seen
+    only sets the side."""
 
     type, group = "price_cross", "price"
     level = Field(NUMBER, above=0, doc="the price level")
@@ -314,8 +315,8 @@ class PriceCross(Condition):
         self.last = float(prices[-1])
         # most batches stay on one side of the level: two reductions, no arrays
         low, high = float(prices.min()), float(prices.max())
-        if (last < level and high < level) or (last > level and low > level) or (
-                last != last and (high < level or low > level)):
+        if (last <= level and high <= level) or (last >= level and low >= level) or (
+                last != last and (high <= level or low >= level)):
             return None
         before = np.empty_like(prices)
         before[0] = last
@@ -323,9 +324,9 @@ class PriceCross(Condition):
         direction = self.p["direction"]
         crossed = np.zeros(prices.shape[0], dtype=bool)
         if direction in ("up", "either"):
-            crossed |= (before < level) & (prices >= level)
+            crossed |= (before <= level) & (prices > level)
         if direction in ("down", "either"):
-            crossed |= (before > level) & (prices <= level)
+            crossed |= (before >= level) & (prices < level)
         index = np.flatnonzero(crossed)
         return Hits(index, prices[index]) if index.size else None
 
@@ -1296,6 +1297,7 @@ class Evaluator:
         stamps = np.ascontiguousarray(stamps, dtype=np.float64)
         if not prices.shape[0]:
             return []
+        coin = coin.upper()
         self._facts.last_tick = float(arrived)
         self._last_price[coin] = float(prices[-1])
         batch = _Batch(prices, stamps, np.maximum.accumulate(stamps), float(arrived))
@@ -1313,6 +1315,7 @@ class Evaluator:
         time = np.ascontiguousarray(time, dtype=np.float64)
         if not time.shape[0]:
             return []
+        coin = coin.upper()
         columns = [np.ascontiguousarray(c, dtype=np.float64) for c in (open_, high, low, close)]
         finer = [s for s in self._seconds if s < interval - 1e-9]
         if finer:
@@ -1366,7 +1369,7 @@ class Evaluator:
         if kind == "metrics":
             return self.on_metrics(data, now)
         if kind == "trend":
-            coin = str(data.get("coin", ""))
+            coin = str(data.get("coin", "")).upper()
             return self._events(kind, data, now, coin, coin, None, self._last_price.get(coin))
         if kind == "strategy":
             sid = str(data.get("strategy_id", ""))
