@@ -19,8 +19,8 @@ from velocitas_desktop.core.errors import VelocitasError
 
 __all__ = ["CliError", "build_parser", "main"]
 
-SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "trend", "download", "sessions",
-               "samples")
+SUBCOMMANDS = ("run", "gui", "serve", "backtest", "optimize", "trend", "copilot", "download",
+               "sessions", "samples")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The browser view's files: ``/``, ``/optimize`` and ``/trend`` (its page), ``/assets/*``
+"""The browser view's files: ``/``, ``/optimize``, ``/trend`` and ``/copilot`` (its page), ``/assets/*``
 (its scripts and styles), served from the built ``dist/`` folder, or a page saying how to
 build it.
 
@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from velocitas_desktop import webview
 
 # the page's own routes: each serves index.html, and the page's router shows the right view
-PAGE_PATHS = ("/", "/optimize", "/trend")
+PAGE_PATHS = ("/", "/optimize", "/trend", "/copilot")
 ASSETS_PREFIX = "/assets/"
 # index.html is asked again on every load (it names the current build's files); the files
 # under assets/ carry a hash of their content in their name, so a browser may keep them
