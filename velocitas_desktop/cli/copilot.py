@@ -114,8 +114,9 @@ def cmd_list(args: argparse.Namespace) -> int:
              _frequency(rule["frequency"]), rule["severity"], _action(rule.get("action")),
              f"{rule.get('fired') or 0:,}", _when(rule.get("last_fired"))] for rule in rules]
     console.print(fit_table(console, f"{len(rules)} copilot rule"
-                                     f"{'s' if len(rules) != 1 else ''} in {path}",
-                            keys, values, rows), markup=False)
+                                     f"{'s' if len(rules) != 1 else ''}", keys, values, rows),
+                  markup=False)
+    print(f"journal {path}")
     for rule in rules:
         if rule.get("disabled_reason"):
             console.print(f"{rule['id']}: disabled by the monitor: {rule['disabled_reason']}",

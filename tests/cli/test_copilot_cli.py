@@ -1,0 +1,151 @@
+"""Specification of ``velocitas copilot``: the rules kept in the journal listed, added from a
+file (all of them, or none with one line naming the bad rule and field, exit 2) and exported
+as a file ``add`` reads back, all without an engine; and ``test``, which replays a bar file
+through rules and lists when each would have fired and what its action would have changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from velocitas_desktop.cli import main
+from velocitas_desktop.copilot.rules import Rule
+from velocitas_desktop.store.copilot import CopilotStore
+
+BTC_70K = {"id": "btc-70k", "name": "BTC above 70k",
+           "condition": {"type": "price_cross", "params": {"level": 70000, "direction": "up"}},
+           "scope": {"kind": "coin", "value": "BTC"}, "severity": "critical",
+           "message": "{coin} crossed {threshold:,.0f} at {price:,.2f}"}
+DD_GUARD = {"id": "dd-guard", "name": "Drawdown guard",
+            "condition": {"type": "drawdown", "params": {"percent": 10}},
+            "scope": {"kind": "strategy", "value": "BTC_SMA_Crossover"},
+            "action": {"type": "pause_strategy", "params": {}, "auto": True}}
+# each bad rule, and the words its one line must say (the rule, the field, what to write)
+BAD_RULES = {
+    "unknown condition": ({**BTC_70K, "condition": {"type": "moon_phase", "params": {}}},
+                          "rule 2 of the file: rule 'btc-70k': unknown condition type "
+                          "'moon_phase'; choose one of price_cross,"),
+    "wrong scope": ({**DD_GUARD, "scope": {"kind": "coin", "value": "BTC"}},
+                    "rule 2 of the file: rule 'dd-guard': a drawdown condition cannot be "
+                    "scoped to a coin; its scope must be strategy or all"),
+    "malformed template": ({**BTC_70K, "message": "{coin crossed"},
+                           "rule 2 of the file: rule 'btc-70k': the message has a '{' that "
+                           "is not closed: close the placeholder, or write '{{' for a brace"),
+    "out-of-range threshold": ({**BTC_70K, "condition": {"type": "rsi", "params": {
+        "timeframe": "1h", "above": 150}}},
+        "rule 2 of the file: rule 'btc-70k': rsi above must be between 0 and 100 (got 150)"),
+}
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(["copilot", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_rules(path: Path, *rules: dict) -> Path:
+    path.write_text(json.dumps({"rules": list(rules)}), encoding="utf-8")
+    return path
+
+
+def saved(db: Path) -> list[dict]:
+    store = CopilotStore(db)
+    try:
+        return store.rules()
+    finally:
+        store.close()
+
+
+def test_added_rules_are_listed_and_exported_as_a_file_that_adds_back_the_same(
+        capsys, tmp_path) -> None:
+    db = tmp_path / "journal.sqlite3"
+    code, out, err = run(capsys, "add", str(write_rules(tmp_path / "r.json", BTC_70K,
+                                                         DD_GUARD)), "--db", str(db))
+    assert code == 0, err
+    assert out.startswith(f"added 2 rules (btc-70k, dd-guard) in {db}")
+    rules = saved(db)
+    assert [r["id"] for r in rules] == ["btc-70k", "dd-guard"]
+    assert rules[0] == {**Rule.from_json(BTC_70K).to_json(), "created": rules[0]["created"]}
+    assert rules[0]["created"] > 0
+
+    code, out, _ = run(capsys, "list", "--db", str(db), "--json")
+    assert code == 0 and json.loads(out) == rules
+    code, out, _ = run(capsys, "list", "--db", str(db))
+    assert code == 0 and out.startswith("2 copilot rules\n") and f"journal {db}\n" in out
+    for words in ("btc-70k", "price_cross(level=70000, direction=up)", "coin BTC",
+                  "dd-guard", "drawdown(percent=10)", "strategy BTC_SMA_Crossover",
+                  "pause_strategy auto", "critical"):
+        assert words in out, words
+
+    code, exported, _ = run(capsys, "export", "--db", str(db))
+    assert code == 0 and json.loads(exported) == {"rules": rules}
+    other = tmp_path / "other.sqlite3"
+    (tmp_path / "exported.json").write_text(exported, encoding="utf-8")
+    assert run(capsys, "add", str(tmp_path / "exported.json"), "--db", str(other))[0] == 0
+    assert saved(other) == rules
+
+
+def test_a_rule_added_again_replaces_the_old_one_and_keeps_its_history(capsys,
+                                                                        tmp_path) -> None:
+    db = tmp_path / "journal.sqlite3"
+    run(capsys, "add", str(write_rules(tmp_path / "r.json", BTC_70K)), "--db", str(db))
+    store = CopilotStore(db)
+    first = store.rules()[0]
+    store.save_rules([{**first, "fired": 3, "last_fired": 1_765_000_000.0}])
+    store.close()
+    changed = {**BTC_70K, "severity": "info"}
+    code, out, _ = run(capsys, "add", str(write_rules(tmp_path / "r2.json", changed, DD_GUARD)),
+                       "--db", str(db))
+    assert code == 0
+    assert out.startswith("added 1 rule (dd-guard); replaced 1 (btc-70k)")
+    rule = saved(db)[0]
+    assert rule["severity"] == "info"
+    assert (rule["fired"], rule["last_fired"], rule["created"]) == (
+        3, 1_765_000_000.0, first["created"])
+
+
+@pytest.mark.parametrize("case", list(BAD_RULES))
+def test_a_file_with_one_bad_rule_saves_none_and_says_which_rule_and_field(
+        capsys, tmp_path, case) -> None:
+    db = tmp_path / "journal.sqlite3"
+    bad, words = BAD_RULES[case]
+    good = DD_GUARD if bad["id"] == "btc-70k" else BTC_70K
+    path = write_rules(tmp_path / "rules.json", good, bad)
+    code, out, err = run(capsys, "add", str(path), "--db", str(db))
+    assert code == 2 and out == ""
+    assert err.startswith(f"velocitas copilot: {path}: {words}")
+    assert err.rstrip().endswith("; nothing was saved") and err.count("\n") == 1
+    assert saved(db) == []  # the good rule before it was not saved either
+
+
+def test_a_missing_or_unreadable_rules_file_is_one_line_and_exit_2(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "add", str(tmp_path / "none.json"), "--db",
+                       str(tmp_path / "j.sqlite3"))
+    assert code == 2 and err == f"velocitas copilot: {tmp_path / 'none.json'}: no such rules " \
+                                "file\n"
+    (tmp_path / "broken.json").write_text('{"rules": [', encoding="utf-8")
+    code, _, err = run(capsys, "add", str(tmp_path / "broken.json"))
+    assert code == 2
+    assert err.startswith(f"velocitas copilot: {tmp_path / 'broken.json'}: the rules file is "
+                          "not JSON: ")
+
+
+def test_listing_a_journal_that_is_not_there_says_so_and_makes_nothing(capsys, home,
+                                                                       tmp_path) -> None:
+    code, out, _ = run(capsys, "list")
+    assert code == 0 and out.startswith("no copilot rules in ")
+    assert run(capsys, "list", "--json")[1] == "[]\n"
+    assert json.loads(run(capsys, "export", "--db", str(tmp_path / "j.sqlite3"))[1]) == {
+        "rules": []}
+    assert not home.exists() and not (tmp_path / "j.sqlite3").exists()
+
+
+def test_without_db_the_rules_go_to_the_journal_in_the_user_folder(capsys, home,
+                                                                   tmp_path) -> None:
+    assert run(capsys, "add", str(write_rules(tmp_path / "r.json", BTC_70K)))[0] == 0
+    from velocitas_desktop.paths import default_journal_path
+
+    assert [r["id"] for r in saved(default_journal_path())] == ["btc-70k"]
+    assert json.loads(run(capsys, "list", "--json")[1])[0]["id"] == "btc-70k"
