@@ -6,12 +6,16 @@ through rules and lists when each would have fired and what its action would hav
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from velocitas_desktop.cli import main
 from velocitas_desktop.copilot.rules import Rule
+from velocitas_desktop.copilot.tester import test_rules
+from velocitas_desktop.paths import sample_data_dir
+from velocitas_desktop.research.trend import load_bars
 from velocitas_desktop.store.copilot import CopilotStore
 
 BTC_70K = {"id": "btc-70k", "name": "BTC above 70k",
@@ -149,3 +153,88 @@ def test_without_db_the_rules_go_to_the_journal_in_the_user_folder(capsys, home,
 
     assert [r["id"] for r in saved(default_journal_path())] == ["btc-70k"]
     assert json.loads(run(capsys, "list", "--json")[1])[0]["id"] == "btc-70k"
+
+
+# --- test on history -------------------------------------------------------------------------
+
+SAMPLE = sample_data_dir() / "BTCUSD-1h-sample.csv"
+BTC_10K = {"id": "btc-10k", "name": "BTC above 10k", "frequency": {"mode": "once"},
+           "condition": {"type": "price_cross", "params": {"level": 10000, "direction": "up"}},
+           "scope": {"kind": "coin", "value": "BTC"}}
+FEED = {"id": "feed", "condition": {"type": "feed_stalled", "params": {"seconds": 10}}}
+
+
+def test_the_sample_replayed_through_rules_lists_each_firing_with_its_time_and_price(
+        capsys, tmp_path) -> None:
+    rules = write_rules(tmp_path / "rules.json", BTC_10K, FEED)
+    code, out, err = run(capsys, "test", "--csv", "sample:BTCUSD-1h", "--rules", str(rules),
+                         "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result == json.loads(json.dumps(test_rules(load_bars(SAMPLE), [BTC_10K, FEED])))
+    (firing,) = result["firings"]
+    assert firing["rule_id"] == "btc-10k" and firing["price"] > 10_000
+    assert result["counts"] == {"btc-10k": 1, "feed": 0}
+
+    code, out, _ = run(capsys, "test", "--csv", "sample:BTCUSD-1h", "--rules", str(rules))
+    assert code == 0
+    assert out.startswith("Copilot test · BTCUSD-1h-sample.csv · 1 firing (btc-10k 1, feed 0)")
+    when = datetime.fromtimestamp(firing["time"], UTC).strftime("%Y-%m-%d %H:%M:%S")
+    for words in (when, f"{firing['price']:,.2f}", firing["message"],
+                  "feed: not replayed: a bar file has no feed"):
+        assert words in out, words
+
+
+def test_with_a_strategy_the_kill_switch_shows_the_drawdown_it_would_have_saved(
+        capsys, tmp_path) -> None:
+    rules = write_rules(tmp_path / "rules.json", DD_GUARD)
+    args = ("test", "--csv", str(SAMPLE), "--rules", str(rules), "--strategy",
+            "SMA_Crossover", "--params", "fast=10,slow=30")
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    (effect,) = json.loads(out)["effects"]
+    assert effect["rule_id"] == "dd-guard" and effect["strategy"] == "BTC_SMA_Crossover"
+    saved_pct = effect["drawdown_saved_pct"]
+    assert saved_pct == pytest.approx(effect["without"]["max_drawdown_pct"]
+                                      - effect["with"]["max_drawdown_pct"])
+    assert saved_pct > 0
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    assert "What the actions would have changed on the backtest" in out
+    assert f"{saved_pct:+,.2f} pp" in out
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (("--strategy", "Nope"), "unknown strategy 'Nope': available strategies are "),
+    (("--params", "fast=3"), "--params: give --strategy too: the parameters are a strategy's"),
+    (("--strategy", "SMA_Crossover", "--params", "fast=-3"),
+     "fast must be between 2 and 500 (got -3)"),
+    (("--coin", "BT-C"), "BT-C"),
+])
+def test_a_bad_strategy_or_parameter_is_one_line_and_exit_2(capsys, tmp_path, extra,
+                                                             words) -> None:
+    rules = write_rules(tmp_path / "rules.json", BTC_10K)
+    code, out, err = run(capsys, "test", "--csv", "sample:BTCUSD-1h", "--rules", str(rules),
+                         *extra)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith("velocitas copilot: ") and words in err
+
+
+@pytest.mark.parametrize("case", list(BAD_RULES))
+def test_a_bad_rule_to_test_is_named_before_anything_is_replayed(capsys, tmp_path,
+                                                                 case) -> None:
+    bad, words = BAD_RULES[case]
+    path = write_rules(tmp_path / "rules.json", FEED, bad)
+    code, out, err = run(capsys, "test", "--csv", "sample:BTCUSD-1h", "--rules", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith(f"velocitas copilot: {path}: {words}")
+
+
+def test_a_rule_on_bars_finer_than_the_files_says_what_to_choose(capsys, tmp_path) -> None:
+    rsi = {"id": "rsi-5m", "condition": {"type": "rsi", "params": {
+        "timeframe": "5m", "below": 30}}, "scope": {"kind": "coin", "value": "BTC"}}
+    path = write_rules(tmp_path / "rules.json", rsi)
+    code, _, err = run(capsys, "test", "--csv", "sample:BTCUSD-1h", "--rules", str(path))
+    assert code == 2
+    assert err == (f"velocitas copilot: {path}: rule 'rsi-5m': its rsi reads 5m bars, finer "
+                   "than the file's 1h bars; choose 1h or longer, or a finer file\n")

@@ -237,6 +237,8 @@ def _print_result(result: dict[str, Any], request: Any, source: str) -> None:
     else:
         console.print(title, markup=False)
         console.print("no rule fired on these bars", markup=False)
+    for skipped in result.get("skipped") or []:
+        console.print(f"{skipped['rule_id']}: {skipped['reason']}", markup=False)
     effects = result.get("effects") or []
     if effects:
         console.print()
@@ -259,12 +261,13 @@ def _effects_view(console: Any, effects: list[dict[str, Any]]) -> Any:
         rows.append([effect["rule_id"], _action(effect.get("action")),
                      effect.get("strategy") or "—",
                      _pct(without.get("return_pct")), _pct(with_.get("return_pct")),
-                     _pct(without.get("max_drawdown_pct")), _pct(with_.get("max_drawdown_pct")),
-                     _pct(effect.get("drawdown_saved_pct")), _count(without.get("trades")),
+                     _share(without.get("max_drawdown_pct")),
+                     _share(with_.get("max_drawdown_pct")),
+                     _points(effect.get("drawdown_saved_pct")), _count(without.get("trades")),
                      _count(with_.get("trades"))])
     return fit_table(console, "What the actions would have changed on the backtest", keys,
                      values, rows, note="drawdown saved: the maximum drawdown without the "
-                                        "action minus with it, in percentage points")
+                                        "action minus with it (pp: percentage points)")
 
 
 # --- cells ---------------------------------------------------------------------------------
@@ -314,11 +317,21 @@ def _when(stamp: float | None) -> str:
 
 
 def _number(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.4g}"
+    if value is None:
+        return "—"
+    return f"{value:,.2f}" if abs(value) >= 100 else f"{value:,.4g}"
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+,.2f}%"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}%"
+
+
+def _points(value: float | None) -> str:
+    return "—" if value is None else f"{value:+,.2f} pp"
 
 
 def _count(value: int | None) -> str:

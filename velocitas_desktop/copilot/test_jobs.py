@@ -48,22 +48,25 @@ class RuleTestRequest:
         return cls(tuple(checked), **options)
 
 
-def run_rule_test(bars: Any, request: RuleTestRequest, on_progress: Any = None
-                  ) -> dict[str, Any]:
-    """The tester's result of ``request`` on ``bars`` (docs/copilot.md, the tester)."""
+def run_rule_test(bars: Any, request: RuleTestRequest, on_progress: Any = None,
+                  catalog: Any = None) -> dict[str, Any]:
+    """The tester's result of ``request`` on ``bars`` (docs/copilot.md, the tester), its
+    strategy looked up in ``catalog`` (default: the built-ins)."""
     from velocitas_desktop.copilot.tester import test_rules
 
     return test_rules(bars, list(request.rules), strategy=request.strategy,
                       params=dict(request.params) or None, coin=request.coin,
-                      on_progress=on_progress)
+                      catalog=catalog, on_progress=on_progress)
 
 
 class RuleTestJob:
     """One :func:`run_rule_test` on a background thread: poll :attr:`progress` and
     :attr:`status`, :meth:`wait` for the end."""
 
-    def __init__(self, job_id: str, request: RuleTestRequest, bars: Any, data: str) -> None:
+    def __init__(self, job_id: str, request: RuleTestRequest, bars: Any, data: str,
+                 catalog: Any = None) -> None:
         self.job_id = job_id
+        self.catalog = catalog
         self.request = request
         self.bars = bars
         self.data = data
@@ -93,7 +96,8 @@ class RuleTestJob:
 
     def _run(self) -> None:
         try:
-            self.result = run_rule_test(self.bars, self.request, self._on_progress)
+            self.result = run_rule_test(self.bars, self.request, self._on_progress,
+                                        self.catalog)
             total = self.progress[1]
             self.progress = (total, total)
             self.status = JobStatus.FINISHED  # last: whoever sees it finds the result
@@ -115,11 +119,13 @@ class RuleTestJob:
 
 
 class RuleTestService:
-    """The test jobs of one app, the newest ``max_jobs`` kept, ``max_running`` at a time."""
+    """The test jobs of one app, the newest ``max_jobs`` kept, ``max_running`` at a time, on
+    the bar files of ``optimization``'s data folders and with its catalogue's strategies."""
 
-    def __init__(self, optimization: OptimizationService, max_jobs: int = 20,
-                 max_running: int = 1) -> None:
+    def __init__(self, optimization: OptimizationService, catalog: Any = None,
+                 max_jobs: int = 20, max_running: int = 1) -> None:
         self.optimization = optimization
+        self.catalog = catalog if catalog is not None else optimization.catalog
         self.max_jobs = max_jobs
         self.max_running = max_running
         self._jobs: OrderedDict[str, RuleTestJob] = OrderedDict()
@@ -141,7 +147,8 @@ class RuleTestService:
             raise TrendError(str(exc).replace(str(path), data_name)) from None
         with self._lock:
             self._check_room_locked()
-            job = RuleTestJob(f"test-{next(self._ids)}", request, bars, data_name)
+            job = RuleTestJob(f"test-{next(self._ids)}", request, bars, data_name,
+                              self.catalog)
             self._jobs[job.job_id] = job
             self._forget_old()
         job.start()
