@@ -25,8 +25,9 @@ from velocitas_desktop.copilot.rules import (
     rules_file,
 )
 from velocitas_desktop.copilot.templates import PLACEHOLDERS, render, template_problem
+from velocitas_desktop.copilot.tester import test_rules
 
 __all__ = ["ACTIONS", "CONDITIONS", "FREQUENCIES", "PLACEHOLDERS", "SEVERITIES", "Action",
            "Evaluator", "Frequency", "Rule", "RuleCondition", "RuleError", "RuleState", "Scope",
            "Trigger", "describe_conditions", "parse_rules_file", "render", "rules_file",
-           "template_problem"]
+           "template_problem", "test_rules"]

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -26,9 +26,6 @@ from velocitas_desktop.core.statistics import percentile_rank
 from velocitas_desktop.core.types import TIMEFRAMES
 from velocitas_desktop.engine.contract import EngineStatus, JournalState, StrategyStatus
 from velocitas_desktop.feeds.base import FeedState
-
-if TYPE_CHECKING:
-    from velocitas_desktop.copilot.rules import Rule
 
 NUMBER, INTEGER, CHOICE, TIMEFRAME = "number", "integer", "choice", "timeframe"
 PRICES, BARS, EVENTS = "prices", "bars", "events"
@@ -1030,6 +1027,31 @@ class _BarTrack:
 
 
 # --- the evaluator --------------------------------------------------------------------------
+
+class Rule(Protocol):
+    """What the evaluator reads of a rule: :class:`copilot.rules.Rule` (which imports this
+    module, so the evaluator names the shape rather than the class)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def enabled(self) -> bool: ...
+    @property
+    def expires(self) -> float | None: ...
+    @property
+    def condition(self) -> Any: ...  # .type, .params, .kind
+    @property
+    def scope(self) -> Any: ...  # .kind, .value
+    @property
+    def frequency(self) -> Any: ...  # .mode, .bar, .cooldown_s
+    @property
+    def action(self) -> Any: ...
+    @property
+    def template(self) -> str: ...
+    def same_watch(self, other: Any) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Trigger:
