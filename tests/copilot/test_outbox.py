@@ -166,3 +166,26 @@ def test_a_delivery_claimed_when_the_process_died_is_sent_again_with_the_same_ke
         (request,) = receiver.wait_for(1)
         wait_until(lambda: statuses(notifier.store) == {1: ("sent", 2)}, what="the resend")
     assert request.headers["Idempotency-Key"] == claim.dedup_key == request.body["dedup_key"]
+
+
+@pytest.mark.slow
+def test_alerts_queued_when_the_notifier_stops_are_sent_by_the_next_one_once(
+        tmp_path: Path, notifiers: list[Notifier]) -> None:
+    path = tmp_path / "outbox.sqlite3"
+    with Receiver() as receiver:
+        first = notifier_on(OutboxStore(path), receiver.url, notifiers)
+        for n in range(1, 51):
+            first.alert(alert(n))
+        first.stop()                        # at once: most are still queued or pending
+        first.store.close()
+        second = notifier_on(OutboxStore(path), receiver.url, notifiers)
+        second.alert(alert(51))
+        wait_until(lambda: len(second.store.deliveries(1000)) == 51
+                   and {s for s, _ in statuses_all(second.store)} == {"sent"},
+                   what="all 51 sent")
+        second.stop()
+    assert sorted(r.body["id"] for r in receiver.received) == list(range(1, 52))
+
+
+def statuses_all(store: OutboxStore) -> list[tuple[str, int]]:
+    return [(d["status"], d["attempts"]) for d in store.deliveries(1000)]

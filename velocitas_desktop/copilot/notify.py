@@ -2,17 +2,19 @@
 the heartbeat that lets an outside monitor notice silence.
 
 ``alert()`` only puts the alert on a bounded queue (never waits: when the queue is full the
-alert is counted as dropped and logged, trading goes on). The notifier's thread takes it off,
-writes one delivery per enabled webhook that wants its severity into the outbox
-(store/outbox.py), and wakes that webhook's lane. Each target URL has a lane, a thread with its
-own HTTP client that sends the target's deliveries one at a time, so a dead endpoint holds up
-only itself. An attempt that fails is tried again on the schedule of copilot/webhooks.py (1,
-2, 4 ... 60 s with 10% jitter, 8 attempts; a 429's Retry-After instead of the pause), each
-attempt recorded (attempts, last_error); then the delivery is ``sent`` or ``failed``.
+alert is counted as dropped and logged, trading goes on). The notifier's thread takes what
+came within 50 ms off it, writes one delivery per enabled webhook that wants each alert's
+severity into the outbox (store/outbox.py) in one transaction, and wakes those webhooks'
+lanes. Each target URL has a lane, a thread with its own HTTP client that sends the target's
+deliveries one at a time, so a dead endpoint holds up only itself. An attempt that fails is
+tried again on the schedule of copilot/webhooks.py (1, 2, 4 ... 60 s with 10% jitter, 8
+attempts; a 429's Retry-After instead of the pause), each attempt recorded (attempts,
+last_error); then the delivery is ``sent`` or ``failed``. A failing target also rests, on the
+same schedule by its failures in a row, before its next attempt of any delivery.
 
 Started again on the same outbox, a notifier sends what was still pending: exactly once when
-the process had stopped cleanly, and possibly a second time (same key) for a delivery whose
-POST was under way when the process died.
+the process had stopped cleanly (stop() writes the queued alerts into the outbox first), and
+possibly a second time (same key) for a delivery whose POST was under way when it died.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from velocitas_desktop.store.outbox import Claim, OutboxStore
 
 log = logging.getLogger(__name__)
 
+GATHER_SECONDS = 0.05    # alerts gathered before they go into the outbox together
 ENQUEUE_BATCH = 1_000    # alerts written to the outbox in one transaction, at most
 QUEUE_LIMIT = 10_000     # alerts waiting for the notifier's thread; past this they are dropped
 IDLE_BEAT = 5.0          # seconds between looks at the settings while no heartbeat is set
@@ -126,14 +129,22 @@ class Notifier:
     # --- the notifier's thread: alerts into the outbox -----------------------------------
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             self._wake.wait()
+            # gather what comes within GATHER_SECONDS into one transaction: an alert a
+            # transaction made the journal's writer wait on the file hundreds of times a second
+            self._stopping.wait(GATHER_SECONDS)
             self._wake.clear()
-            while not self._queue.empty():
-                try:
-                    self._enqueue()
-                except Exception:  # the outbox refused them (a full disk): the next ones
-                    log.exception("the notifier could not keep alerts in its outbox")
+            self._drain()
+            if self._stopping.is_set():  # what was queued is in the outbox for the next run
+                return
+
+    def _drain(self) -> None:
+        while not self._queue.empty():
+            try:
+                self._enqueue()
+            except Exception:  # the outbox refused them (a full disk): the next ones may pass
+                log.exception("the notifier could not keep alerts in its outbox")
 
     def _enqueue(self) -> None:
         """The waiting alerts' deliveries into the outbox in one transaction (hundreds of
@@ -236,8 +247,9 @@ class _Lane:
                 try:
                     if now < self.rest_until:
                         due = n.store.next_due(self.target)
-                        n._wait(self.wake, None if due is None
-                                else max(due, self.rest_until) - now)
+                        # new alerts do not end a rest: wait for it (or for stop()) alone
+                        n._wait(self.wake if due is None else n._stopping,
+                                None if due is None else max(due, self.rest_until) - now)
                         continue
                     due = n.store.claim(self.target, now)
                     if isinstance(due, Claim):
