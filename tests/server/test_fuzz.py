@@ -51,6 +51,9 @@ def engine_stopped_afterwards():
     if ENGINE.status in ("running", "starting"):
         ENGINE.stop()  # whatever the fuzz started does not outlive the test
     JOBS.shutdown(timeout=10)
+    # and the trend analyses and rule tests it started: none outlives the test
+    APP.state.trend.shutdown(timeout=10)
+    APP.state.copilot_tests.shutdown(timeout=10)
     ENGINE.close()
     _FOLDER.cleanup()
 

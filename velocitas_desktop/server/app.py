@@ -19,6 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
 from velocitas_desktop import __version__
+from velocitas_desktop.copilot.test_jobs import RuleTestService
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine
@@ -27,7 +28,10 @@ from velocitas_desktop.engine.request import OutsideDataFolders
 from velocitas_desktop.feeds.base import FeedError
 from velocitas_desktop.research.jobs import OptimizationService
 from velocitas_desktop.research.trend_jobs import TrendService
-from velocitas_desktop.server import pages, routes, sockets
+from velocitas_desktop.server import alerts_socket, pages, routes, sockets
+from velocitas_desktop.server.alerts_socket import AlertFeed
+from velocitas_desktop.server.copilot import CLIENT_HEADER
+from velocitas_desktop.server.copilot import install as install_copilot
 from velocitas_desktop.server.hub import Hub, dumps
 from velocitas_desktop.server.optimization import MAX_UPLOAD, UPLOAD_PATH
 from velocitas_desktop.server.optimization import install as install_optimization
@@ -90,6 +94,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
                max_workers: int | None = None,
                optimization: OptimizationService | None = None,
                trend: TrendService | None = None,
+               copilot_tests: RuleTestService | None = None,
                access: Access | None = None,
                max_websockets: int = MAX_WEBSOCKETS,
                webview_folder: Path | None = None) -> FastAPI:
@@ -100,6 +105,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
     answers (default: a server on 127.0.0.1, plus ``cors_origins``). ``webview_folder`` is
     where the built browser view is (default: the package's webview/dist)."""
     hub = Hub(engine)
+    alerts = AlertFeed(engine)
     access = access or Access.serving("127.0.0.1", cors_origins=cors_origins)
 
     @asynccontextmanager
@@ -109,29 +115,36 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
             yield
         finally:
             hub.detach()
+            alerts.detach()
 
     dependencies = [Depends(HTTPBearer(auto_error=False))] if token else []
     app = FastAPIOffline(title="Velocitas", version=__version__, lifespan=lifespan,
                          static_url=DOCS_ASSETS,
                          description="The Velocitas trading engine over REST and WebSockets. "
-                                     "WebSockets: /ws/trades, /ws/metrics (see docs/api.md).",
+                                     "WebSockets: /ws/trades, /ws/metrics, /ws/alerts (see "
+                                     "docs/api.md).",
                          default_response_class=SafeJSONResponse, responses=ERROR_RESPONSES,
                          dependencies=dependencies)
     app.state.engine = engine
     app.state.hub = hub
+    app.state.alerts = alerts
     app.state.engine_defaults = engine_defaults or EngineConfig()
     app.state.access = access
     app.state.max_workers = (os.cpu_count() or 1) if max_workers is None else max_workers
     app.include_router(routes.router)
     app.include_router(sockets.router)
+    app.include_router(alerts_socket.router)
     _add_error_handlers(app)
     # the optimisation mode: jobs on bar files from the user's data folders
     opt_service = optimization or default_optimization_service(engine)
     install_optimization(app, opt_service)
     # the trend mode: analyses of the same files, and the live engine's report of a coin
     install_trend(app, trend or TrendService(opt_service, catalog=engine.catalog))
+    # the copilot: rules, alerts and actions of the engine's copilot, and tests of rules on
+    # the same files
+    install_copilot(app, copilot_tests or RuleTestService(opt_service, engine.catalog))
 
-    # the browser view at /, /optimize and /trend, or a page saying how to build it
+    # the browser view at /, /optimize, /trend and /copilot, or a page saying how to build it
     pages.install(app, webview_folder)
 
     app.add_middleware(Guard, token=token, max_body=max_body,
@@ -145,7 +158,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "PUT", "DELETE"],
                            allow_headers=["Authorization", "Content-Type",
-                                          SCRIPT_HEADER.decode()])
+                                          SCRIPT_HEADER.decode(), CLIENT_HEADER])
     return app
 
 

@@ -29,7 +29,13 @@ Severity = Literal["info", "warning", "critical"]
 ActionStatus = Literal["pending", "executed", "rejected", "failed", "expired"]
 RuleId = Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
               description="e.g. btc-70k")
-RowId = Path(ge=1, le=MAX_ID, description="e.g. 17")
+
+
+def _row_id() -> Any:
+    # a Path per parameter: FastAPI keeps a parameter's name on its Path object
+    return Path(ge=1, le=MAX_ID, description="e.g. 17")
+
+
 Limit = Query(100, ge=1, le=1000, description="rows in the reply, at most")
 
 
@@ -354,9 +360,8 @@ def update_rule(request: Request, body: RuleIn, rule_id: str = RuleId) -> Any:
     if rule.setdefault("id", rule_id) != rule_id:
         raise RuleError(f"rule {rule_id!r}: the body's id {rule['id']!r} is not the one in "
                         "the address; leave it out or make them the same")
-    engine = _engine(request)
-    engine.copilot_rule(rule_id)  # 404 for a rule that is not there: PUT does not create
-    return engine.save_copilot_rule(rule, replace=True)
+    # replace=True: a rule that is not there is a 404, PUT does not create
+    return _engine(request).save_copilot_rule(rule, replace=True)
 
 
 @router.delete("/rules/{rule_id}", status_code=204, summary="Delete a rule")
@@ -392,7 +397,7 @@ def list_alerts(
 
 @router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut,
              summary="Mark an alert as seen")
-def acknowledge_alert(request: Request, alert_id: int = RowId) -> Any:
+def acknowledge_alert(request: Request, alert_id: int = _row_id()) -> Any:
     return _engine(request).acknowledge_alert(alert_id)
 
 
@@ -412,14 +417,14 @@ ClientHeader = Annotated[Literal["browser"] | None, Header(
 
 @router.post("/actions/{action_id}/confirm", response_model=ActionOut,
              summary="Carry out a pending action (409 if it was decided already)")
-def confirm_action(request: Request, action_id: int = RowId,
+def confirm_action(request: Request, action_id: int = _row_id(),
                    client: ClientHeader = None) -> Any:
     return _engine(request).decide_action(action_id, True, client or "api")
 
 
 @router.post("/actions/{action_id}/reject", response_model=ActionOut,
              summary="Reject a pending action (409 if it was decided already)")
-def reject_action(request: Request, action_id: int = RowId,
+def reject_action(request: Request, action_id: int = _row_id(),
                   client: ClientHeader = None) -> Any:
     return _engine(request).decide_action(action_id, False, client or "api")
 
