@@ -153,7 +153,7 @@ def test_a_rule_that_raises_is_set_aside_with_its_reason_and_the_others_go_on():
         "price_cross", {"level": 100}, rule_id="good")
     evaluator = Evaluator([bad, good])
 
-    def broken(prices, times):
+    def broken(run):
         raise ZeroDivisionError("boom")
 
     evaluator.state("bad").watch("BTC").prices = broken

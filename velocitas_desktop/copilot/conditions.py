@@ -8,6 +8,7 @@ declaration alone validates a rule, builds the window's and the browser's form
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import re
@@ -62,6 +63,21 @@ class Hits:
         bar's close, with the bar's close as the price."""
         price = closes[self.index] if self.price is None else self.price
         return Hits(reveal[self.index], self.value, self.threshold, price, self.detail)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRun:
+    """A coin's prices in order, their times (never decreasing) and their range: what a price
+    condition reads of a batch (the range once for every rule)."""
+
+    prices: np.ndarray
+    times: np.ndarray
+    low: float
+    high: float
+
+    @staticmethod
+    def of(prices: np.ndarray, times: np.ndarray) -> PriceRun:
+        return PriceRun(prices, times, float(prices.min()), float(prices.max()))
 
 
 @dataclass(slots=True)
@@ -206,8 +222,8 @@ class Condition:
         """The level the condition compares with (a placeholder of the message)."""
         return None
 
-    def prices(self, prices: np.ndarray, times: np.ndarray) -> Hits | None:
-        """Hits among ``prices`` (a coin's, in order; ``times`` never decrease)."""
+    def prices(self, run: PriceRun) -> Hits | None:
+        """Hits among a coin's prices (index: the price's position in ``run``)."""
         return None
 
     def bars(self, bars: Closed) -> Hits | None:
@@ -307,11 +323,11 @@ class PriceCross(Condition):
     def limit(self) -> float:
         return self.p["level"]
 
-    def prices(self, prices: np.ndarray, times: np.ndarray) -> Hits | None:
-        level, last = self.p["level"], self.last
+    def prices(self, run: PriceRun) -> Hits | None:
+        prices, level, last = run.prices, self.p["level"], self.last
         self.last = float(prices[-1])
-        # most batches stay on one side of the level: two reductions, no arrays
-        low, high = float(prices.min()), float(prices.max())
+        # most batches stay on one side of the level: decided from the range, no arrays
+        low, high = run.low, run.high
         if (last <= level and high <= level) or (last >= level and low >= level) or (
                 last != last and (high <= level or low >= level)):
             return None
@@ -350,10 +366,14 @@ class PriceChannel(Condition):
                     f"({_fmt(params['high'])})")
         return None
 
-    def prices(self, prices: np.ndarray, times: np.ndarray) -> Hits | None:
-        low, high = self.p["low"], self.p["high"]
+    def prices(self, run: PriceRun) -> Hits | None:
+        prices, low, high, was = run.prices, self.p["low"], self.p["high"], self.inside
+        # most batches stay inside, or outside: decided from the range, no arrays
+        if was and run.low >= low and run.high <= high:
+            return None
+        if was is False and (run.high < low or run.low > high):
+            return None
         inside = (prices >= low) & (prices <= high)
-        was = self.inside
         self.inside = bool(inside[-1])
         # the first price seen only says where the price is
         inside_before = bool(inside[0]) if was is None else was
@@ -387,21 +407,37 @@ class PriceMove(Condition):
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
-        self.times = np.zeros(0)
-        self.kept = np.zeros(0)
+        self.window = float(params["window_s"])
+        self.step = self.window / self.RESOLUTION
+        # the kept prices: the first ``count`` of two buffers, compacted when full
+        self._times = np.empty(2 * self.RESOLUTION + 16)
+        self._kept = np.empty(2 * self.RESOLUTION + 16)
+        self.count = 0
         self.moved = False
 
     @property
     def limit(self) -> float:
         return self.p["percent"]
 
-    def prices(self, prices: np.ndarray, times: np.ndarray) -> Hits | None:
-        window = float(self.p["window_s"])
-        all_times = np.concatenate((self.times, times))
-        all_prices = np.concatenate((self.kept, prices))
-        ref = np.searchsorted(all_times, times - window, side="right") - 1
-        np.maximum(ref, 0, out=ref)
-        move = (prices / all_prices[ref] - 1.0) * 100.0
+    def prices(self, run: PriceRun) -> Hits | None:
+        prices, times, window = run.prices, run.times, self.window
+        count = self.count
+        kept_times, kept = self._times[:count], self._kept[:count]
+        if count and times[-1] - window < times[0]:
+            # every reference is older than the batch (the usual case): the kept prices alone,
+            # and first only the two ends, since most batches cannot move far enough
+            first, last = np.searchsorted(kept_times, (times[0] - window, times[-1] - window),
+                                          side="right") - 1
+            if not self.moved and self._too_small(run, kept[max(first, 0):max(last, 0) + 1]):
+                self._keep(times, prices)
+                return None
+            ref = np.searchsorted(kept_times, times - window, side="right") - 1
+            base = kept[np.maximum(ref, 0, out=ref)]
+        else:
+            all_times = np.concatenate((kept_times, times))
+            ref = np.searchsorted(all_times, times - window, side="right") - 1
+            base = np.concatenate((kept, prices))[np.maximum(ref, 0, out=ref)]
+        move = (prices / base - 1.0) * 100.0
         percent, direction = self.p["percent"], self.p["direction"]
         if direction == "up":
             moved = move >= percent
@@ -411,17 +447,50 @@ class PriceMove(Condition):
             moved = np.abs(move) >= percent
         index = _edges(self.moved, moved)
         self.moved = bool(moved[-1])
-        self._keep(all_times, all_prices, window)
+        self._keep(times, prices)
         return Hits(index, move[index]) if index.size else None
 
-    def _keep(self, times: np.ndarray, prices: np.ndarray, window: float) -> None:
-        step = window / self.RESOLUTION
-        buckets = np.floor(times / step)
-        last = np.flatnonzero(np.append(buckets[1:] != buckets[:-1], True))
-        times, prices = times[last], prices[last]
-        # everything inside the window, and the one price before it (the reference)
-        first = max(int(np.searchsorted(times, times[-1] - window, side="right")) - 1, 0)
-        self.times, self.kept = times[first:], prices[first:]
+    def _too_small(self, run: PriceRun, bases: np.ndarray) -> bool:
+        """Whether no move of the batch can reach the percentage: its range against the
+        range of the prices it is compared with (most batches, without an array op)."""
+        percent, direction = self.p["percent"], self.p["direction"]
+        rise = (run.high / float(bases.min()) - 1.0) * 100.0
+        fall = (1.0 - run.low / float(bases.max())) * 100.0
+        if direction == "up":
+            return rise < percent
+        if direction == "down":
+            return fall < percent
+        return rise < percent and fall < percent
+
+    def _keep(self, times: np.ndarray, prices: np.ndarray) -> None:
+        """Keep the batch's last price of each step after the kept ones."""
+        step = self.step
+        if math.floor(times[0] / step) == math.floor(times[-1] / step):
+            times, prices = times[-1:], prices[-1:]
+        else:
+            buckets = np.floor(times / step)
+            last = np.flatnonzero(np.append(buckets[1:] != buckets[:-1], True))
+            times, prices = times[last], prices[last]
+        count = self.count
+        if count and math.floor(self._times[count - 1] / step) == math.floor(times[0] / step):
+            count -= 1  # the same step: its later price
+        added = times.shape[0]
+        if count + added > self._times.shape[0]:
+            count = self._compact(count, float(times[-1]), added)
+        self._times[count:count + added] = times
+        self._kept[count:count + added] = prices
+        self.count = count + added
+
+    def _compact(self, count: int, newest: float, adding: int) -> int:
+        """Drop the prices older than the one before the window; grow if still full."""
+        times = self._times[:count]
+        first = max(int(np.searchsorted(times, newest - self.window, side="right")) - 1, 0)
+        keep = count - first
+        size = max(self._times.shape[0], 2 * (keep + adding))
+        fresh_times, fresh_kept = np.empty(size), np.empty(size)
+        fresh_times[:keep], fresh_kept[:keep] = times[first:], self._kept[first:count]
+        self._times, self._kept = fresh_times, fresh_kept
+        return keep
 
 
 # --- indicators on a timeframe ----------------------------------------------------------------
@@ -1080,6 +1149,14 @@ class _Batch:
     stamps: np.ndarray
     times: np.ndarray
     arrived: float | np.ndarray
+    _run: PriceRun | None = dataclasses.field(default=None, init=False)
+
+    @property
+    def run(self) -> PriceRun:
+        """The prices as the price conditions read them (made once for every rule)."""
+        if self._run is None:
+            self._run = PriceRun.of(self.prices, self.times)
+        return self._run
 
     def arrival(self, i: int) -> float:
         arrived = self.arrived
@@ -1095,8 +1172,8 @@ class RuleState:
     """One rule's state: a condition instance per coin or strategy it watches (one for the
     engine), the frequency's last firing per watch, the throttle's window, once and expiry."""
 
-    __slots__ = ("bar_seconds", "done", "expired", "failure", "fires", "last", "rule",
-                 "silent_until", "timeframe_seconds", "watches")
+    __slots__ = ("bar_seconds", "done", "expired", "failure", "feeds", "fires", "last", "rule",
+                 "seconds", "silent_until", "timeframe_seconds", "watches")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
@@ -1109,10 +1186,8 @@ class RuleState:
         self.bar_seconds = float(TIMEFRAMES[rule.frequency.bar])
         timeframe = rule.condition.kind.bar_timeframe(rule.condition.params)
         self.timeframe_seconds = float(TIMEFRAMES[timeframe]) if timeframe else None
-
-    @property
-    def feeds(self) -> str:
-        return self.rule.condition.kind.feeds
+        self.feeds = rule.condition.kind.feeds
+        self.seconds = self.needed_seconds()
 
     @property
     def live(self) -> bool:
@@ -1142,17 +1217,17 @@ class RuleState:
         return None
 
     def price_hits(self, coin: str, batch: _Batch, closed: dict[float, Closed]) -> Hits | None:
-        watch = self.watch(coin)
-        seconds = self.needed_seconds()
+        watch = self.watches.get(coin) or self.watch(coin)
+        seconds = self.seconds
         if seconds is None:
-            return watch.prices(batch.prices, batch.times)
+            return watch.prices(batch.run)
         bars = closed[seconds]
         if not len(bars):
             return None
         if self.feeds == BARS:
             hits = watch.bars(bars)
         else:  # once per bar close: the condition sees only the bars' closes
-            hits = watch.prices(bars.close, batch.times[bars.reveal])
+            hits = watch.prices(PriceRun.of(bars.close, batch.times[bars.reveal]))
         return None if hits is None else hits.through(bars.reveal, bars.close)
 
     def select(self, key: str | None, hits: Hits, batch: _Batch, coin: str | None,
@@ -1255,6 +1330,7 @@ class Evaluator:
         count, window = throttle
         self.throttle = (int(count), float(window))
         self._states: dict[str, RuleState] = {}
+        self._price_states: list[RuleState] = []
         self._tracks: dict[str, dict[float, _BarTrack]] = {}
         self._seconds: set[float] = set()
         self._facts = Facts()
@@ -1280,8 +1356,9 @@ class Evaluator:
             else:
                 states[rule.id] = RuleState(rule)
         self._states = states
-        self._seconds = {s for state in states.values()
-                         if (s := state.needed_seconds()) is not None}
+        self._price_states = [state for state in states.values() if state.feeds != EVENTS]
+        self._seconds = {state.seconds for state in states.values()
+                         if state.seconds is not None}
         for tracks in self._tracks.values():
             for seconds in set(tracks) - self._seconds:
                 del tracks[seconds]
@@ -1364,10 +1441,14 @@ class Evaluator:
     def _run_prices(self, coin: str, batch: _Batch, closed: dict[float, Closed]
                     ) -> list[Trigger]:
         out: list[Trigger] = []
-        for state in self._states.values():
-            if state.feeds == EVENTS or not state.live or not state.covers(coin):
+        for state in self._price_states:
+            if state.done or state.expired or state.failure or not state.covers(coin):
                 continue
-            hits = self._guard(state, coin, lambda s=state: s.price_hits(coin, batch, closed))
+            try:
+                hits = state.price_hits(coin, batch, closed)
+            except Exception as exc:  # a rule's fault must not stop the others
+                self._set_aside(state, coin, exc)
+                continue
             if hits is not None:
                 out += state.select(coin, hits, batch, coin, None, self.throttle)
         return out
@@ -1377,10 +1458,14 @@ class Evaluator:
         try:
             return work()
         except Exception as exc:  # a rule's fault must not stop the others
-            on = f" on {where}" if where else ""
-            state.failure = (f"its {state.rule.condition.type} condition failed{on}: "
-                             f"{type(exc).__name__}: {exc}")
+            self._set_aside(state, where, exc)
             return None
+
+    @staticmethod
+    def _set_aside(state: RuleState, where: str | None, exc: Exception) -> None:
+        on = f" on {where}" if where else ""
+        state.failure = (f"its {state.rule.condition.type} condition failed{on}: "
+                         f"{type(exc).__name__}: {exc}")
 
     # --- engine events ------------------------------------------------------------------
 
