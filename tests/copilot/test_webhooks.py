@@ -119,7 +119,7 @@ def test_slack_gets_text_and_blocks_with_the_key_in_small_print() -> None:
     assert body["text"] == "⚠️ WARNING: BTC above 70k: BTC crossed 70,000 at 70,012.50"
     assert body["blocks"][0] == {"type": "section", "text": {
         "type": "mrkdwn", "text": "*⚠️ WARNING: BTC above 70k*\nBTC crossed 70,000 at 70,012.50"}}
-    assert {"type": "mrkdwn", "text": "*Threshold*\n70000"} in body["blocks"][1]["fields"]
+    assert {"type": "mrkdwn", "text": "*Threshold*\n70,000"} in body["blocks"][1]["fields"]
     assert body["blocks"][-1] == {"type": "context",
                                   "elements": [{"type": "mrkdwn", "text": "key k1"}]}
 
@@ -129,6 +129,15 @@ def test_telegram_gets_the_chat_and_plain_text() -> None:
     assert body["chat_id"] == "-100123"
     assert body["text"].splitlines()[:3] == ["⚠️ WARNING: BTC above 70k",
                                              "BTC crossed 70,000 at 70,012.50", "Coin: BTC"]
+
+
+def test_a_long_message_is_cut_to_each_services_limit() -> None:
+    long = alert(message="x" * 5000)
+    assert len(render("discord", long)["content"]) == 2000
+    assert len(render("discord", long)["embeds"][0]["description"]) == 4096
+    assert len(render("slack", long)["blocks"][0]["text"]["text"]) == 3000
+    assert render("telegram", long, chat_id="1")["text"].endswith("x…")
+    assert render("json", long)["message"] == "x" * 5000
 
 
 def test_a_throttled_alert_says_so_in_every_format() -> None:

@@ -147,17 +147,18 @@ def render(format: str, alert: Mapping[str, Any], *, chat_id: str | None = None,
     title = _title(alert)
     message = str(alert.get("message", ""))
     if format == "discord":
-        embed: dict[str, Any] = {"title": title, "description": message,
+        embed: dict[str, Any] = {"title": _clip(title, 256), "description": _clip(message, 4096),
                                  "color": _COLOURS.get(alert.get("severity"), _COLOURS["info"]),
                                  "fields": _fields(alert, inline=True)}
         if alert.get("time"):
             embed["timestamp"] = _iso(alert["time"])
         if key:
             embed["footer"] = {"text": f"key {key}"}
-        return {"content": f"{title}: {message}", "embeds": [embed]}
+        return {"content": _clip(f"{title}: {message}", 2000), "embeds": [embed]}
     if format == "slack":
         blocks: list[dict[str, Any]] = [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{message}"}}]
+            {"type": "section", "text": {"type": "mrkdwn",
+                                         "text": _clip(f"*{title}*\n{message}", 3000)}}]
         facts = _fields(alert, inline=False)
         if facts:
             blocks.append({"type": "section", "fields": [
@@ -169,9 +170,15 @@ def render(format: str, alert: Mapping[str, Any], *, chat_id: str | None = None,
     if format == "telegram":
         lines = [title, message]
         lines += [f"{f['name']}: {f['value']}" for f in _fields(alert, inline=False)]
-        return {"chat_id": chat_id, "text": "\n".join(lines),
+        return {"chat_id": chat_id, "text": _clip("\n".join(lines), 4096),
                 "disable_web_page_preview": True}
     raise WebhookError(f"format: {format!r} is not one of {', '.join(FORMATS)}")
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` within a service's limit (Discord refuses a longer content, Slack a longer
+    block, Telegram a longer message), marked where it was cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _title(alert: Mapping[str, Any]) -> str:
@@ -187,7 +194,8 @@ def _fields(alert: Mapping[str, Any], inline: bool) -> list[dict[str, Any]]:
                         ("Value", "value"), ("Threshold", "threshold")):
         value = alert.get(field)
         if value is not None:
-            shown = f"{value:,.8g}" if isinstance(value, float) else str(value)
+            shown = (f"{value:,.8g}" if isinstance(value, float) else f"{value:,}"
+                     if isinstance(value, int) and not isinstance(value, bool) else str(value))
             out.append({"name": name, "value": shown, "inline": inline} if inline
                        else {"name": name, "value": shown})
     if alert.get("time"):
