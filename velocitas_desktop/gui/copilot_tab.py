@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -306,6 +306,12 @@ class CopilotTab(QWidget):
 
         run_in_background(self.engine.copilot_rules,
                           lambda rules: None if self._closed else done(rules), failed)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # rules changed elsewhere (the browser, the API, the command line) send no event
+        if self.loaded:
+            self.refresh_rules()
 
     def _current_rules(self) -> list[dict[str, Any]]:
         return self.engine.copilot_rules()

@@ -102,7 +102,7 @@ FIRING_COLUMNS = (
 
 EFFECT_COLUMNS = (
     Column("rule_id", "Rule", CATEGORY),
-    Column("action", "Action", CATEGORY),
+    Column("action", "Action", TEXT),
     Column("strategy", "Strategy", CATEGORY),
     Column("return_without", "Return without", FLOAT, "+,.2f"),
     Column("return_with", "Return with", FLOAT, "+,.2f"),
@@ -204,7 +204,9 @@ def action_row(action: dict[str, Any]) -> dict[str, Any]:
 def effect_row(effect: dict[str, Any]) -> dict[str, Any]:
     """One action's effect on a backtest (the tester's ``effects``) as a row."""
     without, with_ = effect.get("without") or {}, effect.get("with") or {}
-    return {"rule_id": effect.get("rule_id"), "action": effect.get("action"),
+    action = effect.get("action")
+    return {"rule_id": effect.get("rule_id"),
+            "action": action_text(action) if isinstance(action, dict) else action or "",
             "strategy": effect.get("strategy") or "",
             "return_without": without.get("return_pct"), "return_with": with_.get("return_pct"),
             "drawdown_without": without.get("max_drawdown_pct"),

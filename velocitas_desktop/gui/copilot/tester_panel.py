@@ -186,18 +186,17 @@ class TesterPanel(QWidget):
             return
         coin = self.coin_edit.text().strip().upper() or "BTC"
         current = self.current_rules
-        catalog = self.catalog()
+        catalog = self.catalog()  # the window's: the trader's own strategies too
 
         def work(progress: Any) -> dict[str, Any]:
             from velocitas_desktop.copilot.rules import Rule, parse_rules_file
             from velocitas_desktop.copilot.tester import test_rules
 
-            bars = _load_bars(bars_path)
             if rules_path:
                 rules = parse_rules_file(Path(rules_path).read_text(encoding="utf-8"))
             else:
                 rules = [Rule.from_json(r) for r in current()]
-            return test_rules(bars, rules, strategy=strategy, params=params or None,
+            return test_rules(bars_path, rules, strategy=strategy, params=params or None,
                               coin=coin, catalog=catalog, on_progress=progress)
 
         self.running = True
@@ -232,9 +231,14 @@ class TesterPanel(QWidget):
         fit_columns(self.firings)
         fit_columns(self.effects)
         counts = result.get("counts") or {}
-        per_rule = ", ".join(f"{rule} {n}×" for rule, n in counts.items())
-        self.show_message(f"{len(firings):,} firings" + (f": {per_rule}." if per_rule
-                                                         else "; no rule fired."), error=False)
+        per_rule = ", ".join(f"{rule} {n}×" for rule, n in counts.items() if n)
+        text = f"{len(firings):,} firings" + (f": {per_rule}." if per_rule
+                                              else "; no rule fired.")
+        skipped = result.get("skipped") or []
+        if skipped:  # a rule the bars cannot serve (a 1m RSI on hourly bars) says why
+            text += " Not tested: " + "; ".join(f"{s['rule_id']}: {s['reason']}"
+                                                for s in skipped) + "."
+        self.show_message(text, error=False)
 
     def _failed(self, exc: BaseException) -> None:
         self.result = None
@@ -247,12 +251,6 @@ class TesterPanel(QWidget):
         self.message.setText(text)
         self.message.setProperty("error", error)
         self.message.setStyleSheet("color: #ef5350;" if error else "")
-
-
-def _load_bars(path: str) -> Any:
-    from velocitas_desktop.research.trend import load_bars
-
-    return load_bars(path)
 
 
 def _line(edit: QWidget, button: QWidget) -> QHBoxLayout:
