@@ -285,7 +285,8 @@ class Condition:
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
-        return {"type": cls.type, "group": cls.group, "doc": " ".join((cls.__doc__ or "").split()),
+        doc = " ".join((cls.__doc__ or "").replace("``", "").split())
+        return {"type": cls.type, "group": cls.group, "doc": doc,
                 "scopes": list(cls.scopes), "one_of": [list(g) for g in cls.one_of],
                 "message": cls.message,
                 "params": [field.describe() for field in cls.fields.values()]}
