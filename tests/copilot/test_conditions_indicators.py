@@ -118,3 +118,22 @@ def test_trend_change_fires_on_the_field_and_label_it_watches():
         ("down", "BTC 1h trend changed: direction sideways → down")]
     assert evaluator.on_event("trend", event(calm, down, timeframe="4h"), 40.0) == []
     assert evaluator.on_event("trend", event(calm, down, coin="ETH"), 50.0) == []
+
+
+def test_history_warms_the_indicators_up_without_firing():
+    closes = np.concatenate((np.linspace(100, 95, 30), np.linspace(95, 120, 30)))
+    time = 60.0 * np.arange(closes.shape[0])
+    history = 33  # the RSI first passes 70 at bar 35, after the history
+    rule = make("rsi", {"timeframe": "1m", "period": 14, "above": 70})
+    cold, warmed = Evaluator([rule]), Evaluator([rule])
+    past = slice(0, history)
+    assert warmed.on_bars("BTC", time[past], closes[past], closes[past], closes[past],
+                          closes[past], 60.0, fire=False) == []
+    # the live prices after the history: one a minute, in the middle of each minute
+    ticks, prices = time[history:] + 30.0, closes[history:]
+    first = int(np.flatnonzero(indicators.rsi(closes, 14) > 70)[0])
+    assert first == 35
+    revealed = ticks[first - history + 1]  # the next bar's first price closes bar 35
+    assert [t.time for t in warmed.on_prices("BTC", prices, ticks, 0.0)] == [revealed]
+    # without the history, the RSI of the live prices alone needs its own 15 bars first
+    assert cold.on_prices("BTC", prices, ticks, 0.0)[0].time > revealed
