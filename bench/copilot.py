@@ -1,0 +1,221 @@
+"""Benchmark of the copilot's cost to trading, printed as tables.
+
+Dead endpoints (the webhook path, issue #17 point 8): the engine's tick-to-fill and
+tick-to-published latency (engine/latency.py) on the simulated market paced at 10,000 ticks/s,
+2 coins x 4 built-ins, workers=0, the journal on, with no notifier, and with a notifier posting
+every alert to a dead endpoint: a port that accepts connections and never answers (each attempt
+waits out the read timeout) and a closed port (each attempt is refused at once). The outbox is
+in the journal's file, as in the app, so its writes share the file with the journal's writer.
+Until the copilot's monitor is wired into the engine, the alerts come from an engine subscriber
+that turns every fill of each TRADES event into an alert (hundreds a second: far more than rules
+raise), calling Notifier.alert on the engine's thread as the monitor would; the row "alerts
+made, not sent" is that subscriber alone, so the notifier's own share can be told apart. Runs alternate
+(none, alerts made and dropped, accepts-never-answers, closed, none, ...) and the medians are compared, since the
+machine is shared.
+
+    python bench/copilot.py [--seconds 5] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from velocitas_desktop.copilot.notify import Notifier
+from velocitas_desktop.copilot.outbox import open_outbox
+from velocitas_desktop.core.strategy import StrategySpec
+from velocitas_desktop.engine.contract import Event, EventKind
+from velocitas_desktop.engine.engine import Engine, EngineConfig
+from velocitas_desktop.store.journal import Journal
+
+COINS = ["BTC", "ETH"]
+RATE = 10_000.0
+
+
+# --- dead endpoints ------------------------------------------------------------------------
+
+class Silent:
+    """A port on 127.0.0.1 that accepts connections and never reads or answers."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/hook"
+        self.held: list[socket.socket] = []
+        self._closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self) -> None:
+        self._closing = True
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def notifier_cpu_seconds() -> float:
+    """Processor seconds the notifier's threads have used (Linux: /proc; nan elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    for thread in threading.enumerate():
+        if not thread.name.startswith("notifier"):
+            continue
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / tick   # utime + stime
+    return total
+
+
+def closed_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}/hook"
+
+
+@dataclass
+class Latencies:
+    fill_p50: list[float] = field(default_factory=list)
+    fill_p99: list[float] = field(default_factory=list)
+    pub_p50: list[float] = field(default_factory=list)
+    pub_p99: list[float] = field(default_factory=list)
+    ticks: list[int] = field(default_factory=list)
+    alerts: list[int] = field(default_factory=list)
+    attempts: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)   # the notifier's threads, s per s of run
+
+    def median(self, name: str) -> float:
+        values = [v for v in getattr(self, name) if v is not None]
+        return statistics.median(values) if values else float("nan")
+
+
+def alerts_from_fills(notifier: Notifier | Sink, counter: list[int]):
+    """An engine subscriber: each fill of a TRADES event becomes an alert for the notifier."""
+    def on_event(event: Event) -> None:
+        if event.kind != EventKind.TRADES:
+            return
+        for trade in event.data:
+            counter[0] += 1
+            notifier.alert({"id": counter[0], "rule_id": "bench", "rule_name": "every fill",
+                            "time": time.time(), "tick_time": trade.get("timestamp"),
+                            "coin": trade.get("coin"), "strategy_id": trade.get("strategy_id"),
+                            "severity": "warning", "message": f"fill at {trade.get('price')}",
+                            "price": trade.get("price"), "value": None, "threshold": None,
+                            "acknowledged": False, "action_id": None, "throttled": False,
+                            "dedup_key": f"bench:{counter[0]}"})
+    return on_event
+
+
+class Sink:
+    """Takes the alerts and drops them: the cost of making them, without a notifier."""
+
+    def alert(self, alert: dict[str, Any]) -> None:
+        pass
+
+
+def dead_endpoint_run(url: str | None, seconds: float, folder: str, runs: Latencies) -> None:
+    path = os.path.join(folder, f"dead-{len(runs.ticks)}-{url is not None}.sqlite")
+    engine = Engine(journal=Journal(path), restore=False)
+    for coin in COINS:
+        for name in engine.catalog.names():
+            engine.register(StrategySpec(name, coin))
+    notifier = None
+    counter = [0]
+    if url == "":
+        engine.subscribe(alerts_from_fills(Sink(), counter))
+    elif url is not None:
+        settings: dict[str, Any] = {"webhooks": [{"url": url, "format": "discord"}],
+                                    "heartbeat": {"url": None}}
+        notifier = Notifier(open_outbox(path), lambda: settings)
+        notifier.start()
+        engine.subscribe(alerts_from_fills(notifier, counter))
+    engine.start(EngineConfig(coins=COINS, rate=RATE, workers=0, seed=42, duration=seconds,
+                              start_time=0.0))
+    engine.wait()
+    summary = engine.latency.summary()
+    runs.fill_p50.append(summary["tick_to_fill_p50"])
+    runs.fill_p99.append(summary["tick_to_fill_p99"])
+    runs.pub_p50.append(summary["tick_to_published_p50"])
+    runs.pub_p99.append(summary["tick_to_published_p99"])
+    runs.ticks.append(engine.ticks_processed)
+    runs.alerts.append(counter[0])
+    if notifier is not None:
+        runs.cpu.append(notifier_cpu_seconds() / seconds)
+        notifier.stop(timeout=0.5)
+        runs.attempts.append(sum(d["attempts"] for d in notifier.deliveries(10**9)))
+        notifier.store.close()
+    engine.close()
+
+
+def dead_endpoint_rows(seconds: float, repeat: int, folder: str) -> list[tuple[str, ...]]:
+    silent = Silent()
+    cases = {"no notifier": None, "alerts made, not sent": "", "dead endpoint: accepts, never answers": silent.url,
+             "dead endpoint: closed port": closed_url()}
+    runs = {name: Latencies() for name in cases}
+    try:
+        for round_ in range(repeat):
+            for name, url in cases.items():
+                print(f"  round {round_ + 1}/{repeat}: {name}", file=sys.stderr, flush=True)
+                dead_endpoint_run(url, seconds, folder, runs[name])
+
+    finally:
+        silent.close()
+    base = runs["no notifier"]
+    rows = []
+    for name, r in runs.items():
+        rows.append((name, f"{statistics.median(r.alerts):,.0f}",
+                     f"{statistics.median(r.attempts):,.0f}" if r.attempts else "",
+                     f"{r.median('fill_p50'):.2f} ({r.median('fill_p50') / base.median('fill_p50'):.2f}x)",
+                     f"{r.median('fill_p99'):.2f} ({r.median('fill_p99') / base.median('fill_p99'):.2f}x)",
+                     f"{min(r.fill_p99):.1f}-{max(r.fill_p99):.1f}",
+                     f"{r.median('pub_p99'):.2f}",
+                     f"{1000 * statistics.median(r.cpu):.1f}" if r.cpu else ""))
+    return rows
+
+
+DEAD_HEADER = ("run", "alerts", "POSTs tried", "fill p50 ms (vs none)", "fill p99 ms (vs none)",
+               "p99 range", "published p99 ms", "notifier CPU ms/s")
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in [*rows, header]) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per engine run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
+    args = parser.parse_args(argv)
+    folder = tempfile.mkdtemp(prefix="velocitas-bench-")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+          f"Python {sys.version.split()[0]}")
+    print(f"engine: simulated market paced at {RATE:,.0f} ticks/s, {len(COINS)} coins x 4 "
+          f"built-ins, workers=0, journal on, {args.seconds:g} s a run, medians of "
+          f"{args.repeat}\n")
+    print("Webhooks to a dead endpoint (every fill an alert; outbox in the journal's file):")
+    table(DEAD_HEADER, dead_endpoint_rows(args.seconds, args.repeat, folder))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
