@@ -251,13 +251,19 @@ MAY_IMPORT = {
     "paths": {"."},
     "tokens": set(),
     "webview": set(),  # the browser view's built files and the page shown without them
-    "engine": {"core", "feeds", "store", "catalog", "paths", "research"},
+    # the engine hosts the copilot's monitor in its own process, as it hosts the live trend
+    "engine": {"core", "feeds", "store", "catalog", "paths", "research", "copilot"},
     "research": {"core", "feeds", "catalog", "paths"},
+    # of the engine, only its contract and errors (test_the_copilot_acts_through_the_contract)
+    "copilot": {".", "core", "research", "store", "feeds", "catalog", "paths", "engine"},
     "server": {".", "core", "engine", "research", "feeds", "store", "catalog", "paths", "tokens",
-               "webview"},
+               "webview", "copilot"},
     "gui": {".", "core", "engine", "research", "feeds", "store", "catalog", "paths", "tokens",
-            "server"},
+            "server", "copilot"},
 }
+# the engine modules the copilot may use: what it acts through, never a concrete engine
+COPILOT_SEES_OF_THE_ENGINE = {"velocitas_desktop.engine.contract",
+                              "velocitas_desktop.engine.errors"}
 CONCRETE_ENGINES = {"velocitas_desktop.engine.engine", "velocitas_desktop.engine.host"}
 
 
@@ -284,4 +290,24 @@ def test_views_reach_the_engine_only_through_its_contract_and_the_server_through
                  and ((target in CONCRETE_ENGINES and module != "velocitas_desktop.gui.app")
                       or (part(module) == "gui" and part(target) == "server"
                           and target != "velocitas_desktop.server.embedded")))
+    assert bad == []
+
+
+def test_the_copilot_acts_on_the_engine_only_through_its_contract():
+    graph = import_graph()
+    copilot = {module: targets for module, targets in graph.items()
+               if part(module) == "copilot"}
+    assert "velocitas_desktop.copilot.service" in copilot
+    bad = sorted(f"{module} -> {target}" for module, targets in copilot.items()
+                 for target in targets
+                 if part(target) == "engine" and target not in COPILOT_SEES_OF_THE_ENGINE)
+    assert bad == []
+
+
+def test_only_the_engine_and_the_views_import_the_copilot():
+    graph = import_graph()
+    bad = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                 for target in targets
+                 if part(target) == "copilot" and part(module) not in
+                 ("copilot", "engine", "server", "gui", "cli"))
     assert bad == []

@@ -88,6 +88,8 @@ class EventKind(StrEnum):
     TREND = "trend"          # {"coin", "timeframe", "time", "previous", "current", "summary"}:
                              # a coin's regime on a timeframe is new or changed (previous is
                              # None the first time); previous/current as TrendReport.regimes()
+    ALERT = "alert"          # a copilot alert (docs/copilot.md's Alert JSON), just raised
+    ACTION = "action"        # a copilot action (its Action JSON): proposed, or its status changed
     GAP = "gap"              # {"ticks", "trades", "first_trade_id", "last_trade_id"}: a view
                              # fell behind and these were dropped, not delivered to it (only
                              # a hosted engine's window; in-process subscribers miss nothing)
@@ -325,6 +327,64 @@ class TradingEngine(Protocol):
         bars close, at most about once a second per coin; each change of regime is a TREND
         event. NotFoundError when no session ran here, or the coin is not in it or has no
         closed bar yet."""
+        ...
+
+    # --- the copilot (docs/copilot.md: rules, alerts, actions; copilot/service.py) -----------
+    # Errors: RuleError for a bad rule or argument, NotFoundError for an unknown id,
+    # EngineError for what the state does not allow (a taken id, a decided action).
+
+    def copilot_conditions(self) -> list[dict[str, Any]]:
+        """Every condition type with its group, doc, scopes and parameters (for forms)."""
+        ...
+
+    def copilot_rules(self) -> list[dict[str, Any]]:
+        """Every rule (the Rule JSON), in the order they were created."""
+        ...
+
+    def copilot_rule(self, rule_id: str) -> dict[str, Any]: ...
+
+    def save_copilot_rule(self, rule: dict[str, Any], replace: bool = False) -> dict[str, Any]:
+        """Create a rule, or with ``replace`` update the rule of its id; returns it saved."""
+        ...
+
+    def delete_copilot_rule(self, rule_id: str) -> None: ...
+
+    def enable_copilot_rule(self, rule_id: str, enabled: bool) -> dict[str, Any]:
+        """Enable (clearing why it was disabled) or disable a rule."""
+        ...
+
+    def import_copilot_rules(self, rules: list[dict[str, Any]],
+                             replace: bool = False) -> list[dict[str, Any]]:
+        """Save the rules (all or nothing); ``replace`` deletes the rules not given."""
+        ...
+
+    def copilot_alerts(self, after_id: int | None = None, before_id: int | None = None,
+                       limit: int = 100, severity: str | None = None) -> list[dict[str, Any]]:
+        """Alerts newest first; ``after_id`` / ``before_id`` page through them."""
+        ...
+
+    def acknowledge_alert(self, alert_id: int) -> dict[str, Any]: ...
+
+    def copilot_actions(self, status: str | None = None,
+                        limit: int = 100) -> list[dict[str, Any]]:
+        """Actions newest first, of one status if given (pending, executed...)."""
+        ...
+
+    def decide_action(self, action_id: int, confirm: bool, who: str) -> dict[str, Any]:
+        """Confirm (execute) or reject a pending action; ``who``: window, browser, api or
+        cli. Returns the action as decided, with what executing it did."""
+        ...
+
+    def copilot_settings(self) -> dict[str, Any]:
+        """daily_loss (the built-in guard), webhooks, heartbeat and throttle."""
+        ...
+
+    def update_copilot_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Change the parts of the settings given; returns them all."""
+        ...
+
+    def copilot_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The webhook deliveries newest first, with their status."""
         ...
 
     # --- views beside the engine, and the end ------------------------------------------------

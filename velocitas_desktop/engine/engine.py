@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from velocitas_desktop.catalog import Catalog, load_catalog
+from velocitas_desktop.copilot.notify import Notifier
+from velocitas_desktop.copilot.outbox import open_outbox
+from velocitas_desktop.copilot.service import Copilot
 from velocitas_desktop.core.candles import Pieces
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.ledger import Book, Ledger
@@ -59,6 +62,7 @@ from velocitas_desktop.engine.request import check_config
 from velocitas_desktop.engine.session import CANDLE_SECONDS, CANDLES_KEPT, Session
 from velocitas_desktop.engine.writer import MB, Figures, free_bytes, low_space
 from velocitas_desktop.feeds.base import Feed, FeedState
+from velocitas_desktop.store.copilot import CopilotStore
 from velocitas_desktop.store.journal import Journal, JournalError
 
 __all__ = ["Engine", "EngineConfig", "EngineError", "Event", "NotFoundError", "Registration"]
@@ -79,10 +83,11 @@ class Engine:
     def __init__(self, catalog: Catalog | None = None, journal: Journal | None = None,
                  restore: bool = True, recent_trades: int = 10_000,
                  disk_free: Callable[[Path], int | None] = free_bytes,
-                 live_trend: bool = True) -> None:
+                 live_trend: bool = True, copilot: bool = True) -> None:
         """``disk_free(path)`` reads the free bytes of the journal's disk (the free-space
         guard's one reading: the default asks the system). ``live_trend`` False: sessions
-        make no trend reports (bench/live_trend.py measures what they cost)."""
+        make no trend reports (bench/live_trend.py measures what they cost). ``copilot``
+        False: no copilot (bench/copilot.py's baseline); its calls raise EngineError."""
         self.catalog = catalog or load_catalog()
         self.journal = journal
         self.disk_free = disk_free
@@ -116,6 +121,20 @@ class Engine:
             self.ledger.next_trade_id = journal.max_trade_id() + 1
             if restore:
                 self._restore_last_session()
+        self.copilot: Copilot | None = self._make_copilot() if copilot else None
+
+    def _make_copilot(self) -> Copilot:
+        """The copilot in this process: its records beside the journal's (in memory without
+        one), its webhooks' outbox too; it hears every event. Its threads start with the
+        first session."""
+        path = self.journal.path if self.journal is not None else None
+        store = CopilotStore(path) if path is not None else CopilotStore()
+        copilot = Copilot(self, store, publish=self.publish)
+        copilot.notifier = Notifier(open_outbox(path) if path is not None else None,
+                                    copilot.copilot_settings,
+                                    status=lambda: str(self.status))
+        self._subscribers.add(copilot.event)
+        return copilot
 
     # --- the session's figures -----------------------------------------------------------
 
@@ -477,7 +496,14 @@ class Engine:
             except BaseException:
                 self.status = EngineStatus.STOPPED
                 raise
-            what = self._begin_session(config, feed, going_on)
+            if self.copilot is not None:
+                self.copilot.start()  # before the session: it hands prices to the monitor
+            try:
+                what = self._begin_session(config, feed, going_on)
+            except BaseException:
+                if self.copilot is not None:
+                    self.copilot.session_ended()
+                raise
             self.publish(EventKind.ENGINE, {"status": EngineStatus.RUNNING,
                                             "message": f"{feed.name} feed started; {what}"})
 
@@ -696,6 +722,8 @@ class Engine:
                 self.stop()
         if self._session is not None:
             self._session.join_writer()  # never close the journal under a write
+        if self.copilot is not None:
+            self.copilot.close()  # its connections to the journal's file first
         if self.journal is not None:
             self.journal.close()
 
@@ -761,6 +789,8 @@ class Engine:
     def session_ended(self, session: Session, ended: bool) -> None:
         """The session's threads are done: settle the status and tell the views."""
         self.run_controls()
+        if self.copilot is not None:
+            self.copilot.session_ended()
         self.trading_paused = False
         feed_failed = self.feed_state.get("state") == FeedState.FAILED
         with self._status_lock:
@@ -946,6 +976,58 @@ class Engine:
             raise NotFoundError(f"no live trend of {coin}: this engine makes none (it was "
                                 "created with live_trend=False)")
         return session.trend.report(coin, candles)
+
+    # --- the copilot (copilot/service.py answers; see the contract) ------------------------
+
+    def _the_copilot(self) -> Copilot:
+        if self.copilot is None:
+            raise EngineError("this engine runs no copilot (it was created with copilot=False)")
+        return self.copilot
+
+    def copilot_conditions(self) -> list[dict[str, Any]]:
+        return self._the_copilot().copilot_conditions()
+
+    def copilot_rules(self) -> list[dict[str, Any]]:
+        return self._the_copilot().copilot_rules()
+
+    def copilot_rule(self, rule_id: str) -> dict[str, Any]:
+        return self._the_copilot().copilot_rule(rule_id)
+
+    def save_copilot_rule(self, rule: dict[str, Any], replace: bool = False) -> dict[str, Any]:
+        return self._the_copilot().save_copilot_rule(rule, replace)
+
+    def delete_copilot_rule(self, rule_id: str) -> None:
+        self._the_copilot().delete_copilot_rule(rule_id)
+
+    def enable_copilot_rule(self, rule_id: str, enabled: bool) -> dict[str, Any]:
+        return self._the_copilot().enable_copilot_rule(rule_id, enabled)
+
+    def import_copilot_rules(self, rules: list[dict[str, Any]],
+                             replace: bool = False) -> list[dict[str, Any]]:
+        return self._the_copilot().import_copilot_rules(rules, replace)
+
+    def copilot_alerts(self, after_id: int | None = None, before_id: int | None = None,
+                       limit: int = 100, severity: str | None = None) -> list[dict[str, Any]]:
+        return self._the_copilot().copilot_alerts(after_id, before_id, limit, severity)
+
+    def acknowledge_alert(self, alert_id: int) -> dict[str, Any]:
+        return self._the_copilot().acknowledge_alert(alert_id)
+
+    def copilot_actions(self, status: str | None = None,
+                        limit: int = 100) -> list[dict[str, Any]]:
+        return self._the_copilot().copilot_actions(status, limit)
+
+    def decide_action(self, action_id: int, confirm: bool, who: str) -> dict[str, Any]:
+        return self._the_copilot().decide_action(action_id, confirm, who)
+
+    def copilot_settings(self) -> dict[str, Any]:
+        return self._the_copilot().copilot_settings()
+
+    def update_copilot_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return self._the_copilot().update_copilot_settings(settings)
+
+    def copilot_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
+        return self._the_copilot().copilot_deliveries(limit)
 
     # --- restoring -----------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ consumer: queue → strategies (inline, or one message per batch to each worker 
 writer:   outbox → journal (committed first) → subscribers, in order (engine/writer.py).
 trend:    re-makes each coin's trend report as its candles close, off the hot path
           (engine/trend.py); the consumer only tells it which coins closed a bar.
+copilot:  the monitor evaluates the copilot's rules on each batch's prices on its own thread
+          (copilot/monitor.py; the consumer only hands the prices over), and the kill-switch
+          rules are checked by the consumer right after each batch's fills
+          (copilot/guard.py), so their strategies are paused before the next batch.
 
 With workers, batch k is sent to them before batch k−1's fills are applied, so the ledger's
 work in the consumer overlaps the strategies' work in the workers.
@@ -51,6 +55,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from velocitas_desktop.catalog import Catalog
+    from velocitas_desktop.copilot.service import Copilot
     from velocitas_desktop.core.ledger import Ledger
     from velocitas_desktop.store.journal import Journal
 
@@ -82,6 +87,7 @@ class SessionOwner(JournalOwner, Protocol):
     registry: Mapping[str, Registration]
     recent_trades: deque[Trade]
     journal: Journal | None
+    copilot: Copilot | None
     trading_paused: bool  # set by the writer: strategies follow prices, no fills are made
 
     def disk_free(self, path: Path) -> int | None: ...
@@ -140,6 +146,9 @@ class Session:
         self.trend = (LiveTrend(self.coins, self.closed_candles, engine.publish, engine.log)
                       if live_trend else None)
         self._closes_told: dict[str, int] = {}  # each coin's candles' closed_version, told
+        copilot = engine.copilot
+        self.monitor = copilot.monitor if copilot is not None else None
+        self.kill_switch = copilot.guard if copilot is not None else None
         self.shard = Shard()
         self.workers = [Worker(i) for i in range(config.workers)]
         self.started_at = 0.0
@@ -436,6 +445,8 @@ class Session:
         for coin, (prices, stamps) in per_coin.items():
             self.history[coin].extend(prices, stamps)
         self._add_candles(per_coin, batch)
+        if self.monitor is not None:
+            self.monitor.prices(per_coin, batch.received)
         pending = []
         for worker in list(self.workers):
             wanted = {c: per_coin[c] for c in worker.coins if c in per_coin}
@@ -547,6 +558,8 @@ class Session:
         ledger = self.engine.ledger  # this thread is its only writer: no lock to read it
         pnl_rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
         figures = self.engine.figures() if trades or pnl_rows else None
+        if self.kill_switch is not None:
+            self.kill_switch.after_fills(trades, figures)
         # journal and subscribers are served by the writer thread, in order
         self._put_outbox(Handoff(trades, pnl_rows, state, self.points_made, figures,
                                  batches=job.batches, filled_at=self.filled_at,

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from velocitas_desktop.store import outbox
+from velocitas_desktop.store import copilot, outbox
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,7 @@ def prepare(conn: sqlite3.Connection, progress: Callable[[int, int], None] | Non
         _rename_layout_1(conn)
     conn.executescript(TABLES)
     conn.executescript(outbox.TABLES)  # the notifications' outbox (store/outbox.py)
+    conn.executescript(copilot.TABLES)  # the copilot's rules, alerts, actions (store/copilot.py)
     if version != LAYOUT:
         conn.execute(f"PRAGMA user_version = {LAYOUT}")
     if _has_table(conn, "legacy_trades"):
