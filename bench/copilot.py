@@ -2,23 +2,26 @@
 
 Dead endpoints (the webhook path, issue #17 point 8): the engine's tick-to-fill and
 tick-to-published latency (engine/latency.py) on the simulated market paced at 10,000 ticks/s,
-2 coins x 4 built-ins, workers=0, the journal on, with no notifier, and with a notifier posting
-every alert to a dead endpoint: a port that accepts connections and never answers (each attempt
-waits out the read timeout) and a closed port (each attempt is refused at once). The outbox is
-in the journal's file, as in the app, so its writes share the file with the journal's writer.
-Until the copilot's monitor is wired into the engine, the alerts come from an engine subscriber
-that turns every fill of each TRADES event into an alert (hundreds a second: far more than rules
-raise), calling Notifier.alert on the engine's thread as the monitor would; the row "alerts
-made, not sent" is that subscriber alone, so the notifier's own share can be told apart. Runs alternate
-(none, alerts made and dropped, accepts-never-answers, closed, none, ...) and the medians are compared, since the
-machine is shared.
+2 coins x 4 built-ins, workers=0, the journal on, with webhooks posting to a dead endpoint: a
+port that accepts connections and never answers (each attempt waits out the 5 s read timeout)
+and a closed port (each attempt is refused at once). The outbox is in the journal's file, as in
+the app, so its writes share the file with the journal's writer. Two tables:
+  * the real path: the engine's copilot with 100 rules that fire on every 0.001% move (each
+    every_time with no cooldown, so each is throttled after 15 alerts: the runaway case), its
+    notifier posting every alert, against the same copilot with no webhook;
+  * a stress far beyond what rules raise: an engine subscriber turns every fill of each TRADES
+    event into an alert (hundreds a second) and hands it to a notifier on the engine's thread,
+    against no notifier and against the alerts made and dropped (the subscriber's own cost).
+Runs alternate between the cases and the medians are compared, since the machine is shared
+(its load average is printed; the p99 range shows how much single runs vary).
 
-    python bench/copilot.py [--seconds 5] [--repeat 3]
+    python bench/copilot.py [--seconds 6] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import socket
 import statistics
@@ -131,12 +134,57 @@ class Sink:
         pass
 
 
-def dead_endpoint_run(url: str | None, seconds: float, folder: str, runs: Latencies) -> None:
-    path = os.path.join(folder, f"dead-{len(runs.ticks)}-{url is not None}.sqlite")
+RULES = 100
+RUN_IDS = itertools.count()   # each run its own journal
+
+
+def runaway_rules(engine: Engine, url: str | None) -> None:
+    """The real path: RULES rules firing on every 0.001% move, their alerts to ``url``."""
+    copilot = engine.copilot
+    assert copilot is not None
+    for n in range(RULES):
+        copilot.save_copilot_rule({
+            "id": f"move-{n}", "name": f"move {n}", "severity": "warning",
+            "condition": {"type": "price_move", "params": {"percent": 0.001, "window_s": 1,
+                                                           "direction": "either"}},
+            "scope": {"kind": "coin", "value": COINS[n % len(COINS)]},
+            "frequency": {"mode": "every_time", "cooldown_s": 0}})
+    copilot.update_copilot_settings({"webhooks": [{"url": url, "format": "discord"}]
+                                     if url else []})
+
+
+def real_path_run(url: str | None, seconds: float, folder: str, runs: Latencies) -> None:
+    path = os.path.join(folder, f"real-{next(RUN_IDS)}.sqlite")
     engine = Engine(journal=Journal(path), restore=False)
+    runaway_rules(engine, url)
+    session(engine, seconds, runs)
+    copilot = engine.copilot
+    assert copilot is not None
+    runs.alerts.append(len(copilot.copilot_alerts(limit=10_000)))
+    if url:
+        runs.cpu.append(notifier_cpu_seconds() / seconds)
+        runs.attempts.append(sum(d["attempts"] for d in copilot.copilot_deliveries(10_000)))
+    engine.close()
+
+
+def session(engine: Engine, seconds: float, runs: Latencies) -> None:
     for coin in COINS:
         for name in engine.catalog.names():
             engine.register(StrategySpec(name, coin))
+    engine.start(EngineConfig(coins=COINS, rate=RATE, workers=0, seed=42, duration=seconds,
+                              start_time=0.0))
+    engine.wait()
+    summary = engine.latency.summary()
+    runs.fill_p50.append(summary["tick_to_fill_p50"])
+    runs.fill_p99.append(summary["tick_to_fill_p99"])
+    runs.pub_p50.append(summary["tick_to_published_p50"])
+    runs.pub_p99.append(summary["tick_to_published_p99"])
+    runs.ticks.append(engine.ticks_processed)
+
+
+def stress_run(url: str | None, seconds: float, folder: str, runs: Latencies) -> None:
+    path = os.path.join(folder, f"stress-{next(RUN_IDS)}.sqlite")
+    engine = Engine(journal=Journal(path), restore=False, copilot=False)
     notifier = None
     counter = [0]
     if url == "":
@@ -147,15 +195,7 @@ def dead_endpoint_run(url: str | None, seconds: float, folder: str, runs: Latenc
         notifier = Notifier(open_outbox(path), lambda: settings)
         notifier.start()
         engine.subscribe(alerts_from_fills(notifier, counter))
-    engine.start(EngineConfig(coins=COINS, rate=RATE, workers=0, seed=42, duration=seconds,
-                              start_time=0.0))
-    engine.wait()
-    summary = engine.latency.summary()
-    runs.fill_p50.append(summary["tick_to_fill_p50"])
-    runs.fill_p99.append(summary["tick_to_fill_p99"])
-    runs.pub_p50.append(summary["tick_to_published_p50"])
-    runs.pub_p99.append(summary["tick_to_published_p99"])
-    runs.ticks.append(engine.ticks_processed)
+    session(engine, seconds, runs)
     runs.alerts.append(counter[0])
     if notifier is not None:
         runs.cpu.append(notifier_cpu_seconds() / seconds)
@@ -165,20 +205,15 @@ def dead_endpoint_run(url: str | None, seconds: float, folder: str, runs: Latenc
     engine.close()
 
 
-def dead_endpoint_rows(seconds: float, repeat: int, folder: str) -> list[tuple[str, ...]]:
-    silent = Silent()
-    cases = {"no notifier": None, "alerts made, not sent": "", "dead endpoint: accepts, never answers": silent.url,
-             "dead endpoint: closed port": closed_url()}
+def dead_endpoint_rows(cases: dict[str, str | None], run, seconds: float, repeat: int,
+                       folder: str) -> list[tuple[str, ...]]:
+    """Each case ``repeat`` times, alternating; the first case is the baseline."""
     runs = {name: Latencies() for name in cases}
-    try:
-        for round_ in range(repeat):
-            for name, url in cases.items():
-                print(f"  round {round_ + 1}/{repeat}: {name}", file=sys.stderr, flush=True)
-                dead_endpoint_run(url, seconds, folder, runs[name])
-
-    finally:
-        silent.close()
-    base = runs["no notifier"]
+    for round_ in range(repeat):
+        for name, url in cases.items():
+            print(f"  round {round_ + 1}/{repeat}: {name}", file=sys.stderr, flush=True)
+            run(url, seconds, folder, runs[name])
+    base = runs[next(iter(cases))]
     rows = []
     for name, r in runs.items():
         rows.append((name, f"{statistics.median(r.alerts):,.0f}",
@@ -203,7 +238,7 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per engine run")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per engine run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="velocitas-bench-")
@@ -212,8 +247,22 @@ def main(argv: list[str] | None = None) -> int:
     print(f"engine: simulated market paced at {RATE:,.0f} ticks/s, {len(COINS)} coins x 4 "
           f"built-ins, workers=0, journal on, {args.seconds:g} s a run, medians of "
           f"{args.repeat}\n")
-    print("Webhooks to a dead endpoint (every fill an alert; outbox in the journal's file):")
-    table(DEAD_HEADER, dead_endpoint_rows(args.seconds, args.repeat, folder))
+    silent = Silent()
+    dead = {"accepts, never answers": silent.url, "closed port": closed_url()}
+    try:
+        print(f"The real path: the copilot's {RULES} runaway rules, their alerts to a dead "
+              "endpoint:")
+        table(DEAD_HEADER, dead_endpoint_rows(
+            {"copilot, no webhook": None,
+             **{f"copilot, webhook: {name}": url for name, url in dead.items()}},
+            real_path_run, args.seconds, args.repeat, folder))
+        print("\nStress: every fill an alert, handed to a notifier on the engine's thread:")
+        table(DEAD_HEADER, dead_endpoint_rows(
+            {"no notifier": None, "alerts made, not sent": "",
+             **{f"notifier, webhook: {name}": url for name, url in dead.items()}},
+            stress_run, args.seconds, args.repeat, folder))
+    finally:
+        silent.close()
     return 0
 
 
