@@ -121,9 +121,12 @@ def test_thresholds_out_of_range_name_the_bounds(condition, message):
                       "a brace"),
     ("price } 70k", "has a '}' with no '{' before it: write '}}' for a brace in the text"),
     ("{coins} up", "has an unknown placeholder {coins}: the placeholders are {coin}, {price}, "
-                   "{value}, {threshold}, {strategy}, {time}, {rule}"),
+                   "{value}, {threshold}, {strategy}, {time}, {rule}; a price_cross rule's "
+                   "also {level}, {direction}"),
     ("{} up", "has an empty placeholder {}: name one of {coin}, {price}, {value}, "
-              "{threshold}, {strategy}, {time}, {rule}"),
+              "{threshold}, {strategy}, {time}, {rule}; a price_cross rule's also {level}, "
+              "{direction}"),
+    ("{direction:.2f}", "has a format spec '.2f' that does not suit {direction} (text)"),
     ("{coin:,.2f}", "has a format spec ',.2f' that does not suit {coin} (text)"),
     ("{price:%H}", "has a format spec '%H' that does not suit {price} (a number)"),
 ])
@@ -140,6 +143,20 @@ def test_templates_render_placeholders_with_specs_and_missing_values():
     assert render("{time} | {time:%H:%M} | {value:.2f} | {strategy}", values) == (
         "2025-12-06 05:46:40 UTC | 05:46 | n/a | n/a")
     assert render("{price:.6g} {{literal}}", {"price": 0.000123456}) == "0.000123456 {literal}"
+
+
+def test_a_template_may_name_its_conditions_parameters_and_figures():
+    made = Rule.from_json({"name": "dd", "scope": {"kind": "all"},
+                           "condition": {"type": "daily_loss", "params": {"percent": 5}},
+                           "message": "day's loss {value:,.2f}{unit} past {percent}{unit}"})
+    assert made.message.startswith("day's loss")
+    assert error({"name": "rsi", "condition": {"type": "rsi", "params": {"below": 30}},
+                  "message": "{above}"}).startswith(
+        "rule 'rsi': the message has an unknown placeholder {above}")
+    for kind in CONDITIONS.values():  # each type's own message is a valid template
+        params = {name: f.default if f.default is not None else 1.0
+                  for name, f in kind.fields.items()}
+        assert template_problem(kind.message, kind.placeholders(params), kind.type) is None
 
 
 @pytest.mark.parametrize(("action", "message"), [

@@ -210,6 +210,9 @@ class Condition:
     message: ClassVar[str] = ""
     fields: ClassVar[dict[str, Field]] = {}
     feeds: ClassVar[str] = PRICES  # what the evaluator feeds an instance
+    # the figures an alert of this type carries besides the standard placeholders, with a
+    # sample of each (a template's format specs are checked against it)
+    extras: ClassVar[dict[str, Any]] = {}
 
     # An instance watches one coin, one strategy or the engine for one rule: it holds the
     # condition's state there and reports hits; the Evaluator applies the rule's frequency.
@@ -284,11 +287,17 @@ class Condition:
         return params.get("timeframe") if "timeframe" in cls.fields else None
 
     @classmethod
+    def placeholders(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The placeholders a rule's message may use besides the standard ones: the rule's
+        parameters and this type's extras, each with a sample value."""
+        return {**params, **cls.extras}
+
+    @classmethod
     def describe(cls) -> dict[str, Any]:
         doc = " ".join((cls.__doc__ or "").replace("``", "").split())
         return {"type": cls.type, "group": cls.group, "doc": doc,
                 "scopes": list(cls.scopes), "one_of": [list(g) for g in cls.one_of],
-                "message": cls.message,
+                "message": cls.message, "placeholders": [*cls.fields, *cls.extras],
                 "params": [field.describe() for field in cls.fields.values()]}
 
 
@@ -355,6 +364,7 @@ class PriceChannel(Condition):
     event = Field(CHOICE, "leave", choices=("enter", "leave"),
                   doc="fire when the price enters the channel, or leaves it")
     message = "{coin} {moved} the channel {low} to {high} at {price}"
+    extras: ClassVar[dict[str, Any]] = {"moved": "left"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -508,6 +518,7 @@ class RSICondition(Condition):
     below = Field(NUMBER, low=0, high=100, doc="fire when the RSI falls below this")
     one_of = (("above", "below"),)
     message = "{coin} {timeframe} RSI {value:.1f} {side} {threshold} at {price}"
+    extras: ClassVar[dict[str, Any]] = {"side": "rose above"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -543,6 +554,7 @@ class MACross(Condition):
     direction = Field(CHOICE, "either", choices=("golden", "death", "either"),
                       doc="golden: the fast crosses above the slow; death: below")
     message = "{coin} {timeframe} {fast}/{slow} {cross} cross at {price}"
+    extras: ClassVar[dict[str, Any]] = {"cross": "golden"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -594,6 +606,7 @@ class VolatilitySpike(Condition):
                           "(atr_percentile)")
     window = Field(INTEGER, 100, low=10, high=5000, doc="the bars the spike is measured against")
     message = "{coin} {timeframe} volatility spike: {value:.2f} (threshold {threshold})"
+    extras: ClassVar[dict[str, Any]] = {"atr_pct": 1.5}
     ATR_PERIOD = 14
 
     def __init__(self, params: Mapping[str, Any]) -> None:
@@ -696,6 +709,7 @@ class TrendChange(Condition):
                                                         for x in v})),
                doc="the label it changes to (any: every change)")
     message = "{coin} {timeframe} trend changed: {change}"
+    extras: ClassVar[dict[str, Any]] = {"change": "direction up → sideways"}
 
     @classmethod
     def relation_problem(cls, params: dict[str, Any]) -> str | None:
@@ -756,6 +770,7 @@ class Drawdown(_Passing):
     percent = Field(NUMBER, above=0, high=100, doc="the drawdown, in % of the peak value")
     one_of = (("amount", "percent"),)
     message = "{strategy}'s drawdown {value}{unit} passed {threshold}{unit}"
+    extras: ClassVar[dict[str, Any]] = {"unit": "%"}
 
     @property
     def limit(self) -> float:
@@ -868,6 +883,7 @@ class StrategyErrorCondition(Condition):
     type, group = "strategy_error", "strategy"
     scopes, feeds = STRATEGY_SCOPES, EVENTS
     message = "{strategy} stopped on an error: {error}"
+    extras: ClassVar[dict[str, Any]] = {"error": "ValueError: bad bar"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -893,6 +909,7 @@ class FeedStalled(Condition):
     scopes, feeds = ENGINE_SCOPES, EVENTS
     seconds = Field(INTEGER, 30, low=1, high=DAY, doc="the silence, in seconds")
     message = "no price for {value} s: the feed is {feed}"
+    extras: ClassVar[dict[str, Any]] = {"feed": "live"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -916,6 +933,7 @@ class FeedReconnecting(Condition):
     type, group = "feed_reconnecting", "engine"
     scopes, feeds = ENGINE_SCOPES, EVENTS
     message = "the feed is reconnecting: {reason}"
+    extras: ClassVar[dict[str, Any]] = {"reason": "connection reset"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -937,6 +955,7 @@ class JournalPaused(Condition):
     type, group = "journal_paused", "engine"
     scopes, feeds = ENGINE_SCOPES, EVENTS
     message = "trading paused: {reason}"
+    extras: ClassVar[dict[str, Any]] = {"reason": "the disk is nearly full"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)
@@ -967,6 +986,7 @@ class WorkerDied(Condition):
     type, group = "worker_died", "engine"
     scopes, feeds = ENGINE_SCOPES, EVENTS
     message = "{reason}"
+    extras: ClassVar[dict[str, Any]] = {"reason": "worker 1 (pid 42) exited with code -9"}
 
     def event(self, kind: str, data: Any, now: float, facts: Facts) -> Hit | None:
         if kind != "log" or not _DIED.search(str(data.get("message", ""))):
@@ -985,6 +1005,7 @@ class DailyLoss(_Passing):
     percent = Field(NUMBER, above=0, high=100, doc="the day's loss, in % of its opening value")
     one_of = (("amount", "percent"),)
     message = "the day's loss {value}{unit} passed the limit {threshold}{unit}"
+    extras: ClassVar[dict[str, Any]] = {"unit": "%"}
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         super().__init__(params)

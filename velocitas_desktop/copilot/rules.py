@@ -161,7 +161,7 @@ class Rule:
             enabled=_bool(data.get("enabled", True), f"{where}: enabled"),
             expires=_time(data.get("expires"), f"{where}: expires"),
             severity=_severity(data.get("severity", "warning"), where),
-            message=_message(data.get("message"), where),
+            message=_message(data.get("message"), kind, params, where),
             action=_action(data.get("action"), scope, kind, where),
             created=_number_or_none(data.get("created"), f"{where}: created"),
             fired=_count(data.get("fired", 0), f"{where}: fired"),
@@ -406,10 +406,10 @@ def _action_params(action: str, params: dict[str, Any], scope: Scope, kind: type
             raise RuleError(f"{where}: params must be an object of the strategy's parameters")
 
 
-def _message(value: Any, where: str) -> str:
+def _message(value: Any, kind: type[Condition], params: dict[str, Any], where: str) -> str:
     if value is None:
         return ""
-    problem = template_problem(value)
+    problem = template_problem(value, kind.placeholders(params), kind.type)
     if problem:
         raise RuleError(f"{where}: the message {problem}")
     if len(value) > 1000:

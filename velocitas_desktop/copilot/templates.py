@@ -1,7 +1,7 @@
 """Alert message templates: ``"{coin} crossed {threshold} at {price:,.2f}"`` checked and filled.
 
-A template is Python's format syntax limited to the placeholders in :data:`PLACEHOLDERS`, each
-with an optional format spec (``{price:,.2f}``, ``{time:%H:%M}``). A template is checked when
+A template is Python's format syntax limited to the placeholders in :data:`PLACEHOLDERS` (and
+those its condition type adds: its parameters and figures), each with an optional format spec (``{price:,.2f}``, ``{time:%H:%M}``). A template is checked when
 the rule is saved (:func:`template_problem`), so an alert never fails to render: a value the
 alert does not have (a strategy alert has no price) renders as ``n/a`` whatever its spec.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,32 +31,40 @@ _SAMPLE: dict[str, Any] = {"coin": "BTC", "price": 70012.5, "value": 70012.5,
                            "time": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "rule": "rule"}
 
 
-def template_problem(template: str) -> str | None:
-    """A sentence saying what is wrong with ``template``, or None if it renders."""
+def template_problem(template: str, extra: Mapping[str, Any] | None = None,
+                     kind: str = "") -> str | None:
+    """A sentence saying what is wrong with ``template``, or None if it renders. ``extra``:
+    the placeholders a ``kind`` of condition adds (its parameters and figures), with a
+    sample value of each."""
     if not isinstance(template, str):
         return f"must be text (got {type(template).__name__})"
     try:
         fields = list(_FORMATTER.parse(template))
     except ValueError as exc:
         return _syntax(str(exc))
+    extra = dict(extra or {})
+    samples = {**_SAMPLE, **extra}
     names = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
+    if extra:
+        names += f"; a {kind} rule's also " + ", ".join("{" + name + "}" for name in extra
+                                                       if name not in PLACEHOLDERS)
     for _literal, name, spec, conversion in fields:
         if name is None:
             continue
         if name == "":
             return f"has an empty placeholder {{}}: name one of {names}"
-        if name not in PLACEHOLDERS:
+        if name not in samples:
             return f"has an unknown placeholder {{{name}}}: the placeholders are {names}"
         if conversion not in (None, "r", "s", "a"):
             return f"has an unknown conversion !{conversion} in {{{name}}}"
         if "{" in (spec or ""):
             return f"nests a placeholder in the format spec of {{{name}}}; write the spec out"
         try:
-            _format(_SAMPLE[name], spec or "", conversion)
+            _format(samples[name], spec or "", conversion)
         except (ValueError, TypeError):
-            kind = "text" if isinstance(_SAMPLE[name], str) else (
+            what = "text" if isinstance(samples[name], str) else (
                 "a time" if name == "time" else "a number")
-            return f"has a format spec {spec!r} that does not suit {{{name}}} ({kind})"
+            return f"has a format spec {spec!r} that does not suit {{{name}}} ({what})"
     return None
 
 
