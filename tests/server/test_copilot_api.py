@@ -53,7 +53,8 @@ BAD_RULES = {
     "unknown placeholder": (
         {**BTC_70K, "message": "{planet} aligned"},
         "rule 'btc-70k': the message has an unknown placeholder {planet}: the placeholders "
-        "are {coin}, {price}, {value}, {threshold}, {strategy}, {time}, {rule}"),
+        "are {coin}, {price}, {value}, {threshold}, {strategy}, {time}, {rule}; a price_cross "
+        "rule's also {level}, {direction}"),
     "out-of-range threshold": (
         {**BTC_70K, "condition": {"type": "rsi", "params": {"timeframe": "1h", "above": 150}}},
         "rule 'btc-70k': rsi above must be between 0 and 100 (got 150)"),
