@@ -173,16 +173,18 @@ async def alerts_socket(
     feed = _feed(websocket)
     await websocket.accept()
     client = feed.add(after_id)
-    tasks = {asyncio.create_task(_until_disconnect(websocket)),
-             asyncio.create_task(client.ended.wait()),
-             asyncio.create_task(_send(websocket, client, feed.stall_seconds))}
+    # over when the client leaves, or is ended (too slow, a failed replay, shutdown); the
+    # sender and the replay run until then
+    watched = {asyncio.create_task(_until_disconnect(websocket)),
+               asyncio.create_task(client.ended.wait())}
+    workers = {asyncio.create_task(_send(websocket, client, feed.stall_seconds))}
     if after_id is not None:
-        tasks.add(asyncio.create_task(feed.replay(client)))
+        workers.add(asyncio.create_task(feed.replay(client)))
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
     finally:
         feed.remove(client)
-        for task in tasks:
+        for task in watched | workers:
             task.cancel()
     if client.close_code is not None:
         with contextlib.suppress(Exception):
