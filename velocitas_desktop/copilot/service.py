@@ -361,7 +361,9 @@ class Copilot:
             return _copy(self._settings)
 
     def update_copilot_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """Change the parts of the settings given (the others stay); RuleError for a bad one."""
+        """Change the parts of the settings given, and of an object part the fields given
+        (the others stay); RuleError for a bad one. The amount of the daily-loss guard wins
+        over its percent when both are set."""
         if not isinstance(settings, Mapping):
             raise RuleError("settings must be an object with daily_loss, webhooks, heartbeat "
                             "and throttle")
@@ -370,7 +372,11 @@ class Copilot:
             raise RuleError(f"settings: unknown part {unknown[0]!r}; the parts are "
                             f"{', '.join(DEFAULT_SETTINGS)}")
         with self._lock:
-            merged = {**self._settings, **_copy(dict(settings))}
+            # a part given as an object changes only the fields it names
+            merged = {key: ({**value, **settings[key]} if isinstance(value, dict)
+                            and isinstance(settings.get(key), Mapping) else
+                            _copy(settings.get(key, value)))
+                      for key, value in _copy(self._settings).items()}
             checked = {"daily_loss": _daily_loss(merged["daily_loss"]),
                        **webhooks.check_settings(merged),
                        "throttle": _throttle(merged["throttle"])}
