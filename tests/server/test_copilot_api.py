@@ -283,8 +283,9 @@ def test_settings_change_in_the_parts_given_and_a_bad_one_is_named(client) -> No
     assert client.get("/api/copilot/settings").json() == reply.json()
     assert refused(client.put("/api/copilot/settings", json={"throttle": {"count": 0}}),
                    422) == "throttle.count: expected a whole number from 1 to 10000 (got 0)"
+    # a part changes only the fields it gives: the guard needs an amount or a percent left
     assert refused(client.put("/api/copilot/settings", json={
-        "daily_loss": {"enabled": True}}), 422) == (
+        "daily_loss": {"enabled": True, "percent": None}}), 422) == (
         "daily_loss: give an amount (quote currency) or a percent of the day's opening value "
         "to turn the guard on")
     assert client.get("/api/copilot/settings").json() == reply.json()
