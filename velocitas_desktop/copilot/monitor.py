@@ -5,8 +5,8 @@ The session's consumer hands each batch's prices over with :meth:`Monitor.prices
 list append and, when the monitor sleeps, a notify: a few microseconds), and the engine's
 subscribers hand events over with :meth:`Monitor.event`; neither ever waits for the rules.
 The thread wakes at most every ``MIN_INTERVAL`` and evaluates what arrived meanwhile, one
-numpy pass per coin and rule (copilot/conditions.py's Evaluator), so its share of the
-interpreter stays small whatever the tick rate: if it falls behind, more batches are simply
+numpy pass per coin and rule (copilot/conditions.py's Evaluator), and keeps its share of one
+core under ``BUDGET`` whatever the tick rate: if it falls behind, more batches are simply
 evaluated together (said once in the log), and past ``MAX_WAITING_TICKS`` the oldest prices
 are skipped (said once, with the count), so its memory stays bounded.
 """
@@ -28,9 +28,16 @@ from velocitas_desktop.engine.contract import Event, EventKind
 
 log = logging.getLogger(__name__)
 
-# Seconds between evaluations at most: alerts come at most this late after their tick (plus
-# the evaluation), and the rules run at most this often, whatever the tick rate
+# Seconds between looks at least: the rules run at most this often, whatever the tick rate
+# (a look's cost is mostly per rule, not per price: 100 rules on two coins took 1.7 ms a look
+# with 100 prices a coin, here, on a loaded machine), and an alert comes this much late at most
+# on top of its evaluation
 MIN_INTERVAL = 0.01
+# The looks' share of one core at most: after a look of c seconds the next waits c / BUDGET - c
+# (if longer than MIN_INTERVAL). The monitor shares the interpreter lock with the consumer, so
+# what it runs in Python is taken from trading; when the market outruns it, more batches are
+# evaluated per look instead of trading slowing down.
+BUDGET = 0.25
 CLOCK_SECONDS = 1.0         # on_clock (no trade, feed stalled, expiry) this often
 MAX_WAITING_TICKS = 2_000_000  # prices waiting for the monitor (32 MB); older ones skipped
 MAX_WAITING_EVENTS = 10_000
@@ -167,6 +174,7 @@ class Monitor:
     def _run(self) -> None:
         last_clock = 0.0
         last_look = 0.0
+        gap = self.min_interval
         while True:
             with self._wake:
                 while not self._stopping and not self._has_work():
@@ -176,7 +184,7 @@ class Monitor:
                     self._wake.wait(wait)
                 stopping = self._stopping
             # let a few batches gather: one evaluation of many costs what one of one does
-            rest = self.min_interval - (time.monotonic() - last_look)
+            rest = gap - (time.monotonic() - last_look)
             if rest > 0 and not stopping:
                 time.sleep(rest)
             last_look = time.monotonic()
@@ -187,7 +195,9 @@ class Monitor:
                 log.exception("the copilot's monitor failed on a look; it goes on")
             if time.monotonic() - last_clock >= CLOCK_SECONDS:
                 last_clock = time.monotonic()
-            self.busy_seconds += time.perf_counter() - began
+            took = time.perf_counter() - began
+            self.busy_seconds += took
+            gap = max(self.min_interval, took / BUDGET - took)
             if stopping:  # what was handed over before stop() has been looked at
                 return
 
