@@ -1,18 +1,21 @@
 """Benchmark of what the live trend costs the engine: ticks/s with it on and off, as one table.
 
-Two sessions at maximum speed, each run alternately without and with the live trend
-(Engine(live_trend=False/True)), the journal on, 4 built-ins on each of 2 coins, workers=0:
-  * simulated: the pipeline bench's market (bench/pipeline.py), minutes closing as its clock runs;
-  * csv replay: two files of one-minute bars replayed on their open-high-low-close path, so a
-    minute closes every 4 prices of a coin, hundreds of thousands of times a second of wall
-    clock: the worst case for anything woken by closing bars. The files are longer than the
-    30 days of minutes a session holds, so the analyses run on full-size candles.
-Each pair of runs is made back to back, alternating which goes first, and the loss is taken
-from the medians, because the machine is shared (its load average is printed) and single runs
-vary by more than the effect. Beside ticks per second of wall clock, ticks per second of the
+Sessions at maximum speed, each run alternately without and with the live trend
+(Engine(live_trend=False/True)), the journal on, 2 coins, workers=0:
+  * simulated, 4 built-ins on each coin: the pipeline bench's market (bench/pipeline.py),
+    minutes closing as its clock runs;
+  * csv replay, 4 built-ins on each coin, and with no strategy (the fastest hot path, so the
+    trend's share is the largest): two files of one-minute bars replayed on their
+    open-high-low-close path, so a minute closes every 4 prices of a coin, tens of thousands
+    of times a second of wall clock: the worst case for anything woken by closing bars. The
+    files are longer than the 30 days of minutes a session holds, so the analyses run on
+    full-size candles.
+Each pair of runs is made back to back, alternating which goes first, and the loss is the
+median of the pairs' ratios, because the machine is shared (its load average is printed): its
+load drifts over minutes, and single runs vary by more than the effect. Beside ticks per second of wall clock, ticks per second of the
 process's processor time: what the trend takes from trading whatever else the machine runs.
 
-    python bench/live_trend.py [--ticks 1000000] [--bars 150000] [--repeat 3]
+    python bench/live_trend.py [--ticks 1000000] [--bars 60000] [--repeat 8]
 """
 
 from __future__ import annotations
@@ -53,6 +56,16 @@ class Runs:
         return statistics.median(self.rates)
 
 
+def paired(on: list[float], off: list[float]) -> tuple[float, float, float]:
+    """The median ratio of runs made back to back (the i-th of each kind), and the first and
+    third quartiles of those ratios (the spread the machine's load gives them)."""
+    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    if len(ratios) < 2:
+        return ratios[0], ratios[0], ratios[0]
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return statistics.median(ratios), low, high
+
+
 def write_minutes(path: str, bars: int, seed: int) -> None:
     """One-minute bars of a random walk (0.05% a minute), as a plain csv file."""
     rng = np.random.default_rng(seed)
@@ -66,12 +79,13 @@ def write_minutes(path: str, bars: int, seed: int) -> None:
                header="timestamp,open,high,low,close,volume", comments="")
 
 
-def run_once(config: EngineConfig, live_trend: bool, folder: str, runs: Runs) -> None:
+def run_once(config: EngineConfig, strategies: bool, live_trend: bool, folder: str,
+             runs: Runs) -> None:
     journal = Journal(os.path.join(folder, f"bench-{len(runs.rates)}-{live_trend}.sqlite"))
     engine = Engine(journal=journal, restore=False, live_trend=live_trend)
     events = [0]
     engine.subscribe(lambda event: events.__setitem__(0, events[0] + (event.kind == "trend")))
-    for coin in COINS:
+    for coin in COINS if strategies else ():
         for name in engine.catalog.names():
             engine.register(StrategySpec(name, coin))
     began = time.process_time()
@@ -89,14 +103,16 @@ def run_once(config: EngineConfig, live_trend: bool, folder: str, runs: Runs) ->
         runs.busy.append(session.trend.busy_seconds)
         runs.cpu.append(session.trend.cpu_seconds)
     engine.close()
+    os.remove(journal.path)  # tens of MB each, over dozens of runs
 
 
-def scenario(config: EngineConfig, repeat: int, folder: str) -> tuple[Runs, Runs]:
+def scenario(config: EngineConfig, strategies: bool, repeat: int,
+             folder: str) -> tuple[Runs, Runs]:
     off, on = Runs(), Runs()
     for i in range(repeat):
         # alternate which goes first, so a drift in the machine's load favours neither
         for live_trend in ((False, True) if i % 2 == 0 else (True, False)):
-            run_once(config, live_trend, folder, on if live_trend else off)
+            run_once(config, strategies, live_trend, folder, on if live_trend else off)
             print(".", end="", flush=True)
     return off, on
 
@@ -105,11 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ticks", type=int, default=1_000_000,
                         help="ticks of each simulated run")
-    parser.add_argument("--bars", type=int, default=150_000,
+    parser.add_argument("--bars", type=int, default=60_000,
                         help="one-minute bars in each replayed file (4 prices each)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each kind")
+    parser.add_argument("--repeat", type=int, default=8, help="runs of each kind")
     args = parser.parse_args(argv)
-    folder = tempfile.mkdtemp(prefix="velocitas-bench-trend-")
+    with tempfile.TemporaryDirectory(prefix="velocitas-bench-trend-") as folder:
+        return bench(args, folder)
+
+
+def bench(args: argparse.Namespace, folder: str) -> int:
     live_timeframes(3600.0)  # the analyzer is imported once a process: not in the first run
     files = {}
     for seed, coin in enumerate(COINS):
@@ -117,41 +137,49 @@ def main(argv: list[str] | None = None) -> int:
         write_minutes(files[coin], args.bars, seed)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, Python "
           f"{sys.version.split()[0]}, numpy {np.__version__}")
-    print(f"engine: {len(COINS)} coins x 4 built-ins, workers=0, journal on; live trend: "
+    print(f"engine: {len(COINS)} coins, workers=0, journal on; live trend: "
           f"each coin at most every {MIN_SECONDS:g} s, analyses within {BUDGET:.0%} of a core")
+    simulated = EngineConfig(coins=COINS, rate=None, workers=0, seed=42,
+                             max_ticks=args.ticks, start_time=0.0)
+    replay = EngineConfig(source="csv", coins=COINS, csv_files=files, ohlc_path=True)
+    replayed = f"csv replay, 2 x {args.bars:,} 1m bars (OHLC path)"
     scenarios = {
-        f"simulated, {args.ticks:,} ticks": EngineConfig(
-            coins=COINS, rate=None, workers=0, seed=42, max_ticks=args.ticks, start_time=0.0),
-        f"csv replay, 2 x {args.bars:,} 1m bars (OHLC path)": EngineConfig(
-            source="csv", coins=COINS, csv_files=files, ohlc_path=True),
+        f"simulated, {args.ticks:,} ticks, 4 built-ins a coin": (simulated, True),
+        f"{replayed}, 4 built-ins a coin": (replay, True),
+        f"{replayed}, no strategy": (replay, False),
     }
     rows = []
-    for name, config in scenarios.items():
+    for name, (config, strategies) in scenarios.items():
         print(f"{name} ", end="", flush=True)
-        off, on = scenario(config, args.repeat, folder)
+        off, on = scenario(config, strategies, args.repeat, folder)
         print()
         seconds = sum(on.seconds)
-        cpu_off, cpu_on = statistics.median(off.per_cpu), statistics.median(on.per_cpu)
+        ratio, low, high = paired(on.rates, off.rates)
+        cpu_ratio, cpu_low, cpu_high = paired(on.per_cpu, off.per_cpu)
         rows.append((name, f"{statistics.median(off.seconds):.1f}",
-                     f"{off.median:,.0f}", f"{on.median:,.0f}", f"{on.median / off.median:.3f}",
-                     f"{100 * (1 - on.median / off.median):+.1f}%",
-                     f"{cpu_off:,.0f}", f"{cpu_on:,.0f}", f"{100 * (1 - cpu_on / cpu_off):+.1f}%",
+                     f"{off.median:,.0f}", f"{on.median:,.0f}",
+                     f"{ratio:.3f} ({low:.2f}-{high:.2f})", f"{100 * (1 - ratio):+.1f}%",
+                     f"{statistics.median(off.per_cpu):,.0f}",
+                     f"{statistics.median(on.per_cpu):,.0f}",
+                     f"{100 * (1 - cpu_ratio):+.1f}% ({100 * (1 - cpu_high):+.0f} to "
+                     f"{100 * (1 - cpu_low):+.0f})",
                      f"{sum(on.analyses) / seconds:.2f}/s",
                      f"{100 * sum(on.busy) / seconds:.1f}% / {100 * sum(on.cpu) / seconds:.1f}%",
                      f"{statistics.median(on.events):.0f}",
                      " ".join(f"{r / 1000:.0f}k" for r in off.rates) + " | "
                      + " ".join(f"{r / 1000:.0f}k" for r in on.rates)))
-    header = ("session", "run s", "off ticks/s", "on ticks/s", "on/off", "loss",
+    header = ("session", "run s", "off ticks/s", "on ticks/s", "on/off (quartiles)", "loss",
               "off ticks/cpu-s", "on ticks/cpu-s", "cpu loss", "analyses",
               "trend wall / cpu", "TREND events", "each run's ticks/s, off | on")
     widths = [max(len(str(r[i])) for r in [*rows, header]) for i in range(len(header))]
     print()
     for row in (header, tuple("-" * w for w in widths), *rows):
         print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
-    print("\nloss = 1 - median(on) / median(off), of wall-clock ticks/s and of ticks per processor"
-          "\nsecond (target: <= 5%); trend wall / cpu = the trend thread's wall-clock and processor"
-          f"\nseconds over the sessions' run time (budget {BUDGET:.0%} of wall clock). Load average "
-          f"now {os.getloadavg()[0]:.1f}.")
+    print(f"""
+on/off = the median of the ratios of runs made back to back (their quartiles in brackets);
+loss = 1 - on/off, of wall-clock ticks/s and of ticks per processor second (target: <= 5%);
+trend wall / cpu = the trend thread's wall-clock and processor seconds over the sessions' run
+time (budget {BUDGET:.0%} of wall clock). Load average now {os.getloadavg()[0]:.1f}.""")
     return 0
 
 

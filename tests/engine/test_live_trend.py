@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from live_engine_helpers import Recorder, engine_threads, nothing_left_behind
+from live_engine_helpers import Recorder, engine_threads
 from support import wait_until
 
 from velocitas_desktop.core.errors import ParameterError
@@ -249,7 +249,7 @@ def test_the_trend_thread_ends_with_a_stopped_session(engines):
                               start_time=T0))
     wait_until(lambda: "velocitas-trend" in engine_threads(), what="the trend thread")
     engine.stop()
-    nothing_left_behind()
+    assert "velocitas-trend" not in engine_threads()
 
 
 @pytest.mark.slow

@@ -28,11 +28,15 @@ log = logging.getLogger(__name__)
 
 LIVE_TIMEFRAMES = ("1m", "15m", "1h", "4h")  # of one-minute candles
 MIN_SECONDS = 1.0   # a coin's report is re-made at most this often
-# The analyses' share of one core. The thread shares the interpreter lock with the consumer,
-# so what it runs in Python is taken from trading: after an analysis of c seconds the next
+# The analyses' share of wall-clock time. The thread shares the interpreter lock with the
+# consumer, so what it runs is taken from trading: after an analysis of c seconds the next
 # waits c / BUDGET − c, keeping the cost near BUDGET whatever the coins and the speed of their
-# bars (bench/live_trend.py measures it).
-BUDGET = 0.02
+# bars. An analysis of 30 days of minutes on 4 timeframes takes ~20 ms of processor time here,
+# ~60 ms of wall clock beside a busy consumer (it waits for the lock); at 2% the engine lost
+# 0-8% (median of paired runs, machine shared, bench/live_trend.py), so 1%: in a live market a
+# coin closes a minute a minute, and even 20 coins closing at once are all re-made within
+# about two minutes at the worst, a few seconds usually.
+BUDGET = 0.01
 REGIME_FIELDS = ("direction", "strength", "volatility", "character")
 
 CandleSource = Callable[[str, bool], "dict[str, Any] | None"]
@@ -237,8 +241,9 @@ class LiveTrend:
                 "previous": None if previous is None else dict(previous),
                 "current": dict(current), "summary": summary})
             if previous is not None:
+                now = summary.removeprefix(f"{timeframe}: ")
                 self._say("info", f"{coin} {timeframe}: trend changed "
-                                  f"{_changes(previous, current)} ({summary})")
+                                  f"{_changes(previous, current)}; now {now}")
 
 
 def _changes(previous: dict[str, str], current: dict[str, str]) -> str:
