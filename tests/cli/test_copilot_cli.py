@@ -124,6 +124,17 @@ def test_a_file_with_one_bad_rule_saves_none_and_says_which_rule_and_field(
     assert saved(db) == []  # the good rule before it was not saved either
 
 
+def test_the_built_in_guard_of_an_exported_file_is_left_to_the_settings(capsys,
+                                                                       tmp_path) -> None:
+    guard = {**DD_GUARD, "id": "daily-loss-guard"}
+    path = write_rules(tmp_path / "rules.json", BTC_70K, guard)
+    code, out, err = run(capsys, "add", str(path), "--db", str(tmp_path / "j.sqlite3"))
+    assert code == 0 and out.startswith("added 1 rule (btc-70k)")
+    assert err == ("velocitas copilot: skipped 'daily-loss-guard': the built-in daily-loss "
+                   "guard is set in the copilot settings (daily_loss), not added as a rule\n")
+    assert [r["id"] for r in saved(tmp_path / "j.sqlite3")] == ["btc-70k"]
+
+
 def test_a_missing_or_unreadable_rules_file_is_one_line_and_exit_2(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "add", str(tmp_path / "none.json"), "--db",
                        str(tmp_path / "j.sqlite3"))

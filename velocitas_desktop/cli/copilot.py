@@ -125,7 +125,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
+    from velocitas_desktop.copilot.guard import BUILT_IN_GUARD
+
     rules = _read_rules(args.file)  # every rule checked before any is saved
+    if any(rule.id == BUILT_IN_GUARD for rule in rules):
+        # an export carries it when it is on; it is the settings' to make, as the API's
+        # import leaves it too
+        print(f"velocitas copilot: skipped {BUILT_IN_GUARD!r}: the built-in daily-loss guard "
+              "is set in the copilot settings (daily_loss), not added as a rule",
+              file=sys.stderr)
+        rules = [rule for rule in rules if rule.id != BUILT_IN_GUARD]
     path = _journal_path(args.db)
     store = _store(path)
     try:
