@@ -114,7 +114,9 @@ def test_a_rule_from_the_form_alerts_live_and_its_action_is_confirmed(server, pa
     nav = page.get_by_role("navigation", name="Pages")
     nav.get_by_role("link", name="Live").click()
     start_replay(server)
-    expect(page.get_by_test_id("unread-alerts")).to_have_text("1", timeout=60_000)
+    # the link reads "Copilot (1 unread alert)" to a screen reader
+    expect(nav.get_by_role("link", name="Copilot (1 unread alert)", exact=True)).to_be_visible(
+        timeout=60_000)
     nav.get_by_role("link", name="Copilot").click()
     expect(page.get_by_test_id("unread-alerts")).to_have_count(0)
 
@@ -160,7 +162,7 @@ def test_on_a_protected_server_the_page_asks_for_the_token_and_its_alerts_socket
                                           "params": {"level": level, "direction": "either"}},
         "scope": {"kind": "coin", "value": "BTC"}, "frequency": {"mode": "once"},
         "severity": "warning"})
-    assert made.status_code == 200, made.text
+    assert made.status_code == 201, made.text
     rule_id = made.json()["id"]
 
     page.goto(token_server.url + "/copilot")

@@ -6,7 +6,7 @@ export function NavBadge({ count, what, testId }: { count: number; what: string;
   if (count <= 0) return null;
   return (
     <span className="nav-badge" data-testid={testId}>
-      <span className="sr-only">, {count} {what}{count === 1 ? "" : "s"}</span>
+      <span className="sr-only">({count} {what}{count === 1 ? "" : "s"})</span>
       <span aria-hidden="true">{count > 99 ? "99+" : count}</span>
     </span>
   );

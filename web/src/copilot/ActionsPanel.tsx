@@ -18,7 +18,9 @@ export function ActionsPanel({ actions, feed }: { actions: readonly Action[]; fe
   const [outcome, setOutcome] = useState<Action | null>(null);
   const { busy, error, run } = useAction();
   const decide = (action: Action, confirm: boolean) => run(async () => {
-    const decided = await api.post<Action>(`/api/copilot/actions/${action.id}/${confirm ? "confirm" : "reject"}`);
+    // the journal records who decided: this page says it is the browser view
+    const decided = await api.post<Action>(`/api/copilot/actions/${action.id}/${confirm ? "confirm" : "reject"}`,
+                                           undefined, undefined, { "X-Velocitas-Client": "browser" });
     feed.replaceAction(decided);
     setOutcome(decided);
   });

@@ -35,6 +35,7 @@ function headers(extra?: Record<string, string>): Record<string, string> {
 }
 
 async function reply<T>(response: Response): Promise<T> {
+  if (response.status === 204) return undefined as T; // a DELETE's empty reply
   if (response.ok) return (await response.json()) as T;
   let detail = `${response.status} ${response.statusText}`;
   try {
@@ -48,12 +49,12 @@ async function reply<T>(response: Response): Promise<T> {
 }
 
 async function call<T>(method: string, path: string, query?: Query, body?: unknown,
-                       signal?: AbortSignal): Promise<T> {
+                       signal?: AbortSignal, extra?: Record<string, string>): Promise<T> {
   let response: Response;
   try {
     response = await fetch(path + queryString(query), {
       method,
-      headers: headers(body === undefined ? undefined : { "Content-Type": "application/json" }),
+      headers: headers({ ...(body === undefined ? {} : { "Content-Type": "application/json" }), ...extra }),
       body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
@@ -67,7 +68,8 @@ async function call<T>(method: string, path: string, query?: Query, body?: unkno
 export const api = {
   get: <T>(path: string, query?: Query, signal?: AbortSignal) =>
     call<T>("GET", path, query, undefined, signal),
-  post: <T>(path: string, body?: unknown, query?: Query) => call<T>("POST", path, query, body),
+  post: <T>(path: string, body?: unknown, query?: Query, extra?: Record<string, string>) =>
+    call<T>("POST", path, query, body, undefined, extra),
   put: <T>(path: string, body?: unknown) => call<T>("PUT", path, undefined, body),
   del: <T>(path: string) => call<T>("DELETE", path),
   /** A multipart upload (the server accepts it because it comes from its own page). */
