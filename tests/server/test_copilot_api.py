@@ -397,3 +397,42 @@ def test_the_copilot_needs_the_token_like_every_route(engine) -> None:
         assert refused(client.post("/api/copilot/rules/btc-70k/disable", headers=evil),
                        403).startswith("pages at http://evil.example may not use this server")
     app.state.copilot_tests.shutdown()
+
+
+# --- the alerts socket's client rules (the socket itself: test_copilot_api_ws.py) ----------
+
+def queued(client) -> list[tuple[str, int]]:
+    out = []
+    while not client.queue.empty():
+        kind, data = client.queue.get_nowait()
+        out.append((kind, data["id"]))
+    return out
+
+
+def test_alerts_raised_during_a_replay_are_sent_after_it_each_once() -> None:
+    from velocitas_desktop.server.alerts_socket import AlertClient
+
+    client = AlertClient(live=False, last_id=1, sent_id=1)
+    client.offer("alert", {"id": 3})       # raised while the replay reads the journal...
+    client.offer("action", {"id": 7})
+    client.offer("alert", {"id": 4})
+    for stored in (2, 3):                  # ... which already holds alert 3
+        client.put("alert", {"id": stored})
+    client.go_live()
+    client.offer("alert", {"id": 4})       # a late copy of one sent
+    client.offer("alert", {"id": 5})
+    assert queued(client) == [("alert", 2), ("alert", 3), ("action", 7), ("alert", 4),
+                              ("alert", 5)]
+
+
+def test_a_client_with_too_many_alerts_waiting_is_told_where_to_resume() -> None:
+    from velocitas_desktop.server.alerts_socket import MAX_QUEUED, AlertClient
+
+    client = AlertClient(live=True, last_id=0, sent_id=40)
+    for i in range(MAX_QUEUED):
+        client.offer("alert", {"id": 41 + i})
+    assert not client.ended.is_set()
+    client.offer("alert", {"id": 41 + MAX_QUEUED})
+    assert client.ended.is_set() and client.close_code == 1013
+    assert client.close_reason == (f"too slow: {MAX_QUEUED} alerts waited for you; "
+                                   "reconnect with ?after_id=40")
