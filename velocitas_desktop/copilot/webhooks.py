@@ -189,19 +189,22 @@ def _title(alert: Mapping[str, Any]) -> str:
 
 
 def _fields(alert: Mapping[str, Any], inline: bool) -> list[dict[str, Any]]:
-    out = []
-    for name, field in (("Coin", "coin"), ("Strategy", "strategy_id"), ("Price", "price"),
-                        ("Value", "value"), ("Threshold", "threshold")):
-        value = alert.get(field)
-        if value is not None:
-            shown = (f"{value:,.8g}" if isinstance(value, float) else f"{value:,}"
-                     if isinstance(value, int) and not isinstance(value, bool) else str(value))
-            out.append({"name": name, "value": shown, "inline": inline} if inline
-                       else {"name": name, "value": shown})
+    """The alert's figures as (name, value) fields; Discord's also say ``inline``."""
+    shown = [(name, _shown(alert.get(key))) for name, key in (
+        ("Coin", "coin"), ("Strategy", "strategy_id"), ("Price", "price"), ("Value", "value"),
+        ("Threshold", "threshold")) if alert.get(key) is not None]
     if alert.get("time"):
-        out.append({"name": "Time", "value": _iso(alert["time"]), **(
-            {"inline": inline} if inline else {})})
-    return out
+        shown.append(("Time", _iso(alert["time"])))
+    return [{"name": name, "value": value, **({"inline": True} if inline else {})}
+            for name, value in shown]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.8g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
 
 
 def _iso(epoch: float) -> str:
