@@ -238,7 +238,8 @@ def test_a_bad_file_is_a_dialog_with_the_reason_not_a_traceback(qtbot, tab, tmp_
 def test_the_window_has_a_trend_tab_after_optimisation_that_reads_the_sample_when_opened(
         qtbot, window):
     bar = window.modes.tabBar()
-    assert [bar.tabText(i) for i in range(bar.count())] == ["Live", "Optimisation", "Trend"]
+    assert [bar.tabText(i) for i in range(bar.count())] == ["Live", "Optimisation", "Trend",
+                                                          "Copilot"]
     assert window.trend.bars is None  # nothing read before the tab is opened
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
     assert window.modes.currentWidget() is window.trend

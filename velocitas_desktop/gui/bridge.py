@@ -26,6 +26,9 @@ from velocitas_desktop.feeds.base import BarBatch
 
 FRAME_MS = 33  # ~30 redraws a second
 MAX_LOG_LINES = 500  # per frame; a flood of log lines is cut, not queued forever
+# Copilot alerts and decisions per frame; past it they miss the live list, not the journal
+# (History reads them), and a runaway rule is throttled long before (15 alerts in 3 minutes)
+MAX_ALERTS = 1_000
 # Fills handed to the window per frame. Beyond it they wait for the next frames, so a burst
 # of fills costs a few more frames instead of one long one (they are in the journal already).
 MAX_TRADES_PER_FRAME = 20_000
@@ -48,7 +51,9 @@ class EngineBridge(QObject):
     (a csv replay only; emitted before the ticks); ``strategies()`` the strategy list changed;
     ``feed(dict)`` / ``engine(dict)`` the latest state; ``log(list[dict])`` new log lines;
     ``missed(int)`` fills the window will never get (dropped while it did not read: they are
-    in the journal), emitted before the fills that came after them.
+    in the journal), emitted before the fills that came after them; ``alerts(list[dict])``
+    the copilot's new alerts and ``actions(list[dict])`` its new or changed decisions, in
+    the order they came.
     """
 
     trades = Signal(object)
@@ -60,6 +65,8 @@ class EngineBridge(QObject):
     engine_status = Signal(object)
     log = Signal(object)
     missed = Signal(int)
+    alerts = Signal(object)
+    actions = Signal(object)
 
     def __init__(self, engine: TradingEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -88,6 +95,8 @@ class EngineBridge(QObject):
         self._engine: list[dict[str, Any]] = []
         self._strategies_dirty = False
         self._logs: list[dict[str, Any]] = []
+        self._alerts: list[dict[str, Any]] = []
+        self._actions: list[dict[str, Any]] = []
 
     # --- engine threads: append and return ----------------------------------------------
 
@@ -127,6 +136,10 @@ class EngineBridge(QObject):
                 self._engine.append(data)
             elif kind == EventKind.LOG and len(self._logs) < MAX_LOG_LINES:
                 self._logs.append(data)
+            elif kind == EventKind.ALERT and len(self._alerts) < MAX_ALERTS:
+                self._alerts.append(data)
+            elif kind == EventKind.ACTION and len(self._actions) < MAX_ALERTS:
+                self._actions.append(data)
 
     def _drop_ticks(self) -> None:
         """The Qt thread is not draining: keep the newest half of BACKLOG_TICKS (the lock is
@@ -150,6 +163,7 @@ class EngineBridge(QObject):
             ticks, bars, feed, engine, dirty, logs = (self._ticks, self._bars, self._feed,
                                                       self._engine, self._strategies_dirty,
                                                       self._logs)
+            alerts, actions = self._alerts, self._actions
             self._reset_buffers()
             trades = self._take_counted_trades()
             metrics = self._take_metrics()
@@ -173,6 +187,10 @@ class EngineBridge(QObject):
             self.engine_status.emit(status)
         if logs:
             self.log.emit(logs)
+        if actions:  # first: an alert's row names its action's state
+            self.actions.emit(actions)
+        if alerts:
+            self.alerts.emit(alerts)
 
     def _take_counted_trades(self) -> list[dict[str, Any]]:
         """The buffered fills the newest snapshot counts, oldest first, up to a frame's

@@ -8,8 +8,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence, QShowEvent
+from PySide6.QtCore import QEvent, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QKeySequence,
+    QResizeEvent,
+    QShowEvent,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -22,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QTabBar,
     QTabWidget,
     QToolBar,
     QToolButton,
@@ -54,6 +62,8 @@ from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.bridge import EngineBridge
 from velocitas_desktop.gui.chart_session import ChartSession
 from velocitas_desktop.gui.charts import PriceCharts
+from velocitas_desktop.gui.copilot.notices import Toasts, TrayNotifier
+from velocitas_desktop.gui.copilot_tab import CopilotTab
 from velocitas_desktop.gui.dialogs import SettingsDialog, StrategyForm
 from velocitas_desktop.gui.fields import FieldError, NumberField
 from velocitas_desktop.gui.menus import build_menus, reach_toolbars_by_keyboard
@@ -289,6 +299,17 @@ class MainWindow(QMainWindow):
         self.modes.addTab(self.optimization, "Optimisation")
         self.trend = TrendTab(self.engine, palette=self.palette_colours)
         self.modes.addTab(self.trend, "Trend")
+        self.copilot = CopilotTab(self.engine, palette=self.palette_colours)
+        self.modes.addTab(self.copilot, "Copilot")
+        self.unread_alerts: list[dict[str, Any]] = []  # arrived while the tab was not shown
+        self.alerts_badge = QLabel()
+        self.alerts_badge.setObjectName("alertsBadge")
+        self.alerts_badge.hide()
+        self.modes.tabBar().setTabButton(self.modes.indexOf(self.copilot),
+                                         QTabBar.ButtonPosition.RightSide, self.alerts_badge)
+        self.toasts = Toasts(self)
+        self.toasts.opened.connect(self.open_alert)
+        self.tray = TrayNotifier(self, on_click=lambda: self.open_alert(None))
         self.modes.currentChanged.connect(self._mode_changed)
         layout.addWidget(self.modes, 1)
         self.setCentralWidget(central)
@@ -387,6 +408,9 @@ class MainWindow(QMainWindow):
         b.feed.connect(self._on_feed)
         b.engine_status.connect(self._on_engine_status)
         b.log.connect(self._on_log)
+        b.actions.connect(self.copilot.add_actions)
+        b.alerts.connect(self._on_alerts)
+        self.copilot.load()  # after the bridge listens: no alert falls between the two
 
     # --- engine events (Qt thread, at most once a frame each) -----------------------------
 
@@ -395,6 +419,50 @@ class MainWindow(QMainWindow):
         for _, stamps in per_coin.values():
             if stamps.shape[0]:
                 self.market_time = max(self.market_time, float(stamps[-1]))
+
+    def _on_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        """A frame's new alerts: the Copilot tab's list, the tab's badge, and a toast (or,
+        with the window minimised or hidden, the system tray's message)."""
+        self.copilot.add_alerts(alerts)
+        if self.modes.currentWidget() is not self.copilot or self.isMinimized():
+            self.unread_alerts.extend(alerts)
+            self._show_badge()
+        if self.isMinimized() or not self.isVisible():
+            self.tray.alerts(alerts)
+        else:
+            self.toasts.show_alerts(alerts)
+
+    def _show_badge(self) -> None:
+        """A pill on the Copilot tab counts the alerts not seen yet: amber, red if one of
+        them is critical (a label: the style sheet owns the tabs' own text colour)."""
+        count = len(self.unread_alerts)
+        critical = any(a.get("severity") == "critical" for a in self.unread_alerts)
+        colour = self.palette_colours.down if critical else "#ff9800"
+        self.alerts_badge.setText(f"{count:,}" if count < 1000 else "999+")
+        self.alerts_badge.setStyleSheet(f"background: {colour}; color: #131722; "
+                                        "font-weight: 700; border-radius: 7px; "
+                                        "padding: 0 5px;")
+        self.alerts_badge.adjustSize()
+        index = self.modes.indexOf(self.copilot)
+        # set again: the tab bar sizes a tab's button only when it is set
+        self.modes.tabBar().setTabButton(index, QTabBar.ButtonPosition.RightSide,
+                                         self.alerts_badge)
+        self.alerts_badge.setVisible(bool(count))
+        self.modes.setTabToolTip(index,
+                                 f"{count} new alert{'s' if count != 1 else ''}"
+                                 if count else "Rules, alerts and actions")
+
+    def open_alert(self, alert_id: int | None) -> None:
+        """Show the Copilot tab with ``alert_id`` selected (a toast's or the tray's click;
+        None: the newest)."""
+        if self.isMinimized() or not self.isVisible():
+            self.showNormal()
+            self.activateWindow()
+        self.modes.setCurrentWidget(self.copilot)
+        if alert_id is None and self.copilot.alerts:
+            alert_id = max(self.copilot.alerts)
+        if alert_id is not None:
+            self.copilot.select_alert(alert_id)
 
     def _on_trades(self, trades: list[dict[str, Any]]) -> None:
         if self.restoring_trades:  # newer than the fills being read: they wait to go on top
@@ -892,6 +960,8 @@ class MainWindow(QMainWindow):
         self.pnl_chart.set_palette(self.palette_colours)
         self.optimization.set_palette(self.palette_colours)
         self.trend.set_palette(self.palette_colours)
+        self.copilot.set_palette(self.palette_colours)
+        self._show_badge()
         self.charts.redraw()
 
     def start_server(self) -> None:
@@ -1040,10 +1110,15 @@ class MainWindow(QMainWindow):
         self.window_layout.save()
 
     def _mode_changed(self, _index: int) -> None:
-        """The Optimisation and Trend tabs take the whole window; Live brings the docks back."""
-        research = self.modes.currentWidget() in (self.optimization, self.trend)
+        """The Optimisation, Trend and Copilot tabs take the whole window; Live brings the
+        docks back. Showing the Copilot tab sees its new alerts."""
+        current = self.modes.currentWidget()
+        research = current in (self.optimization, self.trend, self.copilot)
         self.window_layout.make_room(research)
         self.welcome.setVisible(self.welcome_wanted and not research)
+        if current is self.copilot and self.unread_alerts:
+            self.unread_alerts = []
+            self._show_badge()
 
     def reset_layout(self) -> None:
         """View → Reset layout: every dock back where the window first put it."""
@@ -1056,6 +1131,17 @@ class MainWindow(QMainWindow):
         if not event.spontaneous():
             self.window_layout.shown()
 
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self.toasts.place()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        # restored onto the Copilot tab: the alerts that came meanwhile are in view
+        if (event.type() == QEvent.Type.WindowStateChange and not self.isMinimized()
+                and hasattr(self, "window_layout")):  # not while the window is being built
+            self._mode_changed(self.modes.currentIndex())
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.engine.status.stoppable and not self.close_confirmed and self._confirm_close():
             event.ignore()
@@ -1065,6 +1151,9 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.optimization.shutdown()  # cancels a running job and waits for it
         self.trend.shutdown()
+        self.copilot.shutdown()
+        self.toasts.clear()
+        self.tray.hide()
         self.bridge.close()
         self.stop_server()
         self.busy_label.setText("Stopping the engine…")

@@ -1,0 +1,222 @@
+"""The Copilot tab driven as a trader would, over a real engine: a rule made in the form, a
+replayed file crossing its level raising an alert (listed, toasted, badged), a pending action
+confirmed or rejected, rules exported and imported, and the tray told while minimised."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gui_helpers import WAIT_MS, choose, click, click_row, press_start, retype
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
+LEVEL = 110.0
+
+
+def write_rising_bars(path: Path, start: float = 100.0, end: float = 130.0,
+                      bars: int = 120) -> Path:
+    """One-minute bars whose closes climb evenly from ``start`` to ``end``."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    step = (end - start) / (bars - 1)
+    for i in range(bars):
+        close = start + i * step
+        open_ = close - step if i else close
+        lines.append(f"{1_700_000_000 + 60 * i},{open_:.4f},{close + 0.01:.4f},"
+                     f"{open_ - 0.01:.4f},{close:.4f},1")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def rule(rule_id: str, level: float = LEVEL, action: dict[str, Any] | None = None,
+         severity: str = "warning") -> dict[str, Any]:
+    return {"id": rule_id, "name": f"BTC above {level:g}",
+            "condition": {"type": "price_cross", "params": {"level": level, "direction": "up"}},
+            "scope": {"kind": "coin", "value": "BTC"},
+            "frequency": {"mode": "once"}, "severity": severity,
+            "message": "{coin} crossed {threshold} at {price:,.2f}", "action": action}
+
+
+def open_copilot(qtbot, window):  # type: ignore[no-untyped-def]
+    """Click the Copilot tab and wait for it to read the engine."""
+    bar = window.modes.tabBar()
+    index = window.modes.indexOf(window.copilot)
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(index).center())
+    qtbot.waitUntil(lambda: window.copilot.loaded, timeout=WAIT_MS)
+    return window.copilot
+
+
+def replay(qtbot, window, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Choose CSV files, type the file, replay it as fast as possible to its end."""
+    choose(qtbot, window.source_box, "CSV")
+    retype(qtbot, window.csv_edit, f"BTC={path}")
+    retype(qtbot, window.speed_edit, "max")
+    press_start(qtbot, window)
+    qtbot.waitUntil(lambda: window.engine.status == "finished", timeout=WAIT_MS)
+
+
+def rows(model, key: str) -> list[Any]:  # type: ignore[no-untyped-def]
+    return [model.value(r, key) for r in range(model.rowCount())]
+
+
+def test_a_rule_made_in_the_form_is_refused_with_the_reason_then_saved_and_listed(
+        qtbot, window):
+    tab = open_copilot(qtbot, window)
+    click(qtbot, tab.new_button)
+    qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
+    dialog = tab.dialogs[-1]
+    retype(qtbot, dialog.name_edit, "BTC above 70k")
+    choose(qtbot, dialog.type_box, "price: price_cr")
+    retype(qtbot, dialog.editors["level"], "0")
+    retype(qtbot, dialog.message_edit, "{coin} at {prise}")
+    assert dialog.message_error.isVisible()  # the template is checked as it is typed
+    assert "{prise}" in dialog.message_error.text()
+    retype(qtbot, dialog.message_edit, "{coin} crossed {threshold} at {price:,.2f}")
+    assert not dialog.message_error.isVisible()
+    click(qtbot, dialog.save_button)
+    # the engine refuses a level of 0; the dialog says why and stays open
+    assert dialog.isVisible()
+    assert "level must be above 0" in dialog.error.text()
+    assert window.engine.copilot_rules() == []
+
+    retype(qtbot, dialog.editors["level"], "70000")
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    saved = window.engine.copilot_rules()
+    assert [r["name"] for r in saved] == ["BTC above 70k"]
+    assert saved[0]["condition"]["params"]["level"] == 70000
+    assert saved[0]["scope"] == {"kind": "coin", "value": "BTC"}
+    qtbot.waitUntil(lambda: rows(tab.rules_model, "name") == ["BTC above 70k"],
+                    timeout=WAIT_MS)
+    assert "level=70,000" in tab.rules_model.value(0, "condition")
+
+
+def test_a_replay_crossing_the_level_lists_the_alert_and_shows_a_toast_that_opens_it(
+        qtbot, window, tmp_path):
+    window.engine.save_copilot_rule(rule("btc-110"))
+    path = write_rising_bars(tmp_path / "BTCUSDT-1m.csv")
+    replay(qtbot, window, path)  # the Live tab is shown: the Copilot tab is not
+    tab = window.copilot
+    qtbot.waitUntil(lambda: tab.alerts_model.rowCount() == 1, timeout=WAIT_MS)
+    message = tab.alerts_model.value(0, "message")
+    assert message.startswith("BTC crossed 110")
+    assert tab.alerts_model.value(0, "severity") == "warning"
+    toasts = window.toasts.visible()
+    assert len(toasts) == 1 and message in toasts[0].text.text()
+    assert window.alerts_badge.isVisible() and window.alerts_badge.text() == "1"
+
+    qtbot.mouseClick(toasts[0], Qt.MouseButton.LeftButton)
+    assert window.modes.currentWidget() is tab
+    assert tab.selected_alert()["message"] == message
+    assert not window.alerts_badge.isVisible()  # seen
+    click(qtbot, tab.ack_button)
+    qtbot.waitUntil(lambda: tab.alerts_model.value(0, "acknowledged") == "✔",
+                    timeout=WAIT_MS)
+    assert window.engine.copilot_alerts()[0]["acknowledged"]
+
+
+def test_a_pending_action_confirmed_pauses_the_strategy_and_a_rejected_one_is_recorded(
+        qtbot, window, tmp_path):
+    from velocitas_desktop.core.strategy import StrategySpec
+
+    window.engine.register(StrategySpec("SMA_Crossover", "BTC", {}, "1m"))
+    sid = window.engine.strategies()[0]["strategy_id"]
+    window.engine.save_copilot_rule(rule("pause-110", 110, {
+        "type": "pause_strategy", "params": {"strategy_id": sid}, "auto": False}))
+    window.engine.save_copilot_rule(rule("close-120", 120, {
+        "type": "close_position", "params": {"strategy_id": sid}, "auto": False}))
+    replay(qtbot, window, write_rising_bars(tmp_path / "BTCUSDT-1m.csv"))
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: tab.pending_model.rowCount() == 2, timeout=WAIT_MS)
+    assert "110" in " ".join(rows(tab.pending_model, "reason"))
+
+    pause_row = rows(tab.pending_model, "type").index("pause_strategy")
+    click_row(qtbot, tab.pending_view, pause_row)
+    click(qtbot, tab.confirm_button)
+    qtbot.waitUntil(lambda: window.engine.strategy(sid)["status"] == "paused",
+                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: tab.pending_model.rowCount() == 1, timeout=WAIT_MS)
+    click_row(qtbot, tab.pending_view, 0)
+    click(qtbot, tab.reject_button)
+    qtbot.waitUntil(lambda: tab.pending_model.rowCount() == 0, timeout=WAIT_MS)
+
+    decided = {a["type"]: a for a in window.engine.copilot_actions()}
+    assert decided["pause_strategy"]["status"] == "executed"
+    assert decided["close_position"]["status"] == "rejected"
+    assert {a["decided_by"] for a in decided.values()} == {"window"}
+    history = dict(zip(rows(tab.actions_model, "type"), rows(tab.actions_model, "status"),
+                       strict=True))
+    assert history == {"pause_strategy": "executed", "close_position": "rejected"}
+
+
+def test_rules_exported_to_a_file_come_back_whole_when_imported(qtbot, window, tmp_path,
+                                                                   monkeypatch):
+    engine = window.engine
+    engine.save_copilot_rule(rule("btc-110"))
+    engine.save_copilot_rule(rule("btc-120", 120, {"type": "pause_all", "params": {},
+                                                   "auto": True}, "critical"))
+    before = {r["id"]: r for r in engine.copilot_rules()}
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 2, timeout=WAIT_MS)
+    target = tmp_path / "my-rules.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(target), "")))
+    click(qtbot, tab.export_button)
+    qtbot.waitUntil(lambda: "Exported 2 rules" in tab.message.text(), timeout=WAIT_MS)
+    assert {r["id"] for r in _rules_in(target)} == {"btc-110", "btc-120"}
+
+    for _ in range(2):
+        click_row(qtbot, tab.rules_view, 0)
+        count = tab.rules_model.rowCount()
+        click(qtbot, tab.delete_button)
+        qtbot.waitUntil(lambda c=count: tab.rules_model.rowCount() == c - 1, timeout=WAIT_MS)
+    assert engine.copilot_rules() == []
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(target), "")))
+    click(qtbot, tab.import_button)
+    qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 2, timeout=WAIT_MS)
+    keep = ("name", "enabled", "condition", "scope", "frequency", "expires", "severity",
+            "message", "action")
+    after = {r["id"]: r for r in engine.copilot_rules()}
+    assert {i: {k: r[k] for k in keep} for i, r in after.items()} == \
+        {i: {k: r[k] for k in keep} for i, r in before.items()}
+
+    # a file with one bad rule adds none, and says which
+    bad = tmp_path / "bad-rules.json"
+    bad.write_text(json.dumps({"rules": [rule("fine-1", 130),
+                                         {**rule("broken", 140), "severity": "loud"}]}))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        staticmethod(lambda *a, **k: (str(bad), "")))
+    click(qtbot, tab.import_button)
+    qtbot.waitUntil(lambda: "Nothing imported" in tab.message.text(), timeout=WAIT_MS)
+    assert "broken" in tab.message.text() and "severity" in tab.message.text()
+    assert len(engine.copilot_rules()) == 2
+
+
+def _rules_in(path: Path) -> list[dict[str, Any]]:
+    data = json.loads(path.read_text())
+    return data["rules"] if isinstance(data, dict) else data
+
+
+def test_the_tray_is_told_of_alerts_while_the_window_is_minimised(qtbot, window, tmp_path,
+                                                                  monkeypatch):
+    told: list[tuple[str, str]] = []
+    monkeypatch.setattr(window.tray, "notify",
+                        lambda title, text, severity="info": told.append((title, text)))
+    window.engine.save_copilot_rule(rule("btc-110", severity="critical"))
+    path = write_rising_bars(tmp_path / "BTCUSDT-1m.csv")
+    choose(qtbot, window.source_box, "CSV")
+    retype(qtbot, window.csv_edit, f"BTC={path}")
+    retype(qtbot, window.speed_edit, "max")
+    window.showMinimized()
+    qtbot.waitUntil(window.isMinimized, timeout=WAIT_MS)
+    window.start_engine()
+    qtbot.waitUntil(lambda: bool(told), timeout=WAIT_MS)
+    title, text = told[0]
+    assert title == "CRITICAL · BTC above 110"
+    assert text.startswith("BTC crossed 110")
+    assert window.toasts.visible() == []  # nobody is looking at the window
+    assert window.alerts_badge.text() == "1"  # the tab's badge waits for the trader
+    assert "#ef5350" in window.alerts_badge.styleSheet()  # red: a critical alert
