@@ -170,7 +170,7 @@ def test_a_bad_rule_is_a_422_with_the_copilots_message_from_every_route(client,
     assert refused(client.post("/api/copilot/rules/import",
                                json={"rules": [BTC_10K, bad]}), 422) == f"rules[1]: {message}"
     assert refused(client.post("/api/copilot/test", json={
-        "data_file": SAMPLE, "rules": [BTC_10K, bad]}), 422) == f"rule 2 of the test: {message}"
+        "data_file": SAMPLE, "rules": [BTC_10K, bad]}), 422) == f"rules[1]: {message}"
     # nothing of the import was saved: only the good rule written above is there
     assert [r["id"] for r in client.get("/api/copilot/rules").json()] == [bad["id"]]
 

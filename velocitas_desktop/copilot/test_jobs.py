@@ -36,13 +36,13 @@ class RuleTestRequest:
     @classmethod
     def of(cls, rules: Iterable[Mapping[str, Any] | Rule], **options: Any) -> RuleTestRequest:
         """The request of ``rules`` as JSON (each checked: RuleError naming the first bad
-        one by its position) or as Rules."""
+        one by its place, ``rules[i]``, as the API's import does) or as Rules."""
         checked: list[Rule] = []
-        for number, rule in enumerate(rules, 1):
+        for i, rule in enumerate(rules):
             try:
                 checked.append(rule if isinstance(rule, Rule) else Rule.from_json(rule))
             except RuleError as exc:
-                raise RuleError(f"rule {number} of the test: {exc}") from None
+                raise RuleError(f"rules[{i}]: {exc}") from None
         if not checked:
             raise RuleError("give at least one rule to test")
         return cls(tuple(checked), **options)
