@@ -6,6 +6,7 @@ import type { AlertFeed } from "../lib/alertFeed";
 import { price as priceText, utc } from "../lib/format";
 import type { ConnectionState } from "../lib/stream";
 import { useAction } from "../lib/useAction";
+import { levelText } from "./rules";
 import type { Alert } from "./types";
 
 function connectionText(state: ConnectionState, now: number): { text: string; tone: string } {
@@ -80,7 +81,7 @@ export function AlertsPanel({ alerts, connection, feed }: {
                 <div className="alert-meta muted">
                   {[alert.coin, alert.strategy_id].filter(Boolean).join(" · ")}
                   {alert.price !== null && ` · price ${priceText(alert.price)}`}
-                  {alert.threshold !== null && ` · threshold ${priceText(alert.threshold)}`}
+                  {alert.threshold !== null && ` · threshold ${levelText(alert.threshold)}`}
                   {` · #${alert.id}`}
                 </div>
               )}

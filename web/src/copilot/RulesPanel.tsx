@@ -86,6 +86,9 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
                          title={rule.expires ? `expires ${utc(rule.expires, false)} UTC` : undefined}>
                     {scopeText(rule)} · {frequencyText(rule)}{rule.expires ? ` · until ${utc(rule.expires, false).slice(0, 16)}` : ""}
                   </small>
+                  {!rule.enabled && !rule.disabled_reason && rule.frequency.mode === "once" && (rule.fired ?? 0) > 0 && (
+                    <small className="muted disabled-reason">fired once: switch it on to watch again</small>
+                  )}
                   {rule.disabled_reason && (
                     <small className="warn disabled-reason" data-testid={`rule-disabled-${rule.id}`}>
                       disabled: {rule.disabled_reason}

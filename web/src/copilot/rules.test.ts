@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  emptyForm, expiresSeconds, expiresText, formFromRule, parseParamsText, ruleFromForm, rulesInFile, templateFields,
+  emptyForm, expiresSeconds, expiresText, formFromRule, levelText, parseParamsText, ruleFromForm, rulesInFile,
+  templateFields,
   templateProblem, validateForm, withType,
 } from "./rules";
 import type { ConditionType, Rule } from "./types";
@@ -175,5 +176,15 @@ describe("rules file", () => {
     expect(rulesInFile('[{"name": "a"}, {"name": "b"}]')).toHaveLength(2);
     expect(rulesInFile('{"name": "a"}')).toBe('not a rules file: expected {"rules": [...]} or a list of rules');
     expect(rulesInFile("{oops")).toMatch(/^not a rules file: /);
+  });
+});
+
+describe("levelText", () => {
+  it("writes a level as the alert messages do", () => {
+    expect(levelText(70000)).toBe("70,000");
+    expect(levelText(70012.5)).toBe("70,012.50");
+    expect(levelText(0.5)).toBe("0.5");
+    expect(levelText(0.000123456789)).toBe("0.000123457");
+    expect(levelText(null)).toBe("—");
   });
 });

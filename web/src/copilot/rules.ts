@@ -3,6 +3,7 @@
 // copilot/rules.py's for what a field alone can tell (bounds, numbers, the template's
 // placeholders, the id's letters); the server still decides, and its message is shown as is.
 import { parsedValue, type ParamValue } from "../components/ParamField";
+import { amount } from "../lib/format";
 import type { ParamSpec } from "../lib/types";
 import type {
   ActionType, ConditionParam, ConditionType, FrequencyMode, ParamJson, Rule, RuleAction, ScopeKind,
@@ -373,4 +374,13 @@ export function rulesInFile(text: string): unknown[] | string {
     : parsed && typeof parsed === "object" && Array.isArray((parsed as { rules?: unknown }).rules)
       ? (parsed as { rules: unknown[] }).rules : null;
   return rules ?? 'not a rules file: expected {"rules": [...]} or a list of rules';
+}
+
+/** A level or threshold as the alert messages write it (copilot/templates.py number_text):
+ * 70,000 whole, 70,012.50 from 1 up, six significant digits below (0.5, 0.000123). */
+export function levelText(value: number | null | undefined): string {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "—";
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return amount(value, 0);
+  if (Math.abs(value) >= 1) return amount(value, 2);
+  return String(Number(value.toPrecision(6)));
 }
