@@ -331,6 +331,30 @@ def test_a_test_without_wait_answers_at_once_and_is_polled_to_its_end(client) ->
     assert [f["rule_id"] for f in job["result"]["firings"]] == ["btc-10k"]
 
 
+def test_one_test_runs_at_a_time_and_a_second_is_told_which_runs(engine, tmp_path) -> None:
+    from test_trend_api import write_walk
+
+    data = tmp_path / "data"
+    data.mkdir()
+    write_walk(data / "walk-1h.csv", 200_000)  # seconds of replay with a strategy beside it
+    optimization = OptimizationService([data], upload_dir=tmp_path / "uploads")
+    app = create_app(engine, optimization=optimization, max_workers=0)
+    guard = {**DD_GUARD, "scope": {"kind": "all", "value": None}}
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        first = client.post("/api/copilot/test", json={
+            "data_file": "walk-1h.csv", "rules": [guard], "strategy": "SMA_Crossover"})
+        assert first.status_code == 202, first.text
+        second = client.post("/api/copilot/test", json={"data_file": "walk-1h.csv",
+                                                        "rules": [BTC_10K]})
+        assert refused(second, 409) == ("test-1 is running already; one rule test runs at a "
+                                        "time here: wait for it to finish")
+        job = wait_until(lambda: (j := client.get("/api/copilot/test/test-1").json())
+                         ["status"] == "finished" and j, timeout=120, what="the test's end")
+        assert job["done"] == job["total"] == 200_000
+    app.state.copilot_tests.shutdown(timeout=30)
+    optimization.shutdown()
+
+
 @pytest.mark.parametrize(("body", "status", "words"), [
     ({"data_file": "nope.csv"}, 404, "nope.csv"),
     ({"strategy": "Nope"}, 404, "unknown strategy 'Nope'"),

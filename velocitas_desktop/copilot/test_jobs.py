@@ -168,10 +168,13 @@ class RuleTestService:
         if self._closed:
             raise JobStateError("the copilot's tests are shutting down; no new test starts")
         busy = [job.job_id for job in self._jobs.values() if not job.status.ended]
-        if len(busy) >= self.max_running:
-            raise JobStateError(f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} "
-                                f"running already; {self.max_running} rule test(s) run at a "
-                                "time here: wait for it to finish")
+        if len(busy) < self.max_running:
+            return
+        rule = ("one rule test runs at a time here: wait for it to finish"
+                if self.max_running == 1 else
+                f"{self.max_running} rule tests run at a time here: wait for one to finish")
+        raise JobStateError(f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} running "
+                            f"already; {rule}")
 
     def _forget_old(self) -> None:
         while len(self._jobs) > self.max_jobs:
