@@ -220,3 +220,82 @@ def test_the_tray_is_told_of_alerts_while_the_window_is_minimised(qtbot, window,
     assert window.toasts.visible() == []  # nobody is looking at the window
     assert window.alerts_badge.text() == "1"  # the tab's badge waits for the trader
     assert "#ef5350" in window.alerts_badge.styleSheet()  # red: a critical alert
+
+
+def test_a_rule_edited_in_the_form_keeps_its_id_and_changes_in_the_engine(qtbot, window):
+    window.engine.save_copilot_rule(rule("btc-110"))
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 1, timeout=WAIT_MS)
+    click_row(qtbot, tab.rules_view, 0)
+    click(qtbot, tab.edit_button)
+    qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
+    dialog = tab.dialogs[-1]
+    # the form shows the rule as saved
+    assert dialog.name_edit.text() == "BTC above 110"
+    assert dialog.editors["level"].text() == "110"
+    assert dialog.mode_box.currentData() == "once"
+    retype(qtbot, dialog.editors["level"], "125.5")
+    choose(qtbot, dialog.severity_box, "critical")
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    [saved] = window.engine.copilot_rules()
+    assert saved["id"] == "btc-110" and saved["severity"] == "critical"
+    assert saved["condition"]["params"]["level"] == 125.5
+    qtbot.waitUntil(lambda: tab.rules_model.value(0, "severity") == "critical",
+                    timeout=WAIT_MS)
+
+    click(qtbot, tab.disable_button)
+    qtbot.waitUntil(lambda: tab.rules_model.value(0, "on") == "—", timeout=WAIT_MS)
+    assert not window.engine.copilot_rules()[0]["enabled"]
+
+
+def test_the_daily_loss_guard_and_a_webhook_set_in_the_settings_page(qtbot, window):
+    tab = open_copilot(qtbot, window)
+    tab.pages.setCurrentWidget(tab.settings_panel)
+    panel = tab.settings_panel
+    panel.guard_box.click()
+    retype(qtbot, panel.guard_percent, "3")
+    click(qtbot, panel.add_hook)
+    panel.webhooks.item(0, 0).setText("discord.example/hook")  # no scheme: refused
+    panel.webhooks.cellWidget(0, 1).setCurrentText("discord")
+    click(qtbot, panel.apply_button)
+    qtbot.waitUntil(lambda: "Not applied" in panel.message.text(), timeout=WAIT_MS)
+    assert "webhooks[0].url" in panel.message.text()
+    assert window.engine.copilot_settings()["webhooks"] == []
+
+    panel.webhooks.item(0, 0).setText("http://127.0.0.1:9/hook")
+    click(qtbot, panel.apply_button)
+    qtbot.waitUntil(lambda: panel.message.text() == "Applied.", timeout=WAIT_MS)
+    settings = window.engine.copilot_settings()
+    assert settings["daily_loss"]["enabled"] and settings["daily_loss"]["percent"] == 3
+    assert [(h["url"], h["format"]) for h in settings["webhooks"]] == [
+        ("http://127.0.0.1:9/hook", "discord")]
+    # the guard is a rule of its own, listed with the others
+    qtbot.waitUntil(lambda: "daily_loss" in " ".join(rows(tab.rules_model, "condition")),
+                    timeout=WAIT_MS)
+
+
+def test_the_decisions_export_to_csv_as_history_lists_them(qtbot, window, tmp_path,
+                                                         monkeypatch):
+    import csv
+
+    window.engine.save_copilot_rule(rule("pause-all-110", 110, {
+        "type": "pause_all", "params": {}, "auto": False}))
+    replay(qtbot, window, write_rising_bars(tmp_path / "BTCUSDT-1m.csv"))
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: tab.pending_model.rowCount() == 1, timeout=WAIT_MS)
+    click_row(qtbot, tab.pending_view, 0)
+    click(qtbot, tab.reject_button)
+    qtbot.waitUntil(lambda: rows(tab.actions_model, "status") == ["rejected"],
+                    timeout=WAIT_MS)
+    tab.pages.setCurrentIndex(1)
+    target = tmp_path / "decisions.csv"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *a, **k: (str(target), "")))
+    click(qtbot, tab.export_actions_button)
+    qtbot.waitUntil(lambda: "Exported 1 actions" in tab.message.text(), timeout=WAIT_MS)
+    with target.open() as handle:
+        [row] = list(csv.DictReader(handle))
+    assert row["Action"] == "pause_all" and row["Status"] == "rejected"
+    assert row["Decided by"] == "window" and "110" in row["Reason"]
+    assert tab.history_model.rowCount() == 1  # the alert that proposed it

@@ -443,7 +443,7 @@ class CopilotTab(QWidget):
             return
         for alert in alerts:
             self.alerts[alert["id"]] = alert
-            if self.history and alert["id"] > min(self.history):
+            if self.loaded:  # newer than every page History read (before: merged on load)
                 self.history[alert["id"]] = alert
         if len(self.alerts) > LIVE_ALERTS:
             for old in sorted(self.alerts)[:len(self.alerts) - LIVE_ALERTS]:
@@ -451,7 +451,7 @@ class CopilotTab(QWidget):
         self._show_alerts()
         if not shown:
             self.refresh_rules()  # their fired counts moved
-        if self.history:
+        if self.loaded:
             self._show_history()
 
     def _show_alerts(self) -> None:
@@ -626,9 +626,12 @@ class CopilotTab(QWidget):
             if not self._closed:
                 self.settings_panel.refused(_problem(exc))
 
-        run_in_background(lambda: engine.update_copilot_settings(settings),
-                          lambda s: None if self._closed else self.settings_panel.applied(s),
-                          failed)
+        def done(applied: dict[str, Any]) -> None:
+            if not self._closed:
+                self.settings_panel.applied(applied)
+                self.refresh_rules()  # the daily-loss guard is a rule of its own
+
+        run_in_background(lambda: engine.update_copilot_settings(settings), done, failed)
 
     # --- messages, theme and shutdown ----------------------------------------------------
 

@@ -57,7 +57,8 @@ class SettingsPanel(QWidget):
                                         words={None: ""})  # type: ignore[dict-item]
         self.guard_amount.setObjectName("guardAmount")
         self.guard_amount.setPlaceholderText("no amount")
-        self.guard_amount.setToolTip("the day's loss in the account's currency (UTC days)")
+        self.guard_amount.setToolTip("the day's loss in the account's currency (UTC days); "
+                                     "when given, it is the limit and the percentage is not")
         self.guard_percent = NumberField(5.0, label="loss percentage", low=0, high=100,
                                          unit="%", words={None: ""})  # type: ignore[dict-item]
         self.guard_percent.setObjectName("guardPercent")
@@ -97,9 +98,10 @@ class SettingsPanel(QWidget):
 
         hooks = QGroupBox("Webhooks")
         column = QVBoxLayout(hooks)
-        self.webhooks = QTableWidget(0, 4)
+        self.webhooks = QTableWidget(0, 5)
         self.webhooks.setObjectName("webhooksTable")
-        self.webhooks.setHorizontalHeaderLabels(["URL", "Format", "Min severity", "On"])
+        self.webhooks.setHorizontalHeaderLabels(["URL", "Format", "Min severity",
+                                                 "Chat id (Telegram)", "On"])
         self.webhooks.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.webhooks.verticalHeader().setVisible(False)
         column.addWidget(self.webhooks, 1)
@@ -139,9 +141,10 @@ class SettingsPanel(QWidget):
         severity.addItems(list(SEVERITIES))
         severity.setCurrentText(hook.get("min_severity") or "warning")
         self.webhooks.setCellWidget(row, 2, severity)
+        self.webhooks.setItem(row, 3, QTableWidgetItem(str(hook.get("chat_id") or "")))
         on = QCheckBox()
         on.setChecked(hook.get("enabled", True))
-        self.webhooks.setCellWidget(row, 3, on)
+        self.webhooks.setCellWidget(row, 4, on)
 
     def _remove_webhook(self) -> None:
         row = self.webhooks.currentRow()
@@ -175,11 +178,13 @@ class SettingsPanel(QWidget):
             raise FieldError(problem)
         hooks = []
         for row in range(self.webhooks.rowCount()):
-            item = self.webhooks.item(row, 0)
-            hooks.append({"url": (item.text() if item else "").strip(),
-                          "format": self.webhooks.cellWidget(row, 1).currentText(),
-                          "min_severity": self.webhooks.cellWidget(row, 2).currentText(),
-                          "enabled": self.webhooks.cellWidget(row, 3).isChecked()})
+            hook = {"url": self._text(row, 0),
+                    "format": self.webhooks.cellWidget(row, 1).currentText(),
+                    "min_severity": self.webhooks.cellWidget(row, 2).currentText(),
+                    "enabled": self.webhooks.cellWidget(row, 4).isChecked()}
+            if hook["format"] == "telegram":  # the chat the bot posts to
+                hook["chat_id"] = self._text(row, 3)
+            hooks.append(hook)
         return {**self.loaded,
                 "daily_loss": {"enabled": self.guard_box.isChecked(),
                                "amount": self.guard_amount.value(),
@@ -189,6 +194,10 @@ class SettingsPanel(QWidget):
                               "interval_s": self.heartbeat_interval.value()},
                 "throttle": {"count": self.throttle_count.value(),
                              "window_s": self.throttle_window.value()}}
+
+    def _text(self, row: int, column: int) -> str:
+        item = self.webhooks.item(row, column)
+        return (item.text() if item else "").strip()
 
     def apply(self) -> None:
         try:
