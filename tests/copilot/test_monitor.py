@@ -238,3 +238,19 @@ def test_the_windows_engine_process_forwards_the_copilots_calls_and_events(tmp_p
         assert engine.copilot_rule("moves")["enabled"] is False  # a once rule fired
     finally:
         engine.close()
+
+
+def test_an_auto_stop_from_a_price_rule_stops_the_engine_and_records_it(engine):
+    engine.save_copilot_rule(cross("halt", 105, action={"type": "stop_engine", "params": {},
+                                                        "auto": True}))
+    endless = [np.linspace(100, 104, 10), np.linspace(104, 108, 10)] + [
+        np.full(10, 108.0)] * 100_000
+    began = time.monotonic()
+    engine.start(EngineConfig(coins=["BTC"]), feed=ScriptedFeed(
+        endless, lambda: engine.ticks_processed))
+    assert engine.wait(30), "the rule did not stop the engine"
+    assert time.monotonic() - began < 10
+    wait_until(lambda: engine.copilot_actions(status="executed"), what="the recorded stop")
+    [action] = engine.copilot_actions()
+    assert (action["decided_by"], action["result"]) == ("rule:halt", "the engine stopped")
+    assert engine.status == "stopped"

@@ -128,10 +128,17 @@ class Decisions:
     def announce(self, action: dict[str, Any]) -> None:
         self._publish(EventKind.ACTION, action)
 
-    def run_auto(self, action: dict[str, Any]) -> dict[str, Any]:
-        """Execute an auto action now, decided by its rule."""
-        with self._lock:
-            return self._execute(action, f"rule:{action['rule_id']}")
+    def run_auto(self, action: dict[str, Any]) -> None:
+        """Execute an auto action now, decided by its rule. Stopping the engine runs on a
+        thread of its own: the session's end waits for the monitor, which calls this."""
+        def run() -> None:
+            with self._lock:
+                self._execute(action, f"rule:{action['rule_id']}")
+
+        if action["type"] == "stop_engine":
+            threading.Thread(target=run, name="velocitas-copilot-stop", daemon=True).start()
+        else:
+            run()
 
     def record_done(self, alert: Mapping[str, Any], rule: Rule, result: str | None,
                     error: str | None) -> dict[str, Any]:

@@ -257,13 +257,13 @@ class Copilot:
     def _raise(self, triggers: list[Trigger]) -> None:
         """The monitor's triggers become alerts, each recorded, told and notified; a rule's
         action is proposed (or run, when auto). On the monitor's thread."""
+        with self._lock:
+            rules = [self._rules.get(t.rule.id, t.rule) for t in triggers]
+        alerts = self.store.add_alerts([self._alert(t, r) for t, r in
+                                        zip(triggers, rules, strict=True)])
         fired: dict[str, Rule] = {}
-        for trigger in triggers:
-            with self._lock:
-                rule = fired.get(trigger.rule.id) or self._rules.get(trigger.rule.id,
-                                                                       trigger.rule)
+        for trigger, rule, alert in zip(triggers, rules, alerts, strict=True):
             action = None
-            alert = self._record_alert(trigger, rule)
             if rule.action is not None and not trigger.throttled:
                 action = self.decisions.propose(alert, rule)
                 alert["action_id"] = action["id"]
@@ -273,7 +273,7 @@ class Copilot:
                 self.decisions.announce(action)
                 if action["auto"]:
                     self.decisions.run_auto(action)
-            fired[rule.id] = self._counted(rule, trigger)
+            fired[rule.id] = self._counted(fired.get(rule.id, rule), trigger)
         self._save_fired(fired)
 
     def _killed(self, trigger: Trigger, result: str | None, error: str | None) -> None:
@@ -284,7 +284,7 @@ class Copilot:
     def _record_killed(self, trigger: Trigger, result: str | None, error: str | None) -> None:
         with self._lock:
             rule = self._rules.get(trigger.rule.id, trigger.rule)
-        alert = self._record_alert(trigger, rule)
+        [alert] = self.store.add_alerts([self._alert(trigger, rule)])
         action = None
         if rule.action is not None and not trigger.throttled:
             action = self.decisions.record_done(alert, rule, result, error)
@@ -295,14 +295,15 @@ class Copilot:
             self.decisions.announce(action)
         self._save_fired({rule.id: self._counted(rule, trigger)})
 
-    def _record_alert(self, trigger: Trigger, rule: Rule) -> dict[str, Any]:
-        return self.store.add_alert({
+    def _alert(self, trigger: Trigger, rule: Rule) -> dict[str, Any]:
+        """The alert of ``trigger`` (its id and dedup key come with its record)."""
+        return {
             "rule_id": rule.id, "rule_name": rule.name, "time": self._clock(),
             "tick_time": trigger.tick_time, "coin": trigger.coin,
             "strategy_id": trigger.strategy_id, "severity": rule.severity,
             "message": trigger.message, "price": trigger.price, "value": trigger.value,
             "threshold": trigger.threshold, "acknowledged": False, "action_id": None,
-            "throttled": trigger.throttled})
+            "throttled": trigger.throttled}
 
     def _tell(self, alert: dict[str, Any]) -> None:
         self._publish(EventKind.ALERT, alert)

@@ -114,17 +114,22 @@ class CopilotStore:
 
     # --- alerts --------------------------------------------------------------------------
 
-    def add_alert(self, alert: dict[str, Any]) -> dict[str, Any]:
-        """Record ``alert`` (without an id); returns it with its id and dedup key."""
+    def add_alerts(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Record ``alerts`` (without ids) in one transaction (a look of the monitor that
+        fires many rules waits for one commit, not one each); returns them with their ids
+        and dedup keys."""
+        out = []
         with self._transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO copilot_alerts (rule_id, time, severity, body) VALUES (?, ?, ?, '')",
-                (alert["rule_id"], alert["time"], alert["severity"]))
-            alert_id = int(cursor.lastrowid or 0)
-            alert = {**alert, "id": alert_id, "dedup_key": f"{alert['rule_id']}:{alert_id}"}
-            conn.execute("UPDATE copilot_alerts SET body = ? WHERE id = ?",
-                         (json.dumps(alert), alert_id))
-        return alert
+            for alert in alerts:
+                cursor = conn.execute(
+                    "INSERT INTO copilot_alerts (rule_id, time, severity, body)"
+                    " VALUES (?, ?, ?, '')", (alert["rule_id"], alert["time"], alert["severity"]))
+                alert_id = int(cursor.lastrowid or 0)
+                alert = {**alert, "id": alert_id, "dedup_key": f"{alert['rule_id']}:{alert_id}"}
+                conn.execute("UPDATE copilot_alerts SET body = ? WHERE id = ?",
+                             (json.dumps(alert), alert_id))
+                out.append(alert)
+        return out
 
     def update_alert(self, alert: dict[str, Any]) -> None:
         with self._lock:
