@@ -93,7 +93,8 @@ def test_a_rule_made_in_the_form_is_refused_with_the_reason_then_saved_and_liste
 
 
 def test_a_replay_crossing_the_level_lists_the_alert_and_shows_a_toast_that_opens_it(
-        qtbot, window, tmp_path):
+        qtbot, any_window, tmp_path):
+    window = any_window  # the engine in the window's process, and hosted in its own
     window.engine.save_copilot_rule(rule("btc-110"))
     path = write_rising_bars(tmp_path / "BTCUSDT-1m.csv")
     replay(qtbot, window, path)  # the Live tab is shown: the Copilot tab is not
