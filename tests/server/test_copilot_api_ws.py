@@ -150,3 +150,31 @@ def test_off_loopback_the_socket_needs_the_token_the_servers_name_and_its_own_pa
             assert frames(ws, 1) == [frame]
     finally:
         server.stop()
+
+
+def test_the_windows_engine_process_serves_the_same_alerts_and_actions(tmp_path) -> None:
+    from velocitas_desktop.engine.host import HostedEngine
+
+    hosted = HostedEngine(journal_path=str(tmp_path / "journal.sqlite3"), restore=False)
+    server = ServerThread(hosted, port=0)
+    server.start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as api:
+            api.post("/api/strategies/register", json={"name": "RSI", "coin": "BTC"})
+            pause = {"type": "pause_strategy", "params": {"strategy_id": "BTC_RSI"}}
+            assert api.post("/api/copilot/rules", json=moving(1, action=pause)
+                            ).status_code == 201
+            with connect(ws_url(server, "/ws/alerts")) as ws:
+                start_session(api)
+                alert, proposed = sorted(frames(ws, 2), key=lambda f: f["type"] != "alert")
+                assert alert["type"] == "alert" and proposed["type"] == "action"
+                decided = api.post(f"/api/copilot/actions/{proposed['data']['id']}/reject",
+                                   headers={"X-Velocitas-Client": "browser"}).json()
+                assert frames(ws, 1) == [{"type": "action", "data": decided}]
+            assert (decided["status"], decided["decided_by"]) == ("rejected", "browser")
+            with connect(ws_url(server, "/ws/alerts?after_id=0")) as ws:
+                assert frames(ws, 1) == [alert]
+            assert api.get("/api/copilot/alerts").json() == [alert["data"]]
+    finally:
+        server.stop()
+        hosted.close()
