@@ -43,9 +43,11 @@ class Toast(QFrame):
         self.alert_id = alert_id
         self.severity = severity
         self.setFixedWidth(340)
-        self.setStyleSheet(f"#alertToast {{ background: #1c2030; border: 1px solid #2a2e39;"
-                           f" border-left: 4px solid {BORDER.get(severity, BORDER['info'])};"
-                           " border-radius: 4px; } QLabel { color: #d1d4dc; }")
+        # the theme's palette (a light toast in the light theme), the severity's edge
+        self.setStyleSheet(f"#alertToast {{ background: palette(button); border: 1px solid "
+                           f"palette(mid); border-left: 4px solid "
+                           f"{BORDER.get(severity, BORDER['info'])}; border-radius: 4px; }}"
+                           " QLabel { color: palette(text); background: transparent; }")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 8)
         layout.setSpacing(2)

@@ -102,7 +102,9 @@ class SettingsPanel(QWidget):
         self.webhooks.setObjectName("webhooksTable")
         self.webhooks.setHorizontalHeaderLabels(["URL", "Format", "Min severity",
                                                  "Chat id (Telegram)", "On"])
-        self.webhooks.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.webhooks.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.webhooks.verticalHeader().setVisible(False)
         column.addWidget(self.webhooks, 1)
         buttons = QHBoxLayout()

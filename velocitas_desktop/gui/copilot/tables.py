@@ -66,36 +66,36 @@ RULE_COLUMNS = (
 )
 
 ALERT_COLUMNS = (
-    Column("id", "#", INT),
     Column("time", "Time (UTC)", TIME, "%Y-%m-%d %H:%M:%S"),
     Column("severity", "Severity", SEVERITY),
+    Column("message", "Message", TEXT),
     Column("rule_name", "Rule", CATEGORY),
     Column("coin", "Coin", CATEGORY),
     Column("strategy_id", "Strategy", CATEGORY),
-    Column("message", "Message", TEXT),
     Column("price", "Price", PRICE),
     Column("acknowledged", "Seen", CATEGORY, align="center", width=44),
     Column("action", "Action", TEXT),
+    Column("id", "#", INT),
 )
 
 ACTION_COLUMNS = (
-    Column("id", "#", INT),
-    Column("created", "Proposed (UTC)", TIME, "%Y-%m-%d %H:%M:%S"),
     Column("type", "Action", CATEGORY),
     Column("target", "On", CATEGORY),
     Column("reason", "Reason", TEXT),
     Column("status", "Status", ACTION_STATUS),
+    Column("created", "Proposed (UTC)", TIME, "%Y-%m-%d %H:%M:%S"),
     Column("decided_by", "Decided by", CATEGORY),
     Column("decided", "Decided (UTC)", TIME, "%Y-%m-%d %H:%M:%S"),
     Column("result", "Result", TEXT),
     Column("rule_id", "Rule", CATEGORY),
+    Column("id", "#", INT),
 )
 
 FIRING_COLUMNS = (
     Column("time", "Time (UTC)", TIME, "%Y-%m-%d %H:%M"),
     Column("rule_id", "Rule", CATEGORY),
     Column("price", "Price", PRICE),
-    Column("value", "Value", FLOAT, ",.4g"),
+    Column("value", "Value", FLOAT, ",.6g"),
     Column("message", "Message", TEXT),
     Column("action", "Action", CATEGORY),
 )
