@@ -6,6 +6,7 @@ confirmed and the strategy paused; and the same page on a token-protected server
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 import time
 from itertools import islice
@@ -179,3 +180,66 @@ def test_on_a_protected_server_the_page_asks_for_the_token_and_its_alerts_socket
     alert = token_server.api.get("/api/copilot/alerts").json()[0]
     expect(shown.first).to_contain_text(alert["message"])
     expect(shown.first).to_have_attribute("data-severity", "warning")
+
+
+def test_rules_imported_from_a_file_are_tested_on_history_and_one_is_deleted_after_asking(
+        server, page, tmp_path):
+    level = crossed_level()
+    rules_file = tmp_path / "rules.json"
+    rules_file.write_text(json.dumps({"rules": [
+        {"name": "BTC level", "condition": {"type": "price_cross", "params": {"level": level}},
+         "scope": {"kind": "coin", "value": "BTC"}, "frequency": {"mode": "every_time"}},
+        {"name": "Drawdown guard", "condition": {"type": "drawdown", "params": {"percent": 3}},
+         "scope": {"kind": "all"}, "frequency": {"mode": "once"}, "severity": "critical",
+         "action": {"type": "pause_strategy", "params": {}, "auto": True}},
+    ]}))
+    bad_file = tmp_path / "bad.json"
+    bad_file.write_text(json.dumps({"rules": [{"name": "x", "condition": {"type": "nope"}}]}))
+    page.goto(server.url + "/copilot")
+    rules = page.get_by_role("region", name="Rules")
+
+    # one bad rule imports none, with the API's reason
+    rules.get_by_role("button", name="Import").click()
+    dialog = page.get_by_role("dialog", name="Import rules")
+    dialog.get_by_label("Rules file", exact=True).set_input_files(str(bad_file))
+    with page.expect_response(lambda r: r.url.endswith("/api/copilot/rules/import")) as refused:
+        dialog.get_by_role("button", name="Import", exact=True).click()
+    assert refused.value.status == 422
+    expect(dialog.get_by_role("alert")).to_have_text(refused.value.json()["detail"])
+    assert server.api.get("/api/copilot/rules").json() == []
+    dialog.get_by_label("Rules file", exact=True).set_input_files(str(rules_file))
+    dialog.get_by_role("button", name="Import", exact=True).click()
+    expect(dialog).to_be_hidden()
+    expect(rules.get_by_role("status")).to_have_text("Imported 2 rules")
+    expect(page.get_by_test_id("rule-row-btc-level")).to_be_visible()
+    expect(page.get_by_test_id("rule-row-drawdown-guard")).to_be_visible()
+
+    # both replayed over the sample beside an SMA crossover's backtest
+    page.get_by_role("tab", name="Test on history", exact=True).click()
+    form = page.get_by_role("form", name="Test on history")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Strategy (optional)", exact=True).select_option("SMA_Crossover")
+    form.get_by_role("button", name="Run test").click()
+    expect(page.get_by_test_id("job-status")).to_contain_text("finished", timeout=120_000)
+    job_id = page.get_by_test_id("job-status").inner_text().split()[0]
+    result = server.api.get(f"/api/copilot/test/{job_id}").json()["result"]
+    assert result["counts"]["btc-level"] >= 1
+    firings = page.get_by_role("region", name="Firings")
+    expect(firings.locator("[data-firing]")).to_have_count(len(result["firings"]))
+    expect(firings.locator('[data-firing="btc-level"]').first).to_contain_text(
+        result["firings"][0]["message"])
+    effects = page.get_by_role("region", name="Effects")
+    expect(effects.locator("[data-effect]")).to_have_count(len(result["effects"]))
+    assert [e["rule_id"] for e in result["effects"]] == ["drawdown-guard"]
+
+    # Delete asks first; Cancel keeps the rule
+    page.get_by_role("tab", name="Monitor", exact=True).click()
+    rules.get_by_role("button", name="Delete BTC level").click()
+    ask = page.get_by_role("dialog", name="Delete BTC level?")
+    ask.get_by_role("button", name="Cancel").click()
+    expect(ask).to_be_hidden()
+    assert len(server.api.get("/api/copilot/rules").json()) == 2
+    rules.get_by_role("button", name="Delete BTC level").click()
+    ask.get_by_role("button", name="Delete", exact=True).click()
+    expect(page.get_by_test_id("rule-row-btc-level")).to_have_count(0)
+    assert [r["id"] for r in server.api.get("/api/copilot/rules").json()] == ["drawdown-guard"]

@@ -47,9 +47,13 @@ export function SettingsPanel() {
     setHeartbeat({ url: next.heartbeat.url ?? "", interval: textOf(next.heartbeat.interval_s) });
   };
 
+  const loadDeliveries = () => {
+    api.get<Delivery[]>("/api/copilot/deliveries", { limit: 50 }).then(setDeliveries, () => undefined);
+  };
+
   useEffect(() => {
     void run(async () => show(await api.get<Settings>("/api/copilot/settings")));
-    api.get<Delivery[]>("/api/copilot/deliveries", { limit: 50 }).then(setDeliveries, () => undefined);
+    loadDeliveries();
   }, [run]);
 
   const save = () => run(async () => {
@@ -62,6 +66,7 @@ export function SettingsPanel() {
     };
     show(await api.put<Settings>("/api/copilot/settings", body));
     setSaved("Settings saved");
+    loadDeliveries();
   });
 
   const setHook = (index: number, patch: Partial<Webhook>) =>
@@ -87,11 +92,14 @@ export function SettingsPanel() {
                        onChange={(e) => setLoss({ ...loss, amount: e.target.value })} />
               </div>
               <div className="field">
-                <label htmlFor={`${id}-loss-percent`}>or loss % of capital</label>
+                <label htmlFor={`${id}-loss-percent`}>or loss %</label>
                 <input id={`${id}-loss-percent`} type="number" min={0} max={100} step="any" value={loss.percent}
                        onChange={(e) => setLoss({ ...loss, percent: e.target.value })} />
               </div>
             </div>
+            <small className="muted field-doc">
+              the % is of the day's opening value; the amount wins when both are given
+            </small>
           </fieldset>
           <fieldset disabled={!settings}>
             <legend>Webhooks</legend>
@@ -137,7 +145,11 @@ export function SettingsPanel() {
         </form>
       </section>
       <section role="region" aria-label="Deliveries" className="panel">
-        <h2 className="panel-title">Deliveries <span className="muted count-badge">{deliveries.length}</span></h2>
+        <h2 className="panel-title">
+          Deliveries <span className="muted count-badge">{deliveries.length}</span>
+          <span className="spacer" />
+          <button type="button" className="small" onClick={loadDeliveries}>Refresh</button>
+        </h2>
         <div className="scroll">
           <table className="grid history-table">
             <thead><tr><th className="num">#</th><th>Created (UTC)</th><th>Alert</th><th>Channel</th><th>Target</th>

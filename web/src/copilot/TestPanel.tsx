@@ -198,9 +198,19 @@ function TestResults({ result, rules }: { result: TestResult | null; rules: Rule
         <div className="scroll">
           <table className="grid history-table">
             <thead>
-              <tr><th>Rule</th><th>Action</th><th>Strategy</th><th className="num">Return without</th>
-                <th className="num">with</th><th className="num">Max DD without</th><th className="num">with</th>
-                <th className="num">Trades without</th><th className="num">with</th><th className="num">DD saved</th></tr>
+              <tr>
+                <th rowSpan={2}>Rule</th><th rowSpan={2}>Action</th><th rowSpan={2}>Strategy</th>
+                <th colSpan={2} scope="colgroup" className="group">Return</th>
+                <th colSpan={2} scope="colgroup" className="group">Max drawdown</th>
+                <th colSpan={2} scope="colgroup" className="group">Trades</th>
+                <th rowSpan={2} className="num">Drawdown saved</th>
+              </tr>
+              <tr className="sub">
+                {["Return", "Max drawdown", "Trades"].flatMap((what) => [
+                  <th key={`${what}-without`} className="num" aria-label={`${what} without the action`}>without</th>,
+                  <th key={`${what}-with`} className="num" aria-label={`${what} with the action`}>with</th>,
+                ])}
+              </tr>
             </thead>
             <tbody>
               {(result?.effects ?? []).map((e, i) => (
