@@ -1,5 +1,15 @@
 """Benchmark of the copilot's cost to trading, printed as tables.
 
+The monitor (issue #17 point 2): the engine's ticks/s on the simulated market, 2 coins x 4
+built-ins, workers=0, the journal on, with no copilot, with a copilot and no rule, and with 100
+active rules of the kinds a trader keeps (price levels and channels near the market, moves,
+RSI, average crosses and volatility on 1m bars, drawdowns), at 10,000 ticks/s measured, at the
+feed's rate setting 10,000 (which this quiet hour of the simulated market draws ~3,400 ticks/s
+from) and at maximum speed; and each alert's latency from its triggering tick's arrival (the
+feed's stamp on its batch) to the ALERT event a subscriber hears, p50 and p99 over every alert
+of the runs. The monitor's own time (ms per s of run, waits for the interpreter lock included)
+shows what it takes from trading.
+
 Dead endpoints (the webhook path, issue #17 point 8): the engine's tick-to-fill and
 tick-to-published latency (engine/latency.py) on the simulated market paced at 10,000 ticks/s,
 2 coins x 4 built-ins, workers=0, the journal on, with webhooks posting to a dead endpoint: a
@@ -15,7 +25,7 @@ the app, so its writes share the file with the journal's writer. Two tables:
 Runs alternate between the cases and the medians are compared, since the machine is shared
 (its load average is printed; the p99 range shows how much single runs vary).
 
-    python bench/copilot.py [--seconds 6] [--repeat 3]
+    python bench/copilot.py [--seconds 6] [--repeat 3] [--part all|monitor|dead]
 """
 
 from __future__ import annotations
@@ -32,11 +42,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from velocitas_desktop.copilot.notify import Notifier
 from velocitas_desktop.copilot.outbox import open_outbox
 from velocitas_desktop.core.strategy import StrategySpec
 from velocitas_desktop.engine.contract import Event, EventKind
 from velocitas_desktop.engine.engine import Engine, EngineConfig
+from velocitas_desktop.feeds.simulated import SimulatedFeed
 from velocitas_desktop.store.journal import Journal
 
 COINS = ["BTC", "ETH"]
@@ -230,6 +243,132 @@ DEAD_HEADER = ("run", "alerts", "POSTs tried", "fill p50 ms (vs none)", "fill p9
                "p99 range", "published p99 ms", "notifier CPU ms/s")
 
 
+# --- the monitor: throughput loss and alert latency ------------------------------------------
+
+MONITOR_RULES = 100
+# The simulated market draws about ``rate`` ticks a second at its busiest; from start_time 0
+# (a quiet hour) rate 10,000 gives ~3,400 a second, and this setting 10,000 (measured: 9,980 a
+# second over its first 8 s of data)
+TEN_THOUSAND = 28_650.0
+
+
+def monitor_rules(first_prices: dict[str, float]) -> list[dict[str, Any]]:
+    """MONITOR_RULES rules of the kinds a trader keeps, on both coins: price levels and
+    channels near the market, moves, RSI, average crosses and volatility on 1m bars, and
+    strategy health (which read the engine's events)."""
+    rules = []
+    for n in range(MONITOR_RULES):
+        coin = COINS[n % len(COINS)]
+        price = first_prices[coin]
+        offset = 1 + ((n % 9) - 4) * 0.0005   # levels within ±0.2% of the first price
+        kind = n % 10
+        if kind in (0, 1, 2):
+            condition = {"type": "price_cross", "params": {"level": round(price * offset, 2)}}
+        elif kind == 3:
+            condition = {"type": "price_channel", "params": {
+                "low": round(price * (offset - 0.001), 2),
+                "high": round(price * (offset + 0.001), 2)}}
+        elif kind in (4, 5):
+            condition = {"type": "price_move", "params": {"percent": 0.05 + 0.01 * (n % 5),
+                                                          "window_s": 5 + n % 20}}
+        elif kind == 6:
+            condition = {"type": "rsi", "params": {"timeframe": "1m", "above": 60 + n % 20}}
+        elif kind == 7:
+            condition = {"type": "ma_cross", "params": {"timeframe": "1m", "fast": 3 + n % 4,
+                                                        "slow": 12 + n % 8}}
+        elif kind == 8:
+            condition = {"type": "volatility_spike", "params": {"timeframe": "1m",
+                                                                "threshold": 1.5,
+                                                                "window": 20}}
+        else:
+            rules.append({"id": f"health-{n}", "name": f"health {n}",
+                          "condition": {"type": "drawdown", "params": {"percent": 5 + n % 10}},
+                          "scope": {"kind": "all", "value": None}})
+            continue
+        rules.append({"id": f"r-{n}", "name": f"rule {n}", "condition": condition,
+                      "scope": {"kind": "coin", "value": coin},
+                      "frequency": {"mode": "every_time", "cooldown_s": 0}})
+    return rules
+
+
+@dataclass
+class MonitorRuns:
+    rates: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)          # process CPU s per s of run
+    alerts: list[int] = field(default_factory=list)
+    latency: list[float] = field(default_factory=list)      # ms, every alert of every run
+    monitor_busy: list[float] = field(default_factory=list)  # monitor's s per s of run
+
+
+def monitor_run(mode: str, rate: float | None, seconds: float, folder: str,
+                runs: MonitorRuns) -> None:
+    """One engine run: ``mode`` "off" (no copilot), "idle" (a copilot, no rule) or "rules"
+    (MONITOR_RULES rules); the alerts' latency from the triggering tick's arrival to the
+    ALERT event, as a subscriber hears it."""
+    path = os.path.join(folder, f"monitor-{next(RUN_IDS)}.sqlite")
+    engine = Engine(journal=Journal(path), restore=False, copilot=mode != "off")
+    for coin in COINS:
+        for name in engine.catalog.names():
+            engine.register(StrategySpec(name, coin))
+    heard: list[float] = []
+
+    def on_alert(event: Event) -> None:
+        if event.kind == EventKind.ALERT and not event.data["throttled"]:
+            heard.append((time.time() - event.data["tick_time"]) * 1000.0)
+
+    engine.subscribe(on_alert)
+    if mode == "rules":
+        start = SimulatedFeed(COINS, seed=42, start_time=0.0)
+        coin_ids, prices, _ = start.take(len(COINS) * 4)
+        first = {coin: float(prices[coin_ids == i][0]) for i, coin in enumerate(COINS)}
+        engine.import_copilot_rules(monitor_rules(first))
+    began_cpu = time.process_time()
+    engine.start(EngineConfig(coins=COINS, rate=rate, workers=0, seed=42, duration=seconds,
+                              start_time=0.0))
+    engine.wait()
+    run_seconds = engine._session.run_seconds if engine._session else seconds
+    runs.rates.append(engine.ticks_processed / run_seconds)
+    runs.cpu.append((time.process_time() - began_cpu) / run_seconds)
+    if engine.copilot is not None:
+        runs.monitor_busy.append(engine.copilot.monitor.busy_seconds / run_seconds)
+    runs.alerts.append(len(heard))
+    runs.latency.extend(heard)
+    engine.close()
+
+
+def monitor_rows(rate: float | None, seconds: float, repeat: int, folder: str
+                 ) -> list[tuple[str, ...]]:
+    """off, idle and rules runs alternating ``repeat`` times; medians against both."""
+    cases = {"no copilot": "off", "copilot, no rule": "idle",
+             f"copilot, {MONITOR_RULES} rules": "rules"}
+    runs = {name: MonitorRuns() for name in cases}
+    for round_ in range(repeat):
+        for name, mode in cases.items():
+            print(f"  round {round_ + 1}/{repeat}: {name} at "
+                  f"{'maximum speed' if rate is None else f'{rate:,.0f} ticks/s'}",
+                  file=sys.stderr, flush=True)
+            monitor_run(mode, rate, seconds, folder, runs[name])
+    off = statistics.median(runs["no copilot"].rates)
+    idle = statistics.median(runs["copilot, no rule"].rates)
+    rows = []
+    for name, r in runs.items():
+        rate_ = statistics.median(r.rates)
+        latency = np.array(r.latency)
+        rows.append((
+            name, f"{rate_:,.0f}", f"{rate_ / off:.3f}", f"{rate_ / idle:.3f}",
+            f"{min(r.rates):,.0f}-{max(r.rates):,.0f}",
+            f"{statistics.median(r.cpu):.2f}",
+            f"{1000 * statistics.median(r.monitor_busy):.0f}" if r.monitor_busy else "",
+            f"{statistics.median(r.alerts):,.0f}",
+            f"{np.percentile(latency, 50):.1f}" if latency.size else "",
+            f"{np.percentile(latency, 99):.1f}" if latency.size else ""))
+    return rows
+
+
+MONITOR_HEADER = ("run", "ticks/s", "vs no copilot", "vs no rule", "range", "CPU s/s", "monitor ms/s",
+                  "alerts", "alert p50 ms", "alert p99 ms")
+
+
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in [*rows, header]) for i in range(len(header))]
     for row in (header, tuple("-" * w for w in widths), *rows):
@@ -240,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per engine run")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case")
+    parser.add_argument("--part", choices=("all", "monitor", "dead"), default="all",
+                        help="the monitor's rows, the dead endpoints' rows, or both")
     args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="velocitas-bench-")
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
@@ -247,6 +388,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"engine: simulated market paced at {RATE:,.0f} ticks/s, {len(COINS)} coins x 4 "
           f"built-ins, workers=0, journal on, {args.seconds:g} s a run, medians of "
           f"{args.repeat}\n")
+    if args.part in ("all", "monitor"):
+        for rate in (TEN_THOUSAND, RATE, None):
+            where = ("maximum speed" if rate is None else
+                     f"10,000 ticks/s measured (rate setting {rate:,.0f})"
+                     if rate == TEN_THOUSAND else f"rate setting {rate:,.0f}")
+            print(f"The monitor at {where}: throughput, and each alert's latency from its "
+                  "tick's arrival to the ALERT event:")
+            table(MONITOR_HEADER, monitor_rows(rate, args.seconds, args.repeat, folder))
+            print()
+        print(f"load average after: {os.getloadavg()[0]:.1f}\n")
+    if args.part == "monitor":
+        return 0
     silent = Silent()
     dead = {"accepts, never answers": silent.url, "closed port": closed_url()}
     try:
