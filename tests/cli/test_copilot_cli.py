@@ -249,3 +249,36 @@ def test_a_rule_on_bars_finer_than_the_files_says_what_to_choose(capsys, tmp_pat
     assert code == 2
     assert err == (f"velocitas copilot: {path}: rule 'rsi-5m': its rsi reads 5m bars, finer "
                    "than the file's 1h bars; choose 1h or longer, or a finer file\n")
+
+
+def test_copilot_test_backtests_a_strategy_from_the_traders_own_folder(capsys, tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "steady.py").write_text(
+        "from velocitas_desktop.core.indicators import SMA\n"
+        "from velocitas_desktop.core.rules import Rule, crossed_above, crossed_below\n"
+        "from velocitas_desktop.core.strategy import Param, Strategy\n\n\n"
+        "class Steady(Strategy):\n"
+        '    """A trader\'s own crossover."""\n\n'
+        "    fast = Param(12, low=2, high=50)\n"
+        "    slow = Param(48, low=5, high=200)\n\n"
+        "    def init(self):\n"
+        "        self.fast_ma = self.indicator(SMA, self.fast)\n"
+        "        self.slow_ma = self.indicator(SMA, self.slow)\n\n"
+        "    def rule(self):\n"
+        "        return Rule(buy=crossed_above(self.fast_ma, self.slow_ma),\n"
+        "                    sell=crossed_below(self.fast_ma, self.slow_ma))\n",
+        encoding="utf-8")
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps({"rules": [{
+        "id": "dd", "name": "drawdown 5%", "scope": {"kind": "all", "value": None},
+        "condition": {"type": "drawdown", "params": {"percent": 5}},
+        "message": "{strategy} drew down", "action": {"type": "pause_strategy", "params": {},
+                                                       "auto": True}}]}), encoding="utf-8")
+    code = main(["copilot", "test", "--csv", "sample:BTCUSD-1h", "--rules", str(rules),
+                 "--strategy", "Steady", "--strategy-folder", str(folder), "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["strategy"] == "BTC_Steady"  # the id the backtest gives it, as live
+    assert [effect["rule_id"] for effect in result["effects"]] == ["dd"]

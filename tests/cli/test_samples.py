@@ -109,10 +109,22 @@ def test_the_installed_package_finds_its_own_sample(installed, cwd):
     assert path.is_file() and installed in path.parents  # the installed copy, not the checkout
 
 
+def copilot_rules_example() -> str:
+    """The rules file docs/copilot.md shows, which the README's ``--rules rules.json`` means."""
+    text = (REPO / "docs" / "copilot.md").read_text(encoding="utf-8")
+    found = re.search(r"```json\n(\{\"rules\": \[.*?)```", text, re.S)
+    assert found, "docs/copilot.md shows a rules file"
+    return found.group(1)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("command", readme_commands("sample:"), ids=lambda c: " ".join(c[:3]))
 def test_the_readme_sample_examples_run_from_any_folder(installed, cwd, command):
+    given = []
+    if "rules.json" in command:  # the trader's own file: the one the copilot's docs show
+        (cwd / "rules.json").write_text(copilot_rules_example(), encoding="utf-8")
+        given.append(cwd / "rules.json")
     done = installed_velocitas(installed, cwd, *command)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert list(cwd.iterdir()) == []  # nothing written where the command ran
+    assert sorted(cwd.iterdir()) == given  # nothing written where the command ran

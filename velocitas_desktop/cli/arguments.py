@@ -200,3 +200,25 @@ class ProgressBar:
             self._task = self._progress.add_task(self.title, total=max(total, 1))
             self._progress.start()
         self._progress.update(self._task, completed=done, total=max(total, 1))
+
+
+def add_strategy_folder_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy-folder", action="append", default=[], metavar="FOLDER",
+                        help="a folder of your own strategy files (*.py), beside the "
+                             "built-ins; repeat for several")
+
+
+def strategy_catalog(folders: list[str], command: str) -> Any:
+    """The built-ins and the strategies in ``folders``; a missing folder is a usage error, a
+    file that fails to load is said on stderr and the others are used."""
+    from pathlib import Path
+
+    from velocitas_desktop.catalog import load_catalog
+
+    missing = [folder for folder in folders if not Path(folder).expanduser().is_dir()]
+    if missing:
+        raise CliError(f"--strategy-folder: {missing[0]} is not a folder")
+    catalog = load_catalog(folders)
+    for problem in catalog.problems:
+        print(f"velocitas {command}: skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    return catalog

@@ -13,7 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from velocitas_desktop.cli.arguments import CliError, Parser, ProgressBar
+from velocitas_desktop.cli.arguments import (
+    CliError,
+    Parser,
+    ProgressBar,
+    add_strategy_folder_arg,
+    strategy_catalog,
+)
 from velocitas_desktop.cli.research import money
 from velocitas_desktop.cli.tables import Field, fit_table
 
@@ -61,6 +67,7 @@ def register(subparsers: Any) -> None:
     test.add_argument("--params", default="", metavar="k=v,...",
                       help="the strategy's parameters, like fast=10,slow=40 (default: its own)")
     test.add_argument("--coin", default="BTC", help="the coin the bars are (default BTC)")
+    add_strategy_folder_arg(test)
     test.add_argument("--json", action="store_true",
                       help="print only the result's JSON on stdout")
     test.set_defaults(func=cmd_test)
@@ -211,12 +218,13 @@ def cmd_test(args: argparse.Namespace) -> int:
     params = parse_params(args.params, "--params")
     if params and args.strategy is None:
         raise CliError("--params: give --strategy too: the parameters are a strategy's")
+    catalog = strategy_catalog(args.strategy_folder, "copilot test")
     bars = load_bars(path)
     request = RuleTestRequest.of(rules, strategy=args.strategy, params=params,
                                  coin=check_coin(args.coin))
     with ProgressBar("copilot test: replaying the bars", "bars") as bar:
         try:
-            result = run_rule_test(bars, request, on_progress=bar.update)
+            result = run_rule_test(bars, request, on_progress=bar.update, catalog=catalog)
         except RuleError as exc:
             raise RuleError(f"{args.rules}: {exc}") from None
     if args.json:

@@ -14,8 +14,10 @@ from typing import Any
 from velocitas_desktop.cli.arguments import (
     CliError,
     ProgressBar,
+    add_strategy_folder_arg,
     count,
     positive_int,
+    strategy_catalog,
     warn_if_over_cores,
 )
 from velocitas_desktop.cli.research import money
@@ -45,9 +47,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=count, default=None, metavar="N",
                         help="worker processes of the suggestions (default: one per core; "
                              "0: in this process)")
-    parser.add_argument("--strategy-folder", action="append", default=[], metavar="FOLDER",
-                        help="a folder of your own strategy files (*.py), searched beside the "
-                             "built-ins; repeat for several")
+    add_strategy_folder_arg(parser)
     parser.set_defaults(func=cmd_trend)
 
 
@@ -78,7 +78,7 @@ def cmd_trend(args: argparse.Namespace) -> int:
     request = TrendRequest(timeframes=args.timeframes, suggest=args.suggest,
                            suggest_bars=args.suggest_bars, folds=args.folds, coin=coin,
                            workers=args.workers)
-    catalog = _catalog(args.strategy_folder)
+    catalog = strategy_catalog(args.strategy_folder, "trend")
     cancel = threading.Event()
     with ProgressBar("trend: analysis, then suggestions", "steps") as bar:
         report, result = _until_done(lambda: run_trend_report(
@@ -96,20 +96,6 @@ def cmd_trend(args: argparse.Namespace) -> int:
             "the suggestions cover only the strategies whose search had finished")
     print(f"velocitas trend: stopped: you pressed Ctrl-C; {said}", file=sys.stderr)
     return 130
-
-
-def _catalog(folders: list[str]) -> Any:
-    """The built-ins and the strategies in ``folders``; a missing folder is a usage error, a
-    file that fails to load is said on stderr and the others are searched."""
-    from velocitas_desktop.catalog import load_catalog
-
-    missing = [folder for folder in folders if not Path(folder).expanduser().is_dir()]
-    if missing:
-        raise CliError(f"--strategy-folder: {missing[0]} is not a folder")
-    catalog = load_catalog(folders)
-    for problem in catalog.problems:
-        print(f"velocitas trend: skipped {problem.path}: {problem.reason}", file=sys.stderr)
-    return catalog
 
 
 def _until_done(work: Callable[[], Any], cancel: threading.Event) -> Any:
