@@ -243,3 +243,70 @@ def test_rules_imported_from_a_file_are_tested_on_history_and_one_is_deleted_aft
     ask.get_by_role("button", name="Delete", exact=True).click()
     expect(page.get_by_test_id("rule-row-btc-level")).to_have_count(0)
     assert [r["id"] for r in server.api.get("/api/copilot/rules").json()] == ["drawdown-guard"]
+
+
+# Keeps every /ws/alerts socket the page opens and its address, so the test can drop the live
+# one as a network would and see where the page resumed.
+ALERT_SOCKET_SPY = """
+(() => {
+  const spy = window.__alertSpy = {sockets: [], urls: []};
+  const Native = window.WebSocket;
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(url, protocols);
+      if (!String(url).includes("/ws/alerts")) return;
+      spy.sockets.push(this);
+      spy.urls.push(String(url));
+    }
+  };
+})();
+"""
+
+# drops the open socket; returns how many it dropped and the newest alert id the page had then
+DROP_ALERTS = """() => {
+  const open = window.__alertSpy.sockets.filter((s) => s.readyState === WebSocket.OPEN);
+  open.forEach((s) => s.close(4001, "dropped by the test"));
+  return [open.length, window.__velocitas.alerts.lastId];
+}"""
+
+
+def alert_counters(page: Page) -> dict:
+    return page.evaluate("() => ({...window.__velocitas.alerts})")
+
+
+def test_a_dropped_alerts_socket_resumes_after_the_last_alert_with_each_alert_once(
+        server, context, page):
+    with SAMPLE.open() as handle:
+        closes = sorted(float(row["close"]) for row in islice(csv.DictReader(handle), 300))
+    for quartile in (1, 2, 3):  # three levels the replay crosses again and again
+        level = round(closes[len(closes) * quartile // 4], 2)
+        made = server.api.post("/api/copilot/rules", json={
+            "name": f"level {quartile}", "condition": {"type": "price_cross",
+                                                       "params": {"level": level}},
+            "scope": {"kind": "coin", "value": "BTC"}, "frequency": {"mode": "every_time"}})
+        assert made.status_code == 201, made.text
+    context.add_init_script(ALERT_SOCKET_SPY)
+    page.goto(server.url + "/copilot")
+    connection = page.get_by_test_id("alerts-connection")
+    expect(connection).to_have_text("Live")
+    reply = server.api.post("/api/engine/start", params={  # two hourly bars a second
+        "data_source": "csv", "csv": "BTC=sample:BTCUSD-1h", "speed": 7_200})
+    assert reply.status_code == 200, reply.text
+
+    wait_for(lambda: alert_counters(page)["received"] > 0, "the first alert over the socket")
+    dropped, seen = page.evaluate(DROP_ALERTS)
+    assert dropped == 1
+    expect(connection).to_contain_text(f"Resumed after #{seen}")
+    urls = page.evaluate("() => window.__alertSpy.urls")
+    assert len(urls) == 2 and f"after_id={seen}&" in urls[1] + "&"
+    wait_for(lambda: alert_counters(page)["lastId"] > seen, "an alert after the resume", 120)
+
+    assert server.api.post("/api/engine/stop").status_code == 200
+    ids = [a["id"] for a in server.api.get("/api/copilot/alerts", params={"limit": 1000}).json()]
+    wait_for(lambda: alert_counters(page)["lastId"] == ids[0], "the page's newest alert")
+    counters = alert_counters(page)
+    assert counters["resumes"] == 1 and counters["duplicates"] == 0
+    shown = page.get_by_role("list", name="Live alerts").locator("[data-alert-id]")
+    expect(shown).to_have_count(len(ids))
+    assert [int(i) for i in shown.evaluate_all(
+        "items => items.map((li) => li.dataset.alertId)")] == ids
