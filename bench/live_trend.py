@@ -15,7 +15,8 @@ median of the pairs' ratios, because the machine is shared (its load average is 
 load drifts over minutes, and single runs vary by more than the effect. Beside ticks per second of wall clock, ticks per second of the
 process's processor time: what the trend takes from trading whatever else the machine runs.
 
-    python bench/live_trend.py [--ticks 1000000] [--bars 60000] [--repeat 8]
+    python bench/live_trend.py [--ticks 1000000] [--bars 60000] [--fast-bars 300000]
+                               [--repeat 8]
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,20 +88,20 @@ def run_once(config: EngineConfig, strategies: bool, live_trend: bool, folder: s
     for coin in COINS if strategies else ():
         for name in engine.catalog.names():
             engine.register(StrategySpec(name, coin))
-    began = time.process_time()
     engine.start(config)
     engine.wait()
-    cpu = time.process_time() - began
     session = engine._session
     assert session is not None
     runs.rates.append(engine.ticks_per_second)
-    runs.per_cpu.append(engine.ticks_processed / cpu)
+    runs.per_cpu.append(engine.ticks_processed / session.run_cpu_seconds)
     runs.seconds.append(session.run_seconds)
     runs.events.append(events[0])
-    if session.trend is not None:
-        runs.analyses.append(session.trend.analyses)
-        runs.busy.append(session.trend.busy_seconds)
-        runs.cpu.append(session.trend.cpu_seconds)
+    # what the trend took while the session traded (not its last reports, made after)
+    cost = session.trend.cost_while_trading if session.trend is not None else None
+    if cost is not None:
+        runs.analyses.append(cost.analyses)
+        runs.busy.append(cost.wall_seconds)
+        runs.cpu.append(cost.cpu_seconds)
     engine.close()
     os.remove(journal.path)  # tens of MB each, over dozens of runs
 
@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="ticks of each simulated run")
     parser.add_argument("--bars", type=int, default=60_000,
                         help="one-minute bars in each replayed file (4 prices each)")
+    parser.add_argument("--fast-bars", type=int, default=300_000,
+                        help="one-minute bars in each file of the no-strategy replay (faster, "
+                             "so longer for a run of seconds)")
     parser.add_argument("--repeat", type=int, default=8, help="runs of each kind")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="velocitas-bench-trend-") as folder:
@@ -131,22 +134,26 @@ def main(argv: list[str] | None = None) -> int:
 
 def bench(args: argparse.Namespace, folder: str) -> int:
     live_timeframes(3600.0)  # the analyzer is imported once a process: not in the first run
-    files = {}
-    for seed, coin in enumerate(COINS):
-        files[coin] = os.path.join(folder, f"{coin}-1m.csv")
-        write_minutes(files[coin], args.bars, seed)
+    files: dict[str, dict[str, str]] = {args.bars: {}, args.fast_bars: {}}
+    for bars, named in files.items():
+        for seed, coin in enumerate(COINS):
+            named[coin] = os.path.join(folder, f"{coin}-1m-{bars}.csv")
+            write_minutes(named[coin], bars, seed)
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, Python "
           f"{sys.version.split()[0]}, numpy {np.__version__}")
     print(f"engine: {len(COINS)} coins, workers=0, journal on; live trend: "
           f"each coin at most every {MIN_SECONDS:g} s, analyses within {BUDGET:.0%} of a core")
     simulated = EngineConfig(coins=COINS, rate=None, workers=0, seed=42,
                              max_ticks=args.ticks, start_time=0.0)
-    replay = EngineConfig(source="csv", coins=COINS, csv_files=files, ohlc_path=True)
-    replayed = f"csv replay, 2 x {args.bars:,} 1m bars (OHLC path)"
+    def replay(bars: int) -> EngineConfig:
+        return EngineConfig(source="csv", coins=COINS, csv_files=files[bars], ohlc_path=True)
+
     scenarios = {
         f"simulated, {args.ticks:,} ticks, 4 built-ins a coin": (simulated, True),
-        f"{replayed}, 4 built-ins a coin": (replay, True),
-        f"{replayed}, no strategy": (replay, False),
+        f"csv replay, 2 x {args.bars:,} 1m bars (OHLC path), 4 built-ins a coin":
+            (replay(args.bars), True),
+        f"csv replay, 2 x {args.fast_bars:,} 1m bars (OHLC path), no strategy":
+            (replay(args.fast_bars), False),
     }
     rows = []
     for name, (config, strategies) in scenarios.items():

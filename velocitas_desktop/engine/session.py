@@ -152,7 +152,9 @@ class Session:
         self.shard = Shard()
         self.workers = [Worker(i) for i in range(config.workers)]
         self.started_at = 0.0
+        self.started_cpu = 0.0
         self.run_seconds = 0.0
+        self.run_cpu_seconds = 0.0
         self.limit_hit = False
         self.drain_cap = MAX_DRAIN_TICKS
         self.filled_at: list[int] = []  # positions in the batch of the last batch's fills
@@ -178,6 +180,7 @@ class Session:
 
     def start(self) -> None:
         self.started_at = time.perf_counter()
+        self.started_cpu = time.process_time()
         self.writer.start()
         if self.trend is not None:
             self.trend.start()
@@ -399,6 +402,8 @@ class Session:
         self.writer.join(1.0 if stopped else None)
         self.producer.join(1.0)
         self.run_seconds = time.perf_counter() - self.started_at
+        # the processor time of this process while the session ran (bench/live_trend.py)
+        self.run_cpu_seconds = time.process_time() - self.started_cpu
         if self.run_seconds > 0:
             self.ticks_per_second = self.ticks_processed / self.run_seconds
         # the data ended: the last reports cover every bar before the views hear it ended

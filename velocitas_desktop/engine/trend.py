@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from velocitas_desktop.engine.contract import EventKind
@@ -60,6 +61,16 @@ def _analyzer() -> Any:
     return trend
 
 
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """What the analyses took: how many, their wall-clock seconds (waits for the interpreter
+    lock included) and their processor seconds."""
+
+    analyses: int
+    wall_seconds: float
+    cpu_seconds: float
+
+
 class LiveTrend:
     """The live trend reports of one session's coins, and the thread that re-makes them.
 
@@ -89,6 +100,7 @@ class LiveTrend:
         self.analyses = 0
         self.busy_seconds = 0.0  # wall clock, waits for the interpreter lock included
         self.cpu_seconds = 0.0   # the processor time the analyses took
+        self.cost_while_trading: Cost | None = None  # set as the session ends
         self._thread = threading.Thread(target=self._run, name="velocitas-trend", daemon=True)
 
     # --- life -----------------------------------------------------------------------------
@@ -115,6 +127,8 @@ class LiveTrend:
         """End the thread within about ``timeout``. ``final``: the data ended, so every coin
         with bars closed since its last report is analysed once more, on all its bars."""
         with self._wake:
+            if self.cost_while_trading is None:
+                self.cost_while_trading = self.cost()
             self._ending = True
             self._final = final
             if final:  # the forming bars count now, whether or not a bar closed
@@ -126,6 +140,10 @@ class LiveTrend:
                 log.warning("the live trend thread did not end within %.1f s", timeout)
 
     # --- reading --------------------------------------------------------------------------
+
+    def cost(self) -> Cost:
+        """What the analyses took so far."""
+        return Cost(self.analyses, self.busy_seconds, self.cpu_seconds)
 
     def report(self, coin: str, candles: int = 0) -> dict[str, Any]:
         """The latest report of ``coin`` as JSON; made now if none was made yet (the first
