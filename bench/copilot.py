@@ -11,8 +11,8 @@ of the runs. The monitor's own time (ms per s of run, waits for the interpreter 
 shows what it takes from trading.
 
 Dead endpoints (the webhook path, issue #17 point 8): the engine's tick-to-fill and
-tick-to-published latency (engine/latency.py) on the simulated market paced at 10,000 ticks/s,
-2 coins x 4 built-ins, workers=0, the journal on, with webhooks posting to a dead endpoint: a
+tick-to-published latency (engine/latency.py) on the simulated market at 10,000 ticks/s
+measured (the rate setting TEN_THOUSAND, as the monitor's first table), 2 coins x 4 built-ins, workers=0, the journal on, with webhooks posting to a dead endpoint: a
 port that accepts connections and never answers (each attempt waits out the 5 s read timeout)
 and a closed port (each attempt is refused at once). The outbox is in the journal's file, as in
 the app, so its writes share the file with the journal's writer. Two tables:
@@ -117,6 +117,7 @@ class Latencies:
     alerts: list[int] = field(default_factory=list)
     attempts: list[int] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)   # the notifier's threads, s per s of run
+    rates: list[float] = field(default_factory=list)  # ticks/s
 
     def median(self, name: str) -> float:
         values = [v for v in getattr(self, name) if v is not None]
@@ -184,9 +185,10 @@ def session(engine: Engine, seconds: float, runs: Latencies) -> None:
     for coin in COINS:
         for name in engine.catalog.names():
             engine.register(StrategySpec(name, coin))
-    engine.start(EngineConfig(coins=COINS, rate=RATE, workers=0, seed=42, duration=seconds,
-                              start_time=0.0))
+    engine.start(EngineConfig(coins=COINS, rate=TEN_THOUSAND, workers=0, seed=42,
+                              duration=seconds, start_time=0.0))
     engine.wait()
+    runs.rates.append(engine.ticks_per_second)
     summary = engine.latency.summary()
     runs.fill_p50.append(summary["tick_to_fill_p50"])
     runs.fill_p99.append(summary["tick_to_fill_p99"])
@@ -229,7 +231,8 @@ def dead_endpoint_rows(cases: dict[str, str | None], run, seconds: float, repeat
     base = runs[next(iter(cases))]
     rows = []
     for name, r in runs.items():
-        rows.append((name, f"{statistics.median(r.alerts):,.0f}",
+        rows.append((name, f"{statistics.median(r.rates):,.0f}",
+                     f"{statistics.median(r.alerts):,.0f}",
                      f"{statistics.median(r.attempts):,.0f}" if r.attempts else "",
                      f"{r.median('fill_p50'):.2f} ({r.median('fill_p50') / base.median('fill_p50'):.2f}x)",
                      f"{r.median('fill_p99'):.2f} ({r.median('fill_p99') / base.median('fill_p99'):.2f}x)",
@@ -239,7 +242,7 @@ def dead_endpoint_rows(cases: dict[str, str | None], run, seconds: float, repeat
     return rows
 
 
-DEAD_HEADER = ("run", "alerts", "POSTs tried", "fill p50 ms (vs none)", "fill p99 ms (vs none)",
+DEAD_HEADER = ("run", "ticks/s", "alerts", "POSTs tried", "fill p50 ms (vs none)", "fill p99 ms (vs none)",
                "p99 range", "published p99 ms", "notifier CPU ms/s")
 
 
@@ -403,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     silent = Silent()
     dead = {"accepts, never answers": silent.url, "closed port": closed_url()}
     try:
-        print(f"The real path: the copilot's {RULES} runaway rules, their alerts to a dead "
+        print(f"Dead endpoints at 10,000 ticks/s measured (rate setting {TEN_THOUSAND:,.0f}); "
+              f"the real path: the copilot's {RULES} runaway rules, their alerts to a dead "
               "endpoint:")
         table(DEAD_HEADER, dead_endpoint_rows(
             {"copilot, no webhook": None,
