@@ -10,7 +10,7 @@ import { TIMEFRAMES } from "../lib/live";
 import { useAction } from "../lib/useAction";
 import {
   ACTIONS, FREQUENCIES, PLACEHOLDERS, SCOPES, emptyForm, formFromRule, paramSpec, ruleFromForm, scopesOf,
-  validateForm, withType, type RuleForm,
+  validateForm, withScope, withType, type RuleForm,
 } from "./rules";
 import { SEVERITIES, type ConditionType, type Rule } from "./types";
 
@@ -118,7 +118,7 @@ export function RuleDialog({ conditions, rule, strategies, coins, onClose, onSav
         <div className="field">
           <label htmlFor={`${id}-scope`}>Scope</label>
           <select id={`${id}-scope`} value={form.scopeKind}
-                  onChange={(e) => set({ scopeKind: e.target.value as RuleForm["scopeKind"] })}>
+                  onChange={(e) => setForm((f) => withScope(f, e.target.value as RuleForm["scopeKind"]))}>
             {SCOPES.filter(([kind]) => scopesOf(condition).includes(kind))
               .map(([kind, label]) => <option key={kind} value={kind}>{label}</option>)}
           </select>

@@ -160,6 +160,7 @@ describe("validation mirror", () => {
   it("keeps the scope within the condition's scopes", () => {
     const health = withType({ ...base, scopeKind: "coin" }, "strategy_error", CONDITIONS);
     expect(health.scopeKind).toBe("strategy");
+    expect(health.scopeValue).toBe(""); // BTC is a coin, not a strategy id
     expect(validateForm({ ...health, scopeKind: "coin" }, CONDITIONS))
       .toEqual({ scope: "a strategy_error rule watches a strategy or all" });
   });

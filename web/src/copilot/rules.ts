@@ -122,7 +122,14 @@ export function withType(form: RuleForm, type: string, conditions: ConditionType
   const condition = conditions.find((c) => c.type === type);
   const scopes = scopesOf(condition);
   const scopeKind = scopes.includes(form.scopeKind) ? form.scopeKind : scopes[0];
-  return { ...form, type, params: defaultsOf(condition), scopeKind };
+  return { ...withScope(form, scopeKind), type, params: defaultsOf(condition) };
+}
+
+/** The form with another scope kind: a coin's name is not a strategy id, so the value starts
+ * again (BTC for a coin, empty for a strategy). */
+export function withScope(form: RuleForm, scopeKind: ScopeKind): RuleForm {
+  if (scopeKind === form.scopeKind) return form;
+  return { ...form, scopeKind, scopeValue: scopeKind === "coin" ? "BTC" : "" };
 }
 
 function text(value: ParamJson | undefined): string {
