@@ -254,3 +254,25 @@ def test_an_auto_stop_from_a_price_rule_stops_the_engine_and_records_it(engine):
     [action] = engine.copilot_actions()
     assert (action["decided_by"], action["result"]) == ("rule:halt", "the engine stopped")
     assert engine.status == "stopped"
+
+
+def test_a_monitor_behind_the_market_says_so_once_and_evaluates_the_waiting_prices():
+    said: list[tuple[str, str]] = []
+    found: list[Trigger] = []
+    monitor = Monitor(found.extend, lambda failures: None,
+                      lambda level, text: said.append((level, text)), min_interval=0.0)
+    monitor.set_rules([Rule.from_json(cross("c", 105))], (15, 180.0))
+    long_ago = time.perf_counter() - 5.0  # these batches arrived five seconds ago
+    for k in range(50):
+        prices = np.full(10, 100.0 + k * 0.2)
+        monitor.prices({"BTC": (prices, T0 + 10 * k + np.arange(10.0))}, long_ago)
+    monitor.start()
+    try:
+        wait_until(lambda: found, what="the crossing among the waiting prices")
+        monitor.prices({"BTC": (np.array([99.0, 106.0]), np.array([T0 + 600, T0 + 601]))},
+                       long_ago)
+        wait_until(lambda: len(found) == 2, what="the second crossing")
+    finally:
+        monitor.stop()
+    [(level, text)] = said
+    assert level == "info" and "s behind the market (50 batches waited" in text

@@ -41,7 +41,7 @@ BUDGET = 0.25
 CLOCK_SECONDS = 1.0         # on_clock (no trade, feed stalled, expiry) this often
 MAX_WAITING_TICKS = 2_000_000  # prices waiting for the monitor (32 MB); older ones skipped
 MAX_WAITING_EVENTS = 10_000
-BEHIND_BATCHES = 64         # batches waiting at one look: the monitor is behind (said once)
+BEHIND_SECONDS = 1.0        # the oldest waiting price this old at a look: behind (said once)
 IGNORED = frozenset({EventKind.TICKS, EventKind.ALERT, EventKind.ACTION, EventKind.GAP})
 
 Triggered = Callable[[list[Trigger]], None]
@@ -96,6 +96,7 @@ class Monitor:
         if self._thread is not None and self._thread.is_alive():
             return
         self._stopping = False
+        self._said_behind = False  # said once a session
         self._thread = threading.Thread(target=self._run, name="velocitas-copilot",
                                         daemon=True)
         self._thread.start()
@@ -217,12 +218,16 @@ class Monitor:
             rules, self._rules = self._rules, None
         if rules is not None:
             self._replace(*rules)
-        if batches > BEHIND_BATCHES and not self._said_behind:
-            self._said_behind = True
-            self._say("info", f"the copilot's monitor is behind the engine ({batches} batches "
-                              "waited for one look); it evaluates waiting prices together, "
-                              "so alerts may come a little later than their ticks")
         now = self._clock()
+        if chunks and not self._said_behind:
+            lag = now - min(waiting[0].arrived for waiting in chunks.values())
+            if lag > BEHIND_SECONDS:
+                self._said_behind = True
+                self._say("info", f"the copilot's monitor is {lag:.1f} s behind the market "
+                                  f"({batches} batches waited for one look): the prices "
+                                  "come faster than its share of the processor evaluates "
+                                  "them one batch at a time, so it evaluates the waiting ones "
+                                  "together and alerts come later than their ticks")
         triggers: list[Trigger] = []
         evaluator = self._evaluator
         for coin, waiting in chunks.items():
