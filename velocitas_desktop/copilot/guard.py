@@ -88,7 +88,8 @@ class KillSwitch:
             self._failed(failures)
             failed = {rule_id for rule_id, _ in failures}
             evaluator.replace([r for r in evaluator.rules if r.id not in failed])
-            self._armed = bool(evaluator.rules)
+            with self._lock:
+                self._armed = bool(evaluator.rules) or self._waiting is not None
 
     def _take_rules(self) -> None:
         with self._lock:
@@ -100,7 +101,8 @@ class KillSwitch:
             self._evaluator = Evaluator(rules, throttle)
         else:
             self._evaluator.replace(rules)
-        self._armed = bool(rules)
+        with self._lock:  # rules set meanwhile keep it armed until the next batch takes them
+            self._armed = bool(rules) or self._waiting is not None
 
     def _act(self, trigger: Trigger) -> None:
         """Run the rule's action now (not for the alert that says a rule was throttled)."""
