@@ -251,3 +251,43 @@ def test_an_alert_with_a_proposed_action_waits_for_a_trader(copilot):
     done = service.decide_action(action["id"], True, "cli")
     assert done["status"] == "executed" and engine.calls == [("stop", ())]
     assert service.copilot_actions(status="pending") == []
+
+
+def test_settings_change_only_what_is_given_and_bad_ones_get_clear_errors(copilot):
+    service, _, _ = copilot
+    assert service.copilot_settings()["throttle"] == {"count": 15, "window_s": 180}
+    changed = service.update_copilot_settings({"throttle": {"count": 5}})
+    assert changed["throttle"] == {"count": 5, "window_s": 180.0}
+    assert changed["daily_loss"] == {"enabled": False, "amount": None, "percent": 5.0}
+    for bad, words in [({"daily_loss": {"enabled": "yes"}}, "daily_loss.enabled"),
+                       ({"daily_loss": {"percent": 150}}, "daily_loss.percent"),
+                       ({"daily_loss": {"enabled": True, "percent": None}},
+                        "give an amount"),
+                       ({"throttle": {"count": 0}}, "throttle.count"),
+                       ({"alarms": {}}, "unknown part 'alarms'"),
+                       ({"webhooks": [{"url": "ftp://x"}]}, "http")]:
+        with pytest.raises(RuleError, match=words):
+            service.update_copilot_settings(bad)
+    assert service.copilot_settings() == changed  # a refused change leaves them as they were
+    with pytest.raises(RuleError, match="built-in daily-loss guard"):
+        service.delete_copilot_rule("daily-loss-guard")
+
+
+def test_alerts_are_listed_newest_first_and_paged_by_id(copilot):
+    service, _, told = copilot
+    service.save_copilot_rule(cross_rule("low", 101, None))
+    service.save_copilot_rule({**cross_rule("high", 108, None), "severity": "info"})
+    rise(service, 100, 110)
+    wait_until(lambda: len(told.of(EventKind.ALERT)) == 2, what="both alerts")
+    newest, oldest = service.copilot_alerts()
+    assert newest["id"] > oldest["id"] and newest["rule_id"] == "high"
+    assert service.copilot_alerts(before_id=newest["id"]) == [oldest]
+    assert service.copilot_alerts(after_id=oldest["id"]) == [newest]
+    assert service.copilot_alerts(severity="info") == [newest]
+    assert service.copilot_alerts(limit=1) == [newest]
+    with pytest.raises(RuleError, match="severity"):
+        service.copilot_alerts(severity="loud")
+    with pytest.raises(RuleError, match="limit"):
+        service.copilot_alerts(limit=-1)
+    with pytest.raises(NotFoundError):
+        service.acknowledge_alert(12345)
