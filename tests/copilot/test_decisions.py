@@ -291,3 +291,15 @@ def test_alerts_are_listed_newest_first_and_paged_by_id(copilot):
         service.copilot_alerts(limit=-1)
     with pytest.raises(NotFoundError):
         service.acknowledge_alert(12345)
+
+
+def test_a_listing_shows_actions_past_their_time_expired_with_no_session_to_sweep_them():
+    engine, told, clock = FakeEngine(), Told(), Clock()
+    service = Copilot(engine, CopilotStore(), publish=told, clock=clock, pending_seconds=60)
+    decisions = service.decisions
+    action = decisions.propose(ALERT, rule({"type": "pause_all"}))
+    assert [a["status"] for a in service.copilot_actions()] == ["pending"]
+    clock.now += 61
+    assert service.copilot_actions(status="pending") == []
+    assert [a["id"] for a in service.copilot_actions(status="expired")] == [action["id"]]
+    service.close()

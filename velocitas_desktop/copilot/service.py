@@ -349,6 +349,7 @@ class Copilot:
                         ) -> list[dict[str, Any]]:
         if status is not None and status not in ActionStatus.__members__.values():
             raise RuleError(f"status must be one of {', '.join(ActionStatus)} (got {status!r})")
+        self.decisions.expire()  # no session may be running to sweep them
         return self.store.actions(status, _limit(limit))
 
     def decide_action(self, action_id: int, confirm: bool, who: str) -> dict[str, Any]:
