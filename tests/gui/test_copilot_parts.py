@@ -80,3 +80,19 @@ def test_a_burst_of_alerts_makes_one_toast_that_counts_them(qtbot):
     qtbot.mouseClick(shown[-1], Qt.MouseButton.LeftButton)
     assert opened == [11]
     assert not shown[-1].isVisible()
+
+
+def test_the_message_may_name_the_conditions_own_placeholders_and_no_other(qtbot):
+    from velocitas_desktop.gui.copilot.rule_dialog import RuleDialog
+
+    dialog = RuleDialog(None, describe_conditions(), ["BTC"], [])  # type: ignore[arg-type]
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.type_box.setCurrentIndex(dialog.type_box.findData("price_move"))
+    assert "{percent}" in dialog.placeholders_hint.text()
+    dialog.message_edit.setText("{coin} moved {percent:.1f}% in {window_s:,.0f} s")
+    assert not dialog.message_error.isVisible()
+    dialog.message_edit.setText("{coin} passed {level}")  # a price_cross's, not a move's
+    assert dialog.message_error.isVisible() and "{level}" in dialog.message_error.text()
+    dialog.type_box.setCurrentIndex(dialog.type_box.findData("price_cross"))
+    assert not dialog.message_error.isVisible()  # checked again for the new type

@@ -113,6 +113,21 @@ class CopilotTab(QWidget):
         layout.addWidget(self.message)
 
     def _build_monitor(self) -> QWidget:
+        """Rules above; the alerts and the actions waiting for the trader side by side."""
+        lower = QSplitter(Qt.Orientation.Horizontal)
+        lower.addWidget(self._build_alerts())
+        lower.addWidget(self._build_pending())
+        lower.setSizes([1000, 600])
+        page = QSplitter(Qt.Orientation.Vertical)
+        page.addWidget(self._build_rules())
+        page.addWidget(lower)
+        page.setSizes([340, 560])
+        self._rule_selected()
+        self._alert_selected()
+        self._pending_selected()
+        return page
+
+    def _build_rules(self) -> QWidget:
         rules = QGroupBox("Rules")
         column = QVBoxLayout(rules)
         buttons = QHBoxLayout()
@@ -143,7 +158,9 @@ class CopilotTab(QWidget):
         self.rules_view.doubleClicked.connect(lambda _: self.edit_rule())
         self.rules_view.selectionModel().selectionChanged.connect(self._rule_selected)
         column.addWidget(self.rules_view, 1)
+        return rules
 
+    def _build_alerts(self) -> QWidget:
         alerts = QGroupBox("Alerts")
         column = QVBoxLayout(alerts)
         buttons = QHBoxLayout()
@@ -162,7 +179,9 @@ class CopilotTab(QWidget):
         self.alerts_view.setObjectName("alertsTable")
         self.alerts_view.selectionModel().selectionChanged.connect(self._alert_selected)
         column.addWidget(self.alerts_view, 1)
+        return alerts
 
+    def _build_pending(self) -> QWidget:
         pending = QGroupBox("Actions waiting for you")
         column = QVBoxLayout(pending)
         buttons = QHBoxLayout()
@@ -182,19 +201,7 @@ class CopilotTab(QWidget):
         self.pending_view.setObjectName("pendingTable")
         self.pending_view.selectionModel().selectionChanged.connect(self._pending_selected)
         column.addWidget(self.pending_view, 1)
-
-        lower = QSplitter(Qt.Orientation.Horizontal)
-        lower.addWidget(alerts)
-        lower.addWidget(pending)
-        lower.setSizes([1000, 600])
-        page = QSplitter(Qt.Orientation.Vertical)
-        page.addWidget(rules)
-        page.addWidget(lower)
-        page.setSizes([340, 560])
-        self._rule_selected()
-        self._alert_selected()
-        self._pending_selected()
-        return page
+        return pending
 
     def _build_history(self) -> QWidget:
         alerts = QGroupBox("Alerts")

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from velocitas_desktop.copilot.conditions import CONDITIONS
 from velocitas_desktop.copilot.templates import PLACEHOLDERS, template_problem
 from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.types import TIMEFRAMES
@@ -246,12 +247,12 @@ class RuleDialog(QDialog):
         self.message_edit.setObjectName("ruleMessage")
         self.message_edit.setPlaceholderText("empty: the rule's own description")
         column.addWidget(self.message_edit)
-        names = " ".join("{" + name + "}" for name in PLACEHOLDERS)
-        hint = QLabel(f"Placeholders: {names}; a format after a colon: {{price:,.2f}}")
-        hint.setObjectName("mutedLabel")
-        hint.setWordWrap(True)
-        hint.setToolTip("\n".join(f"{{{name}}}: {doc}" for name, doc in PLACEHOLDERS.items()))
-        column.addWidget(hint)
+        self.placeholders_hint = QLabel()
+        self.placeholders_hint.setObjectName("mutedLabel")
+        self.placeholders_hint.setWordWrap(True)
+        self.placeholders_hint.setToolTip("\n".join(f"{{{name}}}: {doc}"
+                                                    for name, doc in PLACEHOLDERS.items()))
+        column.addWidget(self.placeholders_hint)
         self.message_error = QLabel()
         self.message_error.setObjectName("fieldError")
         self.message_error.setWordWrap(True)
@@ -261,10 +262,34 @@ class RuleDialog(QDialog):
         self.message_edit.textChanged.connect(self._check_message)
         return group
 
-    def _check_message(self, text: str) -> None:
+    def _placeholders(self) -> dict[str, Any]:
+        """The chosen condition's own placeholders (its parameters and figures) with a
+        sample of each: what is typed, else the default, else a value of the kind."""
+        kind = self.type_box.currentData()
+        condition = self.conditions.get(kind or "")
+        if condition is None:
+            return {}
+        samples: dict[str, Any] = {}
+        for param in condition.get("params") or []:
+            try:
+                value = editor_value(self.editors[param["name"]], param)
+            except (FieldError, KeyError):
+                value = None
+            if value is None:
+                value = param.get("default")
+            samples[param["name"]] = value if value is not None else (
+                param.get("choices") or [1.0])[0]
+        declared = CONDITIONS.get(kind)
+        if declared is not None:
+            samples.update(declared.extras)
+        return samples
+
+    def _check_message(self, *_: Any) -> None:
         """The template checked as it is typed (a pure check, microseconds): its problem
         under the field until it renders."""
-        problem = template_problem(text) if text else None
+        text = self.message_edit.text()
+        problem = (template_problem(text, self._placeholders(), self.type_box.currentData())
+                   if text else None)
         self.message_error.setText(f"The message {problem}." if problem else "")
         self.message_error.setVisible(bool(problem))
         grow_to_fit(self)
@@ -318,6 +343,13 @@ class RuleDialog(QDialog):
                                     if isinstance(editor, NumberField) else editor)
         self.message_edit.setPlaceholderText(condition.get("message")
                                              or "empty: the condition's own message")
+        names = " ".join("{" + name + "}" for name in PLACEHOLDERS)
+        own = " ".join("{" + name + "}" for name in condition.get("placeholders") or []
+                       if name not in PLACEHOLDERS)
+        self.placeholders_hint.setText(f"Placeholders: {names}" + (f"; this type's own: {own}"
+                                                                  if own else "")
+                                       + "; a format after a colon: {price:,.2f}")
+        self._check_message()
         self._limit_scopes(condition.get("scopes") or [k for _, k in SCOPES])
         self.error.hide()
         grow_to_fit(self)
