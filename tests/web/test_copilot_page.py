@@ -310,3 +310,21 @@ def test_a_dropped_alerts_socket_resumes_after_the_last_alert_with_each_alert_on
     expect(shown).to_have_count(len(ids))
     assert [int(i) for i in shown.evaluate_all(
         "items => items.map((li) => li.dataset.alertId)")] == ids
+
+
+def test_the_built_in_daily_loss_guard_is_listed_but_changed_only_in_settings(server, page):
+    page.goto(server.url + "/copilot")
+    page.get_by_role("tab", name="Settings", exact=True).click()
+    settings = page.get_by_role("form", name="Copilot settings")
+    settings.get_by_label("Pause every strategy when the day's loss passes the limit").check()
+    settings.get_by_label("or loss %", exact=True).fill("4")
+    settings.get_by_role("button", name="Save settings").click()
+    expect(settings.get_by_role("status")).to_have_text("Settings saved")
+    assert server.api.get("/api/copilot/settings").json()["daily_loss"] == {
+        "enabled": True, "amount": None, "percent": 4.0}
+
+    page.get_by_role("tab", name="Monitor", exact=True).click()
+    row = page.get_by_test_id("rule-row-daily-loss-guard")
+    expect(row).to_contain_text("built in: set it in Settings")
+    expect(row.get_by_role("checkbox")).to_be_disabled()
+    expect(row.get_by_role("button")).to_have_count(0)  # no Edit, no Delete

@@ -41,10 +41,15 @@ export function CopilotPage({ feed }: { feed: AlertFeed }) {
 
   useEffect(() => {
     api.get<ConditionType[]>("/api/copilot/conditions").then(setConditions, (e) => setError(errorText(e)));
-    void loadRules();
     api.get<Strategy[]>("/api/strategies").then((list) => setStrategies(list.map((s) => s.strategy_id)), () => undefined);
     api.get<EngineStatus>("/api/engine/status").then((s) => setCoins(s.coins), () => undefined);
   }, [loadRules]);
+
+  // rules changed elsewhere (the settings' daily-loss guard, the window, the API, the command
+  // line) send no event: read them again whenever the rules are shown
+  useEffect(() => {
+    if (tab === "monitor" || tab === "test") void loadRules();
+  }, [tab, loadRules]);
 
   // a new alert changes its rule's fired count and last time (or disabled it): read the rules again
   const newest = state.alerts[0]?.id ?? 0;

@@ -185,6 +185,10 @@ export function RuleDialog({ conditions, rule, strategies, coins, onClose, onSav
           {PLACEHOLDERS.map(([name, meaning]) => (
             <span key={name}><code>{`{${name}}`}</code> {meaning}</span>
           ))}
+          {condition?.placeholders?.length ? (
+            <span>{condition.type}'s own: {condition.placeholders.map((name) => (
+              <code key={name}>{`{${name}}`} </code>))}</span>
+          ) : null}
         </small>
       </div>
 

@@ -10,6 +10,10 @@ import { RuleDialog } from "./RuleDialog";
 import { actionText, conditionText, frequencyText, rulesInFile, scopeText } from "./rules";
 import type { ConditionType, Rule } from "./types";
 
+/** The built-in daily-loss guard's rule (copilot/guard.py BUILT_IN_GUARD): shown with the
+ * rules, changed only in Settings. */
+export const BUILT_IN_GUARD = "daily-loss-guard";
+
 /** 19:33:08 for today (UTC), 12-07 19:33 before. */
 function shortTime(seconds: number): string {
   const text = utc(seconds, false);
@@ -77,6 +81,8 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
               <tr key={rule.id} data-testid={`rule-row-${rule.id}`} className={rule.enabled ? "" : "off"}>
                 <td>
                   <input type="checkbox" checked={rule.enabled} aria-label={`Enabled: ${rule.name}`}
+                         disabled={rule.id === BUILT_IN_GUARD}
+                         title={rule.id === BUILT_IN_GUARD ? "the daily-loss guard is switched in Settings" : undefined}
                          onChange={(e) => void toggle(rule, e.target.checked)} />
                 </td>
                 <td className="rule-name">
@@ -86,6 +92,9 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
                          title={rule.expires ? `expires ${utc(rule.expires, false)} UTC` : undefined}>
                     {scopeText(rule)} · {frequencyText(rule)}{rule.expires ? ` · until ${utc(rule.expires, false).slice(0, 16)}` : ""}
                   </small>
+                  {rule.id === BUILT_IN_GUARD && (
+                    <small className="muted disabled-reason">built in: set it in Settings</small>
+                  )}
                   {!rule.enabled && !rule.disabled_reason && rule.frequency.mode === "once" && (rule.fired ?? 0) > 0 && (
                     <small className="muted disabled-reason">fired once: switch it on to watch again</small>
                   )}
@@ -104,10 +113,12 @@ export function RulesPanel({ rules, conditions, strategies, coins, onChanged }: 
                   {rule.last_fired ? shortTime(rule.last_fired) : "—"}
                 </td>
                 <td className="actions">
+                  {rule.id !== BUILT_IN_GUARD && <>
                   <button type="button" className="small" aria-label={`Edit ${rule.name}`} title="Edit"
                           onClick={() => setOpen({ kind: "edit", rule })}>✎</button>
                   <button type="button" className="small danger" aria-label={`Delete ${rule.name}`} title="Delete"
                           onClick={() => setOpen({ kind: "delete", rule })}>✕</button>
+                  </>}
                 </td>
               </tr>
             ))}

@@ -13,7 +13,7 @@ const CONDITIONS: ConditionType[] = [
       { name: "level", kind: "number", default: null, low: 0, high: null, exclusive_low: true, doc: "the level" },
       { name: "direction", kind: "choice", default: "either", choices: ["up", "down", "either"], doc: "" }] },
   { type: "rsi", group: "indicator", doc: "RSI above or below a threshold.", scopes: ["coin", "all"],
-    one_of: [["above", "below"]], params: [
+    one_of: [["above", "below"]], placeholders: ["timeframe", "period", "above", "below", "side"], params: [
       { name: "timeframe", kind: "timeframe", default: "1m", choices: ["1m", "5m", "1h"] },
       { name: "period", kind: "integer", default: 14, low: 2, high: 200 },
       { name: "above", kind: "number", default: null, low: 0, high: 100 },
@@ -49,6 +49,15 @@ describe("templates", () => {
       "the message has a '}' with no '{' before it: write '}}' for a brace in the text");
     expect(templateProblem("{} moved")).toMatch(/^the message has an empty placeholder \{\}: name one of \{coin\}/);
     expect(templateProblem("{coin} {{ok}}")).toBe("");
+  });
+
+  it("takes the placeholders the condition declares, and names them when one is unknown", () => {
+    const rsi = CONDITIONS[1];
+    expect(templateProblem("{coin} {timeframe} RSI {value:.1f} {side}", rsi)).toBe("");
+    expect(templateProblem("{coin} {timeframe}")).toMatch(/unknown placeholder \{timeframe\}/);
+    expect(templateProblem("{unit}", rsi)).toBe("the message has an unknown placeholder {unit}: the placeholders " +
+      "are {coin}, {price}, {value}, {threshold}, {strategy}, {time}, {rule}; a rsi rule's also {timeframe}, " +
+      "{period}, {above}, {below}, {side}");
   });
 
   it("takes an empty message (the condition's own is used)", () => {

@@ -173,7 +173,7 @@ export function expiresSeconds(value: string): number {
 /** The placeholders a message template names, or the reason it is malformed (Python's
  * str.format rules: {{ and }} are braces, a field is {name} or {name:spec}), worded as
  * copilot/templates.py words it. */
-export function templateFields(template: string): { fields: string[] } | { problem: string } {
+export function templateFields(template: string, condition?: ConditionType): { fields: string[] } | { problem: string } {
   const fields: string[] = [];
   for (let i = 0; i < template.length; i++) {
     const char = template[i];
@@ -193,7 +193,7 @@ export function templateFields(template: string): { fields: string[] } | { probl
     const body = end < 0 ? "" : template.slice(i + 1, end);
     if (end < 0 || body.includes("{")) return { problem: UNCLOSED };
     const name = body.split(/[:!]/)[0];
-    if (!name) return { problem: `has an empty placeholder {}: name one of ${placeholderList()}` };
+    if (!name) return { problem: `has an empty placeholder {}: name one of ${placeholderList(condition)}` };
     fields.push(name);
     i = end;
   }
@@ -202,20 +202,25 @@ export function templateFields(template: string): { fields: string[] } | { probl
 
 const UNCLOSED = "has a '{' that is not closed: close the placeholder, or write '{{' for a brace";
 
-/** {coin}, {price}, …: the placeholders as the server's messages list them. */
-export function placeholderList(): string {
-  return PLACEHOLDERS.map(([name]) => `{${name}}`).join(", ");
+/** {coin}, {price}, …; a rsi rule's also {timeframe}, …: the placeholders as the server's
+ * messages list them. */
+export function placeholderList(condition?: ConditionType): string {
+  const names = PLACEHOLDERS.map(([name]) => `{${name}}`).join(", ");
+  const extra = (condition?.placeholders ?? []).filter((name) => !PLACEHOLDER_NAMES.has(name));
+  return extra.length ? `${names}; a ${condition!.type} rule's also ${extra.map((n) => `{${n}}`).join(", ")}` : names;
 }
 
 /** What is wrong with the message template, or "" when nothing is (an empty one is the
- * condition's own message). */
-export function templateProblem(template: string): string {
+ * condition's own message). `condition` adds the placeholders its type declares. */
+export function templateProblem(template: string, condition?: ConditionType): string {
   if (!template.trim()) return "";
-  const parsed = templateFields(template);
+  const parsed = templateFields(template, condition);
   if ("problem" in parsed) return `the message ${parsed.problem}`;
-  const unknown = parsed.fields.filter((name) => !PLACEHOLDER_NAMES.has(name));
+  const extra = new Set(condition?.placeholders ?? []);
+  const unknown = parsed.fields.filter((name) => !PLACEHOLDER_NAMES.has(name) && !extra.has(name));
   return unknown.length
-    ? `the message has an unknown placeholder {${unknown[0]}}: the placeholders are ${placeholderList()}` : "";
+    ? `the message has an unknown placeholder {${unknown[0]}}: the placeholders are ${placeholderList(condition)}`
+    : "";
 }
 
 const ID = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -267,7 +272,7 @@ export function validateForm(form: RuleForm, conditions: ConditionType[]): Recor
     if (!Number.isFinite(cooldown) || cooldown < 0) problems.cooldown = "the cooldown is seconds, 0 or more";
   }
   if (form.expires && !Number.isFinite(expiresSeconds(form.expires))) problems.expires = "not a date and time";
-  const template = templateProblem(form.message);
+  const template = templateProblem(form.message, condition);
   if (template) problems.message = template;
   const action = ACTIONS.find((a) => a.type === form.actionType);
   for (const field of action?.fields ?? []) {

@@ -62,6 +62,9 @@ export interface ConditionType {
   one_of?: string[][];
   /** The message an alert of this type says when the rule has none of its own. */
   message?: string;
+  /** The placeholders a message of this type may name besides the standard ones (its
+   * parameters and figures: {timeframe}, {side}, {unit}…). */
+  placeholders?: string[];
   params: ConditionParam[];
 }
 
