@@ -300,3 +300,40 @@ def test_the_decisions_export_to_csv_as_history_lists_them(qtbot, window, tmp_pa
     assert row["Action"] == "pause_all" and row["Status"] == "rejected"
     assert row["Decided by"] == "window" and "110" in row["Reason"]
     assert tab.history_model.rowCount() == 1  # the alert that proposed it
+
+
+def write_swinging_bars(path: Path, swings: int = 12) -> Path:
+    """One-minute bars swinging across LEVEL and back ``swings`` times."""
+    lines = ["timestamp,open,high,low,close,volume"]
+    for i in range(2 * swings + 1):
+        close = LEVEL - 1 if i % 2 == 0 else LEVEL + 1
+        lines.append(f"{1_700_000_000 + 60 * i},{close},{close},{close},{close},1")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_history_reads_older_alerts_page_by_page_after_a_restart(qtbot, make_window, tmp_path,
+                                                                  monkeypatch):
+    from velocitas_desktop.gui import copilot_tab
+
+    monkeypatch.setattr(copilot_tab, "LIVE_ALERTS", 5)   # pages small enough to turn
+    monkeypatch.setattr(copilot_tab, "HISTORY_PAGE", 5)
+    first = make_window()
+    first.engine.save_copilot_rule({**rule("swing"), "frequency": {"mode": "every_time",
+                                                                   "cooldown_s": 0}})
+    replay(qtbot, first, write_swinging_bars(tmp_path / "BTCUSDT-1m.csv"))
+    qtbot.waitUntil(lambda: len(first.engine.copilot_alerts()) == 12, timeout=WAIT_MS)
+    first.close_without_asking()
+
+    window = make_window()  # the same journal: the alerts are still there
+    tab = open_copilot(qtbot, window)
+    tab.pages.setCurrentIndex(1)
+    assert tab.history_model.rowCount() == 5
+    assert tab.alerts_model.rowCount() == 5  # the live list keeps the newest
+    for shown in (10, 12):
+        click(qtbot, tab.older_button)
+        qtbot.waitUntil(lambda n=shown: tab.history_model.rowCount() == n, timeout=WAIT_MS)
+    assert not tab.older_button.isEnabled() and "No older alerts" in tab.history_note.text()
+    ids = rows(tab.history_model, "id")
+    assert ids == sorted(ids, reverse=True) == [a["id"] for a in
+                                                window.engine.copilot_alerts(limit=100)]
