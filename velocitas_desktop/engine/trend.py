@@ -3,7 +3,7 @@
 The session's consumer only says "a bar of BTC closed" (:meth:`LiveTrend.closed`, a set and a
 notify); this thread copies the closed candles, runs the analyzer (research/trend.py) on them
 and keeps the report. Closes are coalesced: a coin is analysed at most once every
-``MIN_SECONDS``, and all analyses together take at most ``BUDGET`` of one core, so a replay
+``MIN_SECONDS``, and all analyses together run at most ``BUDGET`` of the time, so a replay
 whose minutes close thousands of times a second costs the engine what a live market does. A
 regime that changes on a timeframe (its direction, strength, volatility or character) is a
 TREND event and an info line in the log; a failed analysis is logged once and the last report
@@ -33,9 +33,10 @@ MIN_SECONDS = 1.0   # a coin's report is re-made at most this often
 # consumer, so what it runs is taken from trading: after an analysis of c seconds the next
 # waits c / BUDGET − c, keeping the cost near BUDGET whatever the coins and the speed of their
 # bars. An analysis of 30 days of minutes on 4 timeframes takes ~20 ms of processor time here,
-# ~60 ms of wall clock beside a busy consumer (it waits for the lock); at 2% the engine lost
-# 0-8% (median of paired runs, machine shared, bench/live_trend.py), so 1%: in a live market a
-# coin closes a minute a minute, and even 20 coins closing at once are all re-made within
+# ~60 ms of wall clock beside a busy consumer (it waits for the lock). At 2% paired runs lost
+# 0-8% of ticks/s (2-3% per processor second); at 1%, 0.3-2.0% per processor second
+# (bench/live_trend.py; the wall-clock figures of this shared machine spread ±10%). In a live
+# market a coin closes a minute a minute: 20 coins closing at once are all re-made within
 # about two minutes at the worst, a few seconds usually.
 BUDGET = 0.01
 REGIME_FIELDS = ("direction", "strength", "volatility", "character")
