@@ -37,6 +37,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 Publish = Callable[[EventKind, Any], None]
+STOP_SECONDS = 30.0  # close() waits this long for the monitor's last look (a replay's backlog)
 
 
 class Notifies(Protocol):
@@ -86,20 +87,27 @@ class Copilot:
             self.notifier.start()
 
     def session_ended(self) -> None:
-        """The session is over: the monitor looks at what it was handed and ends."""
-        self.monitor.stop()
+        """The session is over: the monitor looks at what it was handed and ends (waited
+        for briefly: a monitor behind a fast replay finishes on its own, and close() or
+        the next start waits for it)."""
+        self.monitor.stop(timeout=1.0)
 
-    def stop(self) -> None:
-        self.monitor.stop()
+    def stop(self) -> bool:
+        """Stop the monitor and the notifier; True when the monitor's thread ended."""
+        ended = self.monitor.stop(timeout=STOP_SECONDS)
         with self._lock:
             started, self._started = self._started, False
         if started and self.notifier is not None:
             self.notifier.stop()
+        return ended
 
     def close(self) -> None:
         """Stop, and close the connections to the records (the notifier's outbox too): the
         journal's file is then left to the journal alone, which folds its log back in."""
-        self.stop()
+        if not self.stop():
+            self._say("warning", f"the copilot's monitor was still evaluating after "
+                                 f"{STOP_SECONDS:g} s; its records are left open for it")
+            return
         store = getattr(self.notifier, "store", None)
         if store is not None:
             store.close()
