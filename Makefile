@@ -17,7 +17,15 @@ WEB_MODULES := $(WEB)/node_modules/.package-lock.json
 # fetches into .venv/node when the system's is older than 20.19 (Debian 12's is 18)
 NPM := node_bin=$$(bash scripts/node.sh) && PATH="$$node_bin:$$PATH" npm
 
-.PHONY: app test web lint bench clean
+# The desktop bundle (packaging/): `make bundle` builds it with PyInstaller into build/bundle
+# (git ignores build/), `make bundle-smoke` runs the built bundle as a user would
+# (tests/bundle), building it first when it is missing or older than its sources.
+BUNDLE := build/bundle
+BUNDLE_STAMP := $(VENV)/.bundle-installed
+BUNDLE_SOURCES := pyproject.toml $(shell find velocitas_desktop strategies resources packaging \
+	-type f -not -path '*/__pycache__/*' 2>/dev/null)
+
+.PHONY: app test web lint bench clean bundle bundle-smoke bundle-bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +66,34 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+
+$(BUNDLE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[bundle]'
+	touch $@
+
+$(BUNDLE)/dist/velocitas/velocitas: $(BUNDLE_STAMP) $(WEB_BUILD) $(BUNDLE_SOURCES)
+	@bash scripts/system-deps.sh
+	$(BIN)/python packaging/build.py --out $(BUNDLE)
+	touch $@
+
+bundle: $(BUNDLE_STAMP)
+	@bash scripts/system-deps.sh
+	@$(MAKE) --no-print-directory web
+	$(BIN)/python packaging/build.py --out $(BUNDLE)
+
+bundle-smoke: $(STAMP)
+	@$(MAKE) --no-print-directory web
+	@$(MAKE) --no-print-directory $(BUNDLE)/dist/velocitas/velocitas
+	@# the newest archive, unpacked by the tests outside the source tree
+	archive=$$(ls -t $(BUNDLE)/velocitas-*.tar.gz 2>/dev/null | head -n 1); \
+	  if [ -z "$$archive" ]; then echo "no bundle archive in $(BUNDLE)" >&2; exit 1; fi; \
+	  QT_QPA_PLATFORM=offscreen VELOCITAS_BUNDLE="$$archive" $(BIN)/python -m pytest -q \
+	    -rs tests/bundle; code=$$?; \
+	  if [ $$code -eq 5 ]; then echo "no bundle tests ran: failing" >&2; exit 1; fi; exit $$code
+
+bundle-bench: $(BUNDLE_STAMP)
+	@$(MAKE) --no-print-directory web
+	$(BIN)/python bench/bundle.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info velocitas_desktop/webview/dist

@@ -1,5 +1,6 @@
-"""The package's metadata: the licence in the form setuptools keeps building (PEP 639), and
-dependency minimums past the advisories docs/api.md's security section names."""
+"""The package's metadata: the licence in the form setuptools keeps building (PEP 639),
+dependency minimums past the advisories docs/api.md's security section names, and the version
+from its one source."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+from velocitas_desktop import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +38,17 @@ def test_the_web_stack_minimums_are_past_the_known_advisories():
     assert floor["h11"] >= Version("0.16")                 # request smuggling (0.16.0)
 
 
+def test_the_version_has_one_source_the_package():
+    """pyproject.toml reads it from velocitas_desktop.__version__, which the command line, the
+    About dialog and the desktop bundle (no package metadata there) show."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in pyproject["project"]
+    assert "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "velocitas_desktop.__version__"}
+    assert Version(__version__)  # a valid version
+
+
 @pytest.mark.slow
 def test_the_licence_is_an_spdx_expression_with_its_file_and_no_deprecation(tmp_path):
     built = subprocess.run(
@@ -46,3 +60,4 @@ def test_the_licence_is_an_spdx_expression_with_its_file_and_no_deprecation(tmp_
     info = (tmp_path / "velocitas_desktop.egg-info" / "PKG-INFO").read_text(encoding="utf-8")
     assert "License-Expression: MIT" in info
     assert "License-File: LICENSE" in info
+    assert f"Version: {__version__}\n" in info

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
@@ -158,11 +159,18 @@ def open_shortcuts(window: Any) -> ShortcutsDialog:
     return dialog
 
 
+def installation() -> str:
+    """How this copy was installed: the desktop bundle (PyInstaller sets ``sys.frozen``) or
+    the Python package; a bug report needs to know which."""
+    return "Desktop bundle" if getattr(sys, "frozen", False) else "Python package"
+
+
 def about_text() -> str:
     return (f"<h3>Velocitas {__version__}</h3>"
             "<p>A desktop trading terminal for crypto traders: live paper trading, backtests, "
             "optimisation and an API for the browser.</p>"
-            f"<p>Python {platform.python_version()} · Qt for Python {pyside_version}</p>"
+            f"<p>{installation()} · Python {platform.python_version()} · "
+            f"Qt for Python {pyside_version}</p>"
             f"<p>Settings and layout: {config_dir()}<br>Journal and data: {data_dir()}<br>"
             f"Logs: {log_dir()}</p>"
             "<p>Help → Keyboard shortcuts (F1) lists the keys; with the embedded server on, "
