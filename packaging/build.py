@@ -193,7 +193,8 @@ def debian_package(bundle: Path, out: Path, ver: str) -> Path:
     icon_dir = root / "usr" / "share" / "icons" / "hicolor" / "256x256" / "apps"
     icon_dir.mkdir(parents=True)
     shutil.copy2(bundle / "share" / f"{NAME}.png", icon_dir / f"{NAME}.png")
-    size_kb = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) // 1024
+    size_kb = sum(f.stat().st_size for f in root.rglob("*")
+                  if f.is_file() and not f.is_symlink()) // 1024
     (root / "DEBIAN").mkdir()
     (root / "DEBIAN" / "control").write_text(
         f"Package: {NAME}\nVersion: {ver}\nArchitecture: {arch}\n"

@@ -247,8 +247,9 @@ def test_the_bundle_holds_the_app_data_and_no_test_code(bundle):
 def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path,
                                                                   no_process_left):
     """The demo on the simulated feed, with the embedded server on and a strategy folder of
-    the user's in the settings: the folder's strategy is offered, runs and trades, and the
-    picture is the window with its trades."""
+    the user's in the settings: the folder's strategy is offered, runs and trades, the server
+    in the engine's process serves the browser view, and the picture is the window with its
+    trades."""
     port = free_port()
     user.config.mkdir(parents=True)
     (user.config / "settings.json").write_text(json.dumps({
@@ -265,7 +266,7 @@ def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path
             if window.poll() is not None:
                 pytest.fail(f"the window exited ({window.returncode}) before its server "
                             f"listed the strategies ({last[-1:]}): "
-                            f"{window.communicate()[1][-3000:]}")
+                            f"{window.communicate()[1][-2000:]}\n{logs_of(user)}")
             try:
                 answer = httpx.get(f"{api}/strategies/available", timeout=2)
                 return [item["name"] for item in answer.json()]
@@ -278,6 +279,8 @@ def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path
         added = httpx.post(f"{api}/strategies/register", timeout=10, json={
             "name": "Flipper", "coin": "BTC", "params": {"every": 5}, "timeframe": "tick"})
         assert added.status_code == 200, added.text
+        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=10)  # the browser view
+        assert page.status_code == 200 and "<script" in page.text, page.text[:500]
         _, err = window.communicate(timeout=90)
     finally:
         if window.poll() is None:
@@ -291,6 +294,12 @@ def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path
     assert (user.logs / "velocitas-gui.log").is_file()
     assert (user.logs / "velocitas-engine.log").is_file()
     assert_is_a_drawn_window(shot)
+
+
+def logs_of(user: User) -> str:
+    """The last lines of the app's logs, for a failure's message."""
+    return "\n".join(f"{path.name}: ...{path.read_text(errors='replace')[-1500:]}"
+                     for path in sorted(user.logs.glob("*.log")))
 
 
 def assert_is_a_drawn_window(png: Path) -> None:
@@ -328,9 +337,10 @@ def test_serve_answers_and_serves_the_browser_view(user, no_process_left):
                                              timeout=10).json()]
         assert {"SMA_Crossover", "Momentum", "RSI", "MACD"} <= set(names)
     finally:
-        server.send_signal(signal.SIGTERM if LINUX else signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # serve stops cleanly on it (Windows: terminates)
         _, err = server.communicate(timeout=60)
-    assert server.returncode == 0, err
+    if sys.platform != "win32":
+        assert server.returncode == 0, err
     assert (user.data / "journal.sqlite3").is_file()
 
 
