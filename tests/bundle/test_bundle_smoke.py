@@ -116,7 +116,9 @@ def unpacked(tmp: Path) -> Path:
     given = GIVEN
     if given.is_file() and given.name.endswith((".tar.gz", ".tgz")):
         with tarfile.open(given) as tar:
-            tar.extractall(tmp, filter="tar")
+            # the "tar" filter keeps modes and symbolic links inside the folder (3.11.4+)
+            safe = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+            tar.extractall(tmp, **safe)
         return tmp / "velocitas"
     if given.is_file() and given.suffix == ".zip":
         with zipfile.ZipFile(given) as zipped:
