@@ -203,7 +203,7 @@ def _read_rules(name: str) -> list[Any]:
 
 def cmd_test(args: argparse.Namespace) -> int:
     from velocitas_desktop.copilot.rules import RuleError
-    from velocitas_desktop.copilot.test_jobs import RuleTestRequest, run_rule_test
+    from velocitas_desktop.copilot.tester_jobs import RuleTestRequest, run_rule_test
     from velocitas_desktop.core.finite import finite_or_none
     from velocitas_desktop.core.strategy import check_coin
     from velocitas_desktop.engine.request import parse_params

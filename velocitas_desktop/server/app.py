@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.middleware.cors import CORSMiddleware
 
 from velocitas_desktop import __version__
-from velocitas_desktop.copilot.test_jobs import RuleTestService
+from velocitas_desktop.copilot.tester_jobs import RuleTestService
 from velocitas_desktop.core.errors import ParameterError, UnknownStrategyError, VelocitasError
 from velocitas_desktop.engine.config import EngineConfig
 from velocitas_desktop.engine.contract import TradingEngine

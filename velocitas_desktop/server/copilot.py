@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from velocitas_desktop.copilot.test_jobs import RuleTestRequest, RuleTestService
+from velocitas_desktop.copilot.tester_jobs import RuleTestRequest, RuleTestService
 from velocitas_desktop.research.optimize import JobStatus
 from velocitas_desktop.server.schemas import MAX_ID
 
