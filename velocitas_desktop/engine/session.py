@@ -563,12 +563,12 @@ class Session:
         ledger = self.engine.ledger  # this thread is its only writer: no lock to read it
         pnl_rows, state = ledger.take_pending_samples(), ledger.take_metric_state()
         figures = self.engine.figures() if trades or pnl_rows else None
-        if self.kill_switch is not None:
-            self.kill_switch.after_fills(trades, figures)
         # journal and subscribers are served by the writer thread, in order
         self._put_outbox(Handoff(trades, pnl_rows, state, self.points_made, figures,
                                  batches=job.batches, filled_at=self.filled_at,
                                  batch=job.batch))
+        if self.kill_switch is not None:  # after: the fills it closes with come after these
+            self.kill_switch.after_fills(trades, figures)
         limit = self.config.max_ticks
         if limit is not None and self.ticks_processed >= limit:
             self.limit_hit = True
