@@ -26,6 +26,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.fail: Exception | None = None
+        self.holding = ["BTC_SMA", "X"]  # the strategies with an open position
 
     def _did(self, name: str, *args: Any) -> None:
         if self.fail is not None:
@@ -44,11 +45,20 @@ class FakeEngine:
 
     def close_position(self, sid: str) -> dict[str, Any]:
         self._did("close_position", sid)
-        return {"side": "SELL", "quantity": 0.5, "price": 70_000.0}
+        self.holding.remove(sid)
+        return fill(sid)
 
     def pause_all(self) -> list[str]:
         self._did("pause_all")
         return ["BTC_SMA", "ETH_RSI"]
+
+    def flatten_all(self) -> list[dict[str, Any]]:
+        self._did("flatten_all")
+        fills, self.holding = [fill(sid) for sid in self.holding], []
+        return fills
+
+    def account(self) -> dict[str, Any]:
+        return {"positions": [{"strategy_id": sid} for sid in self.holding]}
 
     def stop(self) -> None:
         self._did("stop")
@@ -56,6 +66,13 @@ class FakeEngine:
     def register(self, spec: StrategySpec) -> StrategySpec:
         self._did("register", spec)
         return spec
+
+
+def fill(sid: str) -> dict[str, Any]:
+    """A closing fill as the engine returns it (a Trade's dict)."""
+    return {"id": 1, "strategy_id": sid, "coin": "BTC", "strategy": "SMA_Crossover",
+            "action": "SELL", "price": 70_000.0, "quantity": 0.5, "timestamp": 1.0,
+            "profit_loss": -12.5, "position_size": 0.0, "fee": 35.0}
 
 
 class Clock:
@@ -179,12 +196,53 @@ def test_bad_decisions_get_clear_errors(parts):
     ("close_position", {"strategy_id": "X"}, ("close_position", ("X",)),
      "X's position closed: SELL 0.5 at 70000"),
     ("pause_all", {}, ("pause_all", ()), "paused BTC_SMA, ETH_RSI"),
+    ("pause_all", {"close_positions": False}, ("pause_all", ()), "paused BTC_SMA, ETH_RSI"),
+    ("pause_strategy", {"strategy_id": "X", "close_positions": False}, ("pause", ("X",)),
+     "X paused"),
     ("stop_engine", {}, ("stop", ()), "the engine stopped"),
 ])
 def test_each_action_type_makes_its_contract_call(action, params, call, result):
     engine = FakeEngine()
     assert execute(engine, action, params) == result
     assert engine.calls == [call]
+
+
+@pytest.mark.parametrize(("action", "params", "calls", "result"), [
+    ("pause_strategy", {"strategy_id": "X", "close_positions": True},
+     [("pause", ("X",)), ("close_position", ("X",))],
+     "X paused and its position closed: SELL 0.5 at 70000"),
+    ("pause_strategy", {"strategy_id": "ETH_RSI", "close_positions": True},
+     [("pause", ("ETH_RSI",))], "ETH_RSI paused; it held no position to close"),
+    ("pause_all", {"close_positions": True}, [("pause_all", ()), ("flatten_all", ())],
+     "paused BTC_SMA, ETH_RSI; closed BTC_SMA's SELL 0.5 at 70000, X's SELL 0.5 at 70000"),
+])
+def test_a_pause_with_close_positions_pauses_first_then_closes_with_fills(
+        action, params, calls, result):
+    engine = FakeEngine()
+    assert execute(engine, action, params) == result
+    assert engine.calls == calls
+
+
+def test_a_pause_all_that_finds_nothing_open_says_so():
+    engine = FakeEngine()
+    engine.holding = []
+    assert execute(engine, "pause_all", {"close_positions": True}) == (
+        "paused BTC_SMA, ETH_RSI; no open position to close")
+
+
+def test_a_confirmed_pause_with_close_positions_records_what_it_paused_and_closed(parts):
+    decisions, engine, told, _ = parts
+    action = decisions.propose(ALERT, rule({"type": "pause_strategy",
+                                            "params": {"close_positions": True}}))
+    assert action["params"] == {"close_positions": True, "strategy_id": "BTC_SMA"}
+    assert action["reason"].endswith("(rule drawdown guard: pause BTC_SMA and close its "
+                                     "position)")
+    done = decisions.decide(action["id"], confirm=True, who="api")
+    assert engine.calls == [("pause", ("BTC_SMA",)), ("close_position", ("BTC_SMA",))]
+    assert (done["status"], done["result"]) == (
+        "executed", "BTC_SMA paused and its position closed: SELL 0.5 at 70000")
+    assert decisions.store.action(action["id"]) == done
+    assert told.of(EventKind.ACTION) == [done]
 
 
 def test_a_suggestion_is_registered_as_the_strategy_it_names():
@@ -258,8 +316,13 @@ def test_settings_change_only_what_is_given_and_bad_ones_get_clear_errors(copilo
     assert service.copilot_settings()["throttle"] == {"count": 15, "window_s": 180}
     changed = service.update_copilot_settings({"throttle": {"count": 5}})
     assert changed["throttle"] == {"count": 5, "window_s": 180.0}
-    assert changed["daily_loss"] == {"enabled": False, "amount": None, "percent": 5.0}
+    assert changed["daily_loss"] == {"enabled": False, "amount": None, "percent": 5.0,
+                                     "close_positions": True}
     for bad, words in [({"daily_loss": {"enabled": "yes"}}, "daily_loss.enabled"),
+                       ({"daily_loss": {"close_positions": "yes"}},
+                        r"^daily_loss.close_positions: expected true \(pause every strategy "
+                        r"and close every open position\) or false \(pause only\) "
+                        r"\(got 'yes'\)$"),
                        ({"daily_loss": {"percent": 150}}, "daily_loss.percent"),
                        ({"daily_loss": {"enabled": True, "percent": None}},
                         "give an amount"),
@@ -303,3 +366,28 @@ def test_a_listing_shows_actions_past_their_time_expired_with_no_session_to_swee
     assert service.copilot_actions(status="pending") == []
     assert [a["id"] for a in service.copilot_actions(status="expired")] == [action["id"]]
     service.close()
+
+
+def test_a_guard_saved_before_close_positions_existed_closes_them_after_a_restart():
+    store = CopilotStore()
+    store.save_settings({"daily_loss": {"enabled": True, "amount": None, "percent": 3.0}})
+    old = Copilot(FakeEngine(), store)
+    old.update_copilot_settings({"daily_loss": {"enabled": True, "percent": 3.0,
+                                                "close_positions": False}})
+    # what an earlier version saved: no close_positions anywhere
+    store.save_settings({**old.copilot_settings(),
+                         "daily_loss": {"enabled": True, "amount": None, "percent": 3.0}})
+    guard = old.copilot_rule("daily-loss-guard")
+    store.save_rules([{**guard, "action": {"type": "pause_all", "params": {}, "auto": True},
+                       "message": "the day's loss {value:,.2f}{unit} passed the limit "
+                                  "{threshold:,.2f}{unit}: every strategy paused"}])
+    old.stop()
+    service = Copilot(FakeEngine(), store)
+    assert service.copilot_settings()["daily_loss"] == {
+        "enabled": True, "amount": None, "percent": 3.0, "close_positions": True}
+    renewed = service.copilot_rule("daily-loss-guard")
+    assert renewed["action"] == {"type": "pause_all", "params": {"close_positions": True},
+                                 "auto": True}
+    assert renewed["created"] == guard["created"]
+    assert renewed["message"].endswith("every strategy paused, every position closed")
+    service.stop()

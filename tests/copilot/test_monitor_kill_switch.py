@@ -139,30 +139,67 @@ def test_a_losing_streak_kill_switch_pauses_the_strategy_before_the_next_batch(
     assert recorder.of(EventKind.ACTION) == [action]
 
 
-def test_the_daily_loss_guard_pauses_every_strategy_when_the_days_loss_passes_it(
-        engine: Engine) -> None:
+def start_guarded(engine: Engine, daily_loss: dict[str, Any]) -> Recorder:
+    """Two alternating strategies under the daily-loss guard, run on prices that rise for 5
+    batches and fall for 30."""
     recorder = Recorder()
     engine.subscribe(recorder)
     engine.register(StrategySpec("Alternating", "BTC", {"every": 2}))
     engine.register(StrategySpec("Alternating", "BTC", {"every": 3}, strategy_id="BTC_Alt3"))
-    settings = engine.update_copilot_settings({"daily_loss": {"enabled": True,
-                                                              "amount": 500.0}})
-    assert settings["daily_loss"] == {"enabled": True, "amount": 500.0, "percent": 5.0}
-    guard = engine.copilot_rule("daily-loss-guard")
-    assert guard["action"] == {"type": "pause_all", "params": {}, "auto": True}
+    engine.update_copilot_settings({"daily_loss": daily_loss})
     engine.start(EngineConfig(coins=["BTC"]),
                  feed=ScriptedFeed(rise_then_fall(down=30), lambda: engine.ticks_processed))
     assert engine.wait(60), "the scripted session did not end"
+    return recorder
+
+
+def test_the_daily_loss_guard_pauses_every_strategy_and_closes_every_position_within_one_batch(
+        engine: Engine) -> None:
+    recorder = start_guarded(engine, {"enabled": True, "amount": 500.0})
+    assert engine.copilot_settings()["daily_loss"] == {
+        "enabled": True, "amount": 500.0, "percent": 5.0, "close_positions": True}
+    guard = engine.copilot_rule("daily-loss-guard")
+    assert guard["action"] == {"type": "pause_all", "params": {"close_positions": True},
+                               "auto": True}
     assert {s["status"] for s in engine.strategies()} == {"paused"}
+    assert engine.account()["positions"] == []  # flat: nothing left losing
     wait_until(lambda: engine.copilot_actions(), what="the recorded action")
     [alert] = engine.copilot_alerts()
     assert alert["rule_id"] == "daily-loss-guard" and alert["severity"] == "critical"
-    assert alert["value"] >= 500.0 and "every strategy paused" in alert["message"]
+    assert alert["value"] >= 500.0
+    assert alert["message"].endswith("every strategy paused, every position closed")
+    trades = engine.trades(limit=10_000)  # oldest first
+    last = max(batch_of(t) for t in trades)
+    assert last < 5 + 30 - 1  # trading stopped well before the data ended
     [action] = engine.copilot_actions()
     assert action["decided_by"] == "rule:daily-loss-guard"
-    assert action["result"] == "paused BTC_Alternating, BTC_Alt3"
-    # trading stopped well before the data ended
-    assert max(batch_of(t) for t in engine.trades(limit=10_000)) < 5 + 30 - 1
+    # the closing fills: the session's last, after the fills of the batch after which the
+    # guard fired, at that batch's last price, one per strategy that held a position
+    closes = trades[-action["result"].count("'s SELL "):]
+    assert closes, "the plant holds a position when the guard fires"
+    assert len({t["strategy_id"] for t in closes}) == len(closes)
+    assert all(t["action"] == "SELL" and t["position_size"] == 0.0 for t in closes)
+    assert {t["timestamp"] for t in closes} == {T0 + last * BATCH + BATCH - 1}
+    closed = ", ".join(f"{t['strategy_id']}'s SELL {t['quantity']:g} at {t['price']:g}"
+                       for t in closes)
+    assert action["result"] == f"paused BTC_Alternating, BTC_Alt3; closed {closed}"
+    # recorded and told like any fill, after the batch's own
+    told = [t for batch in recorder.of(EventKind.TRADES) for t in batch]
+    assert told == trades
     # turned off in the settings, the guard rule stays listed, disabled
     engine.update_copilot_settings({"daily_loss": {"enabled": False, "amount": 500.0}})
     assert engine.copilot_rule("daily-loss-guard")["enabled"] is False
+
+
+def test_a_daily_loss_guard_told_not_to_close_only_pauses(engine: Engine) -> None:
+    start_guarded(engine, {"enabled": True, "amount": 500.0, "close_positions": False})
+    guard = engine.copilot_rule("daily-loss-guard")
+    assert guard["action"] == {"type": "pause_all", "params": {"close_positions": False},
+                               "auto": True}
+    assert {s["status"] for s in engine.strategies()} == {"paused"}
+    wait_until(lambda: engine.copilot_actions(), what="the recorded action")
+    [alert] = engine.copilot_alerts()
+    assert alert["message"].endswith("every strategy paused")
+    [action] = engine.copilot_actions()
+    assert action["result"] == "paused BTC_Alternating, BTC_Alt3"
+    assert max(batch_of(t) for t in engine.trades(limit=10_000)) < 5 + 30 - 1

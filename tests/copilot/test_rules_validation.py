@@ -170,6 +170,15 @@ def test_a_template_may_name_its_conditions_parameters_and_figures():
     ({"type": "set_quantity", "params": {"strategy_id": "S", "quantity": -1}},
      "action set_quantity: quantity must be a number above 0 (got -1)"),
     ({"type": "pause_all", "auto": "yes"}, "action auto must be true or false (got 'yes')"),
+    ({"type": "pause_all", "params": {"close_positions": "yes"}},
+     "action pause_all: close_positions must be true (pause, then close every open position) "
+     "or false (pause only) (got 'yes')"),
+    ({"type": "pause_strategy", "params": {"strategy_id": "S", "close_positions": 1}},
+     "action pause_strategy: close_positions must be true (pause, then close its position) "
+     "or false (pause only) (got 1)"),
+    ({"type": "resume_strategy", "params": {"strategy_id": "S", "close_positions": True}},
+     "action resume_strategy has no parameter 'close_positions' (its parameters: "
+     "strategy_id)"),
 ])
 def test_bad_actions_are_refused(action, message):
     assert error(rule(action=action)) == f"rule 'btc-70k': {message}"

@@ -93,3 +93,52 @@ def test_rules_the_file_cannot_serve_are_skipped_or_refused():
                                         r"the file's 1h bars; choose 1h or longer, or a finer "
                                         r"file$"):
         replay(SAMPLE, [fine])
+
+
+def _pause(close_positions: bool) -> dict:
+    return {**KILL, "action": {"type": "pause_strategy",
+                               "params": {"close_positions": close_positions}, "auto": True}}
+
+
+def _max_drawdown_pct(account: np.ndarray) -> float:
+    peaks = np.maximum.accumulate(account)
+    return float(np.max((peaks - account) / peaks * 100.0))
+
+
+def test_a_kill_switch_that_closes_the_position_saves_the_drawdown_a_pause_alone_adds(series):
+    base = backtest("SMA_Crossover", series)
+    cash = base.stats["starting_cash"]
+    kept = replay(SAMPLE, [_pause(False)], strategy="SMA_Crossover")
+    closed = replay(SAMPLE, [_pause(True)], strategy="SMA_Crossover")
+    assert [f["time"] for f in kept["firings"]] == [f["time"] for f in closed["firings"]]
+    fired = int(np.searchsorted(series.stamps, closed["firings"][0]["time"]))
+    # the position the strategy held after its own fills of the firing's bar
+    held = [t.position_size for t, b in zip(base.trades, base.fill_bars, strict=True)
+            if b <= fired][-1]
+    assert held > 0
+    # kept: no fill after the firing, the position valued to the end of the file
+    keep_curve = np.concatenate(([cash], base.equity[:fired + 1],
+                                 base.equity[fired] + held * (series.prices[fired + 1:]
+                                                              - series.prices[fired])))
+    # closed: sold at the firing bar's close, its fee (0.1% of the sale) paid, flat after
+    exit_fee = series.prices[fired] * held * 0.001
+    close_curve = np.concatenate(([cash], base.equity[:fired],
+                                  np.full(len(series) - fired, base.equity[fired] - exit_fee)))
+    without = _max_drawdown_pct(np.concatenate(([cash], base.equity)))
+    (keep,) = kept["effects"]
+    (close,) = closed["effects"]
+    assert keep["with"]["max_drawdown_pct"] == pytest.approx(_max_drawdown_pct(keep_curve))
+    assert keep["with"]["return_pct"] == pytest.approx((keep_curve[-1] - cash) / cash * 100)
+    assert keep["with"]["open_position"] == pytest.approx(held)
+    assert close["with"]["max_drawdown_pct"] == pytest.approx(_max_drawdown_pct(close_curve))
+    assert close["with"]["return_pct"] == pytest.approx((close_curve[-1] - cash) / cash * 100)
+    assert close["with"]["open_position"] == 0.0
+    assert close["with"]["trades"] == keep["with"]["trades"] + 1  # the closing fill
+    assert close["with"]["max_drawdown"] == pytest.approx(
+        float(np.max(np.maximum.accumulate(close_curve) - close_curve)))
+    # holding after the pause makes the drawdown worse; closing saves some of it
+    assert keep["drawdown_saved_pct"] == pytest.approx(
+        without - _max_drawdown_pct(keep_curve)) and keep["drawdown_saved_pct"] < 0
+    assert close["drawdown_saved_pct"] == pytest.approx(
+        without - _max_drawdown_pct(close_curve)) and close["drawdown_saved_pct"] > 0
+    assert close["applied_at"] == [series.stamps[fired]]

@@ -279,7 +279,7 @@ def test_settings_change_in_the_parts_given_and_a_bad_one_is_named(client) -> No
         "daily_loss": {"enabled": True, "percent": 3}})
     assert reply.status_code == 200, reply.text
     assert reply.json() == {**settings, "daily_loss": {"enabled": True, "amount": None,
-                                                       "percent": 3.0}}
+                                                       "percent": 3.0, "close_positions": True}}
     assert client.get("/api/copilot/settings").json() == reply.json()
     assert refused(client.put("/api/copilot/settings", json={"throttle": {"count": 0}}),
                    422) == "throttle.count: expected a whole number from 1 to 10000 (got 0)"
@@ -289,6 +289,12 @@ def test_settings_change_in_the_parts_given_and_a_bad_one_is_named(client) -> No
         "daily_loss: give an amount (quote currency) or a percent of the day's opening value "
         "to turn the guard on")
     assert client.get("/api/copilot/settings").json() == reply.json()
+    # a guard that only pauses, leaving the positions open, is asked for by name
+    paused_only = client.put("/api/copilot/settings", json={
+        "daily_loss": {"close_positions": False}}).json()["daily_loss"]
+    assert paused_only == {**reply.json()["daily_loss"], "close_positions": False}
+    assert client.get("/api/copilot/rules/daily-loss-guard").json()["action"] == {
+        "type": "pause_all", "params": {"close_positions": False}, "auto": True}
 
 
 def test_deliveries_list_what_the_webhooks_were_sent(client) -> None:

@@ -321,7 +321,7 @@ def test_the_built_in_daily_loss_guard_is_listed_but_changed_only_in_settings(se
     settings.get_by_role("button", name="Save settings").click()
     expect(settings.get_by_role("status")).to_have_text("Settings saved")
     assert server.api.get("/api/copilot/settings").json()["daily_loss"] == {
-        "enabled": True, "amount": None, "percent": 4.0}
+        "enabled": True, "amount": None, "percent": 4.0, "close_positions": True}
 
     page.get_by_role("tab", name="Monitor", exact=True).click()
     row = page.get_by_test_id("rule-row-daily-loss-guard")

@@ -6,8 +6,10 @@ until a trader confirms or rejects it (in the window, the browser, the API or th
 line), or ``executed`` at once when the rule says ``auto`` (a kill switch). A pending action
 not decided within ``pending_seconds`` is ``expired``: the market it was proposed for has
 moved on. Executing calls the engine through its contract only (pause, resume,
-update_params, close_position, pause_all, stop, register); what it did, or the error it got,
-is the action's ``result``. Every change is an ACTION event.
+update_params, close_position, pause_all, flatten_all, stop, register); what it did, or the
+error it got, is the action's ``result``. A pause with ``close_positions`` also closes the
+position (or, for pause_all, every open position) with recorded fills: the engine's pause alone
+leaves it open and losing. Every change is an ACTION event.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ def action_params(rule: Rule, alert: Mapping[str, Any]) -> dict[str, Any]:
 def describe(action_type: str, params: Mapping[str, Any]) -> str:
     """What executing the action would do, in a trader's words."""
     sid = params.get("strategy_id")
+    if params.get("close_positions") and action_type in ("pause_strategy", "pause_all"):
+        return (f"pause {sid} and close its position" if action_type == "pause_strategy"
+                else "pause every strategy and close every open position")
     return {
         "pause_strategy": f"pause {sid}",
         "resume_strategy": f"resume {sid}",
@@ -76,7 +81,11 @@ def execute(engine: TradingEngine, action_type: str, params: Mapping[str, Any]) 
                           "and the rule gives no strategy_id")
     if action_type == "pause_strategy":
         engine.pause(sid)
-        return f"{sid} paused"
+        if not params.get("close_positions"):
+            return f"{sid} paused"
+        if not any(p["strategy_id"] == sid for p in engine.account()["positions"]):
+            return f"{sid} paused; it held no position to close"
+        return f"{sid} paused and its position closed: {_fill(engine.close_position(sid))}"
     if action_type == "resume_strategy":
         engine.resume(sid)
         return f"{sid} resumed"
@@ -84,12 +93,16 @@ def execute(engine: TradingEngine, action_type: str, params: Mapping[str, Any]) 
         spec = engine.update_params(sid, {"quantity": params["quantity"]})
         return f"{sid}'s quantity is now {spec.params.get('quantity')}"
     if action_type == "close_position":
-        fill = engine.close_position(sid)
-        return (f"{sid}'s position closed: {fill['side']} {fill['quantity']:g} at "
-                f"{fill['price']:g}")
+        return f"{sid}'s position closed: {_fill(engine.close_position(sid))}"
     if action_type == "pause_all":
         paused = engine.pause_all()
-        return f"paused {', '.join(paused)}" if paused else "no active strategy to pause"
+        said = f"paused {', '.join(paused)}" if paused else "no active strategy to pause"
+        if not params.get("close_positions"):
+            return said
+        fills = engine.flatten_all()  # after the pause: nothing reopens them
+        if not fills:
+            return f"{said}; no open position to close"
+        return f"{said}; closed " + ", ".join(f"{f['strategy_id']}'s {_fill(f)}" for f in fills)
     if action_type == "stop_engine":
         engine.stop()
         return "the engine stopped"
@@ -99,6 +112,11 @@ def execute(engine: TradingEngine, action_type: str, params: Mapping[str, Any]) 
             str(params["timeframe"]), str(params.get("id") or "")))
         return f"registered {spec.id}"
     raise EngineError(f"unknown action type {action_type!r}")
+
+
+def _fill(fill: Mapping[str, Any]) -> str:
+    """A closing fill (a Trade's dict) as the result says it: ``SELL 0.5 at 70000``."""
+    return f"{fill['action']} {fill['quantity']:g} at {fill['price']:g}"
 
 
 class Decisions:

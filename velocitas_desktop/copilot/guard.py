@@ -1,5 +1,6 @@
 """The kill switch: auto-acting strategy-health and daily-loss rules, checked by the session's
-consumer right after each batch's fills, so the strategies are paused before the next batch.
+consumer right after each batch's fills, so the strategies are paused (and, with the action's
+``close_positions``, their positions closed with recorded fills) before the next batch.
 
 Everything else the copilot does runs on the monitor's thread, a few milliseconds behind the
 market; a loss limit that waited for it could let another batch of fills through. These rules
@@ -9,7 +10,8 @@ comparison, and one with fills a few per rule. When a rule fires, its action run
 the consumer (between batches, as every control call does); the alert and the executed action
 are recorded by the monitor's thread afterwards (:meth:`KillSwitch.fired` hands them over).
 
-The built-in daily-loss guard (the ``daily_loss`` setting) is such a rule.
+The built-in daily-loss guard (the ``daily_loss`` setting) is such a rule: pause_all, closing
+every open position unless its ``close_positions`` setting is false.
 """
 
 from __future__ import annotations

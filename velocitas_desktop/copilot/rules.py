@@ -47,13 +47,14 @@ MAX_COOLDOWN = 7 * 86_400
 _ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _KEYS = ("id", "name", "enabled", "condition", "scope", "frequency", "expires", "severity",
          "message", "action", "created", "fired", "last_fired", "disabled_reason")
-# action type -> {parameter: required}; strategy_id, when absent, is the alert's strategy
+# action type -> {parameter: required}; strategy_id, when absent, is the alert's strategy;
+# close_positions (false when absent) makes a pause a kill switch that flattens too
 ACTIONS: dict[str, dict[str, bool]] = {
-    "pause_strategy": {"strategy_id": False},
+    "pause_strategy": {"strategy_id": False, "close_positions": False},
     "resume_strategy": {"strategy_id": False},
     "set_quantity": {"strategy_id": False, "quantity": True},
     "close_position": {"strategy_id": False},
-    "pause_all": {},
+    "pause_all": {"close_positions": False},
     "stop_engine": {},
     "apply_suggestion": {"strategy": True, "params": True, "coin": True, "timeframe": True,
                          "id": False},
@@ -398,6 +399,10 @@ def _action_params(action: str, params: dict[str, Any], scope: Scope, kind: type
         if isinstance(quantity, bool) or not isinstance(quantity, numbers.Real) or not (
                 math.isfinite(quantity) and quantity > 0):
             raise RuleError(f"{where}: quantity must be a number above 0 (got {quantity!r})")
+    if "close_positions" in params and not isinstance(params["close_positions"], bool):
+        closes = "its position" if action == "pause_strategy" else "every open position"
+        raise RuleError(f"{where}: close_positions must be true (pause, then close {closes}) "
+                        f"or false (pause only) (got {params['close_positions']!r})")
     if action == "apply_suggestion":
         for key in ("strategy", "coin", "timeframe"):
             if not isinstance(params[key], str) or not params[key].strip():

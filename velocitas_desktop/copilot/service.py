@@ -30,7 +30,8 @@ from velocitas_desktop.engine.errors import EngineError, NotFoundError
 from velocitas_desktop.store.copilot import MAX_LIST, CopilotStore
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "daily_loss": {"enabled": False, "amount": None, "percent": 5.0},
+    # close_positions: a guard that only pauses leaves the day's losers open and losing
+    "daily_loss": {"enabled": False, "amount": None, "percent": 5.0, "close_positions": True},
     "webhooks": [],
     "heartbeat": {"url": None, "interval_s": 60},
     "throttle": {"count": 15, "window_s": 180},
@@ -72,6 +73,7 @@ class Copilot:
         self.guard = KillSwitch(engine, self._killed, self._disable_soon, clock)
         self._started = False
         self._push_rules()
+        self._renew_guard()
 
     # --- life ----------------------------------------------------------------------------
 
@@ -409,8 +411,21 @@ class Copilot:
 
     def _load_settings(self) -> dict[str, Any]:
         saved = self.store.settings() or {}
-        return {**_copy(DEFAULT_SETTINGS), **{k: v for k, v in saved.items()
-                                              if k in DEFAULT_SETTINGS}}
+        settings = {**_copy(DEFAULT_SETTINGS), **{k: v for k, v in saved.items()
+                                                  if k in DEFAULT_SETTINGS}}
+        # settings saved before a field existed get its default (close_positions)
+        settings["daily_loss"] = {**DEFAULT_SETTINGS["daily_loss"], **settings["daily_loss"]}
+        return settings
+
+    def _renew_guard(self) -> None:
+        """An enabled guard saved by an earlier version (one that only paused) is made again
+        as the settings now say."""
+        with self._lock:
+            old = self._rules.get(BUILT_IN_GUARD)
+            guard = _guard_rule(self._settings["daily_loss"], old)
+            if guard is not None and old is not None and old.enabled and (
+                    guard.action, guard.message) != (old.action, old.message):
+                self._keep([self._stamped(guard, old)])
 
     def _throttle(self) -> tuple[int, float]:
         throttle = self._settings["throttle"]
@@ -437,21 +452,25 @@ def _number(value: Any, where: str, low: float, high: float) -> float:
 
 def _daily_loss(data: Any) -> dict[str, Any]:
     if not isinstance(data, Mapping):
-        raise RuleError("daily_loss: expected {enabled, amount, percent}")
-    unknown = [key for key in data if key not in ("enabled", "amount", "percent")]
+        raise RuleError("daily_loss: expected {enabled, amount, percent, close_positions}")
+    unknown = [key for key in data if key not in DEFAULT_SETTINGS["daily_loss"]]
     if unknown:
         raise RuleError(f"daily_loss: unknown field {unknown[0]!r}; its fields are enabled, "
-                        "amount and percent")
+                        "amount, percent and close_positions")
     enabled = data.get("enabled", False)
     if not isinstance(enabled, bool):
         raise RuleError(f"daily_loss.enabled: expected true or false (got {enabled!r})")
+    close = data.get("close_positions", True)
+    if not isinstance(close, bool):
+        raise RuleError(f"daily_loss.close_positions: expected true (pause every strategy and "
+                        f"close every open position) or false (pause only) (got {close!r})")
     amount, percent = data.get("amount"), data.get("percent")
     amount = None if amount is None else _number(amount, "daily_loss.amount", 0, 1e15)
     percent = None if percent is None else _number(percent, "daily_loss.percent", 0, 100)
     if enabled and amount is None and percent is None:
         raise RuleError("daily_loss: give an amount (quote currency) or a percent of the "
                         "day's opening value to turn the guard on")
-    return {"enabled": enabled, "amount": amount, "percent": percent}
+    return {"enabled": enabled, "amount": amount, "percent": percent, "close_positions": close}
 
 
 def _throttle(data: Any) -> dict[str, Any]:
@@ -467,18 +486,21 @@ def _throttle(data: Any) -> dict[str, Any]:
 
 def _guard_rule(daily_loss: dict[str, Any], old: Rule | None) -> Rule | None:
     """The built-in daily-loss guard as the settings say: a daily_loss rule that pauses every
-    strategy at once (the amount wins when both are given). None: leave it as it is."""
+    strategy at once and, with ``close_positions``, closes every open position (the amount wins
+    when both are given). None: leave it as it is."""
     if not daily_loss["enabled"]:
         return None if old is None or not old.enabled else old.with_(enabled=False)
     params = ({"amount": daily_loss["amount"]} if daily_loss["amount"] is not None
               else {"percent": daily_loss["percent"]})
+    close = bool(daily_loss.get("close_positions", True))
     return Rule.from_json({
         "id": BUILT_IN_GUARD, "name": "Daily loss limit",
         "condition": {"type": "daily_loss", "params": params},
         "scope": {"kind": "all", "value": None}, "severity": "critical",
         "message": "the day's loss {value:,.2f}{unit} passed the limit {threshold:,.2f}{unit}: "
-                   "every strategy paused",
-        "action": {"type": "pause_all", "params": {}, "auto": True}})
+                   + ("every strategy paused, every position closed" if close
+                      else "every strategy paused"),
+        "action": {"type": "pause_all", "params": {"close_positions": close}, "auto": True}})
 
 
 def _id_or_none(value: Any, name: str) -> int | None:

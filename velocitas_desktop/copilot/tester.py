@@ -7,8 +7,9 @@ strategy, its backtest's trades and figures at every bar feed the strategy-healt
 daily-loss conditions as the engine's events would. An action's effect is the strategy
 backtested again with the action applied at its rule's firing: pause_strategy, pause_all and
 stop_engine stop new fills from that bar on (the open position stays open, as the engine's
-pause leaves it); close_position closes the position at the firing bar's close (the strategy
-trades on); set_quantity sizes the fills after the firing.
+pause leaves it, unless the pause says close_positions: then it is closed at the firing bar's
+close, its fee charged); close_position closes the position at the firing bar's close (the
+strategy trades on); set_quantity sizes the fills after the firing.
 """
 
 from __future__ import annotations
@@ -261,7 +262,10 @@ def _with_action(signals: list[tuple[int, Signal]], action: str, params: Mapping
     """The strategy's signals as the engine would have filled them with the action taken at
     ``bars`` (each firing's bar; the action runs after that bar's fills)."""
     if action in _STOPPING:
-        return [(i, s) for i, s in signals if i <= bars[0]]
+        kept = [(i, s) for i, s in signals if i <= bars[0]]
+        if params.get("close_positions"):  # after the strategy's own fills of that bar
+            kept.append((bars[0], Signal(Action.SELL)))
+        return kept
     if action == "close_position":
         closes = [(b, Signal(Action.SELL)) for b in sorted(set(bars))]
         # each close after the strategy's own fills of its bar

@@ -209,6 +209,8 @@ class DailyLossIn(BaseModel):
     enabled: bool = False
     amount: float | None = Field(None, description="the day's loss limit in the quote asset")
     percent: float | None = Field(None, description="... or as % of the capital")
+    close_positions: bool = Field(True, description="close every open position as well as "
+                                                    "pausing (false: pause only)")
 
 
 class WebhookIn(BaseModel):
