@@ -337,3 +337,68 @@ def test_history_reads_older_alerts_page_by_page_after_a_restart(qtbot, make_win
     ids = rows(tab.history_model, "id")
     assert ids == sorted(ids, reverse=True) == [a["id"] for a in
                                                 window.engine.copilot_alerts(limit=100)]
+
+
+def tick(qtbot, box) -> None:  # type: ignore[no-untyped-def]
+    """Toggle a checkbox from the keyboard, as a person tabbing to it does."""
+    assert box.isVisible() and box.isEnabled()
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Space)
+
+
+def test_a_closing_pause_edited_in_the_form_keeps_close_positions(qtbot, window):
+    window.engine.save_copilot_rule(rule("btc-110", action={
+        "type": "pause_all", "params": {"close_positions": True}, "auto": True}))
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 1, timeout=WAIT_MS)
+    click_row(qtbot, tab.rules_view, 0)
+    click(qtbot, tab.edit_button)
+    qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
+    dialog = tab.dialogs[-1]
+    assert dialog.close_box.isVisible() and dialog.close_box.isChecked()
+    retype(qtbot, dialog.name_edit, "BTC above 110, flatten")  # only the name changes
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    [saved] = window.engine.copilot_rules()
+    assert saved["name"] == "BTC above 110, flatten"
+    assert saved["action"]["type"] == "pause_all" and saved["action"]["auto"]
+    assert saved["action"]["params"]["close_positions"] is True
+
+
+def test_a_new_pause_all_rule_with_the_box_ticked_closes_the_positions(qtbot, window):
+    tab = open_copilot(qtbot, window)
+    click(qtbot, tab.new_button)
+    qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
+    dialog = tab.dialogs[-1]
+    assert not dialog.close_box.isVisible()  # no action: nothing to close
+    retype(qtbot, dialog.name_edit, "BTC above 70k, flatten")
+    choose(qtbot, dialog.type_box, "price: price_cr")
+    retype(qtbot, dialog.editors["level"], "70000")
+    choose(qtbot, dialog.action_box, "Pause every")
+    assert dialog.action_box.currentData() == "pause_all"
+    assert not dialog.close_box.isChecked()
+    tick(qtbot, dialog.close_box)
+    assert dialog.close_box.isChecked()
+    click(qtbot, dialog.save_button)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+    [saved] = window.engine.copilot_rules()
+    assert saved["action"]["type"] == "pause_all"
+    assert saved["action"]["params"]["close_positions"] is True
+
+
+def test_the_daily_loss_guard_unticked_to_close_saves_a_pause_only(qtbot, window):
+    tab = open_copilot(qtbot, window)
+    tab.pages.setCurrentWidget(tab.settings_panel)
+    panel = tab.settings_panel
+    assert panel.guard_close.isChecked()  # the engine's default: close every position
+    panel.guard_box.click()
+    retype(qtbot, panel.guard_percent, "3")
+    tick(qtbot, panel.guard_close)
+    click(qtbot, panel.apply_button)
+    qtbot.waitUntil(lambda: panel.message.text() == "Applied.", timeout=WAIT_MS)
+    guard = window.engine.copilot_settings()["daily_loss"]
+    assert guard["enabled"] and guard["close_positions"] is False
+    assert not panel.guard_close.isChecked()  # shown again as the engine has it
+    [made] = [r for r in window.engine.copilot_rules()
+              if r["condition"]["type"] == "daily_loss"]
+    assert made["action"]["params"] == {"close_positions": False}

@@ -47,6 +47,8 @@ ACTIONS = {"pause_strategy": "Pause the strategy", "resume_strategy": "Resume th
            "set_quantity": "Set the strategy's quantity",
            "close_position": "Close the strategy's position",
            "pause_all": "Pause every strategy", "stop_engine": "Stop the engine"}
+# the pauses that also close (close_positions): a kill switch that flattens
+CLOSING = ("pause_strategy", "pause_all")
 NUMBER_KINDS = ("integer", "number", "int", "float")
 OPTIONAL = "—"  # a drop-down's entry for an optional parameter left out
 THE_ALERTS = "(the alert's strategy)"
@@ -312,6 +314,11 @@ class RuleDialog(QDialog):
         self.action_quantity = NumberField(1, label="quantity", low=0)
         self.action_quantity.setObjectName("ruleActionQuantity")
         form.addRow("Quantity", self.action_quantity.row())
+        self.close_box = QCheckBox("Close the position(s) too")
+        self.close_box.setObjectName("ruleClosePositions")
+        self.close_box.setToolTip("after pausing, close the strategy's position (pause every "
+                                  "strategy: every open position) with recorded fills")
+        form.addRow("", self.close_box)
         self.auto_box = QCheckBox("run automatically, without asking (a kill switch)")
         self.auto_box.setObjectName("ruleAuto")
         form.addRow("", self.auto_box)
@@ -389,6 +396,8 @@ class RuleDialog(QDialog):
                                 "close_position")
         self.action_strategy.setEnabled(per_strategy)
         self.action_quantity.setEnabled(kind == "set_quantity")
+        self.action_form.setRowVisible(self.close_box, kind in CLOSING)
+        grow_to_fit(self)
         self.auto_box.setEnabled(kind is not None)
 
     # --- filling and reading -------------------------------------------------------------
@@ -432,6 +441,7 @@ class RuleDialog(QDialog):
                 self.action_strategy.setCurrentText(params["strategy_id"])
             if params.get("quantity") is not None:
                 self.action_quantity.setValue(params["quantity"])
+            self.close_box.setChecked(params.get("close_positions") is True)
             self.auto_box.setChecked(bool(action.get("auto")))
 
     def rule(self) -> dict[str, Any]:
@@ -495,6 +505,8 @@ class RuleDialog(QDialog):
             params["strategy_id"] = strategy
         if kind == "set_quantity":
             params["quantity"] = self.action_quantity.value()
+        if kind in CLOSING:
+            params["close_positions"] = self.close_box.isChecked()
         return {"type": kind, "params": params, "auto": self.auto_box.isChecked()}
 
     # --- saving --------------------------------------------------------------------------

@@ -67,6 +67,12 @@ class SettingsPanel(QWidget):
                                       "start")
         form.addRow("Amount", self.guard_amount.row())
         form.addRow("Or percent", self.guard_percent.row())
+        self.guard_close = QCheckBox("Close every position too")
+        self.guard_close.setObjectName("guardClosePositions")
+        self.guard_close.setChecked(True)
+        self.guard_close.setToolTip("after pausing every strategy, close every open position "
+                                    "(a pause alone leaves the day's losers open)")
+        form.addRow(self.guard_close)
         left.addWidget(guard)
 
         heartbeat = QGroupBox("Heartbeat")
@@ -160,6 +166,7 @@ class SettingsPanel(QWidget):
         self.guard_box.setChecked(bool(guard.get("enabled")))
         self.guard_amount.setValue(guard.get("amount"))  # type: ignore[arg-type]
         self.guard_percent.setValue(guard.get("percent"))  # type: ignore[arg-type]
+        self.guard_close.setChecked(guard.get("close_positions", True) is not False)
         beat = settings.get("heartbeat") or {}
         self.heartbeat_url.setText(beat.get("url") or "")
         self.heartbeat_interval.setValue(beat.get("interval_s") or 60)
@@ -190,7 +197,8 @@ class SettingsPanel(QWidget):
         return {**self.loaded,
                 "daily_loss": {"enabled": self.guard_box.isChecked(),
                                "amount": self.guard_amount.value(),
-                               "percent": self.guard_percent.value()},
+                               "percent": self.guard_percent.value(),
+                               "close_positions": self.guard_close.isChecked()},
                 "webhooks": hooks,
                 "heartbeat": {"url": self.heartbeat_url.text().strip() or None,
                               "interval_s": self.heartbeat_interval.value()},
