@@ -322,9 +322,47 @@ def test_the_built_in_daily_loss_guard_is_listed_but_changed_only_in_settings(se
     expect(settings.get_by_role("status")).to_have_text("Settings saved")
     assert server.api.get("/api/copilot/settings").json()["daily_loss"] == {
         "enabled": True, "amount": None, "percent": 4.0, "close_positions": True}
+    close = settings.get_by_label("Close every position too")
+    expect(close).to_be_checked()  # the default, as GET /api/copilot/settings says
+    close.uncheck()
+    settings.get_by_role("button", name="Save settings").click()
+    wait_for(lambda: server.api.get("/api/copilot/settings").json()["daily_loss"] == {
+        "enabled": True, "amount": None, "percent": 4.0, "close_positions": False},
+        "the guard saved as pause only")
+    expect(close).not_to_be_checked()
 
     page.get_by_role("tab", name="Monitor", exact=True).click()
     row = page.get_by_test_id("rule-row-daily-loss-guard")
     expect(row).to_contain_text("built in: set it in Settings")
+    expect(row.get_by_title("pause_all close_positions=false")).to_be_visible()  # the guard remade
     expect(row.get_by_role("checkbox")).to_be_disabled()
     expect(row.get_by_role("button")).to_have_count(0)  # no Edit, no Delete
+
+
+def test_editing_a_kill_switch_rule_keeps_its_close_positions(server, page):
+    made = server.api.post("/api/copilot/rules", json={
+        "id": "kill-switch", "name": "Kill switch",
+        "condition": {"type": "drawdown", "params": {"percent": 10}},
+        "scope": {"kind": "all"}, "frequency": {"mode": "once"}, "severity": "critical",
+        "action": {"type": "pause_strategy", "params": {"close_positions": True}, "auto": True}})
+    assert made.status_code in (200, 201), made.text
+    page.goto(server.url + "/copilot")
+    page.get_by_role("region", name="Rules").get_by_role("button", name="Edit Kill switch").click()
+    dialog = page.get_by_role("dialog", name="Edit rule kill-switch")
+    close = dialog.get_by_label("Close the position too")
+    expect(close).to_be_checked()  # read from the rule, not dropped by the form
+    dialog.get_by_label("Name", exact=True).fill("Kill switch 10%")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    rule = server.api.get("/api/copilot/rules").json()[0]
+    assert rule["name"] == "Kill switch 10%"
+    assert rule["action"] == {"type": "pause_strategy", "params": {"close_positions": True},
+                              "auto": True}
+
+    page.get_by_role("region", name="Rules").get_by_role("button", name="Edit Kill switch 10%").click()
+    dialog = page.get_by_role("dialog", name="Edit rule kill-switch")
+    dialog.get_by_label("Close the position too").uncheck()
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog).to_be_hidden()
+    assert server.api.get("/api/copilot/rules").json()[0]["action"]["params"] == {
+        "close_positions": False}

@@ -10,7 +10,7 @@ import { TIMEFRAMES } from "../lib/live";
 import { useAction } from "../lib/useAction";
 import {
   ACTIONS, FREQUENCIES, PLACEHOLDERS, SCOPES, emptyForm, formFromRule, paramSpec, ruleFromForm, scopesOf,
-  validateForm, withScope, withType, type RuleForm,
+  validateForm, withActionType, withScope, withType, type RuleForm,
 } from "./rules";
 import { SEVERITIES, type ConditionType, type Rule } from "./types";
 
@@ -198,12 +198,12 @@ export function RuleDialog({ conditions, rule, strategies, coins, onClose, onSav
           <div className="field">
             <label htmlFor={`${id}-action`}>Action</label>
             <select id={`${id}-action`} value={form.actionType}
-                    onChange={(e) => set({ actionType: e.target.value as RuleForm["actionType"], actionParams: {} })}>
+                    onChange={(e) => setForm((f) => withActionType(f, e.target.value as RuleForm["actionType"]))}>
               <option value="">None: alert only</option>
               {ACTIONS.map((a) => <option key={a.type} value={a.type}>{a.label}</option>)}
             </select>
           </div>
-          {action?.fields.map((field) => (
+          {action?.fields.filter((field) => field.kind !== "bool").map((field) => (
             <div key={field.name} className="field">
               <label htmlFor={`${id}-a-${field.name}`}>{field.label}</label>
               <input id={`${id}-a-${field.name}`} value={form.actionParams[field.name] ?? ""} autoComplete="off"
@@ -216,6 +216,15 @@ export function RuleDialog({ conditions, rule, strategies, coins, onClose, onSav
           ))}
           <datalist id={`${id}-strategies`}>{strategies.map((s) => <option key={s} value={s} />)}</datalist>
         </div>
+        {action?.fields.filter((field) => field.kind === "bool").map((field) => (
+          <div key={field.name} className="field field-check">
+            <input id={`${id}-a-${field.name}`} type="checkbox" checked={form.actionParams[field.name] === "true"}
+                   aria-describedby={`${id}-a-${field.name}-doc`}
+                   onChange={(e) => set({ actionParams: { ...form.actionParams, [field.name]: String(e.target.checked) } })} />
+            <label htmlFor={`${id}-a-${field.name}`}>{field.label}</label>
+            <small id={`${id}-a-${field.name}-doc`} className="muted field-doc">{field.note}</small>
+          </div>
+        ))}
         {action && (
           <div className="field field-check">
             <input id={`${id}-auto`} type="checkbox" checked={form.auto} aria-describedby={`${id}-auto-doc`}

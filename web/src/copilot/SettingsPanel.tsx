@@ -1,5 +1,5 @@
-// The copilot's settings: the built-in daily-loss guard (pause every strategy when the day's
-// loss passes an amount or a percentage), the webhooks alerts go to (each with its format and
+// The copilot's settings: the built-in daily-loss guard (pause every strategy, and by default
+// close every open position, when the day's loss passes an amount or a percentage), the webhooks alerts go to (each with its format and
 // the least severity it takes), the heartbeat that tells an outside endpoint the app is alive;
 // and the webhook deliveries with their status.
 import { useEffect, useId, useState } from "react";
@@ -33,7 +33,7 @@ const textOf = (value: number | null | undefined) => value === null || value ===
 export function SettingsPanel() {
   const id = useId();
   const [settings, setSettings] = useState<Settings | null>(null);
-  const [loss, setLoss] = useState({ enabled: false, amount: "", percent: "" });
+  const [loss, setLoss] = useState({ enabled: false, amount: "", percent: "", close: true });
   const [webhooks, setWebhooks] = useState<Webhook[]>([]);
   const [heartbeat, setHeartbeat] = useState({ url: "", interval: "60" });
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
@@ -42,7 +42,10 @@ export function SettingsPanel() {
 
   const show = (next: Settings) => {
     setSettings(next);
-    setLoss({ enabled: next.daily_loss.enabled, amount: textOf(next.daily_loss.amount), percent: textOf(next.daily_loss.percent) });
+    setLoss({
+      enabled: next.daily_loss.enabled, amount: textOf(next.daily_loss.amount), percent: textOf(next.daily_loss.percent),
+      close: next.daily_loss.close_positions ?? true,
+    });
     setWebhooks(next.webhooks.map((w) => ({ ...w })));
     setHeartbeat({ url: next.heartbeat.url ?? "", interval: textOf(next.heartbeat.interval_s) });
   };
@@ -60,7 +63,10 @@ export function SettingsPanel() {
     setSaved("");
     const body: Settings = {
       ...settings!,
-      daily_loss: { enabled: loss.enabled, amount: numberOrNull(loss.amount), percent: numberOrNull(loss.percent) },
+      daily_loss: {
+        enabled: loss.enabled, amount: numberOrNull(loss.amount), percent: numberOrNull(loss.percent),
+        close_positions: loss.close,
+      },
       webhooks: webhooks.map((w) => ({ ...w, url: w.url.trim() })),
       heartbeat: { url: heartbeat.url.trim() || null, interval_s: Number(heartbeat.interval) },
     };
@@ -84,6 +90,14 @@ export function SettingsPanel() {
               <input id={`${id}-loss-on`} type="checkbox" checked={loss.enabled}
                      onChange={(e) => setLoss({ ...loss, enabled: e.target.checked })} />
               <label htmlFor={`${id}-loss-on`}>Pause every strategy when the day's loss passes the limit</label>
+            </div>
+            <div className="field field-check">
+              <input id={`${id}-loss-close`} type="checkbox" checked={loss.close} aria-describedby={`${id}-loss-close-doc`}
+                     onChange={(e) => setLoss({ ...loss, close: e.target.checked })} />
+              <label htmlFor={`${id}-loss-close`}>Close every position too</label>
+              <small id={`${id}-loss-close-doc`} className="muted field-doc">
+                at the market, with recorded fills; unticked, the positions stay open and go on losing
+              </small>
             </div>
             <div className="settings-row">
               <div className="field">

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   emptyForm, expiresSeconds, expiresText, formFromRule, levelText, parseParamsText, ruleFromForm, rulesInFile,
   templateFields,
-  templateProblem, validateForm, withType,
+  templateProblem, validateForm, withActionType, withType,
 } from "./rules";
 import type { ConditionType, Rule } from "./types";
 
@@ -110,6 +110,40 @@ describe("form and rule JSON", () => {
       params: { strategy: "SMA_Crossover", params: { fast: 10, slow: 30 }, coin: "BTC" } });
     expect(ruleFromForm({ ...form, actionType: "set_quantity", actionParams: { quantity: "0.5" } }, CONDITIONS).action)
       .toEqual({ type: "set_quantity", auto: true, params: { quantity: 0.5 } });
+  });
+
+  it("a pause's close_positions goes form -> JSON -> form, ticked or not, and is left out when not set", () => {
+    const form = {
+      ...emptyForm(CONDITIONS), name: "x", params: { level: "1", direction: "up" },
+      actionType: "pause_all" as const, auto: true, actionParams: { close_positions: "true" },
+    };
+    const closes = ruleFromForm(form, CONDITIONS);
+    expect(closes.action).toEqual({ type: "pause_all", auto: true, params: { close_positions: true } });
+    expect(formFromRule({ ...closes, id: "x" }, CONDITIONS).actionParams).toEqual({ close_positions: "true" });
+    const pauses = ruleFromForm({ ...form, actionParams: { close_positions: "false" } }, CONDITIONS);
+    expect(pauses.action?.params).toEqual({ close_positions: false });
+    expect(formFromRule({ ...pauses, id: "x" }, CONDITIONS).actionParams).toEqual({ close_positions: "false" });
+    expect(ruleFromForm({ ...form, actionParams: {} }, CONDITIONS).action?.params).toEqual({});
+    expect(validateForm(form, CONDITIONS)).toEqual({});
+  });
+
+  it("editing a rule keeps its close_positions, and params the form has no field for", () => {
+    const kill: Rule = {
+      ...RULE, action: { type: "pause_strategy", auto: true,
+                         params: { strategy_id: "BTC_SMA", close_positions: true, future: "kept" } },
+    };
+    const form = formFromRule(kill, CONDITIONS);
+    expect(form.actionParams).toEqual({ strategy_id: "BTC_SMA", close_positions: "true" });
+    expect(ruleFromForm(form, CONDITIONS)).toEqual(kill);
+    const renamed = ruleFromForm({ ...form, name: "Kill switch" }, CONDITIONS);
+    expect(renamed.action).toEqual(kill.action);
+    // unticked in the form: written false, the unknown param still kept
+    expect(ruleFromForm({ ...form, actionParams: { ...form.actionParams, close_positions: "false" } }, CONDITIONS)
+      .action?.params).toEqual({ strategy_id: "BTC_SMA", close_positions: false, future: "kept" });
+    // another action type starts empty: a pause's params do not follow it
+    const other = withActionType(form, "close_position");
+    expect(ruleFromForm(other, CONDITIONS).action).toEqual({ type: "close_position", auto: true, params: {} });
+    expect(withActionType(form, "pause_strategy")).toBe(form);
   });
 
   it("expiry is read and written as UTC", () => {

@@ -30,19 +30,21 @@ export const SCOPES: ReadonlyArray<[ScopeKind, string]> = [
 interface ActionField {
   name: string;
   label: string;
-  kind: "strategy" | "number" | "text" | "params";
+  kind: "strategy" | "number" | "text" | "params" | "bool";
   required: boolean;
   note?: string;
 }
 
 /** The actions a rule may take, and the parameters each asks (the spec's action types). */
 export const ACTIONS: ReadonlyArray<{ type: ActionType; label: string; fields: ActionField[] }> = [
-  { type: "pause_strategy", label: "Pause the strategy", fields: [strategyField()] },
+  { type: "pause_strategy", label: "Pause the strategy", fields: [
+    strategyField(), closeField("Close the position too", "its position")] },
   { type: "resume_strategy", label: "Resume the strategy", fields: [strategyField()] },
   { type: "set_quantity", label: "Set the strategy's quantity", fields: [
     strategyField(), { name: "quantity", label: "Quantity", kind: "number", required: true }] },
   { type: "close_position", label: "Close the strategy's position", fields: [strategyField()] },
-  { type: "pause_all", label: "Pause every strategy", fields: [] },
+  { type: "pause_all", label: "Pause every strategy", fields: [
+    closeField("Close every position too", "every open position")] },
   { type: "stop_engine", label: "Stop the engine", fields: [] },
   { type: "apply_suggestion", label: "Register a suggested strategy", fields: [
     { name: "strategy", label: "Strategy", kind: "text", required: true },
@@ -55,6 +57,12 @@ export const ACTIONS: ReadonlyArray<{ type: ActionType; label: string; fields: A
 function strategyField(): ActionField {
   return { name: "strategy_id", label: "Strategy id", kind: "strategy", required: false,
            note: "empty: the alert's strategy" };
+}
+
+/** close_positions (false when absent): the pause then closes the position(s) at the market. */
+function closeField(label: string, what: string): ActionField {
+  return { name: "close_positions", label, kind: "bool", required: false,
+           note: `ticked: after pausing, close ${what} at the market; otherwise positions stay open` };
 }
 
 export interface RuleForm {
@@ -74,7 +82,11 @@ export interface RuleForm {
   severity: Severity;
   message: string;
   actionType: ActionType | "";
+  /** Text as typed; a bool field's is "true", "false" or "" (left out). */
   actionParams: Record<string, string>;
+  /** The edited rule's action params the form has no field for, sent back as they were
+   * while the action type stays (a param added on the server is not dropped by an edit). */
+  keptParams: Record<string, ParamJson>;
   auto: boolean;
 }
 
@@ -112,7 +124,8 @@ export function emptyForm(conditions: ConditionType[]): RuleForm {
   return {
     id: "", name: "", enabled: true, type: first?.type ?? "", params: defaultsOf(first),
     scopeKind: scopesOf(first)[0], scopeValue: "BTC", frequency: "every_time", cooldown: "60", bar: "",
-    expires: "", severity: "warning", message: "", actionType: "", actionParams: {}, auto: false,
+    expires: "", severity: "warning", message: "", actionType: "", actionParams: {}, keptParams: {},
+    auto: false,
   };
 }
 
@@ -123,6 +136,13 @@ export function withType(form: RuleForm, type: string, conditions: ConditionType
   const scopes = scopesOf(condition);
   const scopeKind = scopes.includes(form.scopeKind) ? form.scopeKind : scopes[0];
   return { ...withScope(form, scopeKind), type, params: defaultsOf(condition) };
+}
+
+/** The form with another action type: its fields start empty, and the edited rule's other
+ * params (of the type it had) are not carried over. */
+export function withActionType(form: RuleForm, actionType: RuleForm["actionType"]): RuleForm {
+  if (actionType === form.actionType) return form;
+  return { ...form, actionType, actionParams: {}, keptParams: {} };
 }
 
 /** The form with another scope kind: a coin's name is not a strategy id, so the value starts
@@ -145,8 +165,13 @@ export function formFromRule(rule: Rule, conditions: ConditionType[]): RuleForm 
   for (const [name, value] of Object.entries(rule.condition.params)) {
     params[name] = typeof value === "boolean" ? value : text(value);
   }
+  const fields = new Set(ACTIONS.find((a) => a.type === rule.action?.type)?.fields.map((f) => f.name) ?? []);
   const actionParams: Record<string, string> = {};
-  for (const [name, value] of Object.entries(rule.action?.params ?? {})) actionParams[name] = text(value);
+  const keptParams: Record<string, ParamJson> = {};
+  for (const [name, value] of Object.entries(rule.action?.params ?? {})) {
+    if (fields.has(name)) actionParams[name] = text(value);
+    else keptParams[name] = value;
+  }
   return {
     id: rule.id, name: rule.name, enabled: rule.enabled, type: rule.condition.type, params,
     scopeKind: rule.scope.kind, scopeValue: rule.scope.value ?? "",
@@ -155,7 +180,7 @@ export function formFromRule(rule: Rule, conditions: ConditionType[]): RuleForm 
       ? "" : String(rule.frequency.cooldown_s),
     bar: rule.frequency.bar ?? "", expires: rule.expires === null ? "" : expiresText(rule.expires),
     severity: rule.severity, message: rule.message, actionType: rule.action?.type ?? "",
-    actionParams, auto: rule.action?.auto ?? false,
+    actionParams, keptParams, auto: rule.action?.auto ?? false,
   };
 }
 
@@ -340,11 +365,12 @@ function scopeValue(form: RuleForm): string {
 function actionOf(form: RuleForm): RuleAction | null {
   const action = ACTIONS.find((a) => a.type === form.actionType);
   if (!action) return null;
-  const params: Record<string, ParamJson> = {};
+  const params: Record<string, ParamJson> = { ...form.keptParams };
   for (const field of action.fields) {
     const value = (form.actionParams[field.name] ?? "").trim();
     if (!value) continue;
-    if (field.kind === "number") params[field.name] = Number(value);
+    if (field.kind === "bool") params[field.name] = value === "true";
+    else if (field.kind === "number") params[field.name] = Number(value);
     else if (field.kind === "params") params[field.name] = parseParamsText(value) as Record<string, number>;
     else params[field.name] = value;
   }

@@ -112,7 +112,8 @@ export interface Webhook {
 }
 
 export interface Settings {
-  daily_loss: { enabled: boolean; amount: number | null; percent: number | null };
+  /** close_positions: the guard closes every open position after pausing (true when absent). */
+  daily_loss: { enabled: boolean; amount: number | null; percent: number | null; close_positions?: boolean };
   webhooks: Webhook[];
   heartbeat: { url: string | null; interval_s: number };
   throttle?: { count: number; window_s: number };
