@@ -11,15 +11,12 @@ beside it are what the lists are filtered and ordered by.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-BUSY_SECONDS = 10.0
+from velocitas_desktop.store.tables import OwnConnection
+
 MAX_LIST = 10_000  # rows one listing returns at most
 
 TABLES = """
@@ -49,37 +46,12 @@ CREATE TABLE IF NOT EXISTS copilot_settings (
 """
 
 
-class CopilotStore:
+class CopilotStore(OwnConnection):
     """The copilot's tables in the SQLite file at ``path`` (``":memory:"``: none that lasts).
     Thread-safe: one lock around one connection."""
 
     def __init__(self, path: str | Path = ":memory:") -> None:
-        self.path = path if path == ":memory:" else Path(path).expanduser()
-        if isinstance(self.path, Path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                     timeout=BUSY_SECONDS)
-        self._lock = threading.Lock()
-        with self._lock:
-            if isinstance(self.path, Path):
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(TABLES)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+        super().__init__(path, TABLES)
 
     def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         with self._lock:

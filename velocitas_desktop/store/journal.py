@@ -29,10 +29,10 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.types import TRADE_FIELDS, Trade
 from velocitas_desktop.store.retention import Retention, sessions_to_prune
 from velocitas_desktop.store.schema import ADD_TO_BOOKS, SIDES, LayoutError, prepare
+from velocitas_desktop.store.tables import BUSY_SECONDS
 
 log = logging.getLogger(__name__)
 
-BUSY_SECONDS = 10.0          # how long a write waits for another program's transaction
 WAL_LIMIT = 16_000_000       # bytes the WAL file is cut back to after a checkpoint
 # Deleting runs in chunks of ~8 ms (5,000 fills; 20,000 took 44 ms) and rests as long as
 # each chunk took, so the engine's writer waits at most one chunk for the file

@@ -18,18 +18,16 @@ notifier uses a store at a time.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-BUSY_SECONDS = 10.0
+from velocitas_desktop.store.tables import OwnConnection
+
 KEEP_SECONDS = 30 * 86_400   # sent and failed rows older than this go when a store opens
 
 TABLES = """
@@ -87,38 +85,15 @@ _COLUMNS = ("id, alert_id, channel, target, format, status, attempts, last_error
             " created, sent")
 
 
-class OutboxStore:
+class OutboxStore(OwnConnection):
     """The outbox table in the SQLite file at ``path`` (``":memory:"`` for none that lasts)."""
 
     def __init__(self, path: str | Path, now: float | None = None) -> None:
-        self.path = path if path == ":memory:" else Path(path).expanduser()
-        if isinstance(self.path, Path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                     timeout=BUSY_SECONDS)
-        self._lock = threading.Lock()
+        super().__init__(path, TABLES)
+        cutoff = (time.time() if now is None else now) - KEEP_SECONDS
         with self._lock:
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(TABLES)
-            cutoff = (time.time() if now is None else now) - KEEP_SECONDS
             self._conn.execute("DELETE FROM outbox WHERE status != 'pending' AND created < ?",
                                (cutoff,))
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
 
     def add(self, deliveries: Iterable[NewDelivery], now: float) -> int:
         """Write the deliveries whose key is new, due at once; returns how many were new."""
