@@ -11,17 +11,16 @@ caller's error (RuleError, JobNotFound, ...), not a job that failed.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from velocitas_desktop.copilot.rules import Rule, RuleError
-from velocitas_desktop.research.jobs import JobNotFound, JobStateError, OptimizationService
+from velocitas_desktop.research.jobs import JobStateError, OptimizationService
 from velocitas_desktop.research.optimize import JobStatus
+from velocitas_desktop.research.shelf import JobShelf
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +125,8 @@ class RuleTestService:
                  max_jobs: int = 20, max_running: int = 1) -> None:
         self.optimization = optimization
         self.catalog = catalog if catalog is not None else optimization.catalog
-        self.max_jobs = max_jobs
         self.max_running = max_running
-        self._jobs: OrderedDict[str, RuleTestJob] = OrderedDict()
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._closed = False
+        self._shelf: JobShelf[RuleTestJob] = JobShelf("test", "rule test job", max_jobs)
 
     def submit(self, request: RuleTestRequest, data_name: str) -> RuleTestJob:
         """Replay the data file called ``data_name`` through ``request``'s rules. Returns
@@ -145,29 +140,25 @@ class RuleTestService:
             bars = load_bars(path)
         except TrendError as exc:
             raise TrendError(str(exc).replace(str(path), data_name)) from None
-        with self._lock:
+        with self._shelf.lock:
             self._check_room_locked()
-            job = RuleTestJob(f"test-{next(self._ids)}", request, bars, data_name,
-                              self.catalog)
-            self._jobs[job.job_id] = job
-            self._forget_old()
+            job = self._shelf.put(lambda job_id: RuleTestJob(
+                job_id, request, bars, data_name, self.catalog))
         job.start()
         job.wait_started()
         if job.status is JobStatus.ERROR and job.progress[0] == 0:
-            with self._lock:  # refused, as a bad request: no job to show for it
-                self._jobs.pop(job.job_id, None)
+            self._shelf.drop(job.job_id)  # refused, as a bad request: no job to show for it
             assert job.exception is not None
             raise job.exception
         return job
 
     def _check_room(self) -> None:
-        with self._lock:
+        with self._shelf.lock:
             self._check_room_locked()
 
     def _check_room_locked(self) -> None:
-        if self._closed:
-            raise JobStateError("the copilot's tests are shutting down; no new test starts")
-        busy = [job.job_id for job in self._jobs.values() if not job.status.ended]
+        self._shelf.check_open("the copilot's tests are shutting down; no new test starts")
+        busy = [job.job_id for job in self._shelf.busy()]
         if len(busy) < self.max_running:
             return
         rule = ("one rule test runs at a time here: wait for it to finish"
@@ -176,30 +167,14 @@ class RuleTestService:
         raise JobStateError(f"{', '.join(busy)} {'is' if len(busy) == 1 else 'are'} running "
                             f"already; {rule}")
 
-    def _forget_old(self) -> None:
-        while len(self._jobs) > self.max_jobs:
-            oldest = next((k for k, job in self._jobs.items() if job.status.ended), None)
-            if oldest is None:
-                return
-            del self._jobs[oldest]
-
     def get(self, job_id: str) -> RuleTestJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise JobNotFound(f"no rule test job {job_id!r}")
-        return job
+        return self._shelf.get(job_id)
 
     def jobs(self) -> list[RuleTestJob]:
         """Newest first."""
-        with self._lock:
-            return list(reversed(self._jobs.values()))
+        return self._shelf.jobs()
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Start no more jobs and wait up to ``timeout`` seconds for the running ones (a test
         is a replay of seconds: it is not cut short)."""
-        with self._lock:
-            self._closed = True
-        deadline = time.monotonic() + timeout
-        for job in self.jobs():
-            job.wait(max(0.0, deadline - time.monotonic()))
+        self._shelf.close(timeout)

@@ -10,18 +10,17 @@ uploads, so a remote caller names a file and never a path, exactly as for an opt
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from velocitas_desktop.research.jobs import JobNotFound, JobStateError, OptimizationService
+from velocitas_desktop.research.jobs import JobStateError, OptimizationService
 from velocitas_desktop.research.optimize import JobStatus
+from velocitas_desktop.research.shelf import JobShelf
 
 if TYPE_CHECKING:
     from velocitas_desktop.research.trend import Bars, TrendReport
@@ -182,12 +181,8 @@ class TrendService:
                  max_jobs: int = 20, max_running: int = 1) -> None:
         self.optimization = optimization
         self.catalog = catalog if catalog is not None else optimization.catalog
-        self.max_jobs = max_jobs
         self.max_running = max_running
-        self._jobs: OrderedDict[str, TrendJob] = OrderedDict()
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._closed = False
+        self._shelf: JobShelf[TrendJob] = JobShelf("trend", "trend job", max_jobs)
 
     def submit(self, request: TrendRequest, data_name: str) -> TrendJob:
         """Analyse the data file called ``data_name`` (a bare name, as the optimisation's
@@ -221,30 +216,26 @@ class TrendService:
         (TrendError, OptimizeError) reaches the caller rather than a failed job; the
         suggestions go on in the background."""
         request = self._within_cores(request)
-        with self._lock:
+        with self._shelf.lock:
             self._check_room()
-            job = TrendJob(f"trend-{next(self._ids)}", request, bars, name,
-                           source=Path(name).name, catalog=self.catalog)
-            self._jobs[job.job_id] = job
-            self._forget_old()
+            job = self._shelf.put(lambda job_id: TrendJob(
+                job_id, request, bars, name, source=Path(name).name, catalog=self.catalog))
         job.start()
         job.wait_analysed()
         if job.status is JobStatus.ERROR and job.progress[0] == 0:
-            with self._lock:  # refused, as a bad request: no job to show for it
-                self._jobs.pop(job.job_id, None)
+            self._shelf.drop(job.job_id)  # refused, as a bad request: no job to show for it
             assert job.exception is not None
             raise job.exception
         return job
 
     def check_room(self) -> None:
         """JobStateError (naming the job that runs) unless a new job may start now."""
-        with self._lock:
+        with self._shelf.lock:
             self._check_room()
 
     def _check_room(self) -> None:
-        if self._closed:
-            raise JobStateError("trend analysis is shutting down; no new jobs start")
-        busy = [job for job in self._jobs.values() if not job.status.ended]
+        self._shelf.check_open("trend analysis is shutting down; no new jobs start")
+        busy = self._shelf.busy()
         if len(busy) < self.max_running:
             return
         names = ", ".join(f"{job.job_id} ({job.progress[0]:,} of {job.progress[1]:,} done)"
@@ -274,25 +265,12 @@ class TrendService:
                              f"{request.workers}")
         return request
 
-    def _forget_old(self) -> None:
-        jobs = self._jobs
-        while len(jobs) > self.max_jobs:
-            oldest = next((k for k, job in jobs.items() if job.status.ended), None)
-            if oldest is None:
-                return
-            del jobs[oldest]
-
     def get(self, job_id: str) -> TrendJob:
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise JobNotFound(f"no trend job {job_id!r}")
-        return job
+        return self._shelf.get(job_id)
 
     def jobs(self) -> list[TrendJob]:
         """Newest first."""
-        with self._lock:
-            return list(reversed(self._jobs.values()))
+        return self._shelf.jobs()
 
     def cancel(self, job_id: str) -> TrendJob:
         job = self.get(job_id)
@@ -304,10 +282,4 @@ class TrendService:
 
     def shutdown(self, timeout: float = 0.0) -> None:
         """Start no more jobs, cancel the running ones and wait up to ``timeout`` for them."""
-        with self._lock:
-            self._closed = True
-        deadline = time.monotonic() + timeout
-        for job in self.jobs():
-            job.cancel()
-        for job in self.jobs():
-            job.wait(max(0.0, deadline - time.monotonic()))
+        self._shelf.close(timeout, before_waiting=TrendJob.cancel)
