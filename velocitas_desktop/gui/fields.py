@@ -7,7 +7,14 @@ from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 Number = int | float
 
@@ -169,3 +176,23 @@ def first_problem(fields: Mapping[str, NumberField]) -> str | None:
     """Check every field (each shows its own message) and return the first problem."""
     problems = [field.problem for field in fields.values() if not field.check()]
     return problems[0] if problems else None
+
+
+def job_progress(object_name: str) -> QProgressBar:
+    """The progress bar of a background job (an optimisation, an analysis, a rule test),
+    empty and reading "idle" until a job starts."""
+    bar = QProgressBar()
+    bar.setObjectName(object_name)
+    bar.setRange(0, 100)
+    bar.setValue(0)
+    bar.setFormat("idle")
+    return bar
+
+
+def job_message(object_name: str, text: str = "") -> QLabel:
+    """The wrapped, selectable line under a job's controls that says what it did or why not."""
+    label = QLabel(text)
+    label.setObjectName(object_name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label

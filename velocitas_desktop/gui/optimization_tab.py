@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -39,7 +38,7 @@ from velocitas_desktop.core.errors import VelocitasError
 from velocitas_desktop.core.strategy import Param, StrategySpec
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
-from velocitas_desktop.gui.fields import NumberField, first_problem
+from velocitas_desktop.gui.fields import NumberField, first_problem, job_message, job_progress
 from velocitas_desktop.gui.optimization.equity import EquityChart
 from velocitas_desktop.gui.optimization.heatmap import Heatmap
 from velocitas_desktop.gui.optimization.helpers import (
@@ -269,16 +268,9 @@ class OptimizationTab(QWidget):
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.cancel_button)
         column.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("optimizeProgress")
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
+        self.progress = job_progress("optimizeProgress")
         column.addWidget(self.progress)
-        self.message = QLabel()
-        self.message.setObjectName("optimizeMessage")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = job_message("optimizeMessage")
         column.addWidget(self.message)
         return controls
 

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QSplitter,
@@ -40,6 +39,7 @@ from velocitas_desktop.core.types import INTERVAL_SECONDS
 from velocitas_desktop.engine.contract import TradingEngine
 from velocitas_desktop.gui.background import run_in_background
 from velocitas_desktop.gui.candles import interval_name
+from velocitas_desktop.gui.fields import job_message, job_progress
 from velocitas_desktop.gui.optimization_tab import DATA_SUFFIXES, SAMPLE_FILE
 from velocitas_desktop.gui.panels import fit_columns, make_table
 from velocitas_desktop.gui.table import ColumnTableModel
@@ -201,16 +201,9 @@ class TrendTab(QWidget):
         buttons.addWidget(self.analyze_button, 1)
         buttons.addWidget(self.cancel_button)
         column.addLayout(buttons)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("trendProgress")
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
+        self.progress = job_progress("trendProgress")
         column.addWidget(self.progress)
-        self.message = QLabel()
-        self.message.setObjectName("trendMessage")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = job_message("trendMessage")
         column.addWidget(self.message)
         return side
 

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QRadioButton,
     QSplitter,
@@ -38,6 +37,7 @@ from velocitas_desktop.gui.copilot.tables import (
     effect_row,
     firing_row,
 )
+from velocitas_desktop.gui.fields import job_message, job_progress
 from velocitas_desktop.gui.panels import fit_columns, make_table
 from velocitas_desktop.gui.table import ColumnTableModel
 from velocitas_desktop.paths import sample_data_dir
@@ -117,19 +117,13 @@ class TesterPanel(QWidget):
         self.run_button = QPushButton("Run the test")
         self.run_button.setObjectName("testRun")
         self.run_button.clicked.connect(self.run)
-        self.progress = QProgressBar()
-        self.progress.setObjectName("testProgress")
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.setFormat("idle")
+        self.progress = job_progress("testProgress")
         run_row.addWidget(self.run_button)
         run_row.addWidget(self.progress, 1)
         layout.addLayout(run_row)
-        self.message = QLabel("Replays the bars through the rules: when each would have fired, "
-                              "at what price, and what its action would have changed.")
-        self.message.setObjectName("testMessage")
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = job_message(
+            "testMessage", "Replays the bars through the rules: when each would have fired, at "
+                           "what price, and what its action would have changed.")
         layout.addWidget(self.message)
         self.firings_model = ColumnTableModel(FIRING_COLUMNS)
         self.firings = make_table(self.firings_model)
