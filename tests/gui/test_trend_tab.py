@@ -281,6 +281,112 @@ def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window)
     assert 0 < len(tab.chart.bars.time) <= len(window.engine.candles("BTC")["time"])
 
 
+class HeldRead:
+    """The tab's first file read, held until the test lets it go (a slow disk, a busy
+    machine): the real ``load_bars`` runs once released. Later reads are not held."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import threading
+
+        from velocitas_desktop.gui import trend_tab
+
+        self.release, self.done, self.calls = threading.Event(), threading.Event(), 0
+        real = trend_tab.load_bars
+
+        def held(path):  # type: ignore[no-untyped-def]
+            self.calls += 1
+            if self.calls > 1:
+                return real(path)
+            try:
+                assert self.release.wait(WAIT_MS / 1000)
+                return real(path)
+            finally:
+                self.done.set()
+
+        monkeypatch.setattr(trend_tab, "load_bars", held)
+
+    def let_go(self, qtbot) -> None:  # type: ignore[no-untyped-def]
+        """Release the read and let its (late) answer reach the tab."""
+        self.release.set()
+        qtbot.waitUntil(self.done.is_set, timeout=WAIT_MS)
+        qtbot.wait(300)  # the answer is queued to the Qt thread
+
+
+@pytest.fixture
+def held_read(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeldRead]:
+    held = HeldRead(monkeypatch)
+    yield held
+    held.release.set()  # a test that failed early must not leave the read waiting
+
+
+def test_a_file_read_finishing_after_a_live_analysis_leaves_the_live_chart(
+        qtbot, window, held_read):
+    """Opening the tab starts reading the sample; a trader who switches to the live coin and
+    analyses before that read ends keeps the live report, its candles and its timeframes."""
+    from gui_helpers import start_simulated
+
+    from velocitas_desktop.core.errors import VelocitasError
+    from velocitas_desktop.gui.trend_tab import LIVE
+
+    held = held_read
+    start_simulated(qtbot, window, coins="BTC", rate="max")
+
+    def reported() -> bool:
+        try:
+            return bool(window.engine.trend("BTC")["timeframes"])
+        except VelocitasError:
+            return False
+
+    qtbot.waitUntil(reported, timeout=WAIT_MS)
+    tab = window.trend
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    qtbot.waitUntil(lambda: held.calls == 1, timeout=WAIT_MS)  # the sample's read has begun
+    tick(qtbot, tab.live_radio, True)
+    retype(qtbot, tab.coin_box.lineEdit(), "BTC")
+    tick(qtbot, tab.suggest_box, False)
+    press_analyze(qtbot, tab)
+    live_bars = len(tab.chart.bars.time)
+    assert 0 < live_bars <= len(window.engine.candles("BTC")["time"])
+    held.let_go(qtbot)
+    assert tab.bars_path == LIVE and tab.analysis.report["source"] == "live"
+    assert len(tab.chart.bars.time) == live_bars  # not the sample's 5,000 hours
+    assert tab.chosen_timeframes() == ["1m", "15m", "1h", "4h"]
+    assert not tab.timeframe_boxes["1m"].isEnabled()
+    assert "5,000" not in tab.timeframes_note.text()
+    assert tab.message.text().startswith("Analysed")
+
+
+def test_a_file_read_finishing_after_the_files_analysis_leaves_the_analysis(
+        qtbot, engine, held_read):
+    """Analyze pressed while the file is still being read: the analysis reads it itself, and
+    the late read neither wipes the drawn levels nor resets the ticked timeframes."""
+    from velocitas_desktop.gui.trend_tab import TrendTab
+
+    held = held_read
+    widget = TrendTab(engine)
+    widget.workers = 0
+    qtbot.addWidget(widget)
+    widget.resize(1600, 960)
+    widget.show()
+    qtbot.waitExposed(widget)
+    qtbot.waitUntil(lambda: held.calls == 1, timeout=WAIT_MS)
+    assert widget.bars is None and widget.timeframe_boxes == {}
+    tick(qtbot, widget.suggest_box, False)
+    press_analyze(qtbot, widget)
+    assert timeframes_shown(widget) == ["1h", "4h", "1d"]  # the sample's defaults
+    assert widget.chosen_timeframes() == ["1h", "4h", "1d"]
+    assert widget.timeframes_note.text().startswith("5,000 bars of 1h")
+    tick(qtbot, widget.timeframe_boxes["1w"], True)
+    drawn = len(widget.chart.overlays)
+    assert drawn > 0
+    held.let_go(qtbot)
+    assert len(widget.chart.overlays) == drawn  # the analysis is still drawn
+    assert widget.chosen_timeframes() == ["1h", "4h", "1d", "1w"]  # the trader's ticks stay
+    assert widget.message.text().startswith("Analysed")
+    widget.shutdown()
+
+
 def test_cancel_stops_the_suggestions_and_keeps_the_analysis(qtbot, tab):
     click(qtbot, tab.analyze_button)
     assert tab.progress.maximum() == 0  # busy until the steps are known

@@ -355,6 +355,7 @@ class TrendTab(QWidget):
         if file_chosen:
             self.load_file()
             return
+        self._forget_load()  # a file still being read must not replace the live chart
         self.refresh_coins()
         # the engine analyses its own one-minute candles on its own timeframes
         self._set_timeframes(["1m", "15m", "1h", "4h"], ["1m", "15m", "1h", "4h"],
@@ -377,6 +378,13 @@ class TrendTab(QWidget):
 
         run_in_background(read, lambda bars: self._loaded(request, path, bars),
                           lambda exc: self._load_failed(request, path, exc))
+
+    def _forget_load(self) -> None:
+        """Drop the answer of a file read still in flight: the trader moved on (to the live
+        engine, or to an analysis that reads the file itself), and a late answer would put
+        the raw file back on the chart over what they asked for."""
+        self._load_request += 1
+        self._loading = ""
 
     def _loaded(self, request: int, path: str, bars: Bars) -> None:
         if self._closed or request != self._load_request:
@@ -443,6 +451,7 @@ class TrendTab(QWidget):
                                coin=coin if live else None, workers=self.workers)
         cancel = self._cancel = threading.Event()
         cached = self.bars if self.bars_path == path else None
+        self._forget_load()
         engine, catalog = self.engine, self.engine.catalog
         self._set_running(True)
         self.progress.setRange(0, 0)
@@ -480,6 +489,13 @@ class TrendTab(QWidget):
         if self._closed:
             return
         bars, analysis = made
+        if path != LIVE and path != self.bars_path:
+            # the analysis read the file itself (its own read was dropped): offer its
+            # timeframes, the analysed ones ticked
+            self._set_timeframes(offered_timeframes(bars.interval),
+                                 [frame["timeframe"] for frame in analysis.report["timeframes"]])
+            self.timeframes_note.setText(f"{len(bars):,} bars of "
+                                         f"{interval_name(bars.interval)} in {Path(path).name}.")
         self.bars, self.bars_path = bars, path
         self.show_report(analysis)
         self._set_running(False)
