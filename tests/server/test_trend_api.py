@@ -177,8 +177,13 @@ def test_the_list_of_jobs_is_newest_first_without_reports(client) -> None:
 
 # --- uploads -------------------------------------------------------------------------------
 
-def test_an_uploaded_file_is_kept_and_analysed(client) -> None:
-    reply = client.post("/api/trend/analyze/upload", headers=SCRIPT,
+# a file may be posted to its own route or, as a multipart body, to /api/trend/analyze itself
+UPLOADS = ["/api/trend/analyze/upload", "/api/trend/analyze"]
+
+
+@pytest.mark.parametrize("path", UPLOADS)
+def test_an_uploaded_file_is_kept_and_analysed(client, path) -> None:
+    reply = client.post(path, headers=SCRIPT,
                         files={"file": ("my btc.csv", sample_head(1000), "text/csv")},
                         data={"request": json.dumps({"suggest": False, "wait": 30})})
     assert reply.status_code == 202, reply.text
@@ -238,11 +243,13 @@ def test_an_upload_over_the_limit_is_a_413_and_is_not_kept(client, services,
     assert not any(f["name"].startswith("upload-") for f in optimization.data_files())
 
 
-def test_an_upload_may_pass_the_body_limit_and_a_json_body_may_not(engine, services) -> None:
+@pytest.mark.parametrize("path", UPLOADS)
+def test_an_upload_may_pass_the_body_limit_and_a_json_body_may_not(engine, services,
+                                                                   path) -> None:
     optimization, trend = services
     app = create_app(engine, optimization=optimization, trend=trend, max_body=1_000)
     with TestClient(app, base_url="http://127.0.0.1") as client:
-        upload = client.post("/api/trend/analyze/upload", headers=SCRIPT,
+        upload = client.post(path, headers=SCRIPT,
                              files={"file": ("btc.csv", sample_head(500), "text/csv")},
                              data={"request": json.dumps({"suggest": False, "wait": 30})})
         assert upload.status_code == 202, upload.text
@@ -250,6 +257,31 @@ def test_an_upload_may_pass_the_body_limit_and_a_json_body_may_not(engine, servi
                                                       "coin": "B" * 2_000})
         assert big.status_code == 413
         assert big.json()["detail"] == "request body is larger than 1000 bytes"
+
+
+def test_a_multipart_body_to_analyze_keeps_the_upload_rules(client, services,
+                                                            monkeypatch) -> None:
+    optimization, _ = services
+    file = {"file": ("btc.csv", sample_head(500), "text/csv")}
+    # a form post with no sign of a script or a page of this server: refused, as an upload's
+    refused = client.post("/api/trend/analyze", files=file)
+    assert refused.status_code == 415 and "X-Velocitas: 1" in refused.json()["detail"]
+    # from another site's page: refused before anything is read
+    evil = client.post("/api/trend/analyze", files=file,
+                       headers={"Origin": "http://evil.example"})
+    assert evil.status_code == 403
+    # the upload's own size limit, not the JSON body's
+    monkeypatch.setattr("velocitas_desktop.server.trend.MAX_UPLOAD", 10_000)
+    big = client.post("/api/trend/analyze", headers=SCRIPT,
+                      files={"file": ("big.csv", sample_head(1000), "text/csv")})
+    assert big.status_code == 413
+    assert big.json()["detail"] == "the file is larger than 10,000 bytes"
+    assert not any(f["name"].startswith("upload-") for f in optimization.data_files())
+    assert client.get("/api/trend/jobs").json() == []
+    # and a JSON body still names a server file
+    named = client.post("/api/trend/analyze", json={"data_file": SAMPLE, "suggest": False,
+                                                    "wait": 30})
+    assert named.status_code == 202 and named.json()["data"] == SAMPLE
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -289,6 +321,10 @@ def test_the_openapi_document_describes_the_report(client) -> None:
                          ("/api/trend/jobs/{job_id}/cancel", "post"),
                          ("/api/trend/{coin}", "get")):
         assert method in paths[path], path
+    # /api/trend/analyze takes a server file's name as JSON, or a file as a form
+    bodies = paths["/api/trend/analyze"]["post"]["requestBody"]["content"]
+    assert bodies["application/json"]["schema"] == {"$ref": "#/components/schemas/TrendIn"}
+    assert set(bodies["multipart/form-data"]["schema"]["properties"]) == {"file", "request"}
     schemas = document["components"]["schemas"]
     assert set(schemas["TrendReportOut"]["properties"]) >= {
         "source", "coin", "bars", "interval", "first", "last", "price", "warnings", "summary",
@@ -318,6 +354,8 @@ def network(engine, services) -> Iterator[TestClient]:
 def test_off_loopback_every_trend_call_needs_the_token(network) -> None:
     calls = [("post", "/api/trend/analyze", {"json": {"data_file": SAMPLE, "suggest": False}}),
              ("post", "/api/trend/analyze/upload",
+              {"files": {"file": ("b.csv", sample_head(100), "text/csv")}, "headers": SCRIPT}),
+             ("post", "/api/trend/analyze",
               {"files": {"file": ("b.csv", sample_head(100), "text/csv")}, "headers": SCRIPT}),
              ("get", "/api/trend/jobs", {}), ("get", "/api/trend/jobs/trend-1", {}),
              ("post", "/api/trend/jobs/trend-1/cancel", {}), ("get", "/api/trend/BTC", {})]

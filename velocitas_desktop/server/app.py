@@ -45,6 +45,7 @@ from velocitas_desktop.server.security import (
     Forbidden,
     Guard,
 )
+from velocitas_desktop.server.trend import ANALYZE_PATH as TREND_PATH
 from velocitas_desktop.server.trend import MAX_UPLOAD as TREND_MAX_UPLOAD
 from velocitas_desktop.server.trend import UPLOAD_PATH as TREND_UPLOAD_PATH
 from velocitas_desktop.server.trend import install as install_trend
@@ -152,6 +153,7 @@ def create_app(engine: TradingEngine, token: str | None = None, cors_origins: Se
                        open_prefixes=OPEN_PREFIXES, access=access,
                        upload_limits={UPLOAD_PATH: MAX_UPLOAD,
                                       TREND_UPLOAD_PATH: TREND_MAX_UPLOAD},
+                       upload_aliases={TREND_PATH: TREND_UPLOAD_PATH},
                        max_websockets=max_websockets)
     if cors_origins:
         # outermost, so preflight requests (which carry no token) are answered here

@@ -17,6 +17,9 @@ A web page the user visits can send requests to 127.0.0.1 too. Four checks keep 
   ``Authorization: Bearer T`` header, or ``?token=T`` in the URL (browsers cannot set headers
   on a WebSocket). Tokens are compared in constant time; a REST call without one gets 401.
 
+A path may take a file too (``upload_aliases``): a multipart POST to it is served by its
+upload route, with that route's size limit, after the same checks.
+
 A refused WebSocket is accepted and at once closed with 1008 (policy violation) or 1013 (too
 many clients: try again later), which a browser can see, unlike a refused handshake. The API
 reference, the health check and the browser view's page and files need no token: they reveal
@@ -195,6 +198,12 @@ def declares_json(scope: Scope) -> bool:
                                             and media.endswith("+json"))
 
 
+def is_multipart(scope: Scope) -> bool:
+    """True if the request says its body is a form with files (multipart/form-data)."""
+    declared = header(scope, b"content-type") or ""
+    return declared.partition(";")[0].strip().lower() == "multipart/form-data"
+
+
 class Guard:
     """ASGI middleware: checks the host, the page, the body type and the token (when one is
     set), caps request bodies and counts WebSocket clients."""
@@ -203,13 +212,17 @@ class Guard:
                  open_paths: Iterable[str] = OPEN_PATHS,
                  open_prefixes: Iterable[str] = OPEN_PREFIXES,
                  upload_limits: dict[str, int] | None = None,
-                 access: Access | None = None, max_websockets: int = MAX_WEBSOCKETS) -> None:
+                 access: Access | None = None, max_websockets: int = MAX_WEBSOCKETS,
+                 upload_aliases: dict[str, str] | None = None) -> None:
         self.app = app
         self.token = token
         self.max_body = max_body
         self.open_paths = frozenset(open_paths)
         self.open_prefixes = tuple(open_prefixes)
         self.upload_limits = dict(upload_limits or {})  # paths that take files: their limit
+        # a path that takes a JSON body or a file: its multipart POSTs go to the upload path
+        self.upload_aliases = {path: upload.encode() for path, upload in
+                               (upload_aliases or {}).items()}
         self.access = access or Access()
         self.max_websockets = max_websockets
         self.websockets = 0                             # open /ws/* clients
@@ -269,6 +282,9 @@ class Guard:
             self.websockets -= 1
 
     async def _http(self, scope: Scope, receive: Any, send: Any) -> None:
+        upload = self.upload_aliases.get(scope["path"])
+        if upload is not None and scope.get("method") == "POST" and is_multipart(scope):
+            scope = {**scope, "path": upload.decode(), "raw_path": upload}
         refused = self.refusal(scope)
         if refused is not None:
             await _reply(send, 403, refused)

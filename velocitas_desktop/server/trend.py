@@ -20,6 +20,7 @@ from velocitas_desktop.server.validation import describe_validation
 
 router = APIRouter(prefix="/api/trend", tags=["trend"])
 MAX_UPLOAD = 200_000_000  # bytes: a few million bars of history, as an optimisation's upload
+ANALYZE_PATH = "/api/trend/analyze"
 UPLOAD_PATH = "/api/trend/analyze/upload"
 UPLOAD_NAME = "upload.csv"  # an upload's name when its form part has none
 MAX_WAIT = 60.0  # seconds a request may wait for its job's end before the reply
@@ -335,9 +336,22 @@ async def _answer(job: Any, wait: float) -> dict[str, Any]:
     return job.describe()
 
 
-@router.post("/analyze", response_model=TrendJobOut, status_code=202,
-             response_model_exclude_unset=True,
-             summary="Analyse a data file by name (and suggest strategies) as a job")
+# the same path takes a file: the Guard serves its multipart POSTs by the upload route
+# (with the upload's size limit), so a script may post either body to /api/trend/analyze
+_UPLOAD_FORM = {
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "a bar file (.csv)"},
+        "request": {"type": "string", "description": "the analyze fields as JSON, without "
+                                                     "data_file"}}}
+
+
+@router.post(ANALYZE_PATH.removeprefix("/api/trend"), response_model=TrendJobOut,
+             status_code=202, response_model_exclude_unset=True,
+             summary="Analyse a data file by name, or an uploaded one (multipart, as "
+                     "/api/trend/analyze/upload), and suggest strategies, as a job",
+             openapi_extra={"requestBody": {"content": {
+                 "multipart/form-data": {"schema": _UPLOAD_FORM}}}})
 async def analyze(request: Request, body: TrendIn) -> dict[str, Any]:
     # the file is read and analysed before the reply (a bad timeframe is a 422, not a job
     # that failed); the suggestions go on in the background
