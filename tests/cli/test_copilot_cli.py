@@ -166,6 +166,126 @@ def test_without_db_the_rules_go_to_the_journal_in_the_user_folder(capsys, home,
     assert json.loads(run(capsys, "list", "--json")[1])[0]["id"] == "btc-70k"
 
 
+# --- the history: alerts and actions ----------------------------------------------------------
+
+T0 = 1_765_000_000.0
+
+
+def journal_with_history(db: Path, alerts: int = 3) -> tuple[list[dict], list[dict]]:
+    """A journal whose copilot has raised ``alerts`` alerts (every third critical, with a
+    proposed action: the first confirmed in the window, the second rejected from the API)."""
+    store = CopilotStore(db)
+    try:
+        store.save_rules([Rule.from_json(rule).to_json() for rule in (BTC_70K, DD_GUARD)])
+        raised = store.add_alerts([
+            {"rule_id": "btc-70k", "rule_name": "BTC above 70k", "time": T0 + 60 * i,
+             "severity": "critical" if i % 3 == 0 else "info", "coin": "BTC",
+             "strategy_id": None, "price": 70_000.0 + i, "value": 70_000.0 + i,
+             "threshold": 70_000.0, "message": f"BTC crossed 70,000, at {70_000 + i:,}",
+             "acknowledged": i == 1, "action_id": None, "throttled": False}
+            for i in range(alerts)])
+        actions = []
+        for n, alert in enumerate(a for a in raised if a["severity"] == "critical"):
+            action = store.add_action({
+                "alert_id": alert["id"], "rule_id": "btc-70k", "type": "pause_strategy",
+                "params": {"strategy_id": "BTC_SMA_Crossover"}, "reason": alert["message"],
+                "status": "pending", "auto": False, "created": alert["time"], "decided": None,
+                "decided_by": None, "result": None})
+            if n < 2:
+                action = {**action, "status": ("executed", "rejected")[n],
+                          "decided": alert["time"] + 5, "decided_by": ("window", "api")[n],
+                          "result": ("BTC_SMA_Crossover paused", "rejected by api")[n]}
+                store.update_action(action)
+            actions.append(action)
+    finally:
+        store.close()
+    return raised, actions
+
+
+def test_the_alerts_are_listed_newest_first_and_filtered_by_severity(capsys, tmp_path) -> None:
+    db = tmp_path / "journal.sqlite3"
+    raised, _ = journal_with_history(db, alerts=7)
+    code, out, err = run(capsys, "alerts", "--db", str(db))
+    assert code == 0, err
+    assert out.startswith("The newest 7 copilot alerts\n") and f"journal {db}\n" in out
+    lines = out.splitlines()
+    newest, oldest = (next(i for i, line in enumerate(lines) if f"70,00{k}" in line)
+                      for k in (6, 0))
+    assert newest < oldest
+    assert "2025-12-06 05:46:40" in out  # the first alert's time, in UTC
+    code, out, _ = run(capsys, "alerts", "--db", str(db), "--severity", "critical", "--json")
+    assert code == 0
+    assert [a["id"] for a in json.loads(out)] == [a["id"] for a in reversed(raised)
+                                                 if a["severity"] == "critical"]
+    code, out, _ = run(capsys, "alerts", "--db", str(db), "--limit", "2", "--json")
+    assert [a["id"] for a in json.loads(out)] == [raised[-1]["id"], raised[-2]["id"]]
+
+
+def test_the_actions_show_who_decided_and_the_result_and_filter_by_status(capsys,
+                                                                          tmp_path) -> None:
+    db = tmp_path / "journal.sqlite3"
+    _, actions = journal_with_history(db, alerts=9)
+    code, out, err = run(capsys, "actions", "--db", str(db))
+    assert code == 0, err
+    assert out.startswith("The newest 3 copilot actions\n")
+    for words in ("pause_strategy(strategy_id=BTC_SMA_Crossover)", "executed", "window",
+                  "BTC_SMA_Crossover paused", "rejected", "rejected by api", "pending"):
+        assert words in out, words
+    code, out, _ = run(capsys, "actions", "--db", str(db), "--status", "pending", "--json")
+    assert code == 0 and [a["id"] for a in json.loads(out)] == [actions[2]["id"]]
+
+
+def test_the_whole_history_exports_as_csv_oldest_first_past_one_page(capsys,
+                                                                     tmp_path) -> None:
+    import csv
+
+    from velocitas_desktop.store.copilot import MAX_LIST
+
+    db = tmp_path / "journal.sqlite3"
+    count = MAX_LIST + 2_345  # more than one read of the store returns
+    raised, actions = journal_with_history(db, alerts=count)
+    target = tmp_path / "alerts.csv"
+    code, out, err = run(capsys, "alerts", "--db", str(db), "--csv", str(target))
+    assert code == 0, err
+    assert out == f"wrote {count:,} alerts to {target}\n"
+    with open(target, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == count
+    assert [int(r["id"]) for r in rows] == [a["id"] for a in raised]  # oldest first, all
+    first = rows[0]
+    assert first["time_utc"] == "2025-12-06T05:46:40+00:00"
+    assert float(first["price"]) == 70_000.0 and first["message"] == "BTC crossed 70,000, at 70,000"
+    assert rows[1]["acknowledged"] == "True" and first["action_id"] == ""
+
+    target = tmp_path / "actions.csv"
+    assert run(capsys, "actions", "--db", str(db), "--csv", str(target))[0] == 0
+    with open(target, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["id"]) for r in rows] == [a["id"] for a in actions]
+    assert json.loads(rows[0]["params"]) == {"strategy_id": "BTC_SMA_Crossover"}
+    assert rows[0]["decided_by"] == "window" and rows[0]["decided_utc"].startswith("2025-12-06")
+    assert rows[-1]["status"] == "pending" and rows[-1]["decided_utc"] == ""
+
+
+def test_history_of_an_empty_or_missing_journal_and_bad_options(capsys, tmp_path) -> None:
+    missing = tmp_path / "none.sqlite3"
+    code, out, _ = run(capsys, "alerts", "--db", str(missing))
+    assert code == 0 and out == f"no copilot alerts in {missing}\n"
+    assert run(capsys, "actions", "--db", str(missing), "--json")[1] == "[]\n"
+    assert not missing.exists()  # reading made nothing
+    for args, words in ((("alerts", "--severity", "loud"), "invalid choice: 'loud'"),
+                        (("actions", "--status", "done"), "invalid choice: 'done'"),
+                        (("alerts", "--limit", "-1"), "must be 0 (every one) or more"),
+                        (("alerts", "--limit", "ten"), "expected a whole number")):
+        code, _, err = run(capsys, *args, "--db", str(missing))
+        assert code == 2 and words in err, (args, err)
+    journal_with_history(tmp_path / "j.sqlite3")
+    code, _, err = run(capsys, "alerts", "--db", str(tmp_path / "j.sqlite3"), "--csv",
+                       str(tmp_path / "no-such-folder" / "a.csv"))
+    assert code == 2 and err.startswith("velocitas copilot: --csv: cannot write ")
+    assert "Traceback" not in err
+
+
 # --- test on history -------------------------------------------------------------------------
 
 SAMPLE = sample_data_dir() / "BTCUSD-1h-sample.csv"

@@ -1,11 +1,13 @@
 """``velocitas copilot``: the copilot's rules in the journal (list, add from a file, export)
-without starting an engine, and a test of rules on a bar file: when each would have fired,
-and what its action would have changed on a strategy's backtest (copilot/tester.py, as the
-window and the API)."""
+and its history (the alerts and the actions, listed or exported as CSV or JSON) without
+starting an engine, and a test of rules on a bar file: when each would have fired, and what
+its action would have changed on a strategy's backtest (copilot/tester.py, as the window and
+the API)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -25,21 +27,30 @@ from velocitas_desktop.cli.tables import Field, fit_table
 
 # the service's fields of a rule: kept from the rule already there when a file replaces it
 COUNTERS = ("created", "fired", "last_fired")
+# the history's CSV columns: the JSON fields of docs/copilot.md (as the browser view's export),
+# each time also in readable UTC
+ALERT_COLUMNS = ("id", "time", "time_utc", "rule_id", "rule_name", "severity", "coin",
+                 "strategy_id", "price", "value", "threshold", "message", "acknowledged",
+                 "action_id", "throttled")
+ACTION_COLUMNS = ("id", "created", "created_utc", "alert_id", "rule_id", "type", "params",
+                  "reason", "status", "auto", "decided", "decided_utc", "decided_by", "result")
+SHOWN = 50  # history rows a listing shows unless --limit says otherwise
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "copilot", help="the copilot's rules (list, add from a file, export) and a test of "
-                        "rules on a bar file",
-        description="The copilot's rules are kept in the journal (an SQLite file in the user "
-                    "data folder, or --db PATH); list, add and export work on it without an "
-                    "engine. See docs/copilot.md for the rules file.")
+        "copilot", help="the copilot's rules (list, add from a file, export), its history "
+                        "(alerts, actions) and a test of rules on a bar file",
+        description="The copilot's rules, alerts and actions are kept in the journal (an "
+                    "SQLite file in the user data folder, or --db PATH); list, add, export, "
+                    "alerts and actions work on it without an engine. See docs/copilot.md "
+                    "for the rules file.")
     parser.set_defaults(func=cmd_list, db=None, json=False)
     journal = Parser(add_help=False)
     journal.add_argument("--db", default=None, metavar="PATH",
                          help="journal file (default: the one in the user data folder)")
     actions = parser.add_subparsers(dest="action", parser_class=Parser,
-                                    metavar="{list,add,export,test}",
+                                    metavar="{list,add,export,alerts,actions,test}",
                                     help="what to do (default list)")
     listing = actions.add_parser("list", parents=[journal], help="every rule: its condition, "
                                  "scope, frequency, severity, action and firings")
@@ -54,6 +65,28 @@ def register(subparsers: Any) -> None:
     export = actions.add_parser("export", parents=[journal],
                                 help="print every rule as a rules file (what add reads)")
     export.set_defaults(func=cmd_export)
+    from velocitas_desktop.copilot.decisions import ActionStatus
+    from velocitas_desktop.copilot.rules import SEVERITIES
+
+    history = Parser(add_help=False)
+    history.add_argument("--limit", type=_limit, default=None, metavar="N",
+                         help=f"the newest N (default {SHOWN} listed, every one exported; "
+                              "0: every one)")
+    history.add_argument("--csv", default=None, metavar="FILE",
+                         help="write them to FILE as CSV, oldest first, instead of a table")
+    history.add_argument("--json", action="store_true",
+                         help="print them as JSON, newest first, instead of a table")
+    alerts = actions.add_parser("alerts", parents=[journal, history],
+                                help="the alerts the rules raised, newest first")
+    alerts.add_argument("--severity", choices=SEVERITIES, default=None,
+                        help="only alerts of this severity")
+    alerts.set_defaults(func=cmd_alerts)
+    decided = actions.add_parser("actions", parents=[journal, history],
+                                 help="the actions proposed or taken, newest first: who "
+                                      "decided, when, and the result")
+    decided.add_argument("--status", choices=[str(s) for s in ActionStatus], default=None,
+                         help="only actions in this state (pending: waiting for a decision)")
+    decided.set_defaults(func=cmd_actions)
     test = actions.add_parser(
         "test", help="replay a bar file through rules: when each would have fired, at what "
                      "price, and what its action would have changed on a strategy")
@@ -179,6 +212,133 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     sys.stdout.write(rules_file(_saved_rules(_journal_path(args.db))))
     return 0
+
+
+# --- the history ---------------------------------------------------------------------------
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (every one) or more, got {value}")
+    return value
+
+
+def _history(args: argparse.Namespace, read: Any) -> list[dict[str, Any]]:
+    """The newest rows ``read(before_id, limit)`` pages back through (newest first), as many
+    as ``--limit`` asks: all of them for an export unless it says otherwise."""
+    from velocitas_desktop.store.copilot import MAX_LIST
+
+    path = _journal_path(args.db)
+    if not path.exists():
+        return []
+    wanted = args.limit if args.limit is not None else (0 if args.csv or args.json else SHOWN)
+    store = _store(path)
+    rows: list[dict[str, Any]] = []
+    try:
+        while True:
+            page = MAX_LIST if wanted == 0 else min(MAX_LIST, wanted - len(rows))
+            got = read(store, rows[-1]["id"] if rows else None, page)
+            rows += got
+            if len(got) < page or (wanted and len(rows) >= wanted):
+                return rows
+    finally:
+        store.close()
+
+
+def _write_history(args: argparse.Namespace, rows: list[dict[str, Any]],
+                   columns: tuple[str, ...], what: str) -> bool:
+    """Write ``rows`` as --json or --csv asks; False when neither was asked."""
+    if args.json:
+        print(json.dumps(rows))
+        return True
+    if args.csv is None:
+        return False
+    target = Path(args.csv).expanduser()
+    try:
+        with open(target, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for row in reversed(rows):  # oldest first, as a spreadsheet reads a log
+                writer.writerow([_csv_cell(row, column) for column in columns])
+    except OSError as exc:
+        raise CliError(f"--csv: cannot write {target}: {exc.strerror or exc}") from None
+    print(f"wrote {len(rows):,} {what} to {target}")
+    return True
+
+
+def _csv_cell(row: dict[str, Any], column: str) -> Any:
+    if column.endswith("_utc"):
+        stamp = row.get(column.removesuffix("_utc"))
+        return "" if stamp is None else datetime.fromtimestamp(stamp, UTC).isoformat()
+    value = row.get(column)
+    if value is None:
+        return ""
+    return json.dumps(value) if isinstance(value, dict | list) else value
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    rows = _history(args, lambda store, before, limit: store.alerts(
+        before_id=before, limit=limit, severity=args.severity))
+    if _write_history(args, rows, ALERT_COLUMNS, "alerts"):
+        return 0
+    path = _journal_path(args.db)
+    if not rows:
+        print(f"no copilot alerts in {path}")
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    keys = [Field("id"), Field("time (UTC)", "time", number=False)]
+    values = [Field("rule", number=False), Field("severity", "sev", number=False),
+              Field("coin", number=False), Field("price"), Field("message", number=False),
+              Field("seen", number=False), Field("action", number=False)]
+    table = [[str(a["id"]), _when(a.get("time")), a.get("rule_id") or "", a.get("severity"),
+              a.get("coin") or a.get("strategy_id") or "—", money(a.get("price")),
+              (a.get("message") or "") + (" (throttled)" if a.get("throttled") else ""),
+              "yes" if a.get("acknowledged") else "no",
+              str(a["action_id"]) if a.get("action_id") is not None else "—"] for a in rows]
+    console.print(fit_table(console, f"The newest {len(rows):,} copilot alert"
+                                     f"{'s' if len(rows) != 1 else ''}", keys, values, table),
+                  markup=False)
+    print(f"journal {path}")
+    return 0
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    rows = _history(args, lambda store, before, limit: store.actions(
+        status=args.status, limit=limit, before_id=before))
+    if _write_history(args, rows, ACTION_COLUMNS, "actions"):
+        return 0
+    path = _journal_path(args.db)
+    if not rows:
+        print(f"no copilot actions in {path}")
+        return 0
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    keys = [Field("id"), Field("created (UTC)", "created", number=False)]
+    values = [Field("rule", number=False), Field("action", number=False),
+              Field("status", number=False), Field("decided by", "by", number=False),
+              Field("decided (UTC)", "decided", number=False), Field("result", number=False)]
+    table = [[str(a["id"]), _when(a.get("created")), a.get("rule_id") or "",
+              _action({"type": a.get("type"), "params": a.get("params"),
+                       "auto": a.get("auto")}),
+              a.get("status") or "", a.get("decided_by") or "—", _when(a.get("decided")),
+              _result(a.get("result"))] for a in rows]
+    console.print(fit_table(console, f"The newest {len(rows):,} copilot action"
+                                     f"{'s' if len(rows) != 1 else ''}", keys, values, table),
+                  markup=False)
+    print(f"journal {path}")
+    return 0
+
+
+def _result(result: Any) -> str:
+    if result is None:
+        return "—"
+    return result if isinstance(result, str) else json.dumps(result)
 
 
 def _read_rules(name: str) -> list[Any]:

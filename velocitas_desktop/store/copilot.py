@@ -152,14 +152,20 @@ class CopilotStore(OwnConnection):
         rows = self._rows("SELECT body FROM copilot_actions WHERE id = ?", (int(action_id),))
         return rows[0] if rows else None
 
-    def actions(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        """Actions newest first, of one ``status`` if given."""
-        limit = max(0, min(int(limit), MAX_LIST))
-        if status is None:
-            return self._rows("SELECT body FROM copilot_actions ORDER BY id DESC LIMIT ?",
-                              (limit,))
-        return self._rows("SELECT body FROM copilot_actions WHERE status = ? ORDER BY id DESC"
-                          " LIMIT ?", (status, limit))
+    def actions(self, status: str | None = None, limit: int = 100,
+                before_id: int | None = None) -> list[dict[str, Any]]:
+        """Actions newest first, of one ``status`` if given, those before ``before_id`` (for
+        paging), ``limit`` at most."""
+        where, args = ["1"], []
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if before_id is not None:
+            where.append("id < ?")
+            args.append(int(before_id))
+        args.append(max(0, min(int(limit), MAX_LIST)))
+        return self._rows(f"SELECT body FROM copilot_actions WHERE {' AND '.join(where)}"
+                          " ORDER BY id DESC LIMIT ?", tuple(args))
 
     # --- settings ------------------------------------------------------------------------
 
