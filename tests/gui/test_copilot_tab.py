@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from gui_helpers import WAIT_MS, choose, click, click_row, press_start, retype
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
@@ -274,6 +275,41 @@ def test_the_daily_loss_guard_and_a_webhook_set_in_the_settings_page(qtbot, wind
     # the guard is a rule of its own, listed with the others
     qtbot.waitUntil(lambda: "daily_loss" in " ".join(rows(tab.rules_model, "condition")),
                     timeout=WAIT_MS)
+
+
+@pytest.mark.slow
+def test_send_test_posts_the_chosen_webhook_a_test_message_and_says_what_came_of_it(
+        qtbot, window):
+    """As written in the form, before Apply: a trader checks the URL first."""
+    from fakes.webhook_receiver import Answer, Receiver
+
+    tab = open_copilot(qtbot, window)
+    tab.pages.setCurrentWidget(tab.settings_panel)
+    panel = tab.settings_panel
+    click(qtbot, panel.test_hook)  # no webhook yet
+    assert panel.message.text() == "Choose the webhook to send a test message to."
+    with Receiver(answers=[Answer(), Answer(status=401)]) as receiver:
+        click(qtbot, panel.add_hook)
+        panel.webhooks.item(0, 0).setText(f"{receiver.url}/slack")
+        panel.webhooks.cellWidget(0, 1).setCurrentText("slack")
+        click(qtbot, panel.test_hook)
+        qtbot.waitUntil(lambda: panel.test_hook.isEnabled(), timeout=WAIT_MS)
+        assert panel.message.text().startswith(
+            f"Test message delivered to {receiver.url}/slack (slack, ")
+        (got,) = receiver.received
+        assert got.path == "/slack" and "test message from Velocitas" in got.body["text"]
+        click(qtbot, panel.test_hook)
+        qtbot.waitUntil(lambda: panel.test_hook.isEnabled(), timeout=WAIT_MS)
+        assert panel.message.text() == (f"Test message not delivered to {receiver.url}/slack: "
+                                        "HTTP 401: ok")
+        assert panel.message.property("error") is True
+    panel.webhooks.cellWidget(0, 1).setCurrentText("telegram")  # and no chat id
+    click(qtbot, panel.test_hook)
+    qtbot.waitUntil(lambda: panel.test_hook.isEnabled(), timeout=WAIT_MS)
+    assert panel.message.text().startswith("No test message sent: webhook.chat_id: a telegram "
+                                           "webhook needs the chat id")
+    assert window.engine.copilot_settings()["webhooks"] == []  # nothing was applied
+    assert window.engine.copilot_deliveries() == []            # nor recorded
 
 
 def test_the_decisions_export_to_csv_as_history_lists_them(qtbot, window, tmp_path,

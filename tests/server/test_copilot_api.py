@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fakes.webhook_receiver import Answer, Receiver
 from fastapi.testclient import TestClient
 
 from velocitas_desktop.copilot.conditions import describe_conditions
@@ -308,6 +309,62 @@ def test_deliveries_list_what_the_webhooks_were_sent(client) -> None:
     assert delivery["target"] == hook["url"] and delivery["format"] == "slack"
 
 
+def test_a_telegram_webhook_is_saved_with_its_chat_and_refused_without(client) -> None:
+    hook = {"url": "https://api.telegram.org/bot123:abc/sendMessage", "format": "telegram",
+            "min_severity": "warning", "chat_id": "-100200300"}
+    reply = client.put("/api/copilot/settings", json={"webhooks": [hook]})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["webhooks"] == [{**hook, "enabled": True}]
+    without = {key: value for key, value in hook.items() if key != "chat_id"}
+    assert refused(client.put("/api/copilot/settings", json={"webhooks": [without]}),
+                   422).startswith("webhooks[0].chat_id: a telegram webhook needs the chat id")
+    assert refused(client.put("/api/copilot/settings", json={"webhooks": [
+        {"url": "https://example.com/h", "chat_id": "1"}]}), 422) == (
+        "webhooks[0].chat_id: only a telegram webhook takes a chat id")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["json", "discord", "slack", "telegram"])
+def test_a_test_message_reaches_the_webhook_in_its_format(client, fmt) -> None:
+    with Receiver() as receiver:
+        hook = {"url": f"{receiver.url}/hook", "format": fmt, "enabled": False,
+                **({"chat_id": "42"} if fmt == "telegram" else {})}
+        reply = client.post("/api/copilot/webhooks/test", json=hook)
+        assert reply.status_code == 200, reply.text
+        (got,) = receiver.received
+    result = reply.json()
+    assert result["delivered"] is True and result["error"] is None
+    assert result["url"] == hook["url"] and result["format"] == fmt
+    assert result["elapsed_ms"] >= 0
+    assert got.path == "/hook" and got.headers["Idempotency-Key"].startswith("velocitas-test:")
+    text = json.dumps(got.body)
+    assert "test message from Velocitas" in text
+    if fmt == "telegram":
+        assert got.body["chat_id"] == "42"
+    # a test is not an alert: nothing was raised, queued or recorded
+    assert client.get("/api/copilot/alerts").json() == []
+    assert client.get("/api/copilot/deliveries").json() == []
+
+
+@pytest.mark.slow
+def test_a_test_message_that_fails_says_why(client) -> None:
+    with Receiver(default=Answer(status=404)) as receiver:
+        reply = client.post("/api/copilot/webhooks/test", json={"url": receiver.url})
+    assert reply.status_code == 200
+    assert reply.json()["delivered"] is False
+    assert reply.json()["error"] == "HTTP 404: ok"
+    with Receiver() as receiver:
+        closed = receiver.url  # nothing listens there once the receiver is gone
+    reply = client.post("/api/copilot/webhooks/test", json={"url": closed, "format": "slack"})
+    assert reply.status_code == 200 and reply.json()["delivered"] is False
+    assert reply.json()["error"].startswith("ConnectError")
+    for hook, words in (({"url": "ftp://x"}, "is not an http:// or https:// URL"),
+                        ({"url": "https://x.example", "format": "telegram"},
+                         "a telegram webhook needs the chat id"),
+                        ({"url": "https://x.example", "format": "sms"}, "'sms' is not one of")):
+        assert words in refused(client.post("/api/copilot/webhooks/test", json=hook), 422)
+
+
 # --- test on history -----------------------------------------------------------------------
 
 def test_rules_tested_on_the_sample_give_the_testers_result(client) -> None:
@@ -402,12 +459,14 @@ def test_every_copilot_route_and_shape_is_in_the_openapi_document(client) -> Non
         "/api/copilot/actions/{action_id}/reject": {"post"},
         "/api/copilot/settings": {"get", "put"},
         "/api/copilot/deliveries": {"get"},
+        "/api/copilot/webhooks/test": {"post"},
         "/api/copilot/test": {"post"},
         "/api/copilot/test/{job_id}": {"get"},
     }
     schemas = document["components"]["schemas"]
     for name in ("RuleIn", "RuleOut", "AlertOut", "ActionOut", "SettingsOut", "SettingsIn",
-                 "DeliveryOut", "ConditionTypeOut", "TestIn", "TestJobOut"):
+                 "DeliveryOut", "ConditionTypeOut", "TestIn", "TestJobOut",
+                 "WebhookTestOut"):
         assert name in schemas, name
     assert set(schemas["AlertOut"]["properties"]) >= {
         "id", "rule_id", "rule_name", "time", "tick_time", "coin", "strategy_id", "severity",

@@ -366,3 +366,45 @@ def test_editing_a_kill_switch_rule_keeps_its_close_positions(server, page):
     expect(dialog).to_be_hidden()
     assert server.api.get("/api/copilot/rules").json()[0]["action"]["params"] == {
         "close_positions": False}
+
+
+def test_a_telegram_webhook_is_saved_with_its_chat_and_test_sends_a_message(server, page):
+    from fakes.webhook_receiver import Answer, Receiver
+
+    page.goto(server.url + "/copilot")
+    page.get_by_role("tab", name="Settings", exact=True).click()
+    settings = page.get_by_role("form", name="Copilot settings")
+    settings.get_by_role("button", name="Add webhook").click()
+    hook = settings.get_by_role("group", name="Webhook 1")
+    with Receiver(answers=[Answer(), Answer(status=500)]) as receiver:
+        url = f"{receiver.url}/bot123/sendMessage"
+        hook.get_by_label("Webhook 1 URL").fill(url)
+        hook.get_by_label("Webhook 1 format").select_option("telegram")
+        chat = hook.get_by_label("Webhook 1 Telegram chat id")
+        expect(chat).to_be_visible()  # only Telegram asks for a chat
+
+        # Test before the chat id is given: the API's words
+        hook.get_by_role("button", name="Send webhook 1 a test message").click()
+        outcome = settings.get_by_label("Webhook test")
+        expect(outcome).to_contain_text("No test message sent: webhook.chat_id: a telegram "
+                                        "webhook needs the chat id")
+        assert receiver.received == []
+
+        chat.fill("-100200300")
+        hook.get_by_role("button", name="Send webhook 1 a test message").click()
+        expect(outcome).to_contain_text(f"Webhook 1: Test message delivered to {url} (telegram, ")
+        (got,) = receiver.received
+        assert got.path == "/bot123/sendMessage" and got.body["chat_id"] == "-100200300"
+        assert "test message from Velocitas" in got.body["text"]
+        hook.get_by_role("button", name="Send webhook 1 a test message").click()
+        expect(outcome).to_contain_text(f"Test message not delivered to {url}: HTTP 500")
+    assert server.api.get("/api/copilot/settings").json()["webhooks"] == []  # not saved yet
+
+    settings.get_by_role("button", name="Save settings").click()
+    expect(settings.get_by_role("status").filter(has_text="Settings saved")).to_be_visible()
+    assert server.api.get("/api/copilot/settings").json()["webhooks"] == [{
+        "url": url, "format": "telegram", "min_severity": "warning", "enabled": True,
+        "chat_id": "-100200300"}]
+    page.reload()
+    page.get_by_role("tab", name="Settings", exact=True).click()
+    expect(page.get_by_label("Webhook 1 Telegram chat id")).to_have_value("-100200300")

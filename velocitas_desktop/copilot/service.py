@@ -409,6 +409,12 @@ class Copilot:
             return []
         return self.notifier.deliveries(_limit(limit))
 
+    def copilot_test_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        """Send one test message to ``webhook`` (copilot/webhooks.py's send_test)."""
+        from velocitas_desktop.copilot.webhooks import send_test
+
+        return send_test(webhook)
+
     def _load_settings(self) -> dict[str, Any]:
         saved = self.store.settings() or {}
         settings = {**_copy(DEFAULT_SETTINGS), **{k: v for k, v in saved.items()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -248,6 +249,35 @@ def post(client: httpx.Client, url: str, body: Mapping[str, Any], key: str | Non
     # 408 and 5xx may pass on a later try; any other answer (a 404, a 401...) will not:
     # the URL or the token is wrong, and the trader is told at once
     return Outcome(False, reason, status == 408 or status >= 500)
+
+
+TEST_RULE = "velocitas-test"   # the rule id a test message names (no rule of the trader's)
+
+
+def alert_for_test(now: float) -> dict[str, Any]:
+    """The alert a test message carries: plainly a test, in an alert's shape, so the
+    receiver shows it as it will show the real ones."""
+    return {"id": 0, "rule_id": TEST_RULE, "rule_name": "Velocitas test message",
+            "severity": "info", "time": now, "tick_time": now, "coin": None,
+            "strategy_id": None, "price": None, "value": None, "threshold": None,
+            "message": "This is a test message from Velocitas: alerts will arrive here.",
+            "acknowledged": False, "action_id": None, "throttled": False, "test": True}
+
+
+def send_test(data: Mapping[str, Any], timeout: httpx.Timeout | None = None) -> dict[str, Any]:
+    """POST one test message to the webhook ``data`` describes (saved or not, enabled or
+    not) in its format, once, with the deliveries' timeouts, and say what came of it:
+    {delivered, error, url, format, elapsed_ms}. WebhookError for settings that cannot be
+    used. Nothing is recorded: the outbox is for alerts."""
+    hook = Webhook.from_json(data)
+    alert = alert_for_test(time.time())
+    key = dedup_key(alert, hook.target)
+    body = render(hook.format, alert, chat_id=hook.chat_id, key=key)
+    began = time.perf_counter()
+    with httpx.Client(timeout=timeout or timeouts(), follow_redirects=False) as client:
+        outcome = post(client, hook.url, body, key)
+    return {"delivered": outcome.delivered, "error": outcome.error, "url": hook.url,
+            "format": hook.format, "elapsed_ms": round((time.perf_counter() - began) * 1000, 1)}
 
 
 def retry_after(response: httpx.Response) -> float | None:

@@ -387,6 +387,12 @@ class TradingEngine(Protocol):
         """The webhook deliveries newest first, with their status."""
         ...
 
+    def copilot_test_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        """POST one test message to ``webhook`` (a settings webhook, saved or not) in its
+        format, with the deliveries' timeouts (up to about 8 s for a dead one): {delivered,
+        error, url, format, elapsed_ms}. RuleError for settings that cannot be used."""
+        ...
+
     # --- views beside the engine, and the end ------------------------------------------------
 
     def attach(self, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> AttachedView:

@@ -1029,6 +1029,9 @@ class Engine:
     def copilot_deliveries(self, limit: int = 100) -> list[dict[str, Any]]:
         return self._the_copilot().copilot_deliveries(limit)
 
+    def copilot_test_webhook(self, webhook: dict[str, Any]) -> dict[str, Any]:
+        return self._the_copilot().copilot_test_webhook(webhook)
+
     # --- restoring -----------------------------------------------------------------------
 
     def _restore_last_session(self) -> None:

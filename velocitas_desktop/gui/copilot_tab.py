@@ -104,6 +104,7 @@ class CopilotTab(QWidget):
         self.pages.addTab(self.tester, "Test on history")
         self.settings_panel = SettingsPanel()
         self.settings_panel.apply_requested.connect(self.apply_settings)
+        self.settings_panel.test_requested.connect(self.send_webhook_test)
         self.pages.addTab(self.settings_panel, "Settings")
         layout.addWidget(self.pages, 1)
         self.message = QLabel()
@@ -639,6 +640,20 @@ class CopilotTab(QWidget):
                 self.refresh_rules()  # the daily-loss guard is a rule of its own
 
         run_in_background(lambda: engine.update_copilot_settings(settings), done, failed)
+
+    def send_webhook_test(self, webhook: dict[str, Any]) -> None:
+        """Send ``webhook`` a test message off the Qt thread (a dead endpoint takes seconds)."""
+        engine = self.engine
+
+        def failed(exc: BaseException) -> None:
+            if not self._closed:
+                self.settings_panel.test_refused(_problem(exc))
+
+        def done(result: dict[str, Any]) -> None:
+            if not self._closed:
+                self.settings_panel.tested(result)
+
+        run_in_background(lambda: engine.copilot_test_webhook(webhook), done, failed)
 
     # --- messages, theme and shutdown ----------------------------------------------------
 

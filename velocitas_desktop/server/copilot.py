@@ -218,6 +218,18 @@ class WebhookIn(BaseModel):
     format: str = Field("json", description="json, discord, slack or telegram")
     min_severity: str = Field("info", description="info, warning or critical")
     enabled: bool = True
+    chat_id: str | None = Field(None, max_length=100, description=(
+        "telegram only, and needed there: the chat the bot posts to (the URL is the bot's "
+        "https://api.telegram.org/bot<token>/sendMessage)"))
+
+
+class WebhookTestOut(BaseModel):
+    delivered: bool = Field(description="the endpoint answered 2xx")
+    error: str | None = Field(description="why not: the status and the start of the answer, "
+                                          "a timeout, a refused connection")
+    url: str
+    format: str
+    elapsed_ms: float
 
 
 class HeartbeatIn(BaseModel):
@@ -447,6 +459,13 @@ def put_settings(request: Request, body: SettingsIn) -> Any:
             summary="Webhook and heartbeat deliveries, newest first")
 def list_deliveries(request: Request, limit: int = Limit) -> Any:
     return _engine(request).copilot_deliveries(limit=limit)
+
+
+@router.post("/webhooks/test", response_model=WebhookTestOut,
+             summary="Send one test message to a webhook (saved or not) and say whether it "
+                     "arrived; nothing is recorded")
+def send_webhook_test(request: Request, body: WebhookIn) -> Any:
+    return _engine(request).copilot_test_webhook(body.model_dump(exclude_none=True))
 
 
 def _tests(request: Request) -> RuleTestService:

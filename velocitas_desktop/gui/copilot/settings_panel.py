@@ -37,6 +37,7 @@ class SettingsPanel(QWidget):
     values that can be used."""
 
     apply_requested = Signal(object)
+    test_requested = Signal(object)  # a webhook (its settings JSON): send it a test message
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,8 +121,14 @@ class SettingsPanel(QWidget):
         self.remove_hook = QPushButton("Remove")
         self.remove_hook.setObjectName("removeWebhook")
         self.remove_hook.clicked.connect(self._remove_webhook)
+        self.test_hook = QPushButton("Send test")
+        self.test_hook.setObjectName("testWebhook")
+        self.test_hook.setToolTip("Send the chosen webhook a test message now, as it is "
+                                  "written here (applied or not), and say whether it arrived")
+        self.test_hook.clicked.connect(self.send_test)
         buttons.addWidget(self.add_hook)
         buttons.addWidget(self.remove_hook)
+        buttons.addWidget(self.test_hook)
         buttons.addStretch(1)
         column.addLayout(buttons)
         right.addWidget(hooks, 1)
@@ -185,15 +192,7 @@ class SettingsPanel(QWidget):
                                  "count": self.throttle_count, "window": self.throttle_window})
         if problem is not None:
             raise FieldError(problem)
-        hooks = []
-        for row in range(self.webhooks.rowCount()):
-            hook = {"url": self._text(row, 0),
-                    "format": self.webhooks.cellWidget(row, 1).currentText(),
-                    "min_severity": self.webhooks.cellWidget(row, 2).currentText(),
-                    "enabled": self.webhooks.cellWidget(row, 4).isChecked()}
-            if hook["format"] == "telegram":  # the chat the bot posts to
-                hook["chat_id"] = self._text(row, 3)
-            hooks.append(hook)
+        hooks = [self.webhook(row) for row in range(self.webhooks.rowCount())]
         return {**self.loaded,
                 "daily_loss": {"enabled": self.guard_box.isChecked(),
                                "amount": self.guard_amount.value(),
@@ -204,6 +203,44 @@ class SettingsPanel(QWidget):
                               "interval_s": self.heartbeat_interval.value()},
                 "throttle": {"count": self.throttle_count.value(),
                              "window_s": self.throttle_window.value()}}
+
+    def webhook(self, row: int) -> dict[str, Any]:
+        """The webhook settings JSON of ``row``."""
+        hook = {"url": self._text(row, 0),
+                "format": self.webhooks.cellWidget(row, 1).currentText(),
+                "min_severity": self.webhooks.cellWidget(row, 2).currentText(),
+                "enabled": self.webhooks.cellWidget(row, 4).isChecked()}
+        if hook["format"] == "telegram":  # the chat the bot posts to
+            hook["chat_id"] = self._text(row, 3)
+        return hook
+
+    def send_test(self) -> None:
+        """Ask for a test message to the chosen webhook (the only one, if one)."""
+        row = self.webhooks.currentRow()
+        if row < 0 and self.webhooks.rowCount() == 1:
+            row = 0
+        if row < 0:
+            self.show_message("Choose the webhook to send a test message to.", error=True)
+            return
+        hook = self.webhook(row)
+        self.test_hook.setEnabled(False)
+        self.show_message(f"Sending a test message to {hook['url']}…", error=False)
+        self.test_requested.emit(hook)
+
+    def tested(self, result: dict[str, Any]) -> None:
+        """Say what came of a test message (copilot_test_webhook's answer)."""
+        self.test_hook.setEnabled(True)
+        if result.get("delivered"):
+            self.show_message(f"Test message delivered to {result['url']} "
+                              f"({result['format']}, {result['elapsed_ms']:,.0f} ms).",
+                              error=False)
+        else:
+            self.show_message(f"Test message not delivered to {result['url']}: "
+                              f"{result.get('error')}", error=True)
+
+    def test_refused(self, text: str) -> None:
+        self.test_hook.setEnabled(True)
+        self.show_message(f"No test message sent: {text}", error=True)
 
     def _text(self, row: int, column: int) -> str:
         item = self.webhooks.item(row, column)

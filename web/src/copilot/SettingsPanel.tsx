@@ -1,12 +1,12 @@
 // The copilot's settings: the built-in daily-loss guard (pause every strategy, and by default
 // close every open position, when the day's loss passes an amount or a percentage), the webhooks alerts go to (each with its format and
-// the least severity it takes), the heartbeat that tells an outside endpoint the app is alive;
-// and the webhook deliveries with their status.
+// the least severity it takes, a Telegram one with its chat, and a Test button that sends it a test message as written), the heartbeat
+// that tells an outside endpoint the app is alive; and the webhook deliveries with their status.
 import { useEffect, useId, useState } from "react";
 import { api } from "../lib/api";
 import { utc } from "../lib/format";
 import { useAction } from "../lib/useAction";
-import { SEVERITIES, type Settings, type Webhook } from "./types";
+import { SEVERITIES, type Settings, type Webhook, type WebhookTest } from "./types";
 
 interface Delivery {
   id: number;
@@ -30,6 +30,21 @@ function numberOrNull(text: string): number | null {
 
 const textOf = (value: number | null | undefined) => value === null || value === undefined ? "" : String(value);
 
+/** A webhook as the API takes it: the URL trimmed, the chat id only for Telegram. */
+export function webhookBody(hook: Webhook): Webhook {
+  const { chat_id: chat, ...rest } = hook;
+  const body: Webhook = { ...rest, url: hook.url.trim() };
+  if (hook.format === "telegram") body.chat_id = (chat ?? "").trim();
+  return body;
+}
+
+/** What a test message came to, in a line. */
+export function testOutcome(result: WebhookTest): string {
+  return result.delivered
+    ? `Test message delivered to ${result.url} (${result.format}, ${Math.round(result.elapsed_ms)} ms).`
+    : `Test message not delivered to ${result.url}: ${result.error ?? "no answer"}`;
+}
+
 export function SettingsPanel() {
   const id = useId();
   const [settings, setSettings] = useState<Settings | null>(null);
@@ -39,6 +54,8 @@ export function SettingsPanel() {
   const [deliveries, setDeliveries] = useState<Delivery[]>([]);
   const [saved, setSaved] = useState("");
   const { busy, error, run } = useAction();
+  const [tested, setTested] = useState<{ index: number; ok: boolean; text: string } | null>(null);
+  const [testing, setTesting] = useState<number | null>(null);
 
   const show = (next: Settings) => {
     setSettings(next);
@@ -67,7 +84,7 @@ export function SettingsPanel() {
         enabled: loss.enabled, amount: numberOrNull(loss.amount), percent: numberOrNull(loss.percent),
         close_positions: loss.close,
       },
-      webhooks: webhooks.map((w) => ({ ...w, url: w.url.trim() })),
+      webhooks: webhooks.map(webhookBody),
       heartbeat: { url: heartbeat.url.trim() || null, interval_s: Number(heartbeat.interval) },
     };
     show(await api.put<Settings>("/api/copilot/settings", body));
@@ -77,6 +94,20 @@ export function SettingsPanel() {
 
   const setHook = (index: number, patch: Partial<Webhook>) =>
     setWebhooks((hooks) => hooks.map((w, i) => (i === index ? { ...w, ...patch } : w)));
+
+  // a test message to one webhook as it is written here, saved or not (a dead endpoint takes seconds)
+  const sendTest = async (index: number) => {
+    setTesting(index);
+    setTested(null);
+    try {
+      const result = await api.post<WebhookTest>("/api/copilot/webhooks/test", webhookBody(webhooks[index]));
+      setTested({ index, ok: result.delivered, text: testOutcome(result) });
+    } catch (e) {
+      setTested({ index, ok: false, text: `No test message sent: ${e instanceof Error ? e.message : String(e)}` });
+    } finally {
+      setTesting(null);
+    }
+  };
 
   return (
     <div className="settings">
@@ -131,10 +162,27 @@ export function SettingsPanel() {
                         onChange={(e) => setHook(index, { min_severity: e.target.value as Webhook["min_severity"] })}>
                   {SEVERITIES.map((s) => <option key={s} value={s}>{s} and up</option>)}
                 </select>
+                {hook.format === "telegram" && (
+                  <input className="chat" value={hook.chat_id ?? ""} placeholder="chat id"
+                         aria-label={`Webhook ${index + 1} Telegram chat id`}
+                         title="the chat the bot posts to; the URL is the bot's https://api.telegram.org/bot<token>/sendMessage"
+                         onChange={(e) => setHook(index, { chat_id: e.target.value })} />
+                )}
+                <button type="button" className="small" aria-label={`Send webhook ${index + 1} a test message`}
+                        title="Send a test message now, as written here (saved or not)"
+                        disabled={testing !== null || !hook.url.trim()} onClick={() => void sendTest(index)}>
+                  {testing === index ? "Sending…" : "Test"}
+                </button>
                 <button type="button" className="small danger" aria-label={`Remove webhook ${index + 1}`}
-                        onClick={() => setWebhooks((hooks) => hooks.filter((_, i) => i !== index))}>✕</button>
+                        onClick={() => { setTested(null); setWebhooks((hooks) => hooks.filter((_, i) => i !== index)); }}>✕</button>
               </div>
             ))}
+            {tested && (
+              <p role={tested.ok ? "status" : "alert"} aria-label="Webhook test"
+                 className={tested.ok ? "gain webhook-test" : "error-text webhook-test"}>
+                Webhook {tested.index + 1}: {tested.text}
+              </p>
+            )}
             <button type="button" className="small" onClick={() => setWebhooks((hooks) => [
               ...hooks, { url: "", format: "json", min_severity: "warning", enabled: true }])}>Add webhook</button>
           </fieldset>

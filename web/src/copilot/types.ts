@@ -109,6 +109,17 @@ export interface Webhook {
   format: "json" | "discord" | "slack" | "telegram";
   min_severity: Severity;
   enabled: boolean;
+  /** telegram only, and needed there: the chat the bot posts to. */
+  chat_id?: string | null;
+}
+
+/** What POST /api/copilot/webhooks/test says of a test message. */
+export interface WebhookTest {
+  delivered: boolean;
+  error: string | null;
+  url: string;
+  format: string;
+  elapsed_ms: number;
 }
 
 export interface Settings {
