@@ -4,6 +4,7 @@ was sent), with a real receiver on 127.0.0.1."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,33 @@ def test_a_claim_counts_the_attempt_and_a_sent_delivery_is_never_claimed_again(
     assert statuses(store) == {1: ("sent", 2)}
 
 
+def test_a_delivery_owed_for_over_a_day_expires_instead_of_being_sent(tmp_path: Path) -> None:
+    store = OutboxStore(tmp_path / "o.sqlite3", now=T0)
+    store.add([delivery(1, "https://h/x"), delivery(2, "https://h/y")], T0)
+    store.add([delivery(3, "https://h/x")], T0 + 30 * 3_600)
+    claim = store.claim("https://h/x", T0)
+    store.retry(claim.id, "HTTP 503: down", T0 + 60)
+    # the app was stopped with the endpoint down, and starts again 31 hours later: the first
+    # alert's delivery is 31 h old (expired), the last one's 1 h (sent)
+    later = T0 + 31 * 3_600
+    claim = store.claim("https://h/x", later)
+    assert isinstance(claim, Claim) and claim.body["id"] == 3
+    rows = {d["alert_id"]: d for d in store.deliveries()}
+    assert rows[1]["status"] == "failed" and rows[1]["attempts"] == 1
+    assert rows[1]["last_error"] == ("expired: still owed 31 h after its alert (the limit is "
+                                     "24 h); not sent (last error: HTTP 503: down)")
+    assert rows[2]["status"] == "pending"  # another target's: expired when its lane claims
+    assert store.claim("https://h/y", later) is None
+    expired = {d["alert_id"]: d for d in store.deliveries()}[2]
+    assert expired["status"] == "failed" and expired["attempts"] == 0
+    assert expired["last_error"] == ("expired: still owed 31 h after its alert (the limit is "
+                                     "24 h); not sent")
+    assert store.pending_count() == 1      # the claimed one, until it is sent
+    # a day to the second is still sent
+    store.add([delivery(4, "https://h/z")], later)
+    assert isinstance(store.claim("https://h/z", later + 86_400), Claim)
+
+
 def test_old_finished_rows_go_when_the_store_opens_and_pending_ones_stay(tmp_path: Path) -> None:
     store = OutboxStore(tmp_path / "o.sqlite3", now=T0)
     store.add([delivery(1, "https://h/x"), delivery(2, "https://h/x")], T0)
@@ -159,8 +187,9 @@ def test_a_delivery_claimed_when_the_process_died_is_sent_again_with_the_same_ke
     path = tmp_path / "outbox.sqlite3"
     with Receiver() as receiver:
         crashed = OutboxStore(path)
-        crashed.add([delivery(1, receiver.url)], T0)
-        claim = crashed.claim(receiver.url, T0)   # the POST went out; no answer was recorded
+        now = time.time()                          # the notifier's clock: an alert of today
+        crashed.add([delivery(1, receiver.url)], now)
+        claim = crashed.claim(receiver.url, now)  # the POST went out; no answer was recorded
         crashed.close()
         notifier = notifier_on(OutboxStore(path), receiver.url, notifiers)
         (request,) = receiver.wait_for(1)

@@ -29,6 +29,9 @@ from typing import Any
 from velocitas_desktop.store.tables import OwnConnection
 
 KEEP_SECONDS = 30 * 86_400   # sent and failed rows older than this go when a store opens
+# a delivery still owed this long after its alert is not sent: a day-old "BTC crossed 70,000"
+# posted to a chat as if new misleads more than it tells (the alert stays in the journal)
+MAX_OWED_SECONDS = 86_400
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -108,8 +111,17 @@ class OutboxStore(OwnConnection):
 
     def claim(self, target: str, now: float) -> Claim | float | None:
         """Pick the target's next delivery due by ``now`` for an attempt (counting it), or say
-        when the next one falls due (a time), or None when the target owes nothing."""
+        when the next one falls due (a time), or None when the target owes nothing. Deliveries
+        owed for more than ``MAX_OWED_SECONDS`` (an app stopped for a day with a dead endpoint)
+        are failed as expired first, not sent."""
         with self._transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = 'failed', claimed = NULL, last_error ="
+                " 'expired: still owed ' || CAST(ROUND((? - created) / 3600.0) AS INTEGER)"
+                " || ' h after its alert (the limit is 24 h); not sent'"
+                " || COALESCE(' (last error: ' || last_error || ')', '')"
+                " WHERE status = 'pending' AND target = ? AND channel = 'webhook'"
+                " AND created < ?", (now, target, now - MAX_OWED_SECONDS))
             row = conn.execute(
                 "SELECT id, target, format, dedup_key, body, attempts, next_try FROM outbox"
                 " WHERE status = 'pending' AND target = ? ORDER BY next_try, id LIMIT 1",
