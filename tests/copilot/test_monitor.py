@@ -15,7 +15,7 @@ import pytest
 from support import wait_until
 
 from velocitas_desktop.copilot import conditions
-from velocitas_desktop.copilot.conditions import Trigger
+from velocitas_desktop.copilot.evaluator import Trigger
 from velocitas_desktop.copilot.monitor import Monitor
 from velocitas_desktop.copilot.rules import Rule, RuleError
 from velocitas_desktop.engine.contract import Event, EventKind

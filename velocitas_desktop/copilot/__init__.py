@@ -4,13 +4,8 @@ The rules, their conditions and the tester are pure (no threads, no clock reads)
 the decisions and the notifications run them inside the engine's process.
 """
 
-from velocitas_desktop.copilot.conditions import (
-    CONDITIONS,
-    Evaluator,
-    RuleState,
-    Trigger,
-    describe_conditions,
-)
+from velocitas_desktop.copilot.conditions import CONDITIONS, describe_conditions
+from velocitas_desktop.copilot.evaluator import Evaluator, RuleState, Trigger
 from velocitas_desktop.copilot.rules import (
     ACTIONS,
     FREQUENCIES,

@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from velocitas_desktop.copilot.conditions import Evaluator, Trigger
 from velocitas_desktop.copilot.decisions import execute
+from velocitas_desktop.copilot.evaluator import Evaluator, Trigger
 from velocitas_desktop.copilot.rules import Rule
 from velocitas_desktop.engine.contract import TradingEngine
 

@@ -5,7 +5,7 @@ The session's consumer hands each batch's prices over with :meth:`Monitor.prices
 list append and, when the monitor sleeps, a notify: a few microseconds), and the engine's
 subscribers hand events over with :meth:`Monitor.event`; neither ever waits for the rules.
 The thread wakes at most every ``MIN_INTERVAL`` and evaluates what arrived meanwhile, one
-numpy pass per coin and rule (copilot/conditions.py's Evaluator), and keeps its share of one
+numpy pass per coin and rule (copilot/evaluator.py's Evaluator), and keeps its share of one
 core under ``BUDGET`` (a tenth) whatever the tick rate: if it falls behind, more batches are simply
 evaluated together (said once in the log), and past ``MAX_WAITING_TICKS`` the oldest prices
 are skipped (said once, with the count), so its memory stays bounded.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from velocitas_desktop.copilot.conditions import Evaluator, Trigger
+from velocitas_desktop.copilot.evaluator import Evaluator, Trigger
 from velocitas_desktop.copilot.rules import Rule
 from velocitas_desktop.engine.contract import Event, EventKind
 

@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from velocitas_desktop.copilot import webhooks
-from velocitas_desktop.copilot.conditions import ONCE, Trigger, describe_conditions
+from velocitas_desktop.copilot.conditions import ONCE, describe_conditions
 from velocitas_desktop.copilot.decisions import PENDING_SECONDS, ActionStatus, Decisions
+from velocitas_desktop.copilot.evaluator import Trigger
 from velocitas_desktop.copilot.guard import BUILT_IN_GUARD, KillSwitch, is_kill_switch
 from velocitas_desktop.copilot.monitor import MIN_INTERVAL, Monitor
 from velocitas_desktop.copilot.rules import SEVERITIES, Rule, RuleError

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from velocitas_desktop.copilot.conditions import ALL, EVENTS, STRATEGY, Evaluator, Trigger
+from velocitas_desktop.copilot.conditions import ALL, EVENTS, STRATEGY
+from velocitas_desktop.copilot.evaluator import Evaluator, Trigger
 from velocitas_desktop.copilot.rules import Rule, RuleError, Scope
 from velocitas_desktop.core import metrics
 from velocitas_desktop.core.ledger import DEFAULT_FEE
