@@ -207,6 +207,42 @@ def test_the_end_of_the_data_analyses_every_coin_once_more_with_its_forming_bar(
     assert live.report("ETH")["bars"] == 3
 
 
+def regime(direction: str) -> dict[str, str]:
+    return {"direction": direction, "strength": "strong", "volatility": "normal",
+            "character": "random"}
+
+
+def test_a_timeframes_regime_is_told_on_its_bar_close_not_as_its_forming_bar_wavers():
+    """The 15m bar forming from minute 0 leans down at minutes 5 to 8 and is up again by its
+    close: nothing is told. The next one is down when it closes: told once, at the first look
+    after that close. The 1m timeframe's bars close every minute: each change is told."""
+    told: list[tuple[str, str, str]] = []
+    live = LiveTrend(["BTC"], lambda coin, final: None,
+                     lambda kind, data: told.append((data["timeframe"], data["time"],
+                                                     data["current"]["direction"])),
+                     lambda *line: None)
+    leaning = {minute: "down" for minute in (5, 6, 7, 8)}
+    leaning.update({minute: "down" for minute in range(20, 34)})
+    for minute in range(0, 34):
+        bar15 = T0 + 900.0 * (minute // 15)
+        one = leaning.get(minute, "up")
+        fifteen = leaning.get(minute, "up")
+        view = {"timeframes": [{"timeframe": "1m", "time": T0 + 60.0 * minute},
+                               {"timeframe": "15m", "time": bar15}]}
+        live._compare("BTC", {"1m": regime(one), "15m": regime(fifteen)}, view)
+    fifteen_told = [(t, d) for tf, t, d in told if tf == "15m"]
+    # the first look; the bar of 15:00 closed up (not told again); the bar of 30:00 began
+    # with the 15:00 bar down at its close (minutes 20 to 29)
+    assert fifteen_told == [(T0, "up"), (T0 + 1800.0, "down")]
+    one_told = [d for tf, _, d in told if tf == "1m"]
+    assert one_told == ["up", "down", "up", "down"]  # 0, 5, 9, 20: each minute is a close
+
+    # the end of the data: the forming bar is looked at at once
+    view = {"timeframes": [{"timeframe": "15m", "time": T0 + 1800.0}]}
+    live._compare("BTC", {"15m": regime("sideways")}, view, final=True)
+    assert told[-1] == ("15m", T0 + 1800.0, "sideways")
+
+
 def test_trend_needs_a_session_that_carries_the_coin(engines, planted):
     engine = Engine()
     engines.append(engine)

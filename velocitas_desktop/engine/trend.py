@@ -6,8 +6,10 @@ and keeps the report. Closes are coalesced: a coin is analysed at most once ever
 ``MIN_SECONDS``, and all analyses together run at most ``BUDGET`` of the time, so a replay
 whose minutes close thousands of times a second costs the engine what a live market does. A
 regime that changes on a timeframe (its direction, strength, volatility or character) is a
-TREND event and an info line in the log; a failed analysis is logged once and the last report
-stands.
+TREND event and an info line in the log, told on that timeframe's bar close: the report follows
+the forming bar, but a 4h regime is compared with the last one told only once a new 4h bar has
+begun (the first analysis after the close), so a forming bar that wavers across a threshold
+and back is not told each minute. A failed analysis is logged once and the last report stands.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class LiveTrend:
         self._work = threading.Lock()        # one analysis at a time, events in order
         self._reports: dict[str, TrendReport] = {}
         self._regimes: dict[str, dict[str, dict[str, str]]] = {}
+        # coin → timeframe → the open time of the bar that was forming when its regime was
+        # last compared: compared again once a newer bar of the timeframe has begun
+        self._compared: dict[str, dict[str, float | None]] = {}
         self._failing: dict[str, str] = {}   # coin → what its last analysis raised
         self.closes = 0         # closes told (coalesced into analyses)
         self.analyses = 0
@@ -206,7 +211,7 @@ class LiveTrend:
             self._reports[coin] = report
             if self._failing.pop(coin, None) is not None:
                 self._say("info", f"the live trend of {coin} is made again")
-            self._compare(coin, report.regimes(), view)
+            self._compare(coin, report.regimes(), view, final)
             return report
 
     def _make(self, coin: str, final: bool) -> tuple[TrendReport, dict[str, Any]] | None:
@@ -242,18 +247,25 @@ class LiveTrend:
                              "report stands and trading goes on (said once until it works)")
 
     def _compare(self, coin: str, regimes: dict[str, dict[str, str]],
-                 view: dict[str, Any]) -> None:
-        """A TREND event (and a log line) for each timeframe whose regime is new or changed.
-        A timeframe that has too few bars again keeps its last regime, so it is not told
-        again when it comes back unchanged."""
+                 view: dict[str, Any], final: bool = False) -> None:
+        """A TREND event (and a log line) for each timeframe whose regime is new, or changed
+        since it was last told, looked at on the timeframe's bar close: when its newest bar is
+        not the one that was forming at its last look (or the data ended). A timeframe that
+        has too few bars again keeps its last regime, so it is not told again when it comes
+        back unchanged."""
         known = self._regimes.setdefault(coin, {})
+        compared = self._compared.setdefault(coin, {})
         frames = {frame["timeframe"]: frame for frame in view.get("timeframes", ())}
         for timeframe, current in regimes.items():
+            frame = frames.get(timeframe, {})
             previous = known.get(timeframe)
+            forming = frame.get("time")
+            if previous is not None and not final and compared.get(timeframe) == forming:
+                continue  # the same bar is still forming: wait for its close
+            compared[timeframe] = forming
             if previous == current:
                 continue
             known[timeframe] = dict(current)
-            frame = frames.get(timeframe, {})
             summary = frame.get("summary", "")
             self._publish(EventKind.TREND, {
                 "coin": coin, "timeframe": timeframe, "time": frame.get("time"),
