@@ -119,6 +119,43 @@ def test_the_default_search_runs_to_its_ranked_results(qtbot, tab):
     assert tab.result is not None and tab.result["completed"] == valid
 
 
+def test_walk_forward_folds_show_each_folds_best_parameters_and_scores(qtbot, tab):
+    set_up_small_grid(qtbot, tab)
+    assert not tab.walk_view.isVisible()
+    retype(qtbot, tab.walk_forward_box, "99")  # over the 50 folds a search may have
+    click(qtbot, tab.run_button)
+    assert "walk-forward folds" in tab.message.text() and not tab.running
+    retype(qtbot, tab.walk_forward_box, "3")
+    click(qtbot, tab.run_button)
+    wait_for_results(qtbot, tab, 9)
+    assert tab.walk_view.isVisible() and tab.walk_label.isVisible()
+    folds = tab.result["walk_forward"]
+    # what the optimiser says of the same search, fold by fold
+    job = OptimizationJob(OptimizeSettings(
+        strategy="SMA_Crossover", grid={"fast": [5, 10, 15], "slow": [20, 30, 40]},
+        workers=0, in_sample=0.7, walk_forward=3), load_bars(sample_data_dir() / SAMPLE))
+    assert folds == job.run()["walk_forward"] and len(folds) == 3
+    model = tab.walk_model
+    assert model.rowCount() == 3
+    bars = len(load_bars(sample_data_dir() / SAMPLE))
+    size = bars // 4
+    assert [model.value(r, "fold") for r in range(3)] == [1, 2, 3]
+    assert model.value(0, "in_bars") == f"0–{size - 1:,}"
+    assert model.value(2, "out_bars") == f"{3 * size:,}–{bars - 1:,}"
+    best = folds[0]["params"]
+    assert model.value(0, "params") == f"fast={best['fast']}  slow={best['slow']}"
+    assert model.value(1, "out_score") == pytest.approx(folds[1]["out_of_sample_score"])
+    text = tab.walk_label.text()
+    assert text.startswith("Walk-forward, 3 folds: each ranked on one window and scored its "
+                           "best on the next. Sharpe ratio out of sample ")
+    # a search without folds hides them again
+    retype(qtbot, tab.walk_forward_box, "0")
+    click(qtbot, tab.run_button)
+    qtbot.waitUntil(lambda: not tab.running and "walk_forward" not in (tab.result or {}),
+                    timeout=WAIT_MS)
+    assert not tab.walk_view.isVisible()
+
+
 def test_rank_by_offers_each_research_metric_under_its_title(qtbot, tab):
     box = tab.metric_box
     offered = [(box.itemText(i), box.itemData(i)) for i in range(box.count())]

@@ -49,3 +49,38 @@ def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(serv
     live = server.api.get("/api/strategies/ETH_best").json()
     assert live["coin"] == "ETH" and {k: live["params"][k] for k in ("fast", "slow")} == {
         k: best["params"][k] for k in ("fast", "slow")}
+
+
+def test_walk_forward_folds_are_asked_in_the_form_and_listed_under_the_ranking(server, page):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(server.url + "/optimize")
+    form = page.get_by_role("form", name="Optimisation job")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
+    for param, (low, high, step) in {"fast": (5, 15, 5), "slow": (20, 40, 10)}.items():
+        form.get_by_label(f"{param} from", exact=True).fill(str(low))
+        form.get_by_label(f"{param} to", exact=True).fill(str(high))
+        form.get_by_label(f"{param} step", exact=True).fill(str(step))
+    folds = form.get_by_label("Walk-forward folds", exact=True)
+    folds.fill("51")
+    form.get_by_role("button", name="Run", exact=True).click()
+    assert folds.evaluate("input => input.validity.rangeOverflow")  # the browser says why
+    assert server.api.get("/api/optimization/jobs").json() == []
+    folds.fill("3")
+    form.get_by_role("button", name="Run", exact=True).click()
+
+    results = page.get_by_role("region", name="Results")
+    expect(results.locator("[data-rank]")).to_have_count(9, timeout=60_000)
+    walk = results.get_by_role("region", name="Walk-forward")
+    expect(walk.locator("[data-fold]")).to_have_count(3)
+    job = server.api.get("/api/optimization/jobs").json()[0]
+    folds_json = server.api.get(
+        f"/api/optimization/jobs/{job['job_id']}/results").json()["walk_forward"]
+    assert [f["fold"] for f in folds_json] == [1, 2, 3]
+    first = walk.locator('[data-fold="1"]')
+    best = folds_json[0]["params"]
+    expect(first).to_contain_text(f"fast={best['fast']}  slow={best['slow']}")
+    start, stop = folds_json[0]["in_sample_bars"]
+    expect(first).to_contain_text(f"{start:,}–{stop - 1:,}")
+    expect(walk).to_contain_text("Walk-forward, 3 folds: each ranked on one window and scored "
+                                 "its best on the next. Sharpe ratio out of sample")

@@ -53,7 +53,14 @@ from velocitas_desktop.gui.optimization.helpers import (
     unique_id,
     varied_params,
 )
-from velocitas_desktop.gui.optimization.tables import TRADE_COLUMNS, result_columns, result_row
+from velocitas_desktop.gui.optimization.tables import (
+    TRADE_COLUMNS,
+    result_columns,
+    result_row,
+    walk_forward_columns,
+    walk_forward_row,
+    walk_forward_summary,
+)
 from velocitas_desktop.gui.panels import fit_columns, make_table
 from velocitas_desktop.gui.table import Column, ColumnTableModel
 from velocitas_desktop.gui.theme import DARK, ChartColours
@@ -194,6 +201,13 @@ class OptimizationTab(QWidget):
         self.in_sample.setToolTip("Share of the bars the ranking uses; the rest scores each "
                                   "row out of sample (1.0: no out-of-sample score)")
         form.addRow("In-sample share", self.in_sample.row())
+        self.walk_forward_box = NumberField(0, label="walk-forward folds", integer=True, low=0,
+                                            high=50, words={0: "off"})
+        self.walk_forward_box.setObjectName("walkForwardBox")
+        self.walk_forward_box.setToolTip(
+            "Cut the bars into K+1 windows: each fold ranks the grid on one window and scores "
+            "its best parameters on the next (empty or “off”: none). Costs no extra backtest")
+        form.addRow("Walk-forward folds", self.walk_forward_box.row())
         self.random_box = NumberField(0, label="number of random combinations", integer=True,
                                       low=0, high=MAX_COMBINATIONS, step=10,
                                       words={0: "full grid"})
@@ -306,7 +320,18 @@ class OptimizationTab(QWidget):
         self.apply_message.setWordWrap(True)
         self.apply_message.hide()
         top_layout.addWidget(self.apply_message)
-        top_layout.addWidget(self.results_view)
+        top_layout.addWidget(self.results_view, 1)
+        # the walk-forward's folds, shown when the search had some
+        self.walk_label = QLabel()
+        self.walk_label.setObjectName("walkForwardLabel")
+        self.walk_label.setWordWrap(True)
+        self.walk_model = ColumnTableModel(walk_forward_columns(METRICS[DEFAULT_METRIC]))
+        self.walk_view = make_table(self.walk_model)
+        self.walk_view.setObjectName("walkForwardTable")
+        top_layout.addWidget(self.walk_label)
+        top_layout.addWidget(self.walk_view)
+        self.walk_label.hide()
+        self.walk_view.hide()
 
         heat = QWidget()
         heat_layout = QVBoxLayout(heat)
@@ -494,6 +519,7 @@ class OptimizationTab(QWidget):
     def settings(self) -> OptimizeSettings:
         """The search as typed; OptimizeError for a bad range or an empty grid."""
         problem = first_problem({"in-sample share": self.in_sample,
+                                 "walk-forward folds": self.walk_forward_box,
                                  "random search": self.random_box, "fee": self.fee_box,
                                  "slippage": self.slippage_box, "workers": self.workers_box})
         if problem is not None:
@@ -504,7 +530,8 @@ class OptimizationTab(QWidget):
             random=self.random_box.value() or None, metric=self.metric_box.currentData(),
             fee=self.fee_box.value() / 100.0, slippage=self.slippage_box.value() / 100.0,
             workers=None if workers < 0 else workers,
-            in_sample=round(self.in_sample.value(), 4))
+            in_sample=round(self.in_sample.value(), 4),
+            walk_forward=self.walk_forward_box.value() or 0)
 
     @property
     def running(self) -> bool:
@@ -649,7 +676,27 @@ class OptimizationTab(QWidget):
             box.setEnabled(len(self.varied) > 1)
             box.blockSignals(False)
         self._draw_heatmap()
+        self._show_walk_forward(result)
         self.refresh_coins()
+
+    def _show_walk_forward(self, result: dict[str, Any]) -> None:
+        """The folds of a walk-forward search under the ranking, or nothing without one."""
+        folds = result.get("walk_forward") or []
+        self.walk_label.setVisible(bool(folds))
+        self.walk_view.setVisible(bool(folds))
+        if not folds:
+            return
+        metric = METRICS[result["metric"]]
+        self.walk_model = ColumnTableModel(walk_forward_columns(metric), key="fold")
+        self.walk_model.set_rows([walk_forward_row(fold, self.varied) for fold in folds])
+        self.walk_view.setModel(self.walk_model)
+        fit_columns(self.walk_view)
+        # every fold in view up to six, then a scroll bar: the ranking keeps the room
+        shown = min(len(folds), 6)
+        self.walk_view.setFixedHeight(self.walk_view.horizontalHeader().height()
+                                      + shown * self.walk_view.verticalHeader().defaultSectionSize()
+                                      + 2 * self.walk_view.frameWidth() + 2)
+        self.walk_label.setText(walk_forward_summary(folds, metric))
 
     def _draw_heatmap(self) -> None:
         x_name, y_name = self.x_box.currentText(), self.y_box.currentText()

@@ -1,6 +1,6 @@
 // The job form: a bar file on the server or an upload, a strategy, a range per declared
 // parameter with the combination count as it is typed, the ranking metric, the in-sample
-// share and the fee. It only gathers and checks; the page runs the job.
+// share, the walk-forward folds and the fee. It only gathers and checks; the page runs the job.
 import { useId, useMemo } from "react";
 import { DataFileField } from "../components/DataFileField";
 import type { AvailableStrategy, ParamSpec } from "../lib/types";
@@ -17,6 +17,7 @@ export interface FormState {
   rows: Record<string, RangeInput>;
   metric: string;
   inSample: string;
+  walkForward: string; // empty or 0: none
   fee: string;      // percent of the fill's value, as the window asks it
   random: string;   // empty: every combination
 }
@@ -36,6 +37,10 @@ export function jobRequest(form: FormState, strategy: AvailableStrategy | undefi
   if (!(inSample > 0 && inSample <= 1)) {
     return { problem: "the in-sample fraction must be above 0 and at most 1" };
   }
+  const folds = form.walkForward.trim() === "" ? 0 : Number(form.walkForward);
+  if (!(Number.isInteger(folds) && folds >= 0 && folds <= 50)) {
+    return { problem: "walk-forward folds must be a whole number from 0 (none) to 50" };
+  }
   const fee = Number(form.fee);
   if (form.fee.trim() === "" || !(fee >= 0 && fee < 100)) {
     return { problem: "the fee must be a percentage from 0 to under 100" };
@@ -48,7 +53,7 @@ export function jobRequest(form: FormState, strategy: AvailableStrategy | undefi
     job: {
       ...(form.upload ? {} : { data_file: form.dataFile }),
       strategy: strategy.name, grid: plan.request, metric: form.metric,
-      in_sample: inSample, fee: Number((fee / 100).toPrecision(12)), random,
+      in_sample: inSample, walk_forward: folds, fee: Number((fee / 100).toPrecision(12)), random,
     },
   };
 }
@@ -154,6 +159,12 @@ export function JobForm({ form, onChange, strategies, dataFiles, running, busy, 
           <input id={`${id}-is`} type="number" min={0.05} max={1} step={0.05} disabled={running}
                  title="share of the bars the ranking uses; the rest scores each row out of sample"
                  value={form.inSample} onChange={(e) => set({ inSample: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={`${id}-wf`}>Walk-forward folds</label>
+          <input id={`${id}-wf`} type="number" min={0} max={50} step={1} disabled={running} placeholder="none"
+                 title="cut the bars into K+1 windows: each fold ranks on one and scores its best on the next"
+                 value={form.walkForward} onChange={(e) => set({ walkForward: e.target.value })} />
         </div>
         <div className="field">
           <label htmlFor={`${id}-fee`}>Fee per fill (%)</label>

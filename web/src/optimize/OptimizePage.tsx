@@ -8,16 +8,17 @@ import { count, utc } from "../lib/format";
 import type { AvailableStrategy } from "../lib/types";
 import { ApplyDialog } from "../components/ApplyDialog";
 import { JobProgress } from "../components/JobProgress";
-import { resultColumns, sortRows } from "./columns";
+import { resultColumns, scoreText, sortRows } from "./columns";
 import { HeatmapView } from "./HeatmapView";
 import { variedParams } from "./heatmap";
 import { defaultRows, type FormState, JobForm, jobRequest } from "./JobForm";
 import { barInterval, barTimeframe, coinFromFile, timeframeFromFile } from "../lib/live";
 import { RowDetail, useRowBacktest } from "./RowDetail";
 import {
-  DEFAULT_METRIC, type DataFile, ENDED, type Job, metricOf, type Results, type ResultRow,
+  DEFAULT_METRIC, type DataFile, ENDED, type Fold, type Job, type Metric, metricOf, type Results, type ResultRow,
 } from "./types";
 import { type Sort, VirtualTable } from "./VirtualTable";
+import { barsText, foldParams, walkForwardSummary } from "./walkForward";
 import "./optimize.css";
 
 const POLL_MS = 300;
@@ -32,7 +33,7 @@ export function OptimizePage() {
   const [jobs, setJobs] = useState<Job[]>([]);
   const [form, setForm] = useState<FormState>({
     dataFile: "", upload: null, strategy: "", rows: {}, metric: DEFAULT_METRIC, inSample: "0.7",
-    fee: "0.1", random: "",
+    walkForward: "", fee: "0.1", random: "",
   });
   const [job, setJob] = useState<Job | null>(null);
   const [sampled, setSampled] = useState(false);
@@ -227,6 +228,9 @@ export function OptimizePage() {
                         selected={selectedRank} onSelect={(r) => setSelectedRank(r.rank)}
                         sort={sort} onSort={setSort}
                         empty={running ? "Running…" : job?.status === "error" ? "The job failed." : "No results yet: run a job."} />
+          {results?.walk_forward?.length ? (
+            <WalkForward folds={results.walk_forward} metric={metric} varied={varied} />
+          ) : null}
         </div>
         <HeatmapView results={rows} varied={varied} metric={metric} sampled={sampled}
                      selectedRank={selectedRank} onSelect={setSelectedRank} />
@@ -296,5 +300,31 @@ function JobsList({ jobs, current, onOpen, onRefresh }: {
         )}
       </div>
     </section>
+  );
+}
+
+/** The folds of a walk-forward search, under the ranking. */
+function WalkForward({ folds, metric, varied }: { folds: Fold[]; metric: Metric; varied: string[] }) {
+  return (
+    <div className="walk-forward" role="region" aria-label="Walk-forward">
+      <p className="note">{walkForwardSummary(folds, metric)}</p>
+      <table className="grid" aria-label="Walk-forward folds">
+        <thead>
+          <tr><th className="num">Fold</th><th title="the bars the fold ranked the grid on">Ranked on</th>
+            <th title="the bars its best parameters were then scored on">Scored on</th><th>Best</th>
+            <th className="num">{metric.title} IS</th><th className="num">{metric.title} OOS</th></tr>
+        </thead>
+        <tbody>
+          {folds.map((f) => (
+            <tr key={f.fold} data-fold={f.fold}>
+              <td className="num">{f.fold}</td><td>{barsText(f.in_sample_bars)}</td><td>{barsText(f.out_of_sample_bars)}</td>
+              <td>{foldParams(f, varied)}</td>
+              <td className="num">{scoreText(metric, f.in_sample_score)}</td>
+              <td className="num">{scoreText(metric, f.out_of_sample_score)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

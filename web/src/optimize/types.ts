@@ -32,6 +32,8 @@ export interface JobIn {
   metric: string;
   fee: number;
   in_sample: number;
+  /** 0: none; K: the bars cut into K+1 windows, each fold ranked on one and scored on the next */
+  walk_forward?: number;
   random?: number | null;
   seed?: number | null;
 }
@@ -68,6 +70,16 @@ export interface ResultRow {
   oos_stats?: RowStats;
 }
 
+/** One walk-forward fold of a result (research/optimize.py _walk_forward). */
+export interface Fold {
+  fold: number;
+  in_sample_bars: [number, number];      // [start, stop) bar indexes ranked on
+  out_of_sample_bars: [number, number];  // [start, stop) scored on
+  params: Params;
+  in_sample_score: number | null;
+  out_of_sample_score: number | null;
+}
+
 export interface Results {
   strategy: string;
   metric: string;
@@ -77,6 +89,7 @@ export interface Results {
   elapsed_s?: number;
   results: ResultRow[];
   lookahead?: { ok: boolean; message: string } | null;
+  walk_forward?: Fold[];
 }
 
 export interface BacktestTrade {
