@@ -84,3 +84,26 @@ def test_walk_forward_folds_are_asked_in_the_form_and_listed_under_the_ranking(s
     expect(first).to_contain_text(f"{start:,}–{stop - 1:,}")
     expect(walk).to_contain_text("Walk-forward, 3 folds: each ranked on one window and scored "
                                  "its best on the next. Sharpe ratio out of sample")
+
+
+def test_a_refused_run_then_a_good_one_leaves_the_page_working(server, page):
+    """The error line scrolls itself into view; once an effect handed React the promise that
+    Chromium's scrollIntoView returns, and clearing the error blanked the page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server.url + "/optimize")
+    form = page.get_by_role("form", name="Optimisation job")
+    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
+    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
+    form.get_by_label("fast from", exact=True).fill("abc")
+    form.get_by_role("button", name="Run", exact=True).click()
+    expect(form.get_by_role("alert")).to_be_visible()
+    for param, (low, high, step) in {"fast": (5, 10, 5), "slow": (20, 40, 20)}.items():
+        form.get_by_label(f"{param} from", exact=True).fill(str(low))
+        form.get_by_label(f"{param} to", exact=True).fill(str(high))
+        form.get_by_label(f"{param} step", exact=True).fill(str(step))
+    form.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("region", name="Results").locator("[data-rank]")).to_have_count(
+        4, timeout=60_000)
+    expect(form.get_by_role("alert")).to_be_hidden()
+    assert errors == []

@@ -91,7 +91,9 @@ export function App() {
     void feed.start();
     return () => feed.stop();
   }, [open, feed]);
-  useEffect(() => feed.setWatching(page === "copilot"), [page, feed]);
+  useEffect(() => {
+    feed.setWatching(page === "copilot");
+  }, [page, feed]);
 
   const navigate = (next: Page) => (event: React.MouseEvent) => {
     event.preventDefault();

@@ -261,7 +261,11 @@ function summary(job: Job | null, results: Results | null): string {
 /** The API's refusal as it is, scrolled into view in the form's column. */
 function ErrorLine({ text }: { text: string }) {
   const line = useRef<HTMLParagraphElement>(null);
-  useEffect(() => line.current?.scrollIntoView({ block: "nearest" }), [text]);
+  // braces: an effect returns its cleanup, and Chromium's scrollIntoView now returns a promise,
+  // which React then called as one when the text changed (the page went blank)
+  useEffect(() => {
+    line.current?.scrollIntoView({ block: "nearest" });
+  }, [text]);
   return text ? <p role="alert" className="error-text alert" ref={line}>{text}</p> : null;
 }
 
