@@ -4,6 +4,7 @@ the heatmap, and shows the equity curve of the row chosen."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -84,6 +85,50 @@ def test_walk_forward_folds_are_asked_in_the_form_and_listed_under_the_ranking(s
     expect(first).to_contain_text(f"{start:,}–{stop - 1:,}")
     expect(walk).to_contain_text("Walk-forward, 3 folds: each ranked on one window and scored "
                                  "its best on the next. Sharpe ratio out of sample")
+
+
+@pytest.mark.parametrize("where", ["/optimize", "/trend"])
+def test_an_upload_under_way_can_be_cancelled_and_the_server_keeps_nothing(
+        server, page, tmp_path, where):
+    """Over a slow link (the browser's own throttle: 2 MB at 256 kB/s takes 8 s) the trader
+    presses Cancel upload: no job starts, no upload is kept, and the next upload goes through."""
+    sample = (Path(__file__).resolve().parents[2] / "resources" / "data"
+              / "BTCUSD-1h-sample.csv").read_bytes()
+    upload = tmp_path / "btcusdt-1h.csv"
+    upload.write_bytes(sample)
+    big = tmp_path / "btcusdt-1h-big.csv"
+    head, *rows = sample.splitlines(keepends=True)
+    big.write_bytes(head + b"".join(rows) + b" " * (2_000_000 - len(sample)) + b"\n")
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1,
+        "uploadThroughput": 256 * 1024})
+    page.goto(server.url + where)
+    form = page.get_by_role("form", name="Optimisation job" if where == "/optimize"
+                            else "Trend analysis")
+    if where == "/trend":
+        form.get_by_label("Suggest strategies").uncheck()
+    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(big))
+    form.get_by_role("button", name="Run" if where == "/optimize" else "Analyze",
+                     exact=True).click()
+    expect(form.get_by_role("progressbar", name="Upload")).to_be_visible()
+    form.get_by_role("button", name="Cancel upload").click()
+    expect(form.get_by_role("alert")).to_contain_text(
+        "Upload cancelled: the server kept nothing of it, and no job started.")
+    expect(form.get_by_role("progressbar", name="Upload")).to_be_hidden()
+    jobs = "/api/optimization/jobs" if where == "/optimize" else "/api/trend/jobs"
+    assert server.api.get(jobs).json() == []
+    names = [f["name"] for f in server.api.get("/api/optimization/data-files").json()]
+    assert not any(name.startswith("upload-") for name in names), names
+
+    cdp.send("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    form.get_by_label("Upload a bar file", exact=True).set_input_files(str(upload))
+    form.get_by_role("button", name="Run" if where == "/optimize" else "Analyze",
+                     exact=True).click()
+    expect(page.get_by_test_id("job-status")).to_contain_text("finished", timeout=60_000)
+    assert len(server.api.get(jobs).json()) == 1
 
 
 def test_a_refused_run_then_a_good_one_leaves_the_page_working(server, page):

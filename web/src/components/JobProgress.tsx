@@ -1,5 +1,5 @@
 // A server job's progress as the optimisation and trend pages show it: the upload's share
-// sent, then the job's done of total (polled by the page), then how it ended.
+// sent (with Cancel upload), then the job's done of total (polled by the page), then how it ended.
 import { count } from "../lib/format";
 import "./JobProgress.css";
 
@@ -12,12 +12,14 @@ export interface JobState {
   progress: number;
 }
 
-export function JobProgress({ job, uploading, label }: {
+export function JobProgress({ job, uploading, label, onCancelUpload }: {
   job: JobState | null;
   /** The fraction of an upload sent, or null when none is under way. */
   uploading: number | null;
   /** The progress bar's accessible name. */
   label: string;
+  /** Stops the upload under way (a Cancel button beside its bar). */
+  onCancelUpload?: () => void;
 }) {
   if (uploading !== null) {
     const percent = Math.round(uploading * 100);
@@ -28,6 +30,9 @@ export function JobProgress({ job, uploading, label }: {
           <span style={{ width: `${percent}%` }} />
         </div>
         <span className="progress-text">uploading {percent}%</span>
+        {onCancelUpload && (
+          <button type="button" className="small danger" onClick={onCancelUpload}>Cancel upload</button>
+        )}
       </div>
     );
   }

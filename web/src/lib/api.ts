@@ -72,10 +72,19 @@ export const api = {
     call<T>("POST", path, query, body, undefined, extra),
   put: <T>(path: string, body?: unknown) => call<T>("PUT", path, undefined, body),
   del: <T>(path: string) => call<T>("DELETE", path),
-  /** A multipart upload (the server accepts it because it comes from its own page). */
-  async upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void): Promise<T> {
+  /** A multipart upload (the server accepts it because it comes from its own page). ``signal``
+   * stops it: the request is aborted and the promise rejects with an AbortError. */
+  async upload<T>(path: string, form: FormData, onProgress?: (fraction: number) => void,
+    signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const request = new XMLHttpRequest();
+      const aborted = () => reject(new DOMException("the upload was cancelled", "AbortError"));
+      if (signal?.aborted) {
+        aborted();
+        return;
+      }
+      signal?.addEventListener("abort", () => request.abort(), { once: true });
+      request.onabort = aborted;
       request.open("POST", path);
       const token = getToken();
       if (token) request.setRequestHeader("Authorization", `Bearer ${token}`);
@@ -108,6 +117,11 @@ export function socketUrl(path: string, query?: Query, base: Location = window.l
   const scheme = base.protocol === "https:" ? "wss:" : "ws:";
   const token = getToken();
   return `${scheme}//${base.host}${path}${queryString({ ...query, token: token ?? undefined })}`;
+}
+
+/** True for the rejection of a call or upload that was stopped on purpose (an AbortSignal). */
+export function isAbort(error: unknown): boolean {
+  return (error as Error | null)?.name === "AbortError";
 }
 
 /** What to show a person for a failed call: the server's detail, else the error's message. */

@@ -3,7 +3,7 @@
 // parameters, the selected row's equity and fills, and "Apply to live". Earlier jobs are
 // listed so that a reloaded page can reopen one.
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, errorText } from "../lib/api";
+import { api, errorText, isAbort } from "../lib/api";
 import { count, utc } from "../lib/format";
 import type { AvailableStrategy } from "../lib/types";
 import { ApplyDialog } from "../components/ApplyDialog";
@@ -38,6 +38,7 @@ export function OptimizePage() {
   const [job, setJob] = useState<Job | null>(null);
   const [sampled, setSampled] = useState(false);
   const [uploading, setUploading] = useState<number | null>(null); // fraction sent
+  const uploadAbort = useRef<AbortController | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState("");
   const [results, setResults] = useState<Results | null>(null);
@@ -160,7 +161,8 @@ export function OptimizePage() {
         body.append("file", form.upload, form.upload.name);
         body.append("job", JSON.stringify(request.job));
         setUploading(0);
-        started = await api.upload<Job>(`${JOBS}/upload`, body, setUploading);
+        uploadAbort.current = new AbortController();
+        started = await api.upload<Job>(`${JOBS}/upload`, body, setUploading, uploadAbort.current.signal);
         // the upload is now a server file: later runs name it instead of sending it again
         await loadDataFiles().catch(() => undefined);
         setForm((f) => ({ ...f, upload: null, dataFile: started.data }));
@@ -170,12 +172,15 @@ export function OptimizePage() {
       openJob(started, request.job.random != null);
       void loadJobs();
     } catch (e) {
-      setError(errorText(e));
+      setError(isAbort(e) ? "Upload cancelled: the server kept nothing of it, and no job started." : errorText(e));
     } finally {
       setSubmitting(false);
       setUploading(null);
+      uploadAbort.current = null;
     }
   };
+
+  const cancelUpload = () => uploadAbort.current?.abort();
 
   const cancel = async () => {
     if (!job) return;
@@ -206,7 +211,7 @@ export function OptimizePage() {
           <h2>Optimisation job</h2>
           <JobForm form={form} onChange={setForm} strategies={strategies} dataFiles={dataFiles}
                    running={running} busy={submitting} onRun={() => void run()} onCancel={() => void cancel()}>
-            <JobProgress job={job} uploading={uploading} label="Optimisation progress" />
+            <JobProgress job={job} uploading={uploading} label="Optimisation progress" onCancelUpload={cancelUpload} />
             <ErrorLine text={error} />
           </JobForm>
         </div>

@@ -2,11 +2,11 @@
 // upload, analysed as a job with progress and Cancel) or of a live coin (the engine's own
 // candles, read again while it runs); the timeframe table, the chosen timeframe's chart with
 // its levels, trend line and breakouts, and the strategies suggested for it with Apply.
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApplyDialog } from "../components/ApplyDialog";
 import type { DataFile } from "../components/DataFileField";
 import { JobProgress } from "../components/JobProgress";
-import { api, errorText } from "../lib/api";
+import { api, errorText, isAbort } from "../lib/api";
 import { coinFromFile, TIMEFRAMES, timeframeFromFile } from "../lib/live";
 import type { EngineStatus } from "../lib/types";
 import { JOBS, jobPath, useJobPolling, useLiveTrend } from "./polling";
@@ -30,6 +30,7 @@ export function TrendPage() {
   const [asked, setAsked] = useState(false); // whether the report on show was asked for suggestions
   const [following, setFollowing] = useState<string | null>(null); // the live coin read again
   const [uploading, setUploading] = useState<number | null>(null);
+  const uploadAbort = useRef<AbortController | null>(null);
   const [submitting, setSubmitting] = useState(false);
   const [error, setError] = useState("");
   const [wanted, setWanted] = useState<string | null>(null); // the timeframe the trader chose to chart
@@ -123,7 +124,8 @@ export function TrendPage() {
         body.append("file", form.upload, form.upload.name);
         body.append("request", JSON.stringify(made.request));
         setUploading(0);
-        started = await api.upload<TrendJob>("/api/trend/analyze/upload", body, setUploading);
+        uploadAbort.current = new AbortController();
+        started = await api.upload<TrendJob>("/api/trend/analyze/upload", body, setUploading, uploadAbort.current.signal);
         // the upload is now a server file: later runs name it instead of sending it again
         await loadDataFiles().catch(() => undefined);
         setForm((f) => ({ ...f, upload: null, dataFile: started.data }));
@@ -134,12 +136,15 @@ export function TrendPage() {
       setReport(null); // the table, chart and suggestions are the new job's, not the last one's
       showJob(started);
     } catch (e) {
-      setError(errorText(e));
+      setError(isAbort(e) ? "Upload cancelled: the server kept nothing of it, and no job started." : errorText(e));
     } finally {
       setSubmitting(false);
       setUploading(null);
+      uploadAbort.current = null;
     }
   };
+
+  const cancelUpload = () => uploadAbort.current?.abort();
 
   const cancel = async () => {
     if (!job) return;
@@ -175,7 +180,7 @@ export function TrendPage() {
                      shown={shown} running={running} busy={submitting}
                      liveTimeframes={report?.source === "live" ? report.timeframes.map((tf) => tf.timeframe) : []}
                      onAnalyze={() => void analyze()} onCancel={() => void cancel()}>
-            <JobProgress job={job} uploading={uploading} label="Trend analysis progress" />
+            <JobProgress job={job} uploading={uploading} label="Trend analysis progress" onCancelUpload={cancelUpload} />
             {following && <p className="progress-text" role="status">following {following} live</p>}
             {error && <p role="alert" className="error-text alert">{error}</p>}
           </TrendForm>
