@@ -220,7 +220,8 @@ def test_bridge_coalesces_a_flood_of_ticks_into_frames(qtbot, window):
     window.bridge.trades.connect(lambda _: emitted.__setitem__("trades", emitted["trades"] + 1))
     frames_before = window.bridge.frames
     start_simulated(qtbot, window, rate="50000")
-    qtbot.waitUntil(lambda: events["ticks"] > 300, timeout=WAIT_MS)
+    # a few seconds alone; on a machine running two suites at once it took over 20
+    qtbot.waitUntil(lambda: events["ticks"] > 300, timeout=3 * WAIT_MS)
     stop(qtbot, window)
     qtbot.wait(100)
     frames = window.bridge.frames - frames_before
