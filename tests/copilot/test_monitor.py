@@ -127,6 +127,47 @@ def test_a_failing_rule_is_disabled_with_its_reason_and_the_others_go_on(engine,
     assert engine.enable_copilot_rule("channel", True)["disabled_reason"] is None
 
 
+def test_every_change_of_the_rules_is_told_to_the_views_but_not_a_firings_counts(
+        engine, monkeypatch):
+    """A RULES event carries every rule as copilot_rules() lists them, so a rule made in one
+    view shows in the others at once; a rule firing changes only its counts, which the views
+    read again as its alert arrives."""
+    recorder = Recorder()
+    engine.subscribe(recorder)
+
+    def told() -> list[list[str]]:
+        return [[(r["id"], r["enabled"]) for r in data["rules"]]
+                for data in recorder.of(EventKind.RULES)]
+
+    engine.save_copilot_rule(cross("btc-105", 105))
+    assert told() == [[("btc-105", True)]]
+    assert recorder.of(EventKind.RULES)[-1]["rules"] == engine.copilot_rules()
+    engine.save_copilot_rule({**cross("btc-105", 106), "name": "moved"}, replace=True)
+    assert recorder.of(EventKind.RULES)[-1]["rules"][0]["name"] == "moved"
+    engine.enable_copilot_rule("btc-105", False)
+    engine.import_copilot_rules([cross("eth", 9, scope={"kind": "coin", "value": "ETH"})])
+    engine.update_copilot_settings({"daily_loss": {"enabled": True, "percent": 5}})
+    assert told()[2:] == [[("btc-105", False)], [("btc-105", False), ("eth", True)],
+                          [("btc-105", False), ("eth", True), ("daily-loss-guard", True)]]
+    engine.delete_copilot_rule("eth")
+    assert told()[-1] == [("btc-105", False), ("daily-loss-guard", True)]
+
+    engine.enable_copilot_rule("btc-105", True)
+    count = len(told())
+    run(engine, [np.linspace(104, 108, 10)])
+    wait_until(lambda: engine.copilot_rule("btc-105")["fired"] == 1, what="the firing")
+    assert len(told()) == count  # its fired count sent no RULES event
+
+    def broken(*args):
+        raise FloatingPointError("bad data")
+
+    monkeypatch.setattr(conditions.PriceCross, "prices", broken)
+    engine.save_copilot_rule(cross("btc-110", 110))
+    run(engine, [np.linspace(104, 112, 10)])
+    wait_until(lambda: not engine.copilot_rule("btc-110")["enabled"], what="the disabling")
+    wait_until(lambda: ("btc-110", False) in told()[-1], what="the disabling told")
+
+
 def test_waiting_batches_are_evaluated_together_each_alert_keeping_its_batchs_arrival():
     found: list[Trigger] = []
     looks: list[int] = []

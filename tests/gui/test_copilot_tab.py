@@ -251,6 +251,25 @@ def test_a_rule_edited_in_the_form_keeps_its_id_and_changes_in_the_engine(qtbot,
     assert not window.engine.copilot_rules()[0]["enabled"]
 
 
+def test_rules_changed_in_another_view_show_in_the_open_tab_at_once(qtbot, any_window):
+    """The browser or a script changes the rules through the engine; the tab, open all along
+    and never shown again, lists them as they are now (the engine here, or in its own process
+    as the app runs it)."""
+    window = any_window
+    tab = open_copilot(qtbot, window)
+    assert rows(tab.rules_model, "id") == []
+    engine = window.engine  # what the server's routes call
+    engine.save_copilot_rule(rule("from-browser", 120))
+    qtbot.waitUntil(lambda: rows(tab.rules_model, "id") == ["from-browser"], timeout=WAIT_MS)
+    engine.enable_copilot_rule("from-browser", False)
+    qtbot.waitUntil(lambda: rows(tab.rules_model, "on") == ["—"], timeout=WAIT_MS)
+    engine.import_copilot_rules([rule("script-1", 130), rule("script-2", 140)], replace=True)
+    qtbot.waitUntil(lambda: rows(tab.rules_model, "id") == ["script-1", "script-2"],
+                    timeout=WAIT_MS)
+    engine.delete_copilot_rule("script-1")
+    qtbot.waitUntil(lambda: rows(tab.rules_model, "id") == ["script-2"], timeout=WAIT_MS)
+
+
 def test_the_daily_loss_guard_and_a_webhook_set_in_the_settings_page(qtbot, window):
     tab = open_copilot(qtbot, window)
     tab.pages.setCurrentWidget(tab.settings_panel)

@@ -73,6 +73,22 @@ def test_alerts_and_actions_arrive_as_they_happen(server, api) -> None:
         assert decided["status"] == "executed" and decided["decided_by"] == "api"
 
 
+def test_a_change_of_the_rules_in_any_view_arrives_with_every_rule(server, api) -> None:
+    with connect(ws_url(server, "/ws/alerts")) as ws:
+        made = api.post("/api/copilot/rules", json=moving(1)).json()
+        (frame,) = frames(ws, 1)
+        assert frame == {"type": "rules", "data": {"rules": [made]}}
+        api.post("/api/copilot/rules/move-1/disable")
+        api.post("/api/copilot/rules", json=moving(2))
+        got = [f["data"]["rules"] for f in frames(ws, 2)]
+        assert [[(r["id"], r["enabled"]) for r in rules] for rules in got] == [
+            [("move-1", False)], [("move-1", False), ("move-2", True)]]
+        assert got[-1] == api.get("/api/copilot/rules").json()
+        api.delete("/api/copilot/rules/move-1")
+        (frame,) = frames(ws, 1)
+        assert [r["id"] for r in frame["data"]["rules"]] == ["move-2"]
+
+
 def test_a_resume_after_an_id_replays_then_goes_live_without_gap_or_duplicate(server,
                                                                             api) -> None:
     api.post("/api/copilot/rules", json=moving(0))

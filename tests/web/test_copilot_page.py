@@ -408,3 +408,24 @@ def test_a_telegram_webhook_is_saved_with_its_chat_and_test_sends_a_message(serv
     page.reload()
     page.get_by_role("tab", name="Settings", exact=True).click()
     expect(page.get_by_label("Webhook 1 Telegram chat id")).to_have_value("-100200300")
+
+
+def test_rules_changed_elsewhere_show_on_the_open_page_at_once(server, page):
+    """The window or a script changes the rules; the page, open on its Monitor, lists them as
+    they are now without being reloaded or switched away (the rules frames of /ws/alerts)."""
+    page.goto(server.url + "/copilot")
+    rules = page.get_by_role("region", name="Rules")
+    expect(page.get_by_test_id("rule-row-from-window")).to_have_count(0)
+    made = server.api.post("/api/copilot/rules", json={
+        "id": "from-window", "name": "From the window",
+        "condition": {"type": "price_cross", "params": {"level": 70000, "direction": "up"}},
+        "scope": {"kind": "coin", "value": "BTC"}})
+    assert made.status_code == 201, made.text
+    row = page.get_by_test_id("rule-row-from-window")
+    expect(row).to_be_visible()
+    expect(row.get_by_role("checkbox")).to_be_checked()
+    server.api.post("/api/copilot/rules/from-window/disable")
+    expect(row.get_by_role("checkbox")).not_to_be_checked()
+    server.api.delete("/api/copilot/rules/from-window")
+    expect(row).to_have_count(0)
+    expect(rules).to_be_visible()

@@ -216,18 +216,22 @@ class Copilot:
                           last_fired=old.last_fired,
                           disabled_reason=None if rule.enabled else old.disabled_reason)
 
-    def _keep(self, rules: Iterable[Rule]) -> None:
+    def _keep(self, rules: Iterable[Rule], announce: bool = True) -> None:
         """Save ``rules`` and evaluate them from now on (lock held)."""
         rules = list(rules)
         self.store.save_rules([rule.to_json() for rule in rules])
         self._rules.update((rule.id, rule) for rule in rules)
-        self._push_rules()
+        self._push_rules(announce)
 
-    def _push_rules(self) -> None:
+    def _push_rules(self, announce: bool = True) -> None:
+        """Evaluate the enabled rules from now on; ``announce``: tell every view (a RULES
+        event), so a rule made in the browser shows in the window at once, and back."""
         enabled = [rule for rule in self._rules.values() if rule.enabled]
         throttle = self._throttle()
         self.monitor.set_rules([r for r in enabled if not is_kill_switch(r)], throttle)
         self.guard.set_rules([r for r in enabled if is_kill_switch(r)], throttle)
+        if announce:
+            self._publish(EventKind.RULES, {"rules": [r.to_json() for r in self._rules.values()]})
 
     def _load_rules(self) -> None:
         for data in self.store.rules():
@@ -332,8 +336,8 @@ class Copilot:
     def _save_fired(self, fired: dict[str, Rule]) -> None:
         with self._lock:
             current = [rule for rule in fired.values() if rule.id in self._rules]
-            if current:
-                self._keep(current)
+            if current:  # the views read the counts again as the alerts come
+                self._keep(current, announce=False)
 
     def _disable(self, failures: list[tuple[str, str]]) -> None:
         """Rules whose evaluation raised: disabled with the reason; the others go on."""

@@ -90,13 +90,17 @@ class EventKind(StrEnum):
                              # None the first time); previous/current as TrendReport.regimes()
     ALERT = "alert"          # a copilot alert (docs/copilot.md's Alert JSON), just raised
     ACTION = "action"        # a copilot action (its Action JSON): proposed, or its status changed
+    RULES = "rules"          # {"rules": [...]}: the copilot's rules changed (made, updated,
+                             # enabled or disabled, deleted, imported, the daily-loss guard
+                             # set, a rule disabled for its failure), every rule as
+                             # copilot_rules() lists them; a firing's counts send none
     GAP = "gap"              # {"ticks", "trades", "first_trade_id", "last_trade_id"}: a view
                              # fell behind and these were dropped, not delivered to it (only
                              # a hosted engine's window; in-process subscribers miss nothing)
 
 
 # Events of which a view needs only the newest; a batch of events may drop the older ones.
-LATEST_ONLY = frozenset({EventKind.METRICS, EventKind.FEED})
+LATEST_ONLY = frozenset({EventKind.METRICS, EventKind.FEED, EventKind.RULES})
 
 
 @dataclass(frozen=True, slots=True)

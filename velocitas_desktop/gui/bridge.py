@@ -67,6 +67,7 @@ class EngineBridge(QObject):
     missed = Signal(int)
     alerts = Signal(object)
     actions = Signal(object)
+    rules = Signal(object)   # the copilot's rules, each time they change (the newest list)
 
     def __init__(self, engine: TradingEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +98,7 @@ class EngineBridge(QObject):
         self._logs: list[dict[str, Any]] = []
         self._alerts: list[dict[str, Any]] = []
         self._actions: list[dict[str, Any]] = []
+        self._rules: list[dict[str, Any]] | None = None
 
     # --- engine threads: append and return ----------------------------------------------
 
@@ -140,6 +142,8 @@ class EngineBridge(QObject):
                 self._alerts.append(data)
             elif kind == EventKind.ACTION and len(self._actions) < MAX_ALERTS:
                 self._actions.append(data)
+            elif kind == EventKind.RULES:
+                self._rules = data["rules"]  # the newest list says it all
 
     def _drop_ticks(self) -> None:
         """The Qt thread is not draining: keep the newest half of BACKLOG_TICKS (the lock is
@@ -163,7 +167,7 @@ class EngineBridge(QObject):
             ticks, bars, feed, engine, dirty, logs = (self._ticks, self._bars, self._feed,
                                                       self._engine, self._strategies_dirty,
                                                       self._logs)
-            alerts, actions = self._alerts, self._actions
+            alerts, actions, rules = self._alerts, self._actions, self._rules
             self._reset_buffers()
             trades = self._take_counted_trades()
             metrics = self._take_metrics()
@@ -191,6 +195,8 @@ class EngineBridge(QObject):
             self.actions.emit(actions)
         if alerts:
             self.alerts.emit(alerts)
+        if rules is not None:
+            self.rules.emit(rules)
 
     def _take_counted_trades(self) -> list[dict[str, Any]]:
         """The buffered fills the newest snapshot counts, oldest first, up to a frame's

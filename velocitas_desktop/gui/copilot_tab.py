@@ -315,9 +315,16 @@ class CopilotTab(QWidget):
         run_in_background(self.engine.copilot_rules,
                           lambda rules: None if self._closed else done(rules), failed)
 
+    def rules_changed(self, rules: list[dict[str, Any]]) -> None:
+        """The engine's rules changed, here or in another view (the browser, the API): show
+        them as they are now."""
+        if self.loaded and not self._closed:
+            self.show_rules(rules)
+
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        # rules changed elsewhere (the browser, the API, the command line) send no event
+        # the fired counts of rules that fired while the tab was hidden (a firing sends no
+        # RULES event; the alerts refresh them while it is shown)
         if self.loaded:
             self.refresh_rules()
 

@@ -409,6 +409,7 @@ class MainWindow(QMainWindow):
         b.engine_status.connect(self._on_engine_status)
         b.log.connect(self._on_log)
         b.actions.connect(self.copilot.add_actions)
+        b.rules.connect(self.copilot.rules_changed)
         b.alerts.connect(self._on_alerts)
         self.copilot.load()  # after the bridge listens: no alert falls between the two
 

@@ -1,7 +1,8 @@
 """``/ws/alerts``: the copilot's alerts and actions as they happen, for the browser view and
 scripts. Frames are JSON ``{"type": "alert" | "action", "data": {...}}`` (the shapes of GET
 /api/copilot/alerts and /actions); an action comes on its creation and on each change of its
-status. ``?after_id=N`` first replays the journal's alerts after N, oldest first, then goes
+status. ``{"type": "rules", "data": {"rules": [...]}}`` comes when the rules change in any view
+(every rule, as GET /api/copilot/rules lists them). ``?after_id=N`` first replays the journal's alerts after N, oldest first, then goes
 live: alerts raised during the replay are held and sent after it, each alert once.
 
 The engine's callback only hands the event to the server's loop (``call_soon_threadsafe``):
@@ -31,9 +32,9 @@ from velocitas_desktop.server.schemas import MAX_ID
 
 log = logging.getLogger(__name__)
 
-# the engine's event kinds this socket carries (EventKind.ALERT and .ACTION): their values,
+# the engine's event kinds this socket carries (EventKind.ALERT, .ACTION, .RULES): their values,
 # which the StrEnum members equal
-ALERT, ACTION = "alert", "action"
+ALERT, ACTION, RULES = "alert", "action", "rules"
 REPLAY_PAGE = 1_000       # alerts per read of the journal during a replay
 MAX_QUEUED = 10_000       # frames waiting for one client before it is dropped as too slow
 WS_SERVER_ERROR = 1011
@@ -130,7 +131,7 @@ class AlertFeed:
 
     def on_event(self, event: Event) -> None:
         """Called on the engine's threads: hand off and return at once."""
-        if event.kind in (ALERT, ACTION) and self._loop is not None:
+        if event.kind in (ALERT, ACTION, RULES) and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
                 self._loop.call_soon_threadsafe(self._deliver, str(event.kind), event.data)
 

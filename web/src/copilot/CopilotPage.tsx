@@ -45,11 +45,14 @@ export function CopilotPage({ feed }: { feed: AlertFeed }) {
     api.get<EngineStatus>("/api/engine/status").then((s) => setCoins(s.coins), () => undefined);
   }, [loadRules]);
 
-  // rules changed elsewhere (the settings' daily-loss guard, the window, the API, the command
-  // line) send no event: read them again whenever the rules are shown
+  // the rules read again whenever they are shown (their fired counts), and as they change in
+  // any view (the window, the API, this page's settings): the feed's "rules" frames
   useEffect(() => {
     if (tab === "monitor" || tab === "test") void loadRules();
   }, [tab, loadRules]);
+  useEffect(() => {
+    if (state.rules) setRules([...state.rules]);
+  }, [state.rules]);
 
   // a new alert changes its rule's fired count and last time (or disabled it): read the rules again
   const newest = state.alerts[0]?.id ?? 0;

@@ -180,6 +180,20 @@ describe("AlertFeed", () => {
     expect(w.feed.get().actions.filter((a) => a.status === "pending").map((a) => a.id)).toEqual([3]);
   });
 
+  it("keeps the rules of the newest rules frame, and ignores one without a list", async () => {
+    const w = world([]);
+    await w.feed.start();
+    expect(w.feed.get().rules).toBeNull();
+    const rule = { id: "btc-70k", name: "BTC above 70k" };
+    w.socket().send({ type: "rules", data: { rules: [rule] } });
+    expect(w.feed.get().rules).toEqual([rule]);
+    w.socket().send({ type: "rules", data: { rules: "not a list" } });
+    w.socket().send({ type: "rules" });
+    expect(w.feed.get().rules).toEqual([rule]);
+    w.socket().send({ type: "rules", data: { rules: [] } });
+    expect(w.feed.get().rules).toEqual([]);
+  });
+
   it("ignores frames that are not JSON or carry no id", async () => {
     const w = world([]);
     await w.feed.start();

@@ -2,11 +2,12 @@
 // actions read once over REST, then /ws/alerts kept open (reconnecting with the live page's
 // backoff and resuming with ?after_id= the newest alert seen), each alert shown once however
 // often a reconnect replays it. Opened once by the shell, so alerts that arrive while another
-// page is open count as unread on the Copilot link.
+// page is open count as unread on the Copilot link. A "rules" frame (the rules changed in some
+// view) is kept as `rules`, for the copilot page to show.
 //
 // Sockets, timers and REST reads are injected (lib/stream.ts's StreamDeps): the unit tests
 // drive a feed without a server, real time or sleeps.
-import type { Action, Alert } from "../copilot/types";
+import type { Action, Alert, Rule } from "../copilot/types";
 import { ReconnectingSocket, RESUMED_SHOWN_MS, type ConnectionState, type StreamDeps } from "./stream";
 
 /** Alerts kept in memory; older ones are paged from /api/copilot/alerts in History. */
@@ -51,6 +52,8 @@ export interface AlertFeedState {
   unread: number;
   /** The first read failed (the server has no copilot, or refused): its message. */
   error: string;
+  /** Every rule, as the last "rules" frame gave them (null until one came). */
+  rules: readonly Rule[] | null;
 }
 
 /** The counters the end-to-end tests read on window.__velocitas.alerts. */
@@ -73,7 +76,9 @@ export interface AlertFeedOptions {
 
 export class AlertFeed {
   readonly stats: AlertStats = { received: 0, duplicates: 0, lastId: null, resumes: 0 };
-  private state: AlertFeedState = { alerts: [], actions: [], connection: { kind: "connecting" }, unread: 0, error: "" };
+  private state: AlertFeedState = {
+    alerts: [], actions: [], connection: { kind: "connecting" }, unread: 0, error: "", rules: null,
+  };
   private readonly listeners = new Set<() => void>();
   private readonly socket: ReconnectingSocket;
   private watching = false;
@@ -198,6 +203,14 @@ export class AlertFeed {
     try {
       frame = JSON.parse(text);
     } catch {
+      return;
+    }
+    if (frame.type === "rules") {
+      const rules = (frame.data as { rules?: unknown } | undefined)?.rules;
+      if (Array.isArray(rules)) {
+        this.socket.markHealthy();
+        this.update({ rules: rules as Rule[] });
+      }
       return;
     }
     const data = frame.data as { id?: unknown } | undefined;
