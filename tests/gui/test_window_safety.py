@@ -224,6 +224,15 @@ def test_a_dead_engine_process_is_explained_and_start_brings_a_new_one(qtbot, ma
     os.kill(window.engine.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: "ended unexpectedly" in window.banner.text, timeout=WAIT_MS)
     assert "trades so far are saved" in window.banner.text
+    # a metrics frame the process sent before it died, drained after: the table keeps its
+    # figures, and no error reaches the Qt loop (on a loaded machine this order happens)
+    shown = window.strategies_panel.model.rowCount()
+    window.bridge.metrics.emit({**window.last_metrics, "global": {
+        **window.last_metrics["global"], "status": "stopped"}})
+    assert window.strategies_panel.model.rowCount() == shown
+    # Add strategy before Start: the banner says why not, and nothing is raised
+    click(qtbot, window.strategies_panel.add_button)
+    assert not window.forms and "ended unexpectedly" in window.banner.text
     qtbot.waitUntil(window.start_button.isEnabled, timeout=WAIT_MS)
     start_simulated(qtbot, window)
     qtbot.waitUntil(lambda: window.kpis.values["status"].text() == "RUNNING", timeout=WAIT_MS)

@@ -560,8 +560,13 @@ class MainWindow(QMainWindow):
                       "error": m.get("error"), "params": m.get("params", {})}
                      for sid, m in metrics.items()]
         else:
-            snapshot = self.engine.snapshot()
-            specs, metrics = self.engine.strategies(), snapshot["strategies"]
+            try:
+                snapshot = self.engine.snapshot()
+                specs, metrics = self.engine.strategies(), snapshot["strategies"]
+            except EngineError:
+                # its process died, and a metrics frame sent before that came after: the
+                # banner says so, the table keeps its last figures until Start opens a new one
+                return
         self.strategies_panel.show_strategies(specs, metrics)
         self.welcome_wanted = not specs
         self.welcome.setVisible(self.welcome_wanted
@@ -778,8 +783,12 @@ class MainWindow(QMainWindow):
         except VelocitasError:
             return None
 
-    def open_add_strategy(self) -> StrategyForm:
-        ids = {s["strategy_id"] for s in self.engine.strategies()}
+    def open_add_strategy(self) -> StrategyForm | None:
+        try:
+            ids = {s["strategy_id"] for s in self.engine.strategies()}
+        except EngineError as exc:  # its process died: the banner says Start opens a new one
+            self.show_error(str(exc))
+            return None
         form = StrategyForm(self.engine.catalog, self._coins_for_forms(), ids, parent=self,
                             feed_coins=self._feed_coins())
         form.setObjectName("strategyForm")
