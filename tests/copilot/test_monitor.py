@@ -168,6 +168,19 @@ def test_every_change_of_the_rules_is_told_to_the_views_but_not_a_firings_counts
     wait_until(lambda: ("btc-110", False) in told()[-1], what="the disabling told")
 
 
+def test_an_acknowledgement_is_told_to_every_view_once(engine):
+    recorder = Recorder()
+    engine.subscribe(recorder)
+    engine.save_copilot_rule(cross("btc-105", 105))
+    run(engine, [np.linspace(104, 108, 10)])
+    wait_until(lambda: recorder.of(EventKind.ALERT), what="the alert")
+    [alert] = recorder.of(EventKind.ALERT)
+    seen = engine.acknowledge_alert(alert["id"])
+    assert recorder.of(EventKind.ACKNOWLEDGED) == [seen] == [{**alert, "acknowledged": True}]
+    engine.acknowledge_alert(alert["id"])  # already seen: nothing new to tell
+    assert len(recorder.of(EventKind.ACKNOWLEDGED)) == 1
+
+
 def test_waiting_batches_are_evaluated_together_each_alert_keeping_its_batchs_arrival():
     found: list[Trigger] = []
     looks: list[int] = []

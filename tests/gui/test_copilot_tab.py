@@ -270,6 +270,20 @@ def test_rules_changed_in_another_view_show_in_the_open_tab_at_once(qtbot, any_w
     qtbot.waitUntil(lambda: rows(tab.rules_model, "id") == ["script-2"], timeout=WAIT_MS)
 
 
+def test_an_alert_acknowledged_in_another_view_shows_seen_and_leaves_the_badge(
+        qtbot, window, tmp_path):
+    window.engine.save_copilot_rule(rule("btc-110", 110))
+    replay(qtbot, window, write_rising_bars(tmp_path / "BTCUSDT-1m.csv"))
+    qtbot.waitUntil(lambda: len(window.unread_alerts) == 1, timeout=WAIT_MS)
+    assert window.alerts_badge.isVisible() and window.alerts_badge.text() == "1"
+    (alert,) = window.engine.copilot_alerts()
+    window.engine.acknowledge_alert(alert["id"])  # the browser's Acknowledge, say
+    qtbot.waitUntil(lambda: not window.unread_alerts, timeout=WAIT_MS)
+    assert not window.alerts_badge.isVisible()
+    tab = open_copilot(qtbot, window)
+    qtbot.waitUntil(lambda: rows(tab.alerts_model, "acknowledged") == ["✔"], timeout=WAIT_MS)
+
+
 def test_the_daily_loss_guard_and_a_webhook_set_in_the_settings_page(qtbot, window):
     tab = open_copilot(qtbot, window)
     tab.pages.setCurrentWidget(tab.settings_panel)

@@ -89,6 +89,17 @@ def test_a_change_of_the_rules_in_any_view_arrives_with_every_rule(server, api) 
         assert [r["id"] for r in frame["data"]["rules"]] == ["move-2"]
 
 
+def test_an_alert_acknowledged_in_any_view_arrives_as_acknowledged(server, api) -> None:
+    api.post("/api/copilot/rules", json=moving(1))
+    with connect(ws_url(server, "/ws/alerts")) as ws:
+        start_session(api)
+        (raised,) = [f["data"] for f in frames(ws, 1) if f["type"] == "alert"]
+        seen = api.post(f"/api/copilot/alerts/{raised['id']}/acknowledge").json()
+        (frame,) = frames(ws, 1)
+        assert frame == {"type": "acknowledged", "data": seen}
+        assert seen == {**raised, "acknowledged": True}
+
+
 def test_a_resume_after_an_id_replays_then_goes_live_without_gap_or_duplicate(server,
                                                                             api) -> None:
     api.post("/api/copilot/rules", json=moving(0))

@@ -429,3 +429,24 @@ def test_rules_changed_elsewhere_show_on_the_open_page_at_once(server, page):
     server.api.delete("/api/copilot/rules/from-window")
     expect(row).to_have_count(0)
     expect(rules).to_be_visible()
+
+
+def test_an_alert_acknowledged_elsewhere_shows_seen_on_the_open_page(server, page):
+    made = server.api.post("/api/copilot/rules", json={
+        "id": "cross", "name": "BTC cross", "frequency": {"mode": "once"},
+        "condition": {"type": "price_cross", "params": {"level": crossed_level(),
+                                                        "direction": "either"}},
+        "scope": {"kind": "coin", "value": "BTC"}})
+    assert made.status_code == 201, made.text
+    page.goto(server.url + "/copilot")
+    start_replay(server)
+    alerts = page.get_by_role("list", name="Live alerts")
+    item = alerts.locator("[data-alert-id]").first
+    expect(item).to_be_visible(timeout=60_000)
+    alert_id = int(item.get_attribute("data-alert-id"))
+    expect(item.get_by_role("button", name=f"Acknowledge alert {alert_id}")).to_be_visible()
+    seen = server.api.post(f"/api/copilot/alerts/{alert_id}/acknowledge")  # the window, say
+    assert seen.status_code == 200 and seen.json()["acknowledged"] is True
+    expect(item.get_by_title("acknowledged")).to_be_visible()
+    expect(item.get_by_role("button", name=f"Acknowledge alert {alert_id}")).to_have_count(0)
+    assert server.api.post("/api/engine/stop").status_code in (200, 409)

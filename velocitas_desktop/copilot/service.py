@@ -267,6 +267,7 @@ class Copilot:
         if not alert["acknowledged"]:
             alert["acknowledged"] = True
             self.store.update_alert(alert)
+            self._publish(EventKind.ACKNOWLEDGED, alert)  # every view marks it seen
         return alert
 
     def _raise(self, triggers: list[Trigger]) -> None:

@@ -90,6 +90,8 @@ class EventKind(StrEnum):
                              # None the first time); previous/current as TrendReport.regimes()
     ALERT = "alert"          # a copilot alert (docs/copilot.md's Alert JSON), just raised
     ACTION = "action"        # a copilot action (its Action JSON): proposed, or its status changed
+    ACKNOWLEDGED = "acknowledged"  # a copilot alert (its Alert JSON) just acknowledged, in
+                                   # any view
     RULES = "rules"          # {"rules": [...]}: the copilot's rules changed (made, updated,
                              # enabled or disabled, deleted, imported, the daily-loss guard
                              # set, a rule disabled for its failure), every rule as

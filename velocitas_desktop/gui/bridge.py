@@ -68,6 +68,7 @@ class EngineBridge(QObject):
     alerts = Signal(object)
     actions = Signal(object)
     rules = Signal(object)   # the copilot's rules, each time they change (the newest list)
+    acknowledged = Signal(object)  # alerts acknowledged (here or in another view)
 
     def __init__(self, engine: TradingEngine, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -99,6 +100,7 @@ class EngineBridge(QObject):
         self._alerts: list[dict[str, Any]] = []
         self._actions: list[dict[str, Any]] = []
         self._rules: list[dict[str, Any]] | None = None
+        self._acknowledged: list[dict[str, Any]] = []
 
     # --- engine threads: append and return ----------------------------------------------
 
@@ -144,6 +146,8 @@ class EngineBridge(QObject):
                 self._actions.append(data)
             elif kind == EventKind.RULES:
                 self._rules = data["rules"]  # the newest list says it all
+            elif kind == EventKind.ACKNOWLEDGED and len(self._acknowledged) < MAX_ALERTS:
+                self._acknowledged.append(data)
 
     def _drop_ticks(self) -> None:
         """The Qt thread is not draining: keep the newest half of BACKLOG_TICKS (the lock is
@@ -168,6 +172,7 @@ class EngineBridge(QObject):
                                                       self._engine, self._strategies_dirty,
                                                       self._logs)
             alerts, actions, rules = self._alerts, self._actions, self._rules
+            acknowledged = self._acknowledged
             self._reset_buffers()
             trades = self._take_counted_trades()
             metrics = self._take_metrics()
@@ -197,6 +202,8 @@ class EngineBridge(QObject):
             self.alerts.emit(alerts)
         if rules is not None:
             self.rules.emit(rules)
+        if acknowledged:
+            self.acknowledged.emit(acknowledged)
 
     def _take_counted_trades(self) -> list[dict[str, Any]]:
         """The buffered fills the newest snapshot counts, oldest first, up to a frame's

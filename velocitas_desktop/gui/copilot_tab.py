@@ -469,6 +469,19 @@ class CopilotTab(QWidget):
         if self.loaded:
             self._show_history()
 
+    def alerts_acknowledged(self, alerts: list[dict[str, Any]]) -> None:
+        """Alerts acknowledged in any view: the rows listed here show them seen."""
+        changed = False
+        for alert in alerts:
+            for held in (self.alerts, self.history):
+                if alert["id"] in held and not held[alert["id"]].get("acknowledged"):
+                    held[alert["id"]] = {**held[alert["id"]], "acknowledged": True}
+                    changed = True
+        if changed:
+            self._show_alerts()
+            if self.loaded:
+                self._show_history()
+
     def _show_alerts(self) -> None:
         selected = self.selected_alert()
         ordered = sorted(self.alerts.values(), key=lambda a: a["id"], reverse=True)

@@ -410,6 +410,7 @@ class MainWindow(QMainWindow):
         b.log.connect(self._on_log)
         b.actions.connect(self.copilot.add_actions)
         b.rules.connect(self.copilot.rules_changed)
+        b.acknowledged.connect(self._on_acknowledged)
         b.alerts.connect(self._on_alerts)
         self.copilot.load()  # after the bridge listens: no alert falls between the two
 
@@ -432,6 +433,15 @@ class MainWindow(QMainWindow):
             self.tray.alerts(alerts)
         else:
             self.toasts.show_alerts(alerts)
+
+    def _on_acknowledged(self, alerts: list[dict[str, Any]]) -> None:
+        """Alerts acknowledged here or in another view (the browser, the API): marked seen
+        in the Copilot tab, and no longer counted on its badge."""
+        self.copilot.alerts_acknowledged(alerts)
+        seen = {alert["id"] for alert in alerts}
+        if any(a["id"] in seen for a in self.unread_alerts):
+            self.unread_alerts = [a for a in self.unread_alerts if a["id"] not in seen]
+            self._show_badge()
 
     def _show_badge(self) -> None:
         """A pill on the Copilot tab counts the alerts not seen yet: amber, red if one of

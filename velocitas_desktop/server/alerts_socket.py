@@ -2,7 +2,8 @@
 scripts. Frames are JSON ``{"type": "alert" | "action", "data": {...}}`` (the shapes of GET
 /api/copilot/alerts and /actions); an action comes on its creation and on each change of its
 status. ``{"type": "rules", "data": {"rules": [...]}}`` comes when the rules change in any view
-(every rule, as GET /api/copilot/rules lists them). ``?after_id=N`` first replays the journal's alerts after N, oldest first, then goes
+(every rule, as GET /api/copilot/rules lists them), ``{"type": "acknowledged", "data": {...}}``
+when an alert is acknowledged in any view (the alert, now acknowledged). ``?after_id=N`` first replays the journal's alerts after N, oldest first, then goes
 live: alerts raised during the replay are held and sent after it, each alert once.
 
 The engine's callback only hands the event to the server's loop (``call_soon_threadsafe``):
@@ -32,9 +33,9 @@ from velocitas_desktop.server.schemas import MAX_ID
 
 log = logging.getLogger(__name__)
 
-# the engine's event kinds this socket carries (EventKind.ALERT, .ACTION, .RULES): their values,
-# which the StrEnum members equal
-ALERT, ACTION, RULES = "alert", "action", "rules"
+# the engine's event kinds this socket carries (EventKind.ALERT, .ACTION, .RULES and
+# .ACKNOWLEDGED): their values, which the StrEnum members equal
+ALERT, ACTION, RULES, ACKNOWLEDGED = "alert", "action", "rules", "acknowledged"
 REPLAY_PAGE = 1_000       # alerts per read of the journal during a replay
 MAX_QUEUED = 10_000       # frames waiting for one client before it is dropped as too slow
 WS_SERVER_ERROR = 1011
@@ -131,7 +132,7 @@ class AlertFeed:
 
     def on_event(self, event: Event) -> None:
         """Called on the engine's threads: hand off and return at once."""
-        if event.kind in (ALERT, ACTION, RULES) and self._loop is not None:
+        if event.kind in (ALERT, ACTION, RULES, ACKNOWLEDGED) and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closed: the server is gone
                 self._loop.call_soon_threadsafe(self._deliver, str(event.kind), event.data)
 

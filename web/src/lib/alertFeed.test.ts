@@ -194,6 +194,16 @@ describe("AlertFeed", () => {
     expect(w.feed.get().rules).toEqual([]);
   });
 
+  it("marks a listed alert seen when it is acknowledged elsewhere, and lists no other", async () => {
+    const w = world([alert(1), alert(2)]);
+    await w.feed.start();
+    w.socket().send({ type: "acknowledged", data: alert(1, { acknowledged: true }) });
+    expect(w.feed.get().alerts.map((a) => [a.id, a.acknowledged])).toEqual([[2, false], [1, true]]);
+    w.socket().send({ type: "acknowledged", data: alert(99, { acknowledged: true }) });
+    expect(w.feed.get().alerts.map((a) => a.id)).toEqual([2, 1]);  // not one of the live list
+    expect(w.feed.stats.received).toBe(0);  // not counted as alerts received
+  });
+
   it("ignores frames that are not JSON or carry no id", async () => {
     const w = world([]);
     await w.feed.start();

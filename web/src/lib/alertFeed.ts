@@ -3,7 +3,8 @@
 // backoff and resuming with ?after_id= the newest alert seen), each alert shown once however
 // often a reconnect replays it. Opened once by the shell, so alerts that arrive while another
 // page is open count as unread on the Copilot link. A "rules" frame (the rules changed in some
-// view) is kept as `rules`, for the copilot page to show.
+// view) is kept as `rules`, for the copilot page to show; an "acknowledged" frame marks a listed
+// alert seen.
 //
 // Sockets, timers and REST reads are injected (lib/stream.ts's StreamDeps): the unit tests
 // drive a feed without a server, real time or sleeps.
@@ -148,6 +149,11 @@ export class AlertFeed {
     this.update({ alerts: mergeAlerts(this.state.alerts, [alert]) });
   }
 
+  /** An alert acknowledged in another view (or this one): marked seen if it is listed. */
+  private acknowledgedElsewhere(alert: Alert): void {
+    if (this.state.alerts.some((a) => a.id === alert.id && !a.acknowledged)) this.replaceAlert(alert);
+  }
+
   replaceAction(action: Action): void {
     this.update({ actions: mergeActions(this.state.actions, [action]) });
   }
@@ -218,6 +224,7 @@ export class AlertFeed {
     this.socket.markHealthy();
     if (frame.type === "alert") this.take([data as Alert], true);
     else if (frame.type === "action") this.replaceAction(data as Action);
+    else if (frame.type === "acknowledged") this.acknowledgedElsewhere(data as Alert);
   }
 }
 
