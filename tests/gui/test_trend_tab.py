@@ -28,10 +28,9 @@ def engine(home: Path) -> Iterator[object]:
     engine.close()
 
 
-@pytest.fixture
-def tab(engine, qtbot):  # type: ignore[no-untyped-def]
-    """The tab as the window shows it: dark theme, a realistic size, on screen, the sample
-    read; the suggestions on this thread (no worker processes to start)."""
+def shown_tab(engine, qtbot):  # type: ignore[no-untyped-def]
+    """The tab as the window shows it: dark theme, a realistic size, on screen (its file
+    being read); the suggestions on this thread (no worker processes to start)."""
     from velocitas_desktop.gui.theme import apply_theme
     from velocitas_desktop.gui.trend_tab import TrendTab
 
@@ -42,6 +41,13 @@ def tab(engine, qtbot):  # type: ignore[no-untyped-def]
     widget.resize(1600, 960)
     widget.show()
     qtbot.waitExposed(widget)
+    return widget
+
+
+@pytest.fixture
+def tab(engine, qtbot):  # type: ignore[no-untyped-def]
+    """The shown tab with the sample read."""
+    widget = shown_tab(engine, qtbot)
     qtbot.waitUntil(lambda: widget.bars is not None, timeout=WAIT_MS)
     yield widget
     widget.shutdown()
@@ -361,15 +367,8 @@ def test_a_file_read_finishing_after_the_files_analysis_leaves_the_analysis(
         qtbot, engine, held_read):
     """Analyze pressed while the file is still being read: the analysis reads it itself, and
     the late read neither wipes the drawn levels nor resets the ticked timeframes."""
-    from velocitas_desktop.gui.trend_tab import TrendTab
-
     held = held_read
-    widget = TrendTab(engine)
-    widget.workers = 0
-    qtbot.addWidget(widget)
-    widget.resize(1600, 960)
-    widget.show()
-    qtbot.waitExposed(widget)
+    widget = shown_tab(engine, qtbot)
     qtbot.waitUntil(lambda: held.calls == 1, timeout=WAIT_MS)
     assert widget.bars is None and widget.timeframe_boxes == {}
     tick(qtbot, widget.suggest_box, False)

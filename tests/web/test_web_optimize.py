@@ -12,15 +12,26 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.slow
 
 
-def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(server, page):
+def sma_search(server, page, ranges: dict[str, tuple[int, int, int]]):  # type: ignore[no-untyped-def]
+    """The optimisation page with its form filled: the sample, SMA_Crossover and ``ranges``
+    (from, to, step) of its parameters. Returns the form."""
     page.goto(server.url + "/optimize")
     form = page.get_by_role("form", name="Optimisation job")
     form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
     form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
-    for param, (low, high, step) in {"fast": (5, 10, 5), "slow": (20, 40, 20)}.items():
+    fill_ranges(form, ranges)
+    return form
+
+
+def fill_ranges(form, ranges: dict[str, tuple[int, int, int]]) -> None:  # type: ignore[no-untyped-def]
+    for param, (low, high, step) in ranges.items():
         form.get_by_label(f"{param} from", exact=True).fill(str(low))
         form.get_by_label(f"{param} to", exact=True).fill(str(high))
         form.get_by_label(f"{param} step", exact=True).fill(str(step))
+
+
+def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(server, page):
+    form = sma_search(server, page, {"fast": (5, 10, 5), "slow": (20, 40, 20)})
     expect(page.get_by_test_id("combinations")).to_contain_text("4 combinations")
     form.get_by_role("button", name="Run", exact=True).click()
 
@@ -54,14 +65,7 @@ def test_a_small_grid_runs_to_ranked_results_and_a_chosen_rows_equity_curve(serv
 
 def test_walk_forward_folds_are_asked_in_the_form_and_listed_under_the_ranking(server, page):
     page.set_viewport_size({"width": 1440, "height": 900})
-    page.goto(server.url + "/optimize")
-    form = page.get_by_role("form", name="Optimisation job")
-    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
-    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
-    for param, (low, high, step) in {"fast": (5, 15, 5), "slow": (20, 40, 10)}.items():
-        form.get_by_label(f"{param} from", exact=True).fill(str(low))
-        form.get_by_label(f"{param} to", exact=True).fill(str(high))
-        form.get_by_label(f"{param} step", exact=True).fill(str(step))
+    form = sma_search(server, page, {"fast": (5, 15, 5), "slow": (20, 40, 10)})
     folds = form.get_by_label("Walk-forward folds", exact=True)
     folds.fill("51")
     form.get_by_role("button", name="Run", exact=True).click()
@@ -136,17 +140,11 @@ def test_a_refused_run_then_a_good_one_leaves_the_page_working(server, page):
     Chromium's scrollIntoView returns, and clearing the error blanked the page."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(server.url + "/optimize")
-    form = page.get_by_role("form", name="Optimisation job")
-    form.get_by_label("Data file", exact=True).select_option("BTCUSD-1h-sample.csv")
-    form.get_by_label("Strategy", exact=True).select_option("SMA_Crossover")
+    form = sma_search(server, page, {})
     form.get_by_label("fast from", exact=True).fill("abc")
     form.get_by_role("button", name="Run", exact=True).click()
     expect(form.get_by_role("alert")).to_be_visible()
-    for param, (low, high, step) in {"fast": (5, 10, 5), "slow": (20, 40, 20)}.items():
-        form.get_by_label(f"{param} from", exact=True).fill(str(low))
-        form.get_by_label(f"{param} to", exact=True).fill(str(high))
-        form.get_by_label(f"{param} step", exact=True).fill(str(step))
+    fill_ranges(form, {"fast": (5, 10, 5), "slow": (20, 40, 20)})
     form.get_by_role("button", name="Run", exact=True).click()
     expect(page.get_by_role("region", name="Results").locator("[data-rank]")).to_have_count(
         4, timeout=60_000)

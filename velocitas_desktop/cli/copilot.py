@@ -282,15 +282,8 @@ def _csv_cell(row: dict[str, Any], column: str) -> Any:
 def cmd_alerts(args: argparse.Namespace) -> int:
     rows = _history(args, lambda store, before, limit: store.alerts(
         before_id=before, limit=limit, severity=args.severity))
-    if _write_history(args, rows, ALERT_COLUMNS, "alerts"):
+    if _write_history(args, rows, ALERT_COLUMNS, "alerts") or not _any(args, rows, "alerts"):
         return 0
-    path = _journal_path(args.db)
-    if not rows:
-        print(f"no copilot alerts in {path}")
-        return 0
-    from rich.console import Console
-
-    console = Console(highlight=False)
     keys = [Field("id"), Field("time (UTC)", "time", number=False)]
     values = [Field("rule", number=False), Field("severity", "sev", number=False),
               Field("coin", number=False), Field("price"), Field("message", number=False),
@@ -300,25 +293,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
               (a.get("message") or "") + (" (throttled)" if a.get("throttled") else ""),
               "yes" if a.get("acknowledged") else "no",
               str(a["action_id"]) if a.get("action_id") is not None else "—"] for a in rows]
-    console.print(fit_table(console, f"The newest {len(rows):,} copilot alert"
-                                     f"{'s' if len(rows) != 1 else ''}", keys, values, table),
-                  markup=False)
-    print(f"journal {path}")
+    _print_history(args, "alert", keys, values, table)
     return 0
 
 
 def cmd_actions(args: argparse.Namespace) -> int:
     rows = _history(args, lambda store, before, limit: store.actions(
         status=args.status, limit=limit, before_id=before))
-    if _write_history(args, rows, ACTION_COLUMNS, "actions"):
+    if _write_history(args, rows, ACTION_COLUMNS, "actions") or not _any(args, rows, "actions"):
         return 0
-    path = _journal_path(args.db)
-    if not rows:
-        print(f"no copilot actions in {path}")
-        return 0
-    from rich.console import Console
-
-    console = Console(highlight=False)
     keys = [Field("id"), Field("created (UTC)", "created", number=False)]
     values = [Field("rule", number=False), Field("action", number=False),
               Field("status", number=False), Field("decided by", "by", number=False),
@@ -328,11 +311,26 @@ def cmd_actions(args: argparse.Namespace) -> int:
                        "auto": a.get("auto")}),
               a.get("status") or "", a.get("decided_by") or "—", _when(a.get("decided")),
               _result(a.get("result"))] for a in rows]
-    console.print(fit_table(console, f"The newest {len(rows):,} copilot action"
-                                     f"{'s' if len(rows) != 1 else ''}", keys, values, table),
-                  markup=False)
-    print(f"journal {path}")
+    _print_history(args, "action", keys, values, table)
     return 0
+
+
+def _any(args: argparse.Namespace, rows: list[dict[str, Any]], what: str) -> bool:
+    """Whether there is history to show; says so when there is none."""
+    if not rows:
+        print(f"no copilot {what} in {_journal_path(args.db)}")
+    return bool(rows)
+
+
+def _print_history(args: argparse.Namespace, what: str, keys: list[Field],
+                   values: list[Field], table: list[list[str]]) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    console.print(fit_table(console, f"The newest {len(table):,} copilot {what}"
+                                     f"{'s' if len(table) != 1 else ''}", keys, values, table),
+                  markup=False)
+    print(f"journal {_journal_path(args.db)}")
 
 
 def _result(result: Any) -> str:
