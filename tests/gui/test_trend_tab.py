@@ -287,6 +287,70 @@ def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window)
     assert 0 < len(tab.chart.bars.time) <= len(window.engine.candles("BTC")["time"])
 
 
+def test_a_live_coin_is_followed_while_the_engine_runs_keeping_the_view_and_timeframe(
+        qtbot, window):
+    """As the browser's page: the report is read again while the engine runs; the chosen
+    timeframe and a view the trader zoomed to stay; a view at the newest bar moves on with it;
+    the session's end stops the reading and says so."""
+    from gui_helpers import start_simulated, stop
+
+    from velocitas_desktop.core.errors import VelocitasError
+
+    start_simulated(qtbot, window, coins="BTC", rate="max")
+
+    def reported() -> bool:
+        try:
+            return bool(window.engine.trend("BTC")["timeframes"])
+        except VelocitasError:
+            return False
+
+    qtbot.waitUntil(reported, timeout=WAIT_MS)
+    tab = window.trend
+    bar = window.modes.tabBar()
+    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    tick(qtbot, tab.live_radio, True)
+    retype(qtbot, tab.coin_box.lineEdit(), "BTC")
+    tick(qtbot, tab.suggest_box, False)
+    press_analyze(qtbot, tab)
+    assert tab.following == "BTC" and tab.follow_timer.isActive()
+    assert "Following BTC: read again every 5 s while the engine runs." in tab.message.text()
+    tab.follow_timer.setInterval(100)  # the trader's patience is the test's: 5 s in the app
+
+    def last() -> float:
+        return float(tab.analysis.report["last"])
+
+    # the chosen timeframe stays
+    tab.chart_box.setCurrentText("15m")
+    first = last()
+    qtbot.waitUntil(lambda: last() > first, timeout=WAIT_MS)
+    assert tab.chart_box.currentText() == "15m"
+    assert tab.message.text().startswith("Following BTC: ")
+
+    # a view zoomed away from the newest bar stays put
+    tab.chart_box.setCurrentText("1m")
+    times = tab.chart.bars.time
+    assert len(times) > 20
+    left, right = float(times[2]), float(times[12])
+    tab.chart.show_range(left, right)
+    seen = last()
+    qtbot.waitUntil(lambda: last() > seen, timeout=WAIT_MS)
+    assert tab.chart_box.currentText() == "1m"
+    assert tab.chart.box.viewRange()[0] == pytest.approx([left, right])
+
+    # a view that shows the newest bar moves on with the new ones
+    tab.chart.show_all()
+    edge = float(tab.chart.bars.time[-1])
+    seen = last()
+    qtbot.waitUntil(lambda: float(tab.chart.bars.time[-1]) > edge and last() > seen,
+                    timeout=WAIT_MS)
+    assert tab.chart.box.viewRange()[0][1] >= float(tab.chart.bars.time[-1])
+
+    stop(qtbot, window)
+    qtbot.waitUntil(lambda: not tab.following, timeout=WAIT_MS)
+    assert tab.message.text() == "The session ended: BTC's report is its last."
+    assert not tab.follow_timer.isActive()
+
+
 class HeldRead:
     """The tab's first file read, held until the test lets it go (a slow disk, a busy
     machine): the real ``load_bars`` runs once released. Later reads are not held."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -65,6 +65,8 @@ from velocitas_desktop.research.trend_jobs import TrendRequest, run_trend
 # the timeframes offered beside the input's own: the coarser ones its bars divide into evenly
 OFFERED = ("1m", "5m", "15m", "1h", "4h", "1d", "1w")
 LIVE = "live"
+# a live coin's report is read again this often while the engine runs (as the browser's page)
+FOLLOW_MS = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,11 @@ class TrendTab(QWidget):
         self._loading = ""   # the file being read, so a second ask does not read it again
         self._failed = ""    # the last file that could not be read: not read again unasked
         self._closed = False
+        self.following = ""      # the live coin whose report is read again while it runs
+        self._follow_busy = False
+        self.follow_timer = QTimer(self)
+        self.follow_timer.setInterval(FOLLOW_MS)
+        self.follow_timer.timeout.connect(self._follow)
         self._build()
         self.refresh_files()
 
@@ -353,6 +360,7 @@ class TrendTab(QWidget):
             widget.setEnabled(file_chosen)
         self.coin_box.setEnabled(not file_chosen)
         if file_chosen:
+            self.unfollow()
             self.load_file()
             return
         self._forget_load()  # a file still being read must not replace the live chart
@@ -452,6 +460,7 @@ class TrendTab(QWidget):
         cancel = self._cancel = threading.Event()
         cached = self.bars if self.bars_path == path else None
         self._forget_load()
+        self.unfollow()  # this analysis replaces the one followed
         engine, catalog = self.engine, self.engine.catalog
         self._set_running(True)
         self.progress.setRange(0, 0)
@@ -502,8 +511,70 @@ class TrendTab(QWidget):
         report = analysis.report
         verdict = "Cancelled" if analysis.cancelled else "Analysed"
         ok = sum(1 for frame in report["timeframes"] if frame.get("ok"))
-        self.show_message(f"{verdict}: {report['bars']:,} bars, {ok} of "
-                          f"{len(report['timeframes'])} timeframes.", error=False)
+        text = (f"{verdict}: {report['bars']:,} bars, {ok} of {len(report['timeframes'])} "
+                "timeframes.")
+        if path == LIVE and report.get("coin") and self.engine.status.stoppable:
+            self.follow(str(report["coin"]))
+            text += (f" Following {report['coin']}: read again every "
+                     f"{FOLLOW_MS // 1000} s while the engine runs.")
+        self.show_message(text, error=False)
+
+    # --- following a live coin ---------------------------------------------------------------
+
+    def follow(self, coin: str) -> None:
+        """Read ``coin``'s live report again every FOLLOW_MS while the engine runs: the table,
+        the summary and the chart follow its closing bars; the view, the chosen timeframe
+        and the suggestions stay as the trader left them."""
+        self.following = coin
+        self.follow_timer.start()
+
+    def unfollow(self) -> None:
+        self.following = ""
+        self.follow_timer.stop()
+
+    def _follow(self) -> None:
+        if not self.following or self.running or self._follow_busy or self._closed:
+            return
+        coin, engine = self.following, self.engine
+        if not engine.status.stoppable:  # the session ended: its last report stays shown
+            self.unfollow()
+            self.show_message(f"The session ended: {coin}'s report is its last.", error=False)
+            return
+        self._follow_busy = True
+
+        def read() -> tuple[Bars, dict[str, Any]]:
+            return Bars.from_candles(engine.candles(coin)), dict(engine.trend(coin))
+
+        run_in_background(read, lambda made: self._followed(coin, made), self._follow_failed)
+
+    def _followed(self, coin: str, made: tuple[Bars, dict[str, Any]]) -> None:
+        self._follow_busy = False
+        if self._closed or coin != self.following or self.running or self.analysis is None:
+            return
+        bars, report = made
+        report["suggestions"] = self.analysis.report.get("suggestions")  # the evidence kept
+        name = self.chart_box.currentText()
+        (left, right), shown = self.chart.box.viewRange()[0], self.chart.bars.time
+        edge = float(shown[-1]) if len(shown) else None
+        self.bars, self.bars_path = bars, LIVE
+        self.show_report(Analysis(report, _series(bars, report), False), suggestions=False)
+        if self.chart_box.findText(name) >= 0 and name != self.chart_box.currentText():
+            self.chart_box.setCurrentText(name)  # draws that timeframe
+        now = self.chart.bars.time
+        if edge is not None and len(now):
+            # a view that reached the newest bar moves on with it; any other stays put
+            shift = float(now[-1]) - edge if right >= edge else 0.0
+            self.chart.show_range(left + shift, right + shift)
+        self.show_message(f"Following {coin}: {report['bars']:,} bars to "
+                          f"{_utc(report.get('last'))}; read again every "
+                          f"{FOLLOW_MS // 1000} s while the engine runs.", error=False)
+
+    def _follow_failed(self, exc: BaseException) -> None:
+        self._follow_busy = False
+        if self._closed or not self.following:
+            return
+        self.unfollow()
+        self.show_message(f"Stopped following: {_problem(exc)}", error=True)
 
     def _analysis_failed(self, exc: BaseException) -> None:
         if self._closed:
@@ -528,8 +599,9 @@ class TrendTab(QWidget):
 
     # --- the report ----------------------------------------------------------------------
 
-    def show_report(self, analysis: Analysis) -> None:
-        """Fill the table, the chart's timeframes and the suggestions from a report."""
+    def show_report(self, analysis: Analysis, suggestions: bool = True) -> None:
+        """Fill the table, the chart's timeframes and (``suggestions``) the suggestions from
+        a report."""
         self.analysis = analysis
         report = analysis.report
         self.table_model.set_rows([timeframe_row(frame) for frame in report["timeframes"]])
@@ -543,7 +615,8 @@ class TrendTab(QWidget):
                                  if frame["timeframe"] in analysis.series])
         self.chart_box.blockSignals(False)
         self._chart_timeframe_changed(self.chart_box.currentText())
-        self.show_suggestions(report.get("suggestions"))
+        if suggestions:
+            self.show_suggestions(report.get("suggestions"))
 
     def frame(self, timeframe: str) -> dict[str, Any] | None:
         if self.analysis is None:
@@ -666,8 +739,18 @@ class TrendTab(QWidget):
     def shutdown(self) -> None:
         """Stop a running analysis's suggestions (call when the window closes)."""
         self._closed = True
+        self.unfollow()
         if self._cancel is not None:
             self._cancel.set()
+
+
+def _utc(stamp: Any) -> str:
+    """A bar's time as the tab writes it: 2024-03-05 14:07 UTC."""
+    from datetime import UTC, datetime
+
+    if not isinstance(stamp, int | float):
+        return "—"
+    return datetime.fromtimestamp(float(stamp), UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _problem(exc: BaseException) -> str:
