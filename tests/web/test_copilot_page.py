@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import statistics
 import time
 from itertools import islice
@@ -450,3 +451,34 @@ def test_an_alert_acknowledged_elsewhere_shows_seen_on_the_open_page(server, pag
     expect(item.get_by_title("acknowledged")).to_be_visible()
     expect(item.get_by_role("button", name=f"Acknowledge alert {alert_id}")).to_have_count(0)
     assert server.api.post("/api/engine/stop").status_code in (200, 409)
+
+
+def test_acknowledge_all_marks_every_listed_alert_seen_in_every_view(server, page):
+    made = server.api.post("/api/copilot/rules", json={
+        "id": "crosses", "name": "BTC crosses", "frequency": {"mode": "every_time",
+                                                              "cooldown_s": 0},
+        "condition": {"type": "price_cross", "params": {"level": crossed_level(),
+                                                        "direction": "either"}},
+        "scope": {"kind": "coin", "value": "BTC"}})
+    assert made.status_code == 201, made.text
+    page.goto(server.url + "/copilot")
+    start_replay(server)
+    items = page.get_by_role("list", name="Live alerts").locator("[data-alert-id]")
+    wait_for(lambda: items.count() >= 4, "a few alerts", 60)
+    assert server.api.post("/api/engine/stop").status_code in (200, 409)
+
+    def all_listed() -> bool:  # the monitor's last look may raise one after the stop
+        stored = server.api.get("/api/copilot/alerts", params={"limit": 1000}).json()
+        return items.count() == len(stored)
+
+    wait_for(all_listed, "every alert listed")
+    time.sleep(0.5)
+    wait_for(all_listed, "every alert listed")
+    panel = page.get_by_role("region", name="Alerts")
+    panel.get_by_role("button", name="Acknowledge all").click()
+    expect(panel.get_by_role("button", name=re.compile(r"^Acknowledge alert "))).to_have_count(0)
+    expect(panel.get_by_role("button", name="Acknowledge all")).to_be_disabled()
+    listed = [int(i) for i in items.evaluate_all("items => items.map((li) => li.dataset.alertId)")]
+    stored = {a["id"]: a for a in server.api.get("/api/copilot/alerts",
+                                                 params={"limit": 1000}).json()}
+    assert listed and all(stored[i]["acknowledged"] for i in listed)

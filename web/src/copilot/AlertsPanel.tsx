@@ -1,5 +1,6 @@
-// The live alerts, newest first, in their severity's colour, each with Acknowledge; the
-// connection of /ws/alerts above them (Live, Reconnecting in N s…, Resumed after #id).
+// The live alerts, newest first, in their severity's colour, each with Acknowledge, and
+// Acknowledge all (as the window's); the connection of /ws/alerts above them (Live,
+// Reconnecting in N s…, Resumed after #id).
 import { useEffect, useState } from "react";
 import { api } from "../lib/api";
 import type { AlertFeed } from "../lib/alertFeed";
@@ -40,15 +41,27 @@ export function AlertsConnection({ state }: { state: ConnectionState }) {
   );
 }
 
+/** Requests in flight at once while every listed alert is acknowledged. */
+const ACK_AT_ONCE = 8;
+
 export function AlertsPanel({ alerts, connection, feed }: {
   alerts: readonly Alert[];
   connection: ConnectionState;
   feed: AlertFeed;
 }) {
-  const { error, run } = useAction();
+  const { busy, error, run } = useAction();
   const unacknowledged = alerts.filter((a) => !a.acknowledged).length;
   const acknowledge = (alert: Alert) => run(async () => {
     feed.replaceAlert(await api.post<Alert>(`/api/copilot/alerts/${alert.id}/acknowledge`));
+  });
+  // every listed alert not yet seen, a few requests at a time (each reply marks its row)
+  const acknowledgeAll = () => run(async () => {
+    const waiting = alerts.filter((a) => !a.acknowledged).map((a) => a.id);
+    for (let at = 0; at < waiting.length; at += ACK_AT_ONCE) {
+      const replies = await Promise.all(waiting.slice(at, at + ACK_AT_ONCE).map(
+        (id) => api.post<Alert>(`/api/copilot/alerts/${id}/acknowledge`)));
+      replies.forEach((alert) => feed.replaceAlert(alert));
+    }
   });
 
   return (
@@ -56,6 +69,8 @@ export function AlertsPanel({ alerts, connection, feed }: {
       <h2 className="panel-title">
         Alerts <span className="muted count-badge" title="not acknowledged">{unacknowledged} new</span>
         <span className="spacer" />
+        <button type="button" className="small" disabled={busy || !unacknowledged}
+                onClick={() => void acknowledgeAll()}>Acknowledge all</button>
         <AlertsConnection state={connection} />
       </h2>
       {error && <p role="alert" className="error-text panel-error">{error}</p>}
