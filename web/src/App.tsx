@@ -4,7 +4,7 @@
 // that arrive while another page is open show as a count on the Copilot link.
 import { Suspense, lazy, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { NavBadge } from "./components/NavBadge";
-import type { Action, Alert } from "./copilot/types";
+import type { Action, Alert, Rule } from "./copilot/types";
 import { AlertFeed, exposeAlertStats } from "./lib/alertFeed";
 import { ApiError, UNAUTHORIZED, api, socketUrl } from "./lib/api";
 import { browserDeps } from "./lib/stream";
@@ -35,6 +35,7 @@ function newAlertFeed(): AlertFeed {
     url: (afterId) => socketUrl("/ws/alerts", { after_id: afterId }),
     fetchAlerts: (limit) => api.get<Alert[]>("/api/copilot/alerts", { limit }),
     fetchPending: () => api.get<Action[]>("/api/copilot/actions", { status: "pending" }),
+    fetchRules: () => api.get<Rule[]>("/api/copilot/rules"),
   });
   exposeAlertStats(feed.stats, window);
   return feed;

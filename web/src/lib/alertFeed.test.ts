@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Action, Alert } from "../copilot/types";
+import type { Action, Alert, Rule } from "../copilot/types";
 import { AlertFeed, mergeActions, mergeAlerts } from "./alertFeed";
 import type { SocketLike, StreamDeps } from "./stream";
 
@@ -36,7 +36,7 @@ class FakeSocket implements SocketLike {
 }
 
 /** A feed over a server holding `journal` alerts and `pending` actions, with fake time. */
-function world(journal: Alert[], pending: Action[] = []) {
+function world(journal: Alert[], pending: Action[] = [], fetchRules?: () => Promise<Rule[]>) {
   const sockets: FakeSocket[] = [];
   const timers = new Map<number, { at: number; callback: () => void }>();
   let time = 0;
@@ -73,6 +73,7 @@ function world(journal: Alert[], pending: Action[] = []) {
     url: (afterId) => `ws://test/ws/alerts?after_id=${afterId}`,
     fetchAlerts: async (limit) => [...server.journal].sort((a, b) => b.id - a.id).slice(0, limit),
     fetchPending: async () => server.pending,
+    fetchRules,
   });
   return { feed, sockets, advance, server, socket: () => sockets[sockets.length - 1] };
 }
@@ -178,6 +179,33 @@ describe("AlertFeed", () => {
     w.socket().onopen?.({});
     await settle();
     expect(w.feed.get().actions.filter((a) => a.status === "pending").map((a) => a.id)).toEqual([3]);
+  });
+
+  it("reads the rules each time the socket opens, so a change made before it listened shows", async () => {
+    const rules = [[{ id: "a" }], [{ id: "a" }, { id: "b" }]];
+    let reads = 0;
+    const w = world([], [], async () => rules[Math.min(reads++, 1)] as unknown as Rule[]);
+    await w.feed.start();
+    expect(w.feed.get().rules).toBeNull();  // not before the socket listens
+    w.socket().onopen?.({});
+    await settle();
+    expect(w.feed.get().rules).toEqual([{ id: "a" }]);
+    w.socket().drop();
+    w.advance(10_000);
+    w.socket().onopen?.({});
+    await settle();
+    expect(w.feed.get().rules).toEqual([{ id: "a" }, { id: "b" }]);
+  });
+
+  it("drops a read of the rules that a rules frame overtook", async () => {
+    let answer: (rules: Rule[]) => void = () => undefined;
+    const w = world([], [], () => new Promise<Rule[]>((resolve) => { answer = resolve; }));
+    await w.feed.start();
+    w.socket().onopen?.({});
+    w.socket().send({ type: "rules", data: { rules: [{ id: "new" }] } });
+    answer([{ id: "old" }] as unknown as Rule[]);  // read before the change, answered after it
+    await settle();
+    expect(w.feed.get().rules).toEqual([{ id: "new" }]);
   });
 
   it("keeps the rules of the newest rules frame, and ignores one without a list", async () => {

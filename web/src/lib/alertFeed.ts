@@ -73,6 +73,9 @@ export interface AlertFeedOptions {
   fetchAlerts: (limit: number) => Promise<Alert[]>;
   /** GET /api/copilot/actions?status=pending. */
   fetchPending: () => Promise<Action[]>;
+  /** GET /api/copilot/rules: read each time the socket opens, so a change made before it
+   * listened (or while it was down) is not missed. */
+  fetchRules?: () => Promise<Rule[]>;
 }
 
 export class AlertFeed {
@@ -86,6 +89,7 @@ export class AlertFeed {
   private stopped = true;
   private runs = 0;
   private resumedTimer: unknown = null;
+  private rulesFrames = 0;
 
   constructor(private readonly options: AlertFeedOptions) {
     this.socket = new ReconnectingSocket(options.deps, () => options.url(this.stats.lastId ?? 0), {
@@ -182,6 +186,12 @@ export class AlertFeed {
   }
 
   private onOpen(reopened: boolean): void {
+    // the rules as they are now the socket listens: its rules frames carry every change after
+    // (a frame that comes while the read is under way is newer than it: the read is dropped)
+    const frames = this.rulesFrames;
+    this.options.fetchRules?.().then((rules) => {
+      if (this.rulesFrames === frames) this.update({ rules });
+    }, () => undefined);
     if (!reopened) {
       this.update({ connection: { kind: "live", resumedAfter: null } });
       return;
@@ -215,6 +225,7 @@ export class AlertFeed {
       const rules = (frame.data as { rules?: unknown } | undefined)?.rules;
       if (Array.isArray(rules)) {
         this.socket.markHealthy();
+        this.rulesFrames += 1;
         this.update({ rules: rules as Rule[] });
       }
       return;
