@@ -173,8 +173,14 @@ async def alerts_socket(
                                  description="replay the stored alerts after this id first"),
 ) -> None:
     feed = _feed(websocket)
-    await websocket.accept()
+    # listening before the handshake ends: a client that acts as soon as it is connected
+    # (makes a rule, acknowledges an alert) is told of it
     client = feed.add(after_id)
+    try:
+        await websocket.accept()
+    except BaseException:
+        feed.remove(client)
+        raise
     # over when the client leaves, or is ended (too slow, a failed replay, shutdown); the
     # sender and the replay run until then
     watched = {asyncio.create_task(_until_disconnect(websocket)),
