@@ -258,7 +258,9 @@ def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path
         "strategy_folders": [str(user.strategies)], "server_enabled": True,
         "server_port": port}), encoding="utf-8")
     shot = tmp_path / "window.png"
-    window = user.start("gui", "--demo", "--screenshot", str(shot), "--quit-after", "10")
+    # 20 s: the engine's process, its workers and then the server start on a machine that
+    # may still be busy with the build (about 3 s alone)
+    window = user.start("gui", "--demo", "--screenshot", str(shot), "--quit-after", "20")
     try:
         api = f"http://127.0.0.1:{port}/api"
 
@@ -299,9 +301,14 @@ def test_the_window_opens_trades_and_loads_a_user_strategy_folder(user, tmp_path
 
 
 def logs_of(user: User) -> str:
-    """The last lines of the app's logs, for a failure's message."""
-    return "\n".join(f"{path.name}: ...{path.read_text(errors='replace')[-1500:]}"
-                     for path in sorted(user.logs.glob("*.log")))
+    """The last lines of the app's logs, for a failure's message (without the live trend's
+    lines, which would crowd out the rest)."""
+    def tail(path: Path) -> str:
+        lines = [line for line in path.read_text(errors="replace").splitlines()
+                 if "trend changed" not in line]
+        return "\n".join(lines)[-3000:]
+
+    return "\n".join(f"{path.name}: ...{tail(path)}" for path in sorted(user.logs.glob("*.log")))
 
 
 def assert_is_a_drawn_window(png: Path) -> None:

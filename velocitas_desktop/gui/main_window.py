@@ -1006,6 +1006,7 @@ class MainWindow(QMainWindow):
         self.copy_token_button.setVisible(bool(server.token))
         self.open_browser_action.setEnabled(True)
         self.log_panel.add("info", f"server listening on {server.url}")
+        log.info("the embedded server listens on %s", server.url)
 
     def open_in_browser(self) -> bool:
         """The embedded server's browser view in the system's browser, with its token in the
@@ -1027,6 +1028,7 @@ class MainWindow(QMainWindow):
         self.log_panel.add("info", "server access token copied to the clipboard")
 
     def _server_failed(self, exc: BaseException) -> None:
+        log.error("the embedded server could not start: %s", exc)
         self.server_label.setText("server: failed")
         self.copy_token_button.hide()
         self.open_browser_action.setEnabled(False)
