@@ -224,14 +224,19 @@ def test_the_tray_is_told_of_alerts_while_the_window_is_minimised(qtbot, window,
     assert "#ef5350" in window.alerts_badge.styleSheet()  # red: a critical alert
 
 
-def test_a_rule_edited_in_the_form_keeps_its_id_and_changes_in_the_engine(qtbot, window):
-    window.engine.save_copilot_rule(rule("btc-110"))
+def edit_the_only_rule(qtbot, window):  # type: ignore[no-untyped-def]
+    """Open the Copilot tab, choose its one rule and press Edit: the tab and the form."""
     tab = open_copilot(qtbot, window)
     qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 1, timeout=WAIT_MS)
     click_row(qtbot, tab.rules_view, 0)
     click(qtbot, tab.edit_button)
     qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
-    dialog = tab.dialogs[-1]
+    return tab, tab.dialogs[-1]
+
+
+def test_a_rule_edited_in_the_form_keeps_its_id_and_changes_in_the_engine(qtbot, window):
+    window.engine.save_copilot_rule(rule("btc-110"))
+    tab, dialog = edit_the_only_rule(qtbot, window)
     # the form shows the rule as saved
     assert dialog.name_edit.text() == "BTC above 110"
     assert dialog.editors["level"].text() == "110"
@@ -418,12 +423,7 @@ def tick(qtbot, box) -> None:  # type: ignore[no-untyped-def]
 def test_a_closing_pause_edited_in_the_form_keeps_close_positions(qtbot, window):
     window.engine.save_copilot_rule(rule("btc-110", action={
         "type": "pause_all", "params": {"close_positions": True}, "auto": True}))
-    tab = open_copilot(qtbot, window)
-    qtbot.waitUntil(lambda: tab.rules_model.rowCount() == 1, timeout=WAIT_MS)
-    click_row(qtbot, tab.rules_view, 0)
-    click(qtbot, tab.edit_button)
-    qtbot.waitUntil(lambda: bool(tab.dialogs) and tab.dialogs[-1].isVisible(), timeout=WAIT_MS)
-    dialog = tab.dialogs[-1]
+    _, dialog = edit_the_only_rule(qtbot, window)
     assert dialog.close_box.isVisible() and dialog.close_box.isChecked()
     retype(qtbot, dialog.name_edit, "BTC above 110, flatten")  # only the name changes
     click(qtbot, dialog.save_button)

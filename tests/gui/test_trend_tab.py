@@ -254,7 +254,9 @@ def test_the_window_has_a_trend_tab_after_optimisation_that_reads_the_sample_whe
     assert not window.welcome.isVisible()  # the tab takes the room, as Optimisation does
 
 
-def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window):
+def open_on_a_live_coin(qtbot, window):  # type: ignore[no-untyped-def]
+    """A simulated BTC session at full speed until the engine has a live trend report of it;
+    then the Trend tab, clicked open."""
     from gui_helpers import start_simulated
 
     from velocitas_desktop.core.errors import VelocitasError
@@ -268,9 +270,13 @@ def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window)
             return False
 
     qtbot.waitUntil(reported, timeout=WAIT_MS)
-    tab = window.trend
     bar = window.modes.tabBar()
     qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    return window.trend
+
+
+def test_a_live_coin_shows_the_engines_own_report_and_its_candles(qtbot, window):
+    tab = open_on_a_live_coin(qtbot, window)
     tick(qtbot, tab.live_radio, True)
     assert tab.coin_box.isEnabled() and not tab.file_box.isEnabled()
     assert tab.chosen_timeframes() == ["1m", "15m", "1h", "4h"]  # the engine's, not editable
@@ -292,22 +298,9 @@ def test_a_live_coin_is_followed_while_the_engine_runs_keeping_the_view_and_time
     """As the browser's page: the report is read again while the engine runs; the chosen
     timeframe and a view the trader zoomed to stay; a view at the newest bar moves on with it;
     the session's end stops the reading and says so."""
-    from gui_helpers import start_simulated, stop
+    from gui_helpers import stop
 
-    from velocitas_desktop.core.errors import VelocitasError
-
-    start_simulated(qtbot, window, coins="BTC", rate="max")
-
-    def reported() -> bool:
-        try:
-            return bool(window.engine.trend("BTC")["timeframes"])
-        except VelocitasError:
-            return False
-
-    qtbot.waitUntil(reported, timeout=WAIT_MS)
-    tab = window.trend
-    bar = window.modes.tabBar()
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    tab = open_on_a_live_coin(qtbot, window)
     tick(qtbot, tab.live_radio, True)
     retype(qtbot, tab.coin_box.lineEdit(), "BTC")
     tick(qtbot, tab.suggest_box, False)
@@ -393,24 +386,10 @@ def test_a_file_read_finishing_after_a_live_analysis_leaves_the_live_chart(
         qtbot, window, held_read):
     """Opening the tab starts reading the sample; a trader who switches to the live coin and
     analyses before that read ends keeps the live report, its candles and its timeframes."""
-    from gui_helpers import start_simulated
-
-    from velocitas_desktop.core.errors import VelocitasError
     from velocitas_desktop.gui.trend_tab import LIVE
 
     held = held_read
-    start_simulated(qtbot, window, coins="BTC", rate="max")
-
-    def reported() -> bool:
-        try:
-            return bool(window.engine.trend("BTC")["timeframes"])
-        except VelocitasError:
-            return False
-
-    qtbot.waitUntil(reported, timeout=WAIT_MS)
-    tab = window.trend
-    bar = window.modes.tabBar()
-    qtbot.mouseClick(bar, Qt.MouseButton.LeftButton, pos=bar.tabRect(2).center())
+    tab = open_on_a_live_coin(qtbot, window)
     qtbot.waitUntil(lambda: held.calls == 1, timeout=WAIT_MS)  # the sample's read has begun
     tick(qtbot, tab.live_radio, True)
     retype(qtbot, tab.coin_box.lineEdit(), "BTC")

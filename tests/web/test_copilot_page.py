@@ -432,13 +432,18 @@ def test_rules_changed_elsewhere_show_on_the_open_page_at_once(server, page):
     expect(rules).to_be_visible()
 
 
-def test_an_alert_acknowledged_elsewhere_shows_seen_on_the_open_page(server, page):
+def make_crossing_rule(server, rule_id: str, frequency: dict) -> None:  # type: ignore[no-untyped-def]
+    """A rule on BTC crossing, either way, a level the replay crosses early."""
     made = server.api.post("/api/copilot/rules", json={
-        "id": "cross", "name": "BTC cross", "frequency": {"mode": "once"},
+        "id": rule_id, "name": f"BTC {rule_id}", "frequency": frequency,
         "condition": {"type": "price_cross", "params": {"level": crossed_level(),
                                                         "direction": "either"}},
         "scope": {"kind": "coin", "value": "BTC"}})
     assert made.status_code == 201, made.text
+
+
+def test_an_alert_acknowledged_elsewhere_shows_seen_on_the_open_page(server, page):
+    make_crossing_rule(server, "cross", {"mode": "once"})
     page.goto(server.url + "/copilot")
     start_replay(server)
     alerts = page.get_by_role("list", name="Live alerts")
@@ -454,13 +459,7 @@ def test_an_alert_acknowledged_elsewhere_shows_seen_on_the_open_page(server, pag
 
 
 def test_acknowledge_all_marks_every_listed_alert_seen_in_every_view(server, page):
-    made = server.api.post("/api/copilot/rules", json={
-        "id": "crosses", "name": "BTC crosses", "frequency": {"mode": "every_time",
-                                                              "cooldown_s": 0},
-        "condition": {"type": "price_cross", "params": {"level": crossed_level(),
-                                                        "direction": "either"}},
-        "scope": {"kind": "coin", "value": "BTC"}})
-    assert made.status_code == 201, made.text
+    make_crossing_rule(server, "crosses", {"mode": "every_time", "cooldown_s": 0})
     page.goto(server.url + "/copilot")
     start_replay(server)
     items = page.get_by_role("list", name="Live alerts").locator("[data-alert-id]")
